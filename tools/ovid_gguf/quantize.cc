@@ -1,0 +1,137 @@
+// `ovid-gguf quantize IN OUT --type T [--rules ovi|none] [--threads N]`: re-encodes a GGUF's
+// tensors by a mix (quant_rules.h), one tensor at a time so the input never sits in RAM.
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/gguf/gguf_writer.h"
+#include "tools/ovid_gguf/commands.h"
+#include "tools/ovid_gguf/progress.h"
+#include "tools/ovid_gguf/quant_rules.h"
+#include "tools/ovid_gguf/tensor_convert.h"
+#include "tools/ovid_gguf/tool_args.h"
+
+namespace ovid::tools {
+namespace {
+
+constexpr char kCommand[] = "quantize";
+constexpr char kUsage[] =
+    "usage: ovid-gguf quantize IN OUT --type T [--rules ovi|none] [--threads N]\n"
+    "  T: a ggml type (Q4_0, Q4_K, Q8_0, F16, ...) or a mix (Q4_K_M, Q5_K_S, Q3_K_L, ...;\n"
+    "  docs/quant-mixes.md). Without --rules every 2-D F32/F16/BF16 tensor whose row length\n"
+    "  suits the type is converted; --rules ovi quantizes only the blocks' Linear weights.\n";
+
+// Keys the writer or this command sets itself.
+bool IsReplacedKey(const std::string& key) {
+  return key == "general.alignment" || key == "general.file_type" ||
+         key == "general.quantization_version";
+}
+
+struct TypeTotals {
+  int tensors = 0;
+  uint64_t bytes = 0;
+};
+
+absl::Status Quantize(const std::string& in, const std::string& out, const QuantMix& mix,
+                      QuantRules rules, int threads) {
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<gguf::GgufFile>> opened = gguf::GgufFile::Open(in);
+  if (!opened.ok()) return opened.status();
+  const gguf::GgufFile& file = **opened;
+
+  gguf::GgufWriter writer(file.alignment());
+  for (const gguf::KeyValue& kv : file.metadata()) {
+    if (IsReplacedKey(kv.key)) continue;
+    if (absl::Status s = writer.AddMetadata(kv.key, kv.value); !s.ok()) return s;
+  }
+  std::map<std::string, const gguf::TensorInfo*> sources;
+  bool any_quantized = false;
+  int converted = 0;
+  std::map<GgmlType, TypeTotals> totals;
+  uint64_t bytes_in = 0;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    const GgmlType type = ChooseTensorType(mix, rules, t.name, t.type, t.ne);
+    if (absl::Status s = writer.AddTensor(t.name, type, t.ne); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(out, ": ", s.message()));
+    }
+    sources[t.name] = &t;
+    any_quantized |= GgmlInfo(type).quantized;
+    converted += type != t.type;
+    bytes_in += t.nbytes;
+  }
+  for (const gguf::GgufWriter::PlannedTensor& p : writer.tensors()) {
+    totals[p.type].tensors++;
+    totals[p.type].bytes += p.nbytes;
+  }
+  if (absl::Status s = writer.AddMetadata("general.file_type", gguf::Value::U32(mix.file_type));
+      !s.ok()) {
+    return s;
+  }
+  if (any_quantized) {
+    if (absl::Status s = writer.AddMetadata("general.quantization_version", gguf::Value::U32(2));
+        !s.ok()) {
+      return s;
+    }
+  }
+  uint64_t planned_bytes = 0;
+  for (const gguf::GgufWriter::PlannedTensor& p : writer.tensors()) planned_bytes += p.nbytes;
+  Progress progress("quantize", static_cast<int64_t>(file.tensors().size()), planned_bytes);
+  const absl::Status written =
+      writer.Write(out, [&](const gguf::GgufWriter::PlannedTensor& p, std::vector<uint8_t>* buf) {
+        const gguf::TensorInfo& src = *sources.at(p.name);
+        const absl::Status s = ConvertTensor(p.name, src.type, file.TensorData(src), p.type,
+                                             src.Rows(), src.RowElements(), threads, buf);
+        progress.Tensor(p.nbytes);
+        return s;
+      });
+  if (!written.ok()) return written;
+
+  uint64_t bytes_out = 0;
+  for (const auto& [type, total] : totals) bytes_out += total.bytes;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("quantized %s -> %s as %s (rules: %s): %d of %zu tensors converted\n", in.c_str(),
+              out.c_str(), std::string(mix.name).c_str(),
+              rules == QuantRules::kOvi ? "ovi" : "none", converted, file.tensors().size());
+  for (const auto& [type, total] : totals) {
+    std::printf("  %-6s %6d tensors  %s\n", GgmlTypeName(type), total.tensors,
+                HumanBytes(static_cast<double>(total.bytes)).c_str());
+  }
+  std::printf(
+      "tensor data: %s -> %s (%.1f%%), %.1f s, %d threads\n",
+      HumanBytes(static_cast<double>(bytes_in)).c_str(),
+      HumanBytes(static_cast<double>(bytes_out)).c_str(),
+      bytes_in ? 100.0 * static_cast<double>(bytes_out) / static_cast<double>(bytes_in) : 100.0,
+      seconds, threads);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+int RunQuantize(const Args& args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(args, {"--type", "--rules", "--threads"}, {});
+  if (!parsed.ok()) return UsageError(kCommand, std::string(parsed.status().message()), kUsage);
+  if (parsed->help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (parsed->positional.size() != 2) return UsageError(kCommand, "expected IN and OUT", kUsage);
+  const std::optional<std::string> type = parsed->Get("--type");
+  if (!type) return UsageError(kCommand, "missing --type", kUsage);
+  absl::StatusOr<QuantMix> mix = FindQuantMix(*type);
+  if (!mix.ok()) return UsageError(kCommand, std::string(mix.status().message()), kUsage);
+  absl::StatusOr<QuantRules> rules = ParseQuantRules(parsed->Get("--rules"));
+  if (!rules.ok()) return UsageError(kCommand, std::string(rules.status().message()), kUsage);
+  absl::StatusOr<int> threads = ThreadsOption(*parsed);
+  if (!threads.ok()) return UsageError(kCommand, std::string(threads.status().message()), kUsage);
+  const absl::Status s =
+      Quantize(parsed->positional[0], parsed->positional[1], *mix, *rules, *threads);
+  return s.ok() ? 0 : Fail(kCommand, s);
+}
+
+}  // namespace ovid::tools
