@@ -1,0 +1,390 @@
+// File: kernels/cuda/dequantize.cu
+// Dequantization kernels. A persistent grid of 256-thread CUDA blocks walks tiles of 8192
+// consecutive outputs of one row:
+//   - the tile's source bytes go to shared memory with cp.async 16-byte copies, double-buffered
+//     so the next tile is in flight while this one is decoded (most block sizes are not
+//     multiples of 16 bytes, so per-thread vector loads straight from global memory would be
+//     misaligned; the tile as a whole is aligned);
+//   - each thread decodes one 32-output run (the inputs of a run are a few contiguous byte
+//     ranges of its block);
+//   - each warp transposes its 32 runs through shared memory so every store instruction writes
+//     512 contiguous bytes (a thread writing its own 64-byte run would touch 32 lines per store).
+// Sources that are not 16-byte aligned fall back to synchronous staging with narrower loads.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "kernels/cuda/block_decode.cuh"
+#include "kernels/cuda/dequantize.cuh"
+
+namespace ovid {
+namespace {
+
+using cuda_detail::Codec;
+using cuda_detail::kRunElems;
+
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
+constexpr int kTileElems = kThreads * kRunElems;  // 8192 outputs per tile
+
+template <GgmlType T>
+constexpr int TileBytes() {
+  return kTileElems / Codec<T>::kElems * Codec<T>::kBytes;
+}
+
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// 16-byte async copy of src_bytes (<= 16) bytes; the rest of the 16 is zero-filled.
+__device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, int src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(src_bytes));
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void CpAsyncWait1() { asm volatile("cp.async.wait_group 1;\n" ::); }
+
+// Copies n bytes from global p to shared s (16-byte aligned) with the widest safe loads.
+__device__ __forceinline__ void StageBytes(const uint8_t* __restrict__ p, uint8_t* s, int n) {
+  const int tid = threadIdx.x;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  if ((a & 15) == 0) {
+    const int n16 = n >> 4;
+    const uint4* p16 = reinterpret_cast<const uint4*>(p);
+    uint4* s16 = reinterpret_cast<uint4*>(s);
+#pragma unroll 4
+    for (int i = tid; i < n16; i += kThreads) s16[i] = __ldg(p16 + i);
+    for (int i = (n16 << 4) + tid; i < n; i += kThreads) s[i] = p[i];
+  } else if ((a & 3) == 0) {
+    const int n4 = n >> 2;
+    const uint32_t* p4 = reinterpret_cast<const uint32_t*>(p);
+    uint32_t* s4 = reinterpret_cast<uint32_t*>(s);
+#pragma unroll 4
+    for (int i = tid; i < n4; i += kThreads) s4[i] = __ldg(p4 + i);
+    for (int i = (n4 << 2) + tid; i < n; i += kThreads) s[i] = p[i];
+  } else {
+    for (int i = tid; i < n; i += kThreads) s[i] = p[i];
+  }
+}
+
+template <FloatFormat F>
+struct Out;
+
+template <>
+struct Out<FloatFormat::kF32> {
+  using Scalar = float;
+  static __device__ __forceinline__ float One(float v) { return v; }
+  static __device__ __forceinline__ void Run(const float (&v)[32], void* dst) {
+    float4* d = reinterpret_cast<float4*>(dst);
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      d[i] = make_float4(v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]);
+  }
+};
+
+__device__ __forceinline__ uint32_t PackBf16(float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+__device__ __forceinline__ uint32_t PackF16(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+template <>
+struct Out<FloatFormat::kBF16> {
+  using Scalar = __nv_bfloat16;
+  static __device__ __forceinline__ __nv_bfloat16 One(float v) { return __float2bfloat16_rn(v); }
+  static __device__ __forceinline__ void Run(const float (&v)[32], void* dst) {
+    uint4* d = reinterpret_cast<uint4*>(dst);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      d[i] = make_uint4(PackBf16(v[8 * i], v[8 * i + 1]), PackBf16(v[8 * i + 2], v[8 * i + 3]),
+                        PackBf16(v[8 * i + 4], v[8 * i + 5]), PackBf16(v[8 * i + 6], v[8 * i + 7]));
+    }
+  }
+};
+
+template <>
+struct Out<FloatFormat::kF16> {
+  using Scalar = __half;
+  static __device__ __forceinline__ __half One(float v) { return __float2half_rn(v); }
+  static __device__ __forceinline__ void Run(const float (&v)[32], void* dst) {
+    uint4* d = reinterpret_cast<uint4*>(dst);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      d[i] = make_uint4(PackF16(v[8 * i], v[8 * i + 1]), PackF16(v[8 * i + 2], v[8 * i + 3]),
+                        PackF16(v[8 * i + 4], v[8 * i + 5]), PackF16(v[8 * i + 6], v[8 * i + 7]));
+    }
+  }
+};
+
+// Scalar decode of element e of a float tensor staged in shared memory (tails only).
+template <GgmlType T>
+__device__ __forceinline__ float FloatElement(const uint8_t* s, int e) {
+  if constexpr (T == GgmlType::kF32) {
+    return reinterpret_cast<const float*>(s)[e];
+  } else if constexpr (T == GgmlType::kF16) {
+    return cuda_detail::HalfBits(reinterpret_cast<const uint16_t*>(s)[e]);
+  } else {
+    return __uint_as_float(static_cast<uint32_t>(reinterpret_cast<const uint16_t*>(s)[e]) << 16);
+  }
+}
+
+// Packs 8 outputs into one 16-byte chunk of format F (chunk q of a run: outputs 8q..8q+7 for
+// 16-bit formats, 4q..4q+3 for f32).
+template <FloatFormat F>
+__device__ __forceinline__ uint4 Chunk(const float (&v)[32], int q) {
+  if constexpr (F == FloatFormat::kF32) {
+    return make_uint4(__float_as_uint(v[4 * q]), __float_as_uint(v[4 * q + 1]),
+                      __float_as_uint(v[4 * q + 2]), __float_as_uint(v[4 * q + 3]));
+  } else if constexpr (F == FloatFormat::kBF16) {
+    return make_uint4(PackBf16(v[8 * q], v[8 * q + 1]), PackBf16(v[8 * q + 2], v[8 * q + 3]),
+                      PackBf16(v[8 * q + 4], v[8 * q + 5]), PackBf16(v[8 * q + 6], v[8 * q + 7]));
+  } else {
+    return make_uint4(PackF16(v[8 * q], v[8 * q + 1]), PackF16(v[8 * q + 2], v[8 * q + 3]),
+                      PackF16(v[8 * q + 4], v[8 * q + 5]), PackF16(v[8 * q + 6], v[8 * q + 7]));
+  }
+}
+
+// 16-byte chunks per 32-output run, and the swizzled slot of chunk q of lane l's run in the
+// warp's staging area: the 8 lanes of a shared-memory phase always hit 8 different bank groups,
+// both when lanes write their own runs and when they read consecutive chunks back.
+template <FloatFormat F>
+constexpr int kRunChunks = F == FloatFormat::kF32 ? 8 : 4;
+template <FloatFormat F>
+__device__ __forceinline__ int StageSlot(int l, int q) {
+  if constexpr (kRunChunks<F> == 8) {
+    return l * 8 + (q ^ (l & 7));
+  } else {
+    return l * 4 + (q ^ ((l >> 1) & 3));
+  }
+}
+
+template <GgmlType T, FloatFormat F>
+constexpr int SmemBytes() {
+  return 2 * ((TileBytes<T>() + 15) / 16 * 16) + kWarps * 32 * kRunChunks<F> * 16;
+}
+
+struct Params {
+  const uint8_t* src;
+  int64_t src_row_bytes;
+  int64_t n_src_rows;
+  const int64_t* ids;  // null: output row i = source row i
+  int64_t n_out_rows;
+  int64_t row_elems;
+  int64_t tiles_per_row;
+  void* dst;
+  bool async_ok;  // every tile starts 16-byte aligned
+};
+
+template <GgmlType T, FloatFormat F>
+__global__ void __launch_bounds__(kThreads) DequantizeKernel(Params p) {
+  using C = Codec<T>;
+  using O = Out<F>;
+  constexpr int kIn = (TileBytes<T>() + 15) / 16 * 16;
+  extern __shared__ __align__(16) uint8_t smem[];
+  uint4* stage = reinterpret_cast<uint4*>(smem + 2 * kIn) + (threadIdx.x >> 5) * 32 * kRunChunks<F>;
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int b = tid / C::kRuns, r = tid % C::kRuns;
+  const int e0 = tid * kRunElems;  // == b * kElems + r * 32: this thread's run in the tile
+  const int64_t total = p.n_out_rows * p.tiles_per_row;
+
+  // Tile t -> (output row, tile within the row). Whole-tensor launches are one long row, so the
+  // 64-bit division (dozens of instructions) is only paid by selected-row launches.
+  struct Where {
+    int64_t row, tile, src_row;  // src_row -1: id out of range
+  };
+  auto where = [&](int64_t t) {
+    Where w{0, t, 0};
+    if (p.n_out_rows != 1) {
+      w.row = t / p.tiles_per_row;
+      w.tile = t - w.row * p.tiles_per_row;
+    }
+    const int64_t s = p.ids != nullptr ? p.ids[w.row] : w.row;
+    w.src_row = s >= 0 && s < p.n_src_rows ? s : -1;
+    return w;
+  };
+  auto tile_elems = [&](const Where& w) {
+    return static_cast<int>(
+        min(static_cast<int64_t>(kTileElems), p.row_elems - w.tile * kTileElems));
+  };
+  auto tile_src = [&](const Where& w) {
+    return p.src + w.src_row * p.src_row_bytes + w.tile * TileBytes<T>();
+  };
+  auto issue = [&](int64_t t, int buf) {
+    if (!p.async_ok || t >= total) return;
+    const Where w = where(t);
+    if (w.src_row < 0) return;
+    const uint8_t* a = tile_src(w);
+    const int nbytes =
+        static_cast<int>(static_cast<int64_t>(tile_elems(w)) * C::kBytes / C::kElems);
+    const uint32_t base = SmemAddr(smem + buf * kIn);
+    for (int i = tid; i * 16 < nbytes; i += kThreads) {
+      CpAsync16(base + 16 * i, a + 16 * i, min(16, nbytes - 16 * i));
+    }
+  };
+
+  int buf = 0;
+  issue(blockIdx.x, 0);
+  CpAsyncCommit();
+  for (int64_t t = blockIdx.x; t < total; t += gridDim.x, buf ^= 1) {
+    issue(t + gridDim.x, buf ^ 1);  // next tile's bytes fly while this one is decoded
+    CpAsyncCommit();
+    const Where w = where(t);
+    const int64_t first = w.tile * kTileElems;
+    const int elems = tile_elems(w);
+    const int64_t s = w.src_row;
+    const int64_t row = w.row;
+    uint8_t* in = smem + buf * kIn;
+    if (!p.async_ok && s >= 0) {
+      StageBytes(tile_src(w), in,
+                 static_cast<int>(static_cast<int64_t>(elems) * C::kBytes / C::kElems));
+    }
+    CpAsyncWait1();
+    __syncthreads();  // tile t is in `in`
+
+    using Scalar = typename O::Scalar;
+    Scalar* out_tile = static_cast<Scalar*>(p.dst) + row * p.row_elems + first;
+    const bool aligned = (reinterpret_cast<uintptr_t>(out_tile) & 15) == 0;
+    if (s < 0) {  // bad id: zeros (see the header)
+      for (int e = 0; e < kRunElems && e0 + e < elems; ++e) out_tile[e0 + e] = O::One(0.0f);
+    } else if (aligned && (warp + 1) * 32 * kRunElems <= elems) {
+      // Whole warp in range: decode, transpose through shared memory, 512-byte stores.
+      float v[kRunElems];
+      C::Decode(in + b * C::kBytes, r, v);
+#pragma unroll
+      for (int q = 0; q < kRunChunks<F>; ++q) stage[StageSlot<F>(lane, q)] = Chunk<F>(v, q);
+      __syncwarp();
+      uint4* dst = reinterpret_cast<uint4*>(out_tile + warp * 32 * kRunElems);
+#pragma unroll
+      for (int i = 0; i < kRunChunks<F>; ++i) {
+        const int c = i * 32 + lane;
+        dst[c] = stage[StageSlot<F>(c / kRunChunks<F>, c % kRunChunks<F>)];
+      }
+      __syncwarp();
+    } else if (e0 < elems) {
+      Scalar* out = out_tile + e0;
+      if constexpr (T == GgmlType::kF32 || T == GgmlType::kF16 || T == GgmlType::kBF16) {
+        // Float rows whose length is not a multiple of 32, or unaligned output rows.
+        for (int e = 0; e < kRunElems && e0 + e < elems; ++e) {
+          out[e] = O::One(FloatElement<T>(in, e0 + e));
+        }
+      } else {
+        float v[kRunElems];
+        C::Decode(in + b * C::kBytes, r, v);
+        if ((reinterpret_cast<uintptr_t>(out) & 15) == 0) {
+          O::Run(v, out);
+        } else {
+          for (int e = 0; e < kRunElems; ++e) out[e] = O::One(v[e]);
+        }
+      }
+    }
+    __syncthreads();  // everyone is done with `in` before it is refilled
+  }
+  CpAsyncWait1();
+}
+
+template <GgmlType T, FloatFormat F>
+cudaError_t Launch(Params p, cudaStream_t stream) {
+  constexpr int kSmem = SmemBytes<T, F>();
+  auto* kernel = DequantizeKernel<T, F>;
+  cudaError_t err =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
+  if (err != cudaSuccess) return err;
+  int device = 0, sms = 0, per_sm = 0;
+  if ((err = cudaGetDevice(&device)) != cudaSuccess) return err;
+  if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess) {
+    return err;
+  }
+  err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, kSmem);
+  if (err != cudaSuccess) return err;
+  p.tiles_per_row = (p.row_elems + kTileElems - 1) / kTileElems;
+  const int64_t tiles = p.tiles_per_row * p.n_out_rows;
+  // Persistent grid, balanced: every block gets the same number of tiles (+-1), so the last
+  // round is not left to a few blocks while most SMs idle.
+  const int64_t resident = static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
+  const int64_t rounds = (tiles + resident - 1) / resident;
+  const unsigned grid = static_cast<unsigned>((tiles + rounds - 1) / rounds);
+  kernel<<<grid, kThreads, kSmem, stream>>>(p);
+  return cudaGetLastError();
+}
+
+cudaError_t Dispatch(GgmlType type, const void* src, int64_t src_row_bytes, int64_t n_src_rows,
+                     const int64_t* ids, int64_t n_out_rows, int64_t row_elems, void* dst,
+                     FloatFormat out, cudaStream_t stream) {
+  Params p{};
+  p.src = static_cast<const uint8_t*>(src);
+  p.src_row_bytes = src_row_bytes;
+  p.n_src_rows = n_src_rows;
+  p.ids = ids;
+  p.n_out_rows = n_out_rows;
+  p.row_elems = row_elems;
+  p.dst = dst;
+  p.async_ok =
+      (reinterpret_cast<uintptr_t>(src) & 15) == 0 && (n_src_rows == 1 || src_row_bytes % 16 == 0);
+  cudaError_t err = cudaErrorInvalidValue;
+  const bool known = cuda_detail::DispatchType(type, [&](auto tag) {
+    constexpr GgmlType T = decltype(tag)::value;
+    switch (out) {
+      case FloatFormat::kF32:
+        err = Launch<T, FloatFormat::kF32>(p, stream);
+        break;
+      case FloatFormat::kF16:
+        err = Launch<T, FloatFormat::kF16>(p, stream);
+        break;
+      case FloatFormat::kBF16:
+        err = Launch<T, FloatFormat::kBF16>(p, stream);
+        break;
+    }
+  });
+  return known ? err : cudaErrorInvalidValue;
+}
+
+// Shared argument checks; returns cudaSuccess when the call may proceed.
+cudaError_t Check(GgmlType type, const void* src, const void* dst, FloatFormat out, int64_t n_rows,
+                  int64_t row_elements) {
+  if (!DequantizeCudaSupports(type)) return cudaErrorInvalidValue;
+  if (out != FloatFormat::kF32 && out != FloatFormat::kF16 && out != FloatFormat::kBF16) {
+    return cudaErrorInvalidValue;
+  }
+  if (n_rows < 0 || row_elements < 0) return cudaErrorInvalidValue;
+  if (row_elements % GgmlInfo(type).block_size != 0) return cudaErrorInvalidValue;
+  if (n_rows > 0 && row_elements > 0 && (src == nullptr || dst == nullptr)) {
+    return cudaErrorInvalidValue;
+  }
+  if ((reinterpret_cast<uintptr_t>(dst) & 15) != 0) return cudaErrorMisalignedAddress;
+  if ((reinterpret_cast<uintptr_t>(src) & 1) != 0) return cudaErrorMisalignedAddress;
+  return cudaSuccess;
+}
+
+}  // namespace
+
+bool DequantizeCudaSupports(GgmlType type) {
+  return cuda_detail::DispatchType(type, [](auto) {});
+}
+
+cudaError_t DequantizeCuda(GgmlType type, const void* src, void* dst, FloatFormat out,
+                           int64_t n_rows, int64_t row_elements, cudaStream_t stream) {
+  if (const cudaError_t e = Check(type, src, dst, out, n_rows, row_elements); e != cudaSuccess) {
+    return e;
+  }
+  const int64_t total = n_rows * row_elements;
+  if (total == 0) return cudaSuccess;
+  // Rows are contiguous and whole blocks, so the tensor is one long row.
+  const int64_t total_bytes = GgmlRowBytes(type, total);
+  return Dispatch(type, src, total_bytes, 1, nullptr, 1, total, dst, out, stream);
+}
+
+cudaError_t DequantizeRowsCuda(GgmlType type, const void* src, int64_t n_rows, int64_t row_elements,
+                               const int64_t* row_ids, int64_t n_ids, void* dst, FloatFormat out,
+                               cudaStream_t stream) {
+  if (const cudaError_t e = Check(type, src, dst, out, n_rows, row_elements); e != cudaSuccess) {
+    return e;
+  }
+  if (n_ids < 0 || (n_ids > 0 && row_ids == nullptr)) return cudaErrorInvalidValue;
+  if (n_ids == 0 || row_elements == 0) return cudaSuccess;
+  return Dispatch(type, src, GgmlRowBytes(type, row_elements), n_rows, row_ids, n_ids, row_elements,
+                  dst, out, stream);
+}
+
+}  // namespace ovid

@@ -1,0 +1,34 @@
+// File: kernels/cuda/fused_matmul.cuh
+// Fused quantized matmul: Y[M,N] = X[M,K] · W[N,K]^T (+ bias[N]) where W stays in its GGUF
+// blocks (rows of K elements along in_features, as stored in the file) and X, Y and bias are
+// bf16. Tiles of W are expanded to bf16 in shared memory right before the tensor-core products
+// (mma.sync m16n8k16, fp32 accumulation); no bf16 copy of W ever reaches global memory.
+// Activations are not quantized, so the result matches dequantize-then-matmul up to fp32
+// summation order and the final bf16 rounding.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/ggml_types.h"
+
+namespace ovid {
+
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
+bool FusedMatmulSupports(GgmlType type);
+
+// w: N rows of K elements of `type` (K a multiple of the block size), 16-byte aligned.
+// x: [M, K] bf16 row-major, 16-byte aligned. y: [M, N] bf16 row-major. bias: [N] bf16 or null.
+// Errors (nothing is launched): cudaErrorInvalidValue for an unsupported type, K not a
+// multiple of the block size, negative sizes or null pointers; cudaErrorMisalignedAddress.
+cudaError_t FusedMatmul(GgmlType type, const void* w, const void* x, void* y, int64_t m, int64_t n,
+                        int64_t k, const void* bias, cudaStream_t stream);
+
+// As FusedMatmul with the token tile forced (64 or 128; 0 = the launcher's choice), for tuning
+// that choice in bench/cuda. Q8_0 has no 128 build (shared memory) and always uses 64.
+cudaError_t FusedMatmulTiled(GgmlType type, const void* w, const void* x, void* y, int64_t m,
+                             int64_t n, int64_t k, const void* bias, int token_tile,
+                             cudaStream_t stream);
+
+}  // namespace ovid

@@ -1,0 +1,148 @@
+// File: tests/cuda/fused_matmul_cuda_test.cc
+// The fused quantized matmul against dequantize (CPU reference, fp32) + a float64 matmul.
+//
+// Tolerance: the kernel rounds each weight to bf16 (relative error <= 2^-9) before the tensor
+// cores multiply it with the bf16 activations exactly and sum in fp32 (error ~K * 2^-24 of the
+// magnitude sum, negligible), then rounds the sum to bf16 (<= 2^-9 relative). So for each
+// element |got - ref| <= 2^-9 * sum_k |x_k * w_k| + 2^-9 * |ref|, and we allow twice that.
+// A relative Frobenius error under 1e-2 is checked too, as the whole-matrix sanity bound.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "kernels/cpu/dequantize.h"
+#include "kernels/cuda/fused_matmul.cuh"
+#include "kernels/fp16.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace ovid {
+namespace {
+
+using testing::DeviceBuffer;
+
+constexpr GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                               GgmlType::kQ8_0, GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K,
+                               GgmlType::kQ5_K, GgmlType::kQ6_K};
+constexpr int kTokens[] = {1, 7, 157, 314, 512, 628};
+
+void RunCase(GgmlType type, int m, int n, int k, bool with_bias, uint32_t seed,
+             int token_tile = 0) {
+  SCOPED_TRACE(std::string(GgmlTypeName(type)) + " M=" + std::to_string(m) +
+               " N=" + std::to_string(n) + " K=" + std::to_string(k) + (with_bias ? " bias" : ""));
+  std::mt19937 rng(seed);
+  const int64_t bs = GgmlInfo(type).block_size;
+  const std::vector<uint8_t> w =
+      testing::RandomBlocks(type, int64_t{n} * k / bs, rng, 0.02f, false);
+  const std::vector<uint16_t> x = testing::RandomBf16(int64_t{m} * k, rng);
+  const std::vector<uint16_t> bias = testing::RandomBf16(n, rng);
+  std::vector<float> wf(static_cast<size_t>(int64_t{n} * k));
+  ASSERT_TRUE(DequantizeRow(type, w.data(), wf.data(), FloatFormat::kF32, int64_t{n} * k));
+
+  DeviceBuffer dw(w.size()), dx(x.size() * 2), dy(size_t{2} * m * n), db(bias.size() * 2);
+  dw.Upload(w.data(), w.size());
+  dx.Upload(x.data(), x.size() * 2);
+  db.Upload(bias.data(), bias.size() * 2);
+  dy.Fill(0xFF);  // NaN poison: every element must be written
+  ASSERT_EQ(FusedMatmulTiled(type, dw.get(), dx.get(), dy.get(), m, n, k,
+                             with_bias ? db.get() : nullptr, token_tile, nullptr),
+            cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<uint16_t> y(size_t{1} * m * n);
+  dy.Download(y.data(), y.size() * 2);
+
+  double err2 = 0, ref2 = 0;
+  int bad = 0;
+  std::vector<float> xf(k);
+  for (int i = 0; i < m; ++i) {
+    for (int kk = 0; kk < k; ++kk) xf[kk] = Bf16ToFloat(x[size_t{1} * i * k + kk]);
+    for (int j = 0; j < n; ++j) {
+      const float* wr = &wf[size_t{1} * j * k];
+      double ref = with_bias ? Bf16ToFloat(bias[j]) : 0.0, mag = std::fabs(ref);
+      for (int kk = 0; kk < k; ++kk) {
+        const double p = double{xf[kk]} * wr[kk];
+        ref += p;
+        mag += std::fabs(p);
+      }
+      const double got = Bf16ToFloat(y[size_t{1} * i * n + j]);
+      const double tol = 2.0 * (std::ldexp(mag, -9) + std::ldexp(std::fabs(ref), -9)) + 1e-30;
+      if (!(std::fabs(got - ref) <= tol) && ++bad <= 5) {
+        ADD_FAILURE() << "Y[" << i << "," << j << "] = " << got << ", want " << ref << " (tol "
+                      << tol << ")";
+      }
+      err2 += (got - ref) * (got - ref);
+      ref2 += ref * ref;
+    }
+  }
+  EXPECT_EQ(bad, 0);
+  EXPECT_LT(std::sqrt(err2 / (ref2 + 1e-300)), 1e-2);
+}
+
+class FusedMatmulTest : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(FusedMatmulTest, MatchesDequantizeThenMatmul) {
+  OVID_REQUIRE_GPU();
+  const GgmlType type = GetParam();
+  const int bs = static_cast<int>(GgmlInfo(type).block_size);
+  // N = 200: not a multiple of the 64-row tile. K = 3 super-blocks (768) for K-quants; 13
+  // blocks (416) for the 32-element types, which is not a multiple of the 256-element stage.
+  const int k = bs == 256 ? 768 : 416;
+  uint32_t seed = 7;
+  for (const int m : kTokens) RunCase(type, m, 200, k, /*with_bias=*/m % 2 == 1, seed++);
+}
+
+TEST_P(FusedMatmulTest, OddNAndLongK) {
+  OVID_REQUIRE_GPU();
+  RunCase(GetParam(), 33, 67, 3072, /*with_bias=*/true, 41);  // odd N: scalar stores
+}
+
+// Wide N makes the launcher pick 128-token tiles on a 132-SM card (fewer, fuller waves); N is
+// not a multiple of the 64-row tile either.
+TEST_P(FusedMatmulTest, WideNBigTiles) {
+  OVID_REQUIRE_GPU();
+  RunCase(GetParam(), 157, 3000, 256, /*with_bias=*/true, 77);
+}
+
+// Both token tiles on every type, whatever the launcher would pick on this card.
+TEST_P(FusedMatmulTest, ForcedTokenTiles) {
+  OVID_REQUIRE_GPU();
+  for (const int tile : {64, 128})
+    RunCase(GetParam(), 200, 136, 512, /*with_bias=*/false, 91, tile);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, FusedMatmulTest, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<GgmlType>& info) {
+                           return std::string(GgmlTypeName(info.param));
+                         });
+
+// Argument errors are reported before anything is launched, so these need no GPU.
+TEST(FusedMatmulErrors, UnsupportedTypesAndBadArguments) {
+  EXPECT_TRUE(FusedMatmulSupports(GgmlType::kQ4_K));
+  EXPECT_TRUE(FusedMatmulSupports(GgmlType::kQ8_0));
+  EXPECT_FALSE(FusedMatmulSupports(GgmlType::kF32));
+  EXPECT_FALSE(FusedMatmulSupports(GgmlType::kBF16));
+  EXPECT_FALSE(FusedMatmulSupports(GgmlType::kIQ4_XS));
+  alignas(16) static uint8_t buf[4096];
+  EXPECT_EQ(FusedMatmul(GgmlType::kIQ4_XS, buf, buf, buf, 1, 1, 256, nullptr, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(FusedMatmul(static_cast<GgmlType>(31), buf, buf, buf, 1, 1, 256, nullptr, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(FusedMatmul(GgmlType::kQ4_K, buf, buf, buf, 1, 1, 128, nullptr, nullptr),
+            cudaErrorInvalidValue);  // K not whole super-blocks
+  EXPECT_EQ(FusedMatmul(GgmlType::kQ4_K, buf, buf, buf, -1, 1, 256, nullptr, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(FusedMatmul(GgmlType::kQ4_K, nullptr, buf, buf, 1, 1, 256, nullptr, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(FusedMatmul(GgmlType::kQ4_K, buf + 2, buf, buf, 1, 1, 256, nullptr, nullptr),
+            cudaErrorMisalignedAddress);
+  EXPECT_EQ(FusedMatmulTiled(GgmlType::kQ4_K, buf, buf, buf, 1, 1, 256, nullptr, 96, nullptr),
+            cudaErrorInvalidValue);  // no such token tile
+  EXPECT_EQ(FusedMatmul(GgmlType::kQ4_K, buf, buf, buf, 0, 64, 256, nullptr, nullptr),
+            cudaSuccess);  // no tokens: nothing to do
+}
+
+}  // namespace
+}  // namespace ovid
