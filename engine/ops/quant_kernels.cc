@@ -1,0 +1,38 @@
+// File: engine/ops/quant_kernels.cc
+// Binds QuantKernels to the kernels/cuda launchers (kernels/cuda/dequantize.cuh,
+// fused_matmul.cuh). This is the one file to touch when those launchers change.
+#include "engine/ops/quant_kernels.h"
+
+#ifdef OVID_HAVE_CUDA_KERNELS
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/dequantize.cuh"
+#include "kernels/cuda/fused_matmul.cuh"
+#endif
+
+namespace ovid::ops {
+
+const QuantKernels& CudaQuantKernels() {
+  static const QuantKernels table = [] {
+    QuantKernels t;
+#ifdef OVID_HAVE_CUDA_KERNELS
+    t.dequantize = [](GgmlType type, const void* blocks, void* dst, int64_t rows,
+                      int64_t row_elements, FloatFormat out, void* stream) {
+      return static_cast<int>(DequantizeCuda(type, blocks, dst, out, rows, row_elements,
+                                             static_cast<cudaStream_t>(stream)));
+    };
+    t.dequantize_supports = &DequantizeCudaSupports;
+    t.qmatmul = [](GgmlType type, const void* w, const void* x, void* y, int64_t m, int64_t n,
+                   int64_t k, const void* bias, void* stream) {
+      return static_cast<int>(
+          FusedMatmul(type, w, x, y, m, n, k, bias, static_cast<cudaStream_t>(stream)));
+    };
+    t.qmatmul_supports = &FusedMatmulSupports;
+    t.error_string = [](int error) { return cudaGetErrorString(static_cast<cudaError_t>(error)); };
+#endif
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace ovid::ops

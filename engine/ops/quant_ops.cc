@@ -1,0 +1,188 @@
+// File: engine/ops/quant_ops.cc
+#include "engine/ops/quant_ops.h"
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "engine/ops/quant_kernels.h"
+#include "engine/ops/torch_status.h"
+#include "kernels/cpu/dequantize.h"
+
+#ifdef OVID_TORCH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace ovid::ops {
+namespace {
+
+absl::StatusOr<FloatFormat> FormatOf(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat:
+      return FloatFormat::kF32;
+    case at::kHalf:
+      return FloatFormat::kF16;
+    case at::kBFloat16:
+      return FloatFormat::kBF16;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "dequantize output must be f32, f16 or bf16, not ", std::string(t.dtype().name())));
+  }
+}
+
+// Shape/device/dtype checks shared by every entry point.
+absl::Status CheckBlocks(GgmlType type, const at::Tensor& blocks, int64_t rows,
+                         int64_t row_elements) {
+  const GgmlTypeInfo& info = GgmlInfo(type);
+  if (info.block_size == 0 || !CanDequantize(type)) {
+    return absl::UnimplementedError(
+        absl::StrCat("ggml type ", info.name, " cannot be dequantized by ovid"));
+  }
+  if (rows < 0 || row_elements <= 0 || row_elements % info.block_size != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad ", info.name, " shape [", rows, ", ", row_elements,
+                     "]: rows must hold whole blocks of ", info.block_size));
+  }
+  if (!blocks.defined() || blocks.scalar_type() != at::kByte || !blocks.is_contiguous()) {
+    return absl::InvalidArgumentError("quantized blocks must be a contiguous uint8 tensor");
+  }
+  const int64_t want = rows * GgmlRowBytes(type, row_elements);
+  if (blocks.numel() != want) {
+    return absl::InvalidArgumentError(absl::StrCat("quantized blocks hold ", blocks.numel(),
+                                                   " bytes; [", rows, ", ", row_elements, "] of ",
+                                                   info.name, " needs ", want));
+  }
+  return absl::OkStatus();
+}
+
+// Host fallback for a CUDA tensor whose format has no CUDA kernel (yet): copy the blocks down,
+// expand them with the CPU reference, copy the result up. Correct but slow; said once.
+absl::Status DequantizeViaHost(GgmlType type, const at::Tensor& blocks, int64_t rows,
+                               int64_t row_elements, FloatFormat format, const at::Tensor& out) {
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true)) {
+    std::fprintf(stderr, "ovid: no CUDA dequantize kernel for %s; dequantizing on the host\n",
+                 GgmlTypeName(type));
+  }
+  return GuardTorch("dequantize via host", [&]() -> absl::Status {
+    const at::Tensor host_blocks = blocks.cpu();
+    const int64_t n = rows * row_elements;
+    at::Tensor host_out = at::empty({n}, out.options().device(at::kCPU));
+    if (!DequantizeTensor(type, host_blocks.const_data_ptr(), host_out.mutable_data_ptr(), format,
+                          rows, row_elements)) {
+      return absl::UnimplementedError(absl::StrCat("cannot dequantize ", GgmlTypeName(type)));
+    }
+    out.view({-1}).narrow(0, 0, n).copy_(host_out);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace
+
+bool CanDequantize(GgmlType type) { return GgmlInfo(type).dequantizable; }
+
+bool HasFusedMatmul(GgmlType type) {
+  const QuantKernels& k = CudaQuantKernels();
+  return k.qmatmul != nullptr && k.qmatmul_supports != nullptr && k.qmatmul_supports(type);
+}
+
+absl::Status DequantizeInto(GgmlType type, const at::Tensor& blocks, int64_t rows,
+                            int64_t row_elements, const at::Tensor& out) {
+  if (absl::Status s = CheckBlocks(type, blocks, rows, row_elements); !s.ok()) return s;
+  absl::StatusOr<FloatFormat> format = FormatOf(out);
+  if (!format.ok()) return format.status();
+  if (!out.is_contiguous() || out.numel() < rows * row_elements) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dequantize output must be contiguous with at "
+                     "least ",
+                     rows * row_elements, " elements"));
+  }
+  if (out.device() != blocks.device()) {
+    return absl::InvalidArgumentError(absl::StrCat("dequantize output on ", out.device().str(),
+                                                   " but blocks on ", blocks.device().str()));
+  }
+  if (rows == 0) return absl::OkStatus();
+
+  if (blocks.is_cpu()) {
+    // CPU: the bit-exact reference, multi-threaded over rows.
+    if (!DequantizeTensor(type, blocks.const_data_ptr(), out.mutable_data_ptr(), *format, rows,
+                          row_elements)) {
+      return absl::UnimplementedError(absl::StrCat("cannot dequantize ", GgmlTypeName(type)));
+    }
+    return absl::OkStatus();
+  }
+#ifdef OVID_TORCH_CUDA
+  if (blocks.is_cuda()) {
+    const QuantKernels& k = CudaQuantKernels();
+    if (k.dequantize == nullptr || k.dequantize_supports == nullptr ||
+        !k.dequantize_supports(type)) {
+      return DequantizeViaHost(type, blocks, rows, row_elements, *format, out);
+    }
+    const c10::cuda::CUDAGuard guard(blocks.device());
+    void* stream = c10::cuda::getCurrentCUDAStream(blocks.device().index()).stream();
+    const int err = k.dequantize(type, blocks.const_data_ptr(), out.mutable_data_ptr(), rows,
+                                 row_elements, *format, stream);
+    if (err != 0) {
+      return absl::InternalError(absl::StrCat("CUDA dequantize ", GgmlTypeName(type), " [", rows,
+                                              ", ", row_elements, "]: ", k.error_string(err)));
+    }
+    return absl::OkStatus();
+  }
+#endif
+  return absl::UnimplementedError(
+      absl::StrCat("dequantize on device ", blocks.device().str(), " is not supported"));
+}
+
+absl::StatusOr<at::Tensor> FusedQuantMatmul(const at::Tensor& x, GgmlType type,
+                                            const at::Tensor& blocks, int64_t n, int64_t k,
+                                            const at::Tensor& bias) {
+  if (!HasFusedMatmul(type)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no fused quantized matmul kernel for ", GgmlTypeName(type)));
+  }
+  if (absl::Status s = CheckBlocks(type, blocks, n, k); !s.ok()) return s;
+  if (!x.defined() || x.dim() != 2 || x.size(1) != k || x.scalar_type() != at::kBFloat16) {
+    return absl::InvalidArgumentError(absl::StrCat("fused matmul input must be bf16 [m, ", k, "]"));
+  }
+  if (x.device() != blocks.device() || !x.is_cuda()) {
+    return absl::InvalidArgumentError("fused matmul input and weight must share a CUDA device");
+  }
+  if (bias.defined() &&
+      (bias.scalar_type() != at::kBFloat16 || bias.numel() != n || bias.device() != x.device())) {
+    return absl::InvalidArgumentError(absl::StrCat("fused matmul bias must be bf16 [", n, "]"));
+  }
+#ifdef OVID_TORCH_CUDA
+  return GuardTorch("fused quantized matmul", [&]() -> absl::StatusOr<at::Tensor> {
+    const c10::cuda::CUDAGuard guard(x.device());
+    // The kernel wants 16-byte aligned rows; a contiguous view into a larger tensor may start
+    // anywhere, so copy those (rare: activations are fresh tensors).
+    auto aligned = [](const at::Tensor& t) {
+      at::Tensor c = t.contiguous();
+      return reinterpret_cast<uintptr_t>(c.const_data_ptr()) % 16 == 0 ? c : c.clone();
+    };
+    const at::Tensor xa = aligned(x);
+    const at::Tensor ba = bias.defined() ? aligned(bias) : at::Tensor();
+    at::Tensor y = at::empty({x.size(0), n}, x.options());
+    if (x.size(0) == 0) return y;
+    const QuantKernels& kern = CudaQuantKernels();
+    void* stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
+    const int err =
+        kern.qmatmul(type, blocks.const_data_ptr(), xa.const_data_ptr(), y.mutable_data_ptr(),
+                     x.size(0), n, k, ba.defined() ? ba.const_data_ptr() : nullptr, stream);
+    if (err != 0) {
+      return absl::InternalError(absl::StrCat("CUDA fused matmul ", GgmlTypeName(type),
+                                              " m=", x.size(0), " n=", n, " k=", k, ": ",
+                                              kern.error_string(err)));
+    }
+    return y;
+  });
+#else
+  return absl::UnimplementedError("LibTorch was built without CUDA");
+#endif
+}
+
+}  // namespace ovid::ops

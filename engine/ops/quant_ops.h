@@ -1,0 +1,43 @@
+// File: engine/ops/quant_ops.h
+// Tensor <-> kernel glue for quantized weights: the only code that turns an at::Tensor into the
+// raw pointers the kernels take. Each entry checks device, dtype, contiguity and sizes, runs on
+// the tensor's device (CPU: kernels/cpu reference; CUDA: kernels/cuda on the current stream) and
+// maps kernel errors to absl::Status. Nothing here throws.
+//
+// Raw GGUF blocks live in a contiguous uint8 tensor of rows * GgmlRowBytes(type, row_elements)
+// bytes ("blocks" below), one row per output feature of a linear layer.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "kernels/ggml_types.h"
+
+namespace at {
+class Tensor;
+}  // namespace at
+
+namespace ovid::ops {
+
+// True if DequantizeInto handles `type` at all (CPU reference formats; on CUDA the same formats,
+// through the host fallback where kernels/cuda lacks one).
+bool CanDequantize(GgmlType type);
+
+// True if a fused quantized matmul kernel exists for `type` (CUDA only).
+bool HasFusedMatmul(GgmlType type);
+
+// Expands `blocks` ([rows, row_elements] of `type`) into `out`: a contiguous f32/f16/bf16 tensor
+// of at least rows * row_elements elements on the blocks' device; only the first
+// rows * row_elements are written. On CUDA it is enqueued on the current stream.
+absl::Status DequantizeInto(GgmlType type, const at::Tensor& blocks, int64_t rows,
+                            int64_t row_elements, const at::Tensor& out);
+
+// Y [m, n] (bf16) = X [m, k] (bf16) . W^T + bias, W = `blocks` ([n, k] of `type`) on the same
+// CUDA device; `bias` is bf16 [n] or undefined. FailedPrecondition if HasFusedMatmul(type) is
+// false. Enqueued on the current stream.
+absl::StatusOr<at::Tensor> FusedQuantMatmul(const at::Tensor& x, GgmlType type,
+                                            const at::Tensor& blocks, int64_t n, int64_t k,
+                                            const at::Tensor& bias);
+
+}  // namespace ovid::ops

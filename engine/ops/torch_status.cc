@@ -1,0 +1,49 @@
+// File: engine/ops/torch_status.cc
+#include "engine/ops/torch_status.h"
+
+#include <c10/util/Exception.h>
+
+#include <new>
+
+#include "absl/strings/str_cat.h"
+
+namespace ovid::ops {
+
+void ThrowStatus(absl::Status status) { throw StatusException(std::move(status)); }
+
+absl::Status StatusFromCurrentException(const char* context) {
+  // c10 messages carry a C++ backtrace after the first line; the first line is the useful part.
+  auto first_line = [](const char* what) {
+    std::string s(what);
+    const size_t nl = s.find('\n');
+    return nl == std::string::npos ? s : s.substr(0, nl);
+  };
+  try {
+    throw;
+  } catch (const StatusException& e) {
+    const absl::Status& s = e.status();
+    return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+  } catch (const c10::OutOfMemoryError& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(context, ": out of device memory: ", first_line(e.what_without_backtrace())));
+  } catch (const c10::ValueError& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": ", first_line(e.what_without_backtrace())));
+  } catch (const c10::TypeError& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": ", first_line(e.what_without_backtrace())));
+  } catch (const c10::IndexError& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(context, ": ", first_line(e.what_without_backtrace())));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat(context, ": ", first_line(e.what_without_backtrace())));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(absl::StrCat(context, ": out of host memory"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(context, ": ", first_line(e.what())));
+  } catch (...) {
+    return absl::InternalError(absl::StrCat(context, ": unknown exception"));
+  }
+}
+
+}  // namespace ovid::ops

@@ -1,0 +1,65 @@
+// File: engine/tensor/cache_planner.h
+// Chooses which quantized layers get a resident dense (bf16) copy in LinearMode::kCache.
+//
+// Keeping a dense copy of a layer saves its dequantize on every dequantize+GEMM forward and
+// costs 2 bytes per weight of VRAM. Given a budget, the plan maximises the time saved: layers are
+// taken in order of estimated saved seconds per cached byte (the greedy fractional-knapsack
+// order, skipping those that no longer fit).
+//
+// The estimate is an analytic model, not a measurement: a dequantize kernel is bound by memory
+// traffic (it reads the blocks once and writes 2 bytes per weight) plus a fixed launch cost, so
+//   seconds = launch_seconds + decode_factor(type) * (block_bytes + 2 * elements) / bandwidth
+// decode_factor > 1 for formats whose unpacking may cost more than their traffic. Measured on
+// an H200, Q4_K, Q6_K and Q8_0 all ran at the same traffic rate (factor 1); Q2_K, Q3_K and Q5_K
+// (split scales, high bits in a second array) are unmeasured estimates. Per byte of cache that
+// favours small layers (the launch cost is spread over fewer bytes) and expensive formats, which is
+// where a copy saves most. A benchmark can replace the model per type with measured seconds per
+// weight (CostModel::measured_seconds_per_element).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernels/ggml_types.h"
+
+namespace ovid {
+
+struct CacheCandidate {
+  std::string name;
+  GgmlType type = GgmlType::kQ4_K;
+  int64_t elements = 0;       // weights in the layer
+  int64_t block_bytes = 0;    // resident quantized bytes
+  double calls_per_step = 1;  // forwards per denoising step that take the dequantize path
+};
+
+struct CostModel {
+  // Effective traffic rate of the CUDA dequantize kernels: 2.6-3.4 TB/s measured on an H200
+  // (ovid-bench-linear, Q4_K/Q6_K/Q8_0, 9.4M- and 44M-weight layers); an H100 has ~70% of the
+  // H200's bandwidth, so 2.5 TB/s is a middle value.
+  double bandwidth_bytes_per_second = 2.5e12;
+  double launch_seconds = 4e-6;
+  // Measured seconds per weight for a type (from bench/); overrides the analytic model.
+  std::map<GgmlType, double> measured_seconds_per_element;
+};
+
+// Multiplier on the traffic time for unpacking cost; 1 for plain 4/8-bit formats.
+double DecodeFactor(GgmlType type);
+
+// Estimated seconds one dequantize of `c` takes (times calls_per_step).
+double EstimatedDequantSeconds(const CacheCandidate& c, const CostModel& model);
+
+// Dense bytes a cached copy of `c` costs (bf16).
+inline int64_t CacheBytes(const CacheCandidate& c) { return 2 * c.elements; }
+
+struct CachePlan {
+  std::vector<size_t> chosen;  // indices into the candidates, best first
+  int64_t bytes = 0;
+  double saved_seconds_per_step = 0;
+};
+
+CachePlan PlanCache(const std::vector<CacheCandidate>& candidates, int64_t budget_bytes,
+                    const CostModel& model = {});
+
+}  // namespace ovid

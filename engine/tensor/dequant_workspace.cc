@@ -1,0 +1,53 @@
+// File: engine/tensor/dequant_workspace.cc
+#include "engine/tensor/dequant_workspace.h"
+
+#include <ATen/ops/empty.h>
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "engine/ops/torch_status.h"
+
+namespace ovid {
+namespace {
+thread_local DequantWorkspace* current_workspace = nullptr;
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DequantWorkspace>> DequantWorkspace::Create(c10::Device device,
+                                                                           int64_t capacity_bytes) {
+  std::unique_ptr<DequantWorkspace> ws(new DequantWorkspace(device));
+  absl::Status s = ops::GuardTorch("allocating the dequantize workspace", [&] {
+    ws->buffer_ = at::empty({std::max<int64_t>(capacity_bytes, 0)},
+                            at::TensorOptions().dtype(at::kByte).device(device));
+  });
+  if (!s.ok()) return s;
+  return ws;
+}
+
+absl::StatusOr<at::Tensor> DequantWorkspace::View(int64_t rows, int64_t cols,
+                                                  at::ScalarType dtype) {
+  return ops::GuardTorch("dequantize workspace", [&]() -> absl::StatusOr<at::Tensor> {
+    const int64_t bytes = rows * cols * static_cast<int64_t>(c10::elementSize(dtype));
+    if (bytes > buffer_.numel()) {
+      // A layer bigger than the one the workspace was sized for: growing costs a reallocation
+      // (the old buffer goes back to the caching allocator), so make it visible.
+      std::fprintf(stderr, "ovid: dequantize workspace grows from %lld to %lld bytes\n",
+                   static_cast<long long>(buffer_.numel()), static_cast<long long>(bytes));
+      buffer_ = at::Tensor();
+      buffer_ = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(device_));
+    }
+    // Byte offset 0 of a caching-allocator block: the same alignment a fresh weight tensor would
+    // have, so GEMM heuristics (and results) match the eager path.
+    return buffer_.narrow(0, 0, bytes).view(dtype).view({rows, cols});
+  });
+}
+
+DequantWorkspace* DequantWorkspace::Current() { return current_workspace; }
+
+ScopedWorkspace::ScopedWorkspace(DequantWorkspace* workspace) : previous_(current_workspace) {
+  current_workspace = workspace;
+}
+
+ScopedWorkspace::~ScopedWorkspace() { current_workspace = previous_; }
+
+}  // namespace ovid

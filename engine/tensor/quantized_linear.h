@@ -1,0 +1,99 @@
+// File: engine/tensor/quantized_linear.h
+// y = x . W^T + b with W kept as raw GGUF blocks.
+//
+// Modes (LinearMode):
+//   kLazy  (default) the blocks stay resident. Up to `fused_max_tokens` tokens, a fused
+//          quantized matmul kernel reads the blocks directly (when kernels/cuda has one for the
+//          type); above that, W is expanded into the worker's DequantWorkspace and a dense GEMM
+//          runs on it. Extra VRAM: one layer's dense copy per worker.
+//   kEager the weight was expanded once at load (the old behaviour; for comparison).
+//   kCache lazy, except for layers the WeightStore chose to keep a dense copy of as well
+//          (CachePlanner: the most time saved per byte within a VRAM budget); those run the
+//          dense GEMM on their copy.
+// Compute dtype: bf16 on CUDA, f32 on the CPU (CPU: the reference dequantizer to f32, then an
+// f32 GEMM), so CI runs the same layer without a GPU. The lazy dequantize+GEMM path and eager
+// use the same dequantizer and the same GEMM on equally aligned operands: bit-identical outputs.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "engine/tensor/dequant_workspace.h"
+#include "engine/tensor/quantized_tensor.h"
+
+namespace ovid {
+
+enum class LinearMode { kLazy, kEager, kCache };
+const char* LinearModeName(LinearMode mode);
+
+struct LinearOptions {
+  // Token counts (rows of x) up to this use the fused kernel where one exists; above it the
+  // weight is expanded into the workspace and cuBLAS runs. Measured on an H200 (bf16 x, layers
+  // [3072, 3072] and [14336, 3072], ovid-bench-linear): fused wins up to 8-32 tokens for Q4_K and
+  // Q8_0 (by 5-15%) and loses from 128 on (2-5x slower at 1024+); dequantize+GEMM is then within
+  // 5-30% of a resident bf16 weight. Hence 32.
+  int64_t fused_max_tokens = 32;
+  // Per-type overrides of fused_max_tokens. Q6_K: the fused kernel lost at every token count
+  // on the H200, so it never runs by default.
+  std::map<GgmlType, int64_t> fused_max_tokens_by_type = {{GgmlType::kQ6_K, 0}};
+
+  int64_t FusedMaxTokens(GgmlType type) const {
+    auto it = fused_max_tokens_by_type.find(type);
+    return it == fused_max_tokens_by_type.end() ? fused_max_tokens : it->second;
+  }
+};
+
+// Which path a Forward() took (tests and benchmarks check it).
+enum class LinearPath { kNone, kFused, kDequantGemm, kDenseGemm };
+
+class QuantizedLinear {
+ public:
+  QuantizedLinear() = default;
+
+  // `weight` [out, in] quantized, kept shared (the WeightStore owns the blocks). `dense`: the
+  // already expanded weight (eager, or the cache copy), else undefined. `bias`: [out] or
+  // undefined; converted to the compute dtype here.
+  static absl::StatusOr<QuantizedLinear> Create(std::shared_ptr<const QuantizedTensor> weight,
+                                                at::Tensor dense, at::Tensor bias, LinearMode mode,
+                                                LinearOptions options = {});
+  // A plain dense layer (unquantized weight in the file): always the dense GEMM.
+  static absl::StatusOr<QuantizedLinear> Dense(at::Tensor weight, at::Tensor bias,
+                                               LinearOptions options = {});
+
+  // x [..., in] -> [..., out], in x's dtype. Errors: INVALID_ARGUMENT on a shape/device
+  // mismatch, FAILED_PRECONDITION without a workspace where one is needed, RESOURCE_EXHAUSTED on
+  // OOM.
+  // `path`, if given, receives the path taken. Const and free of shared mutable state: workers
+  // on different streams may run the same layer at once, each with its own workspace.
+  absl::StatusOr<at::Tensor> Forward(const at::Tensor& x, DequantWorkspace* workspace,
+                                     LinearPath* path = nullptr) const;
+  // LibTorch-style: uses the thread's DequantWorkspace::Current() and throws
+  // ops::StatusException on error (GuardTorch at the engine boundary turns it back into a Status).
+  at::Tensor forward(const at::Tensor& x) const;
+
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+  LinearMode mode() const { return mode_; }
+  bool has_dense() const { return dense_.defined(); }
+  const QuantizedTensor* weight() const { return weight_.get(); }
+  const LinearOptions& options() const { return options_; }
+
+ private:
+  std::shared_ptr<const QuantizedTensor> weight_;  // null for a dense layer
+  at::Tensor dense_;
+  at::Tensor bias_;
+  LinearMode mode_ = LinearMode::kLazy;
+  LinearOptions options_;
+  int64_t in_ = 0;
+  int64_t out_ = 0;
+};
+
+// The dtype layers compute in on `device`: bf16 on CUDA, f32 elsewhere.
+at::ScalarType ComputeDtype(c10::Device device);
+
+}  // namespace ovid
