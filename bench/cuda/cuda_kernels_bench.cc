@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench/cuda/bench_timer.h"
+#include "kernels/block_scales.h"
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/fused_matmul.cuh"
 #include "kernels/fp16.h"
@@ -36,28 +37,6 @@ constexpr Shape kShapes[] = {{3072, 3072}, {14336, 3072}, {3072, 14336}};
 constexpr int kTokens[] = {157, 314, 512, 628, 2048};
 constexpr int64_t kRotateBytes = int64_t{256} << 20;  // > 5x the H100/H200 L2
 
-// Byte offsets of the half scale fields, so random blocks decode to finite values.
-std::vector<int> HalfFields(GgmlType type) {
-  switch (type) {
-    case GgmlType::kQ4_0:
-    case GgmlType::kQ5_0:
-    case GgmlType::kQ8_0:
-      return {0};
-    case GgmlType::kQ4_1:
-    case GgmlType::kQ5_1:
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K:
-      return {0, 2};
-    case GgmlType::kQ2_K:
-      return {80, 82};
-    case GgmlType::kQ3_K:
-      return {108};
-    case GgmlType::kQ6_K:
-      return {208};
-    default:
-      return {};
-  }
-}
 
 std::vector<uint8_t> RandomTensor(GgmlType type, int64_t elems, uint64_t seed) {
   const GgmlTypeInfo& info = GgmlInfo(type);
@@ -81,7 +60,7 @@ std::vector<uint8_t> RandomTensor(GgmlType type, int64_t elems, uint64_t seed) {
       put(&out[i * 2], type == GgmlType::kF16 ? FloatToHalf(f) : FloatToBf16(f));
     }
   } else {
-    const std::vector<int> fields = HalfFields(type);
+    const std::vector<int> fields = HalfScaleOffsets(type);
     for (int64_t i = 0; i < blocks; ++i) {
       for (const int f : fields) put(&out[i * info.type_size + f], FloatToHalf(0.001f * uni(rng)));
     }

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "kernels/block_scales.h"
 #include "kernels/fp16.h"
 
 namespace ovid::testing {
@@ -34,28 +35,6 @@ void DeviceBuffer::Fill(int byte) { cudaMemset(ptr_, byte, bytes_); }
 
 namespace {
 
-// Byte offsets of the half-precision scale fields of each block format.
-std::vector<int> HalfFields(GgmlType type) {
-  switch (type) {
-    case GgmlType::kQ4_0:
-    case GgmlType::kQ5_0:
-    case GgmlType::kQ8_0:
-      return {0};
-    case GgmlType::kQ4_1:
-    case GgmlType::kQ5_1:
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ5_K:
-      return {0, 2};
-    case GgmlType::kQ2_K:
-      return {80, 82};
-    case GgmlType::kQ3_K:
-      return {108};
-    case GgmlType::kQ6_K:
-      return {208};
-    default:
-      return {};
-  }
-}
 
 void PutU16(uint8_t* p, uint16_t v) { memcpy(p, &v, 2); }
 
@@ -82,7 +61,7 @@ std::vector<uint8_t> RandomBlocks(GgmlType type, int64_t n_blocks, std::mt19937&
     }
     return out;
   }
-  const std::vector<int> fields = HalfFields(type);
+  const std::vector<int> fields = HalfScaleOffsets(type);
   for (int64_t i = 0; i < n_blocks; ++i) {
     uint8_t* blk = &out[i * info.type_size];
     for (size_t f = 0; f < fields.size(); ++f) {

@@ -1,27 +1,13 @@
 #include "tools/ovid_gguf/quant_rules.h"
 
-#include <cctype>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/models/ovi/ovi_layout.h"
 
 namespace ovid::tools {
-namespace {
-
-bool SameIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 absl::StatusOr<QuantRules> ParseQuantRules(const std::optional<std::string>& rules) {
   if (!rules || *rules == "none") return QuantRules::kNone;
@@ -65,7 +51,11 @@ const std::vector<QuantMix>& QuantMixes() {
 absl::StatusOr<QuantMix> FindQuantMix(std::string_view name) {
   std::vector<std::string> names;
   for (const QuantMix& mix : QuantMixes()) {
-    if (SameIgnoringCase(mix.name, name)) return mix;
+    // Debian's abseil has its own string_view type, hence the explicit views.
+    if (absl::EqualsIgnoreCase(absl::string_view(mix.name.data(), mix.name.size()),
+                               absl::string_view(name.data(), name.size()))) {
+      return mix;
+    }
     names.emplace_back(mix.name);
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown quantization type or mix '",
