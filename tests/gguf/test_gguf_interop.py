@@ -54,7 +54,7 @@ GGUF_PY_METADATA = [
 
 
 def expected_json_value(value, vtype, sub_type):
-    """What inspect --json must print for a value gguf-py wrote (see docs/inspect-json.md)."""
+    """What inspect --json must print for a value gguf-py wrote (see README.md, "inspect --json")."""
     if vtype == VT.FLOAT32:
         return float(np.float32(value))
     if vtype != VT.ARRAY:

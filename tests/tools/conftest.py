@@ -8,7 +8,7 @@ import pytest
 
 BIN = Path(os.environ.get("OVID_BIN", "build/bin")) / "ovid-gguf"
 
-# The documented mixes (docs/quant-mixes.md): name -> (base type, type of .v.weight and
+# The documented mixes (README.md, "Quantization types and mixes"): name -> (base type, type of .v.weight and
 # .ffn.2.weight under --rules ovi, general.file_type).
 MIXES = {
     "F32": ("F32", "F32", 0), "F16": ("F16", "F16", 1), "BF16": ("BF16", "BF16", 32),

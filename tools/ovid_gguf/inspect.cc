@@ -1,6 +1,6 @@
 // `ovid-gguf inspect FILE [--json]`: what a GGUF file holds (metadata, tensors, totals per type)
 // and how much smaller it is than the same tensors in bf16. The JSON shape is documented in
-// docs/inspect-json.md; tests compare it against gguf-py, so keep it stable.
+// README.md, "inspect --json"; tests compare it against gguf-py, so keep it stable.
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -26,7 +26,7 @@ constexpr char kInspectUsage[] =
     "usage: ovid-gguf inspect FILE [--json]\n"
     "  Prints the metadata, the tensors (name, type, torch-order shape, bytes), totals per type\n"
     "  and the size against the same tensors in bf16. --json prints one JSON object instead\n"
-    "  (shape documented in docs/inspect-json.md).\n";
+    "  (shape documented in README.md, section 'inspect --json').\n";
 
 struct TypeTotal {
   int64_t tensors = 0;

@@ -1,7 +1,7 @@
 // File: tools/ovid_gguf/quant_rules.h
 // Quantization mixes (`--type Q4_K_M`, ...) and the rule that picks each tensor's output type.
 // Shared by `quantize` and `synth` so a synthesized model is quantized exactly like a real one.
-// docs/quant-mixes.md documents the table below; keep the two in step.
+// README.md, "Quantization types and mixes" documents the table below; keep the two in step.
 #pragma once
 
 #include <cstdint>

@@ -23,8 +23,8 @@ constexpr char kCommand[] = "quantize";
 constexpr char kUsage[] =
     "usage: ovid-gguf quantize IN OUT --type T [--rules ovi|none] [--threads N]\n"
     "  T: a ggml type (Q4_0, Q4_K, Q8_0, F16, ...) or a mix (Q4_K_M, Q5_K_S, Q3_K_L, ...;\n"
-    "  docs/quant-mixes.md). Without --rules every 2-D F32/F16/BF16 tensor whose row length\n"
-    "  suits the type is converted; --rules ovi quantizes only the blocks' Linear weights.\n";
+    "  see README.md). Without --rules every 2-D F32/F16/BF16 tensor whose row length suits\n"
+    "  the type is converted; --rules ovi quantizes only the blocks' Linear weights.\n";
 
 // Keys the writer or this command sets itself.
 bool IsReplacedKey(const std::string& key) {
