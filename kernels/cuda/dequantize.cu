@@ -13,6 +13,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/block_decode.cuh"
 #include "kernels/cuda/dequantize.cuh"
 
@@ -31,16 +32,10 @@ constexpr int TileBytes() {
   return kTileElems / Codec<T>::kElems * Codec<T>::kBytes;
 }
 
-__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-// 16-byte async copy of src_bytes (<= 16) bytes; the rest of the 16 is zero-filled.
-__device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(src_bytes));
-}
-__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void CpAsyncWait1() { asm volatile("cp.async.wait_group 1;\n" ::); }
+using cuda_detail::CpAsync16;
+using cuda_detail::CpAsyncCommit;
+using cuda_detail::CpAsyncWait;
+using cuda_detail::SmemAddr;
 
 // Copies n bytes from global p to shared s (16-byte aligned) with the widest safe loads.
 __device__ __forceinline__ void StageBytes(const uint8_t* __restrict__ p, uint8_t* s, int n) {
@@ -240,7 +235,7 @@ __global__ void __launch_bounds__(kThreads) DequantizeKernel(Params p) {
       StageBytes(tile_src(w), in,
                  static_cast<int>(static_cast<int64_t>(elems) * C::kBytes / C::kElems));
     }
-    CpAsyncWait1();
+    CpAsyncWait<1>();
     __syncthreads();  // tile t is in `in`
 
     using Scalar = typename O::Scalar;
@@ -281,7 +276,7 @@ __global__ void __launch_bounds__(kThreads) DequantizeKernel(Params p) {
     }
     __syncthreads();  // everyone is done with `in` before it is refilled
   }
-  CpAsyncWait1();
+  CpAsyncWait<1>();
 }
 
 template <GgmlType T, FloatFormat F>

@@ -16,6 +16,7 @@
 // row addresses of an ldmatrix hit eight different bank groups.
 #include <cuda_bf16.h>
 
+#include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/block_decode.cuh"
 #include "kernels/cuda/fused_matmul.cuh"
 
@@ -82,20 +83,10 @@ __device__ __forceinline__ void BarArrive(int id, int count) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
 
-__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte async copy; src_bytes = 0 zero-fills the destination without reading.
-__device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, int src_bytes) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(src_bytes));
-}
-__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void CpAsyncWait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
+using cuda_detail::CpAsync16;
+using cuda_detail::CpAsyncCommit;
+using cuda_detail::CpAsyncWait;
+using cuda_detail::SmemAddr;
 
 __device__ __forceinline__ void LdMatrixX4(uint32_t addr, uint32_t (&r)[4]) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
