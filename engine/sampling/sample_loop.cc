@@ -1,0 +1,104 @@
+// File: engine/sampling/sample_loop.cc
+#include "engine/sampling/sample_loop.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/gguf/status_macros.h"
+#include "engine/ops/torch_status.h"
+#include "engine/sampling/flow_sampler.h"
+#include "engine/sampling/guidance.h"
+
+namespace ovid::sampling {
+namespace {
+
+absl::Status CheckFirstFrame(const at::Tensor& video, const at::Tensor& latent) {
+  if (video.dim() != 4) {
+    return absl::InvalidArgumentError("I2V needs a [C, F, h, w] video latent");
+  }
+  if (!latent.defined() || latent.dim() != 4 || latent.size(0) != video.size(0) ||
+      latent.size(1) != 1 || latent.size(2) != video.size(2) || latent.size(3) != video.size(3)) {
+    return absl::InvalidArgumentError("first-frame latent must be [C, 1, h, w] of the video");
+  }
+  if (latent.device() != video.device()) {
+    return absl::InvalidArgumentError("first-frame latent is on another device than the video");
+  }
+  return absl::OkStatus();
+}
+
+// video[:, :1] = latent, in place (the loop owns `video`).
+absl::Status PinFirstFrame(at::Tensor& video, const std::optional<at::Tensor>& latent) {
+  if (!latent.has_value()) return absl::OkStatus();
+  return ops::GuardTorch("I2V first frame", [&]() { video.narrow(1, 0, 1).copy_(*latent); });
+}
+
+absl::Status CheckVelocities(const TowerVelocities& v, const at::Tensor& video,
+                             const at::Tensor& audio, GuidancePass pass) {
+  const char* name = pass == GuidancePass::kPositive ? "positive" : "negative";
+  if (!v.video.defined() || !v.audio.defined() || v.video.sizes() != video.sizes() ||
+      v.audio.sizes() != audio.sizes()) {
+    return absl::InternalError(
+        absl::StrCat("model's ", name, " pass returned velocities of the wrong shape"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& initial_video,
+                                    const at::Tensor& initial_audio, const SampleOptions& options,
+                                    const ProgressFn& progress, const CancelFn& cancelled) {
+  if (options.batch_guidance) {
+    return absl::UnimplementedError("batched guidance (one batch-2 pass) is not implemented");
+  }
+  if (!initial_video.defined() || !initial_audio.defined()) {
+    return absl::InvalidArgumentError("sampling needs initial video and audio latents");
+  }
+  if (options.first_frame_latent.has_value()) {
+    OVID_RETURN_IF_ERROR(CheckFirstFrame(initial_video, *options.first_frame_latent));
+  }
+  OVID_ASSIGN_OR_RETURN(std::unique_ptr<FlowSampler> video_sampler,
+                        MakeFlowSampler(options.solver, options.steps, options.shift));
+  OVID_ASSIGN_OR_RETURN(std::unique_ptr<FlowSampler> audio_sampler,
+                        MakeFlowSampler(options.solver, options.steps, options.shift));
+
+  SampleResult state;
+  OVID_ASSIGN_OR_RETURN(state.video,
+                        ops::GuardTorch("sampling", [&]() { return initial_video.clone(); }));
+  state.audio = initial_audio;  // never written in place: each step makes a new tensor
+
+  for (int i = 0; i < video_sampler->steps(); ++i) {
+    if (cancelled && cancelled()) {
+      return absl::CancelledError(
+          absl::StrCat("sampling cancelled before step ", i + 1, " of ", video_sampler->steps()));
+    }
+    OVID_RETURN_IF_ERROR(PinFirstFrame(state.video, options.first_frame_latent));
+    ModelCall call;
+    call.step = i;
+    call.timestep = video_sampler->timesteps()[i];
+    call.pass = GuidancePass::kPositive;
+    OVID_ASSIGN_OR_RETURN(TowerVelocities pos, model(state.video, state.audio, call));
+    OVID_RETURN_IF_ERROR(CheckVelocities(pos, state.video, state.audio, call.pass));
+    call.pass = GuidancePass::kNegative;
+    call.slg_layer = options.slg_layer;
+    OVID_ASSIGN_OR_RETURN(TowerVelocities neg, model(state.video, state.audio, call));
+    OVID_RETURN_IF_ERROR(CheckVelocities(neg, state.video, state.audio, call.pass));
+
+    OVID_ASSIGN_OR_RETURN(at::Tensor v_video,
+                          ApplyGuidance(pos.video, neg.video, options.video_guidance));
+    OVID_ASSIGN_OR_RETURN(at::Tensor v_audio,
+                          ApplyGuidance(pos.audio, neg.audio, options.audio_guidance));
+    // Free the four model outputs before the solvers allocate (matters at video sizes).
+    pos = {};
+    neg = {};
+    OVID_ASSIGN_OR_RETURN(state.video, video_sampler->Step(v_video, i, state.video));
+    OVID_ASSIGN_OR_RETURN(state.audio, audio_sampler->Step(v_audio, i, state.audio));
+    if (progress) progress({i + 1, video_sampler->steps(), call.timestep});
+  }
+  OVID_RETURN_IF_ERROR(PinFirstFrame(state.video, options.first_frame_latent));
+  return state;
+}
+
+}  // namespace ovid::sampling
