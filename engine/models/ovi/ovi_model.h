@@ -1,0 +1,105 @@
+// File: engine/models/ovi/ovi_model.h
+// The Ovi fusion denoiser (spec ovi.md §3) over a GGUF file: one velocity prediction for the
+// video and audio latents at one timestep. Weights stay resident in a WeightStore (quantized
+// Linear layers lazily expanded per call). Per request the sampler calls PrepareContext once
+// (text embedding and every block's text-attention K/V) and Forward once per pass.
+//
+// CPU computes in f32; CUDA in bf16 with norms and softmax in f32. Errors come back as Status:
+// bad inputs are INVALID_ARGUMENT; nothing here aborts on request data.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/models/ovi/ovi_block.h"
+#include "engine/models/ovi/ovi_rope.h"
+#include "engine/models/ovi/ovi_weights.h"
+#include "engine/tensor/weight_store.h"
+
+namespace ovid::ovi {
+
+struct OviModelOptions {
+  c10::Device device = c10::kCPU;
+  std::optional<at::ScalarType> dtype;          // activations; default bf16 on CUDA, f32 on the CPU
+  LoadOptions load;                             // plain_dtype defaults to the activation dtype
+  std::string fallback_variant = "720x720_5s";  // when the file has no ovi.variant
+};
+
+// Everything of a request that depends only on the text prompts: per block and tower, the
+// text-attention keys and values. Reused across steps (and shared by the towers' passes).
+struct OviContextCache {
+  std::vector<TextKv> video;  // [num_layers]
+  std::vector<TextKv> audio;  // [num_layers]
+};
+
+struct OviForwardInputs {
+  at::Tensor video_latent;  // [C_v, F, H, W], any float dtype, any device
+  at::Tensor audio_latent;  // [L, C_a]
+  double timestep = 0;      // on the 0..1000 scale
+};
+
+struct OviForwardOptions {
+  // I2V: the first latent frame's tokens get t = 0 (their own modulation rows).
+  bool first_frame_clean = false;
+  // Skip-layer guidance: block `slg_layer` is skipped for both towers. As in Ovi's code
+  // (`if slg_layer > 0 and i == slg_layer`), 0 and negative values skip nothing.
+  int slg_layer = -1;
+};
+
+struct OviForwardOutputs {
+  at::Tensor video;  // [C_v, F, H, W] velocity, model dtype, model device
+  at::Tensor audio;  // [L, C_a]
+};
+
+class OviModel {
+ public:
+  static absl::StatusOr<std::unique_ptr<OviModel>> Load(const std::string& path,
+                                                        OviModelOptions options = {});
+  // From an opened file (tests use GgufFile::FromBuffer).
+  static absl::StatusOr<std::unique_ptr<OviModel>> FromFile(std::unique_ptr<gguf::GgufFile> file,
+                                                            OviModelOptions options = {});
+
+  const OviModelSpec& spec() const { return spec_; }
+  const OviWeights& weights() const { return weights_; }
+  const WeightStore& store() const { return *store_; }
+  at::ScalarType dtype() const { return dtype_; }
+  c10::Device device() const { return store_->device(); }
+
+  // video_context / audio_context: [Lt, text_dim] encoder output without padding (Lt <=
+  // text_len), any float dtype.
+  absl::StatusOr<OviContextCache> PrepareContext(const at::Tensor& video_context,
+                                                 const at::Tensor& audio_context) const;
+
+  absl::StatusOr<OviForwardOutputs> Forward(const OviForwardInputs& inputs,
+                                            const OviContextCache& context,
+                                            const OviForwardOptions& options = {}) const;
+
+  // Time embedding of one tower: e [B, D] and e0 [B, 6, D] for timesteps t [B] (fp64).
+  std::pair<at::Tensor, at::Tensor> TimeEmbedding(const OviTowerWeights& w,
+                                                  const at::Tensor& t) const;
+
+ private:
+  OviModel() = default;
+  static absl::StatusOr<std::unique_ptr<OviModel>> Build(std::unique_ptr<WeightStore> store,
+                                                         at::ScalarType dtype,
+                                                         const std::string& fallback_variant);
+  OviForwardOutputs ForwardImpl(const OviForwardInputs& inputs, const OviContextCache& context,
+                                const OviForwardOptions& options) const;
+
+  std::unique_ptr<WeightStore> store_;
+  // Bound to the calling thread in Forward/PrepareContext unless the caller bound its own. One
+  // workspace serves one job at a time: concurrent callers (workers) each bind their own
+  // (ScopedWorkspace around the call).
+  std::shared_ptr<DequantWorkspace> workspace_;
+  OviModelSpec spec_;
+  OviWeights weights_;
+  at::ScalarType dtype_ = at::kFloat;
+  mutable RopeCache rope_;
+};
+
+}  // namespace ovid::ovi

@@ -1,0 +1,55 @@
+#include "tools/ovid_forward/safetensors_writer.h"
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace ovid::tools {
+
+absl::Status WriteSafetensors(const std::string& path,
+                              const std::vector<SafetensorsEntry>& entries) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (const SafetensorsEntry& e : entries) {
+    if (e.name.empty() || e.name == "__metadata__" || !names.insert(e.name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("safetensors: bad or duplicate name '", e.name, "'"));
+    }
+    header[e.name] = {
+        {"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.data.size()}}};
+    offset += e.data.size();
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  const uint64_t n = text.size();
+  uint8_t len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
+
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot create ", tmp));
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const SafetensorsEntry& e : entries) {
+      out.write(reinterpret_cast<const char*>(e.data.data()),
+                static_cast<std::streamsize>(e.data.size()));
+    }
+    out.flush();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return absl::DataLossError(absl::StrCat("writing ", tmp, " failed"));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ovid::tools
