@@ -1,0 +1,70 @@
+// File: bench/gpu/gpu_timer.cc
+#include "bench/gpu/gpu_timer.h"
+
+#include <ATen/cuda/Sleep.h>
+#include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ovid::bench {
+namespace {
+
+void Check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess) {
+    throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(err));
+  }
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+Timing TimeCalls(const std::function<void(int)>& fn, int variants, int calls, int batches) {
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
+  cudaEvent_t start, stop;
+  Check(cudaEventCreate(&start), "cudaEventCreate");
+  Check(cudaEventCreate(&stop), "cudaEventCreate");
+  std::vector<double> gpu, host;
+  double host_batch_us = 2000;  // first guess; then the last batch's enqueue time
+  int v = 0;
+  try {
+    for (int b = -2; b < batches; ++b) {
+      // ~2 cycles per ns on an H100/H200; 1.5x the last enqueue time, so the queue never runs dry.
+      at::cuda::sleep(static_cast<int64_t>(std::clamp(1.5 * host_batch_us, 50.0, 50000.0) * 2000));
+      Check(cudaEventRecord(start, stream), "cudaEventRecord");
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; i < calls; ++i) {
+        fn(v);
+        v = (v + 1) % variants;
+      }
+      host_batch_us =
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+      Check(cudaGetLastError(), "launch");
+      Check(cudaEventRecord(stop, stream), "cudaEventRecord");
+      Check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+      float ms = 0;
+      Check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+      if (b >= 0) {
+        gpu.push_back(1000.0 * ms / calls);
+        host.push_back(host_batch_us / calls);
+      }
+    }
+  } catch (...) {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    throw;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return {Median(gpu), Median(host)};
+}
+
+}  // namespace ovid::bench
