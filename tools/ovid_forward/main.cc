@@ -23,6 +23,7 @@
 #include "engine/gguf/status_macros.h"
 #include "engine/models/ovi/ovi_model.h"
 #include "engine/ops/torch_status.h"
+#include "engine/tensor/vram_accounting.h"
 #include "tools/ovid_forward/forward_io.h"
 #include "tools/ovid_forward/sample_mode.h"
 
@@ -105,6 +106,16 @@ double Since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// On CUDA, the LibTorch allocator's figures after the run: resident weights + activations.
+void PrintVram(const std::string& device) {
+  if (device != "cuda") return;
+  const AllocatorStats s = QueryAllocatorStats(0);
+  if (!s.valid) return;
+  constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+  std::fprintf(stderr, "ovid-forward: vram allocated %.2f GiB, peak %.2f GiB, reserved %.2f GiB\n",
+               s.allocated / kGiB, s.peak_allocated / kGiB, s.reserved / kGiB);
+}
+
 absl::Status Run(const Args& a) {
   ovi::OviModelOptions options;
   options.device = a.device == "cuda" ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
@@ -129,6 +140,7 @@ absl::Status Run(const Args& a) {
     std::fprintf(stderr, "ovid-forward: %s on %s: load %.3f s, %d steps (%s) %.3f s\n",
                  a.model.c_str(), a.device.c_str(), load_s, sample_args.steps,
                  sample_args.solver.c_str(), Since(start));
+    PrintVram(a.device);
     return absl::OkStatus();
   }
   start = std::chrono::steady_clock::now();
@@ -162,6 +174,7 @@ absl::Status Run(const Args& a) {
                a.model.c_str(), static_cast<long long>(c.dim), static_cast<long long>(c.num_layers),
                model->spec().variant.c_str(), a.device.c_str(), load_s, ctx_s, fwd_s,
                passes.c_str());
+  PrintVram(a.device);
   return absl::OkStatus();
 }
 
