@@ -1,0 +1,289 @@
+// File: server/config.cc
+#include "server/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <limits>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+
+namespace ovid::server {
+namespace {
+
+// Parses a value into the config; the message names only the allowed values, the caller adds
+// which flag or variable it came from.
+using Setter = std::function<absl::Status(absl::string_view value, Config& config)>;
+
+struct Flag {
+  std::string name;   // without the leading "--"
+  std::string value;  // placeholder in --help
+  std::string def;    // default as shown in --help
+  std::string help;
+  Setter set;
+};
+
+std::string EnvName(absl::string_view flag) {
+  std::string env = "OVID_";
+  for (char c : flag) env += c == '-' ? '_' : absl::ascii_toupper(static_cast<unsigned char>(c));
+  return env;
+}
+
+Setter String(std::string Config::*field) {
+  return [field](absl::string_view v, Config& c) {
+    c.*field = std::string(v);
+    return absl::OkStatus();
+  };
+}
+
+Setter Uint32(uint32_t Config::*field, uint32_t min, uint32_t max) {
+  return [=](absl::string_view v, Config& c) {
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(v, &n) || n < min || n > max) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("\"%s\" is not an integer in [%d, %d]", v, min, max));
+    }
+    c.*field = static_cast<uint32_t>(n);
+    return absl::OkStatus();
+  };
+}
+
+Setter Bytes(uint64_t Config::*field, uint64_t min, uint64_t max) {
+  return [=](absl::string_view v, Config& c) {
+    absl::StatusOr<uint64_t> n = ParseByteSize(v);
+    if (!n.ok() || *n < min || *n > max) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "\"%s\" is not a byte size in [%d, %d] (digits with an optional K, M, G or T suffix)", v,
+          min, max));
+    }
+    c.*field = *n;
+    return absl::OkStatus();
+  };
+}
+
+// "30s", "5m", "1h30m", "250ms", or a plain number of seconds.
+Setter Duration(absl::Duration Config::*field, absl::Duration max) {
+  return [=](absl::string_view v, Config& c) {
+    absl::Duration d;
+    int64_t seconds = 0;
+    bool ok = absl::SimpleAtoi(v, &seconds) ? (d = absl::Seconds(seconds), true)
+                                            : absl::ParseDuration(v, &d);
+    if (!ok || d < absl::ZeroDuration() || d > max) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "\"%s\" is not a duration in [0s, %s] (e.g. 30s, 5m, 1h; a plain number is seconds)", v,
+          absl::FormatDuration(max)));
+    }
+    c.*field = d;
+    return absl::OkStatus();
+  };
+}
+
+template <typename E>
+Setter Enum(E Config::*field, std::map<std::string, E> values) {
+  return [=](absl::string_view v, Config& c) {
+    auto it = values.find(std::string(v));
+    if (it == values.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, value] : values) names.push_back(name);
+      return absl::InvalidArgumentError(
+          absl::StrFormat("\"%s\" is not one of %s", v, absl::StrJoin(names, "|")));
+    }
+    c.*field = it->second;
+    return absl::OkStatus();
+  };
+}
+
+const std::vector<Flag>& Flags() {
+  static const auto* flags = new std::vector<Flag>{
+      {"model", "PATH", "(required)", "Ovi GGUF file to load.", String(&Config::model)},
+      {"listen", "HOST:PORT", "0.0.0.0:50051", "Address of the gRPC API.", String(&Config::listen)},
+      {"metrics-listen", "HOST:PORT", "0.0.0.0:9464", "Address of the Prometheus /metrics page.",
+       String(&Config::metrics_listen)},
+      {"health-address", "HOST:PORT", "(on --listen)",
+       "Extra plaintext listener serving only grpc.health.v1 (for kubelet probes under mTLS).",
+       String(&Config::health_address)},
+      {"dequant", "MODE", "lazy",
+       "lazy|eager|cache: dequantize per matmul, keep bf16 copies of everything, or cache them "
+       "as memory allows.",
+       Enum(&Config::dequant, std::map<std::string, DequantMode>{{"lazy", DequantMode::kLazy},
+                                                                 {"eager", DequantMode::kEager},
+                                                                 {"cache", DequantMode::kCache}})},
+      {"vram-budget", "BYTES", "0 (no budget)",
+       "Device memory jobs may reserve at once (K/M/G/T suffixes); a job whose estimate exceeds "
+       "it is refused with RESOURCE_EXHAUSTED.",
+       Bytes(&Config::vram_budget_bytes, 0, std::numeric_limits<uint64_t>::max())},
+      {"max-queue", "N", "16", "Jobs that may wait for a worker; more get RESOURCE_EXHAUSTED.",
+       Uint32(&Config::max_queue, 1, 100000)},
+      {"workers", "N", "1", "Jobs run at once (one per GPU slot).",
+       Uint32(&Config::workers, 1, 64)},
+      {"drain-timeout", "DURATION", "30s",
+       "On SIGTERM: how long running and queued jobs may finish before they are cancelled.",
+       Duration(&Config::drain_timeout, absl::Hours(24))},
+      {"job-ttl", "DURATION", "10m", "How long a finished job stays visible to WatchJob/GetJob.",
+       Duration(&Config::job_ttl, absl::Hours(24 * 7))},
+      {"max-jobs-kept", "N", "256",
+       "Finished jobs kept at most (bounds memory); the oldest finished go first.",
+       Uint32(&Config::max_jobs_kept, 1, 1000000)},
+      {"tls-cert", "PEM", "(plaintext)", "Server certificate chain; needs --tls-key.",
+       String(&Config::tls_cert)},
+      {"tls-key", "PEM", "", "Server private key; needs --tls-cert.", String(&Config::tls_key)},
+      {"tls-client-ca", "PEM", "",
+       "CA bundle; when given, clients must present a certificate it signed (mTLS).",
+       String(&Config::tls_client_ca)},
+      {"auth-token-file", "PATH", "(no auth)",
+       "File holding the bearer token clients must send (authorization: Bearer ...).",
+       String(&Config::auth_token_file)},
+      {"log-format", "FORMAT", "text", "text|json.",
+       Enum(&Config::log_format, std::map<std::string, LogFormat>{{"text", LogFormat::kText},
+                                                                  {"json", LogFormat::kJson}})},
+      {"max-receive-bytes", "BYTES", "16M",
+       "Largest request message accepted (embeddings and first frames are inline).",
+       Bytes(&Config::max_receive_bytes, 4096, std::numeric_limits<int32_t>::max())},
+      {"fault-oom-at-step", "N", "0 (off)",
+       "TEST ONLY: fail every job with a CUDA-style out-of-memory error at this denoising step.",
+       Uint32(&Config::fault_oom_at_step, 0, 100000)},
+      {"fault-step-delay-ms", "MS", "0 (off)", "TEST ONLY: sleep this long in every step.",
+       Uint32(&Config::fault_step_delay_ms, 0, 600000)},
+      {"fault-vram-bytes", "BYTES", "0 (off)",
+       "TEST ONLY: report this VRAM estimate for every job instead of the model's.",
+       Bytes(&Config::fault_vram_bytes, 0, std::numeric_limits<uint64_t>::max())},
+  };
+  return *flags;
+}
+
+const Flag* FindFlag(absl::string_view name) {
+  for (const Flag& flag : Flags()) {
+    if (flag.name == name) return &flag;
+  }
+  return nullptr;
+}
+
+absl::Status Named(const absl::Status& status, absl::string_view source) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", status.message()));
+}
+
+// Rules that span flags, checked once everything is read.
+absl::Status CheckTogether(const Config& c) {
+  if (c.model.empty()) {
+    return absl::InvalidArgumentError("--model (OVID_MODEL) is required: the GGUF file to load");
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
+  if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
+    return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  if (!c.health_address.empty() && c.health_address == c.listen) {
+    return absl::InvalidArgumentError("--health-address must differ from --listen");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+EnvLookup ProcessEnvironment() {
+  return [](absl::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
+  absl::string_view v = absl::StripAsciiWhitespace(text);
+  if (!absl::ConsumeSuffix(&v, "iB")) absl::ConsumeSuffix(&v, "B");
+  int shift = 0;
+  if (!v.empty()) {
+    switch (absl::ascii_toupper(static_cast<unsigned char>(v.back()))) {
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+        shift = 20;
+        break;
+      case 'G':
+        shift = 30;
+        break;
+      case 'T':
+        shift = 40;
+        break;
+      default:
+        break;
+    }
+    if (shift != 0) v.remove_suffix(1);
+  }
+  uint64_t n = 0;
+  if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      !absl::SimpleAtoi(v, &n) || (shift != 0 && n > (~uint64_t{0} >> shift))) {
+    return absl::InvalidArgumentError(absl::StrCat("not a byte size: \"", text, "\""));
+  }
+  return n << shift;
+}
+
+absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const EnvLookup& env) {
+  Config config;
+  // Twins first, so that flags read afterwards overwrite them.
+  for (const Flag& flag : Flags()) {
+    std::string name = EnvName(flag.name);
+    if (std::optional<std::string> value = env(name)) {
+      absl::Status status = flag.set(*value, config);
+      if (!status.ok()) return Named(status, absl::StrCat(name, " (--", flag.name, ")"));
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    absl::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      config.help = true;
+      return config;
+    }
+    if (!absl::ConsumePrefix(&arg, "--")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected argument \"", arg, "\" (flags look like --name=value)"));
+    }
+    absl::string_view name = arg;
+    std::optional<absl::string_view> value;
+    if (size_t eq = arg.find('='); eq != absl::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    const Flag* flag = FindFlag(name);
+    if (flag == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, " (see --help)"));
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    absl::Status status = flag->set(*value, config);
+    if (!status.ok()) return Named(status, absl::StrCat("--", name));
+  }
+  if (absl::Status status = CheckTogether(config); !status.ok()) return status;
+  return config;
+}
+
+std::string HelpText() {
+  std::string text =
+      "usage: ovid --model=PATH [flags]\n\n"
+      "Serves Ovi video+audio generation over gRPC (ovid.v1.Generation).\n"
+      "Every flag can also be set in the environment as OVID_<NAME> (--max-queue ->\n"
+      "OVID_MAX_QUEUE); a flag given on the command line wins over its variable.\n\n";
+  for (const Flag& flag : Flags()) {
+    absl::StrAppendFormat(&text, "  --%s=%s  [%s]  (default: %s)\n      %s\n", flag.name,
+                          flag.value, EnvName(flag.name), flag.def.empty() ? "none" : flag.def,
+                          flag.help);
+  }
+  text +=
+      "\nFlags marked TEST ONLY inject faults for the test suite; never set them in "
+      "production.\n";
+  return text;
+}
+
+}  // namespace ovid::server

@@ -1,0 +1,72 @@
+// File: server/config.h
+// Every daemon setting, read and validated in one place: command-line flags, each with an
+// environment twin OVID_<NAME> (--max-queue -> OVID_MAX_QUEUE); a flag wins over its twin.
+//
+// Hand-rolled rather than absl flags: Debian 12's absl flags are process-global and registered at
+// static initialisation, so an environment twin would need a second pass over every flag, and
+// tests could not parse two configurations in one process. Here one table holds each flag's
+// name, default, help and parser, so --help, the twins and the error messages cannot drift apart.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace ovid::server {
+
+enum class DequantMode { kLazy, kEager, kCache };
+enum class LogFormat { kText, kJson };
+
+struct Config {
+  std::string model;                            // --model: GGUF path (required)
+  std::string listen = "0.0.0.0:50051";         // gRPC API
+  std::string metrics_listen = "0.0.0.0:9464";  // Prometheus /metrics
+  std::string health_address;                   // plaintext gRPC health; empty = on --listen
+  DequantMode dequant = DequantMode::kLazy;
+  uint64_t vram_budget_bytes = 0;  // 0 = no budget: admission does not check the estimate
+  uint32_t max_queue = 16;
+  uint32_t workers = 1;
+  absl::Duration drain_timeout = absl::Seconds(30);
+  absl::Duration job_ttl = absl::Minutes(10);
+  uint32_t max_jobs_kept = 256;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;  // given: clients must present a certificate it signed (mTLS)
+  std::string auth_token_file;
+  LogFormat log_format = LogFormat::kText;
+  uint64_t max_receive_bytes = 16ull << 20;
+  // Test-only fault hooks (0 = off): make a job fail with CUDA-style OOM at this denoising step,
+  // sleep this long per step, report this VRAM estimate instead of the model's.
+  uint32_t fault_oom_at_step = 0;
+  uint32_t fault_step_delay_ms = 0;
+  uint64_t fault_vram_bytes = 0;
+
+  bool help = false;  // --help was given: print HelpText() and exit 0 (nothing else validated)
+  bool tls() const { return !tls_cert.empty(); }
+};
+
+// Looks up an environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(absl::string_view name)>;
+
+// The process environment (the only getenv in server/).
+EnvLookup ProcessEnvironment();
+
+// Parses flags (argv without the program name) over the environment twins over the defaults.
+// Errors are INVALID_ARGUMENT naming the flag (and the variable, when the value came from it)
+// and the allowed values or range.
+absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const EnvLookup& env);
+
+// --help: every flag, its twin, default and meaning.
+std::string HelpText();
+
+// "512M" / "16G" / "1048576" -> bytes (K, M, G, T are powers of 1024; an optional trailing
+// "iB" or "B" is accepted).
+absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);
+
+}  // namespace ovid::server

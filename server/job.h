@@ -1,0 +1,97 @@
+// File: server/job.h
+// One generation job: its request, state, cancel token and append-only event log. The log is
+// what a Generate stream sends and what WatchJob replays: event i is log position i, so a client
+// that re-attaches from index k sees exactly what a live follower saw from k on.
+//
+// Thread safety: every method may be called from any thread. Subscriber callbacks run with the
+// job's lock held (that is what makes replay-then-follow gapless and ordered); they must return
+// quickly and must not call back into this Job.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "ovid/engine.h"
+#include "ovid/v1/generation.pb.h"
+
+namespace ovid::server {
+
+class Job {
+ public:
+  using Subscriber = std::function<void(const v1::GenerateEvent& event)>;
+
+  Job(std::string id, GenerationRequest request, std::string client_request_id,
+      uint64_t estimated_vram_bytes, absl::Time created);
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+
+  const std::string& id() const { return id_; }
+  const std::string& client_request_id() const { return client_request_id_; }
+  const GenerationRequest& request() const { return request_; }
+  uint64_t estimated_vram_bytes() const { return estimated_vram_bytes_; }
+  // The worker passes this to Pipeline::Run; Cancel paths set it.
+  CancelToken& cancel_token() { return cancel_; }
+
+  // Appends an event (filling job_id, index and client_request_id) unless the job has finished;
+  // returns its index, or nullopt when it was dropped because a terminal event came first.
+  std::optional<uint64_t> Append(v1::GenerateEvent event);
+
+  // QUEUED -> RUNNING. False if the job is no longer queued (cancelled meanwhile).
+  bool Start(absl::Time now);
+  // Terminal transitions, each appending the last event. The first one wins; later calls return
+  // false and change nothing, so no job is ever answered twice.
+  bool Succeed(v1::Final final, absl::Time now);
+  // CANCELLED and DEADLINE_EXCEEDED end in JOB_STATE_CANCELLED, anything else in FAILED.
+  bool Fail(const absl::Status& status, absl::Time now);
+
+  // Calls `subscriber` for every event from `from_index` on: the ones logged so far at once, the
+  // rest as they are appended. Returns an id for Unsubscribe. After the terminal event no more
+  // calls come.
+  uint64_t Subscribe(uint64_t from_index, Subscriber subscriber);
+  void Unsubscribe(uint64_t subscription);
+
+  // The waiter form: copies events from `from_index` into `out`, waiting up to `timeout` for at
+  // least one. Returns false once the job has finished and nothing past `from_index` remains.
+  bool WaitForEvents(uint64_t from_index, absl::Duration timeout,
+                     std::vector<v1::GenerateEvent>* out) const;
+
+  v1::JobState state() const;
+  bool finished() const;
+  absl::Time created() const { return created_; }
+  absl::Time started() const;
+  absl::Time finished_at() const;
+  uint64_t event_count() const;
+  // The GetJob view; queue_position is filled by the caller that knows the queue.
+  v1::JobStatus Status() const;
+
+ private:
+  bool FinishLocked(v1::JobState state, v1::GenerateEvent event, absl::Time now);
+  uint64_t AppendLocked(v1::GenerateEvent event);
+
+  const std::string id_;
+  const GenerationRequest request_;
+  const std::string client_request_id_;
+  const uint64_t estimated_vram_bytes_;
+  const absl::Time created_;
+  CancelToken cancel_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  v1::JobState state_ = v1::JOB_STATE_QUEUED;
+  absl::Time started_ = absl::InfinitePast();
+  absl::Time finished_ = absl::InfinitePast();
+  std::vector<v1::GenerateEvent> events_;
+  v1::Progress last_progress_;
+  v1::JobError error_;
+  std::map<uint64_t, Subscriber> subscribers_;
+  uint64_t next_subscription_ = 1;
+};
+
+}  // namespace ovid::server

@@ -1,0 +1,217 @@
+// File: server/job_queue.cc
+#include "server/job_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "server/events.h"
+
+namespace ovid::server {
+namespace {
+
+// Turns the engine's reports into events in the job's log, on the worker thread.
+class JobSink : public ProgressSink {
+ public:
+  explicit JobSink(Job& job) : job_(job) {}
+  void OnProgress(const Progress& progress) override { job_.Append(ProgressEvent(progress)); }
+  void OnOutput(Output output) override {
+    for (v1::GenerateEvent& event : OutputChunkEvents(output)) job_.Append(std::move(event));
+  }
+
+ private:
+  Job& job_;
+};
+
+}  // namespace
+
+JobQueue::JobQueue(Pipeline& pipeline, JobStore& store, JobQueueOptions options)
+    : pipeline_(pipeline), store_(store), options_(options), id_rng_(std::random_device{}()) {
+  workers_.reserve(options_.workers);
+  for (uint32_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+JobQueue::~JobQueue() { Drain(absl::ZeroDuration()); }
+
+absl::StatusOr<std::shared_ptr<Job>> JobQueue::Submit(GenerationRequest request,
+                                                      std::string client_request_id) {
+  if (draining()) {
+    return absl::UnavailableError("the server is draining and accepts no new jobs");
+  }
+  // Outside the lock: an estimate may take a moment, and it needs nothing of ours.
+  absl::StatusOr<uint64_t> estimate = pipeline_.EstimateVram(request);
+  if (!estimate.ok()) return estimate.status();
+  const uint64_t budget = options_.vram_budget_bytes;
+  if (budget != 0 && *estimate > budget) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the job needs an estimated %d bytes of VRAM; %d are available (--vram-budget)", *estimate,
+        budget));
+  }
+  std::shared_ptr<Job> job;
+  uint32_t position = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (draining_) return absl::UnavailableError("the server is draining and accepts no new jobs");
+    if (queue_.size() >= options_.max_queue) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "queue full: %d of %d jobs waiting, %d running (--max-queue); retry later", queue_.size(),
+          options_.max_queue, running_.size()));
+    }
+    job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
+                                *estimate, store_.clock()());
+    position = static_cast<uint32_t>(queue_.size());
+    // Accepted is logged before any worker can see the job, so it is always event 0.
+    v1::GenerateEvent accepted;
+    accepted.mutable_accepted()->set_queue_position(position);
+    accepted.mutable_accepted()->set_estimated_vram_bytes(*estimate);
+    job->Append(std::move(accepted));
+    store_.Add(job);
+    queue_.push_back(job);
+  }
+  work_.notify_all();
+  return job;
+}
+
+absl::StatusOr<v1::JobStatus> JobQueue::Cancel(std::string_view job_id, CancelReason reason,
+                                               std::string message) {
+  absl::StatusOr<std::shared_ptr<Job>> found = store_.Get(job_id);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<Job> job = *std::move(found);
+  job->cancel_token().Cancel(reason, std::move(message));
+  bool was_queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find(queue_.begin(), queue_.end(), job);
+    if (it != queue_.end()) {
+      queue_.erase(it);
+      was_queued = true;
+    }
+  }
+  if (was_queued) {
+    job->Fail(job->cancel_token().status(), store_.clock()());
+    idle_.notify_all();
+    store_.Evict();
+  }
+  return GetStatus(job_id);
+}
+
+absl::StatusOr<v1::JobStatus> JobQueue::GetStatus(std::string_view job_id) {
+  absl::StatusOr<std::shared_ptr<Job>> job = store_.Get(job_id);
+  if (!job.ok()) return job.status();
+  v1::JobStatus status = (*job)->Status();
+  std::lock_guard<std::mutex> lock(mu_);
+  status.set_queue_position(QueuePositionLocked(**job));
+  return status;
+}
+
+void JobQueue::Drain(absl::Duration timeout) {
+  std::vector<std::shared_ptr<Job>> dropped;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    draining_ = true;
+    idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
+                   [&] { return queue_.empty() && running_.empty(); });
+    dropped.assign(queue_.begin(), queue_.end());
+    queue_.clear();
+    for (const auto& job : running_) {
+      job->cancel_token().Cancel(CancelReason::kCancelled, "the server is shutting down");
+    }
+    stop_ = true;
+  }
+  work_.notify_all();
+  for (const auto& job : dropped) {
+    job->cancel_token().Cancel(CancelReason::kCancelled, "the server is shutting down");
+    job->Fail(job->cancel_token().status(), store_.clock()());
+  }
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+void JobQueue::WorkerLoop() {
+  while (true) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_.wait(lock, [&] { return stop_ || HeadFitsLocked(); });
+      if (stop_) return;
+      job = queue_.front();
+      queue_.pop_front();
+      running_.push_back(job);
+      vram_reserved_ += job->estimated_vram_bytes();
+    }
+    RunJob(job);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_.erase(std::find(running_.begin(), running_.end(), job));
+      vram_reserved_ -= job->estimated_vram_bytes();
+    }
+    // Freed VRAM may let the next job start; Drain may be waiting for the last one.
+    work_.notify_all();
+    idle_.notify_all();
+    store_.Evict();
+  }
+}
+
+void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
+  const absl::Time started = store_.clock()();
+  if (!job->Start(started)) return;  // cancelled between the pop and here
+  // A job cancelled while it was being handed over never reaches the device.
+  if (job->cancel_token().cancelled()) {
+    job->Fail(job->cancel_token().status(), started);
+    return;
+  }
+  JobSink sink(*job);
+  absl::StatusOr<GenerationResult> result =
+      pipeline_.Run(job->request(), sink, job->cancel_token());
+  const absl::Time now = store_.clock()();
+  if (!result.ok()) {
+    job->Fail(result.status(), now);
+    return;
+  }
+  job->Succeed(FinalFromResult(*result, absl::ToDoubleSeconds(started - job->created()),
+                               absl::ToDoubleSeconds(now - job->created())),
+               now);
+}
+
+// FIFO: the head waits for VRAM rather than being overtaken, so a large job cannot starve.
+bool JobQueue::HeadFitsLocked() const {
+  if (queue_.empty()) return false;
+  const uint64_t budget = options_.vram_budget_bytes;
+  return budget == 0 || vram_reserved_ + queue_.front()->estimated_vram_bytes() <= budget;
+}
+
+uint32_t JobQueue::QueuePositionLocked(const Job& job) const {
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    if (queue_[i].get() == &job) return static_cast<uint32_t>(i);
+  }
+  return 0;
+}
+
+std::string JobQueue::NewJobIdLocked() {
+  // Random so that ids from different daemon runs do not collide (not a secret: jobs are
+  // guarded by authentication, not by unguessable ids); the counter makes them unique.
+  return absl::StrFormat("job-%016x-%d", id_rng_(), ++id_counter_);
+}
+
+size_t JobQueue::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+size_t JobQueue::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return running_.size();
+}
+
+uint64_t JobQueue::vram_reserved_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return vram_reserved_;
+}
+
+bool JobQueue::draining() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return draining_;
+}
+
+}  // namespace ovid::server

@@ -1,0 +1,93 @@
+// File: server/job_queue.h
+// The job runtime between the gRPC handlers and the engine: admission (draining, VRAM estimate
+// against the budget, queue bound), a FIFO of queued jobs, N worker threads that run them through
+// Pipeline::Run, cancellation of queued and running jobs, and drain on shutdown.
+//
+// Nothing here blocks a caller for long: Submit and Cancel only take a short lock, so gRPC
+// reactions may call them; the waiting happens on the worker threads and in Drain.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ovid/engine.h"
+#include "server/job.h"
+#include "server/job_store.h"
+
+namespace ovid::server {
+
+struct JobQueueOptions {
+  uint32_t max_queue = 16;         // jobs waiting for a worker
+  uint32_t workers = 1;            // jobs running at once
+  uint64_t vram_budget_bytes = 0;  // 0 = no budget
+};
+
+class JobQueue {
+ public:
+  // `pipeline` and `store` must outlive the queue. Starts the workers.
+  JobQueue(Pipeline& pipeline, JobStore& store, JobQueueOptions options);
+  // Drains with no grace: cancels everything, then joins the workers.
+  ~JobQueue();
+  JobQueue(const JobQueue&) = delete;
+  JobQueue& operator=(const JobQueue&) = delete;
+
+  // Admits and queues a job; its first event is Accepted. UNAVAILABLE while draining;
+  // RESOURCE_EXHAUSTED when the VRAM estimate exceeds the budget or the queue is full (the
+  // message gives the numbers); the estimate's own error otherwise.
+  absl::StatusOr<std::shared_ptr<Job>> Submit(GenerationRequest request,
+                                              std::string client_request_id);
+
+  // Stops a job: a queued one at once, a running one at its next step (the token). Finished
+  // jobs are left as they are. NOT_FOUND for unknown ids. Returns the job's status after the
+  // call (a running job still shows RUNNING until its worker sees the token).
+  absl::StatusOr<v1::JobStatus> Cancel(std::string_view job_id,
+                                       CancelReason reason = CancelReason::kCancelled,
+                                       std::string message = "");
+
+  // GetJob's view, with queue_position filled in.
+  absl::StatusOr<v1::JobStatus> GetStatus(std::string_view job_id);
+
+  // Stops accepting (Submit -> UNAVAILABLE), lets queued and running jobs finish for up to
+  // `timeout`, cancels whatever is left, and joins the workers. Idempotent.
+  void Drain(absl::Duration timeout);
+
+  size_t queued() const;
+  size_t running() const;
+  uint64_t vram_reserved_bytes() const;
+  bool draining() const;
+
+ private:
+  void WorkerLoop();
+  void RunJob(const std::shared_ptr<Job>& job);
+  bool HeadFitsLocked() const;
+  uint32_t QueuePositionLocked(const Job& job) const;
+  std::string NewJobIdLocked();
+
+  Pipeline& pipeline_;
+  JobStore& store_;
+  const JobQueueOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_;  // a job was queued, VRAM was freed, or stop
+  std::condition_variable idle_;  // a job left the queue or finished (for Drain)
+  std::deque<std::shared_ptr<Job>> queue_;
+  std::vector<std::shared_ptr<Job>> running_;
+  uint64_t vram_reserved_ = 0;
+  bool draining_ = false;
+  bool stop_ = false;
+  std::mt19937_64 id_rng_;
+  uint64_t id_counter_ = 0;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace ovid::server

@@ -1,0 +1,164 @@
+// File: tests/server/config_test.cc
+// Flags, their OVID_ environment twins, precedence, defaults, and errors naming the flag and the
+// allowed range.
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace ovid::server {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> vars) {
+  return [vars](absl::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+absl::StatusOr<Config> Parse(std::vector<std::string> args,
+                             std::map<std::string, std::string> env = {}) {
+  return ParseConfig(args, Env(std::move(env)));
+}
+
+void ExpectError(const absl::StatusOr<Config>& config, const std::vector<std::string>& parts) {
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  for (const auto& part : parts) {
+    EXPECT_NE(config.status().message().find(part), absl::string_view::npos)
+        << "missing \"" << part << "\" in: " << config.status();
+  }
+}
+
+TEST(ConfigTest, DefaultsWithOnlyTheModel) {
+  absl::StatusOr<Config> c = Parse({"--model=/m/ovi.gguf"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model, "/m/ovi.gguf");
+  EXPECT_EQ(c->listen, "0.0.0.0:50051");
+  EXPECT_EQ(c->metrics_listen, "0.0.0.0:9464");
+  EXPECT_EQ(c->dequant, DequantMode::kLazy);
+  EXPECT_EQ(c->max_receive_bytes, 16u << 20);
+  EXPECT_EQ(c->log_format, LogFormat::kText);
+  EXPECT_EQ(c->fault_oom_at_step, 0u);
+  EXPECT_EQ(c->fault_step_delay_ms, 0u);
+  EXPECT_EQ(c->fault_vram_bytes, 0u);
+  EXPECT_FALSE(c->tls());
+}
+
+TEST(ConfigTest, ModelIsRequired) { ExpectError(Parse({}), {"--model", "OVID_MODEL"}); }
+
+TEST(ConfigTest, EveryKindOfFlagParses) {
+  absl::StatusOr<Config> c =
+      Parse({"--model", "m.gguf", "--listen=127.0.0.1:1", "--dequant=cache", "--vram-budget=40G",
+             "--max-queue=3", "--workers", "2", "--drain-timeout=90s", "--job-ttl=2h",
+             "--max-jobs-kept=7", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-client-ca=ca.pem",
+             "--log-format=json", "--max-receive-bytes=32MiB", "--fault-oom-at-step=3",
+             "--health-address=0.0.0.0:8081"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model, "m.gguf");
+  EXPECT_EQ(c->listen, "127.0.0.1:1");
+  EXPECT_EQ(c->dequant, DequantMode::kCache);
+  EXPECT_EQ(c->vram_budget_bytes, 40ull << 30);
+  EXPECT_EQ(c->max_queue, 3u);
+  EXPECT_EQ(c->workers, 2u);
+  EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
+  EXPECT_EQ(c->job_ttl, absl::Hours(2));
+  EXPECT_EQ(c->max_jobs_kept, 7u);
+  EXPECT_TRUE(c->tls());
+  EXPECT_EQ(c->tls_client_ca, "ca.pem");
+  EXPECT_EQ(c->log_format, LogFormat::kJson);
+  EXPECT_EQ(c->max_receive_bytes, 32u << 20);
+  EXPECT_EQ(c->fault_oom_at_step, 3u);
+  EXPECT_EQ(c->health_address, "0.0.0.0:8081");
+}
+
+TEST(ConfigTest, EnvironmentTwinsApplyAndFlagsWin) {
+  absl::StatusOr<Config> c = Parse({"--max-queue=9"}, {{"OVID_MODEL", "env.gguf"},
+                                                       {"OVID_MAX_QUEUE", "4"},
+                                                       {"OVID_METRICS_LISTEN", "127.0.0.1:9999"},
+                                                       {"OVID_FAULT_STEP_DELAY_MS", "25"},
+                                                       {"OVID_DRAIN_TIMEOUT", "12"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->model, "env.gguf");
+  EXPECT_EQ(c->max_queue, 9u);  // the flag wins
+  EXPECT_EQ(c->metrics_listen, "127.0.0.1:9999");
+  EXPECT_EQ(c->fault_step_delay_ms, 25u);
+  EXPECT_EQ(c->drain_timeout, absl::Seconds(12));  // plain number = seconds
+}
+
+TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
+  ExpectError(Parse({"--model=m", "--workers=0"}), {"--workers", "[1, 64]"});
+  ExpectError(Parse({"--model=m", "--max-queue=lots"}), {"--max-queue", "[1, 100000]"});
+  ExpectError(Parse({"--model=m", "--dequant=fast"}), {"--dequant", "cache|eager|lazy"});
+  ExpectError(Parse({"--model=m", "--log-format=xml"}), {"--log-format", "json|text"});
+  ExpectError(Parse({"--model=m", "--vram-budget=12Q"}), {"--vram-budget", "K, M, G"});
+  ExpectError(Parse({"--model=m", "--max-receive-bytes=1K"}), {"--max-receive-bytes", "4096"});
+  ExpectError(Parse({"--model=m", "--job-ttl=-5s"}), {"--job-ttl", "duration"});
+  ExpectError(Parse({"--model=m", "--drain-timeout=soon"}), {"--drain-timeout"});
+}
+
+TEST(ConfigTest, BadEnvironmentValueNamesTheVariableAndTheFlag) {
+  ExpectError(Parse({"--model=m"}, {{"OVID_WORKERS", "-1"}}),
+              {"OVID_WORKERS", "--workers", "[1, 64]"});
+}
+
+TEST(ConfigTest, UnknownFlagsMissingValuesAndStrayArgumentsAreErrors) {
+  ExpectError(Parse({"--model=m", "--frobnicate=1"}), {"unknown flag --frobnicate"});
+  ExpectError(Parse({"--model"}), {"--model needs a value"});
+  ExpectError(Parse({"--model=m", "extra"}), {"extra"});
+}
+
+TEST(ConfigTest, TlsFlagsGoTogether) {
+  ExpectError(Parse({"--model=m", "--tls-cert=c"}), {"--tls-cert", "--tls-key"});
+  ExpectError(Parse({"--model=m", "--tls-client-ca=ca"}), {"--tls-client-ca"});
+  ExpectError(Parse({"--model=m", "--health-address=0.0.0.0:50051"}), {"--health-address"});
+}
+
+TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
+  absl::StatusOr<Config> c = Parse({"--help"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->help);
+  const std::string help = HelpText();
+  for (const char* flag : {"model",
+                           "listen",
+                           "metrics-listen",
+                           "health-address",
+                           "dequant",
+                           "vram-budget",
+                           "max-queue",
+                           "workers",
+                           "drain-timeout",
+                           "job-ttl",
+                           "max-jobs-kept",
+                           "tls-cert",
+                           "tls-key",
+                           "tls-client-ca",
+                           "auth-token-file",
+                           "log-format",
+                           "max-receive-bytes",
+                           "fault-oom-at-step",
+                           "fault-step-delay-ms",
+                           "fault-vram-bytes"}) {
+    EXPECT_NE(help.find(std::string("--") + flag + "="), std::string::npos) << flag;
+  }
+  EXPECT_NE(help.find("OVID_MAX_JOBS_KEPT"), std::string::npos);
+  EXPECT_NE(help.find("TEST ONLY"), std::string::npos);
+}
+
+TEST(ConfigTest, ByteSizes) {
+  EXPECT_EQ(*ParseByteSize("1048576"), 1048576u);
+  EXPECT_EQ(*ParseByteSize("512K"), 512u << 10);
+  EXPECT_EQ(*ParseByteSize("16M"), 16u << 20);
+  EXPECT_EQ(*ParseByteSize("16MiB"), 16u << 20);
+  EXPECT_EQ(*ParseByteSize("2g"), 2ull << 30);
+  EXPECT_EQ(*ParseByteSize("1T"), 1ull << 40);
+  EXPECT_FALSE(ParseByteSize("").ok());
+  EXPECT_FALSE(ParseByteSize("-1").ok());
+  EXPECT_FALSE(ParseByteSize("1.5G").ok());
+  EXPECT_FALSE(ParseByteSize("99999999999999T").ok());
+}
+
+}  // namespace
+}  // namespace ovid::server

@@ -1,0 +1,247 @@
+// File: tests/server/job_queue_test.cc
+// The job runtime against a fake Pipeline: queue bound, concurrent submitters, cancellation,
+// VRAM admission, failures, and drain.
+#include "server/job_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/server/fake_pipeline.h"
+
+namespace ovid::server {
+namespace {
+
+using testing::FakePipeline;
+using testing::FakePipelineOptions;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+// Follows a job to its end the way a WatchJob stream would; returns every event.
+std::vector<v1::GenerateEvent> FollowToEnd(const Job& job) {
+  std::vector<v1::GenerateEvent> events;
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline && job.WaitForEvents(events.size(), absl::Seconds(1), &events)) {
+  }
+  return events;
+}
+
+int TerminalEvents(const std::vector<v1::GenerateEvent>& events) {
+  int n = 0;
+  for (const auto& e : events) n += e.has_final() || e.has_error();
+  return n;
+}
+
+struct Runtime {
+  explicit Runtime(FakePipelineOptions pipeline_options, JobQueueOptions queue_options)
+      : pipeline(std::move(pipeline_options)),
+        store(absl::Hours(1), 1000),
+        queue(pipeline, store, queue_options) {}
+  FakePipeline pipeline;
+  JobStore store;
+  JobQueue queue;
+};
+
+TEST(JobQueueTest, RunsAJobToSuccessWithAcceptedProgressOutputFinal) {
+  Runtime rt({.steps = 3}, {.max_queue = 4, .workers = 1});
+  absl::StatusOr<std::shared_ptr<Job>> job = rt.queue.Submit({}, "client-7");
+  ASSERT_TRUE(job.ok()) << job.status();
+  std::vector<v1::GenerateEvent> events = FollowToEnd(**job);
+  ASSERT_EQ(events.size(), 1u + 3u + 1u + 1u);
+  EXPECT_TRUE(events[0].has_accepted());
+  EXPECT_EQ(events[0].accepted().estimated_vram_bytes(), 1000u);
+  for (int i = 1; i <= 3; ++i) EXPECT_EQ(events[i].progress().step(), static_cast<uint32_t>(i));
+  EXPECT_EQ(events[4].chunk().data(), "latents");
+  EXPECT_TRUE(events[4].chunk().last());
+  EXPECT_EQ(events[5].final().seed(), 42u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].index(), i);
+    EXPECT_EQ(events[i].job_id(), (*job)->id());
+    EXPECT_EQ(events[i].client_request_id(), "client-7");
+  }
+  EXPECT_EQ((*job)->state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST(JobQueueTest, FullQueueIsResourceExhaustedWithTheNumbers) {
+  Runtime rt({.hold = true}, {.max_queue = 2, .workers = 1});
+  auto running = rt.queue.Submit({}, "");
+  ASSERT_TRUE(running.ok());
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  ASSERT_TRUE(rt.queue.Submit({}, "").ok());
+  ASSERT_TRUE(rt.queue.Submit({}, "").ok());
+  absl::StatusOr<std::shared_ptr<Job>> refused = rt.queue.Submit({}, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("2 of 2 jobs waiting, 1 running"),
+            absl::string_view::npos)
+      << refused.status();
+  rt.pipeline.Release();
+  EXPECT_EQ(FollowToEnd(**running).back().has_final(), true);
+}
+
+TEST(JobQueueTest, EightSubmittersQueueOfTwoOneWorkerNoneLostNoneAnsweredTwice) {
+  Runtime rt({.steps = 3, .step_delay = absl::Milliseconds(5)}, {.max_queue = 2, .workers = 1});
+  std::atomic<int> succeeded{0}, refused{0}, other{0};
+  std::vector<std::thread> submitters;
+  for (int i = 0; i < 8; ++i) {
+    submitters.emplace_back([&, i] {
+      auto job = rt.queue.Submit({}, absl::StrCat("c", i));
+      if (!job.ok()) {
+        (job.status().code() == absl::StatusCode::kResourceExhausted ? refused : other)++;
+        return;
+      }
+      std::vector<v1::GenerateEvent> events = FollowToEnd(**job);
+      if (TerminalEvents(events) == 1 && events.back().has_final() &&
+          (*job)->state() == v1::JOB_STATE_SUCCEEDED) {
+        succeeded++;
+      } else {
+        other++;
+      }
+    });
+  }
+  for (auto& t : submitters) t.join();
+  EXPECT_EQ(succeeded + refused, 8);
+  EXPECT_EQ(other, 0);
+  EXPECT_GE(succeeded, 1);
+  // Every accepted job ran exactly once; nothing ran that was refused.
+  EXPECT_EQ(rt.pipeline.runs_started(), succeeded.load());
+  EXPECT_EQ(rt.pipeline.max_concurrent(), 1);
+  EXPECT_EQ(rt.store.size(), static_cast<size_t>(succeeded.load()));
+}
+
+TEST(JobQueueTest, CancelQueuedJobNeverRuns) {
+  Runtime rt({.hold = true}, {.max_queue = 2, .workers = 1});
+  auto first = rt.queue.Submit({}, "");
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  auto second = rt.queue.Submit({}, "");
+  ASSERT_TRUE(second.ok());
+  absl::StatusOr<v1::JobStatus> status = rt.queue.Cancel((*second)->id());
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(status->error().code(), static_cast<int>(absl::StatusCode::kCancelled));
+  EXPECT_EQ(rt.queue.queued(), 0u);
+  std::vector<v1::GenerateEvent> events = FollowToEnd(**second);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[1].has_error());
+  rt.pipeline.Release();
+  FollowToEnd(**first);
+  EXPECT_EQ(rt.pipeline.runs_started(), 1);
+  // Cancelling a finished job is not an error and changes nothing.
+  absl::StatusOr<v1::JobStatus> again = rt.queue.Cancel((*first)->id());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST(JobQueueTest, CancelRunningJobStopsWithinOneStep) {
+  Runtime rt({.steps = 100000, .step_delay = absl::Milliseconds(2)}, {.workers = 1});
+  auto job = rt.queue.Submit({}, "");
+  ASSERT_TRUE(job.ok());
+  std::vector<v1::GenerateEvent> seen;
+  while (seen.size() < 4) (*job)->WaitForEvents(seen.size(), kWait, &seen);
+  const absl::StatusOr<v1::JobStatus> at_cancel = rt.queue.Cancel((*job)->id());
+  ASSERT_TRUE(at_cancel.ok());
+  const uint32_t step_at_cancel = at_cancel->progress().step();
+  std::vector<v1::GenerateEvent> events = FollowToEnd(**job);
+  EXPECT_EQ((*job)->state(), v1::JOB_STATE_CANCELLED);
+  ASSERT_TRUE(events.back().has_error());
+  EXPECT_EQ(events.back().error().code(), static_cast<int>(absl::StatusCode::kCancelled));
+  EXPECT_LE(rt.pipeline.last_steps_done(), step_at_cancel + 1);
+}
+
+TEST(JobQueueTest, DeadlineCancelReportsDeadlineExceeded) {
+  Runtime rt({.hold = true}, {.workers = 1});
+  auto job = rt.queue.Submit({}, "");
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  ASSERT_TRUE(rt.queue.Cancel((*job)->id(), CancelReason::kDeadlineExceeded).ok());
+  std::vector<v1::GenerateEvent> events = FollowToEnd(**job);
+  EXPECT_EQ(events.back().error().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ((*job)->state(), v1::JOB_STATE_CANCELLED);
+}
+
+TEST(JobQueueTest, CancelUnknownJobIsNotFound) {
+  Runtime rt({}, {});
+  EXPECT_EQ(rt.queue.Cancel("job-nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(JobQueueTest, OomInsideTheJobFailsItWithResourceExhausted) {
+  Runtime rt({.steps = 5, .oom_at_step = 2}, {.workers = 1});
+  auto job = rt.queue.Submit({}, "");
+  std::vector<v1::GenerateEvent> events = FollowToEnd(**job);
+  EXPECT_EQ((*job)->state(), v1::JOB_STATE_FAILED);
+  EXPECT_EQ(events.back().error().code(), static_cast<int>(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(events.size(), 1u + 1u + 1u);  // accepted, step 1, error
+  // The worker survives: the next job runs too.
+  auto next = rt.queue.Submit({}, "");
+  FollowToEnd(**next);
+  EXPECT_EQ(rt.pipeline.runs_started(), 2);
+}
+
+TEST(JobQueueTest, EstimateErrorIsReturnedAsIs) {
+  Runtime rt({.estimate_error = absl::InvalidArgumentError("width: 5000 not in 128..1920")}, {});
+  EXPECT_EQ(rt.queue.Submit({}, "").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(JobQueueTest, VramEstimateOverBudgetIsRefusedWithNeededAndAvailable) {
+  Runtime rt({.vram_bytes = 2000}, {.vram_budget_bytes = 1500});
+  absl::Status status = rt.queue.Submit({}, "").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("2000"), absl::string_view::npos) << status;
+  EXPECT_NE(status.message().find("1500"), absl::string_view::npos) << status;
+  EXPECT_EQ(rt.store.size(), 0u);
+}
+
+TEST(JobQueueTest, JobsThatDoNotFitTogetherRunOneAtATime) {
+  Runtime rt({.steps = 3, .step_delay = absl::Milliseconds(5), .vram_bytes = 600},
+             {.max_queue = 8, .workers = 2, .vram_budget_bytes = 1000});
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (int i = 0; i < 4; ++i) jobs.push_back(*rt.queue.Submit({}, ""));
+  for (const auto& job : jobs) FollowToEnd(*job);
+  for (const auto& job : jobs) EXPECT_EQ(job->state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(rt.pipeline.max_concurrent(), 1);
+  // A worker releases its reservation just after the terminal event; Drain joins the workers.
+  rt.queue.Drain(kWait);
+  EXPECT_EQ(rt.queue.vram_reserved_bytes(), 0u);
+}
+
+TEST(JobQueueTest, JobsThatFitTogetherRunConcurrently) {
+  Runtime rt({.vram_bytes = 400, .hold = true},
+             {.max_queue = 8, .workers = 2, .vram_budget_bytes = 1000});
+  auto a = rt.queue.Submit({}, "");
+  auto b = rt.queue.Submit({}, "");
+  EXPECT_TRUE(rt.pipeline.WaitForRunsStarted(2, kWait));
+  EXPECT_EQ(rt.queue.vram_reserved_bytes(), 800u);
+  rt.pipeline.Release();
+  FollowToEnd(**a);
+  FollowToEnd(**b);
+}
+
+TEST(JobQueueTest, DrainLetsJobsFinishAndRefusesNewOnes) {
+  Runtime rt({.steps = 3, .step_delay = absl::Milliseconds(5)}, {.max_queue = 4, .workers = 1});
+  auto a = rt.queue.Submit({}, "");
+  auto b = rt.queue.Submit({}, "");
+  rt.queue.Drain(kWait);
+  EXPECT_EQ((*a)->state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ((*b)->state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(rt.queue.Submit({}, "").status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(JobQueueTest, DrainTimeoutCancelsRunningAndQueued) {
+  Runtime rt({.steps = 1000000, .step_delay = absl::Milliseconds(1)},
+             {.max_queue = 4, .workers = 1});
+  auto running = rt.queue.Submit({}, "");
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  auto queued = rt.queue.Submit({}, "");
+  const absl::Time start = absl::Now();
+  rt.queue.Drain(absl::Milliseconds(50));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ((*running)->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ((*queued)->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(rt.pipeline.runs_started(), 1);
+  EXPECT_EQ(TerminalEvents(FollowToEnd(**queued)), 1);
+}
+
+}  // namespace
+}  // namespace ovid::server

@@ -1,0 +1,88 @@
+// File: tests/server/job_store_test.cc
+// Finished jobs kept for the TTL within the max-kept bound, oldest finished evicted first;
+// unfinished jobs never evicted.
+#include "server/job_store.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+
+namespace ovid::server {
+namespace {
+
+struct FakeClock {
+  absl::Time now = absl::FromUnixSeconds(1000000);
+  Clock AsClock() {
+    return [this] { return now; };
+  }
+};
+
+std::shared_ptr<Job> NewJob(const std::string& id, absl::Time created) {
+  return std::make_shared<Job>(id, GenerationRequest{}, "", 0, created);
+}
+
+TEST(JobStoreTest, UnknownIdIsNotFound) {
+  JobStore store(absl::Minutes(1), 10);
+  absl::Status status = store.Get("job-x").status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(status.message().find("job-x"), absl::string_view::npos);
+}
+
+TEST(JobStoreTest, FinishedJobsExpireAfterTheTtlUnfinishedStay) {
+  FakeClock clock;
+  JobStore store(absl::Minutes(10), 100, clock.AsClock());
+  auto done = NewJob("done", clock.now);
+  auto running = NewJob("running", clock.now);
+  store.Add(done);
+  store.Add(running);
+  running->Start(clock.now);
+  done->Succeed({}, clock.now);
+  clock.now += absl::Minutes(10) - absl::Seconds(1);
+  EXPECT_TRUE(store.Get("done").ok());
+  clock.now += absl::Seconds(1);
+  EXPECT_EQ(store.Get("done").status().code(), absl::StatusCode::kNotFound);
+  clock.now += absl::Hours(24);
+  EXPECT_TRUE(store.Get("running").ok());
+  EXPECT_EQ(store.size(), 1u);
+}
+
+TEST(JobStoreTest, MaxKeptEvictsTheOldestFinishedFirst) {
+  FakeClock clock;
+  JobStore store(absl::Hours(1), 2, clock.AsClock());
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (int i = 0; i < 4; ++i) {
+    jobs.push_back(NewJob(absl::StrCat("j", i), clock.now));
+    store.Add(jobs.back());
+  }
+  // Finish in the order j2, j0, j3 (j1 keeps running).
+  for (int i : {2, 0, 3}) {
+    clock.now += absl::Seconds(1);
+    jobs[i]->Fail(absl::InternalError("x"), clock.now);
+  }
+  store.Evict();
+  EXPECT_EQ(store.Get("j2").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Get("j0").ok());
+  EXPECT_TRUE(store.Get("j3").ok());
+  EXPECT_TRUE(store.Get("j1").ok());  // unfinished: never evicted
+  EXPECT_EQ(store.size(), 3u);
+}
+
+TEST(JobStoreTest, ListFiltersByStateInCreationOrder) {
+  JobStore store(absl::Hours(1), 10);
+  auto a = NewJob("a", absl::Now());
+  auto b = NewJob("b", absl::Now());
+  auto c = NewJob("c", absl::Now());
+  for (const auto& j : {a, b, c}) store.Add(j);
+  b->Start(absl::Now());
+  c->Fail(absl::CancelledError(), absl::Now());
+  EXPECT_EQ(store.List({}).size(), 3u);
+  auto queued_or_cancelled = store.List({v1::JOB_STATE_QUEUED, v1::JOB_STATE_CANCELLED});
+  ASSERT_EQ(queued_or_cancelled.size(), 2u);
+  EXPECT_EQ(queued_or_cancelled[0]->id(), "a");
+  EXPECT_EQ(queued_or_cancelled[1]->id(), "c");
+}
+
+}  // namespace
+}  // namespace ovid::server
