@@ -24,6 +24,19 @@ inline void ScaleMinK4(int j, const uint8_t* s, uint8_t* sc, uint8_t* m) {
   }
 }
 
+// Q4_K/Q5_K chunk c (elements 64c..64c+63) = sub-blocks 2c and 2c+1: their effective scale
+// d*sc and min dmin*m. Both products are exact in fp32 (ggml.md §3.0).
+struct KSubScales {
+  float d1, min1, d2, min2;
+};
+inline KSubScales KSubScalesFor(int c, float d, float dmin, const uint8_t* scales) {
+  uint8_t sc1, m1, sc2, m2;
+  ScaleMinK4(2 * c, scales, &sc1, &m1);
+  ScaleMinK4(2 * c + 1, scales, &sc2, &m2);
+  return {d * static_cast<float>(sc1), dmin * static_cast<float>(m1), d * static_cast<float>(sc2),
+          dmin * static_cast<float>(m2)};
+}
+
 // Q3_K's 16 signed 6-bit scales: low 4 bits in bytes 0..7, high 2 bits in bytes 8..11.
 inline void UnpackQ3KScales(const uint8_t* s, int8_t* out) {
   for (int k = 0; k < 16; ++k) {
@@ -178,11 +191,8 @@ void DequantizeQ4_K(const void* src, float* dst, int64_t n_blocks) {
     const float d = HalfToFloat(b[i].d);
     const float dmin = HalfToFloat(b[i].dmin);
     for (int c = 0; c < 4; ++c) {
-      uint8_t sc1, m1, sc2, m2;
-      ScaleMinK4(2 * c, b[i].scales, &sc1, &m1);
-      ScaleMinK4(2 * c + 1, b[i].scales, &sc2, &m2);
-      const float d1 = d * static_cast<float>(sc1), min1 = dmin * static_cast<float>(m1);
-      const float d2 = d * static_cast<float>(sc2), min2 = dmin * static_cast<float>(m2);
+      const KSubScales ss = KSubScalesFor(c, d, dmin, b[i].scales);
+      const float d1 = ss.d1, min1 = ss.min1, d2 = ss.d2, min2 = ss.min2;
       const uint8_t* q = b[i].qs + 32 * c;
       float* y = dst + 64 * c;
       for (int l = 0; l < 32; ++l) y[l] = d1 * static_cast<float>(q[l] & 0xF) - min1;
@@ -198,11 +208,8 @@ void DequantizeQ5_K(const void* src, float* dst, int64_t n_blocks) {
     const float d = HalfToFloat(b[i].d);
     const float dmin = HalfToFloat(b[i].dmin);
     for (int c = 0; c < 4; ++c) {
-      uint8_t sc1, m1, sc2, m2;
-      ScaleMinK4(2 * c, b[i].scales, &sc1, &m1);
-      ScaleMinK4(2 * c + 1, b[i].scales, &sc2, &m2);
-      const float d1 = d * static_cast<float>(sc1), min1 = dmin * static_cast<float>(m1);
-      const float d2 = d * static_cast<float>(sc2), min2 = dmin * static_cast<float>(m2);
+      const KSubScales ss = KSubScalesFor(c, d, dmin, b[i].scales);
+      const float d1 = ss.d1, min1 = ss.min1, d2 = ss.d2, min2 = ss.min2;
       const uint8_t* q = b[i].qs + 32 * c;
       const uint8_t* qh = b[i].qh;
       float* y = dst + 64 * c;
