@@ -114,9 +114,16 @@ const std::vector<Flag>& Flags() {
        Enum(&Config::dequant, std::map<std::string, DequantMode>{{"lazy", DequantMode::kLazy},
                                                                  {"eager", DequantMode::kEager},
                                                                  {"cache", DequantMode::kCache}})},
-      {"vram-budget", "BYTES", "0 (no budget)",
+      {"device", "DEVICE", "auto",
+       "auto|cpu|cuda|cuda:N: where the model runs (auto: the first GPU if there is one).",
+       String(&Config::device)},
+      {"cache-budget", "BYTES", "0",
+       "With --dequant cache: device memory for bf16 copies of the layers that gain most.",
+       Bytes(&Config::cache_budget_bytes, 0, std::numeric_limits<uint64_t>::max())},
+      {"vram-budget", "BYTES", "0 (auto)",
        "Device memory jobs may reserve at once (K/M/G/T suffixes); a job whose estimate exceeds "
-       "it is refused with RESOURCE_EXHAUSTED.",
+       "it is refused with RESOURCE_EXHAUSTED. 0: the GPU's free memory after loading and "
+       "warm-up, less 5%; no limit on the CPU.",
        Bytes(&Config::vram_budget_bytes, 0, std::numeric_limits<uint64_t>::max())},
       {"max-queue", "N", "16", "Jobs that may wait for a worker; more get RESOURCE_EXHAUSTED.",
        Uint32(&Config::max_queue, 1, 100000)},
@@ -153,6 +160,10 @@ const std::vector<Flag>& Flags() {
       {"fault-vram-bytes", "BYTES", "0 (off)",
        "TEST ONLY: report this VRAM estimate for every job instead of the model's.",
        Bytes(&Config::fault_vram_bytes, 0, std::numeric_limits<uint64_t>::max())},
+      {"fault-device-error-at-step", "N", "0 (off)",
+       "TEST ONLY: hit a sticky device error at this denoising step (the daemon then drains "
+       "and exits non-zero).",
+       Uint32(&Config::fault_device_error_at_step, 0, 100000)},
   };
   return *flags;
 }
@@ -178,6 +189,18 @@ absl::Status CheckTogether(const Config& c) {
   }
   if (!c.tls_client_ca.empty() && c.tls_cert.empty()) {
     return absl::InvalidArgumentError("--tls-client-ca needs --tls-cert and --tls-key");
+  }
+  {
+    absl::string_view device = c.device;
+    uint32_t index = 0;
+    const bool cuda_n = absl::ConsumePrefix(&device, "cuda:") && absl::SimpleAtoi(device, &index);
+    if (c.device != "auto" && c.device != "cpu" && c.device != "cuda" && !cuda_n) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--device: \"", c.device, "\" is not one of auto, cpu, cuda, cuda:N"));
+    }
+  }
+  if (c.cache_budget_bytes != 0 && c.dequant != DequantMode::kCache) {
+    return absl::InvalidArgumentError("--cache-budget applies only to --dequant=cache");
   }
   if (!c.health_address.empty() && c.health_address == c.listen) {
     return absl::InvalidArgumentError("--health-address must differ from --listen");

@@ -29,6 +29,8 @@ struct Config {
   std::string metrics_listen = "0.0.0.0:9464";  // Prometheus /metrics
   std::string health_address;                   // plaintext gRPC health; empty = on --listen
   DequantMode dequant = DequantMode::kLazy;
+  std::string device = "auto";     // auto|cpu|cuda|cuda:N
+  uint64_t cache_budget_bytes = 0;  // --dequant cache: bf16 copies kept within this
   uint64_t vram_budget_bytes = 0;  // 0 = no budget: admission does not check the estimate
   uint32_t max_queue = 16;
   uint32_t workers = 1;
@@ -46,6 +48,7 @@ struct Config {
   uint32_t fault_oom_at_step = 0;
   uint32_t fault_step_delay_ms = 0;
   uint64_t fault_vram_bytes = 0;
+  uint32_t fault_device_error_at_step = 0;  // a sticky device error at this step
 
   bool help = false;  // --help was given: print HelpText() and exit 0 (nothing else validated)
   bool tls() const { return !tls_cert.empty(); }

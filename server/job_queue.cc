@@ -13,20 +13,34 @@ namespace {
 // Turns the engine's reports into events in the job's log, on the worker thread.
 class JobSink : public ProgressSink {
  public:
-  explicit JobSink(Job& job) : job_(job) {}
-  void OnProgress(const Progress& progress) override { job_.Append(ProgressEvent(progress)); }
+  JobSink(Job& job, JobObserver& observer) : job_(job), observer_(observer) {}
+  void OnProgress(const Progress& progress) override {
+    observer_.OnProgress(job_, progress);
+    job_.Append(ProgressEvent(progress));
+  }
   void OnOutput(Output output) override {
     for (v1::GenerateEvent& event : OutputChunkEvents(output)) job_.Append(std::move(event));
   }
 
  private:
   Job& job_;
+  JobObserver& observer_;
 };
+
+// Stands in when the options name no observer, so the code below need not check.
+JobObserver& NoObserver() {
+  static JobObserver none;
+  return none;
+}
 
 }  // namespace
 
 JobQueue::JobQueue(Pipeline& pipeline, JobStore& store, JobQueueOptions options)
-    : pipeline_(pipeline), store_(store), options_(options), id_rng_(std::random_device{}()) {
+    : pipeline_(pipeline),
+      store_(store),
+      options_(options),
+      observer_(options.observer != nullptr ? *options.observer : NoObserver()),
+      id_rng_(std::random_device{}()) {
   workers_.reserve(options_.workers);
   for (uint32_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
@@ -35,6 +49,18 @@ JobQueue::~JobQueue() { Drain(absl::ZeroDuration()); }
 
 absl::StatusOr<std::shared_ptr<Job>> JobQueue::Submit(GenerationRequest request,
                                                       std::string client_request_id) {
+  absl::StatusOr<std::shared_ptr<Job>> job =
+      Admit(std::move(request), std::move(client_request_id));
+  if (job.ok()) {
+    observer_.OnQueued(**job);
+  } else {
+    observer_.OnRejected(job.status());
+  }
+  return job;
+}
+
+absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
+                                                     std::string client_request_id) {
   if (draining()) {
     return absl::UnavailableError("the server is draining and accepts no new jobs");
   }
@@ -87,8 +113,9 @@ absl::StatusOr<v1::JobStatus> JobQueue::Cancel(std::string_view job_id, CancelRe
       was_queued = true;
     }
   }
-  if (was_queued) {
-    job->Fail(job->cancel_token().status(), store_.clock()());
+  if (was_queued && job->Fail(job->cancel_token().status(), store_.clock()())) {
+    observer_.OnFinished(*job, job->cancel_token().status(), nullptr,
+                         store_.clock()() - job->created());
     idle_.notify_all();
     store_.Evict();
   }
@@ -121,7 +148,10 @@ void JobQueue::Drain(absl::Duration timeout) {
   work_.notify_all();
   for (const auto& job : dropped) {
     job->cancel_token().Cancel(CancelReason::kCancelled, "the server is shutting down");
-    job->Fail(job->cancel_token().status(), store_.clock()());
+    if (job->Fail(job->cancel_token().status(), store_.clock()())) {
+      observer_.OnFinished(*job, job->cancel_token().status(), nullptr,
+                           store_.clock()() - job->created());
+    }
   }
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
@@ -156,22 +186,29 @@ void JobQueue::WorkerLoop() {
 void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   const absl::Time started = store_.clock()();
   if (!job->Start(started)) return;  // cancelled between the pop and here
+  observer_.OnStarted(*job, started - job->created());
   // A job cancelled while it was being handed over never reaches the device.
   if (job->cancel_token().cancelled()) {
-    job->Fail(job->cancel_token().status(), started);
+    if (job->Fail(job->cancel_token().status(), started)) {
+      observer_.OnFinished(*job, job->cancel_token().status(), nullptr, started - job->created());
+    }
     return;
   }
-  JobSink sink(*job);
+  JobSink sink(*job, observer_);
   absl::StatusOr<GenerationResult> result =
       pipeline_.Run(job->request(), sink, job->cancel_token());
   const absl::Time now = store_.clock()();
   if (!result.ok()) {
-    job->Fail(result.status(), now);
+    if (job->Fail(result.status(), now)) {
+      observer_.OnFinished(*job, result.status(), nullptr, now - job->created());
+    }
     return;
   }
-  job->Succeed(FinalFromResult(*result, absl::ToDoubleSeconds(started - job->created()),
-                               absl::ToDoubleSeconds(now - job->created())),
-               now);
+  if (job->Succeed(FinalFromResult(*result, absl::ToDoubleSeconds(started - job->created()),
+                                   absl::ToDoubleSeconds(now - job->created())),
+                   now)) {
+    observer_.OnFinished(*job, absl::OkStatus(), &*result, now - job->created());
+  }
 }
 
 // FIFO: the head waits for VRAM rather than being overtaken, so a large job cannot starve.

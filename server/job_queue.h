@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "ovid/engine.h"
 #include "server/job.h"
+#include "server/job_observer.h"
 #include "server/job_store.h"
 
 namespace ovid::server {
@@ -30,6 +31,7 @@ struct JobQueueOptions {
   uint32_t max_queue = 16;         // jobs waiting for a worker
   uint32_t workers = 1;            // jobs running at once
   uint64_t vram_budget_bytes = 0;  // 0 = no budget
+  JobObserver* observer = nullptr; // metrics and logs; must outlive the queue; null = none
 };
 
 class JobQueue {
@@ -67,6 +69,8 @@ class JobQueue {
   bool draining() const;
 
  private:
+  absl::StatusOr<std::shared_ptr<Job>> Admit(GenerationRequest request,
+                                             std::string client_request_id);
   void WorkerLoop();
   void RunJob(const std::shared_ptr<Job>& job);
   bool HeadFitsLocked() const;
@@ -76,6 +80,7 @@ class JobQueue {
   Pipeline& pipeline_;
   JobStore& store_;
   const JobQueueOptions options_;
+  JobObserver& observer_;
 
   mutable std::mutex mu_;
   std::condition_variable work_;  // a job was queued, VRAM was freed, or stop

@@ -1,0 +1,260 @@
+// File: server/daemon.cc
+#include "server/daemon.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "ovid/ovi_pipeline.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/generation_service.h"
+#include "server/job_log.h"
+#include "server/job_queue.h"
+#include "server/job_store.h"
+#include "server/log.h"
+#include "server/model_info.h"
+#include "server/stop_signal.h"
+#include "server/tls.h"
+
+#ifndef OVID_VERSION
+#define OVID_VERSION "unknown"
+#endif
+
+namespace ovid::server {
+namespace {
+
+constexpr char kServiceName[] = "ovid.v1.Generation";
+
+std::string Bytes(uint64_t bytes) { return absl::StrCat(bytes); }
+std::string MiB(uint64_t bytes) { return absl::StrFormat("%.1f", bytes / 1048576.0); }
+
+WeightMode ToWeightMode(DequantMode mode) {
+  switch (mode) {
+    case DequantMode::kEager:
+      return WeightMode::kEager;
+    case DequantMode::kCache:
+      return WeightMode::kCache;
+    case DequantMode::kLazy:
+      break;
+  }
+  return WeightMode::kLazy;
+}
+
+PipelineOptions ToPipelineOptions(const Config& config) {
+  PipelineOptions options;
+  options.model_path = config.model;
+  options.device = config.device;
+  options.weights = ToWeightMode(config.dequant);
+  options.cache_budget_bytes = config.cache_budget_bytes;
+  options.workers = config.workers;
+  options.faults.oom_at_step = config.fault_oom_at_step;
+  options.faults.device_error_at_step = config.fault_device_error_at_step;
+  options.faults.step_delay_ms = config.fault_step_delay_ms;
+  options.faults.vram_estimate_bytes = config.fault_vram_bytes;
+  return options;
+}
+
+// Readiness of the API service on every server that serves health ("" stays SERVING while the
+// process lives: liveness).
+class Health {
+ public:
+  void Add(grpc::Server* server) {
+    if (server == nullptr || server->GetHealthCheckService() == nullptr) return;
+    server->GetHealthCheckService()->SetServingStatus("", true);
+    server->GetHealthCheckService()->SetServingStatus(kServiceName, false);
+    servers_.push_back(server);
+  }
+  void SetReady(bool ready) {
+    for (grpc::Server* s : servers_) s->GetHealthCheckService()->SetServingStatus(kServiceName, ready);
+  }
+
+ private:
+  std::vector<grpc::Server*> servers_;
+};
+
+// Turns a job that left the device unusable into a daemon stop (exit 1 after draining).
+class DeviceWatch : public JobObserver {
+ public:
+  DeviceWatch(StopSignal& stop, Health& health) : stop_(stop), health_(health) {}
+  void SetPipeline(const LoadedPipeline* pipeline) { pipeline_ = pipeline; }
+  void OnFinished(const Job& job, const absl::Status& status, const GenerationResult*,
+                  absl::Duration) override {
+    if (status.ok() || pipeline_ == nullptr || pipeline_->healthy()) return;
+    health_.SetReady(false);
+    stop_.Fatal(absl::StrCat("device fault in job ", job.id(), ": ", status.message()));
+  }
+
+ private:
+  StopSignal& stop_;
+  Health& health_;
+  const LoadedPipeline* pipeline_ = nullptr;
+};
+
+std::unique_ptr<grpc::Server> StartServer(const std::string& address,
+                                          std::shared_ptr<grpc::ServerCredentials> credentials,
+                                          grpc::Service* service, uint64_t max_receive,
+                                          int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(address, std::move(credentials), port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive));
+  if (service != nullptr) builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
+}  // namespace
+
+int RunDaemon(int argc, char** argv) {
+  StopSignal::BlockSignals();
+  absl::StatusOr<Config> parsed =
+      ParseConfig(std::vector<std::string>(argv + 1, argv + argc), ProcessEnvironment());
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "ovid: %s\n", std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  const Config& config = *parsed;
+  if (config.help) {
+    std::fputs(HelpText().c_str(), stdout);
+    return 0;
+  }
+  const Logger log(config.log_format);
+  BearerAuth auth;
+  if (!config.auth_token_file.empty()) {
+    absl::StatusOr<BearerAuth> loaded = BearerAuth::FromFile(config.auth_token_file);
+    if (!loaded.ok()) {
+      log.Error("bad configuration", {{"error", std::string(loaded.status().message())}});
+      return 2;
+    }
+    auth = *std::move(loaded);
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(config);
+  if (!credentials.ok()) {
+    log.Error("bad configuration", {{"error", std::string(credentials.status().message())}});
+    return 2;
+  }
+
+  StopSignal stop;
+  Health health;
+  JobStore store(config.job_ttl, config.max_jobs_kept);
+  ObserverList observers;
+  JobLog job_log(log);
+  observers.Add(&job_log);
+  DeviceWatch device_watch(stop, health);
+  observers.Add(&device_watch);
+  GenerationService service(store, auth, &observers);
+
+  // Health and reflection are served from the start, so probes see "alive, not ready" while the
+  // model loads.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  int port = 0;
+  std::unique_ptr<grpc::Server> server =
+      StartServer(config.listen, *credentials, &service, config.max_receive_bytes, &port);
+  if (server == nullptr || port == 0) {
+    log.Error("cannot listen", {{"address", config.listen}});
+    return 2;
+  }
+  health.Add(server.get());
+  log.Info("listening", {{"address", config.listen},
+                         {"port", absl::StrCat(port)},
+                         {"tls", config.tls() ? (config.tls_client_ca.empty() ? "tls" : "mtls")
+                                              : "off"},
+                         {"auth", auth.enabled() ? "bearer" : "off"}});
+  std::unique_ptr<grpc::Server> health_server;
+  if (!config.health_address.empty()) {
+    int health_port = 0;
+    health_server = StartServer(config.health_address, grpc::InsecureServerCredentials(), nullptr,
+                                4096, &health_port);
+    if (health_server == nullptr || health_port == 0) {
+      log.Error("cannot listen", {{"address", config.health_address}, {"what", "health"}});
+      return 2;
+    }
+    health.Add(health_server.get());
+    log.Info("health listening", {{"address", config.health_address},
+                                  {"port", absl::StrCat(health_port)}});
+  }
+
+  const absl::Time load_start = absl::Now();
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> loaded =
+      LoadOviPipeline(ToPipelineOptions(config));
+  if (!loaded.ok()) {
+    log.Error("cannot load the model", {{"model", config.model},
+                                        {"error", std::string(loaded.status().message())}});
+    server->Shutdown();
+    return 1;
+  }
+  std::unique_ptr<LoadedPipeline> pipeline = *std::move(loaded);
+  const ModelDescription model = pipeline->Describe();
+  log.Info("model loaded",
+           {{"variant", model.variant},
+            {"weights", model.weight_mode},
+            {"device", model.device},
+            {"tensors", absl::StrCat(model.tensors_total)},
+            {"quantized", absl::StrCat(model.tensors_quantized)},
+            {"seconds", absl::StrFormat("%.2f", absl::ToDoubleSeconds(absl::Now() - load_start))}});
+  if (absl::Status warm = pipeline->Warmup(); !warm.ok()) {
+    log.Error("warm-up failed", {{"error", std::string(warm.message())}});
+    server->Shutdown();
+    return 1;
+  }
+  const VramSnapshot vram = pipeline->Vram();
+  log.Info("vram", {{"weights_resident_mib", MiB(vram.weights_resident_bytes)},
+                    {"weights_bf16_mib", MiB(vram.weights_bf16_equivalent_bytes)},
+                    {"workspace_mib", MiB(vram.dequant_workspace_bytes)},
+                    {"cache_mib", MiB(vram.cache_bytes)},
+                    {"torch_reserved_mib", MiB(vram.torch_reserved_bytes)},
+                    {"device_used_mib", MiB(vram.device_used_bytes)},
+                    {"device_total_mib", MiB(vram.device_total_bytes)}});
+
+  uint64_t budget = config.vram_budget_bytes;
+  if (budget == 0 && vram.device_total_bytes > vram.device_used_bytes) {
+    // Other processes and the allocator's fragmentation need some room: keep 5% back.
+    budget = (vram.device_total_bytes - vram.device_used_bytes) / 20 * 19;
+  }
+  if (budget != 0) log.Info("vram budget for jobs", {{"bytes", Bytes(budget)}});
+
+  device_watch.SetPipeline(pipeline.get());
+  {
+    JobQueue queue(*pipeline, store,
+                   JobQueueOptions{config.max_queue, config.workers, budget, &observers});
+    const std::string version = OVID_VERSION;
+    LoadedPipeline* model_source = pipeline.get();
+    service.Attach(&queue, [model_source, version] {
+      return ToModelInfo(model_source->Describe(), model_source->Vram(), version);
+    });
+    health.SetReady(true);
+    log.Info("ready", {{"workers", absl::StrCat(config.workers)},
+                       {"max_queue", absl::StrCat(config.max_queue)}});
+
+    std::string why;
+    const StopSignal::Reason reason = stop.Wait(&why);
+    health.SetReady(false);
+    log.Info("draining", {{"reason", why},
+                          {"timeout_s", absl::StrCat(absl::ToInt64Seconds(config.drain_timeout))},
+                          {"queued", absl::StrCat(queue.queued())},
+                          {"running", absl::StrCat(queue.running())}});
+    queue.Drain(config.drain_timeout);
+    // Every job has its terminal event now; streams finish writing it, then the servers stop.
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+    server->Shutdown(deadline);
+    if (health_server != nullptr) health_server->Shutdown(deadline);
+    server->Wait();
+    if (reason == StopSignal::Reason::kFatal) {
+      log.Error("stopped after a fatal error", {{"error", why}});
+      return 1;
+    }
+  }
+  log.Info("stopped", {});
+  return 0;
+}
+
+}  // namespace ovid::server

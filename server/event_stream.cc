@@ -1,0 +1,108 @@
+// File: server/event_stream.cc
+#include "server/event_stream.h"
+
+#include <chrono>
+#include <utility>
+
+#include "server/status_util.h"
+
+namespace ovid::server {
+namespace {
+
+// The call's end status that a terminal event stands for.
+std::optional<grpc::Status> EndStatus(const v1::GenerateEvent& event) {
+  if (event.has_final()) return grpc::Status::OK;
+  if (event.has_error()) {
+    return grpc::Status(static_cast<grpc::StatusCode>(event.error().code()),
+                        event.error().message());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+EventStream* EventStream::Refuse(const grpc::Status& status) {
+  auto* stream = new EventStream();
+  std::lock_guard<std::mutex> lock(stream->mu_);
+  stream->FinishLocked(status);
+  return stream;
+}
+
+EventStream* EventStream::Follow(grpc::CallbackServerContext* context, std::shared_ptr<Job> job,
+                                 uint64_t from_index, JobQueue* queue, Ownership ownership) {
+  auto* stream = new EventStream();
+  stream->context_ = context;
+  stream->job_ = std::move(job);
+  stream->queue_ = queue;
+  stream->ownership_ = ownership;
+  // Replays what is logged, then follows live; the job's lock makes the hand-over gapless.
+  stream->subscription_ =
+      stream->job_->Subscribe(from_index, [stream](const v1::GenerateEvent& e) { stream->Push(e); });
+  return stream;
+}
+
+void EventStream::Push(const v1::GenerateEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_ || broken_) return;
+  pending_.push_back(event);
+  if (std::optional<grpc::Status> end = EndStatus(event)) end_status_ = std::move(end);
+  PumpLocked();
+}
+
+void EventStream::PumpLocked() {
+  if (writing_ || finished_) return;
+  if (broken_) {
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call"));
+    return;
+  }
+  if (!pending_.empty()) {
+    in_flight_ = std::move(pending_.front());
+    pending_.pop_front();
+    writing_ = true;
+    StartWrite(&in_flight_);
+    return;
+  }
+  if (end_status_) FinishLocked(*end_status_);
+}
+
+void EventStream::FinishLocked(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  Finish(status);
+}
+
+void EventStream::OnWriteDone(bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writing_ = false;
+  if (!ok) broken_ = true;
+  PumpLocked();
+}
+
+void EventStream::OnCancel() {
+  // The call is over for the client (it cancelled, went away, or its deadline passed). What
+  // happens to the job depends on who owns it; the queue takes its own locks, so ours is not held.
+  if (job_ != nullptr && queue_ != nullptr && ownership_ != Ownership::kWatchOnly) {
+    const bool past_deadline = context_ != nullptr &&
+                               context_->deadline() <= std::chrono::system_clock::now();
+    if (past_deadline) {
+      // NOT_FOUND (evicted meanwhile) leaves nothing to stop.
+      (void)queue_->Cancel(job_->id(), CancelReason::kDeadlineExceeded,
+                           "the Generate call's deadline passed before the job finished");
+    } else if (ownership_ == Ownership::kCancelJobOnDisconnect) {
+      (void)queue_->Cancel(job_->id(), CancelReason::kCancelled,
+                           "the client cancelled the Generate stream (keep_on_disconnect not set)");
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  broken_ = true;
+  PumpLocked();
+}
+
+void EventStream::OnDone() {
+  // After Unsubscribe returns no callback is running or will come (the job's lock guards both),
+  // so deleting is safe.
+  if (subscription_) job_->Unsubscribe(*subscription_);
+  delete this;
+}
+
+}  // namespace ovid::server

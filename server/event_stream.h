@@ -1,0 +1,61 @@
+// File: server/event_stream.h
+// The server side of one Generate or WatchJob stream: follows a job's event log from an index
+// and writes each event in order, one write in flight at a time (the callback API allows no
+// more), then ends the call with the job's outcome: OK after Final, the job's error status after
+// JobError. Events arrive on whatever thread appended them (a worker); the reactor only queues
+// them and starts writes, so no gRPC thread ever waits on the model.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <grpcpp/grpcpp.h>
+
+#include "ovid/v1/generation.pb.h"
+#include "server/job.h"
+#include "server/job_queue.h"
+
+namespace ovid::server {
+
+class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
+ public:
+  // What the stream's end means for its job. A Generate stream owns its job unless the client
+  // asked to keep it; a WatchJob stream only looks.
+  enum class Ownership { kWatchOnly, kCancelJobOnDisconnect, kCancelJobOnDeadline };
+
+  // A stream that ends at once with `status` (refused before any job existed).
+  static EventStream* Refuse(const grpc::Status& status);
+  // Follows `job` from event `from_index` (which must be <= the events logged so far).
+  static EventStream* Follow(grpc::CallbackServerContext* context, std::shared_ptr<Job> job,
+                             uint64_t from_index, JobQueue* queue, Ownership ownership);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  EventStream() = default;
+  void Push(const v1::GenerateEvent& event);
+  // Starts the next write, or ends the call once the terminal event went out. Needs mu_.
+  void PumpLocked();
+  void FinishLocked(const grpc::Status& status);
+
+  grpc::CallbackServerContext* context_ = nullptr;
+  std::shared_ptr<Job> job_;
+  JobQueue* queue_ = nullptr;
+  Ownership ownership_ = Ownership::kWatchOnly;
+  std::optional<uint64_t> subscription_;
+
+  std::mutex mu_;
+  std::deque<v1::GenerateEvent> pending_;
+  v1::GenerateEvent in_flight_;
+  bool writing_ = false;
+  bool finished_ = false;
+  bool broken_ = false;                    // the client is gone: write nothing more
+  std::optional<grpc::Status> end_status_;  // set by the terminal event
+};
+
+}  // namespace ovid::server

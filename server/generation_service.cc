@@ -1,0 +1,138 @@
+// File: server/generation_service.cc
+#include "server/generation_service.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/event_stream.h"
+#include "server/request_convert.h"
+#include "server/status_util.h"
+
+namespace ovid::server {
+namespace {
+
+const absl::Status& LoadingError() {
+  static const absl::Status* status = new absl::Status(
+      absl::UnavailableError("the model is still loading; retry when the server reports ready"));
+  return *status;
+}
+
+}  // namespace
+
+GenerationService::GenerationService(JobStore& store, BearerAuth auth, JobObserver* observer)
+    : store_(store), auth_(std::move(auth)), observer_(observer) {}
+
+void GenerationService::Attach(JobQueue* queue, std::function<v1::ModelInfo()> model_info) {
+  {
+    std::lock_guard<std::mutex> lock(model_mu_);
+    model_info_ = std::move(model_info);
+  }
+  queue_.store(queue, std::memory_order_release);
+}
+
+grpc::ServerUnaryReactor* GenerationService::Reply(grpc::CallbackServerContext* context,
+                                                   const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
+    grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
+  // Refusals before a job exists; JobQueue::Submit reports its own to the observer.
+  auto refuse = [&](const absl::Status& status) {
+    if (observer_ != nullptr) observer_->OnRejected(status);
+    return EventStream::Refuse(ToGrpcStatus(status));
+  };
+  if (absl::Status status = auth_.Check(*context); !status.ok()) return refuse(status);
+  JobQueue* jobs = queue();
+  if (jobs == nullptr) return refuse(LoadingError());
+  absl::StatusOr<GenerationRequest> converted = ToGenerationRequest(*request);
+  if (!converted.ok()) return refuse(converted.status());
+  absl::StatusOr<std::shared_ptr<Job>> job =
+      jobs->Submit(*std::move(converted), request->client_request_id());
+  if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()));
+  const auto ownership = request->keep_on_disconnect()
+                             ? EventStream::Ownership::kCancelJobOnDeadline
+                             : EventStream::Ownership::kCancelJobOnDisconnect;
+  return EventStream::Follow(context, *std::move(job), 0, jobs, ownership);
+}
+
+grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
+    grpc::CallbackServerContext* context, const v1::JobRef* ref) {
+  if (absl::Status status = auth_.Check(*context); !status.ok()) {
+    return EventStream::Refuse(ToGrpcStatus(status));
+  }
+  absl::StatusOr<std::shared_ptr<Job>> job = store_.Get(ref->job_id());
+  if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()));
+  // Past the end of the log the stream would wait for events that never come (a finished job
+  // logs nothing more), so that is refused rather than left hanging.
+  const uint64_t logged = (*job)->event_count();
+  const bool finished = (*job)->finished();
+  if (ref->from_event() > logged || (finished && ref->from_event() == logged)) {
+    return EventStream::Refuse(ToGrpcStatus(absl::OutOfRangeError(absl::StrCat(
+        "from_event: ", ref->from_event(), " is past the end of job ", ref->job_id(), "'s log (",
+        logged, " events", finished ? ", finished" : " so far", ")"))));
+  }
+  return EventStream::Follow(context, *std::move(job), ref->from_event(), queue(),
+                             EventStream::Ownership::kWatchOnly);
+}
+
+grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext* context,
+                                                    const v1::JobRef* ref,
+                                                    v1::JobStatus* response) {
+  if (absl::Status status = auth_.Check(*context); !status.ok()) return Reply(context, status);
+  JobQueue* jobs = queue();
+  if (jobs == nullptr) {
+    return Reply(context, absl::NotFoundError(absl::StrCat("no job ", ref->job_id())));
+  }
+  absl::StatusOr<v1::JobStatus> status = jobs->GetStatus(ref->job_id());
+  if (status.ok()) *response = *std::move(status);
+  return Reply(context, status.status());
+}
+
+grpc::ServerUnaryReactor* GenerationService::CancelJob(grpc::CallbackServerContext* context,
+                                                       const v1::JobRef* ref,
+                                                       v1::JobStatus* response) {
+  if (absl::Status status = auth_.Check(*context); !status.ok()) return Reply(context, status);
+  JobQueue* jobs = queue();
+  if (jobs == nullptr) {
+    return Reply(context, absl::NotFoundError(absl::StrCat("no job ", ref->job_id())));
+  }
+  absl::StatusOr<v1::JobStatus> status =
+      jobs->Cancel(ref->job_id(), CancelReason::kCancelled, "cancelled by CancelJob");
+  if (status.ok()) *response = *std::move(status);
+  return Reply(context, status.status());
+}
+
+grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContext* context,
+                                                      const v1::ListJobsRequest* request,
+                                                      v1::ListJobsResponse* response) {
+  if (absl::Status status = auth_.Check(*context); !status.ok()) return Reply(context, status);
+  std::vector<v1::JobState> states;
+  for (int state : request->states()) states.push_back(static_cast<v1::JobState>(state));
+  JobQueue* jobs = queue();
+  for (const std::shared_ptr<Job>& job : store_.List(states)) {
+    // The queue knows positions; a job evicted between List and here is simply left out.
+    absl::StatusOr<v1::JobStatus> status =
+        jobs != nullptr ? jobs->GetStatus(job->id()) : job->Status();
+    if (status.ok()) *response->add_jobs() = *std::move(status);
+  }
+  return Reply(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* GenerationService::GetModel(grpc::CallbackServerContext* context,
+                                                      const v1::GetModelRequest* /*request*/,
+                                                      v1::ModelInfo* response) {
+  if (absl::Status status = auth_.Check(*context); !status.ok()) return Reply(context, status);
+  std::function<v1::ModelInfo()> model_info;
+  {
+    std::lock_guard<std::mutex> lock(model_mu_);
+    model_info = model_info_;
+  }
+  if (!model_info) return Reply(context, LoadingError());
+  *response = model_info();
+  return Reply(context, absl::OkStatus());
+}
+
+}  // namespace ovid::server

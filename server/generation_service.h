@@ -1,0 +1,63 @@
+// File: server/generation_service.h
+// ovid.v1.Generation over the job runtime: thin handlers that check the caller, convert the
+// request, and hand over to JobQueue / JobStore; streams are EventStream reactors. Nothing here
+// waits: every handler returns after short locks, and model work happens on the workers.
+//
+// The service exists before the model is loaded (health answers while loading); until Attach,
+// Generate and GetModel answer UNAVAILABLE.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include <grpcpp/grpcpp.h>
+
+#include "ovid/v1/generation.grpc.pb.h"
+#include "server/auth.h"
+#include "server/job_observer.h"
+#include "server/job_queue.h"
+#include "server/job_store.h"
+
+namespace ovid::server {
+
+class GenerationService final : public v1::Generation::CallbackService {
+ public:
+  // `store` and `observer` (may be null) must outlive the service.
+  GenerationService(JobStore& store, BearerAuth auth, JobObserver* observer);
+
+  // The model is loaded: jobs go to `queue` (which must outlive the service) and GetModel
+  // answers with what `model_info` returns (called per request; must be thread-safe).
+  void Attach(JobQueue* queue, std::function<v1::ModelInfo()> model_info);
+
+  grpc::ServerWriteReactor<v1::GenerateEvent>* Generate(grpc::CallbackServerContext* context,
+                                                         const v1::GenerateRequest* request) override;
+  grpc::ServerWriteReactor<v1::GenerateEvent>* WatchJob(grpc::CallbackServerContext* context,
+                                                         const v1::JobRef* ref) override;
+  grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context, const v1::JobRef* ref,
+                                   v1::JobStatus* response) override;
+  grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context, const v1::JobRef* ref,
+                                      v1::JobStatus* response) override;
+  grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
+                                     const v1::ListJobsRequest* request,
+                                     v1::ListJobsResponse* response) override;
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
+                                     const v1::GetModelRequest* request,
+                                     v1::ModelInfo* response) override;
+
+ private:
+  JobQueue* queue() const { return queue_.load(std::memory_order_acquire); }
+  // Ends a unary call with `status` (OK or not) and returns its reactor.
+  static grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
+                                         const absl::Status& status);
+
+  JobStore& store_;
+  const BearerAuth auth_;
+  JobObserver* const observer_;
+  std::atomic<JobQueue*> queue_{nullptr};
+  std::mutex model_mu_;
+  std::function<v1::ModelInfo()> model_info_;
+};
+
+}  // namespace ovid::server

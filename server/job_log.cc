@@ -1,0 +1,70 @@
+// File: server/job_log.cc
+#include "server/job_log.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/status/status.h"
+
+namespace ovid::server {
+namespace {
+
+std::string Seconds(absl::Duration d) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(d)); }
+
+const char* Outcome(const absl::Status& status) {
+  if (status.ok()) return "succeeded";
+  if (absl::IsCancelled(status) || absl::IsDeadlineExceeded(status)) return "cancelled";
+  return "failed";
+}
+
+}  // namespace
+
+void JobLog::OnRejected(const absl::Status& status) {
+  logger_.Info("request refused", {{"code", absl::StatusCodeToString(status.code())},
+                                   {"error", std::string(status.message())}});
+}
+
+void JobLog::OnFinished(const Job& job, const absl::Status& status,
+                        const GenerationResult* result, absl::Duration total) {
+  LogFields fields = {{"job", job.id()}};
+  if (!job.client_request_id().empty()) fields.emplace_back("client_request_id", job.client_request_id());
+  fields.emplace_back("outcome", Outcome(status));
+  fields.emplace_back("code", absl::StatusCodeToString(status.code()));
+  const absl::Time started = job.started();
+  const absl::Time finished = job.finished_at();
+  if (started != absl::InfinitePast()) {
+    fields.emplace_back("queue_s", Seconds(started - job.created()));
+    if (finished != absl::InfinitePast()) fields.emplace_back("run_s", Seconds(finished - started));
+  }
+  fields.emplace_back("total_s", Seconds(total));
+  if (result != nullptr) {
+    fields.emplace_back("seed", absl::StrCat(result->seed));
+    fields.emplace_back("steps", absl::StrCat(result->parameters.steps));
+    fields.emplace_back("size", absl::StrCat(result->parameters.width, "x", result->parameters.height));
+    fields.emplace_back("peak_vram_bytes", absl::StrCat(result->peak_vram_bytes));
+  }
+  if (!status.ok()) fields.emplace_back("error", std::string(status.message()));
+  if (status.ok() || absl::IsCancelled(status) || absl::IsDeadlineExceeded(status)) {
+    logger_.Info("job finished", fields);
+  } else {
+    logger_.Warn("job finished", fields);
+  }
+}
+
+void ObserverList::OnRejected(const absl::Status& status) {
+  for (JobObserver* o : observers_) o->OnRejected(status);
+}
+void ObserverList::OnQueued(const Job& job) {
+  for (JobObserver* o : observers_) o->OnQueued(job);
+}
+void ObserverList::OnStarted(const Job& job, absl::Duration queue_wait) {
+  for (JobObserver* o : observers_) o->OnStarted(job, queue_wait);
+}
+void ObserverList::OnProgress(const Job& job, const Progress& progress) {
+  for (JobObserver* o : observers_) o->OnProgress(job, progress);
+}
+void ObserverList::OnFinished(const Job& job, const absl::Status& status,
+                              const GenerationResult* result, absl::Duration total) {
+  for (JobObserver* o : observers_) o->OnFinished(job, status, result, total);
+}
+
+}  // namespace ovid::server

@@ -1,0 +1,78 @@
+// File: server/stop_signal.cc
+#include "server/stop_signal.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace ovid::server {
+namespace {
+
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+void StopSignal::BlockSignals() {
+  sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+StopSignal::StopSignal() : watcher_([this] { WatchSignals(); }) {}
+
+StopSignal::~StopSignal() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    exiting_ = true;
+  }
+  watcher_.join();
+}
+
+void StopSignal::WatchSignals() {
+  const sigset_t set = StopSignals();
+  // A short timeout instead of a plain sigwait, so the destructor can end the thread.
+  const timespec tick{0, 200 * 1000 * 1000};
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (exiting_) return;
+    }
+    const int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      Trigger(Reason::kSignal, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+  }
+}
+
+void StopSignal::Fatal(std::string why) { Trigger(Reason::kFatal, std::move(why)); }
+
+void StopSignal::Trigger(Reason reason, std::string detail) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reason_ != Reason::kNone) return;
+  reason_ = reason;
+  detail_ = std::move(detail);
+  cv_.notify_all();
+}
+
+StopSignal::Reason StopSignal::Wait(std::string* detail) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return reason_ != Reason::kNone; });
+  *detail = detail_;
+  return reason_;
+}
+
+bool StopSignal::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reason_ != Reason::kNone;
+}
+
+}  // namespace ovid::server

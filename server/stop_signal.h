@@ -1,0 +1,46 @@
+// File: server/stop_signal.h
+// Why the daemon stops: SIGTERM/SIGINT (drain, exit 0) or a fatal condition such as a sticky
+// device error (drain, exit 1). Signals are blocked in every thread (Block() runs before any
+// thread exists, and threads inherit the mask) and taken synchronously by a watcher thread, so
+// no async-signal-safety rules constrain what the shutdown does.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace ovid::server {
+
+class StopSignal {
+ public:
+  enum class Reason { kNone, kSignal, kFatal };
+
+  // Blocks SIGTERM and SIGINT in the calling thread (call first thing in main) and ignores
+  // SIGPIPE (a vanished peer is an error return, not a reason to die).
+  static void BlockSignals();
+
+  StopSignal();
+  ~StopSignal();
+  StopSignal(const StopSignal&) = delete;
+  StopSignal& operator=(const StopSignal&) = delete;
+
+  // From any thread: stop because of `why` (the first reason wins).
+  void Fatal(std::string why);
+  // Waits for a signal or Fatal; returns the reason and fills `detail`.
+  Reason Wait(std::string* detail);
+  bool stopping() const;
+
+ private:
+  void Trigger(Reason reason, std::string detail);
+  void WatchSignals();
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Reason reason_ = Reason::kNone;
+  std::string detail_;
+  bool exiting_ = false;
+  std::thread watcher_;
+};
+
+}  // namespace ovid::server
