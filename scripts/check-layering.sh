@@ -16,6 +16,7 @@ rules=(
   "engine/gguf|$torch|$grpc|prometheus/|server/|tools/|engine/(tensor|ops|models|sampling|pipeline|media)/|no LibTorch, gRPC or higher engine layers"
   "engine|$grpc|prometheus/|server/|tools/|no gRPC, metrics or server"
   "server|$torch|kernels/|engine/|no LibTorch or engine internals (only the ovid/ API)"
+  "tools/ovidctl|$torch|server/|engine/(tensor|ops|models|sampling|pipeline|media)/|ovid/[a-z_]+\.h|a gRPC client: no LibTorch, server or engine beyond the safetensors reader"
 )
 
 failed=0

@@ -1,0 +1,185 @@
+"""OvidClient: the ovid.v1.Generation service and grpc.health.v1 behind plain Python calls.
+
+Every method raises OvidError (a grpc.StatusCode and the server's message) on failure. Streams
+are followed to the end here, chunks reassembled and verified, so a caller gets either complete,
+checked outputs or an exception."""
+import time
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ._stubs import pb, pb_grpc
+from .assembly import OutputAssembler
+from .errors import OvidError, status_code
+from .request import build_request
+
+
+@dataclass
+class GenerateResult:
+    job_id: str
+    final: "pb.Final"
+    outputs: dict = field(default_factory=dict)  # OutputFormat value -> bytes, verified
+    events: int = 0  # events received (chunks included)
+    reattached: int = 0  # how many times the stream was resumed with WatchJob
+
+    @property
+    def seed(self):
+        return self.final.seed
+
+
+def _read(value):
+    """A PEM given as bytes, or a path to read it from."""
+    if value is None or isinstance(value, bytes):
+        return value
+    with open(value, "rb") as f:
+        return f.read()
+
+
+class OvidClient:
+    """A connection to one ovid daemon.
+
+    address: "host:port". token: bearer token sent as `authorization: Bearer <token>`.
+    tls_ca / tls_cert / tls_key: PEM bytes or file paths; any of them switches to TLS (the CA
+    verifies the server, cert + key authenticate this client for mTLS). timeout: seconds, the
+    deadline of every call (for generate: of the whole job), None for no deadline.
+    reattach_attempts: how often a broken Generate/WatchJob stream (UNAVAILABLE) is resumed."""
+
+    def __init__(self, address, token=None, tls_ca=None, tls_cert=None, tls_key=None,
+                 timeout=None, reattach_attempts=5):
+        if tls_ca is not None or tls_cert is not None or tls_key is not None:
+            creds = grpc.ssl_channel_credentials(root_certificates=_read(tls_ca),
+                                                 private_key=_read(tls_key),
+                                                 certificate_chain=_read(tls_cert))
+            self._channel = grpc.secure_channel(address, creds)
+        else:
+            self._channel = grpc.insecure_channel(address)
+        # Sent per call rather than as call credentials: gRPC refuses call credentials on an
+        # insecure channel, and a token over plaintext is the operator's choice to make.
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._timeout = timeout
+        self.reattach_attempts = reattach_attempts
+        self._stub = pb_grpc.GenerationStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- unary calls -------------------------------------------------------------------------
+
+    def _call(self, method, request, job_id=""):
+        try:
+            return method(request, timeout=self._timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise OvidError.from_rpc(e, job_id) from None
+
+    def get_job(self, job_id):
+        return self._call(self._stub.GetJob, pb.JobRef(job_id=job_id), job_id)
+
+    def cancel(self, job_id):
+        """Cancels a job; returns its JobStatus (a finished job keeps its final state)."""
+        return self._call(self._stub.CancelJob, pb.JobRef(job_id=job_id), job_id)
+
+    def list_jobs(self, states=()):
+        return list(self._call(self._stub.ListJobs, pb.ListJobsRequest(states=states)).jobs)
+
+    def model(self):
+        return self._call(self._stub.GetModel, pb.GetModelRequest())
+
+    def health(self, service=""):
+        """"SERVING", "NOT_SERVING", ... for the whole server ("") or one service name."""
+        reply = self._call(self._health.Check, health_pb2.HealthCheckRequest(service=service))
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    # -- streams -----------------------------------------------------------------------------
+
+    def watch(self, job_id, from_event=0):
+        """The job's events from index `from_event` on (replayed, then live), as an iterator
+        of GenerateEvent. Raw: no reassembly and no re-attach (see attach())."""
+        stream = self._stub.WatchJob(pb.JobRef(job_id=job_id, from_event=from_event),
+                                     timeout=self._timeout, metadata=self._metadata)
+        try:
+            yield from stream
+        except grpc.RpcError as e:
+            raise OvidError.from_rpc(e, job_id) from None
+        finally:
+            stream.cancel()
+
+    def generate(self, request_or_kwargs=None, on_event=None, keep_on_disconnect=False,
+                 **kwargs):
+        """Runs a job and returns a GenerateResult once its Final event arrived.
+
+        request_or_kwargs: a GenerateRequest, or a dict of build_request() arguments (which may
+        also be given as keyword arguments). on_event(GenerateEvent) is called for every event.
+        keep_on_disconnect: the job survives this stream; a broken stream is then resumed with
+        WatchJob from the next event index."""
+        if isinstance(request_or_kwargs, pb.GenerateRequest):
+            if kwargs:
+                raise TypeError("give a GenerateRequest or keyword arguments, not both")
+            request = pb.GenerateRequest()
+            request.CopyFrom(request_or_kwargs)
+        else:
+            request = build_request(**dict(request_or_kwargs or {}, **kwargs))
+        request.keep_on_disconnect = request.keep_on_disconnect or keep_on_disconnect
+        stream = self._stub.Generate(request, timeout=self._timeout, metadata=self._metadata)
+        return self._follow(stream, "", on_event)
+
+    def attach(self, job_id, on_event=None):
+        """Follows an existing job from its first event, like generate() does a new one."""
+        stream = self._stub.WatchJob(pb.JobRef(job_id=job_id), timeout=self._timeout,
+                                     metadata=self._metadata)
+        return self._follow(stream, job_id, on_event)
+
+    def _follow(self, stream, job_id, on_event):
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        assembler = OutputAssembler(job_id)
+        next_index, final, events, reattached, failures = 0, None, 0, 0, 0
+        while True:
+            try:
+                for ev in stream:
+                    if ev.index < next_index:
+                        continue  # replayed twice after a re-attach: already handled
+                    next_index = ev.index + 1
+                    job_id = assembler.job_id = ev.job_id or job_id
+                    failures = 0
+                    events += 1
+                    if on_event is not None:
+                        on_event(ev)
+                    kind = ev.WhichOneof("event")
+                    if kind == "chunk":
+                        assembler.add(ev.chunk)
+                    elif kind == "error":
+                        # A JobError is a failure even if its code was left at 0 (OK).
+                        code = status_code(ev.error.code or grpc.StatusCode.UNKNOWN.value[0])
+                        raise OvidError(code, ev.error.message, job_id)
+                    elif kind == "final":
+                        final = ev.final
+                break
+            except grpc.RpcError as e:
+                if (e.code() != grpc.StatusCode.UNAVAILABLE or not job_id or final is not None
+                        or failures >= self.reattach_attempts):
+                    raise OvidError.from_rpc(e, job_id) from None
+                failures += 1
+                reattached += 1
+                time.sleep(min(0.2 * 2 ** (failures - 1), 2.0))
+                left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                stream = self._stub.WatchJob(pb.JobRef(job_id=job_id, from_event=next_index),
+                                             timeout=left, metadata=self._metadata)
+            except BaseException:
+                # A JobError, a bad chunk or the caller's callback: stop the call now rather
+                # than leave it streaming into nothing (without keep_on_disconnect this also
+                # cancels the job).
+                stream.cancel()
+                raise
+        if final is None:
+            raise OvidError(grpc.StatusCode.UNKNOWN,
+                            f"the stream ended after event {next_index - 1} without a Final "
+                            "event", job_id)
+        return GenerateResult(job_id=job_id, final=final, outputs=assembler.outputs(),
+                              events=events, reattached=reattached)

@@ -1,0 +1,290 @@
+"""ovidctl against the fake daemon: generate writes verified files and reports what ran, resumes a
+dropped stream from the right event, maps failures to exit code 1 with the status name, and the
+jobs/cancel/model/health commands; usage errors exit 2."""
+import json
+import struct
+import time
+
+import grpc
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from conftest import ovidctl
+from fake_server import output_bytes
+from ovid_client import OvidClient, build_request, float_to_bf16_bits, pb, text_embedding
+
+
+def write_safetensors(path, tensors):
+    """{name: (dtype name, shape, raw bytes)} -> a .safetensors file (any dtype, BF16 too, which
+    numpy cannot hold)."""
+    header, offset = {}, 0
+    for name, (dtype, shape, data) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        for _, _, data in tensors.values():
+            f.write(data)
+
+
+@pytest.fixture
+def embedding_file(tmp_path):
+    rng = np.random.default_rng(1)
+    context = rng.standard_normal((5, 4096)).astype(np.float32)
+    # Exact ties of the fp32 -> bf16 rounding (both clients must round them to even) and an
+    # fp32 subnormal, which bf16 keeps (same exponent range).
+    context[0, :4] = [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 2 ** -130]
+    video_neg = rng.standard_normal((3, 4096)).astype(np.float16)
+    audio_bits = float_to_bf16_bits(rng.standard_normal((2, 4096)))
+    path = tmp_path / "emb.safetensors"
+    write_safetensors(path, {
+        "context": ("F32", context.shape, context.tobytes()),
+        "video_negative": ("F16", video_neg.shape, video_neg.tobytes()),
+        "audio_negative": ("BF16", audio_bits.shape, audio_bits.astype("<u2").tobytes())})
+    return path, context, video_neg, audio_bits
+
+
+def files_in(path):
+    return sorted(p.name for p in path.iterdir())
+
+
+def test_generate_writes_verified_outputs_and_summary(server, embedding_file, tmp_path):
+    emb_path, context, video_neg, audio_bits = embedding_file
+    out = tmp_path / "out"
+    out.mkdir()
+    r = ovidctl("--address", server.address, "generate", "--embedding", emb_path,
+                "--width", 256, "--height", 128, "--steps", 3, "--seed", 9, "--solver", "euler",
+                "--shift", 3.5, "--video-guidance", 5, "--audio-guidance", 2.5,
+                "--slg-layer", -1, "--output-format", "latents", "--output-format", "mp4",
+                "--client-request-id", "abc", "--out-dir", out)
+    assert r.returncode == 0, r.stderr
+    assert files_in(out) == ["job-0001.mp4", "job-0001.safetensors"]
+    assert (out / "job-0001.mp4").read_bytes() == output_bytes(pb.OUTPUT_FORMAT_MP4, 9, 256, 128)
+    assert (out / "job-0001.safetensors").read_bytes() == output_bytes(
+        pb.OUTPUT_FORMAT_LATENTS, 9, 256, 128)
+    assert f"wrote {out}/job-0001.mp4" in r.stdout
+    assert "seed: 9" in r.stdout
+    assert "256x128" in r.stdout and "3 steps euler" in r.stdout and "slg layer -1" in r.stdout
+    assert "denoise" in r.stdout and "peak VRAM: 30.00 GiB" in r.stdout
+    # stderr is not a terminal here: plain progress lines.
+    assert "job job-0001 accepted" in r.stderr and "denoise 3/3" in r.stderr
+    assert "\r" not in r.stderr
+
+    (_, req), = server.fake.calls_of("Generate")
+    assert (req.width, req.height, req.steps, req.seed) == (256, 128, 3, 9)
+    assert req.solver == pb.SOLVER_EULER and req.slg_layer == -1
+    assert req.shift == pytest.approx(3.5) and req.audio_guidance == pytest.approx(2.5)
+    assert list(req.outputs) == [pb.OUTPUT_FORMAT_LATENTS, pb.OUTPUT_FORMAT_MP4]
+    assert req.client_request_id == "abc" and not req.keep_on_disconnect
+    # The C++ conversion sends the same bytes as the Python client's (kernels/fp16.h formula).
+    assert req.conditioning.embedding == text_embedding(context)
+    assert req.conditioning.embedding.bf16[:8] == struct.pack("<4H", 0x3F80, 0x3F82, 0xBF80, 0x0008)
+    assert req.video_negative.embedding == text_embedding(video_neg.astype(np.float32))
+    assert req.audio_negative.embedding.bf16 == audio_bits.astype("<u2").tobytes()
+    assert (req.audio_negative.embedding.tokens, req.audio_negative.embedding.dim) == (2, 4096)
+
+
+def test_dropped_stream_is_resumed_from_the_next_event(server, tmp_path):
+    server.fake.drop_after = 4  # Accepted, text_encode, steps 1-3 sent, then UNAVAILABLE
+    r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 6,
+                "--seed", 2, "--output-format", "mp4", "--keep", "--out-dir", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "re-attaching from event 5" in r.stderr
+    (_, ref), = server.fake.calls_of("WatchJob")
+    assert (ref.job_id, ref.from_event) == ("job-0001", 5)
+    assert server.fake.calls_of("Generate")[0][1].keep_on_disconnect
+    assert (tmp_path / "job-0001.mp4").read_bytes() == output_bytes(pb.OUTPUT_FORMAT_MP4, 2, 704,
+                                                                     704)
+
+
+def test_job_option_reattaches_to_an_existing_job(server, tmp_path):
+    with OvidClient(server.address) as client:
+        job_id = client.generate(prompt="x", steps=2, seed=5, outputs=["wav"]).job_id
+    r = ovidctl("--address", server.address, "generate", "--job", job_id, "--out-dir", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / f"{job_id}.wav").read_bytes() == output_bytes(pb.OUTPUT_FORMAT_WAV, 5, 704,
+                                                                     704)
+    assert server.fake.calls_of("WatchJob")[0][1] == pb.JobRef(job_id=job_id, from_event=0)
+    assert len(server.fake.calls_of("Generate")) == 1  # no new job
+
+
+def test_job_error_exits_1_with_the_code_name(server, tmp_path):
+    server.fake.fail_at_step = (2, grpc.StatusCode.RESOURCE_EXHAUSTED, "CUDA out of memory")
+    r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 4,
+                "--out-dir", tmp_path)
+    assert r.returncode == 1
+    assert "job job-0001 failed: RESOURCE_EXHAUSTED: CUDA out of memory" in r.stderr
+    assert files_in(tmp_path) == []
+
+
+def test_corrupted_chunk_exits_1_and_leaves_no_file(server, tmp_path):
+    server.fake.corrupt_chunk = True
+    r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 1,
+                "--output-format", "mp4", "--out-dir", tmp_path)
+    assert r.returncode == 1
+    assert "DATA_LOSS: output mp4: SHA-256" in r.stderr
+    assert files_in(tmp_path) == []
+
+
+def test_rejected_request_exits_1(server, tmp_path):
+    r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 500,
+                "--out-dir", tmp_path)
+    assert r.returncode == 1
+    assert "generate failed: INVALID_ARGUMENT: steps: must be in 1..200" in r.stderr
+
+
+def test_jobs_table_and_state_filter(server):
+    server.fake.step_delay = 0.05
+    with OvidClient(server.address) as client:
+        client.generate(prompt="x", steps=1)
+    slow = server.fake.start_job(build_request(prompt="slow", steps=200))
+    deadline = time.monotonic() + 10
+    while len(slow.events) < 4 and time.monotonic() < deadline:  # running, a few steps in
+        time.sleep(0.01)
+    r = ovidctl("--address", server.address, "jobs")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATE", "PROGRESS", "CREATED"]
+    assert lines[1].split()[:3] == ["job-0001", "succeeded", "denoise"]
+    assert lines[1].split()[3] == "1/1" and lines[1].endswith("UTC")
+    assert lines[2].split()[:3] == ["job-0002", "running", "denoise"]
+    r = ovidctl("--address", server.address, "jobs", "--state", "running")
+    assert [line.split()[0] for line in r.stdout.splitlines()] == ["ID", "job-0002"]
+    (_, req), = server.fake.calls_of("ListJobs")[1:]
+    assert list(req.states) == [pb.JOB_STATE_RUNNING]
+    server.fake.jobs["job-0002"].cancelled = True
+
+
+def test_cancel(server):
+    server.fake.step_delay = 0.05
+    job = server.fake.start_job(build_request(prompt="slow", steps=200))
+    r = ovidctl("--address", server.address, "cancel", job.job_id)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "job-0001 cancelled\n"
+    r = ovidctl("--address", server.address, "cancel", "job-9999")
+    assert r.returncode == 1
+    assert "cancel job-9999: NOT_FOUND: unknown job id 'job-9999'" in r.stderr
+
+
+def test_model_text_and_json(server):
+    r = ovidctl("--address", server.address, "model")
+    assert r.returncode == 0, r.stderr
+    assert "720x720_5s (11.66 B parameters)" in r.stdout
+    assert "30 layers, text 512 x 4096" in r.stdout
+    assert "720 of 2073 tensors quantized" in r.stdout
+    assert any(line.split() == ["q4_K", "540", "5.00", "GiB"] for line in r.stdout.splitlines())
+    assert any(line.split() == ["denoiser", "loaded", "ovi-q4_k_m.gguf"]
+               for line in r.stdout.splitlines())
+    assert any(line.split() == ["video_vae", "not", "loaded"] for line in r.stdout.splitlines())
+    assert "output formats: latents" in r.stdout
+    r = ovidctl("--address", server.address, "model", "--json")
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert info["config"]["text_dim"] == 4096
+    assert info["quantization"][0] == {"type": "q4_K", "tensors": 540, "bytes": str(5 << 30)}
+
+
+def test_health(server):
+    r = ovidctl("--address", server.address, "health")
+    assert (r.returncode, r.stdout) == (0, "(server) SERVING\n")
+    r = ovidctl("--address", server.address, "health", "--service", "ovid.v1.Generation")
+    assert (r.returncode, r.stdout) == (1, "ovid.v1.Generation NOT_SERVING\n")
+    r = ovidctl("--address", server.address, "health", "--service", "nope")
+    assert r.returncode == 1 and "health nope: NOT_FOUND" in r.stderr
+
+
+def test_token_and_address_from_flags_files_and_environment(server, tmp_path):
+    server.fake.token = "t0k"
+    token_file = tmp_path / "token"
+    token_file.write_text("t0k\n")
+    assert ovidctl("--address", server.address, "--token", "t0k", "jobs").returncode == 0
+    assert ovidctl("jobs", "--token-file", token_file, "--address", server.address).returncode == 0
+    assert ovidctl("jobs", env={"OVID_ADDRESS": server.address, "OVID_TOKEN": "t0k"}).returncode == 0
+    assert [md["authorization"] for md, _ in server.fake.calls_of("ListJobs")] == ["Bearer t0k"] * 3
+    r = ovidctl("--address", server.address, "jobs")
+    assert r.returncode == 1 and "jobs: UNAUTHENTICATED: missing or wrong bearer token" in r.stderr
+
+
+def test_timeout_bounds_the_whole_command(server, tmp_path):
+    server.fake.step_delay = 0.05
+    r = ovidctl("--address", server.address, "--timeout", "0.5", "generate", "--prompt", "x",
+                "--steps", 200, "--out-dir", tmp_path)
+    assert r.returncode == 1 and "DEADLINE_EXCEEDED" in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["frobnicate"],
+    ["jobs", "--bogus"],
+    ["jobs", "extra"],
+    ["generate", "--steps", "3"],
+    ["generate", "--prompt", "a", "--embedding", "e.safetensors"],
+    ["generate", "--prompt", "a", "--steps", "-1"],
+    ["generate", "--prompt", "a", "--solver", "heun"],
+    ["generate", "--prompt", "a", "--output-format", "gif"],
+    ["generate", "--prompt", "a", "--seed"],
+    ["generate", "--prompt", "a", "--out-dir", "/nonexistent/dir"],
+    ["generate", "--embedding", "/nonexistent.safetensors"],
+    ["generate", "--job", "job-1", "--steps", "3"],
+    ["cancel"],
+    ["--token", "a", "--token-file", "b", "jobs"],
+    ["jobs", "--state", "sleeping"],
+    ["jobs", "--timeout", "0"],
+    ["health", "--tls-cert", "/nonexistent.pem"],
+])
+def test_usage_errors_exit_2(args):
+    r = ovidctl("--address", "127.0.0.1:1", *args)
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert r.stdout == ""
+    assert r.stderr.startswith("ovidctl: ")
+
+
+def test_bad_embedding_file_is_a_usage_error(tmp_path):
+    path = tmp_path / "e.safetensors"
+    save_file({"context": np.zeros((2, 3, 4), np.float32)}, str(path))
+    r = ovidctl("generate", "--embedding", path)
+    assert r.returncode == 2 and "'context': shape must be [tokens, dim]" in r.stderr
+    save_file({"ctx": np.zeros((2, 4), np.float32)}, str(path))
+    r = ovidctl("generate", "--embedding", path)
+    assert r.returncode == 2 and "unexpected tensor 'ctx'" in r.stderr
+    save_file({"context": np.zeros((2, 4), np.int32)}, str(path))
+    r = ovidctl("generate", "--embedding", path)
+    assert r.returncode == 2 and "dtype I32 is not a float type" in r.stderr
+
+
+def test_help_exits_0():
+    r = ovidctl("--help")
+    assert r.returncode == 0 and "usage: ovidctl" in r.stdout and "generate" in r.stdout
+
+
+def test_progress_bar_on_a_terminal(server, tmp_path):
+    """stderr on a pseudo-terminal: the progress line is redrawn in place with a bar."""
+    import os
+    import pty
+    import subprocess
+
+    from conftest import OVIDCTL
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(OVIDCTL), "--address", server.address, "generate", "--prompt",
+                             "x", "--steps", "4", "--out-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out, _ = proc.communicate(timeout=30)
+    os.close(master)
+    err = b"".join(chunks).decode()
+    assert proc.returncode == 0, err
+    assert "\r\x1b[Kdenoise      [" + "#" * 30 + "] 4/4" in err
+    assert "\r\x1b[Kdenoise      [" + "#" * 7 + "." * 23 + "] 1/4" in err
+    assert "job job-0001 succeeded" in out

@@ -1,0 +1,167 @@
+"""The Python client against the fake daemon: reassembly and SHA-256 checks, re-attach,
+WatchJob from an index, error codes, the bearer token, bf16 and latents conversions."""
+import hashlib
+
+import grpc
+import numpy as np
+import pytest
+
+from fake_server import CHUNK, output_bytes
+from ovid_client import (OutputAssembler, OutputIntegrityError, OvidClient, OvidError, build_request,
+                         embedding_to_array, parse_latents, pb, text_embedding)
+
+
+def test_generate_reassembles_every_output_and_verifies_it(server):
+    seen = []
+    with OvidClient(server.address) as client:
+        result = client.generate(prompt="a cat", steps=3, seed=7, width=256, height=128,
+                                 outputs=["latents", "mp4"], on_event=seen.append)
+    assert result.job_id == "job-0001"
+    assert result.seed == 7
+    assert result.final.parameters.steps == 3
+    mp4 = output_bytes(pb.OUTPUT_FORMAT_MP4, 7, 256, 128)
+    assert len(mp4) > 2 * CHUNK  # three chunks, so reassembly really happened
+    assert result.outputs[pb.OUTPUT_FORMAT_MP4] == mp4
+    latents = parse_latents(result.outputs[pb.OUTPUT_FORMAT_LATENTS])
+    assert latents["video_latent"].shape == (48, 4, 8, 16)
+    assert latents["audio_latent"].shape == (40, 20)
+    assert latents["video_latent"].dtype == np.float32
+    # Accepted, text_encode, 3 denoise steps, 1 + 3 chunks, Final: indices 0..9 in order.
+    assert [ev.index for ev in seen] == list(range(10))
+    assert [ev.WhichOneof("event") for ev in seen][:2] == ["accepted", "progress"]
+    assert result.events == 10 and result.reattached == 0
+
+
+def test_corrupted_chunk_is_detected(server):
+    server.fake.corrupt_chunk = True
+    with OvidClient(server.address) as client, pytest.raises(OutputIntegrityError) as err:
+        client.generate(prompt="x", steps=1, outputs=["mp4"])
+    assert err.value.code == grpc.StatusCode.DATA_LOSS
+    assert "SHA-256" in err.value.message
+
+
+def test_gap_in_chunks_is_detected(server):
+    with OvidClient(server.address) as client:
+        job = client.generate(prompt="x", steps=1, outputs=["mp4"])
+        chunks = [ev.chunk for ev in client.watch(job.job_id) if ev.WhichOneof("event") == "chunk"]
+    assert [c.seq for c in chunks] == [0, 1, 2]
+    # Resuming one event too late loses chunk 0: refused, not written as a shorter file.
+    with pytest.raises(OutputIntegrityError, match="seq 1, expected 0"):
+        OutputAssembler().add(chunks[1])
+    # An output that never got its last chunk is incomplete.
+    asm = OutputAssembler()
+    asm.add(chunks[0])
+    with pytest.raises(OutputIntegrityError, match="before the output's last chunk"):
+        asm.outputs()
+    bad = pb.OutputChunk()
+    bad.CopyFrom(chunks[2])
+    bad.total_bytes += 1
+    asm.add(chunks[1])
+    with pytest.raises(OutputIntegrityError, match="the last chunk says"):
+        asm.add(bad)
+
+
+def test_watch_replays_from_the_given_index(server):
+    with OvidClient(server.address) as client:
+        result = client.generate(prompt="x", steps=4, outputs=["wav"])
+        events = list(client.watch(result.job_id, from_event=4))
+    assert [ev.index for ev in events] == [4, 5, 6, 7]
+    assert events[0].progress.stage == "denoise" and events[0].progress.step == 3
+    assert events[-1].WhichOneof("event") == "final"
+    assert server.fake.calls_of("WatchJob")[0][1] == pb.JobRef(job_id=result.job_id,
+                                                             from_event=4)
+    # attach() follows the same job from event 0 and rebuilds the same verified output.
+    with OvidClient(server.address) as client:
+        again = client.attach(result.job_id)
+    assert again.outputs == result.outputs and again.events == 8
+
+
+def test_broken_stream_is_resumed_from_the_next_index(server):
+    server.fake.drop_after = 4
+    with OvidClient(server.address) as client:
+        result = client.generate(prompt="x", steps=3, outputs=["mp4"], seed=3,
+                                 keep_on_disconnect=True)
+    assert result.reattached == 1
+    assert result.outputs[pb.OUTPUT_FORMAT_MP4] == output_bytes(pb.OUTPUT_FORMAT_MP4, 3, 704, 704)
+    (_, ref), = server.fake.calls_of("WatchJob")
+    assert ref.from_event == 5
+    assert server.fake.calls_of("Generate")[0][1].keep_on_disconnect
+
+
+def test_job_error_carries_its_code_and_message(server):
+    server.fake.fail_at_step = (2, grpc.StatusCode.RESOURCE_EXHAUSTED, "CUDA out of memory")
+    with OvidClient(server.address) as client, pytest.raises(OvidError) as err:
+        client.generate(prompt="x", steps=5)
+    assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert err.value.message == "CUDA out of memory"
+    assert err.value.job_id == "job-0001"
+
+
+def test_call_errors_carry_their_code(server):
+    with OvidClient(server.address) as client:
+        with pytest.raises(OvidError) as err:
+            client.get_job("nope")
+        assert err.value.code == grpc.StatusCode.NOT_FOUND and "nope" in err.value.message
+        with pytest.raises(OvidError) as err:
+            client.generate(prompt="x", steps=500)
+        assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert err.value.message == "steps: must be in 1..200"
+        with pytest.raises(OvidError) as err:
+            list(client.watch("nope"))
+        assert err.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_bearer_token_is_sent_and_required(server):
+    server.fake.token = "s3cret"
+    with OvidClient(server.address, token="s3cret") as client:
+        assert client.model().config.text_dim == 4096
+    md, _ = server.fake.calls_of("GetModel")[0]
+    assert md["authorization"] == "Bearer s3cret"
+    with OvidClient(server.address) as client, pytest.raises(OvidError) as err:
+        client.model()
+    assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_jobs_cancel_health(server):
+    server.fake.step_delay = 0.05
+    job = server.fake.start_job(build_request(prompt="slow", steps=200))
+    with OvidClient(server.address) as client:
+        assert client.get_job(job.job_id).job_id == job.job_id
+        assert [j.job_id for j in client.list_jobs()] == [job.job_id]
+        assert client.cancel(job.job_id).state == pb.JOB_STATE_CANCELLED
+        assert client.list_jobs(states=[pb.JOB_STATE_RUNNING]) == []
+        assert client.health() == "SERVING"
+        assert client.health("ovid.v1.Generation") == "NOT_SERVING"
+        with pytest.raises(OvidError) as err:
+            client.health("no.such.Service")
+        assert err.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_text_embedding_is_bf16_round_to_nearest_even(server):
+    # 1 + 2^-8 is halfway between two bf16 values: ties go to the even mantissa (1.0);
+    # 1 + 3*2^-8 ties to 1 + 2^-6 (even); just above halfway rounds up.
+    values = np.array([[1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -8 + 2 ** -20, -2.5]],
+                      dtype=np.float32)
+    emb = text_embedding(values)
+    assert emb.tokens == 1 and emb.dim == 4
+    assert np.frombuffer(emb.bf16, "<u2").tolist() == [0x3F80, 0x3F82, 0x3F81, 0xC020]
+    ctx = np.random.default_rng(0).standard_normal((7, 4096)).astype(np.float64)
+    with OvidClient(server.address) as client:
+        client.generate(embedding=ctx, steps=1)
+    (_, req), = server.fake.calls_of("Generate")
+    got = embedding_to_array(req.conditioning.embedding)
+    assert got.shape == (7, 4096)
+    np.testing.assert_allclose(got, ctx, rtol=2 ** -8)
+    with pytest.raises(ValueError):
+        text_embedding(np.zeros(4))
+
+
+def test_request_accepts_a_proto_and_rejects_unknown_fields(server):
+    with pytest.raises(TypeError, match="stepz"):
+        build_request(prompt="x", stepz=3)
+    req = build_request(prompt="x", steps=2, solver="dpmpp", shift=3.0)
+    with OvidClient(server.address) as client:
+        result = client.generate(req)
+    assert result.final.parameters.solver == pb.SOLVER_DPMPP
+    assert result.final.parameters.shift == 3.0
+    assert hashlib.sha256(result.outputs[pb.OUTPUT_FORMAT_LATENTS]).digest()

@@ -1,0 +1,86 @@
+// File: tools/ovidctl/connection.cc
+#include "tools/ovidctl/connection.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace ovidctl {
+namespace {
+
+std::string ReadFileOrThrow(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError(absl::StrCat("--", flag, ": cannot read '", path, "'"));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+}  // namespace
+
+ConnectionOptions ConnectionOptionsFrom(const Args& args) {
+  ConnectionOptions o;
+  if (auto a = args.Get("address")) {
+    o.address = *a;
+  } else if (auto env = Env("OVID_ADDRESS"); !env.empty()) {
+    o.address = env;
+  }
+  if (args.Has("token") && args.Has("token-file")) {
+    throw UsageError("give --token or --token-file, not both");
+  }
+  if (auto t = args.Get("token")) {
+    o.token = *t;
+  } else if (auto f = args.Get("token-file")) {
+    // A token file usually ends with a newline that is no part of the token.
+    o.token = std::string(absl::StripAsciiWhitespace(ReadFileOrThrow("token-file", *f)));
+  } else {
+    o.token = Env("OVID_TOKEN");
+  }
+  if (auto p = args.Get("tls-ca")) o.tls_ca = ReadFileOrThrow("tls-ca", *p);
+  if (auto p = args.Get("tls-cert")) o.tls_cert = ReadFileOrThrow("tls-cert", *p);
+  if (auto p = args.Get("tls-key")) o.tls_key = ReadFileOrThrow("tls-key", *p);
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    throw UsageError("--tls-cert and --tls-key go together (the client's mTLS identity)");
+  }
+  o.timeout_seconds = args.GetDouble("timeout");
+  if (o.timeout_seconds && !(*o.timeout_seconds > 0)) {
+    throw UsageError("--timeout: must be a positive number of seconds");
+  }
+  return o;
+}
+
+Connection::Connection(const ConnectionOptions& options) : options_(options) {
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  if (!options.tls_ca.empty() || !options.tls_cert.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls_ca;  // empty: the system's roots
+    ssl.pem_private_key = options.tls_key;
+    ssl.pem_cert_chain = options.tls_cert;
+    creds = grpc::SslCredentials(ssl);
+  } else {
+    creds = grpc::InsecureChannelCredentials();
+  }
+  channel_ = grpc::CreateChannel(options.address, creds);
+  if (options.timeout_seconds) {
+    deadline_ = std::chrono::system_clock::now() +
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    std::chrono::duration<double>(*options.timeout_seconds));
+  }
+}
+
+void Connection::Prepare(grpc::ClientContext* context) const {
+  // Plain metadata rather than call credentials: gRPC refuses call credentials on an insecure
+  // channel, and the daemon checks only this header.
+  if (!options_.token.empty()) context->AddMetadata("authorization", "Bearer " + options_.token);
+  if (deadline_) context->set_deadline(*deadline_);
+}
+
+}  // namespace ovidctl

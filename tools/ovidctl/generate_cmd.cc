@@ -1,0 +1,110 @@
+// File: tools/ovidctl/generate_cmd.cc
+// `ovidctl generate`: start (or re-attach to) a job, show its progress, write and verify its
+// outputs, print the paths and what the job actually ran with.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tools/ovidctl/commands.h"
+#include "tools/ovidctl/connection.h"
+#include "tools/ovidctl/follow.h"
+#include "tools/ovidctl/format.h"
+#include "tools/ovidctl/output_writer.h"
+#include "tools/ovidctl/progress_view.h"
+#include "tools/ovidctl/request_flags.h"
+
+namespace ovidctl {
+namespace {
+
+void PrintSummary(const std::string& job_id, const ovid::v1::Final& f,
+                  const std::vector<OutputWriter::Written>& written) {
+  std::printf("job %s succeeded\n", job_id.c_str());
+  for (const auto& w : written) {
+    std::printf("wrote %s (%s, %s, sha256 %s)\n", w.path.c_str(),
+                OutputFormatName(w.format).c_str(), HumanBytes(w.bytes).c_str(),
+                w.sha256_hex.c_str());
+  }
+  const auto& p = f.parameters();
+  std::vector<std::string> outputs;
+  for (int o : p.outputs()) outputs.push_back(OutputFormatName(static_cast<ovid::v1::OutputFormat>(o)));
+  std::printf("seed: %llu\n", static_cast<unsigned long long>(f.seed()));
+  std::printf("parameters: %ux%u, %.2f s (%u video frames, %u audio samples), %u steps %s, "
+              "shift %g, guidance video %g audio %g, slg layer %d, outputs %s\n",
+              p.width(), p.height(), p.duration_seconds(), p.video_frames(), p.audio_samples(),
+              p.steps(), SolverName(p.solver()).c_str(), p.shift(), p.video_guidance(),
+              p.audio_guidance(), p.slg_layer(), absl::StrJoin(outputs, ",").c_str());
+  std::printf("timings: queue %.2f s, total %.2f s\n", f.queue_seconds(), f.total_seconds());
+  for (const auto& s : f.stages()) {
+    std::printf("  %-14s %9.2f s   peak VRAM %s\n", s.stage().c_str(), s.seconds(),
+                HumanBytes(s.peak_vram_bytes()).c_str());
+  }
+  std::printf("peak VRAM: %s\n", HumanBytes(f.peak_vram_bytes()).c_str());
+}
+
+}  // namespace
+
+int RunGenerate(const std::vector<std::string>& argv) {
+  std::vector<FlagSpec> extra = RequestFlags();
+  extra.push_back({"out-dir"});
+  extra.push_back({"job"});
+  const Args args = Args::Parse(argv, WithGlobalFlags(extra));
+  if (!args.positional().empty()) {
+    throw UsageError(absl::StrCat("generate takes no arguments, got '", args.positional()[0], "'"));
+  }
+  const Connection conn(ConnectionOptionsFrom(args));
+  std::optional<ovid::v1::GenerateRequest> request;
+  std::string job_id;
+  if (auto j = args.Get("job")) {
+    for (const FlagSpec& f : RequestFlags()) {
+      if (args.Has(f.name)) throw UsageError(absl::StrCat("--job re-attaches; --", f.name,
+                                                          " only applies to a new job"));
+    }
+    job_id = *j;
+  } else {
+    request = RequestFromFlags(args);
+  }
+  const std::string out_dir = args.Get("out-dir").value_or(".");
+  if (!std::filesystem::is_directory(out_dir)) {
+    throw UsageError(absl::StrCat("--out-dir: '", out_dir, "' is not a directory"));
+  }
+
+  ProgressView view(isatty(STDERR_FILENO) != 0, stderr);
+  OutputWriter writer(out_dir);
+  FollowHooks hooks;
+  hooks.on_event = [&](const ovid::v1::GenerateEvent& ev) -> absl::Status {
+    if (!ev.job_id().empty()) job_id = ev.job_id();
+    if (ev.has_accepted()) view.Accepted(job_id, ev.accepted());
+    if (ev.has_progress()) view.Progress(ev.progress());
+    if (ev.has_chunk()) {
+      if (absl::Status s = writer.Add(job_id, ev.chunk()); !s.ok()) return s;
+      view.Chunk(ev.chunk());
+    }
+    return absl::OkStatus();
+  };
+  hooks.on_reattach = [&](int attempt, uint64_t from, const grpc::Status& why) {
+    view.Reattach(attempt, from, absl::StrCat(StatusCodeName(why.error_code()), ": ",
+                                              why.error_message()));
+  };
+  auto stub = ovid::v1::Generation::NewStub(conn.channel());
+  FollowResult r = FollowJob(conn, *stub, request ? &*request : nullptr, job_id, hooks);
+  view.Close();
+  if (r.error_code == 0) {
+    if (absl::Status s = writer.Finish(); !s.ok()) {
+      r.error_code = static_cast<int>(s.code());
+      r.error_message = std::string(s.message());
+    }
+  }
+  if (r.error_code != 0) {
+    const std::string what =
+        r.job_id.empty() ? std::string("generate failed") : absl::StrCat("job ", r.job_id, " failed");
+    return ReportFailure(what, r.error_code, r.error_message);
+  }
+  PrintSummary(r.job_id, *r.final, writer.written());
+  return 0;
+}
+
+}  // namespace ovidctl

@@ -1,0 +1,113 @@
+// File: tools/ovidctl/info_cmds.cc
+// The small commands: `jobs` (a table), `cancel ID` and `health [--service NAME]`.
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "health.grpc.pb.h"
+#include "ovid/v1/generation.grpc.pb.h"
+#include "tools/ovidctl/commands.h"
+#include "tools/ovidctl/connection.h"
+#include "tools/ovidctl/format.h"
+
+namespace ovidctl {
+namespace {
+
+Args ParseNoPositional(const std::vector<std::string>& argv, const std::vector<FlagSpec>& extra,
+                       const char* command) {
+  Args args = Args::Parse(argv, WithGlobalFlags(extra));
+  if (!args.positional().empty()) {
+    throw UsageError(absl::StrCat(command, " takes no arguments, got '", args.positional()[0],
+                                  "'"));
+  }
+  return args;
+}
+
+ovid::v1::JobState ParseState(const std::string& text) {
+  ovid::v1::JobState state;
+  if (!ovid::v1::JobState_Parse("JOB_STATE_" + absl::AsciiStrToUpper(text), &state) ||
+      state == ovid::v1::JOB_STATE_UNSPECIFIED) {
+    throw UsageError(absl::StrCat("--state: '", text,
+                                  "' is not one of queued, running, succeeded, failed, cancelled"));
+  }
+  return state;
+}
+
+// What the PROGRESS column says: the stage and step while running, the error when failed.
+std::string ProgressText(const ovid::v1::JobStatus& j) {
+  if (j.state() == ovid::v1::JOB_STATE_QUEUED) return absl::StrCat("queue #", j.queue_position());
+  if (j.has_error() && j.error().code() != 0) return StatusCodeName(j.error().code());
+  if (!j.has_progress() || j.progress().stage().empty()) return "-";
+  return absl::StrCat(j.progress().stage(), " ", j.progress().step(), "/", j.progress().total());
+}
+
+}  // namespace
+
+int RunJobs(const std::vector<std::string>& argv) {
+  const Args args = ParseNoPositional(argv, {{"state", true, true}}, "jobs");
+  ovid::v1::ListJobsRequest req;
+  for (const std::string& s : args.All("state")) req.add_states(ParseState(s));
+  const Connection conn(ConnectionOptionsFrom(args));
+  auto stub = ovid::v1::Generation::NewStub(conn.channel());
+  grpc::ClientContext ctx;
+  conn.Prepare(&ctx);
+  ovid::v1::ListJobsResponse resp;
+  const grpc::Status st = stub->ListJobs(&ctx, req, &resp);
+  if (!st.ok()) return ReportFailure("jobs", st.error_code(), st.error_message());
+
+  std::vector<std::array<std::string, 4>> rows = {{"ID", "STATE", "PROGRESS", "CREATED"}};
+  for (const auto& j : resp.jobs()) {
+    rows.push_back({j.job_id(), JobStateName(j.state()), ProgressText(j),
+                    TimestampText(j.created())});
+  }
+  std::array<size_t, 4> width{};
+  for (const auto& row : rows) {
+    for (size_t c = 0; c < 4; ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  for (const auto& row : rows) {
+    std::printf("%-*s  %-*s  %-*s  %s\n", static_cast<int>(width[0]), row[0].c_str(),
+                static_cast<int>(width[1]), row[1].c_str(), static_cast<int>(width[2]),
+                row[2].c_str(), row[3].c_str());
+  }
+  return 0;
+}
+
+int RunCancel(const std::vector<std::string>& argv) {
+  const Args args = Args::Parse(argv, GlobalFlags());
+  if (args.positional().size() != 1) throw UsageError("usage: ovidctl cancel JOB_ID");
+  const Connection conn(ConnectionOptionsFrom(args));
+  auto stub = ovid::v1::Generation::NewStub(conn.channel());
+  grpc::ClientContext ctx;
+  conn.Prepare(&ctx);
+  ovid::v1::JobRef ref;
+  ref.set_job_id(args.positional()[0]);
+  ovid::v1::JobStatus status;
+  const grpc::Status st = stub->CancelJob(&ctx, ref, &status);
+  if (!st.ok()) return ReportFailure("cancel " + ref.job_id(), st.error_code(), st.error_message());
+  // Cancelling a finished job is not an error: the state printed is whatever it ended as.
+  std::printf("%s %s\n", status.job_id().c_str(), JobStateName(status.state()).c_str());
+  return 0;
+}
+
+int RunHealth(const std::vector<std::string>& argv) {
+  const Args args = ParseNoPositional(argv, {{"service"}}, "health");
+  const Connection conn(ConnectionOptionsFrom(args));
+  auto stub = grpc::health::v1::Health::NewStub(conn.channel());
+  grpc::ClientContext ctx;
+  conn.Prepare(&ctx);
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(args.Get("service").value_or(""));
+  grpc::health::v1::HealthCheckResponse resp;
+  const grpc::Status st = stub->Check(&ctx, req, &resp);
+  const std::string name = req.service().empty() ? "(server)" : req.service();
+  if (!st.ok()) return ReportFailure("health " + name, st.error_code(), st.error_message());
+  std::printf("%s %s\n", name.c_str(),
+              grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
+  // Non-zero unless SERVING, so scripts and probes can use the exit code alone.
+  return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+}
+
+}  // namespace ovidctl

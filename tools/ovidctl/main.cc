@@ -1,0 +1,86 @@
+// File: tools/ovidctl/main.cc
+// ovidctl: command-line client of the ovid daemon. Dispatches to the subcommands and maps
+// failures to exit codes: 0 ok, 1 the call or the job failed, 2 a usage error.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tools/ovidctl/args.h"
+#include "tools/ovidctl/commands.h"
+#include "tools/ovidctl/format.h"
+
+namespace ovidctl {
+
+int ReportFailure(const std::string& what, int code, const std::string& message) {
+  std::fprintf(stderr, "ovidctl: %s: %s: %s\n", what.c_str(), StatusCodeName(code).c_str(),
+               message.c_str());
+  return 1;
+}
+
+std::vector<FlagSpec> WithGlobalFlags(const std::vector<FlagSpec>& extra) {
+  std::vector<FlagSpec> all = GlobalFlags();
+  all.insert(all.end(), extra.begin(), extra.end());
+  return all;
+}
+
+namespace {
+
+constexpr char kUsage[] = R"(usage: ovidctl [global flags] COMMAND [flags]
+
+commands:
+  generate   start a job (or --job ID to re-attach to one), stream its progress, write outputs
+             --embedding FILE.safetensors (tensors context [, video_negative, audio_negative])
+               | --prompt TEXT        [--first-frame IMAGE]
+             --width N --height N --duration S --steps N --solver unipc|euler|dpmpp --shift X
+             --video-guidance X --audio-guidance X --slg-layer N --seed N
+             --output-format latents|mp4|wav|png_frames (repeatable) --client-request-id ID
+             --keep (the job survives a lost connection) --out-dir DIR (default .)
+             --job ID (follow an existing job instead of starting one)
+  jobs       list jobs: id, state, progress, created   [--state STATE (repeatable)]
+  cancel ID  cancel a job; prints its resulting state
+  model      what the daemon has loaded               [--json]
+  health     gRPC health status                       [--service NAME]
+
+global flags:
+  --address HOST:PORT   daemon address (default localhost:50051, env OVID_ADDRESS)
+  --token T | --token-file F   bearer token (env OVID_TOKEN)
+  --tls-ca PEM          verify the server with this CA (enables TLS)
+  --tls-cert PEM --tls-key PEM   client certificate for mTLS
+  --timeout SECONDS     deadline of the whole command
+
+exit codes: 0 ok, 1 the call or the job failed (health: not SERVING), 2 usage error
+)";
+
+bool WantsHelp(const std::string& command, const std::vector<std::string>& rest) {
+  if (command == "help" || command == "--help" || command == "-h") return true;
+  for (const std::string& a : rest) {
+    if (a == "--help") return true;
+  }
+  return false;
+}
+
+}  // namespace
+}  // namespace ovidctl
+
+int main(int argc, char** argv) {
+  using namespace ovidctl;
+  std::vector<std::string> rest;
+  const std::string command = SplitCommand(argc, argv, &rest);
+  if (WantsHelp(command, rest)) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  try {
+    if (command.empty()) throw UsageError("no command given");
+    if (command == "generate") return RunGenerate(rest);
+    if (command == "jobs") return RunJobs(rest);
+    if (command == "cancel") return RunCancel(rest);
+    if (command == "model") return RunModel(rest);
+    if (command == "health") return RunHealth(rest);
+    throw UsageError(absl::StrCat("unknown command '", command, "'"));
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "ovidctl: %s\n(ovidctl --help lists the commands and flags)\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,96 @@
+// File: tools/ovidctl/output_writer.cc
+#include "tools/ovidctl/output_writer.h"
+
+#include <openssl/evp.h>
+
+#include <cstdio>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "tools/ovidctl/format.h"
+
+namespace ovidctl {
+
+struct OutputWriter::Partial {
+  std::string path;  // final name; data goes to path + ".part"
+  std::ofstream out;
+  uint32_t next_seq = 0;
+  uint64_t bytes = 0;
+  EVP_MD_CTX* sha = nullptr;
+
+  ~Partial() {
+    if (sha) EVP_MD_CTX_free(sha);
+    if (out.is_open()) {
+      out.close();
+      std::remove((path + ".part").c_str());
+    }
+  }
+};
+
+OutputWriter::OutputWriter(std::string dir) : dir_(std::move(dir)) {}
+OutputWriter::~OutputWriter() = default;
+
+absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::OutputChunk& chunk) {
+  const std::string name = OutputFormatName(chunk.format());
+  const auto loss = [&](const std::string& problem) {
+    return absl::DataLossError(absl::StrCat("output ", name, ": ", problem));
+  };
+  if (done_.count(chunk.format())) {
+    return loss(absl::StrCat("chunk seq ", chunk.seq(), " after the last chunk"));
+  }
+  auto& slot = partial_[chunk.format()];
+  if (!slot) {
+    slot = std::make_unique<Partial>();
+    slot->path = absl::StrCat(dir_, "/", job_id, ".", OutputExtension(chunk.format()));
+    slot->out.open(slot->path + ".part", std::ios::binary | std::ios::trunc);
+    if (!slot->out) return absl::InternalError(absl::StrCat("cannot write ", slot->path, ".part"));
+    slot->sha = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(slot->sha, EVP_sha256(), nullptr);
+  }
+  Partial& p = *slot;
+  if (chunk.seq() != p.next_seq) {
+    return loss(absl::StrCat("chunk seq ", chunk.seq(), ", expected ", p.next_seq));
+  }
+  if (chunk.offset() != p.bytes) {
+    return loss(absl::StrCat("chunk ", chunk.seq(), " at offset ", chunk.offset(), ", expected ",
+                             p.bytes));
+  }
+  p.out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+  if (!p.out) return absl::InternalError(absl::StrCat("write failed: ", p.path, ".part"));
+  EVP_DigestUpdate(p.sha, chunk.data().data(), chunk.data().size());
+  p.bytes += chunk.data().size();
+  ++p.next_seq;
+  if (!chunk.last()) return absl::OkStatus();
+
+  if (chunk.total_bytes() != p.bytes) {
+    return loss(absl::StrCat("received ", p.bytes, " bytes, the last chunk says ",
+                             chunk.total_bytes()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(p.sha, digest, &len);
+  const std::string got(reinterpret_cast<const char*>(digest), len);
+  if (got != chunk.sha256()) {
+    return loss(absl::StrCat("SHA-256 ", absl::BytesToHexString(got),
+                             " does not match the server's ",
+                             absl::BytesToHexString(chunk.sha256())));
+  }
+  p.out.close();
+  if (!p.out || std::rename((p.path + ".part").c_str(), p.path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot finish ", p.path));
+  }
+  written_.push_back({chunk.format(), p.path, p.bytes, absl::BytesToHexString(got)});
+  done_[chunk.format()] = true;
+  partial_.erase(chunk.format());
+  return absl::OkStatus();
+}
+
+absl::Status OutputWriter::Finish() const {
+  if (partial_.empty()) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat("output ",
+                   OutputFormatName(static_cast<ovid::v1::OutputFormat>(partial_.begin()->first)),
+                   ": the job ended before its last chunk"));
+}
+
+}  // namespace ovidctl
