@@ -1,14 +1,14 @@
 // File: server/daemon.cc
 #include "server/daemon.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -21,6 +21,7 @@
 #include "server/job_queue.h"
 #include "server/job_store.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/model_info.h"
 #include "server/stop_signal.h"
 #include "server/tls.h"
@@ -74,7 +75,8 @@ class Health {
     servers_.push_back(server);
   }
   void SetReady(bool ready) {
-    for (grpc::Server* s : servers_) s->GetHealthCheckService()->SetServingStatus(kServiceName, ready);
+    for (grpc::Server* s : servers_)
+      s->GetHealthCheckService()->SetServingStatus(kServiceName, ready);
   }
 
  private:
@@ -101,8 +103,7 @@ class DeviceWatch : public JobObserver {
 
 std::unique_ptr<grpc::Server> StartServer(const std::string& address,
                                           std::shared_ptr<grpc::ServerCredentials> credentials,
-                                          grpc::Service* service, uint64_t max_receive,
-                                          int* port) {
+                                          grpc::Service* service, uint64_t max_receive, int* port) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, std::move(credentials), port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive));
@@ -142,15 +143,36 @@ int RunDaemon(int argc, char** argv) {
     return 2;
   }
 
+  const std::string version = OVID_VERSION;
+  // Up before the model loads, so a scrape during a long load shows the process (and its
+  // build), not a refused connection. The model's gauges join once it is loaded.
+  MetricsSources build_only;
+  build_only.version = version;
+  absl::StatusOr<std::unique_ptr<ServerMetrics>> started_metrics =
+      ServerMetrics::Start(config.metrics_listen, build_only);
+  if (!started_metrics.ok()) {
+    log.Error("cannot serve metrics", {{"error", std::string(started_metrics.status().message())}});
+    return 2;
+  }
+  // Declared before everything that reports to it: destroyed last (it observes the queue).
+  std::unique_ptr<ServerMetrics> metrics = *std::move(started_metrics);
+  log.Info("metrics listening",
+           {{"address", config.metrics_listen}, {"port", absl::StrCat(metrics->port())}});
+
   StopSignal stop;
   Health health;
   JobStore store(config.job_ttl, config.max_jobs_kept);
   ObserverList observers;
+  observers.Add(metrics.get());
   JobLog job_log(log);
   observers.Add(&job_log);
   DeviceWatch device_watch(stop, health);
   observers.Add(&device_watch);
-  GenerationService service(store, auth, &observers);
+  ServerMetrics* metrics_sink = metrics.get();
+  GenerationService service(store, auth, &observers,
+                            [metrics_sink](std::string_view method, absl::StatusCode code) {
+                              metrics_sink->OnRpc(method, code);
+                            });
 
   // Health and reflection are served from the start, so probes see "alive, not ready" while the
   // model loads.
@@ -164,11 +186,11 @@ int RunDaemon(int argc, char** argv) {
     return 2;
   }
   health.Add(server.get());
-  log.Info("listening", {{"address", config.listen},
-                         {"port", absl::StrCat(port)},
-                         {"tls", config.tls() ? (config.tls_client_ca.empty() ? "tls" : "mtls")
-                                              : "off"},
-                         {"auth", auth.enabled() ? "bearer" : "off"}});
+  log.Info("listening",
+           {{"address", config.listen},
+            {"port", absl::StrCat(port)},
+            {"tls", config.tls() ? (config.tls_client_ca.empty() ? "tls" : "mtls") : "off"},
+            {"auth", auth.enabled() ? "bearer" : "off"}});
   std::unique_ptr<grpc::Server> health_server;
   if (!config.health_address.empty()) {
     int health_port = 0;
@@ -179,16 +201,16 @@ int RunDaemon(int argc, char** argv) {
       return 2;
     }
     health.Add(health_server.get());
-    log.Info("health listening", {{"address", config.health_address},
-                                  {"port", absl::StrCat(health_port)}});
+    log.Info("health listening",
+             {{"address", config.health_address}, {"port", absl::StrCat(health_port)}});
   }
 
   const absl::Time load_start = absl::Now();
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> loaded =
       LoadOviPipeline(ToPipelineOptions(config));
   if (!loaded.ok()) {
-    log.Error("cannot load the model", {{"model", config.model},
-                                        {"error", std::string(loaded.status().message())}});
+    log.Error("cannot load the model",
+              {{"model", config.model}, {"error", std::string(loaded.status().message())}});
     server->Shutdown();
     return 1;
   }
@@ -223,11 +245,20 @@ int RunDaemon(int argc, char** argv) {
   if (budget != 0) log.Info("vram budget for jobs", {{"bytes", Bytes(budget)}});
 
   device_watch.SetPipeline(pipeline.get());
+  LoadedPipeline* model_source = pipeline.get();
+  MetricsSources sources;
+  sources.vram = [model_source] { return model_source->Vram(); };
+  sources.model = model;
+  sources.version = version;
+  metrics->SetSources(sources);
   {
     JobQueue queue(*pipeline, store,
                    JobQueueOptions{config.max_queue, config.workers, budget, &observers});
-    const std::string version = OVID_VERSION;
-    LoadedPipeline* model_source = pipeline.get();
+    MetricsSources with_queue = sources;
+    with_queue.queue_depth = [&queue] { return queue.queued(); };
+    with_queue.running_jobs = [&queue] { return queue.running(); };
+    with_queue.vram_reserved_bytes = [&queue] { return queue.vram_reserved_bytes(); };
+    metrics->SetSources(with_queue);
     service.Attach(&queue, [model_source, version] {
       return ToModelInfo(model_source->Describe(), model_source->Vram(), version);
     });
@@ -248,6 +279,8 @@ int RunDaemon(int argc, char** argv) {
     server->Shutdown(deadline);
     if (health_server != nullptr) health_server->Shutdown(deadline);
     server->Wait();
+    // The queue goes next: its gauges must not be read after that.
+    metrics->SetSources(sources);
     if (reason == StopSignal::Reason::kFatal) {
       log.Error("stopped after a fatal error", {{"error", why}});
       return 1;

@@ -21,23 +21,26 @@ std::optional<grpc::Status> EndStatus(const v1::GenerateEvent& event) {
 
 }  // namespace
 
-EventStream* EventStream::Refuse(const grpc::Status& status) {
+EventStream* EventStream::Refuse(const grpc::Status& status, DoneCallback done) {
   auto* stream = new EventStream();
+  stream->done_ = std::move(done);
   std::lock_guard<std::mutex> lock(stream->mu_);
   stream->FinishLocked(status);
   return stream;
 }
 
 EventStream* EventStream::Follow(grpc::CallbackServerContext* context, std::shared_ptr<Job> job,
-                                 uint64_t from_index, JobQueue* queue, Ownership ownership) {
+                                 uint64_t from_index, JobQueue* queue, Ownership ownership,
+                                 DoneCallback done) {
   auto* stream = new EventStream();
+  stream->done_ = std::move(done);
   stream->context_ = context;
   stream->job_ = std::move(job);
   stream->queue_ = queue;
   stream->ownership_ = ownership;
   // Replays what is logged, then follows live; the job's lock makes the hand-over gapless.
-  stream->subscription_ =
-      stream->job_->Subscribe(from_index, [stream](const v1::GenerateEvent& e) { stream->Push(e); });
+  stream->subscription_ = stream->job_->Subscribe(
+      from_index, [stream](const v1::GenerateEvent& e) { stream->Push(e); });
   return stream;
 }
 
@@ -68,6 +71,7 @@ void EventStream::PumpLocked() {
 void EventStream::FinishLocked(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
+  finish_status_ = status;
   Finish(status);
 }
 
@@ -82,8 +86,8 @@ void EventStream::OnCancel() {
   // The call is over for the client (it cancelled, went away, or its deadline passed). What
   // happens to the job depends on who owns it; the queue takes its own locks, so ours is not held.
   if (job_ != nullptr && queue_ != nullptr && ownership_ != Ownership::kWatchOnly) {
-    const bool past_deadline = context_ != nullptr &&
-                               context_->deadline() <= std::chrono::system_clock::now();
+    const bool past_deadline =
+        context_ != nullptr && context_->deadline() <= std::chrono::system_clock::now();
     if (past_deadline) {
       // NOT_FOUND (evicted meanwhile) leaves nothing to stop.
       (void)queue_->Cancel(job_->id(), CancelReason::kDeadlineExceeded,
@@ -102,6 +106,7 @@ void EventStream::OnDone() {
   // After Unsubscribe returns no callback is running or will come (the job's lock guards both),
   // so deleting is safe.
   if (subscription_) job_->Unsubscribe(*subscription_);
+  if (done_) done_(finish_status_);
   delete this;
 }
 

@@ -6,13 +6,14 @@
 // them and starts writes, so no gRPC thread ever waits on the model.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-
-#include <grpcpp/grpcpp.h>
 
 #include "ovid/v1/generation.pb.h"
 #include "server/job.h"
@@ -26,11 +27,15 @@ class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
   // asked to keep it; a WatchJob stream only looks.
   enum class Ownership { kWatchOnly, kCancelJobOnDisconnect, kCancelJobOnDeadline };
 
+  // Told the call's final status once it is over (metrics); may be empty.
+  using DoneCallback = std::function<void(const grpc::Status& status)>;
+
   // A stream that ends at once with `status` (refused before any job existed).
-  static EventStream* Refuse(const grpc::Status& status);
+  static EventStream* Refuse(const grpc::Status& status, DoneCallback done = nullptr);
   // Follows `job` from event `from_index` (which must be <= the events logged so far).
   static EventStream* Follow(grpc::CallbackServerContext* context, std::shared_ptr<Job> job,
-                             uint64_t from_index, JobQueue* queue, Ownership ownership);
+                             uint64_t from_index, JobQueue* queue, Ownership ownership,
+                             DoneCallback done = nullptr);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -54,8 +59,10 @@ class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
   v1::GenerateEvent in_flight_;
   bool writing_ = false;
   bool finished_ = false;
-  bool broken_ = false;                    // the client is gone: write nothing more
+  bool broken_ = false;                     // the client is gone: write nothing more
   std::optional<grpc::Status> end_status_;  // set by the terminal event
+  grpc::Status finish_status_;              // what Finish was called with
+  DoneCallback done_;
 };
 
 }  // namespace ovid::server

@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/event_stream.h"
 #include "server/request_convert.h"
 #include "server/status_util.h"
 
@@ -19,8 +18,9 @@ const absl::Status& LoadingError() {
 
 }  // namespace
 
-GenerationService::GenerationService(JobStore& store, BearerAuth auth, JobObserver* observer)
-    : store_(store), auth_(std::move(auth)), observer_(observer) {}
+GenerationService::GenerationService(JobStore& store, BearerAuth auth, JobObserver* observer,
+                                     RpcListener on_rpc)
+    : store_(store), auth_(std::move(auth)), observer_(observer), on_rpc_(std::move(on_rpc)) {}
 
 void GenerationService::Attach(JobQueue* queue, std::function<v1::ModelInfo()> model_info) {
   {
@@ -30,11 +30,21 @@ void GenerationService::Attach(JobQueue* queue, std::function<v1::ModelInfo()> m
   queue_.store(queue, std::memory_order_release);
 }
 
-grpc::ServerUnaryReactor* GenerationService::Reply(grpc::CallbackServerContext* context,
-                                                   const absl::Status& status) {
+grpc::ServerUnaryReactor* GenerationService::Reply(const char* method,
+                                                   grpc::CallbackServerContext* context,
+                                                   const absl::Status& status) const {
+  if (on_rpc_) on_rpc_(method, status.code());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
+}
+
+EventStream::DoneCallback GenerationService::StreamDone(const char* method) const {
+  if (!on_rpc_) return nullptr;
+  RpcListener listener = on_rpc_;
+  return [listener, method](const grpc::Status& status) {
+    listener(method, static_cast<absl::StatusCode>(status.error_code()));
+  };
 }
 
 grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
@@ -42,7 +52,7 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
   // Refusals before a job exists; JobQueue::Submit reports its own to the observer.
   auto refuse = [&](const absl::Status& status) {
     if (observer_ != nullptr) observer_->OnRejected(status);
-    return EventStream::Refuse(ToGrpcStatus(status));
+    return EventStream::Refuse(ToGrpcStatus(status), StreamDone("Generate"));
   };
   if (absl::Status status = auth_.Check(*context); !status.ok()) return refuse(status);
   JobQueue* jobs = queue();
@@ -51,64 +61,69 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
   if (!converted.ok()) return refuse(converted.status());
   absl::StatusOr<std::shared_ptr<Job>> job =
       jobs->Submit(*std::move(converted), request->client_request_id());
-  if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()));
+  if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()), StreamDone("Generate"));
   const auto ownership = request->keep_on_disconnect()
                              ? EventStream::Ownership::kCancelJobOnDeadline
                              : EventStream::Ownership::kCancelJobOnDisconnect;
-  return EventStream::Follow(context, *std::move(job), 0, jobs, ownership);
+  return EventStream::Follow(context, *std::move(job), 0, jobs, ownership, StreamDone("Generate"));
 }
 
 grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
     grpc::CallbackServerContext* context, const v1::JobRef* ref) {
   if (absl::Status status = auth_.Check(*context); !status.ok()) {
-    return EventStream::Refuse(ToGrpcStatus(status));
+    return EventStream::Refuse(ToGrpcStatus(status), StreamDone("WatchJob"));
   }
   absl::StatusOr<std::shared_ptr<Job>> job = store_.Get(ref->job_id());
-  if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()));
+  if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()), StreamDone("WatchJob"));
   // Past the end of the log the stream would wait for events that never come (a finished job
   // logs nothing more), so that is refused rather than left hanging.
   const uint64_t logged = (*job)->event_count();
   const bool finished = (*job)->finished();
   if (ref->from_event() > logged || (finished && ref->from_event() == logged)) {
-    return EventStream::Refuse(ToGrpcStatus(absl::OutOfRangeError(absl::StrCat(
-        "from_event: ", ref->from_event(), " is past the end of job ", ref->job_id(), "'s log (",
-        logged, " events", finished ? ", finished" : " so far", ")"))));
+    return EventStream::Refuse(
+        ToGrpcStatus(absl::OutOfRangeError(absl::StrCat(
+            "from_event: ", ref->from_event(), " is past the end of job ", ref->job_id(),
+            "'s log (", logged, " events", finished ? ", finished" : " so far", ")"))),
+        StreamDone("WatchJob"));
   }
   return EventStream::Follow(context, *std::move(job), ref->from_event(), queue(),
-                             EventStream::Ownership::kWatchOnly);
+                             EventStream::Ownership::kWatchOnly, StreamDone("WatchJob"));
 }
 
 grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext* context,
                                                     const v1::JobRef* ref,
                                                     v1::JobStatus* response) {
-  if (absl::Status status = auth_.Check(*context); !status.ok()) return Reply(context, status);
+  if (absl::Status status = auth_.Check(*context); !status.ok())
+    return Reply("GetJob", context, status);
   JobQueue* jobs = queue();
   if (jobs == nullptr) {
-    return Reply(context, absl::NotFoundError(absl::StrCat("no job ", ref->job_id())));
+    return Reply("GetJob", context, absl::NotFoundError(absl::StrCat("no job ", ref->job_id())));
   }
   absl::StatusOr<v1::JobStatus> status = jobs->GetStatus(ref->job_id());
   if (status.ok()) *response = *std::move(status);
-  return Reply(context, status.status());
+  return Reply("GetJob", context, status.status());
 }
 
 grpc::ServerUnaryReactor* GenerationService::CancelJob(grpc::CallbackServerContext* context,
                                                        const v1::JobRef* ref,
                                                        v1::JobStatus* response) {
-  if (absl::Status status = auth_.Check(*context); !status.ok()) return Reply(context, status);
+  if (absl::Status status = auth_.Check(*context); !status.ok())
+    return Reply("CancelJob", context, status);
   JobQueue* jobs = queue();
   if (jobs == nullptr) {
-    return Reply(context, absl::NotFoundError(absl::StrCat("no job ", ref->job_id())));
+    return Reply("CancelJob", context, absl::NotFoundError(absl::StrCat("no job ", ref->job_id())));
   }
   absl::StatusOr<v1::JobStatus> status =
       jobs->Cancel(ref->job_id(), CancelReason::kCancelled, "cancelled by CancelJob");
   if (status.ok()) *response = *std::move(status);
-  return Reply(context, status.status());
+  return Reply("CancelJob", context, status.status());
 }
 
 grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContext* context,
                                                       const v1::ListJobsRequest* request,
                                                       v1::ListJobsResponse* response) {
-  if (absl::Status status = auth_.Check(*context); !status.ok()) return Reply(context, status);
+  if (absl::Status status = auth_.Check(*context); !status.ok())
+    return Reply("ListJobs", context, status);
   std::vector<v1::JobState> states;
   for (int state : request->states()) states.push_back(static_cast<v1::JobState>(state));
   JobQueue* jobs = queue();
@@ -118,21 +133,22 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
         jobs != nullptr ? jobs->GetStatus(job->id()) : job->Status();
     if (status.ok()) *response->add_jobs() = *std::move(status);
   }
-  return Reply(context, absl::OkStatus());
+  return Reply("ListJobs", context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* GenerationService::GetModel(grpc::CallbackServerContext* context,
                                                       const v1::GetModelRequest* /*request*/,
                                                       v1::ModelInfo* response) {
-  if (absl::Status status = auth_.Check(*context); !status.ok()) return Reply(context, status);
+  if (absl::Status status = auth_.Check(*context); !status.ok())
+    return Reply("GetModel", context, status);
   std::function<v1::ModelInfo()> model_info;
   {
     std::lock_guard<std::mutex> lock(model_mu_);
     model_info = model_info_;
   }
-  if (!model_info) return Reply(context, LoadingError());
+  if (!model_info) return Reply("GetModel", context, LoadingError());
   *response = model_info();
-  return Reply(context, absl::OkStatus());
+  return Reply("GetModel", context, absl::OkStatus());
 }
 
 }  // namespace ovid::server

@@ -7,15 +7,17 @@
 // Generate and GetModel answer UNAVAILABLE.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
-
-#include <grpcpp/grpcpp.h>
+#include <string_view>
 
 #include "ovid/v1/generation.grpc.pb.h"
 #include "server/auth.h"
+#include "server/event_stream.h"
 #include "server/job_observer.h"
 #include "server/job_queue.h"
 #include "server/job_store.h"
@@ -24,17 +26,21 @@ namespace ovid::server {
 
 class GenerationService final : public v1::Generation::CallbackService {
  public:
+  // Told every finished call: its method ("Generate", ...) and final status code.
+  using RpcListener = std::function<void(std::string_view method, absl::StatusCode code)>;
+
   // `store` and `observer` (may be null) must outlive the service.
-  GenerationService(JobStore& store, BearerAuth auth, JobObserver* observer);
+  GenerationService(JobStore& store, BearerAuth auth, JobObserver* observer,
+                    RpcListener on_rpc = nullptr);
 
   // The model is loaded: jobs go to `queue` (which must outlive the service) and GetModel
   // answers with what `model_info` returns (called per request; must be thread-safe).
   void Attach(JobQueue* queue, std::function<v1::ModelInfo()> model_info);
 
-  grpc::ServerWriteReactor<v1::GenerateEvent>* Generate(grpc::CallbackServerContext* context,
-                                                         const v1::GenerateRequest* request) override;
+  grpc::ServerWriteReactor<v1::GenerateEvent>* Generate(
+      grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
   grpc::ServerWriteReactor<v1::GenerateEvent>* WatchJob(grpc::CallbackServerContext* context,
-                                                         const v1::JobRef* ref) override;
+                                                        const v1::JobRef* ref) override;
   grpc::ServerUnaryReactor* GetJob(grpc::CallbackServerContext* context, const v1::JobRef* ref,
                                    v1::JobStatus* response) override;
   grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context, const v1::JobRef* ref,
@@ -48,13 +54,16 @@ class GenerationService final : public v1::Generation::CallbackService {
 
  private:
   JobQueue* queue() const { return queue_.load(std::memory_order_acquire); }
-  // Ends a unary call with `status` (OK or not) and returns its reactor.
-  static grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
-                                         const absl::Status& status);
+  // Ends a unary call of `method` with `status` (OK or not) and returns its reactor.
+  grpc::ServerUnaryReactor* Reply(const char* method, grpc::CallbackServerContext* context,
+                                  const absl::Status& status) const;
+  // The end-of-call report for a stream of `method`.
+  EventStream::DoneCallback StreamDone(const char* method) const;
 
   JobStore& store_;
   const BearerAuth auth_;
   JobObserver* const observer_;
+  const RpcListener on_rpc_;
   std::atomic<JobQueue*> queue_{nullptr};
   std::mutex model_mu_;
   std::function<v1::ModelInfo()> model_info_;

@@ -1,9 +1,9 @@
 // File: server/job_log.cc
 #include "server/job_log.h"
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/status/status.h"
 
 namespace ovid::server {
 namespace {
@@ -23,10 +23,11 @@ void JobLog::OnRejected(const absl::Status& status) {
                                    {"error", std::string(status.message())}});
 }
 
-void JobLog::OnFinished(const Job& job, const absl::Status& status,
-                        const GenerationResult* result, absl::Duration total) {
+void JobLog::OnFinished(const Job& job, const absl::Status& status, const GenerationResult* result,
+                        absl::Duration total) {
   LogFields fields = {{"job", job.id()}};
-  if (!job.client_request_id().empty()) fields.emplace_back("client_request_id", job.client_request_id());
+  if (!job.client_request_id().empty())
+    fields.emplace_back("client_request_id", job.client_request_id());
   fields.emplace_back("outcome", Outcome(status));
   fields.emplace_back("code", absl::StatusCodeToString(status.code()));
   const absl::Time started = job.started();
@@ -39,7 +40,8 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status,
   if (result != nullptr) {
     fields.emplace_back("seed", absl::StrCat(result->seed));
     fields.emplace_back("steps", absl::StrCat(result->parameters.steps));
-    fields.emplace_back("size", absl::StrCat(result->parameters.width, "x", result->parameters.height));
+    fields.emplace_back("size",
+                        absl::StrCat(result->parameters.width, "x", result->parameters.height));
     fields.emplace_back("peak_vram_bytes", absl::StrCat(result->peak_vram_bytes));
   }
   if (!status.ok()) fields.emplace_back("error", std::string(status.message()));

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "server/events.h"
+#include "server/metrics_reasons.h"
 
 namespace ovid::server {
 namespace {
@@ -69,9 +70,7 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
   if (!estimate.ok()) return estimate.status();
   const uint64_t budget = options_.vram_budget_bytes;
   if (budget != 0 && *estimate > budget) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "the job needs an estimated %d bytes of VRAM; %d are available (--vram-budget)", *estimate,
-        budget));
+    return VramBudgetError(*estimate, budget);
   }
   std::shared_ptr<Job> job;
   uint32_t position = 0;
@@ -79,9 +78,7 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_) return absl::UnavailableError("the server is draining and accepts no new jobs");
     if (queue_.size() >= options_.max_queue) {
-      return absl::ResourceExhaustedError(absl::StrFormat(
-          "queue full: %d of %d jobs waiting, %d running (--max-queue); retry later", queue_.size(),
-          options_.max_queue, running_.size()));
+      return QueueFullError(queue_.size(), options_.max_queue, running_.size());
     }
     job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
                                 *estimate, store_.clock()());

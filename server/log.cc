@@ -69,8 +69,9 @@ std::string Logger::Format(absl::string_view level, absl::string_view message,
   const std::string time =
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   if (format_ == LogFormat::kJson) {
-    std::string line = absl::StrCat("{\"time\":", JsonString(time), ",\"level\":",
-                                    JsonString(level), ",\"msg\":", JsonString(message));
+    std::string line =
+        absl::StrCat("{\"time\":", JsonString(time), ",\"level\":", JsonString(level),
+                     ",\"msg\":", JsonString(message));
     for (const auto& [key, value] : fields) {
       absl::StrAppend(&line, ",", JsonString(key), ":",
                       IsNumber(value) ? value : JsonString(value));

@@ -1,0 +1,179 @@
+// File: server/metrics.cc
+#include "server/metrics.h"
+
+#include <array>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "prometheus/text_serializer.h"
+#include "server/metrics_buckets.h"
+#include "server/metrics_exposer.h"
+#include "server/metrics_process.h"
+
+namespace ovid::server {
+namespace {
+
+namespace buckets = metrics_buckets;
+
+// The engine's stages (ovid/engine.h, Progress). Anything else is exported as "other", so a new
+// engine stage cannot grow the label set past what docs/metrics.md lists.
+constexpr std::array<std::string_view, 5> kStages = {"text_encode", "denoise", "video_decode",
+                                                     "audio_decode", "mux"};
+// The methods of ovid.v1.Generation; others (health, reflection) count as "other".
+constexpr std::array<std::string_view, 6> kMethods = {"Generate", "WatchJob", "GetJob",
+                                                      "CancelJob", "ListJobs", "GetModel"};
+
+size_t Index(Outcome outcome) { return static_cast<size_t>(outcome); }
+size_t Index(FailureReason reason) { return static_cast<size_t>(reason); }
+
+std::string KnownOr(std::string_view name, const auto& known, std::string_view fallback) {
+  for (std::string_view candidate : known) {
+    if (candidate == name) return std::string(name);
+  }
+  return std::string(fallback);
+}
+
+double StartSeconds() {
+  absl::StatusOr<double> start = ProcessStartUnixSeconds();
+  // Without /proc, the metrics' own creation is the best stand-in: it happens at start-up.
+  return start.ok() ? *start : absl::ToUnixMicros(absl::Now()) / 1e6;
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics(MetricsSources sources)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      state_(std::make_shared<StateCollector>(std::move(sources), StartSeconds())) {
+  // Every series of a closed label set exists from the start at 0, so rate() and absent() work
+  // before the first event of each kind.
+  auto& requests = prometheus::BuildCounter()
+                       .Name("ovid_requests_total")
+                       .Help("Generation requests by how they ended (a rejected one never ran).")
+                       .Register(*registry_);
+  for (Outcome outcome : kAllOutcomes) {
+    requests_[Index(outcome)] = &requests.Add({{"outcome", std::string(OutcomeName(outcome))}});
+  }
+  auto& failures = prometheus::BuildCounter()
+                       .Name("ovid_request_failures_total")
+                       .Help("Requests that did not succeed, by reason (rejections included).")
+                       .Register(*registry_);
+  for (FailureReason reason : kAllFailureReasons) {
+    failures_[Index(reason)] =
+        &failures.Add({{"reason", std::string(FailureReasonName(reason))}});
+  }
+  auto& duration = prometheus::BuildHistogram()
+                       .Name("ovid_request_duration_seconds")
+                       .Help("Job creation to its end, queue wait included, by outcome.")
+                       .Register(*registry_);
+  for (Outcome outcome : {Outcome::kSucceeded, Outcome::kFailed, Outcome::kCancelled}) {
+    request_duration_[Index(outcome)] = &duration.Add(
+        {{"outcome", std::string(OutcomeName(outcome))}}, buckets::RequestDurationSeconds());
+  }
+  queue_wait_ = &prometheus::BuildHistogram()
+                     .Name("ovid_queue_wait_seconds")
+                     .Help("Time a job waited in the queue before a worker took it.")
+                     .Register(*registry_)
+                     .Add({}, buckets::QueueWaitSeconds());
+  stage_duration_ = &prometheus::BuildHistogram()
+                         .Name("ovid_stage_duration_seconds")
+                         .Help("Time of one pipeline stage of a successful job.")
+                         .Register(*registry_);
+  for (std::string_view stage : kStages) StageHistogram(std::string(stage));
+  denoise_step_ = &prometheus::BuildHistogram()
+                       .Name("ovid_denoise_step_seconds")
+                       .Help("Time of one denoising step (all guidance passes).")
+                       .Register(*registry_)
+                       .Add({}, buckets::DenoiseStepSeconds());
+  peak_vram_ = &prometheus::BuildHistogram()
+                    .Name("ovid_request_peak_gpu_memory_bytes")
+                    .Help("Peak device memory of a successful job, as the engine measured it.")
+                    .Register(*registry_)
+                    .Add({}, buckets::PeakVramBytes());
+  rpcs_ = &prometheus::BuildCounter()
+               .Name("ovid_grpc_requests_total")
+               .Help("Finished RPCs of ovid.v1.Generation by method and final status code.")
+               .Register(*registry_);
+}
+
+ServerMetrics::~ServerMetrics() = default;
+
+absl::StatusOr<std::unique_ptr<ServerMetrics>> ServerMetrics::Start(
+    const std::string& listen_address, MetricsSources sources) {
+  std::unique_ptr<ServerMetrics> metrics = CreateUnserved(std::move(sources));
+  absl::StatusOr<std::unique_ptr<prometheus::Exposer>> exposer =
+      StartExposer(listen_address, {metrics->registry_, metrics->state_});
+  if (!exposer.ok()) return exposer.status();
+  metrics->exposer_ = *std::move(exposer);
+  return metrics;
+}
+
+std::unique_ptr<ServerMetrics> ServerMetrics::CreateUnserved(MetricsSources sources) {
+  return std::unique_ptr<ServerMetrics>(new ServerMetrics(std::move(sources)));
+}
+
+int ServerMetrics::port() const {
+  if (exposer_ == nullptr) return 0;
+  std::vector<int> ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+void ServerMetrics::SetSources(MetricsSources sources) { state_->SetSources(std::move(sources)); }
+
+std::string ServerMetrics::Scrape() const {
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  for (prometheus::MetricFamily& family : state_->Collect()) {
+    families.push_back(std::move(family));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+void ServerMetrics::OnRpc(std::string_view method, absl::StatusCode code) {
+  // gRPC names a method by its full path; the label keeps the short name.
+  constexpr std::string_view kService = "/ovid.v1.Generation/";
+  if (method.substr(0, kService.size()) == kService) method.remove_prefix(kService.size());
+  std::string code_name = absl::StatusCodeToString(code);
+  // absl names codes outside google.rpc.Code's 0..16 with "" (and the enum can hold any int).
+  if (code_name.empty()) code_name = "UNKNOWN";
+  // Family::Add returns the existing series for known labels; at RPC rates that lookup is cheap,
+  // and creating series lazily keeps 7 x 17 mostly-zero series out of every scrape.
+  rpcs_->Add({{"method", KnownOr(method, kMethods, "other")}, {"code", code_name}}).Increment();
+}
+
+void ServerMetrics::OnRejected(const absl::Status& status) {
+  requests_[Index(Outcome::kRejected)]->Increment();
+  failures_[Index(RejectionReason(status))]->Increment();
+}
+
+void ServerMetrics::OnStarted(const Job& job, absl::Duration queue_wait) {
+  queue_wait_->Observe(absl::ToDoubleSeconds(queue_wait));
+}
+
+void ServerMetrics::OnProgress(const Job& job, const Progress& progress) {
+  const StepTimes times = step_timer_.OnProgress(job.id(), progress);
+  for (uint32_t i = 0; i < times.steps; ++i) denoise_step_->Observe(times.seconds);
+}
+
+void ServerMetrics::OnFinished(const Job& job, const absl::Status& status,
+                               const GenerationResult* result, absl::Duration total) {
+  step_timer_.Forget(job.id());
+  const Outcome outcome = FinishOutcome(status);
+  requests_[Index(outcome)]->Increment();
+  request_duration_[Index(outcome)]->Observe(absl::ToDoubleSeconds(total));
+  if (!status.ok()) {
+    failures_[Index(FinishReason(status))]->Increment();
+    return;
+  }
+  if (result == nullptr) return;
+  for (const StageTiming& stage : result->stages) StageHistogram(stage.stage).Observe(stage.seconds);
+  // 0 means the device could not say (the CPU); a 0 sample would read as "fits anywhere".
+  if (result->peak_vram_bytes > 0) peak_vram_->Observe(static_cast<double>(result->peak_vram_bytes));
+}
+
+prometheus::Histogram& ServerMetrics::StageHistogram(const std::string& stage) {
+  return stage_duration_->Add({{"stage", KnownOr(stage, kStages, "other")}},
+                              buckets::StageDurationSeconds());
+}
+
+}  // namespace ovid::server

@@ -1,0 +1,132 @@
+// File: server/metrics_reasons.cc
+#include "server/metrics_reasons.h"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+
+namespace ovid::server {
+namespace {
+
+constexpr char kQueueFullPayload[] = "queue_full";
+constexpr char kVramBudgetPayload[] = "vram_budget";
+
+absl::Status WithAdmissionPayload(absl::Status status, const char* which) {
+  status.SetPayload(kAdmissionPayloadUrl, absl::Cord(which));
+  return status;
+}
+
+// The codes every path shares; RESOURCE_EXHAUSTED is decided by the caller, which knows where
+// the status came from.
+FailureReason CommonReason(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return FailureReason::kInvalidArgument;
+    case absl::StatusCode::kFailedPrecondition:
+      return FailureReason::kFailedPrecondition;
+    case absl::StatusCode::kDeadlineExceeded:
+      return FailureReason::kDeadlineExceeded;
+    case absl::StatusCode::kCancelled:
+      return FailureReason::kCancelled;
+    case absl::StatusCode::kUnavailable:
+      return FailureReason::kUnavailable;
+    // A caller without valid credentials and one whose credentials do not allow the call are
+    // one operational signal (the auth setup), so they share the reason.
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      return FailureReason::kUnauthenticated;
+    default:
+      return FailureReason::kInternal;
+  }
+}
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kSucceeded:
+      return "succeeded";
+    case Outcome::kFailed:
+      return "failed";
+    case Outcome::kCancelled:
+      return "cancelled";
+    case Outcome::kRejected:
+      return "rejected";
+  }
+  return "failed";
+}
+
+std::string_view FailureReasonName(FailureReason reason) {
+  switch (reason) {
+    case FailureReason::kInvalidArgument:
+      return "invalid_argument";
+    case FailureReason::kFailedPrecondition:
+      return "failed_precondition";
+    case FailureReason::kQueueFull:
+      return "queue_full";
+    case FailureReason::kVramBudget:
+      return "vram_budget";
+    case FailureReason::kDeviceOom:
+      return "device_oom";
+    case FailureReason::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case FailureReason::kCancelled:
+      return "cancelled";
+    case FailureReason::kUnavailable:
+      return "unavailable";
+    case FailureReason::kUnauthenticated:
+      return "unauthenticated";
+    case FailureReason::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+absl::Status QueueFullError(size_t waiting, uint32_t max_queue, size_t running) {
+  return WithAdmissionPayload(
+      absl::ResourceExhaustedError(absl::StrFormat(
+          "queue full: %d of %d jobs waiting, %d running (--max-queue); retry later", waiting,
+          max_queue, running)),
+      kQueueFullPayload);
+}
+
+absl::Status VramBudgetError(uint64_t estimate_bytes, uint64_t budget_bytes) {
+  return WithAdmissionPayload(
+      absl::ResourceExhaustedError(absl::StrFormat(
+          "the job needs an estimated %d bytes of VRAM; %d are available (--vram-budget)",
+          estimate_bytes, budget_bytes)),
+      kVramBudgetPayload);
+}
+
+FailureReason RejectionReason(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kResourceExhausted) return CommonReason(status.code());
+  const auto payload = status.GetPayload(kAdmissionPayloadUrl);
+  if (payload.has_value()) {
+    return std::string(*payload) == kQueueFullPayload ? FailureReason::kQueueFull
+                                                       : FailureReason::kVramBudget;
+  }
+  return absl::StartsWith(status.message(), "queue full") ? FailureReason::kQueueFull
+                                                          : FailureReason::kVramBudget;
+}
+
+FailureReason FinishReason(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kResourceExhausted) return FailureReason::kDeviceOom;
+  return CommonReason(status.code());
+}
+
+Outcome FinishOutcome(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return Outcome::kSucceeded;
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kDeadlineExceeded:
+      return Outcome::kCancelled;
+    default:
+      return Outcome::kFailed;
+  }
+}
+
+}  // namespace ovid::server
