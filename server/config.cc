@@ -8,6 +8,7 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -195,14 +196,16 @@ absl::Status CheckTogether(const Config& c) {
     uint32_t index = 0;
     const bool cuda_n = absl::ConsumePrefix(&device, "cuda:") && absl::SimpleAtoi(device, &index);
     if (c.device != "auto" && c.device != "cpu" && c.device != "cuda" && !cuda_n) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--device: \"", c.device, "\" is not one of auto, cpu, cuda, cuda:N"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--device: \"", c.device, "\" is not one of auto, cpu, cuda, cuda:N"));
     }
   }
   if (c.cache_budget_bytes != 0 && c.dequant != DequantMode::kCache) {
     return absl::InvalidArgumentError("--cache-budget applies only to --dequant=cache");
   }
-  if (!c.health_address.empty() && c.health_address == c.listen) {
+  // Equal addresses collide unless the port is 0 (each listener then gets its own free port).
+  if (!c.health_address.empty() && c.health_address == c.listen &&
+      !absl::EndsWith(c.listen, ":0")) {
     return absl::InvalidArgumentError("--health-address must differ from --listen");
   }
   return absl::OkStatus();

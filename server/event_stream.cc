@@ -86,8 +86,13 @@ void EventStream::OnCancel() {
   // The call is over for the client (it cancelled, went away, or its deadline passed). What
   // happens to the job depends on who owns it; the queue takes its own locks, so ours is not held.
   if (job_ != nullptr && queue_ != nullptr && ownership_ != Ownership::kWatchOnly) {
+    // The client's own deadline timer usually fires first and cancels the call a moment before
+    // the server's does, so "cancelled within a second of the deadline" counts as the deadline.
+    const auto deadline =
+        context_ != nullptr ? context_->deadline() : std::chrono::system_clock::time_point::max();
     const bool past_deadline =
-        context_ != nullptr && context_->deadline() <= std::chrono::system_clock::now();
+        deadline != std::chrono::system_clock::time_point::max() &&
+        deadline - std::chrono::system_clock::now() <= std::chrono::seconds(1);
     if (past_deadline) {
       // NOT_FOUND (evicted meanwhile) leaves nothing to stop.
       (void)queue_->Cancel(job_->id(), CancelReason::kDeadlineExceeded,

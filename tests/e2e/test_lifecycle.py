@@ -1,0 +1,127 @@
+"""The fault hooks and the daemon's life: OOM inside a job, a sticky device error, SIGTERM
+drain, a drain that runs out of time, bad flags and a bad model file."""
+import signal
+import subprocess
+import threading
+import time
+
+import grpc
+import pytest
+
+import ovid_client
+from conftest import make_request
+from daemon import OVID, SERVICE
+from ovid_client import pb
+
+
+def test_oom_inside_a_job_fails_that_job_and_the_server_keeps_serving(start_daemon):
+    daemon = start_daemon("--fault-oom-at-step=2")
+    with ovid_client.OvidClient(daemon.address) as client:
+        with pytest.raises(ovid_client.OvidError) as err:
+            client.generate(make_request(client, steps=3))
+        assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "out of" in err.value.message and "memory" in err.value.message
+        failed = client.get_job(err.value.job_id)
+        assert failed.state == pb.JOB_STATE_FAILED
+        # Jobs that stop before the faulty step still run on the same daemon.
+        for seed in range(3):
+            assert client.generate(make_request(client, seed=seed, steps=1)).final.seed == seed
+    assert daemon.health(SERVICE) == "SERVING"
+
+
+def test_a_sticky_device_error_turns_not_ready_and_exits_non_zero(start_daemon):
+    daemon = start_daemon("--fault-device-error-at-step=1")
+    with ovid_client.OvidClient(daemon.address) as client:
+        with pytest.raises(ovid_client.OvidError) as err:
+            client.generate(make_request(client, steps=2))
+        assert err.value.code == grpc.StatusCode.INTERNAL
+    assert daemon.wait_exit(60) == 1
+    assert "fatal" in daemon.log()
+
+
+def test_sigterm_drains_running_jobs_and_exits_zero(start_daemon):
+    daemon = start_daemon("--fault-step-delay-ms=150", "--drain-timeout=60s")
+    with ovid_client.OvidClient(daemon.address) as client:
+        request = make_request(client, steps=8)
+        outcome = {}
+
+        def run():
+            try:
+                outcome["result"] = client.generate(request)
+            except ovid_client.OvidError as e:
+                outcome["error"] = e
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not client.list_jobs(states=[pb.JOB_STATE_RUNNING]):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        daemon.signal(signal.SIGTERM)
+        # Not ready at once, new work refused, the running job still finishes.
+        deadline = time.monotonic() + 10
+        while daemon.health(SERVICE) != "NOT_SERVING":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with pytest.raises(ovid_client.OvidError) as err:
+            client.generate(make_request(client, steps=1))
+        assert err.value.code == grpc.StatusCode.UNAVAILABLE
+        worker.join(60)
+    assert "result" in outcome, outcome.get("error")
+    assert outcome["result"].final.parameters.steps == 8
+    assert daemon.wait_exit(60) == 0
+    assert "draining" in daemon.log()
+
+
+def test_a_drain_past_its_timeout_cancels_what_is_left(start_daemon):
+    daemon = start_daemon("--fault-step-delay-ms=200", "--drain-timeout=1s")
+    with ovid_client.OvidClient(daemon.address) as client:
+        request = make_request(client, steps=200)
+        outcome = {}
+
+        def run():
+            try:
+                outcome["result"] = client.generate(request)
+            except ovid_client.OvidError as e:
+                outcome["error"] = e
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not client.list_jobs(states=[pb.JOB_STATE_RUNNING]):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        started = time.monotonic()
+        daemon.signal(signal.SIGINT)
+        worker.join(60)
+        assert daemon.wait_exit(60) == 0
+        assert time.monotonic() - started < 20
+    assert outcome["error"].code == grpc.StatusCode.CANCELLED
+    assert "shutting down" in outcome["error"].message
+
+
+def test_bad_flags_and_a_bad_model_file_exit_with_a_message(tmp_path):
+    bad_flag = subprocess.run([str(OVID), "--model=x.gguf", "--workers=0"], capture_output=True,
+                              text=True, timeout=60)
+    assert bad_flag.returncode == 2
+    assert "--workers" in bad_flag.stderr
+    garbage = tmp_path / "garbage.gguf"
+    garbage.write_bytes(b"GGUF" + b"\x00" * 16)
+    bad_model = subprocess.run([str(OVID), f"--model={garbage}", "--listen=127.0.0.1:0",
+                                "--metrics-listen=127.0.0.1:0", "--device=cpu"],
+                               capture_output=True, text=True, timeout=120)
+    assert bad_model.returncode == 1
+    assert "garbage.gguf" in bad_model.stderr
+    help_text = subprocess.run([str(OVID), "--help"], capture_output=True, text=True, timeout=60)
+    assert help_text.returncode == 0
+    for flag in ("--model", "--listen", "--metrics-listen", "--health-address", "--dequant",
+                 "--vram-budget", "--max-queue", "--workers", "--drain-timeout", "--job-ttl",
+                 "--tls-cert", "--tls-key", "--tls-client-ca", "--auth-token-file",
+                 "--log-format", "OVID_MAX_QUEUE"):
+        assert flag in help_text.stdout
+
+
+def test_environment_twins_configure_the_daemon_and_json_logs(start_daemon):
+    daemon = start_daemon(env={"OVID_MAX_QUEUE": "3", "OVID_LOG_FORMAT": "json"})
+    assert '"msg":"ready"' in daemon.log()
+    assert '"max_queue":3' in daemon.log()

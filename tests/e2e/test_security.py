@@ -1,0 +1,76 @@
+"""Bearer tokens, TLS, mutual TLS, and the plaintext health listener for kubelet probes."""
+import subprocess
+
+import grpc
+import pytest
+
+import ovid_client
+from conftest import make_request
+from daemon import SERVICE
+
+
+def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("t0ken-e2e\n")
+    daemon = start_daemon(f"--auth-token-file={token_file}")
+    assert daemon.health(SERVICE) == "SERVING"  # probes carry no token
+    with ovid_client.OvidClient(daemon.address) as anonymous:
+        with pytest.raises(ovid_client.OvidError) as err:
+            anonymous.list_jobs()
+        assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+    with ovid_client.OvidClient(daemon.address, token="wrong") as wrong:
+        with pytest.raises(ovid_client.OvidError) as err:
+            wrong.model()
+        assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+        assert "t0ken" not in err.value.message
+    with ovid_client.OvidClient(daemon.address, token="t0ken-e2e") as client:
+        assert client.generate(make_request(client, steps=1)).final.parameters.steps == 1
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
+    d = tmp_path_factory.mktemp("pki")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ovid-test-ca",
+             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
+    (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name in ("server", "client"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=ovid-{name}",
+                 "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
+        extra = ["-extfile", "server.ext"] if name == "server" else []
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-days", "2", "-out", f"{name}.pem", *extra, cwd=d)
+    return d
+
+
+def test_tls_serves_the_api_and_health_stays_plaintext_on_its_own_port(start_daemon, pki):
+    daemon = start_daemon(f"--tls-cert={pki / 'server.pem'}", f"--tls-key={pki / 'server.key'}",
+                          "--health-address=127.0.0.1:0", ready=False)
+    health_port = daemon.wait_for_log(r"health listening .*\bport=(\d+)", 60)
+    daemon.wait_ready(address=f"127.0.0.1:{health_port}")
+    with ovid_client.OvidClient(daemon.address, tls_ca=str(pki / "ca.pem")) as client:
+        assert client.generate(make_request(client, steps=1)).final.parameters.steps == 1
+    with ovid_client.OvidClient(daemon.address) as plaintext:
+        with pytest.raises(ovid_client.OvidError) as err:
+            plaintext.model()
+        assert err.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_mutual_tls_requires_a_client_certificate(start_daemon, pki):
+    daemon = start_daemon(f"--tls-cert={pki / 'server.pem'}", f"--tls-key={pki / 'server.key'}",
+                          f"--tls-client-ca={pki / 'ca.pem'}", "--health-address=127.0.0.1:0",
+                          ready=False)
+    health_port = daemon.wait_for_log(r"health listening .*\bport=(\d+)", 60)
+    daemon.wait_ready(address=f"127.0.0.1:{health_port}")
+    with ovid_client.OvidClient(daemon.address, tls_ca=str(pki / "ca.pem"),
+                                tls_cert=str(pki / "client.pem"),
+                                tls_key=str(pki / "client.key")) as client:
+        assert client.model().config.layers == 3
+    with ovid_client.OvidClient(daemon.address, tls_ca=str(pki / "ca.pem")) as anonymous:
+        with pytest.raises(ovid_client.OvidError) as err:
+            anonymous.model()
+        assert err.value.code == grpc.StatusCode.UNAVAILABLE
