@@ -69,6 +69,8 @@ absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& init
                         ops::GuardTorch("sampling", [&]() { return initial_video.clone(); }));
   state.audio = initial_audio;  // never written in place: each step makes a new tensor
 
+  const bool unguided = options.skip_negative_at_unit_guidance && options.video_guidance == 1.0 &&
+                        options.audio_guidance == 1.0;
   for (int i = 0; i < video_sampler->steps(); ++i) {
     if (cancelled && cancelled()) {
       return absl::CancelledError(
@@ -81,15 +83,22 @@ absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& init
     call.pass = GuidancePass::kPositive;
     OVID_ASSIGN_OR_RETURN(TowerVelocities pos, model(state.video, state.audio, call));
     OVID_RETURN_IF_ERROR(CheckVelocities(pos, state.video, state.audio, call.pass));
-    call.pass = GuidancePass::kNegative;
-    call.slg_layer = options.slg_layer;
-    OVID_ASSIGN_OR_RETURN(TowerVelocities neg, model(state.video, state.audio, call));
-    OVID_RETURN_IF_ERROR(CheckVelocities(neg, state.video, state.audio, call.pass));
-
-    OVID_ASSIGN_OR_RETURN(at::Tensor v_video,
-                          ApplyGuidance(pos.video, neg.video, options.video_guidance));
-    OVID_ASSIGN_OR_RETURN(at::Tensor v_audio,
-                          ApplyGuidance(pos.audio, neg.audio, options.audio_guidance));
+    at::Tensor v_video, v_audio;
+    TowerVelocities neg;
+    if (unguided) {
+      // The float32 the guided path would hand the solver, without the second model call.
+      OVID_ASSIGN_OR_RETURN(v_video,
+                            ops::GuardTorch("guidance", [&] { return pos.video.to(at::kFloat); }));
+      OVID_ASSIGN_OR_RETURN(v_audio,
+                            ops::GuardTorch("guidance", [&] { return pos.audio.to(at::kFloat); }));
+    } else {
+      call.pass = GuidancePass::kNegative;
+      call.slg_layer = options.slg_layer;
+      OVID_ASSIGN_OR_RETURN(neg, model(state.video, state.audio, call));
+      OVID_RETURN_IF_ERROR(CheckVelocities(neg, state.video, state.audio, call.pass));
+      OVID_ASSIGN_OR_RETURN(v_video, ApplyGuidance(pos.video, neg.video, options.video_guidance));
+      OVID_ASSIGN_OR_RETURN(v_audio, ApplyGuidance(pos.audio, neg.audio, options.audio_guidance));
+    }
     // Free the four model outputs before the solvers allocate (matters at video sizes).
     pos = {};
     neg = {};

@@ -50,6 +50,10 @@ struct SampleOptions {
   std::optional<at::Tensor> first_frame_latent;
   // Positive and negative in one batch-2 call: not implemented (UNIMPLEMENTED); two passes.
   bool batch_guidance = false;
+  // When both guidance scales are exactly 1, v = v_pos: skip the negative pass (half the
+  // model calls). Off by default so the loop stays Ovi's call for call (the references compare
+  // against that); the pipeline turns it on, as the API documents guidance 1 as "no negative".
+  bool skip_negative_at_unit_guidance = false;
 };
 
 struct SampleProgress {

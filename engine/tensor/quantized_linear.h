@@ -33,14 +33,26 @@ const char* LinearModeName(LinearMode mode);
 
 struct LinearOptions {
   // Token counts (rows of x) up to this use the fused kernel where one exists; above it the
-  // weight is expanded into the workspace and cuBLAS runs. Measured on an H200 (bf16 x, layers
-  // [3072, 3072] and [14336, 3072], ovid-bench-linear): fused wins up to 8-32 tokens for Q4_K and
-  // Q8_0 (by 5-15%) and loses from 128 on (2-5x slower at 1024+); dequantize+GEMM is then within
-  // 5-30% of a resident bf16 weight. Hence 32.
+  // weight is expanded into the workspace and cuBLAS runs. The default is for the types only
+  // the portable fused kernel handles (measured on an H200 with ovid-bench-linear: it wins up to
+  // 8-32 tokens by 5-15% and loses from 128 on). Hence 32.
   int64_t fused_max_tokens = 32;
-  // Per-type overrides of fused_max_tokens. Q6_K: the fused kernel lost at every token count
-  // on the H200, so it never runs by default.
-  std::map<GgmlType, int64_t> fused_max_tokens_by_type = {{GgmlType::kQ6_K, 0}};
+  // Per-type overrides, for the Hopper panel kernel (kernels/cuda/fused_matmul_panel.cuh; other
+  // GPUs run the portable kernel for these types too). Measured on an H200, ovid-bench-cuda,
+  // bench/results/cuda-fused-panel-h200-20261126T0814Z.json: fused / (dequantize + cuBLAS) time
+  // summed over 5 x [3072,3072] + [14336,3072] + [3072,14336]:
+  //          16 tok  64 tok  157 tok  314 tok
+  //   Q4_K   0.74    0.82    0.95     1.29     -> 64
+  //   Q5_K   0.89    0.89    1.00     1.37     -> 64
+  //   Q8_0   0.94    0.94    1.03     1.45     -> 64
+  //   Q6_K   1.09    1.09    1.14     1.63     -> 0 (never)
+  // Q4_K at 157 is not taken: it is mixed per layer (ffn 0.80-0.88, [3072,3072] 1.11), so in a
+  // Q4_K_M block (v and ffn.2 are Q6_K) it saves ~1%, and 157 tokens is where ovid-bench-gpu
+  // checks lazy == eager bit for bit on the dequantize+GEMM path.
+  std::map<GgmlType, int64_t> fused_max_tokens_by_type = {{GgmlType::kQ4_K, 64},
+                                                          {GgmlType::kQ5_K, 64},
+                                                          {GgmlType::kQ8_0, 64},
+                                                          {GgmlType::kQ6_K, 0}};
 
   int64_t FusedMaxTokens(GgmlType type) const {
     auto it = fused_max_tokens_by_type.find(type);

@@ -97,6 +97,25 @@ TEST(OviRopeTest, CacheReturnsTheSameTable) {
   EXPECT_TRUE(at::equal(a.sin, direct.sin));
 }
 
+TEST(OviRopeTest, CacheKeepsOnlyTheMostRecentlyUsedTables) {
+  RopeCache cache;
+  const RopeTable first = cache.Video(1, 2, 2, 128, at::kFloat, c10::kCPU);
+  for (int64_t f = 2; f <= static_cast<int64_t>(RopeCache::kMaxTables) + 3; ++f) {
+    cache.Video(f, 2, 2, 128, at::kFloat, c10::kCPU);
+    EXPECT_LE(cache.size(), RopeCache::kMaxTables);
+  }
+  EXPECT_EQ(cache.size(), RopeCache::kMaxTables);
+  // The first table was evicted: asking again builds a new one (equal values, new storage),
+  // while the caller's copy stays valid.
+  const RopeTable again = cache.Video(1, 2, 2, 128, at::kFloat, c10::kCPU);
+  EXPECT_NE(again.cos.data_ptr(), first.cos.data_ptr());
+  EXPECT_TRUE(at::equal(again.cos, first.cos));
+  // A recently used table survives the next insertion.
+  const RopeTable recent = cache.Video(1, 2, 2, 128, at::kFloat, c10::kCPU);
+  cache.Audio(7, 128, 0.5, at::kFloat, c10::kCPU);
+  EXPECT_EQ(cache.Video(1, 2, 2, 128, at::kFloat, c10::kCPU).cos.data_ptr(), recent.cos.data_ptr());
+}
+
 TEST(OviSinusoidalTest, CosFirstInFp64) {
   const double ts[] = {0.0, 3.5, 999.0};
   const at::Tensor t = at::tensor(at::ArrayRef<double>(ts, 3));   // [3]

@@ -10,9 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/gguf/safetensors_file.h"
+#include "engine/gguf/safetensors_writer.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/ops/torch_status.h"
-#include "tools/ovid_forward/safetensors_writer.h"
 
 namespace ovid::tools {
 namespace {
@@ -126,7 +126,7 @@ absl::StatusOr<ForwardInputs> ReadForwardInputs(const std::string& path, bool sa
 absl::Status WriteF32Tensors(const std::string& path,
                              const std::map<std::string, at::Tensor>& tensors) {
   std::vector<at::Tensor> keep;
-  std::vector<SafetensorsEntry> entries;
+  std::vector<gguf::SafetensorsEntry> entries;
   for (const auto& [name, t] : tensors) {
     absl::StatusOr<at::Tensor> f32 = ops::GuardTorch(
         "converting an output", [&] { return t.to(at::kCPU, at::kFloat).contiguous(); });
@@ -139,7 +139,7 @@ absl::Status WriteF32Tensors(const std::string& path,
          k.sizes().vec(),
          {static_cast<const uint8_t*>(k.data_ptr()), static_cast<size_t>(k.nbytes())}});
   }
-  return WriteSafetensors(path, entries);
+  return gguf::WriteSafetensors(path, entries);
 }
 
 }  // namespace ovid::tools

@@ -5,6 +5,7 @@
 #include "engine/gguf/status_macros.h"
 
 #if OVID_FORWARD_HAVE_SAMPLING
+#include "engine/pipeline/ovi_model_fn.h"
 #include "engine/sampling/flow_schedule.h"
 #include "engine/sampling/sample_loop.h"
 #endif
@@ -50,18 +51,7 @@ absl::StatusOr<std::map<std::string, at::Tensor>> RunSampleMode(const ovi::OviMo
   OVID_ASSIGN_OR_RETURN(ovi::OviContextCache negative,
                         model.PrepareContext(in.video_negative_context, in.audio_negative_context));
   const sampling::ModelFn fn =
-      [&](const at::Tensor& video, const at::Tensor& audio,
-          const sampling::ModelCall& call) -> absl::StatusOr<sampling::TowerVelocities> {
-    ovi::OviForwardOptions options;
-    options.first_frame_clean = args.first_frame_clean;
-    options.slg_layer = call.slg_layer;
-    const bool pos = call.pass == sampling::GuidancePass::kPositive;
-    OVID_ASSIGN_OR_RETURN(
-        ovi::OviForwardOutputs out,
-        model.Forward({video, audio, call.timestep}, pos ? positive : negative, options));
-    return sampling::TowerVelocities{out.video.to(video.scalar_type()),   // [C, F, H, W]
-                                     out.audio.to(audio.scalar_type())};  // [L, C]
-  };
+      pipeline::MakeOviModelFn(model, positive, negative, args.first_frame_clean);
   sampling::SampleOptions options;
   options.steps = args.steps;
   options.solver = solver;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -28,8 +29,6 @@ constexpr char kUsage[] =
     "960x960_10s]\n"
     "                         [--head-dim N] [--text-len N] [--audio-rope-scale X]\n"
     "  Defaults are Ovi's: variant 720x720_5s, head_dim 128, text_len 512, scale 0.19676.\n";
-
-constexpr const char* kVariants[] = {"720x720_5s", "960x960_5s", "960x960_10s"};
 
 struct ConvertOptions {
   std::string variant = "720x720_5s";
@@ -178,11 +177,15 @@ absl::Status Convert(const std::string& in, const std::string& out, const Conver
 absl::StatusOr<ConvertOptions> ReadOptions(const ParsedArgs& args) {
   ConvertOptions opt;
   if (std::optional<std::string> v = args.Get("--variant")) {
-    bool known = false;
-    for (const char* k : kVariants) known |= *v == k;
-    if (!known) {
+    // The released checkpoints of the variant table; its test-only variant is synth's.
+    std::vector<std::string> released;
+    for (const ovi::OviVariant& rv : ovi::OviVariants()) {
+      if (!rv.test_only) released.push_back(rv.name);
+    }
+    const ovi::OviVariant* found = ovi::FindOviVariant(*v);
+    if (found == nullptr || found->test_only) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--variant: unknown variant '", *v, "' (valid: ", absl::StrJoin(kVariants, ", "), ")"));
+          "--variant: unknown variant '", *v, "' (valid: ", absl::StrJoin(released, ", "), ")"));
     }
     opt.variant = *v;
   }

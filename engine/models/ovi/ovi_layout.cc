@@ -240,6 +240,23 @@ absl::Status OviConfig::Validate() const {
   return absl::OkStatus();
 }
 
+const std::vector<OviVariant>& OviVariants() {
+  static const std::vector<OviVariant> kVariants = {
+      {"720x720_5s", 720, 720 * 720, 5.0f, 31, 157, false},
+      {"960x960_5s", 960, 960 * 960, 5.0f, 31, 157, false},
+      {"960x960_10s", 960, 960 * 960, 10.0f, 61, 314, false},
+      {"128x128_5s", 128, 128 * 128, 5.0f, 31, 157, true},
+  };
+  return kVariants;
+}
+
+const OviVariant* FindOviVariant(std::string_view name) {
+  for (const OviVariant& v : OviVariants()) {
+    if (name == v.name) return &v;
+  }
+  return nullptr;
+}
+
 OviConfig OviFullConfig() { return OviConfig{}; }
 
 OviConfig OviTinyConfig() {

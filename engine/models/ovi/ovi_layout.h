@@ -48,6 +48,29 @@ OviConfig OviFullConfig();
 // multiple of 256 so K-quants apply.
 OviConfig OviTinyConfig();
 
+// The run-time specs of a checkpoint variant (spec ovi.md §1 and §4, Ovi's
+// NAME_TO_MODEL_SPECS_MAP): the tensors are the same for all of them; the variant fixes the pixel
+// area sizes are snapped at, the clip length and the latent lengths. `128x128_5s` is ovid's own
+// test variant (what `ovid-gguf synth --preset ovi-tiny` writes): Ovi's 5 s lengths at a 128²
+// area, so a whole CPU generation with the tiny model takes well under a second.
+struct OviVariant {
+  const char* name;             // "720x720_5s"
+  int64_t side;                 // the default (square) width and height in pixels
+  int64_t area;                 // side²: requests are snapped to multiples of 32 at this area
+  float duration_seconds;       // 5 or 10; the only length the checkpoint generates
+  int64_t video_latent_frames;  // 31 or 61 (= (pixel frames - 1) / 4 + 1)
+  int64_t audio_latents;        // 157 or 314 (31.25 latents per second)
+  bool test_only;               // not a released checkpoint (convert refuses it)
+
+  int64_t VideoFrames() const { return 4 * (video_latent_frames - 1) + 1; }  // 121, 241
+  int64_t AudioSamples() const { return audio_latents * 512; }  // 16 kHz: 157 -> 80,384
+};
+
+// Every known variant, released ones first.
+const std::vector<OviVariant>& OviVariants();
+// The variant called `name`, or null.
+const OviVariant* FindOviVariant(std::string_view name);
+
 enum class OviTower : uint8_t { kVideo, kAudio };
 const char* OviTowerName(OviTower t);  // "video_model", "audio_model"
 

@@ -53,16 +53,18 @@ absl::StatusOr<std::unique_ptr<OviModel>> OviModel::FromFile(std::unique_ptr<ggu
   if (!options.load.plain_dtype) options.load.plain_dtype = dtype;
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> store,
                         WeightStore::FromFile(std::move(file), options.device, options.load));
-  return Build(std::move(store), dtype, options.fallback_variant);
+  return Build(std::move(store), dtype, options);
 }
 
 absl::StatusOr<std::unique_ptr<OviModel>> OviModel::Build(std::unique_ptr<WeightStore> store,
                                                           at::ScalarType dtype,
-                                                          const std::string& fallback_variant) {
+                                                          const OviModelOptions& options) {
   std::unique_ptr<OviModel> model(new OviModel());
-  OVID_ASSIGN_OR_RETURN(model->spec_, ReadOviModelSpec(store->file(), fallback_variant));
+  OVID_ASSIGN_OR_RETURN(model->spec_, ReadOviModelSpec(store->file(), options.fallback_variant));
   OVID_ASSIGN_OR_RETURN(model->weights_, BindOviWeights(*store, model->spec_));
-  OVID_ASSIGN_OR_RETURN(model->workspace_, store->NewWorkspace());
+  if (options.default_workspace) {
+    OVID_ASSIGN_OR_RETURN(model->workspace_, store->NewWorkspace());
+  }
   model->dtype_ = dtype;
   model->store_ = std::move(store);
   return model;

@@ -28,6 +28,10 @@ struct OviModelOptions {
   std::optional<at::ScalarType> dtype;          // activations; default bf16 on CUDA, f32 on the CPU
   LoadOptions load;                             // plain_dtype defaults to the activation dtype
   std::string fallback_variant = "720x720_5s";  // when the file has no ovi.variant
+  // Create a dequant workspace of the model's own for callers that bind none. The pipeline
+  // turns it off: each of its worker slots binds its own, and a spare one would cost one dense
+  // layer of device memory (88 MB at full size) for nothing.
+  bool default_workspace = true;
 };
 
 // Everything of a request that depends only on the text prompts: per block and tower, the
@@ -87,12 +91,13 @@ class OviModel {
   OviModel() = default;
   static absl::StatusOr<std::unique_ptr<OviModel>> Build(std::unique_ptr<WeightStore> store,
                                                          at::ScalarType dtype,
-                                                         const std::string& fallback_variant);
+                                                         const OviModelOptions& options);
   OviForwardOutputs ForwardImpl(const OviForwardInputs& inputs, const OviContextCache& context,
                                 const OviForwardOptions& options) const;
 
   std::unique_ptr<WeightStore> store_;
-  // Bound to the calling thread in Forward/PrepareContext unless the caller bound its own. One
+  // Bound to the calling thread in Forward/PrepareContext unless the caller bound its own (null
+  // without OviModelOptions::default_workspace: callers must then bind one). One
   // workspace serves one job at a time: concurrent callers (workers) each bind their own
   // (ScopedWorkspace around the call).
   std::shared_ptr<DequantWorkspace> workspace_;

@@ -74,28 +74,41 @@ at::Tensor ApplyRope(const at::Tensor& x, const RopeTable& table) {
   return out.reshape({b, l, n, d}).to(x.scalar_type());                    // [B, L, heads, d]
 }
 
+template <typename Make>
+RopeTable RopeCache::Lookup(const std::string& key, Make make) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tables_.find(key);
+  if (it == tables_.end()) {
+    if (tables_.size() >= kMaxTables) {
+      auto oldest = tables_.begin();
+      for (auto e = tables_.begin(); e != tables_.end(); ++e) {
+        if (e->second.last_use < oldest->second.last_use) oldest = e;
+      }
+      tables_.erase(oldest);
+    }
+    it = tables_.emplace(key, Entry{make(), 0}).first;
+  }
+  it->second.last_use = ++uses_;
+  return it->second.table;
+}
+
 RopeTable RopeCache::Video(int64_t frames, int64_t height, int64_t width, int64_t head_dim,
                            at::ScalarType dtype, c10::Device device) {
   const std::string key = absl::StrCat("v", frames, "x", height, "x", width, "/", head_dim, "/",
                                        static_cast<int>(dtype), "/", device.str());
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = tables_.find(key);
-  if (it != tables_.end()) return it->second;
-  RopeTable t = VideoRopeTable(frames, height, width, head_dim, dtype, device);
-  tables_.emplace(key, t);
-  return t;
+  return Lookup(key, [&] { return VideoRopeTable(frames, height, width, head_dim, dtype, device); });
 }
 
 RopeTable RopeCache::Audio(int64_t length, int64_t head_dim, double scale, at::ScalarType dtype,
                            c10::Device device) {
   const std::string key = absl::StrCat("a", length, "/", head_dim, "/", scale, "/",
                                        static_cast<int>(dtype), "/", device.str());
+  return Lookup(key, [&] { return AudioRopeTable(length, head_dim, scale, dtype, device); });
+}
+
+size_t RopeCache::size() {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = tables_.find(key);
-  if (it != tables_.end()) return it->second;
-  RopeTable t = AudioRopeTable(length, head_dim, scale, dtype, device);
-  tables_.emplace(key, t);
-  return t;
+  return tables_.size();
 }
 
 }  // namespace ovid::ovi

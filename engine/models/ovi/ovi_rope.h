@@ -47,16 +47,30 @@ RopeTable AudioRopeTable(int64_t length, int64_t head_dim, double scale, at::Sca
 at::Tensor ApplyRope(const at::Tensor& x, const RopeTable& table);
 
 // Thread-safe memo of the tables above by (kind, shape, dtype, device).
+// Tables by latent size, device and dtype. Bounded: a daemon sees as many sizes as its clients
+// ask for, and a full-size video table is tens of MB of VRAM, so the least recently used table
+// goes once kMaxTables are held (a job still using it keeps its tensors alive).
 class RopeCache {
  public:
+  static constexpr size_t kMaxTables = 8;
+
   RopeTable Video(int64_t frames, int64_t height, int64_t width, int64_t head_dim,
                   at::ScalarType dtype, c10::Device device);
   RopeTable Audio(int64_t length, int64_t head_dim, double scale, at::ScalarType dtype,
                   c10::Device device);
+  size_t size();
 
  private:
+  struct Entry {
+    RopeTable table;
+    uint64_t last_use = 0;
+  };
+  template <typename Make>
+  RopeTable Lookup(const std::string& key, Make make);
+
   std::mutex mu_;
-  std::map<std::string, RopeTable> tables_;
+  std::map<std::string, Entry> tables_;
+  uint64_t uses_ = 0;
 };
 
 }  // namespace ovid::ovi

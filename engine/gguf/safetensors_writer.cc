@@ -1,4 +1,4 @@
-#include "tools/ovid_forward/safetensors_writer.h"
+#include "engine/gguf/safetensors_writer.h"
 
 #include <cstdio>
 #include <fstream>
@@ -7,11 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
-namespace ovid::tools {
+namespace ovid::gguf {
 
-absl::Status WriteSafetensors(const std::string& path,
-                              const std::vector<SafetensorsEntry>& entries) {
+absl::StatusOr<std::string> SerializeSafetensors(
+    const std::vector<SafetensorsEntry>& entries,
+    const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  // Readers (the Python safetensors package included) expect string values only here.
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string> names;
   uint64_t offset = 0;
   for (const SafetensorsEntry& e : entries) {
@@ -26,19 +29,25 @@ absl::Status WriteSafetensors(const std::string& path,
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
   const uint64_t n = text.size();
-  uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
+  std::string out;
+  out.reserve(8 + n + offset);
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(n >> (8 * i)));
+  out += text;
+  for (const SafetensorsEntry& e : entries) {
+    out.append(reinterpret_cast<const char*>(e.data.data()), e.data.size());
+  }
+  return out;
+}
 
+absl::Status WriteSafetensors(const std::string& path, const std::vector<SafetensorsEntry>& entries,
+                              const std::map<std::string, std::string>& metadata) {
+  absl::StatusOr<std::string> bytes = SerializeSafetensors(entries, metadata);
+  if (!bytes.ok()) return bytes.status();
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return absl::PermissionDeniedError(absl::StrCat("cannot create ", tmp));
-    out.write(reinterpret_cast<const char*>(len), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const SafetensorsEntry& e : entries) {
-      out.write(reinterpret_cast<const char*>(e.data.data()),
-                static_cast<std::streamsize>(e.data.size()));
-    }
+    out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
     out.flush();
     if (!out) {
       std::remove(tmp.c_str());
@@ -52,4 +61,4 @@ absl::Status WriteSafetensors(const std::string& path,
   return absl::OkStatus();
 }
 
-}  // namespace ovid::tools
+}  // namespace ovid::gguf

@@ -1,0 +1,216 @@
+// File: engine/pipeline/ovi_pipeline.cc
+// Loading the Ovi pipeline and what it reports about itself: Describe (GetModel), Vram
+// (/metrics), Warmup (readiness) and EstimateVram (admission). Run is in pipeline_run.cc.
+#include <ATen/ops/zeros.h>
+
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/gguf/status_macros.h"
+#include "engine/ops/torch_status.h"
+#include "engine/pipeline/device_util.h"
+#include "engine/pipeline/ovi_pipeline_impl.h"
+#include "engine/pipeline/vram_estimate.h"
+#include "kernels/ggml_types.h"
+
+namespace ovid {
+namespace pipeline {
+namespace {
+
+LinearMode LinearModeOf(WeightMode mode) {
+  switch (mode) {
+    case WeightMode::kEager:
+      return LinearMode::kEager;
+    case WeightMode::kCache:
+      return LinearMode::kCache;
+    default:
+      return LinearMode::kLazy;
+  }
+}
+
+const char* DtypeName(at::ScalarType t) {
+  return t == at::kBFloat16 ? "bf16" : t == at::kHalf ? "f16" : "f32";
+}
+
+// Load errors name the model file once.
+absl::Status WithPath(const absl::Status& s, const std::string& path) {
+  if (s.ok() || absl::StrContains(s.message(), path)) return s;
+  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+}
+
+std::string KnownVariants() {
+  std::vector<std::string> names;
+  for (const ovi::OviVariant& v : ovi::OviVariants()) names.push_back(v.name);
+  return absl::StrJoin(names, ", ");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOptions& options) {
+  const std::string& path = options.model_path;
+  if (path.empty()) return absl::InvalidArgumentError("model_path is empty");
+  std::unique_ptr<OviPipeline> p(new OviPipeline());
+  p->options_ = options;
+  absl::StatusOr<c10::Device> device = ResolveDevice(options.device);
+  if (!device.ok()) return WithPath(device.status(), path);
+  p->device_ = *device;
+  if (options.workers < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": workers must be >= 1, got ", options.workers));
+  }
+
+  ovi::OviModelOptions mo;
+  mo.device = p->device_;
+  mo.load.mode = LinearModeOf(options.weights);
+  mo.load.cache_budget_bytes = static_cast<int64_t>(options.cache_budget_bytes);
+  mo.fallback_variant = options.fallback_variant.empty() ? "720x720_5s" : options.fallback_variant;
+  mo.default_workspace = false;  // each worker slot brings its own
+  absl::StatusOr<std::unique_ptr<ovi::OviModel>> model = ovi::OviModel::Load(path, mo);
+  if (!model.ok()) return WithPath(model.status(), path);
+  p->model_ = *std::move(model);
+
+  const ovi::OviModelSpec& spec = p->model_->spec();
+  const ovi::OviVariant* variant = ovi::FindOviVariant(spec.variant);
+  if (variant == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": unknown ovi.variant '", spec.variant,
+                                                   "' (known: ", KnownVariants(), ")"));
+  }
+  p->limits_.text_dim = spec.config.text_dim;
+  p->limits_.text_len = spec.text_len;
+  p->limits_.layers = spec.config.num_layers;
+  p->limits_.variant = *variant;
+
+  absl::StatusOr<std::unique_ptr<WorkerPool>> pool =
+      WorkerPool::Create(p->model_->store(), static_cast<int>(options.workers));
+  if (!pool.ok()) return WithPath(pool.status(), path);
+  p->pool_ = *std::move(pool);
+  p->Describe(options);
+  return p;
+}
+
+void OviPipeline::Describe(const PipelineOptions& options) {
+  const ovi::OviModelSpec& spec = model_->spec();
+  const ovi::OviConfig& c = spec.config;
+  ModelDescription& d = description_;
+  d.variant = spec.variant;
+  d.dim = static_cast<uint32_t>(c.dim);
+  d.ffn_dim = static_cast<uint32_t>(c.ffn_dim);
+  d.heads = static_cast<uint32_t>(c.num_heads);
+  d.head_dim = static_cast<uint32_t>(c.head_dim);
+  d.layers = static_cast<uint32_t>(c.num_layers);
+  d.text_len = static_cast<uint32_t>(spec.text_len);
+  d.text_dim = static_cast<uint32_t>(c.text_dim);
+  d.audio_rope_scale = static_cast<float>(spec.audio_rope_scale);
+  for (const ovi::OviTensor& t : ovi::BuildOviLayout(c)) d.parameters += t.Elements();
+  d.weight_mode = WeightModeName(options.weights);
+  d.device = DeviceName(device_);
+
+  // Per ggml type in the file, and per storage type on the device (for Vram()).
+  const VramAccounting acc = model_->store().Accounting();
+  d.tensors_total = static_cast<uint32_t>(acc.tensors);
+  d.tensors_quantized = static_cast<uint32_t>(acc.quantized);
+  std::map<GgmlType, QuantTypeCount> by_type;
+  for (const gguf::TensorInfo& t : model_->store().file().tensors()) {
+    QuantTypeCount& q = by_type[t.type];
+    q.type = GgmlTypeName(t.type);
+    q.tensors += 1;
+    q.bytes += t.nbytes;
+    const bool raw = GgmlInfo(t.type).quantized && options.weights != WeightMode::kEager;
+    resident_tensors_by_type_[raw ? GgmlTypeName(t.type) : DtypeName(model_->dtype())] += 1;
+  }
+  for (auto& [type, q] : by_type) d.quantization.push_back(q);
+
+  const std::string file = std::filesystem::path(options.model_path).filename().string();
+  d.stages = {{"denoiser", true, false, file},
+              {"text_encoder", false, false, ""},
+              {"video_vae", false, false, ""},
+              {"audio_vae", false, false, ""},
+              {"vocoder", false, false, ""}};
+  d.output_formats = {OutputFormat::kLatents};
+}
+
+VramSnapshot OviPipeline::Vram() const {
+  const VramAccounting acc = model_->store().Accounting();
+  VramSnapshot v;
+  v.weights_resident_bytes = static_cast<uint64_t>(acc.weight_bytes);
+  v.weights_bf16_equivalent_bytes = static_cast<uint64_t>(acc.bf16_equivalent_bytes);
+  v.dequant_workspace_bytes = static_cast<uint64_t>(acc.workspace_bytes);
+  v.cache_bytes = static_cast<uint64_t>(acc.cache_bytes);
+  if (acc.allocator.valid) {
+    v.torch_allocated_bytes = static_cast<uint64_t>(acc.allocator.allocated);
+    v.torch_reserved_bytes = static_cast<uint64_t>(acc.allocator.reserved);
+    v.torch_peak_bytes = static_cast<uint64_t>(acc.allocator.peak_allocated);
+  }
+  if (std::optional<DeviceMemory> m = QueryDeviceMemory(device_)) {
+    v.device_total_bytes = m->total;
+    v.device_used_bytes = m->used;
+  }
+  for (const auto& [type, bytes] : acc.bytes_by_type) {
+    auto it = resident_tensors_by_type_.find(type);
+    v.resident_by_type.push_back({type, it == resident_tensors_by_type_.end() ? 0u : it->second,
+                                  static_cast<uint64_t>(bytes)});
+  }
+  return v;
+}
+
+absl::Status OviPipeline::Warmup() {
+  // Hold every slot, so each one runs once (and no job interleaves).
+  std::vector<WorkerPool::Lease> leases;
+  for (size_t i = 0; i < pool_->size(); ++i) leases.push_back(pool_->Acquire());
+  const ovi::OviConfig& c = model_->spec().config;
+  for (const WorkerPool::Lease& lease : leases) {
+    SlotBinding bind(lease.slot());
+    const std::string what = absl::StrCat("warmup on worker ", lease.slot().index);
+    // One latent frame of 2x2 (one video token), one audio latent, a one-token zero context.
+    OVID_ASSIGN_OR_RETURN(auto inputs, ops::GuardTorch(what.c_str(), [&] {
+                            const at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat);
+                            return std::tuple{at::zeros({c.video_in_dim, 1, 2, 2}, f32),
+                                              at::zeros({1, c.audio_in_dim}, f32),
+                                              at::zeros({1, c.text_dim}, f32)};
+                          }));
+    const auto& [video, audio, context] = inputs;
+    absl::StatusOr<ovi::OviContextCache> ctx = model_->PrepareContext(context, context);
+    if (!ctx.ok())
+      return absl::Status(ctx.status().code(), absl::StrCat(what, ": ", ctx.status().message()));
+    absl::StatusOr<ovi::OviForwardOutputs> out = model_->Forward({video, audio, 999.0}, *ctx);
+    if (!out.ok())
+      return absl::Status(out.status().code(), absl::StrCat(what, ": ", out.status().message()));
+    // Copying a value back waits for the slot's stream: readiness means the pass finished.
+    OVID_RETURN_IF_ERROR(ops::GuardTorch(what.c_str(), [&] { (void)out->video.to(at::kCPU); }));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& request) const {
+  OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_));
+  if (options_.faults.vram_estimate_bytes != 0) return options_.faults.vram_estimate_bytes;
+  const ovi::OviConfig& c = model_->spec().config;
+  VramEstimateInputs in;
+  in.dim = c.dim;
+  in.ffn_dim = c.ffn_dim;
+  in.heads = c.num_heads;
+  in.layers = c.num_layers;
+  in.text_len = limits_.text_len;
+  in.audio_convmlp_hidden = c.audio_convmlp_hidden;
+  in.element_bytes = static_cast<int64_t>(c10::elementSize(model_->dtype()));
+  in.video_tokens = plan.VideoTokens();
+  in.audio_tokens = plan.audio_latents;
+  in.video_latent_elements =
+      c.video_in_dim * plan.latent_frames * plan.latent_height * plan.latent_width;
+  in.audio_latent_elements = plan.audio_latents * c.audio_in_dim;
+  in.negative_pass = !plan.Unguided();
+  return EstimateJobBytes(in);
+}
+
+}  // namespace pipeline
+
+absl::StatusOr<std::unique_ptr<LoadedPipeline>> LoadOviPipeline(const PipelineOptions& options) {
+  OVID_ASSIGN_OR_RETURN(std::unique_ptr<pipeline::OviPipeline> p,
+                        pipeline::OviPipeline::Load(options));
+  return std::unique_ptr<LoadedPipeline>(std::move(p));
+}
+
+}  // namespace ovid

@@ -1,0 +1,55 @@
+// File: engine/pipeline/ovi_pipeline_impl.h
+// The LoadedPipeline behind LoadOviPipeline (ovid/ovi_pipeline.h): the denoiser, its worker
+// slots and the health flag. Internal to engine/pipeline; the daemon sees only the interface.
+//   ovi_pipeline.cc  loading, Describe, Vram, Warmup, EstimateVram
+//   pipeline_run.cc  Run and the mapping of a job's failures to the API's error classes
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/models/ovi/ovi_model.h"
+#include "engine/pipeline/denoise_job.h"
+#include "engine/pipeline/request_plan.h"
+#include "engine/pipeline/worker_pool.h"
+#include "ovid/ovi_pipeline.h"
+
+namespace ovid::pipeline {
+
+class OviPipeline final : public LoadedPipeline {
+ public:
+  static absl::StatusOr<std::unique_ptr<OviPipeline>> Load(const PipelineOptions& options);
+
+  absl::StatusOr<GenerationResult> Run(const GenerationRequest& request, ProgressSink& sink,
+                                       const CancelToken& cancel) override;
+  absl::StatusOr<uint64_t> EstimateVram(const GenerationRequest& request) const override;
+  ModelDescription Describe() const override { return description_; }
+  VramSnapshot Vram() const override;
+  bool healthy() const override { return healthy_.load(std::memory_order_acquire); }
+  absl::Status Warmup() override;
+
+  const ovi::OviModel& model() const { return *model_; }
+  const ModelLimits& limits() const { return limits_; }
+
+ private:
+  OviPipeline() = default;
+  void Describe(const PipelineOptions& options);
+  // A failed job's status in the API's terms (see pipeline_run.cc); may mark the pipeline
+  // unhealthy.
+  absl::Status MapJobError(const absl::Status& status, const DenoiseState& state,
+                           const WorkerSlot& slot, bool alone);
+
+  PipelineOptions options_;
+  c10::Device device_{c10::kCPU};
+  std::unique_ptr<ovi::OviModel> model_;
+  std::unique_ptr<WorkerPool> pool_;
+  ModelLimits limits_;
+  ModelDescription description_;
+  std::map<std::string, uint32_t> resident_tensors_by_type_;  // storage type -> tensors
+  std::atomic<bool> healthy_{true};
+  std::atomic<int> running_{0};  // jobs inside Run's device part
+};
+
+}  // namespace ovid::pipeline

@@ -1,0 +1,234 @@
+// File: engine/pipeline/request_plan.cc
+// Torch-free on purpose: no LibTorch header may appear here (see request_plan.h).
+#include "engine/pipeline/request_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace ovid::pipeline {
+namespace {
+
+constexpr uint32_t kMinSide = 128;
+constexpr uint32_t kMaxSide = 1920;
+constexpr uint32_t kMaxSteps = 200;
+constexpr float kMaxShift = 20.0f;
+constexpr float kMaxGuidance = 30.0f;
+
+const char* OutputName(OutputFormat f) {
+  switch (f) {
+    case OutputFormat::kUnspecified:
+      return "OUTPUT_FORMAT_UNSPECIFIED";
+    case OutputFormat::kLatents:
+      return "OUTPUT_FORMAT_LATENTS";
+    case OutputFormat::kMp4:
+      return "OUTPUT_FORMAT_MP4";
+    case OutputFormat::kWav:
+      return "OUTPUT_FORMAT_WAV";
+    case OutputFormat::kPngFrames:
+      return "OUTPUT_FORMAT_PNG_FRAMES";
+  }
+  return "an unknown OutputFormat";
+}
+
+// One embedding's shape and size against the model. `field` is the proto path of the
+// Conditioning ("conditioning", "video_negative", ...).
+absl::Status CheckEmbedding(const TextEmbedding& e, const std::string& field,
+                            const ModelLimits& limits) {
+  const std::string f = field + ".embedding";
+  if (e.dim != limits.text_dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(f, ".dim must be ", limits.text_dim, " (the model's text_dim), got ", e.dim));
+  }
+  if (e.tokens < 1 || e.tokens > limits.text_len) {
+    return absl::InvalidArgumentError(absl::StrCat(f, ".tokens must be 1..", limits.text_len,
+                                                   " (the model's text_len), got ", e.tokens));
+  }
+  const uint64_t want = uint64_t{2} * e.tokens * e.dim;
+  if (e.bf16.size() != want) {
+    return absl::InvalidArgumentError(absl::StrCat(f, ".bf16 must hold 2 * tokens * dim = ", want,
+                                                   " bytes (bf16 [", e.tokens, ", ", e.dim,
+                                                   "]), got ", e.bf16.size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PromptNeedsEncoder(const std::string& field) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      field, ".prompt: no text encoder is loaded; pass ", field, ".embedding (UMT5-XXL output)"));
+}
+
+// A negative Conditioning: an embedding is checked; a prompt needs the encoder; absence is fine
+// only where that tower's guidance is 1 (Ovi's default negative prompt needs the encoder too).
+absl::StatusOr<const TextEmbedding*> NegativeEmbedding(const Conditioning& c,
+                                                       const std::string& field,
+                                                       const char* guidance_field, float guidance,
+                                                       const char* default_prompt,
+                                                       const ModelLimits& limits) {
+  if (const auto* e = std::get_if<TextEmbedding>(&c)) {
+    if (absl::Status s = CheckEmbedding(*e, field, limits); !s.ok()) return s;
+    return e;
+  }
+  if (std::holds_alternative<std::string>(c) && !limits.text_encoder) {
+    return PromptNeedsEncoder(field);
+  }
+  if (guidance != 1.0f && !limits.text_encoder) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(field, " is not given and ", guidance_field, " is ", guidance,
+                     ": the default negative prompt (\"", default_prompt,
+                     "\") needs the text encoder, which is not loaded; pass ", field,
+                     ".embedding, or set ", guidance_field, " to 1 to run without a negative"));
+  }
+  return nullptr;
+}
+
+absl::Status CheckRange(const char* field, double value, double lo, double hi, bool lo_open) {
+  const bool ok = std::isfinite(value) && (lo_open ? value > lo : value >= lo) && value <= hi;
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be in ", lo_open ? "(" : "[", lo, ", ", hi, "], got ", value));
+}
+
+}  // namespace
+
+std::pair<uint32_t, uint32_t> SnapToArea(uint32_t width, uint32_t height, int64_t area) {
+  // Python: scale = sqrt(area / (h * w)); round(x * scale / 32) * 32. std::nearbyint in the
+  // default rounding mode rounds half to even, as Python's round does.
+  const double scale = std::sqrt(static_cast<double>(area) / (static_cast<double>(width) * height));
+  auto snap = [&](uint32_t side) {
+    const double units = std::nearbyint(static_cast<double>(side) * scale / 32.0);
+    return static_cast<uint32_t>(std::max(1.0, units)) * 32u;
+  };
+  return {snap(width), snap(height)};
+}
+
+absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLimits& limits) {
+  JobPlan plan;
+  EffectiveParameters& p = plan.parameters;
+
+  // Sampling parameters first: the negatives' rules depend on the guidance scales.
+  p.steps = request.steps.value_or(kDefaultSteps);
+  if (p.steps < 1 || p.steps > kMaxSteps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("steps must be 1..", kMaxSteps, ", got ", p.steps));
+  }
+  p.solver = request.solver.value_or(Solver::kUniPC);
+  if (p.solver == Solver::kUnspecified) p.solver = Solver::kUniPC;
+  if (p.solver != Solver::kUniPC && p.solver != Solver::kEuler && p.solver != Solver::kDpmpp) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("solver must be SOLVER_UNIPC, SOLVER_EULER or SOLVER_DPMPP, got ",
+                     static_cast<int>(p.solver)));
+  }
+  p.shift = request.shift.value_or(kDefaultShift);
+  if (absl::Status s = CheckRange("shift", p.shift, 0, kMaxShift, true); !s.ok()) return s;
+  p.video_guidance = request.video_guidance.value_or(kDefaultVideoGuidance);
+  if (absl::Status s = CheckRange("video_guidance", p.video_guidance, 0, kMaxGuidance, false);
+      !s.ok()) {
+    return s;
+  }
+  p.audio_guidance = request.audio_guidance.value_or(kDefaultAudioGuidance);
+  if (absl::Status s = CheckRange("audio_guidance", p.audio_guidance, 0, kMaxGuidance, false);
+      !s.ok()) {
+    return s;
+  }
+  const int32_t max_slg = static_cast<int32_t>(limits.layers - 1);
+  if (request.slg_layer.has_value()) {
+    p.slg_layer = *request.slg_layer;
+    if (p.slg_layer > max_slg) {
+      return absl::InvalidArgumentError(absl::StrCat("slg_layer must be <= 0 (off) or 1..", max_slg,
+                                                     " (the model has ", limits.layers,
+                                                     " layers), got ", p.slg_layer));
+    }
+  } else {
+    // Ovi's 11, or the last block a smaller model has (the tiny test model: 2).
+    p.slg_layer = std::min(kDefaultSlgLayer, std::max(max_slg, 0));
+    plan.slg_defaulted = true;
+  }
+  plan.seed = request.seed;
+
+  // Conditioning.
+  if (std::holds_alternative<std::monostate>(request.conditioning)) {
+    return absl::InvalidArgumentError(
+        "conditioning is required: set conditioning.embedding (or conditioning.prompt with a "
+        "text encoder)");
+  }
+  if (std::holds_alternative<std::string>(request.conditioning) && !limits.text_encoder) {
+    return PromptNeedsEncoder("conditioning");
+  }
+  if (const auto* e = std::get_if<TextEmbedding>(&request.conditioning)) {
+    if (absl::Status s = CheckEmbedding(*e, "conditioning", limits); !s.ok()) return s;
+    plan.positive = e;
+  }
+  absl::StatusOr<const TextEmbedding*> vn =
+      NegativeEmbedding(request.video_negative, "video_negative", "video_guidance",
+                        p.video_guidance, "jitter, bad hands, blur, distortion", limits);
+  if (!vn.ok()) return vn.status();
+  plan.video_negative = *vn;
+  absl::StatusOr<const TextEmbedding*> an =
+      NegativeEmbedding(request.audio_negative, "audio_negative", "audio_guidance",
+                        p.audio_guidance, "robotic, muffled, echo, distorted", limits);
+  if (!an.ok()) return an.status();
+  plan.audio_negative = *an;
+
+  // Size and length.
+  const ovi::OviVariant& v = limits.variant;
+  for (const auto& [field, value] :
+       {std::pair{"width", request.width}, std::pair{"height", request.height}}) {
+    if (value.has_value() && (*value < kMinSide || *value > kMaxSide)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, " must be ", kMinSide, "..", kMaxSide, " pixels, got ", *value));
+    }
+  }
+  const auto side = static_cast<uint32_t>(v.side);
+  std::tie(p.width, p.height) =
+      SnapToArea(request.width.value_or(side), request.height.value_or(side), v.area);
+  p.duration_seconds = v.duration_seconds;
+  if (request.duration_seconds.has_value() &&
+      !(std::fabs(*request.duration_seconds - v.duration_seconds) < 1e-3f)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("duration_seconds must be ", v.duration_seconds, " for the ", v.name,
+                     " checkpoint (its only clip length), got ", *request.duration_seconds));
+  }
+  plan.latent_frames = v.video_latent_frames;
+  plan.latent_height = p.height / 16;
+  plan.latent_width = p.width / 16;
+  plan.audio_latents = v.audio_latents;
+  p.video_frames = static_cast<uint32_t>(v.VideoFrames());
+  p.audio_samples = static_cast<uint32_t>(v.AudioSamples());
+
+  if (!request.first_frame.empty() && !limits.video_vae_encoder) {
+    return absl::FailedPreconditionError(
+        "first_frame: image to video needs the video VAE encoder, which is not loaded; send "
+        "first_frame empty (text to video)");
+  }
+
+  // Outputs: LATENTS is what the denoiser alone produces.
+  p.outputs = request.outputs;
+  if (p.outputs.empty()) p.outputs = {OutputFormat::kLatents};
+  for (size_t i = 0; i < p.outputs.size(); ++i) {
+    const OutputFormat f = p.outputs[i];
+    const std::string field = absl::StrCat("outputs[", i, "]");
+    if (f == OutputFormat::kMp4 || f == OutputFormat::kWav || f == OutputFormat::kPngFrames) {
+      if (!limits.decoders) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(field, ": ", OutputName(f),
+                         " needs the video/audio decoder, not loaded; only "
+                         "OUTPUT_FORMAT_LATENTS is available"));
+      }
+    } else if (f != OutputFormat::kLatents) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " must be OUTPUT_FORMAT_LATENTS, _MP4, _WAV or _PNG_FRAMES, got ", OutputName(f)));
+    }
+    if (std::find(p.outputs.begin(), p.outputs.begin() + i, f) != p.outputs.begin() + i) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": ", OutputName(f), " is listed twice"));
+    }
+  }
+  return plan;
+}
+
+}  // namespace ovid::pipeline

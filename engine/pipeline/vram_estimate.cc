@@ -1,0 +1,36 @@
+// File: engine/pipeline/vram_estimate.cc
+// The numbers are explained in vram_estimate.h; keep the two in step.
+#include "engine/pipeline/vram_estimate.h"
+
+namespace ovid::pipeline {
+namespace {
+
+constexpr uint64_t kFixedBytes = uint64_t{384} << 20;
+constexpr double kMargin = 1.05;
+
+uint64_t ContextBytes(const VramEstimateInputs& in) {
+  return static_cast<uint64_t>(2 * in.layers * 2 * in.text_len * in.dim * in.element_bytes);
+}
+
+}  // namespace
+
+uint64_t EstimateForwardBytes(const VramEstimateInputs& in) {
+  const int64_t tokens = in.video_tokens + in.audio_tokens;
+  // 31/4 model-width tensors + 2 FFN-width ones per token, in elements times 4.
+  const int64_t per_token_x4 = (31 * in.dim + 8 * in.ffn_dim) * in.element_bytes;
+  const uint64_t activations = static_cast<uint64_t>(tokens * per_token_x4 / 4);
+  const uint64_t convmlp =
+      static_cast<uint64_t>(in.audio_tokens * 3 * in.audio_convmlp_hidden * in.element_bytes);
+  const uint64_t attention = static_cast<uint64_t>(in.heads * tokens * 8);
+  return ContextBytes(in) + kFixedBytes + activations + convmlp + attention;
+}
+
+uint64_t EstimateJobBytes(const VramEstimateInputs& in) {
+  const int64_t latent = in.video_latent_elements + in.audio_latent_elements;
+  const uint64_t sampler = static_cast<uint64_t>(latent * (6 * in.element_bytes + 3 * 4));
+  const uint64_t total =
+      EstimateForwardBytes(in) + (in.negative_pass ? ContextBytes(in) : 0) + sampler;
+  return static_cast<uint64_t>(static_cast<double>(total) * kMargin);
+}
+
+}  // namespace ovid::pipeline

@@ -1,0 +1,117 @@
+// Stopping and failing jobs: cancellation from another thread and by deadline (within one
+// step), the injected device OOM (RESOURCE_EXHAUSTED, and the pipeline keeps working) and the
+// injected sticky device error (INTERNAL, healthy() false for good).
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "tests/pipeline/pipeline_test_util.h"
+
+namespace ovid {
+namespace {
+
+using ::ovid::testing::LoadTiny;
+using ::ovid::testing::RecordingSink;
+using ::ovid::testing::TinyRequest;
+
+std::unique_ptr<LoadedPipeline> WithFaults(FaultHooks faults) {
+  PipelineOptions o;
+  o.faults = faults;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(o);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *std::move(p) : nullptr;
+}
+
+uint32_t LastStep(const RecordingSink& sink) {
+  const std::vector<Progress> p = sink.progress();
+  return p.empty() ? 0 : p.back().step;
+}
+
+TEST(PipelineFaultsTest, CancelFromAnotherThreadStopsWithinOneStep) {
+  std::unique_ptr<LoadedPipeline> p = WithFaults({.step_delay_ms = 40});
+  ASSERT_NE(p, nullptr);
+  CancelToken cancel;
+  RecordingSink sink;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool two_done = false;
+  sink.on_progress = [&](const Progress& pr) {
+    if (pr.step != 2) return;
+    std::lock_guard<std::mutex> lock(mu);
+    two_done = true;
+    cv.notify_one();
+  };
+  std::thread canceller([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return two_done; });
+    cancel.Cancel(CancelReason::kCancelled, "client went away");
+  });
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(40, 1), sink, cancel);
+  canceller.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_EQ(r.status().message(), "client went away");
+  // Cancelled after step 2 was reported: step 3 may have been under way, no step after it.
+  EXPECT_GE(LastStep(sink), 2u);
+  EXPECT_LE(LastStep(sink), 3u);
+  EXPECT_TRUE(sink.outputs().empty());
+}
+
+TEST(PipelineFaultsTest, DeadlineStopsWithDeadlineExceeded) {
+  std::unique_ptr<LoadedPipeline> p = WithFaults({});
+  ASSERT_NE(p, nullptr);
+  CancelToken cancel;
+  RecordingSink sink;
+  sink.on_progress = [&](const Progress& pr) {
+    if (pr.step == 1) cancel.Cancel(CancelReason::kDeadlineExceeded);
+  };
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(30, 1), sink, cancel);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_EQ(LastStep(sink), 1u);
+  // A token already stopped: nothing runs.
+  RecordingSink idle;
+  EXPECT_EQ(p->Run(TinyRequest(30, 1), idle, cancel).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_TRUE(idle.progress().empty());
+}
+
+TEST(PipelineFaultsTest, OomIsResourceExhaustedAndTheNextJobRuns) {
+  std::unique_ptr<LoadedPipeline> p = WithFaults({.oom_at_step = 2});
+  ASSERT_NE(p, nullptr);
+  CancelToken cancel;
+  RecordingSink sink;
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(3, 1), sink, cancel);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_NE(r.status().message().find("out of device memory at denoising step 2: "),
+            std::string::npos)
+      << r.status();
+  EXPECT_EQ(LastStep(sink), 1u);
+  EXPECT_TRUE(p->healthy());
+  // The hook fires at step 2 of every job; a one-step job never gets there and succeeds.
+  RecordingSink next;
+  absl::StatusOr<GenerationResult> ok = p->Run(TinyRequest(1, 1), next, cancel);
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(next.outputs().size(), 1u);
+}
+
+TEST(PipelineFaultsTest, StickyDeviceErrorMakesThePipelineUnhealthy) {
+  std::unique_ptr<LoadedPipeline> p = WithFaults({.device_error_at_step = 1});
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(p->healthy());
+  CancelToken cancel;
+  RecordingSink sink;
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(2, 1), sink, cancel);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
+  EXPECT_NE(r.status().message().find("device error at denoising step 1"), std::string::npos)
+      << r.status();
+  EXPECT_FALSE(p->healthy());
+  // Validation still answers; running does not.
+  GenerationRequest bad = TinyRequest(0, 1);
+  EXPECT_EQ(p->Run(bad, sink, cancel).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(p->Run(TinyRequest(1, 1), sink, cancel).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace ovid

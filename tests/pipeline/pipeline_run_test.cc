@@ -1,0 +1,295 @@
+// Whole jobs through LoadOviPipeline / Run on the tiny model (CPU, f32, 128x128_5s): what Run
+// reports, the LATENTS output, determinism, equality with the sampling loop driven directly,
+// concurrent workers, Describe/Vram/Warmup/EstimateVram, load errors.
+#include <ATen/ops/from_blob.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <thread>
+
+#include "engine/gguf/safetensors_file.h"
+#include "engine/models/ovi/ovi_model.h"
+#include "engine/pipeline/denoise_job.h"
+#include "engine/sampling/noise.h"
+#include "engine/sampling/sample_loop.h"
+#include "tests/pipeline/pipeline_test_util.h"
+
+namespace ovid {
+namespace {
+
+using ::ovid::testing::LoadTiny;
+using ::ovid::testing::RecordingSink;
+using ::ovid::testing::TinyModelPath;
+using ::ovid::testing::TinyRequest;
+
+std::unique_ptr<LoadedPipeline> Tiny(uint32_t workers = 1) {
+  PipelineOptions o;
+  o.workers = workers;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(o);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *std::move(p) : nullptr;
+}
+
+// Runs `request` and returns the LATENTS bytes ("" on failure).
+std::string RunLatents(LoadedPipeline& p, const GenerationRequest& request,
+                       GenerationResult* result = nullptr) {
+  RecordingSink sink;
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> r = p.Run(request, sink, cancel);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok() || sink.outputs().size() != 1) return "";
+  if (result != nullptr) *result = *r;
+  return sink.outputs()[0].data;
+}
+
+std::unique_ptr<gguf::SafetensorsFile> Parse(const std::string& bytes) {
+  absl::StatusOr<std::unique_ptr<gguf::SafetensorsFile>> f = gguf::SafetensorsFile::FromBuffer(
+      "latents", {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  EXPECT_TRUE(f.ok()) << f.status();
+  return f.ok() ? *std::move(f) : nullptr;
+}
+
+TEST(PipelineRunTest, ReportsDefaultsProgressAndLatents) {
+  std::unique_ptr<LoadedPipeline> p = Tiny();
+  ASSERT_NE(p, nullptr);
+  RecordingSink sink;
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(2, 11), sink, cancel);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->seed, 11u);
+  const EffectiveParameters& e = r->parameters;
+  EXPECT_EQ(e.steps, 2u);
+  EXPECT_EQ(e.solver, Solver::kUniPC);
+  EXPECT_FLOAT_EQ(e.shift, 5.0f);
+  EXPECT_FLOAT_EQ(e.video_guidance, 4.0f);
+  EXPECT_FLOAT_EQ(e.audio_guidance, 3.0f);
+  EXPECT_EQ(e.slg_layer, 2);  // min(11, layers - 1)
+  EXPECT_EQ(e.width, 128u);
+  EXPECT_EQ(e.height, 128u);
+  EXPECT_FLOAT_EQ(e.duration_seconds, 5.0f);
+  EXPECT_EQ(e.video_frames, 121u);
+  EXPECT_EQ(e.audio_samples, 80384u);
+  EXPECT_EQ(e.outputs, std::vector<OutputFormat>{OutputFormat::kLatents});
+  ASSERT_EQ(r->stages.size(), 1u);
+  EXPECT_EQ(r->stages[0].stage, "denoise");
+  EXPECT_GT(r->stages[0].seconds, 0.0);
+  EXPECT_EQ(r->peak_vram_bytes, 0u);  // the CPU has no device peak
+
+  // One progress before the first step, then one per step.
+  const std::vector<Progress> progress = sink.progress();
+  ASSERT_EQ(progress.size(), 3u);
+  for (uint32_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(progress[i].stage, "denoise");
+    EXPECT_EQ(progress[i].step, i);
+    EXPECT_EQ(progress[i].total, 2u);
+  }
+  EXPECT_GT(progress[1].remaining_seconds, 0.0);
+  EXPECT_EQ(progress[2].remaining_seconds, 0.0);
+  EXPECT_GE(progress[2].elapsed_seconds, progress[1].elapsed_seconds);
+
+  ASSERT_EQ(sink.outputs().size(), 1u);
+  EXPECT_EQ(sink.outputs()[0].format, OutputFormat::kLatents);
+  std::unique_ptr<gguf::SafetensorsFile> f = Parse(sink.outputs()[0].data);
+  ASSERT_NE(f, nullptr);
+  const gguf::SafetensorsTensor* v = f->Find("video_latent");
+  const gguf::SafetensorsTensor* a = f->Find("audio_latent");
+  ASSERT_TRUE(v && a);
+  EXPECT_EQ(v->dtype, gguf::StDtype::kF32);
+  EXPECT_EQ(v->shape, (std::vector<int64_t>{48, 31, 8, 8}));
+  EXPECT_EQ(a->dtype, gguf::StDtype::kF32);
+  EXPECT_EQ(a->shape, (std::vector<int64_t>{157, 20}));
+  EXPECT_EQ(f->metadata().at("seed"), "11");
+  EXPECT_EQ(f->metadata().at("steps"), "2");
+  EXPECT_EQ(f->metadata().at("solver"), "unipc");
+  EXPECT_EQ(f->metadata().at("slg_layer"), "2");
+  EXPECT_EQ(f->metadata().at("variant"), "128x128_5s");
+  EXPECT_EQ(f->metadata().at("video_guidance"), "4");
+}
+
+TEST(PipelineRunTest, SameSeedSameBitsOtherSeedOtherBits) {
+  std::unique_ptr<LoadedPipeline> p = Tiny();
+  ASSERT_NE(p, nullptr);
+  const std::string a = RunLatents(*p, TinyRequest(2, 5));
+  const std::string b = RunLatents(*p, TinyRequest(2, 5));
+  const std::string c = RunLatents(*p, TinyRequest(2, 6));
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  // No seed: a random one, reported.
+  GenerationRequest random = TinyRequest(1, 0);
+  random.seed.reset();
+  GenerationResult r1, r2;
+  RunLatents(*p, random, &r1);
+  RunLatents(*p, random, &r2);
+  EXPECT_NE(r1.seed, r2.seed);
+}
+
+// The pipeline's latents are exactly what the sampling loop gives when driven by hand over
+// OviModel with Ovi's noise and the same contexts.
+TEST(PipelineRunTest, EqualsTheSampleLoopDrivenDirectly) {
+  std::unique_ptr<LoadedPipeline> p = Tiny();
+  ASSERT_NE(p, nullptr);
+  const GenerationRequest request = TinyRequest(3, 77);
+  const std::string bytes = RunLatents(*p, request);
+  std::unique_ptr<gguf::SafetensorsFile> f = Parse(bytes);
+  ASSERT_NE(f, nullptr);
+
+  ovi::OviModelOptions mo;
+  mo.load.log = false;
+  absl::StatusOr<std::unique_ptr<ovi::OviModel>> model = ovi::OviModel::Load(TinyModelPath(), mo);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const ovi::OviModel& m = **model;
+  using pipeline::EmbeddingTensor;
+  const at::Tensor pos = EmbeddingTensor(std::get<TextEmbedding>(request.conditioning));
+  absl::StatusOr<ovi::OviContextCache> pctx = m.PrepareContext(pos, pos);
+  absl::StatusOr<ovi::OviContextCache> nctx =
+      m.PrepareContext(EmbeddingTensor(std::get<TextEmbedding>(request.video_negative)),
+                       EmbeddingTensor(std::get<TextEmbedding>(request.audio_negative)));
+  ASSERT_TRUE(pctx.ok() && nctx.ok());
+  const sampling::ModelFn fn =
+      [&](const at::Tensor& video, const at::Tensor& audio,
+          const sampling::ModelCall& call) -> absl::StatusOr<sampling::TowerVelocities> {
+    ovi::OviForwardOptions o;
+    o.slg_layer = call.slg_layer;
+    const bool positive = call.pass == sampling::GuidancePass::kPositive;
+    absl::StatusOr<ovi::OviForwardOutputs> out =
+        m.Forward({video, audio, call.timestep}, positive ? *pctx : *nctx, o);
+    if (!out.ok()) return out.status();
+    return sampling::TowerVelocities{out->video, out->audio};
+  };
+  absl::StatusOr<at::Tensor> vn = sampling::MakeNoise({48, 31, 8, 8}, 77, c10::kCPU, at::kBFloat16);
+  absl::StatusOr<at::Tensor> an = sampling::MakeNoise({157, 20}, 77, c10::kCPU, at::kBFloat16);
+  ASSERT_TRUE(vn.ok() && an.ok());
+  sampling::SampleOptions so;
+  so.steps = 3;
+  so.slg_layer = 2;
+  absl::StatusOr<sampling::SampleResult> want =
+      sampling::Sample(fn, vn->to(at::kFloat), an->to(at::kFloat), so);
+  ASSERT_TRUE(want.ok()) << want.status();
+
+  auto same = [&](const char* name, const at::Tensor& t) {
+    const gguf::SafetensorsTensor* st = f->Find(name);
+    const at::Tensor c = t.contiguous();
+    return st != nullptr && f->Data(*st).size() == static_cast<size_t>(c.nbytes()) &&
+           std::memcmp(f->Data(*st).data(), c.data_ptr(), c.nbytes()) == 0;
+  };
+  EXPECT_TRUE(same("video_latent", want->video));
+  EXPECT_TRUE(same("audio_latent", want->audio));
+}
+
+TEST(PipelineRunTest, ConcurrentWorkersMatchSequentialRuns) {
+  std::unique_ptr<LoadedPipeline> p = Tiny(2);
+  ASSERT_NE(p, nullptr);
+  const std::string seq_a = RunLatents(*p, TinyRequest(2, 21));
+  const std::string seq_b = RunLatents(*p, TinyRequest(2, 22));
+  std::string par_a, par_b;
+  std::thread ta([&] { par_a = RunLatents(*p, TinyRequest(2, 21)); });
+  std::thread tb([&] { par_b = RunLatents(*p, TinyRequest(2, 22)); });
+  ta.join();
+  tb.join();
+  ASSERT_FALSE(seq_a.empty());
+  EXPECT_EQ(par_a, seq_a);
+  EXPECT_EQ(par_b, seq_b);
+  EXPECT_NE(seq_a, seq_b);
+}
+
+TEST(PipelineRunTest, UnitGuidanceRunsWithoutNegatives) {
+  std::unique_ptr<LoadedPipeline> p = Tiny();
+  ASSERT_NE(p, nullptr);
+  GenerationRequest r = TinyRequest(2, 3);
+  r.video_negative = std::monostate();
+  r.audio_negative = std::monostate();
+  r.video_guidance = 1.0f;
+  r.audio_guidance = 1.0f;
+  RecordingSink sink;
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> res = p->Run(r, sink, cancel);
+  ASSERT_TRUE(res.ok()) << res.status();
+  EXPECT_EQ(sink.outputs().size(), 1u);
+  // The same request with guidance 4 and no negatives is refused, by Run and EstimateVram alike.
+  r.video_guidance = 4.0f;
+  EXPECT_EQ(p->Run(r, sink, cancel).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(p->EstimateVram(r).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(PipelineRunTest, DescribeVramWarmupEstimate) {
+  std::unique_ptr<LoadedPipeline> p = Tiny(2);
+  ASSERT_NE(p, nullptr);
+  const ModelDescription d = p->Describe();
+  EXPECT_EQ(d.variant, "128x128_5s");
+  EXPECT_EQ(d.dim, 256u);
+  EXPECT_EQ(d.ffn_dim, 512u);
+  EXPECT_EQ(d.heads, 2u);
+  EXPECT_EQ(d.head_dim, 128u);
+  EXPECT_EQ(d.layers, 3u);
+  EXPECT_EQ(d.text_len, 512u);
+  EXPECT_EQ(d.text_dim, 256u);
+  EXPECT_NEAR(d.audio_rope_scale, 0.19676f, 1e-6);
+  EXPECT_EQ(d.parameters, 9757396u);  // README's ovi-tiny totals
+  EXPECT_EQ(d.weight_mode, "lazy");
+  EXPECT_EQ(d.device, "cpu");
+  EXPECT_EQ(d.tensors_total, 237u);
+  EXPECT_EQ(d.tensors_quantized, 72u);  // 54 q4_K + 18 q6_K (the Q4_K_M mix)
+  std::map<std::string, std::pair<uint32_t, uint64_t>> types;
+  for (const QuantTypeCount& q : d.quantization) types[q.type] = {q.tensors, q.bytes};
+  EXPECT_EQ(types["q4_K"], (std::pair<uint32_t, uint64_t>{54, 2211840}));
+  EXPECT_EQ(types["q6_K"], (std::pair<uint32_t, uint64_t>{18, 1290240}));
+  EXPECT_EQ(types["bf16"], (std::pair<uint32_t, uint64_t>{165, 8504744}));
+  ASSERT_EQ(d.stages.size(), 5u);
+  EXPECT_EQ(d.stages[0].name, "denoiser");
+  EXPECT_TRUE(d.stages[0].loaded);
+  EXPECT_EQ(d.stages[0].file, "ovid_" + std::to_string(getpid()) + "_pipeline_tiny.gguf");
+  for (size_t i = 1; i < d.stages.size(); ++i) EXPECT_FALSE(d.stages[i].loaded) << d.stages[i].name;
+  EXPECT_EQ(d.output_formats, std::vector<OutputFormat>{OutputFormat::kLatents});
+
+  const VramSnapshot v = p->Vram();
+  EXPECT_EQ(v.device_total_bytes, 0u);
+  EXPECT_EQ(v.torch_allocated_bytes, 0u);
+  EXPECT_GT(v.weights_resident_bytes, 3502080u);  // at least the raw q4_K + q6_K blocks
+  EXPECT_GT(v.dequant_workspace_bytes, 0u);       // one per worker
+  bool q4 = false;
+  for (const QuantTypeCount& q : v.resident_by_type) {
+    if (q.type == "q4_K") q4 = q.tensors == 54 && q.bytes == 2211840;
+  }
+  EXPECT_TRUE(q4);
+
+  EXPECT_TRUE(p->Warmup().ok());
+
+  absl::StatusOr<uint64_t> guided = p->EstimateVram(TinyRequest(2, 1));
+  GenerationRequest unguided = TinyRequest(2, 1);
+  unguided.video_guidance = unguided.audio_guidance = 1.0f;
+  absl::StatusOr<uint64_t> lean = p->EstimateVram(unguided);
+  ASSERT_TRUE(guided.ok() && lean.ok());
+  EXPECT_GT(*guided, *lean);  // the negative pass's context
+  GenerationRequest bad = TinyRequest(2, 1);
+  bad.steps = 0;
+  EXPECT_EQ(p->EstimateVram(bad).status().code(), absl::StatusCode::kInvalidArgument);
+
+  PipelineOptions o;
+  o.faults.vram_estimate_bytes = 12345;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> hooked = testing::LoadTiny(o);
+  ASSERT_TRUE(hooked.ok());
+  EXPECT_EQ(*(*hooked)->EstimateVram(TinyRequest(2, 1)), 12345u);
+  EXPECT_EQ((*hooked)->EstimateVram(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PipelineLoadTest, ErrorsNameTheFile) {
+  PipelineOptions o;
+  o.model_path = "/nonexistent/ovi.gguf";
+  o.device = "cpu";
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadOviPipeline(o);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("/nonexistent/ovi.gguf"), std::string::npos) << p.status();
+  o.model_path = TinyModelPath();
+  o.device = "tpu";
+  p = LoadOviPipeline(o);
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(p.status().message().find(TinyModelPath()), std::string::npos) << p.status();
+  o.device = "cpu";
+  o.workers = 0;
+  EXPECT_EQ(LoadOviPipeline(o).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_STREQ(WeightModeName(WeightMode::kCache), "cache");
+}
+
+}  // namespace
+}  // namespace ovid

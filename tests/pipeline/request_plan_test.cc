@@ -1,0 +1,245 @@
+// The torch-free half of the pipeline: request validation (each refusal's code and the proto
+// field it names), the defaults, Ovi's size snapping, and the VRAM formula against the H100
+// calibration points.
+#include "engine/pipeline/request_plan.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/pipeline/vram_estimate.h"
+
+namespace ovid::pipeline {
+namespace {
+
+// The tiny test model: text_dim 256, text_len 512, 3 layers, the 128x128_5s variant.
+ModelLimits TinyLimits() {
+  ModelLimits l;
+  l.text_dim = 256;
+  l.text_len = 512;
+  l.layers = 3;
+  l.variant = *ovi::FindOviVariant("128x128_5s");
+  return l;
+}
+
+ModelLimits FullLimits(const char* variant = "720x720_5s") {
+  ModelLimits l;
+  l.variant = *ovi::FindOviVariant(variant);
+  return l;
+}
+
+TextEmbedding Embedding(uint32_t tokens, uint32_t dim) {
+  return {std::string(size_t{2} * tokens * dim, '\0'), tokens, dim};
+}
+
+GenerationRequest Valid(uint32_t dim = 256) {
+  GenerationRequest r;
+  r.conditioning = Embedding(7, dim);
+  r.video_negative = Embedding(5, dim);
+  r.audio_negative = Embedding(5, dim);
+  return r;
+}
+
+TEST(PipelineSnapTest, OviRoundsHalfToEven) {
+  // 720 / 32 = 22.5 rounds to 22 (Python's round): 704x704, as Ovi's 720x720_5s runs.
+  EXPECT_EQ(SnapToArea(720, 720, 720 * 720), (std::pair<uint32_t, uint32_t>{704, 704}));
+  EXPECT_EQ(SnapToArea(960, 960, 960 * 960), (std::pair<uint32_t, uint32_t>{960, 960}));
+  EXPECT_EQ(SnapToArea(128, 128, 128 * 128), (std::pair<uint32_t, uint32_t>{128, 128}));
+  // Aspect from the request, area from the checkpoint: 1280x704 at 720^2 -> scale 0.7585.
+  EXPECT_EQ(SnapToArea(1280, 704, 720 * 720), (std::pair<uint32_t, uint32_t>{960, 544}));
+  // Ovi's 10 s yaml default (704x1280 at 960^2) stays 704x1280 (spec ovi.md §4's table).
+  EXPECT_EQ(SnapToArea(1280, 704, 960 * 960), (std::pair<uint32_t, uint32_t>{1280, 704}));
+  EXPECT_EQ(SnapToArea(1920, 128, 128 * 128), (std::pair<uint32_t, uint32_t>{480, 32}));
+}
+
+TEST(PipelinePlanTest, DefaultsAndShapes) {
+  const GenerationRequest r = Valid();
+  absl::StatusOr<JobPlan> plan = PlanJob(r, TinyLimits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const EffectiveParameters& p = plan->parameters;
+  EXPECT_EQ(p.steps, 50u);
+  EXPECT_EQ(p.solver, Solver::kUniPC);
+  EXPECT_FLOAT_EQ(p.shift, 5.0f);
+  EXPECT_FLOAT_EQ(p.video_guidance, 4.0f);
+  EXPECT_FLOAT_EQ(p.audio_guidance, 3.0f);
+  EXPECT_EQ(p.slg_layer, 2);  // min(11, layers - 1) for the 3-layer model
+  EXPECT_TRUE(plan->slg_defaulted);
+  EXPECT_EQ(p.width, 128u);
+  EXPECT_EQ(p.height, 128u);
+  EXPECT_FLOAT_EQ(p.duration_seconds, 5.0f);
+  EXPECT_EQ(p.video_frames, 121u);
+  EXPECT_EQ(p.audio_samples, 80384u);  // 157 latents * 512
+  EXPECT_EQ(p.outputs, std::vector<OutputFormat>{OutputFormat::kLatents});
+  EXPECT_FALSE(plan->seed.has_value());
+  EXPECT_EQ(plan->latent_frames, 31);
+  EXPECT_EQ(plan->latent_height, 8);
+  EXPECT_EQ(plan->audio_latents, 157);
+  EXPECT_EQ(plan->VideoTokens(), 31 * 4 * 4);
+
+  // The full model: slg 11, 704x704 -> [48,31,44,44], 15,004 tokens; 10 s: 61 / 314 / 241.
+  absl::StatusOr<JobPlan> full = PlanJob(Valid(4096), FullLimits());
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->parameters.slg_layer, 11);
+  EXPECT_EQ(full->parameters.width, 704u);
+  EXPECT_EQ(full->latent_height, 44);
+  EXPECT_EQ(full->VideoTokens(), 15004);
+  absl::StatusOr<JobPlan> ten = PlanJob(Valid(4096), FullLimits("960x960_10s"));
+  ASSERT_TRUE(ten.ok()) << ten.status();
+  EXPECT_EQ(ten->VideoTokens(), 54900);
+  EXPECT_EQ(ten->audio_latents, 314);
+  EXPECT_EQ(ten->parameters.video_frames, 241u);
+  EXPECT_EQ(ten->parameters.audio_samples, 314u * 512u);
+}
+
+TEST(PipelinePlanTest, GivenValuesAreKept) {
+  GenerationRequest r = Valid();
+  r.width = 1280;
+  r.height = 704;
+  r.steps = 3;
+  r.solver = Solver::kEuler;
+  r.shift = 3.0f;
+  r.video_guidance = 0.0f;
+  r.audio_guidance = 30.0f;
+  r.slg_layer = -1;
+  r.seed = 7;
+  r.duration_seconds = 5.0f;
+  absl::StatusOr<JobPlan> plan = PlanJob(r, TinyLimits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->parameters.width, 160u);  // 1280x704 at 128^2: 5.45 -> 5 units, 3.0 -> 3
+  EXPECT_EQ(plan->parameters.height, 96u);
+  EXPECT_EQ(plan->parameters.slg_layer, -1);
+  EXPECT_FALSE(plan->slg_defaulted);
+  EXPECT_EQ(*plan->seed, 7u);
+  EXPECT_EQ(plan->parameters.solver, Solver::kEuler);
+}
+
+TEST(PipelinePlanTest, NegativesMayBeAbsentOnlyAtGuidanceOne) {
+  GenerationRequest r = Valid();
+  r.video_negative = std::monostate();
+  r.audio_negative = std::monostate();
+  r.video_guidance = 1.0f;
+  r.audio_guidance = 1.0f;
+  absl::StatusOr<JobPlan> plan = PlanJob(r, TinyLimits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->Unguided());
+  EXPECT_EQ(plan->video_negative, nullptr);
+}
+
+struct BadCase {
+  const char* what;
+  std::function<void(GenerationRequest&)> edit;
+  absl::StatusCode code;
+  std::string field;  // must appear in the message
+};
+
+TEST(PipelinePlanTest, RefusalsNameTheField) {
+  using C = absl::StatusCode;
+  const std::vector<BadCase> cases = {
+      {"no conditioning", [](auto& r) { r.conditioning = std::monostate(); }, C::kInvalidArgument,
+       "conditioning"},
+      {"prompt", [](auto& r) { r.conditioning = std::string("a cat"); }, C::kFailedPrecondition,
+       "no text encoder is loaded; pass conditioning.embedding"},
+      {"dim", [](auto& r) { r.conditioning = Embedding(7, 255); }, C::kInvalidArgument,
+       "conditioning.embedding.dim"},
+      {"zero tokens", [](auto& r) { r.conditioning = Embedding(0, 256); }, C::kInvalidArgument,
+       "conditioning.embedding.tokens must be 1..512"},
+      {"too many tokens", [](auto& r) { r.conditioning = Embedding(513, 256); },
+       C::kInvalidArgument, "conditioning.embedding.tokens"},
+      {"byte length",
+       [](auto& r) {
+         TextEmbedding e = Embedding(7, 256);
+         e.bf16.pop_back();
+         r.conditioning = e;
+       },
+       C::kInvalidArgument, "conditioning.embedding.bf16"},
+      {"video negative prompt", [](auto& r) { r.video_negative = std::string("blur"); },
+       C::kFailedPrecondition, "video_negative.embedding"},
+      {"audio negative prompt", [](auto& r) { r.audio_negative = std::string("echo"); },
+       C::kFailedPrecondition, "audio_negative.embedding"},
+      {"video negative absent", [](auto& r) { r.video_negative = std::monostate(); },
+       C::kFailedPrecondition, "video_negative"},
+      {"audio negative absent", [](auto& r) { r.audio_negative = std::monostate(); },
+       C::kFailedPrecondition, "audio_negative"},
+      {"negative dim", [](auto& r) { r.audio_negative = Embedding(5, 4096); }, C::kInvalidArgument,
+       "audio_negative.embedding.dim"},
+      {"width low", [](auto& r) { r.width = 127; }, C::kInvalidArgument, "width must be 128..1920"},
+      {"height high", [](auto& r) { r.height = 1921; }, C::kInvalidArgument,
+       "height must be 128..1920"},
+      {"duration", [](auto& r) { r.duration_seconds = 10.0f; }, C::kInvalidArgument,
+       "duration_seconds must be 5"},
+      {"steps 0", [](auto& r) { r.steps = 0; }, C::kInvalidArgument, "steps must be 1..200"},
+      {"steps 201", [](auto& r) { r.steps = 201; }, C::kInvalidArgument, "steps"},
+      {"shift 0", [](auto& r) { r.shift = 0.0f; }, C::kInvalidArgument, "shift must be in (0, 20]"},
+      {"shift 21", [](auto& r) { r.shift = 21.0f; }, C::kInvalidArgument, "shift"},
+      {"video guidance", [](auto& r) { r.video_guidance = -0.5f; }, C::kInvalidArgument,
+       "video_guidance must be in [0, 30]"},
+      {"audio guidance", [](auto& r) { r.audio_guidance = 30.5f; }, C::kInvalidArgument,
+       "audio_guidance"},
+      {"slg", [](auto& r) { r.slg_layer = 3; }, C::kInvalidArgument, "slg_layer must be <= 0"},
+      {"solver", [](auto& r) { r.solver = static_cast<Solver>(9); }, C::kInvalidArgument, "solver"},
+      {"mp4", [](auto& r) { r.outputs = {OutputFormat::kMp4}; }, C::kFailedPrecondition,
+       "needs the video/audio decoder, not loaded"},
+      {"wav",
+       [](auto& r) {
+         r.outputs = {OutputFormat::kLatents, OutputFormat::kWav};
+       },
+       C::kFailedPrecondition, "outputs[1]"},
+      {"png", [](auto& r) { r.outputs = {OutputFormat::kPngFrames}; }, C::kFailedPrecondition,
+       "OUTPUT_FORMAT_PNG_FRAMES"},
+      {"unspecified output", [](auto& r) { r.outputs = {OutputFormat::kUnspecified}; },
+       C::kInvalidArgument, "outputs[0]"},
+      {"first frame", [](auto& r) { r.first_frame = "\x89PNG"; }, C::kFailedPrecondition,
+       "first_frame"},
+  };
+  for (const BadCase& c : cases) {
+    GenerationRequest r = Valid();
+    c.edit(r);
+    const absl::Status s = PlanJob(r, TinyLimits()).status();
+    EXPECT_EQ(s.code(), c.code) << c.what << ": " << s;
+    EXPECT_NE(s.message().find(c.field), std::string::npos) << c.what << ": " << s;
+  }
+}
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+VramEstimateInputs FullInputs(int64_t f, int64_t h, int64_t w, int64_t l) {
+  VramEstimateInputs in;  // defaults: the full model in bf16
+  in.video_tokens = f * (h / 2) * (w / 2);
+  in.audio_tokens = l;
+  in.video_latent_elements = 48 * f * h * w;
+  in.audio_latent_elements = 20 * l;
+  return in;
+}
+
+TEST(PipelineVramTest, MatchesTheH100Calibration) {
+  // Measured (one forward pass, lazy Q4_K_M): 10.2 GiB and 14.1 GiB peak with ~8.0 GiB of
+  // resident weights.
+  const double weights = 8.0 * kGiB;
+  const double small = weights + EstimateForwardBytes(FullInputs(31, 44, 44, 157));
+  const double large = weights + EstimateForwardBytes(FullInputs(61, 60, 60, 314));
+  EXPECT_NEAR(small / (10.2 * kGiB), 1.0, 0.10) << small / kGiB;
+  EXPECT_NEAR(large / (14.1 * kGiB), 1.0, 0.10) << large / kGiB;
+  // A job adds the negative context and the sampler state, plus the margin, but stays near.
+  const uint64_t job = EstimateJobBytes(FullInputs(31, 44, 44, 157));
+  EXPECT_GT(job, EstimateForwardBytes(FullInputs(31, 44, 44, 157)));
+  EXPECT_LT(job / kGiB, 3.5);
+  VramEstimateInputs unguided = FullInputs(31, 44, 44, 157);
+  unguided.negative_pass = false;
+  EXPECT_LT(EstimateJobBytes(unguided), job);  // no second context
+}
+
+TEST(PipelineVramTest, GrowsWithTheTokenCount) {
+  uint64_t previous = 0;
+  for (int64_t side : {8, 22, 44, 60, 120}) {
+    const uint64_t bytes = EstimateJobBytes(FullInputs(31, side, side, 157));
+    EXPECT_GT(bytes, previous) << side;
+    previous = bytes;
+  }
+  EXPECT_GT(EstimateJobBytes(FullInputs(61, 60, 60, 314)),
+            EstimateJobBytes(FullInputs(31, 60, 60, 157)));
+}
+
+}  // namespace
+}  // namespace ovid::pipeline
