@@ -2,7 +2,7 @@
 # then run the main job or every test. The work is done by scripts/install-deps.sh, CMake presets
 # (CMakePresets.json) and ctest; this file only chains them.
 #
-#   make run                 install, build, make a tiny Ovi GGUF and inspect it
+#   make run                 install, build, serve a tiny Ovi GGUF with ovid, generate once with ovidctl
 #   make test                install, build, run every test (C++ and Python) under one ctest
 #   make build               install and build only
 #   make test PRESET=cpu     any target with another preset: release, ci, cpu, device
@@ -20,7 +20,6 @@ BIN := $(BUILD_DIR)/bin
 CTEST_JOBS ?= $(shell nproc)
 # Extra ninja arguments, e.g. BUILD_ARGS=-j1 on a machine short of memory.
 BUILD_ARGS ?=
-TINY_GGUF := $(BUILD_DIR)/ovi-tiny.gguf
 
 # CMake finds nvcc through PATH; the toolkit's usual home is added when PATH lacks it.
 ifeq ($(shell command -v nvcc),)
@@ -67,11 +66,9 @@ test: build
 	grep -E '^[0-9]+% tests passed' $(BUILD_DIR)/ctest.log | tail -n 1; \
 	exit $$rc
 
+# A tiny model, the daemon on it, one `ovidctl generate`, the daemon stopped (scripts/run-demo.sh).
 run: build
-	@echo "[make] run: ovid-gguf synth $(TINY_GGUF) --preset ovi-tiny --type Q4_K_M"
-	@$(BIN)/ovid-gguf synth $(TINY_GGUF) --preset ovi-tiny --type Q4_K_M
-	@echo "[make] run: ovid-gguf inspect $(TINY_GGUF)"
-	@$(BIN)/ovid-gguf inspect $(TINY_GGUF)
+	@bash $(ROOT)/scripts/run-demo.sh $(BIN) $(BUILD_DIR)/run
 
 clean:
 	rm -rf $(ROOT)/build $(ROOT)/build-cpu $(ROOT)/build-device
