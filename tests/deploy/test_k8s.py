@@ -1,0 +1,265 @@
+"""deploy/k8s: every overlay renders with `kubectl kustomize`; the built-in objects validate under
+kubernetes-validate (strict) for the oldest and newest Kubernetes the manifests support; the
+prometheus-operator objects validate against tests/deploy/schemas with check-jsonschema; deploy/
+passes yamllint; and the rendered objects agree with each other and with the daemon (ports,
+probes, drain time, selectors, the autoscaler's metric)."""
+import json
+import re
+import subprocess
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from sources import ADAPTER, DEPLOY, OVERLAYS, adapter_rules, ovid_env_names, render, tool
+
+# gRPC probes are GA from 1.27 (KEP-2727); 1.37 is the newest schema kubernetes-validate pins.
+K8S_VERSIONS = ["1.27.0", "1.37.0"]
+CRD_SCHEMAS = {
+    "ServiceMonitor": "servicemonitor-monitoring-v1.json",
+    "PodMonitor": "podmonitor-monitoring-v1.json",
+    "PrometheusRule": "prometheusrule-monitoring-v1.json",
+}
+SCHEMA_DIR = DEPLOY.parent / "tests" / "deploy" / "schemas"
+HEALTH_SERVICE = "ovid.v1.Generation"
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def overlay(request):
+    return request.param, render(request.param)
+
+
+def one(objects, kind):
+    found = [o for o in objects if o["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def named(objects, kind, name):
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def container(objects):
+    return one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+
+
+def ovid_env(objects):
+    """The OVID_ variables the container gets: its ConfigMap, then its own env (which wins)."""
+    c = container(objects)
+    env = {}
+    for source in c.get("envFrom", []):
+        env.update(named(objects, "ConfigMap", source["configMapRef"]["name"])["data"])
+    env.update({e["name"]: e["value"] for e in c.get("env", [])})
+    return env
+
+
+def seconds(text):
+    match = re.fullmatch(r"(\d+)(s|m|h)?", text)
+    assert match, f"not a duration this test reads: {text!r}"
+    return int(match.group(1)) * {"s": 1, None: 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def test_overlays_hold_the_expected_objects(overlay):
+    name, objects = overlay
+    kinds = sorted(o["kind"] for o in objects)
+    common = ["ConfigMap", "ConfigMap", "Deployment", "PersistentVolumeClaim", "PrometheusRule",
+              "Service", "Service"]
+    expected = {"single-gpu": common + ["PodMonitor"],
+                "multi-replica": common + ["HorizontalPodAutoscaler", "PodDisruptionBudget",
+                                           "ServiceMonitor"]}[name]
+    assert kinds == sorted(expected)
+    assert {o["metadata"].get("namespace") for o in objects} == {"ovid"}
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_builtin_objects_validate_strictly(overlay, version):
+    _, objects = overlay
+    checked = 0
+    for obj in objects:
+        if obj["kind"] in CRD_SCHEMAS:
+            continue
+        kubernetes_validate.validate(obj, version, strict=True)
+        checked += 1
+    assert checked >= 6
+
+
+def test_model_loader_pod_validates():
+    pod = yaml.safe_load((DEPLOY / "k8s" / "model-loader" / "pod.yaml").read_text())
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(pod, version, strict=True)
+    assert pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "ovid-models"
+
+
+def check_jsonschema(schema, documents, tmp_path):
+    paths = []
+    for i, doc in enumerate(documents):
+        path = tmp_path / f"doc{i}.json"
+        path.write_text(json.dumps(doc))
+        paths.append(str(path))
+    return subprocess.run([tool("check-jsonschema"), "--schemafile", str(SCHEMA_DIR / schema),
+                           *paths], capture_output=True, text=True, check=False)
+
+
+def test_operator_objects_validate_against_their_schemas(overlay, tmp_path):
+    _, objects = overlay
+    crds = [o for o in objects if o["kind"] in CRD_SCHEMAS]
+    assert len(crds) == 2  # the scrape object and the rules
+    for obj in crds:
+        result = check_jsonschema(CRD_SCHEMAS[obj["kind"]], [obj], tmp_path)
+        assert result.returncode == 0, f"{obj['kind']}: {result.stdout}{result.stderr}"
+
+
+def test_operator_schemas_reject_mistakes(overlay, tmp_path):
+    # A misspelt field and a malformed duration must fail, or the schemas check nothing.
+    _, objects = overlay
+    for obj in objects:
+        if obj["kind"] not in ("ServiceMonitor", "PodMonitor"):
+            continue
+        endpoints = "endpoints" if obj["kind"] == "ServiceMonitor" else "podMetricsEndpoints"
+        misspelt = json.loads(json.dumps(obj))
+        misspelt["spec"][endpoints][0]["intervall"] = "15s"
+        bad_duration = json.loads(json.dumps(obj))
+        bad_duration["spec"][endpoints][0]["interval"] = "15 seconds"
+        for bad in (misspelt, bad_duration):
+            assert check_jsonschema(CRD_SCHEMAS[obj["kind"]], [bad], tmp_path).returncode != 0
+
+
+def test_yamllint_passes_on_deploy():
+    result = subprocess.run([tool("yamllint"), "--strict", "-c", str(DEPLOY / ".yamllint.yaml"),
+                             str(DEPLOY)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_overlay_sets_a_pushed_image(overlay):
+    # The base names the image `ovid`; each overlay must point it at a registry and a tag, the
+    # same image the model-loader pod uses (it runs ovid-gguf from it).
+    _, objects = overlay
+    image = container(objects)["image"]
+    assert re.fullmatch(r"[\w.-]+(:\d+)?/[\w./-]+:[\w.-]+", image), image
+    loader = yaml.safe_load((DEPLOY / "k8s" / "model-loader" / "pod.yaml").read_text())
+    assert loader["spec"]["containers"][0]["image"] == image
+
+
+def test_container_configuration_is_made_of_real_flags(overlay):
+    _, objects = overlay
+    env = ovid_env(objects)
+    assert set(env) <= ovid_env_names(), set(env) - ovid_env_names()
+    assert env["OVID_MODEL"].startswith("/models/")
+    assert env["OVID_DEVICE"] == "cuda"
+    assert not any(k.startswith("OVID_FAULT_") for k in env), "test-only fault hooks in a deployment"
+
+
+def test_ports_match_the_daemon_configuration(overlay):
+    _, objects = overlay
+    env = ovid_env(objects)
+    ports = {p["name"]: p["containerPort"] for p in container(objects)["ports"]}
+    assert env["OVID_LISTEN"] == f"0.0.0.0:{ports['grpc']}"
+    assert env["OVID_HEALTH_ADDRESS"] == f"0.0.0.0:{ports['health']}"
+    assert env["OVID_METRICS_LISTEN"] == f"0.0.0.0:{ports['metrics']}"
+    service = named(objects, "Service", "ovid")
+    assert {p["name"]: p["targetPort"] for p in service["spec"]["ports"]} == {
+        "grpc": "grpc", "metrics": "metrics"}
+
+
+def test_probes_are_grpc_on_the_plaintext_health_port(overlay):
+    _, objects = overlay
+    c = container(objects)
+    health_port = {p["name"]: p["containerPort"] for p in c["ports"]}["health"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["grpc"]["port"] == health_port, probe
+    # readiness and start-up ask for the API service (model loaded, warm, not draining);
+    # liveness asks for "" (the process answers), so a draining pod is not killed.
+    assert c["startupProbe"]["grpc"]["service"] == HEALTH_SERVICE
+    assert c["readinessProbe"]["grpc"]["service"] == HEALTH_SERVICE
+    assert c["livenessProbe"]["grpc"].get("service", "") == ""
+    startup = c["startupProbe"]
+    budget = startup["periodSeconds"] * startup["failureThreshold"]
+    # A 13 GB GGUF from a slow volume (50 MB/s) is 260 s before the copy to the GPU and warm-up.
+    assert budget >= 15 * 60, f"start-up budget {budget} s"
+
+
+def test_grace_period_covers_prestop_and_drain(overlay):
+    _, objects = overlay
+    spec = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pre_stop = container(objects)["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    drain = seconds(ovid_env(objects)["OVID_DRAIN_TIMEOUT"])
+    margin = 10
+    assert spec["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + drain + margin
+
+
+def test_gpu_shm_and_read_only_models(overlay):
+    _, objects = overlay
+    c = container(objects)
+    spec = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert c["resources"]["limits"]["nvidia.com/gpu"] == 1
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+    assert volumes[mounts["/dev/shm"]["name"]]["emptyDir"]["medium"] == "Memory"
+    models = mounts["/models"]
+    assert models["readOnly"] is True
+    claim = volumes[models["name"]]["persistentVolumeClaim"]["claimName"]
+    named(objects, "PersistentVolumeClaim", claim)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+
+
+def test_selectors_reach_the_pods(overlay):
+    name, objects = overlay
+    deployment = one(objects, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    service = named(objects, "Service", "ovid")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    if name == "single-gpu":
+        monitor = one(objects, "PodMonitor")
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+        container_ports = {p["name"] for p in container(objects)["ports"]}
+        assert {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]} <= container_ports
+    else:
+        monitor = one(objects, "ServiceMonitor")
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+        headless = named(objects, "Service", "ovid-headless")
+        # only the Service with the metrics port is scraped, so no pod is scraped twice
+        assert not monitor["spec"]["selector"]["matchLabels"].items() <= headless["metadata"]["labels"].items()
+        assert {e["port"] for e in monitor["spec"]["endpoints"]} <= {p["name"] for p in service["spec"]["ports"]}
+        pdb = one(objects, "PodDisruptionBudget")
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_autoscaler_uses_the_adapter_metric():
+    objects = render("multi-replica")
+    hpa = one(objects, "HorizontalPodAutoscaler")
+    deployment = one(objects, "Deployment")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": deployment["metadata"]["name"]}
+    # the HPA owns the count: a replicas field would reset it on every apply
+    assert "replicas" not in deployment["spec"]
+    assert hpa["spec"]["minReplicas"] >= 2
+    [metric] = hpa["spec"]["metrics"]
+    assert metric["type"] == "Pods"
+    published = {rule["name"]["as"] for rule in adapter_rules()}
+    assert metric["pods"]["metric"]["name"] in published
+    for rule in adapter_rules():
+        # the adapter maps these labels to the objects the HPA asks about
+        assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"},
+                                                  "pod": {"resource": "pod"}}
+        for field in ("<<.Series>>", "<<.LabelMatchers>>", "<<.GroupBy>>"):
+            assert field in rule["metricsQuery"], f"{ADAPTER}: metricsQuery lacks {field}"
+    # several pods on several nodes read one model volume
+    assert one(objects, "PersistentVolumeClaim")["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def test_dashboard_configmap_is_the_json_file():
+    objects = render("single-gpu")
+    cm = named(objects, "ConfigMap", "ovid-grafana-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["data"]["ovid.json"] == (DEPLOY / "grafana" / "dashboards" / "ovid.json").read_text()
+
+
+def test_prometheusrule_is_the_rule_file():
+    objects = render("single-gpu")
+    rule = one(objects, "PrometheusRule")
+    source = yaml.safe_load((DEPLOY / "prometheus" / "ovid-rules.yaml").read_text())
+    assert rule["spec"]["groups"] == source["groups"]
