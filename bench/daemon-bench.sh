@@ -63,7 +63,8 @@ vram_line() {
 
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  echo "commit: $(git -C "$root" rev-parse --verify -q HEAD 2>/dev/null || echo "${OVID_COMMIT:-unknown}")"
+  # OVID_COMMIT first: the GPU machine gets a copy of the working tree, whose .git (if any) is stale.
+  echo "commit: ${OVID_COMMIT:-$(git -C "$root" rev-parse --verify -q HEAD 2>/dev/null || echo unknown)}"
   echo "model: ovi-full $type, lazy; $requests requests of $steps UniPC steps at 704x704 5 s (CFG + SLG)"
   grep -E "loaded in|resident by type|INFO (model loaded|vram|ready)" "$log"
   vram_line "idle after warm-up"
@@ -74,16 +75,17 @@ vram_line() {
       { cat "$work/req.txt"; exit 1; }
     t1=$(date +%s.%N)
     printf 'request %2d: %.2f s wall; %s\n' "$i" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
-      "$(grep -E '^ *denoise ' "$work/req.txt" | tr -s ' ')"
+      "$(grep -E '^ *denoise .*peak VRAM' "$work/req.txt" | tr -s ' ')"
     if [ "$i" -eq 1 ]; then vram_line "after request 1"; fi
   done
   vram_line "after request $requests"
   scrape | grep -E '^ovid_(requests_total|denoise_step_seconds_(sum|count)|request_peak_gpu_memory_bytes_(sum|count)|weights_resident_bytes|weights_bf16_equivalent_bytes)' 
   "$build/bin/ovidctl" --address="$address" model | head -n 40
-  kill -TERM "$pid"
-  rc=0
-  wait "$pid" || rc=$?
-  echo "daemon exit code after SIGTERM: $rc"
 } | tee "$out"
+# Outside the pipeline above: only this shell can wait for the daemon it started.
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
 trap 'rm -rf "$work"' EXIT
+echo "daemon exit code after SIGTERM: $rc" | tee -a "$out"
 echo "written: $out"
