@@ -3,6 +3,7 @@ reproducibility by seed, re-attaching after a disconnect, health, reflection, Ge
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import ovid_client
@@ -121,3 +122,34 @@ def test_list_jobs_and_get_job(daemon):
         with pytest.raises(ovid_client.OvidError) as err:
             client.get_job("job-that-never-was")
         assert err.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_every_job_ends_with_one_log_line(daemon):
+    with ovid_client.OvidClient(daemon.address) as client:
+        done = client.generate(make_request(client, seed=8, steps=1, client_request_id="log-me"))
+    lines = [line for line in daemon.log().splitlines() if f"job={done.job_id}" in line]
+    assert len(lines) == 1, daemon.log()
+    for part in ("job finished", "client_request_id=log-me", "outcome=succeeded", "code=OK",
+                 "queue_s=", "run_s=", "total_s=", "seed=8", "steps=1"):
+        assert part in lines[0], lines[0]
+
+
+def test_a_request_over_the_receive_limit_is_refused(start_daemon):
+    daemon = start_daemon("--max-receive-bytes=64K")
+    with ovid_client.OvidClient(daemon.address) as client:
+        with pytest.raises(ovid_client.OvidError) as err:
+            client.generate(make_request(client, tokens=200))  # 3 x 200 x 256 bf16 = 300 KiB
+        assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert client.generate(make_request(client, tokens=4, steps=1)).final.parameters.steps == 1
+
+
+def test_health_watch_follows_readiness_until_drain(start_daemon):
+    daemon = start_daemon()
+    with grpc.insecure_channel(daemon.address) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="ovid.v1.Generation"), timeout=60)
+        first = next(watch)
+        assert first.status == health_pb2.HealthCheckResponse.SERVING
+        daemon.signal()
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert daemon.wait_exit(60) == 0
