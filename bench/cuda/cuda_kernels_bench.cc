@@ -1,13 +1,17 @@
 // File: bench/cuda/cuda_kernels_bench.cc
-// ovid-bench-cuda [--json PATH] [--quick]
+// ovid-bench-cuda [--json PATH] [--quick] [--skip-dequant]
 // 1. Copy roofline: cudaMemcpyAsync device-to-device, bytes read + bytes written per second.
 // 2. Dequantization to bf16 (and f16/f32 for Q4_K, Q6_K, Q8_0) at Ovi's weight shapes
 //    [out, in] = 3072x3072, 14336x3072, 3072x14336: GB/s (source + output bytes) and % of copy.
-// 3. Fused quantized matmul vs cuBLAS bf16 GEMM (cublasGemmEx, bf16 in/out, fp32 compute) of
-//    the same shape, at M in {157, 314, 512, 628, 2048}; ratio = fused / cuBLAS time, both
-//    measured in this run on rotating weight copies (more than L2 holds, as in a real forward
-//    where every layer has its own weights). A correctness spot check compares the fused output
-//    with cuBLAS on the GPU-dequantized weight.
+// 3. Fused quantized matmul (FusedMatmul: the Hopper panel kernel where it applies) vs cuBLAS
+//    bf16 GEMM (cublasGemmEx, bf16 in/out, fp32 compute) of the same shape, at M in {16, 64,
+//    157, 314, 512, 628, 2048}; ratio = fused / cuBLAS time, both measured in this run on
+//    rotating weight copies (more than L2 holds, as in a real forward where every layer has its
+//    own weights). Also: the weight stream's GB/s (quantized bytes / fused time) and its share of
+//    the copy bandwidth, the portable kernel's time (Q4_K), and for Q4_K a sweep of the panel
+//    kernel's token tile and K split. A correctness spot check compares the fused output with
+//    cuBLAS on the GPU-dequantized weight.
+// --skip-dequant leaves out section 2 (the copy roofline is always measured).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -24,6 +28,7 @@
 #include "kernels/block_scales.h"
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/fused_matmul.cuh"
+#include "kernels/cuda/fused_matmul_panel.cuh"
 #include "kernels/fp16.h"
 #include "kernels/ggml_types.h"
 
@@ -34,9 +39,8 @@ struct Shape {
   int64_t out, in;  // weight [out, in]; rows along in
 };
 constexpr Shape kShapes[] = {{3072, 3072}, {14336, 3072}, {3072, 14336}};
-constexpr int kTokens[] = {157, 314, 512, 628, 2048};
+constexpr int kTokens[] = {16, 64, 157, 314, 512, 628, 2048};
 constexpr int64_t kRotateBytes = int64_t{256} << 20;  // > 5x the H100/H200 L2
-
 
 std::vector<uint8_t> RandomTensor(GgmlType type, int64_t elems, uint64_t seed) {
   const GgmlTypeInfo& info = GgmlInfo(type);
@@ -108,9 +112,10 @@ const char* FormatName(FloatFormat f) {
   return f == FloatFormat::kF32 ? "f32" : (f == FloatFormat::kF16 ? "f16" : "bf16");
 }
 
-// --profile: a few launches of one fused matmul and one dequantization, for ncu.
+// --profile: a few launches of one fused matmul (Q4_K, 14336x3072, M = 157) and one
+// dequantization, for ncu.
 int Profile() {
-  const int64_t n = 3072, k = 3072;
+  const int64_t n = 14336, k = 3072;
   const int m = 157;
   const std::vector<uint8_t> host = RandomTensor(GgmlType::kQ4_K, n * k, 1);
   Copies w, x, y, out;
@@ -137,12 +142,14 @@ int Profile() {
 
 int Run(int argc, char** argv) {
   std::string json_path;
-  bool quick = false;
+  bool quick = false, skip_dequant = false;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--json") && i + 1 < argc)
       json_path = argv[++i];
     else if (!strcmp(argv[i], "--quick"))
       quick = true;
+    else if (!strcmp(argv[i], "--skip-dequant"))
+      skip_dequant = true;
   }
   if (argc > 1 && !strcmp(argv[1], "--profile")) return Profile();
   cudaDeviceProp prop{};
@@ -179,6 +186,7 @@ int Run(int argc, char** argv) {
       dq_types.push_back(t);
     }
   }
+  if (skip_dequant) dq_types.clear();
   std::printf("\n%-6s %-5s %-12s %9s %9s %7s\n", "type", "out", "shape", "us", "GB/s", "%copy");
   for (GgmlType type : dq_types) {
     const bool key = type == GgmlType::kQ4_K || type == GgmlType::kQ6_K || type == GgmlType::kQ8_0;
@@ -222,8 +230,9 @@ int Run(int argc, char** argv) {
   cublasSetStream(blas, stream);
   const std::vector<GgmlType> mm_types = {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K,
                                           GgmlType::kQ8_0};
-  std::printf("\n%-6s %-12s %5s %10s %10s %7s %11s %9s\n", "type", "N x K", "M", "fused us",
-              "cublas us", "ratio", "dq+blas us", "relerr");
+  std::printf("\n%-6s %-12s %5s %10s %10s %7s %11s %9s %8s %7s %9s\n", "type", "N x K", "M",
+              "fused us", "cublas us", "ratio", "dq+blas us", "relerr", "W GB/s", "%copy",
+              "port. us");
   for (const Shape& s : kShapes) {
     const int64_t n = s.out, k = s.in;
     const int max_m = quick ? 628 : 2048;
@@ -317,32 +326,54 @@ int Run(int argc, char** argv) {
               return e != cudaSuccess ? e : gemm(ws.ptrs[0], m, y.ptrs[0]);
             },
             w.size(), stream);
-        // Forced token tiles (Q4_K only), to tune the launcher's choice.
-        double us64 = -1, us128 = -1;
+        // The portable kernel (Q4_K only): what the panel kernel replaced.
+        double portable_us = -1;
         if (type == GgmlType::kQ4_K) {
-          for (const int tile : {64, 128}) {
-            (tile == 64 ? us64 : us128) = MedianMicros(
-                [&](int v) {
-                  return FusedMatmulTiled(type, w.ptrs[v], x.ptrs[0], y.ptrs[0], m, n, k, nullptr,
-                                          tile, stream);
-                },
-                w.size(), stream);
+          portable_us = MedianMicros(
+              [&](int v) {
+                return FusedMatmulTiled(type, w.ptrs[v], x.ptrs[0], y.ptrs[0], m, n, k, nullptr, 0,
+                                        stream);
+              },
+              w.size(), stream);
+        }
+        // Panel kernel sweep (Q4_K, Ovi's token counts): token tile x K split, "tile/splits us".
+        std::string sweep;
+        if (type == GgmlType::kQ4_K && (m == 157 || m == 314 || m == 512 || m == 628)) {
+          for (const int tile : {64, 128, 160}) {
+            for (const int splits : {1, 2, 3, 4, 5, 6, 8}) {
+              const int64_t ctas = (n + 127) / 128 * ((m + tile - 1) / tile) * splits;
+              if (ctas > 2 * 132) continue;  // more than two waves: never the better choice
+              const double t = MedianMicros(
+                  [&](int v) {
+                    return FusedPanelMatmul(type, w.ptrs[v], x.ptrs[0], y.ptrs[0], m, n, k, nullptr,
+                                            tile, splits, stream);
+                  },
+                  w.size(), stream);
+              char buf[48];
+              std::snprintf(buf, sizeof(buf), "%s%d/%d %.1f", sweep.empty() ? "" : ", ", tile,
+                            splits, t);
+              sweep += buf;
+            }
           }
-          std::printf("         tiles: 64 -> %.2f us, 128 -> %.2f us\n", us64, us128);
+          std::printf("         sweep tile/splits us: %s\n", sweep.c_str());
         }
         const double ratio = us / blas_us[mi];
+        const double w_gbps = static_cast<double>(host.size()) / (us * 1e3);
         char shape[32];
         std::snprintf(shape, sizeof(shape), "%lldx%lld", static_cast<long long>(n),
                       static_cast<long long>(k));
-        std::printf("%-6s %-12s %5d %10.2f %10.2f %7.3f %11.2f %9.2e\n", GgmlTypeName(type), shape,
-                    m, us, blas_us[mi], ratio, dq_us, relerr);
-        char item[480];
+        std::printf("%-6s %-12s %5d %10.2f %10.2f %7.3f %11.2f %9.2e %8.0f %6.1f%% %9.2f\n",
+                    GgmlTypeName(type), shape, m, us, blas_us[mi], ratio, dq_us, relerr, w_gbps,
+                    100.0 * w_gbps / copy_gbps, portable_us);
+        char item[1024];
         std::snprintf(item, sizeof(item),
                       "{\"type\": \"%s\", \"n\": %lld, \"k\": %lld, \"m\": %d, \"fused_us\": %.3f, "
                       "\"cublas_us\": %.3f, \"ratio\": %.4f, \"dequant_plus_cublas_us\": %.3f, "
-                      "\"relerr_vs_cublas_m157\": %.3e, \"tile64_us\": %.3f, \"tile128_us\": %.3f}",
+                      "\"relerr_vs_cublas_m157\": %.3e, \"weight_gbps\": %.1f, "
+                      "\"weight_pct_copy\": %.1f, \"portable_us\": %.3f, \"sweep\": \"%s\"}",
                       GgmlTypeName(type), static_cast<long long>(n), static_cast<long long>(k), m,
-                      us, blas_us[mi], ratio, dq_us, relerr, us64, us128);
+                      us, blas_us[mi], ratio, dq_us, relerr, w_gbps, 100.0 * w_gbps / copy_gbps,
+                      portable_us, sweep.c_str());
         mm_json.Add(item);
         ++mi;
       }

@@ -49,10 +49,8 @@ struct LinearOptions {
   // Q4_K at 157 is not taken: it is mixed per layer (ffn 0.80-0.88, [3072,3072] 1.11), so in a
   // Q4_K_M block (v and ffn.2 are Q6_K) it saves ~1%, and 157 tokens is where ovid-bench-gpu
   // checks lazy == eager bit for bit on the dequantize+GEMM path.
-  std::map<GgmlType, int64_t> fused_max_tokens_by_type = {{GgmlType::kQ4_K, 64},
-                                                          {GgmlType::kQ5_K, 64},
-                                                          {GgmlType::kQ8_0, 64},
-                                                          {GgmlType::kQ6_K, 0}};
+  std::map<GgmlType, int64_t> fused_max_tokens_by_type = {
+      {GgmlType::kQ4_K, 64}, {GgmlType::kQ5_K, 64}, {GgmlType::kQ8_0, 64}, {GgmlType::kQ6_K, 0}};
 
   int64_t FusedMaxTokens(GgmlType type) const {
     auto it = fused_max_tokens_by_type.find(type);

@@ -25,8 +25,10 @@ bool FusedMatmulSupports(GgmlType type);
 cudaError_t FusedMatmul(GgmlType type, const void* w, const void* x, void* y, int64_t m, int64_t n,
                         int64_t k, const void* bias, cudaStream_t stream);
 
-// As FusedMatmul with the token tile forced (64 or 128; 0 = the launcher's choice), for tuning
-// that choice in bench/cuda. Q8_0 has no 128 build (shared memory) and always uses 64.
+// FusedMatmul runs the Hopper panel kernel (fused_matmul_panel.cuh) where it applies, else the
+// portable kernel. FusedMatmulTiled always runs the portable kernel, with its token tile forced
+// (64 or 128; 0 = the launcher's choice), for tuning that choice in bench/cuda. Q8_0 has no 128
+// build (shared memory) and always uses 64.
 cudaError_t FusedMatmulTiled(GgmlType type, const void* w, const void* x, void* y, int64_t m,
                              int64_t n, int64_t k, const void* bias, int token_tile,
                              cudaStream_t stream);

@@ -6,6 +6,8 @@
 // magnitude sum, negligible), then rounds the sum to bf16 (<= 2^-9 relative). So for each
 // element |got - ref| <= 2^-9 * sum_k |x_k * w_k| + 2^-9 * |ref|, and we allow twice that.
 // A relative Frobenius error under 1e-2 is checked too, as the whole-matrix sanity bound.
+// Both kernels are covered: the portable one (FusedMatmulTiled) and the Hopper panel kernel
+// (FusedPanelMatmul with forced token tiles and K splits, and FusedMatmul's own choice).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,6 +18,7 @@
 
 #include "kernels/cpu/dequantize.h"
 #include "kernels/cuda/fused_matmul.cuh"
+#include "kernels/cuda/fused_matmul_panel.cuh"
 #include "kernels/fp16.h"
 #include "tests/cuda/cuda_test_util.h"
 
@@ -29,10 +32,16 @@ constexpr GgmlType kTypes[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0
                                GgmlType::kQ5_K, GgmlType::kQ6_K};
 constexpr int kTokens[] = {1, 7, 157, 314, 512, 628};
 
-void RunCase(GgmlType type, int m, int n, int k, bool with_bias, uint32_t seed,
-             int token_tile = 0) {
+// Which entry point a case runs.
+enum class Path { kPortable, kPanel, kAuto };
+
+// splits is used by the panel path only (0 = the launcher's choice).
+void RunCase(GgmlType type, int m, int n, int k, bool with_bias, uint32_t seed, int token_tile = 0,
+             Path path = Path::kPortable, int splits = 0) {
   SCOPED_TRACE(std::string(GgmlTypeName(type)) + " M=" + std::to_string(m) +
-               " N=" + std::to_string(n) + " K=" + std::to_string(k) + (with_bias ? " bias" : ""));
+               " N=" + std::to_string(n) + " K=" + std::to_string(k) + (with_bias ? " bias" : "") +
+               " path=" + std::to_string(static_cast<int>(path)) +
+               " tile=" + std::to_string(token_tile) + " splits=" + std::to_string(splits));
   std::mt19937 rng(seed);
   const int64_t bs = GgmlInfo(type).block_size;
   const std::vector<uint8_t> w =
@@ -47,9 +56,21 @@ void RunCase(GgmlType type, int m, int n, int k, bool with_bias, uint32_t seed,
   dx.Upload(x.data(), x.size() * 2);
   db.Upload(bias.data(), bias.size() * 2);
   dy.Fill(0xFF);  // NaN poison: every element must be written
-  ASSERT_EQ(FusedMatmulTiled(type, dw.get(), dx.get(), dy.get(), m, n, k,
-                             with_bias ? db.get() : nullptr, token_tile, nullptr),
-            cudaSuccess);
+  const void* b = with_bias ? db.get() : nullptr;
+  cudaError_t err = cudaErrorUnknown;
+  switch (path) {
+    case Path::kPortable:
+      err = FusedMatmulTiled(type, dw.get(), dx.get(), dy.get(), m, n, k, b, token_tile, nullptr);
+      break;
+    case Path::kPanel:
+      err = FusedPanelMatmul(type, dw.get(), dx.get(), dy.get(), m, n, k, b, token_tile, splits,
+                             nullptr);
+      break;
+    case Path::kAuto:
+      err = FusedMatmul(type, dw.get(), dx.get(), dy.get(), m, n, k, b, nullptr);
+      break;
+  }
+  ASSERT_EQ(err, cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   std::vector<uint16_t> y(size_t{1} * m * n);
   dy.Download(y.data(), y.size() * 2);
@@ -114,6 +135,63 @@ TEST_P(FusedMatmulTest, ForcedTokenTiles) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, FusedMatmulTest, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<GgmlType>& info) {
+                           return std::string(GgmlTypeName(info.param));
+                         });
+
+// The Hopper panel kernel (skipped where FusedPanelSupports is false: no GPU, or not sm_90).
+constexpr GgmlType kPanelTypes[] = {GgmlType::kQ4_K, GgmlType::kQ5_K, GgmlType::kQ6_K,
+                                    GgmlType::kQ8_0};
+
+class FusedPanelTest : public ::testing::TestWithParam<GgmlType> {
+ protected:
+  void SetUp() override {
+    OVID_REQUIRE_GPU();
+    if (!FusedPanelSupports(GetParam(), 256)) GTEST_SKIP() << "panel kernel needs sm_90";
+  }
+};
+
+// The launcher's own tile and split choices at Ovi's token counts and odd ones; N = 200 is
+// not a multiple of the 128-row tile, K = 768 is 12 stages (Q6_K rows are 630 bytes: units
+// start at every 2-byte offset).
+TEST_P(FusedPanelTest, LauncherChoice) {
+  uint32_t seed = 101;
+  for (const int m : {1, 33, 157, 314}) {
+    RunCase(GetParam(), m, 200, 768, /*with_bias=*/m % 2 == 1, seed++, 0, Path::kPanel);
+  }
+}
+
+// Every token tile with 1, 3 (uneven: 2-3-3 stages) and 8 splits (one stage each, so most
+// blocks start inside a 256-element unit).
+TEST_P(FusedPanelTest, ForcedTilesAndSplits) {
+  uint32_t seed = 201;
+  for (const int tile : {64, 128, 160}) {
+    for (const int splits : {1, 3, 8}) {
+      RunCase(GetParam(), 200, 136, 512, /*with_bias=*/splits == 3, seed++, tile, Path::kPanel,
+              splits);
+    }
+  }
+}
+
+// Long K with the launcher's split, odd N (scalar stores), and FusedMatmul's dispatch.
+TEST_P(FusedPanelTest, LongKOddNAndDispatch) {
+  RunCase(GetParam(), 157, 67, 3072, /*with_bias=*/true, 301, 0, Path::kPanel);
+  RunCase(GetParam(), 628, 130, 1024, /*with_bias=*/false, 302, 0, Path::kAuto);
+  RunCase(GetParam(), 7, 3000, 256, /*with_bias=*/true, 303, 0, Path::kAuto);
+}
+
+TEST_P(FusedPanelTest, BadChoices) {
+  alignas(16) static uint8_t buf[4096];
+  EXPECT_EQ(FusedPanelMatmul(GetParam(), buf, buf, buf, 1, 1, 256, nullptr, 96, 0, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(FusedPanelMatmul(GetParam(), buf, buf, buf, 1, 1, 256, nullptr, 0, 9, nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(FusedPanelMatmul(GetParam(), buf, buf, buf, 1, 1, 128, nullptr, 0, 0, nullptr),
+            cudaErrorInvalidValue);  // K not whole 256-element units
+  EXPECT_FALSE(FusedPanelSupports(GgmlType::kQ4_0, 256));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, FusedPanelTest, ::testing::ValuesIn(kPanelTypes),
                          [](const ::testing::TestParamInfo<GgmlType>& info) {
                            return std::string(GgmlTypeName(info.param));
                          });

@@ -1,0 +1,315 @@
+// File: kernels/cuda/fused_matmul_panel_kernel.cuh
+// The fused "panel" matmul kernel (sm_90a), for token counts where the weight stream and the
+// tensor cores are both busy (tens to hundreds of tokens). Internal to kernels/cuda: included by
+// the per-type instantiation files and the launcher only.
+//
+// One CUDA block owns 128 weight rows x kBT tokens (the whole token panel up to 160) x a range
+// of K, walked in 64-element stages. Warp-specialised, 16 warps:
+//  - 2 decoder warpgroups expand each stage's weights once into a bf16 tile (128 rows x 64,
+//    128B-swizzled K-major, a ring of 3) that serves all kBT tokens;
+//  - 2 MMA warpgroups (64 weight rows each) multiply it by the activation stage with wgmma, both
+//    operands from shared memory, keeping one group in flight, and after each group stream the
+//    raw weight units (256 elements of a row, cp.async) and the bf16 activation stages (one
+//    TMA tensor copy per stage, which also applies the 128B swizzle and zero-fills past M) into
+//    shared-memory rings.
+// The copies are issued by the MMA warps, not the decoders, because the decoders' proxy fence
+// (needed before wgmma reads what st.shared wrote) also waits for the issuing thread's cp.async
+// copies in flight. Decoders only need the raw units, so they run up to two stages ahead of the
+// tensor cores and decoding overlaps the wgmmas instead of alternating with them.
+// Hand-offs are named barriers: RAW[u%2] (MMA warps -> decoders: raw unit u landed), FULL[t]
+// (decoders -> MMA: weight tile t is ready) and EMPTY[t] (MMA -> decoders: tile t consumed).
+// K is split over the blocks of a thread-block cluster (x dimension) when N alone does not fill
+// the GPU: each block leaves its fp32 partial tile in shared memory and, after a cluster barrier,
+// block r sums token rows r, r + S, ... over the cluster through distributed shared memory and
+// writes them (+ bias) as bf16. No global scratch, one launch.
+#pragma once
+
+#include <cooperative_groups.h>
+#include <cuda.h>  // CUtensorMap (the type only; no driver library is linked)
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/async_copy.cuh"
+#include "kernels/cuda/block_decode.cuh"
+#include "kernels/cuda/hopper_sync.cuh"
+#include "kernels/cuda/wgmma_ss.cuh"
+
+namespace ovid::cuda_detail {
+
+constexpr int kPanelDecThreads = 256;  // 2 decoder warpgroups (warps 0-7)
+constexpr int kPanelMmaThreads = 256;  // 2 MMA warpgroups (warps 8-15)
+// 16 warps: 4 per SM sub-partition, so each may use 128 registers (a 17th warp cuts it to 96).
+constexpr int kPanelThreads = kPanelDecThreads + kPanelMmaThreads;
+constexpr int kPanelRows = 128;               // weight rows per block (64 per MMA warpgroup)
+constexpr int kPanelBK = 64;                  // K per stage: one 128-byte swizzle row
+constexpr int kPanelUnit = 256;               // K per raw weight unit
+constexpr int kPanelRing = 5;                 // activation stages in shared memory
+constexpr int kPanelAhead = 3;                // of which in flight (ring >= ahead + 2)
+constexpr int kPanelTiles = 3;                // decoded weight tiles
+constexpr int kPanelTile = kPanelRows * 128;  // one bf16 weight tile
+constexpr int kPartStride = kPanelRows + 4;   // fp32 partial row stride (bank spread)
+// Named barrier ids (0 is __syncthreads).
+constexpr int kBarRaw = 1, kBarFull = 3, kBarEmpty = 6;  // ids 1-8
+constexpr int kRawCount = kPanelThreads, kFullCount = kPanelThreads, kEmptyCount = kPanelThreads;
+
+struct PanelProblem {
+  const uint8_t* w;
+  const __nv_bfloat16* x;
+  __nv_bfloat16* y;
+  const __nv_bfloat16* bias;
+  int m, n, k;
+  int64_t w_row_bytes;
+};
+
+template <GgmlType T>
+struct PanelGeometry {
+  using C = Codec<T>;
+  static constexpr int kUnitBytes = kPanelUnit / C::kElems * C::kBytes;
+  // Aligned 16-byte words covering a 2-byte-aligned unit (up to 14 bytes before it) plus 4 bytes
+  // of slack for the funnel-shift reads (LdWords), rounded to an odd number of words.
+  static constexpr int kWords = ((kUnitBytes + 14 + 4 + 15) / 16) | 1;
+  static constexpr int kSlot = kWords * 16;
+  static constexpr int kRawBytes = kPanelRows * kSlot;
+};
+
+template <GgmlType T, int kBT>
+struct PanelLayout {
+  static constexpr int kXStage = kBT * 128;
+  static constexpr int kMain =
+      kPanelTiles * kPanelTile + kPanelRing * kXStage + 2 * PanelGeometry<T>::kRawBytes;
+  static constexpr int kPart = kBT * kPartStride * 4;
+  static constexpr int kBarOffset = kMain > kPart ? kMain : kPart;  // X-stage mbarriers
+  static constexpr int kSmem = 1024 + kBarOffset + 8 * kPanelRing;
+};
+
+// wgmma shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 B apart.
+__device__ __forceinline__ uint64_t SwizzledDesc(uint32_t smem_addr) {
+  return static_cast<uint64_t>((smem_addr & 0x3FFFFu) >> 4) | (uint64_t{1} << 16) |
+         (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
+}
+
+__device__ __forceinline__ uint32_t PackBf16x2(float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+template <GgmlType T, int kBT>
+__global__ void __launch_bounds__(kPanelThreads, 1)
+    FusedPanelKernel(const __grid_constant__ CUtensorMap xmap, PanelProblem p) {
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  // Built for another architecture: wgmma needs sm_90a. The launcher never gets here
+  // (FusedPanelSupports requires compute capability 9).
+  __trap();
+#else
+  using C = Codec<T>;
+  using G = PanelGeometry<T>;
+  using L = PanelLayout<T, kBT>;
+  static_assert(kBT % 8 == 0 && kBT <= 256, "wgmma N: a multiple of 8, at most 256");
+  extern __shared__ uint8_t smem_raw[];
+  // The 128B swizzle pattern repeats every 1024 bytes and wgmma applies it to absolute
+  // addresses, so the tiles start 1024-aligned.
+  const uint32_t smem_base = SmemAddr(smem_raw);
+  uint8_t* smem = smem_raw + ((1024 - (smem_base & 1023)) & 1023);
+  uint8_t* wt = smem;                           // [kTiles][128 rows][128 B] bf16 weights
+  uint8_t* xs = wt + kPanelTiles * kPanelTile;  // [kRing][kBT][128 B] bf16 activations
+  uint8_t* raw = xs + kPanelRing * L::kXStage;  // [2][128 rows][kSlot] raw weight units
+
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  const int splits = static_cast<int>(cluster.num_blocks());
+  const int rank = static_cast<int>(cluster.block_rank());
+  const int n0 = blockIdx.y * kPanelRows, m0 = blockIdx.z * kBT;
+  const int n_stages = p.k / kPanelBK;
+  const int s_begin = static_cast<int>(static_cast<int64_t>(n_stages) * rank / splits);
+  const int s_end = static_cast<int>(static_cast<int64_t>(n_stages) * (rank + 1) / splits);
+  const int tid = threadIdx.x;
+  // One mbarrier per activation slot: the TMA copy completes on it.
+  const uint32_t xbar = SmemAddr(smem + L::kBarOffset);
+  if (tid == kPanelDecThreads) {
+    for (int i = 0; i < kPanelRing; ++i) MbarInit(xbar + 8 * i, 1);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  float acc[kBT / 2];
+#pragma unroll
+  for (int i = 0; i < kBT / 2; ++i) acc[i] = 0.0f;
+
+  const int u0 = s_begin / (kPanelUnit / kPanelBK);
+  if (tid < kPanelDecThreads) {
+    // ---------------- decoder warpgroups ----------------
+    // Thread d expands run (half) of row `drow` of each stage, 32 elements.
+    const int d = tid;
+    const int drow = d & (kPanelRows - 1), half = d >> 7;
+    const bool drow_ok = n0 + drow < p.n;
+    const int drow_mis = static_cast<int>((static_cast<int64_t>(n0 + drow) * p.w_row_bytes) & 15);
+    const uint8_t* dsrc = raw + drow * G::kSlot;
+    uint8_t* dtile = wt + drow * 128;
+    for (int s = s_begin; s < s_end; ++s) {
+      const int u = s >> 2, q = s & 3, b = s % kPanelTiles;
+      if (q == 0 || s == s_begin) NamedSync(kBarRaw + (u & 1), kRawCount);    // unit u landed
+      if (s - kPanelTiles >= s_begin) NamedSync(kBarEmpty + b, kEmptyCount);  // tile b consumed
+      uint4 packed[4];
+      if (drow_ok) {
+        const int blk = C::kRuns == 1 ? 2 * q + half : 0;
+        const int run = C::kRuns == 1 ? 0 : 2 * q + half;
+        const uint8_t* src =
+            dsrc + (u & 1) * G::kRawBytes + ((drow_mis + u * G::kUnitBytes) & 15) + blk * C::kBytes;
+        float v[32];
+        C::Decode(src, run, v);
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
+          packed[c] = make_uint4(
+              PackBf16x2(v[8 * c], v[8 * c + 1]), PackBf16x2(v[8 * c + 2], v[8 * c + 3]),
+              PackBf16x2(v[8 * c + 4], v[8 * c + 5]), PackBf16x2(v[8 * c + 6], v[8 * c + 7]));
+        }
+      } else {
+#pragma unroll
+        for (int c = 0; c < 4; ++c) packed[c] = make_uint4(0, 0, 0, 0);
+      }
+      uint8_t* tile = dtile + b * kPanelTile;
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        *reinterpret_cast<uint4*>(tile + (((4 * half + c) ^ (drow & 7)) << 4)) = packed[c];
+      }
+      FenceProxyAsync();
+      NamedArrive(kBarFull + b, kFullCount);  // tile b holds stage s
+    }
+  } else {
+    // ---------------- MMA warpgroups (and the copies) ----------------
+    const int mt = tid - kPanelDecThreads;
+    const int wg = mt >> 7;  // weight rows 64wg..64wg+63 of the tile
+    // Activation stages: one TMA copy each, issued by one thread.
+    const bool x_issuer = mt == 0;
+    auto load_x = [&](int s) {
+      if (s >= s_end || !x_issuer) return;
+      const uint32_t bar = xbar + 8 * (s % kPanelRing);
+      MbarExpectTx(bar, kBT * 128);
+      TmaLoad2d(SmemAddr(xs + (s % kPanelRing) * L::kXStage), &xmap, s * kPanelBK, m0, bar);
+    };
+    // Raw unit copies: row mt/2, 16-byte words mt%2, mt%2 + 2, ...
+    const int rrow = mt >> 1;
+    const bool rrow_ok = n0 + rrow < p.n;
+    const uint8_t* wrow = p.w + static_cast<int64_t>(n0 + rrow) * p.w_row_bytes;
+    const uint32_t rdst = SmemAddr(raw + rrow * G::kSlot);
+    auto load_raw = [&](int u) {
+      if (u * (kPanelUnit / kPanelBK) >= s_end || !rrow_ok) return;
+      const uint8_t* a = wrow + static_cast<int64_t>(u) * G::kUnitBytes;
+      const uint8_t* a0 =
+          reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(a) & ~uintptr_t{15});
+      const uint32_t rb = rdst + (u & 1) * G::kRawBytes;
+#pragma unroll
+      for (int wd = 0; wd < G::kWords; wd += 2) {
+        const int w = wd + (mt & 1);
+        if (w < G::kWords && a0 + w * 16 < a + G::kUnitBytes) {
+          CpAsync16(rb + w * 16, a0 + w * 16, 16);
+        }
+      }
+    };
+    load_raw(u0);
+    load_raw(u0 + 1);
+#pragma unroll
+    for (int i = 0; i < kPanelAhead; ++i) {
+      load_x(s_begin + i);
+      CpAsyncCommit();
+    }
+    static_assert(kPanelAhead == 3, "the cp.async waits below count 3 groups");
+    const int u_end = (s_end + 3) >> 2;  // units the decoders read: u0 .. u_end-1
+    if (s_begin < s_end) {
+      CpAsyncWait<2>();  // the first group: units u0 and u0+1
+      NamedArrive(kBarRaw + (u0 & 1), kRawCount);
+      if (u0 + 1 < u_end) NamedArrive(kBarRaw + ((u0 + 1) & 1), kRawCount);
+    }
+    for (int s = s_begin; s < s_end; ++s) {
+      const int b = s % kPanelTiles, u = s >> 2;
+      // The cp.async group committed at iteration s-3: when s = 4u+3, unit u+1.
+      CpAsyncWait<2>();
+      if ((s & 3) == 3 && u > u0 && u + 1 < u_end) {
+        NamedArrive(kBarRaw + ((u + 1) & 1), kRawCount);
+      }
+      // Activation stage s landed: the ((s - s_begin) / kRing)-th use of its slot's mbarrier.
+      MbarWait(xbar + 8 * (s % kPanelRing), ((s - s_begin) / kPanelRing) & 1);
+      NamedSync(kBarFull + b, kFullCount);  // tile b decoded
+      const uint32_t a_addr = SmemAddr(wt + b * kPanelTile + wg * 64 * 128);
+      const uint32_t x_addr = SmemAddr(xs + (s % kPanelRing) * L::kXStage);
+      WgmmaFence();
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        WgmmaSS<kBT>::Run(acc, SwizzledDesc(a_addr + 32 * i), SwizzledDesc(x_addr + 32 * i));
+      }
+      WgmmaCommit();
+      WgmmaWait<1>();  // stage s-1's group is done: release its weight tile
+      if (s - 1 >= s_begin && s - 1 + kPanelTiles < s_end) {
+        NamedArrive(kBarEmpty + (s - 1) % kPanelTiles, kEmptyCount);
+      }
+      // Stage s+3 goes into the activation slot of stage s-2 (both warpgroups retired it: each
+      // waited for its group s-2 before passing FULL[s]). At the start of unit u the next unit
+      // replaces the one before (the decoders finished stage s by FULL[s]).
+      load_x(s + kPanelAhead);
+      if ((s & 3) == 0 && u > u0) load_raw(u + 1);
+      CpAsyncCommit();
+    }
+    CpAsyncWait<0>();
+    WgmmaWait<0>();
+    FenceOperands(acc);
+  }
+  __syncthreads();  // every warp is done with the rings: reuse them for the partial tile
+
+  // Partial tile, [token][row] fp32. MMA thread: rows 64wg + 16w + g (+8), tokens 8j + 2t (+1).
+  float* part = reinterpret_cast<float*>(smem);
+  if (tid >= kPanelDecThreads && tid < kPanelDecThreads + kPanelMmaThreads) {
+    const int mt = tid - kPanelDecThreads, lane = mt & 31;
+    const int row = (mt >> 5) * 16 + (lane >> 2), t = lane & 3;
+#pragma unroll
+    for (int j = 0; j < kBT / 8; ++j) {
+      const int tok = 8 * j + 2 * t;
+      part[tok * kPartStride + row] = acc[4 * j];
+      part[(tok + 1) * kPartStride + row] = acc[4 * j + 1];
+      part[tok * kPartStride + row + 8] = acc[4 * j + 2];
+      part[(tok + 1) * kPartStride + row + 8] = acc[4 * j + 3];
+    }
+  }
+  cluster.sync();  // all partial tiles of the cluster are written and visible
+
+  // Block `rank` finishes token rows rank, rank + S, ...: one warp per token row, 4 features
+  // per lane.
+  const int warp = tid >> 5, lane = tid & 31;
+  const int col = n0 + 4 * lane;
+  float bias[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (p.bias != nullptr) {
+#pragma unroll
+    for (int c = 0; c < 4; ++c) {
+      if (col + c < p.n) bias[c] = __bfloat162float(p.bias[col + c]);
+    }
+  }
+  const bool vec = (p.n & 3) == 0 && (reinterpret_cast<uintptr_t>(p.y) & 7) == 0;
+  for (int tok = rank + splits * warp; tok < kBT; tok += splits * (kPanelThreads / 32)) {
+    if (m0 + tok >= p.m) break;
+    float sum[4] = {bias[0], bias[1], bias[2], bias[3]};
+    for (int r = 0; r < splits; ++r) {
+      const float* src = cluster.map_shared_rank(part, r) + tok * kPartStride + 4 * lane;
+      const float4 v = *reinterpret_cast<const float4*>(src);
+      sum[0] += v.x;
+      sum[1] += v.y;
+      sum[2] += v.z;
+      sum[3] += v.w;
+    }
+    __nv_bfloat16* out = p.y + static_cast<int64_t>(m0 + tok) * p.n + col;
+    if (vec && col + 3 < p.n) {
+      uint2 packed;
+      packed.x = PackBf16x2(sum[0], sum[1]);
+      packed.y = PackBf16x2(sum[2], sum[3]);
+      *reinterpret_cast<uint2*>(out) = packed;
+    } else {
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        if (col + c < p.n) out[c] = __float2bfloat16_rn(sum[c]);
+      }
+    }
+  }
+  cluster.sync();  // no block leaves while another still reads its shared memory
+#endif
+}
+
+}  // namespace ovid::cuda_detail
