@@ -418,5 +418,36 @@ bool DispatchType(GgmlType type, F&& f) {
   }
 }
 
+// Two floats as one bf16x2 word (round to nearest even), `lo` in the low half: the order two
+// neighbouring bf16 values have in memory.
+__device__ __forceinline__ uint32_t PackBf16x2(float lo, float hi) {
+  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// Values 8q..8q+7 of a decoded run of 32 as bf16 in one 16-byte vector.
+__device__ __forceinline__ uint4 PackChunkBf16(const float (&v)[32], int q) {
+  return make_uint4(PackBf16x2(v[8 * q], v[8 * q + 1]), PackBf16x2(v[8 * q + 2], v[8 * q + 3]),
+                    PackBf16x2(v[8 * q + 4], v[8 * q + 5]), PackBf16x2(v[8 * q + 6], v[8 * q + 7]));
+}
+
+// A whole decoded run of 32 values as bf16 in four 16-byte vectors, one vector store each (a
+// global row of the dequantized weight, or a row of a shared-memory weight tile).
+__device__ __forceinline__ void PackRunBf16(const float (&v)[32], uint4 (&out)[4]) {
+#pragma unroll
+  for (int q = 0; q < 4; ++q) out[q] = PackChunkBf16(v, q);
+}
+
+// What both fused quantized matmul kernels compute: y[m, n] = x[m, k] * W[n, k]^T (+ bias[n]),
+// W as GGUF blocks, `w_row_bytes` per weight row.
+struct QuantMatmulProblem {
+  const uint8_t* w;
+  const __nv_bfloat16* x;
+  __nv_bfloat16* y;
+  const __nv_bfloat16* bias;
+  int m, n, k;
+  int64_t w_row_bytes;
+};
+
 }  // namespace cuda_detail
 }  // namespace ovid

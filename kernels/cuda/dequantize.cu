@@ -75,10 +75,6 @@ struct Out<FloatFormat::kF32> {
   }
 };
 
-__device__ __forceinline__ uint32_t PackBf16(float lo, float hi) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
-}
 __device__ __forceinline__ uint32_t PackF16(float lo, float hi) {
   const __half2 h = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
@@ -91,10 +87,7 @@ struct Out<FloatFormat::kBF16> {
   static __device__ __forceinline__ void Run(const float (&v)[32], void* dst) {
     uint4* d = reinterpret_cast<uint4*>(dst);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      d[i] = make_uint4(PackBf16(v[8 * i], v[8 * i + 1]), PackBf16(v[8 * i + 2], v[8 * i + 3]),
-                        PackBf16(v[8 * i + 4], v[8 * i + 5]), PackBf16(v[8 * i + 6], v[8 * i + 7]));
-    }
+    for (int i = 0; i < 4; ++i) d[i] = cuda_detail::PackChunkBf16(v, i);
   }
 };
 
@@ -132,8 +125,7 @@ __device__ __forceinline__ uint4 Chunk(const float (&v)[32], int q) {
     return make_uint4(__float_as_uint(v[4 * q]), __float_as_uint(v[4 * q + 1]),
                       __float_as_uint(v[4 * q + 2]), __float_as_uint(v[4 * q + 3]));
   } else if constexpr (F == FloatFormat::kBF16) {
-    return make_uint4(PackBf16(v[8 * q], v[8 * q + 1]), PackBf16(v[8 * q + 2], v[8 * q + 3]),
-                      PackBf16(v[8 * q + 4], v[8 * q + 5]), PackBf16(v[8 * q + 6], v[8 * q + 7]));
+    return cuda_detail::PackChunkBf16(v, q);
   } else {
     return make_uint4(PackF16(v[8 * q], v[8 * q + 1]), PackF16(v[8 * q + 2], v[8 * q + 3]),
                       PackF16(v[8 * q + 4], v[8 * q + 5]), PackF16(v[8 * q + 6], v[8 * q + 7]));

@@ -104,24 +104,12 @@ __device__ __forceinline__ void Mma(float (&c)[4], const uint32_t (&a)[4], uint3
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-__device__ __forceinline__ uint32_t PackBf16(float lo, float hi) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
-}
-
 // Byte offset of 16-byte chunk `ch` of tile row `row` after the XOR swizzle.
 __device__ __forceinline__ int Swz(int row, int ch) {
   return row * kRowBytes + ((ch ^ (row & 7)) << 4);
 }
 
-struct Problem {
-  const uint8_t* w;
-  const __nv_bfloat16* x;
-  __nv_bfloat16* y;
-  const __nv_bfloat16* bias;
-  int m, n, k;
-  int64_t w_row_bytes;
-};
+using Problem = cuda_detail::QuantMatmulProblem;
 
 template <GgmlType T, int kBM>
 __global__ void __launch_bounds__(kThreads<kBM>, 1) FusedMatmulKernel(Problem p) {
@@ -187,12 +175,7 @@ __global__ void __launch_bounds__(kThreads<kBM>, 1) FusedMatmulKernel(Problem p)
           const int off = static_cast<int>(reinterpret_cast<uintptr_t>(a) & 15);
           float v[32];
           C::Decode(rs + row * G::kSlot + off + blk * C::kBytes, run, v);
-#pragma unroll
-          for (int q = 0; q < 4; ++q) {
-            packed[q] = make_uint4(
-                PackBf16(v[8 * q], v[8 * q + 1]), PackBf16(v[8 * q + 2], v[8 * q + 3]),
-                PackBf16(v[8 * q + 4], v[8 * q + 5]), PackBf16(v[8 * q + 6], v[8 * q + 7]));
-          }
+          cuda_detail::PackRunBf16(v, packed);
         } else {
 #pragma unroll
           for (int q = 0; q < 4; ++q) packed[q] = make_uint4(0, 0, 0, 0);

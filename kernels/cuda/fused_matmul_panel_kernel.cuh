@@ -53,14 +53,7 @@ constexpr int kPartStride = kPanelRows + 4;   // fp32 partial row stride (bank s
 constexpr int kBarRaw = 1, kBarFull = 3, kBarEmpty = 6;  // ids 1-8
 constexpr int kRawCount = kPanelThreads, kFullCount = kPanelThreads, kEmptyCount = kPanelThreads;
 
-struct PanelProblem {
-  const uint8_t* w;
-  const __nv_bfloat16* x;
-  __nv_bfloat16* y;
-  const __nv_bfloat16* bias;
-  int m, n, k;
-  int64_t w_row_bytes;
-};
+using PanelProblem = QuantMatmulProblem;
 
 template <GgmlType T>
 struct PanelGeometry {
@@ -87,11 +80,6 @@ struct PanelLayout {
 __device__ __forceinline__ uint64_t SwizzledDesc(uint32_t smem_addr) {
   return static_cast<uint64_t>((smem_addr & 0x3FFFFu) >> 4) | (uint64_t{1} << 16) |
          (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
-}
-
-__device__ __forceinline__ uint32_t PackBf16x2(float lo, float hi) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
 }
 
 template <GgmlType T, int kBT>
@@ -158,12 +146,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
             dsrc + (u & 1) * G::kRawBytes + ((drow_mis + u * G::kUnitBytes) & 15) + blk * C::kBytes;
         float v[32];
         C::Decode(src, run, v);
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          packed[c] = make_uint4(
-              PackBf16x2(v[8 * c], v[8 * c + 1]), PackBf16x2(v[8 * c + 2], v[8 * c + 3]),
-              PackBf16x2(v[8 * c + 4], v[8 * c + 5]), PackBf16x2(v[8 * c + 6], v[8 * c + 7]));
-        }
+        PackRunBf16(v, packed);
       } else {
 #pragma unroll
         for (int c = 0; c < 4; ++c) packed[c] = make_uint4(0, 0, 0, 0);
