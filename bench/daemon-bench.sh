@@ -16,16 +16,10 @@ results=${RESULTS_DIR:-$root/bench/results}
 work=$(mktemp -d)
 mkdir -p "$results"
 cd "$root"
-cmake --preset device -B "$build" >/dev/null
-cmake --build "$build" -j"$(nproc)" --target ovid ovidctl ovid-gguf >/dev/null
-
-model="$build/ovi-full-$type.gguf"
-if [ ! -f "$model" ]; then
-  start=$SECONDS
-  "$build/bin/ovid-gguf" synth "$model.part" --preset ovi-full --type "$type" --seed 1 | tail -n 1
-  mv "$model.part" "$model"
-  echo "synth: $((SECONDS - start)) s"
-fi
+# shellcheck source=bench/full-model.sh
+. "$root/bench/full-model.sh"
+build_device_targets "$build" ovid ovidctl ovid-gguf
+model=$(full_model "$build" "$type")
 
 # UMT5-shaped embeddings ([tokens, 4096]) for the prompt and both negatives.
 python3 - "$work/embedding.safetensors" <<'PY'

@@ -15,17 +15,10 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$results"
 
 cd "$root"
-cmake --preset device -B "$build" >/dev/null
-cmake --build "$build" -j"$(nproc)" --target ovid-gguf ovid-forward >/dev/null
-
-# The synthesized model is kept in the build folder: it takes minutes to make and is reused.
-model="$build/ovi-full-$type.gguf"
-if [ ! -f "$model" ]; then
-  start=$SECONDS
-  "$build/bin/ovid-gguf" synth "$model.part" --preset ovi-full --type "$type" --seed 1 | tail -n 1
-  mv "$model.part" "$model"
-  echo "synth: $((SECONDS - start)) s"
-fi
+# shellcheck source=bench/full-model.sh
+. "$root/bench/full-model.sh"
+build_device_targets "$build" ovid-gguf ovid-forward
+model=$(full_model "$build" "$type")
 
 # Inputs per size: latents [48,F,h,w] and [L,20], 120-token contexts, t = 999 (first UniPC step).
 python3 - "$work" <<'PY'

@@ -14,6 +14,26 @@ from daemon import OVID, SERVICE
 from ovid_client import pb
 
 
+def _generate_in_background(client, request):
+    """Starts client.generate(request) on a thread and returns once the job is RUNNING; the
+    thread's `outcome` dict gets "result" or "error"."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["result"] = client.generate(request)
+        except ovid_client.OvidError as e:
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not client.list_jobs(states=[pb.JOB_STATE_RUNNING]):
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+    return worker, outcome
+
+
 def test_oom_inside_a_job_fails_that_job_and_the_server_keeps_serving(start_daemon):
     daemon = start_daemon("--fault-oom-at-step=2")
     with ovid_client.OvidClient(daemon.address) as client:
@@ -42,21 +62,7 @@ def test_a_sticky_device_error_turns_not_ready_and_exits_non_zero(start_daemon):
 def test_sigterm_drains_running_jobs_and_exits_zero(start_daemon):
     daemon = start_daemon("--fault-step-delay-ms=150", "--drain-timeout=60s")
     with ovid_client.OvidClient(daemon.address) as client:
-        request = make_request(client, steps=8)
-        outcome = {}
-
-        def run():
-            try:
-                outcome["result"] = client.generate(request)
-            except ovid_client.OvidError as e:
-                outcome["error"] = e
-
-        worker = threading.Thread(target=run)
-        worker.start()
-        deadline = time.monotonic() + 30
-        while not client.list_jobs(states=[pb.JOB_STATE_RUNNING]):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        worker, outcome = _generate_in_background(client, make_request(client, steps=8))
         daemon.signal(signal.SIGTERM)
         # Not ready at once, new work refused, the running job still finishes.
         deadline = time.monotonic() + 10
@@ -76,21 +82,7 @@ def test_sigterm_drains_running_jobs_and_exits_zero(start_daemon):
 def test_a_drain_past_its_timeout_cancels_what_is_left(start_daemon):
     daemon = start_daemon("--fault-step-delay-ms=200", "--drain-timeout=1s")
     with ovid_client.OvidClient(daemon.address) as client:
-        request = make_request(client, steps=200)
-        outcome = {}
-
-        def run():
-            try:
-                outcome["result"] = client.generate(request)
-            except ovid_client.OvidError as e:
-                outcome["error"] = e
-
-        worker = threading.Thread(target=run)
-        worker.start()
-        deadline = time.monotonic() + 30
-        while not client.list_jobs(states=[pb.JOB_STATE_RUNNING]):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        worker, outcome = _generate_in_background(client, make_request(client, steps=200))
         started = time.monotonic()
         daemon.signal(signal.SIGINT)
         worker.join(60)
