@@ -1,0 +1,90 @@
+// File: tests/text/prompt_clean_test.cc
+// CleanPrompt against outputs worked out by hand from the original's rules (html.unescape twice,
+// str.strip, regex \s+ -> ' ', strip; curly quotes straightened) and checked with Python's
+// html module; test_text_vs_python.py compares many more prompts with Python directly.
+#include "engine/text/prompt_clean.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace ovid::text {
+namespace {
+
+std::string Clean(const std::string& s) {
+  absl::StatusOr<std::string> out = CleanPrompt(s);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.ok() ? *out : "<error>";
+}
+
+TEST(CleanPrompt, CollapsesAndStripsWhitespace) {
+  EXPECT_EQ(Clean("  A   dog\t\n barks.  "), "A dog barks.");
+  EXPECT_EQ(Clean(""), "");
+  EXPECT_EQ(Clean(" \t\r\n "), "");
+  // Unicode White_Space: ideographic space, no-break space, em space, line separator.
+  EXPECT_EQ(Clean("a\u3000\u00a0b\u2003c\u2028d"), "a b c d");
+  // U+001C..U+001F: str.strip() removes them at the ends, regex's \s leaves them inside.
+  EXPECT_EQ(Clean("\x1c a\x1f"), "a");
+  EXPECT_EQ(Clean("a\x1d b"), "a\x1d b");
+  // U+200B (zero width space) is not whitespace for either rule.
+  EXPECT_EQ(Clean("a\u200bb"), "a\u200bb");
+}
+
+TEST(CleanPrompt, LeavesTagsUnicodeAndEmojiAlone) {
+  const std::string prompt =
+      "<S>Hello 世界, ça va? 😀<E> <AUDCAP>rain on a roof<ENDAUDCAP> Audio: wind";
+  EXPECT_EQ(Clean(prompt), prompt);
+}
+
+TEST(CleanPrompt, UnescapesHtmlTwice) {
+  EXPECT_EQ(Clean("Tom &amp; Jerry"), "Tom & Jerry");
+  EXPECT_EQ(Clean("&amp;lt;S&amp;gt;hi&amp;lt;E&amp;gt;"), "<S>hi<E>");  // doubly escaped
+  EXPECT_EQ(Clean("&amp;amp;amp;"), "&amp;");  // two passes, not a loop to a fixed point
+  EXPECT_EQ(Clean("&eacute;t&eacute; &copy; &hellip;"), "été © …");
+  EXPECT_EQ(Clean("&nbsp;x&nbsp;&nbsp;y&nbsp;"), "x y");  // U+00A0 is whitespace afterwards
+}
+
+TEST(CleanPrompt, NumericReferencesFollowHtml5) {
+  EXPECT_EQ(Clean("&#65;&#x42;&#X43;&#68"), "ABCD");
+  EXPECT_EQ(Clean("&#128;"), "€");  // remapped through windows-1252
+  EXPECT_EQ(Clean("&#0;"), "\ufffd");
+  EXPECT_EQ(Clean("&#xD800;"), "\ufffd");                    // surrogate
+  EXPECT_EQ(Clean("&#99999999999999999999999;"), "\ufffd");  // past U+10FFFF, no overflow
+  EXPECT_EQ(Clean("a&#1;b"), "ab");                          // control characters are dropped
+  EXPECT_EQ(Clean("&#x1F600;"), "😀");
+  EXPECT_EQ(Clean("&#x;&#;&#xg;"), "&#x;&#;&#xg;");  // not references
+}
+
+TEST(CleanPrompt, NamedReferencesUseTheLongestKnownPrefix) {
+  EXPECT_EQ(Clean("&amp x"), "& x");  // legacy name without ';'
+  EXPECT_EQ(Clean("&ampx"), "&x");
+  EXPECT_EQ(Clean("&notit;"), "¬it;");  // "not" is a legacy name
+  EXPECT_EQ(Clean("&unknown; & alone &"), "&unknown; & alone &");
+  EXPECT_EQ(Clean("&AMP;&Amp;"), "&&Amp;");  // names are case-sensitive
+}
+
+TEST(CleanPrompt, StraightensCurlyQuotes) {
+  EXPECT_EQ(Clean("\u201cHi,\u201d she said, \u2018ok\u2019 \u201e\u201f\u201a\u201b"),
+            "\"Hi,\" she said, 'ok' \"\"''");
+}
+
+TEST(CleanPrompt, RefusesInvalidUtf8NamingTheByte) {
+  for (const std::string& bad : {std::string("ok \xff"), std::string("ok \xed\xa0\x80"),
+                                 std::string("ok \xc0\xaf"), std::string("ok \xe4\xb8")}) {
+    absl::StatusOr<std::string> out = CleanPrompt(bad);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(out.status().message().find("not valid UTF-8"), std::string::npos);
+    EXPECT_NE(out.status().message().find("at byte 3"), std::string::npos) << out.status();
+  }
+}
+
+TEST(CleanPrompt, WhitespaceSetsMatchPython) {
+  EXPECT_TRUE(IsRegexWhitespace(U'\u0085'));
+  EXPECT_FALSE(IsRegexWhitespace(U'\u001c'));
+  EXPECT_TRUE(IsPythonWhitespace(U'\u001c'));
+  EXPECT_FALSE(IsPythonWhitespace(U'\u180e'));  // Mongolian vowel separator: not since Unicode 6.3
+}
+
+}  // namespace
+}  // namespace ovid::text

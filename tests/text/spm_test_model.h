@@ -1,0 +1,15 @@
+// File: tests/text/spm_test_model.h
+// A small SentencePiece unigram model trained in memory for the C++ tests, set up like umt5's
+// (<pad>=0, </s>=1, <s>=2, <unk>=3, nmt_nfkc, full character coverage). Its own file because
+// SentencePiece's trainer header cannot share a file with abseil
+// (engine/text/sentencepiece_model.h).
+#pragma once
+
+#include <string>
+
+namespace ovid::text::testing {
+
+// The serialized model, or "" with *error set. eos_id -1 trains a model without </s>.
+std::string TrainTinyModel(int eos_id, std::string* error);
+
+}  // namespace ovid::text::testing
