@@ -14,6 +14,8 @@ grpc='grpc/|grpcpp/|grpc\+\+/|google/protobuf/|proto/|ovid/v1/|[^">]*\.pb\.h'
 rules=(
   "kernels|absl/|$torch|$grpc|prometheus/|engine/|server/|tools/|ovid/|no absl, LibTorch, gRPC or engine: a pure leaf"
   "engine/gguf|$torch|$grpc|prometheus/|server/|tools/|engine/(tensor|ops|models|sampling|pipeline|media)/|no LibTorch, gRPC or higher engine layers"
+  "engine/media|$torch|$grpc|prometheus/|server/|tools/|engine/(tensor|ops|models|sampling|pipeline)/|torch-free encoders: buffers in, bytes out"
+  "engine/text|$torch|$grpc|prometheus/|server/|tools/|engine/(tensor|ops|models|sampling|pipeline|media)/|torch-free prompt text and tokenizer"
   "engine|$grpc|prometheus/|server/|tools/|no gRPC, metrics or server"
   "server|$torch|kernels/|engine/|no LibTorch or engine internals (only the ovid/ API)"
   "tools/ovidctl|$torch|server/|engine/(tensor|ops|models|sampling|pipeline|media)/|ovid/[a-z_]+\.h|a gRPC client: no LibTorch, server or engine beyond the safetensors reader"
