@@ -20,6 +20,7 @@
 #include "tools/ovid_gguf/commands.h"
 #include "tools/ovid_gguf/progress.h"
 #include "tools/ovid_gguf/quant_rules.h"
+#include "tools/ovid_gguf/synth_umt5.h"
 #include "tools/ovid_gguf/synthetic_weights.h"
 #include "tools/ovid_gguf/tool_args.h"
 
@@ -212,6 +213,7 @@ absl::Status Synth(const std::string& out, const std::string& preset, const ovi:
 }  // namespace
 
 int RunSynth(const Args& args) {
+  if (IsUmt5SynthPreset(args)) return RunSynthUmt5(args);  // umt5-tiny/-xxl: synth_umt5.cc
   absl::StatusOr<ParsedArgs> parsed =
       ParseArgs(args, {"--preset", "--type", "--seed", "--threads"}, {"--plan"});
   if (!parsed.ok()) return UsageError(kCommand, std::string(parsed.status().message()), kUsage);
