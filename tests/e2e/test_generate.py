@@ -1,5 +1,7 @@
 """A generation end to end through the Python client: the event stream, the LATENTS output,
 reproducibility by seed, re-attaching after a disconnect, health, reflection, GetModel, jobs."""
+import time
+
 import grpc
 import numpy as np
 import pytest
@@ -127,7 +129,14 @@ def test_list_jobs_and_get_job(daemon):
 def test_every_job_ends_with_one_log_line(daemon):
     with ovid_client.OvidClient(daemon.address) as client:
         done = client.generate(make_request(client, seed=8, steps=1, client_request_id="log-me"))
-    lines = [line for line in daemon.log().splitlines() if f"job={done.job_id}" in line]
+    # The line is written when the worker is done with the job, a moment after the client got
+    # the Final event.
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [line for line in daemon.log().splitlines() if f"job={done.job_id}" in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(lines) == 1, daemon.log()
     for part in ("job finished", "client_request_id=log-me", "outcome=succeeded", "code=OK",
                  "queue_s=", "run_s=", "total_s=", "seed=8", "steps=1"):

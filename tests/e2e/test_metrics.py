@@ -3,6 +3,7 @@ with its documented type and labels (docs/metrics.md), `promtool check metrics` 
 counters equal to what this test did."""
 import subprocess
 import sys
+import time
 import urllib.request
 import grpc
 import pytest
@@ -38,14 +39,23 @@ def test_metrics_match_the_documented_table_and_what_the_daemon_did(start_daemon
         client.list_jobs()
         variant = client.model().config.variant
 
-    text = scrape(daemon)
+    # Observers (metrics, the job log) hear of a job's end just after its client got the last
+    # event, so the final counts may take a moment to show.
+    deadline = time.monotonic() + 10
+    while True:
+        text = scrape(daemon)
+        v = metrics_doc.sample_values(text)
+        done = metrics_doc.value(v, "ovid_request_duration_seconds_count", outcome="failed")
+        if done == 1 and metrics_doc.value(v, "ovid_requests_running") == 0:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.1)
     (tmp_path / "metrics.txt").write_text(text)
     assert metrics_doc.mismatches(text, DOC) == []
     check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                            text=True)
     assert check.returncode == 0, check.stdout + check.stderr
 
-    v = metrics_doc.sample_values(text)
     get = lambda name, **labels: metrics_doc.value(v, name, **labels)  # noqa: E731
     assert get("ovid_requests_total", outcome="succeeded") == 2
     assert get("ovid_requests_total", outcome="failed") == 1
