@@ -12,29 +12,11 @@
 #include "engine/gguf/safetensors_file.h"
 #include "engine/gguf/safetensors_writer.h"
 #include "engine/gguf/status_macros.h"
+#include "engine/ops/st_dtype.h"
 #include "engine/ops/torch_status.h"
 
 namespace ovid::tools {
 namespace {
-
-std::optional<at::ScalarType> FloatType(gguf::StDtype d) {
-  switch (d) {
-    case gguf::StDtype::kF64:
-      return at::kDouble;
-    case gguf::StDtype::kF32:
-      return at::kFloat;
-    case gguf::StDtype::kF16:
-      return at::kHalf;
-    case gguf::StDtype::kBF16:
-      return at::kBFloat16;
-    case gguf::StDtype::kF8E4M3:
-      return at::kFloat8_e4m3fn;
-    case gguf::StDtype::kF8E5M2:
-      return at::kFloat8_e5m2;
-    default:
-      return std::nullopt;
-  }
-}
 
 struct Expected {
   const char* name;
@@ -71,7 +53,7 @@ absl::StatusOr<ForwardInputs> ReadForwardInputs(const std::string& path, bool sa
       continue;
     }
     if (!allowed) continue;  // reported as unexpected below
-    const std::optional<at::ScalarType> dtype = FloatType(t->dtype);
+    const std::optional<at::ScalarType> dtype = ops::TorchFloatType(t->dtype);
     if (!dtype) {
       problems.push_back(absl::StrCat("'", e.name, "' is ", gguf::StDtypeName(t->dtype),
                                       ", expected a float dtype"));

@@ -240,12 +240,11 @@ int RunSynth(const Args& args) {
   }
   absl::StatusOr<QuantMix> mix = FindQuantMix(parsed->Get("--type").value_or("BF16"));
   if (!mix.ok()) return UsageError(kCommand, std::string(mix.status().message()), kUsage);
-  uint64_t seed = 0;
-  if (std::optional<std::string> s = parsed->Get("--seed")) {
-    absl::StatusOr<int64_t> v = ParseInt("--seed", *s, 0);
-    if (!v.ok()) return UsageError(kCommand, std::string(v.status().message()), kUsage);
-    seed = static_cast<uint64_t>(*v);
+  absl::StatusOr<uint64_t> seed_option = SeedOption(*parsed);
+  if (!seed_option.ok()) {
+    return UsageError(kCommand, std::string(seed_option.status().message()), kUsage);
   }
+  const uint64_t seed = *seed_option;
   absl::StatusOr<int> threads = ThreadsOption(*parsed);
   if (!threads.ok()) return UsageError(kCommand, std::string(threads.status().message()), kUsage);
 

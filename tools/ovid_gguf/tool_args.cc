@@ -85,6 +85,14 @@ absl::StatusOr<int> ThreadsOption(const ParsedArgs& args) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+absl::StatusOr<uint64_t> SeedOption(const ParsedArgs& args) {
+  std::optional<std::string> s = args.Get("--seed");
+  if (!s) return uint64_t{0};
+  absl::StatusOr<int64_t> v = ParseInt("--seed", *s, 0);
+  if (!v.ok()) return v.status();
+  return static_cast<uint64_t>(*v);
+}
+
 int Fail(const char* command, const absl::Status& status) {
   std::fprintf(stderr, "ovid-gguf %s: %s\n", command, std::string(status.message()).c_str());
   return 1;

@@ -37,6 +37,8 @@ absl::StatusOr<double> ParseDouble(const std::string& option, const std::string&
 
 // The worker count for --threads: the given value, or every core when absent.
 absl::StatusOr<int> ThreadsOption(const ParsedArgs& args);
+// --seed N (N >= 0), 0 when absent.
+absl::StatusOr<uint64_t> SeedOption(const ParsedArgs& args);
 
 // Prints "ovid-gguf CMD: message" to stderr; returns exit code 1.
 int Fail(const char* command, const absl::Status& status);

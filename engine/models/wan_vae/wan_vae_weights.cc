@@ -10,25 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/safetensors_file.h"
 #include "engine/gguf/status_macros.h"
+#include "engine/ops/st_dtype.h"
 #include "engine/ops/torch_status.h"
 
 namespace ovid::wan_vae {
 namespace {
-
-std::optional<at::ScalarType> FloatType(gguf::StDtype d) {
-  switch (d) {
-    case gguf::StDtype::kF64:
-      return at::kDouble;
-    case gguf::StDtype::kF32:
-      return at::kFloat;
-    case gguf::StDtype::kF16:
-      return at::kHalf;
-    case gguf::StDtype::kBF16:
-      return at::kBFloat16;
-    default:
-      return std::nullopt;
-  }
-}
 
 bool IsEncoderTensor(const std::string& logical) {
   return absl::StartsWith(logical, "enc.") || absl::StartsWith(logical, "quant_conv.");
@@ -115,10 +101,9 @@ absl::StatusOr<DecoderW> BindDecoder(const Binder& b, const WanVaeConfig& c) {
   const int n = static_cast<int>(c.dec_stage_dims.size());
   for (int s = 0; s < n; ++s) {
     const bool last = s + 1 == n;
-    OVID_ASSIGN_OR_RETURN(StageW st,
-                          b.Stage("dec.up", s, in, c.dec_stage_dims[s],
-                                  static_cast<int>(c.num_res_blocks) + 1, last,
-                                  !last && c.dec_temporal[s]));
+    OVID_ASSIGN_OR_RETURN(StageW st, b.Stage("dec.up", s, in, c.dec_stage_dims[s],
+                                             static_cast<int>(c.num_res_blocks) + 1, last,
+                                             !last && c.dec_temporal[s]));
     in = st.out_dim;
     d.stages.push_back(std::move(st));
   }
@@ -134,10 +119,9 @@ absl::StatusOr<EncoderW> BindEncoder(const Binder& b, const WanVaeConfig& c) {
   const int n = static_cast<int>(c.enc_stage_dims.size());
   for (int s = 0; s < n; ++s) {
     const bool last = s + 1 == n;
-    OVID_ASSIGN_OR_RETURN(StageW st,
-                          b.Stage("enc.down", s, in, c.enc_stage_dims[s],
-                                  static_cast<int>(c.num_res_blocks), last,
-                                  !last && c.enc_temporal[s]));
+    OVID_ASSIGN_OR_RETURN(
+        StageW st, b.Stage("enc.down", s, in, c.enc_stage_dims[s],
+                           static_cast<int>(c.num_res_blocks), last, !last && c.enc_temporal[s]));
     in = st.out_dim;
     e.stages.push_back(std::move(st));
   }
@@ -173,11 +157,11 @@ absl::StatusOr<WanVaeWeights> LoadWanVaeWeights(const std::string& path,
   for (const WanVaeTensor& t : layout.tensors) {
     if (!options.load_encoder && IsEncoderTensor(t.logical)) continue;
     const gguf::SafetensorsTensor* st = file->Find(t.file);
-    const std::optional<at::ScalarType> dtype = FloatType(st->dtype);
+    const std::optional<at::ScalarType> dtype = ops::TorchFloatType(st->dtype);
     if (!dtype) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": tensor ", t.file, " is ",
-                                                     gguf::StDtypeName(st->dtype),
-                                                     ", expected F32, F16, BF16 or F64"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": tensor ", t.file, " is ", gguf::StDtypeName(st->dtype),
+                       ", expected a float dtype (F64, F32, F16, BF16, F8)"));
     }
     const std::span<const uint8_t> bytes = file->Data(*st);
     absl::StatusOr<at::Tensor> tensor = ops::GuardTorch("uploading a Wan VAE tensor", [&] {
