@@ -5,16 +5,21 @@ dcgm-exporter)."""
 import http.server
 import json
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import yaml
+
+# The end-to-end helpers (tests/e2e) stop processes the same way for daemons and Prometheus.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+from daemon import stop_process  # noqa: E402
 
 
 def free_port():
@@ -114,11 +119,5 @@ class Prometheus:
         raise AssertionError(f"{what or expr}: not seen within {timeout} s; last reply {reply}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log.close()

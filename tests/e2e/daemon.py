@@ -18,6 +18,17 @@ OVID = BIN / "ovid"
 SERVICE = "ovid.v1.Generation"
 
 
+def stop_process(proc, grace=30):
+    """SIGTERM, then SIGKILL if `proc` has not exited within `grace` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Daemon:
     """One ovid process. `args` are extra flags; OVID_* variables of the test environment are
     dropped so they cannot leak into the configuration."""
@@ -89,11 +100,5 @@ class Daemon:
             raise AssertionError(f"ovid did not exit within {timeout} s:\n{self.log()}") from None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log.close()
