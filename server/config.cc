@@ -112,9 +112,9 @@ const std::vector<Flag>& Flags() {
       {"dequant", "MODE", "lazy",
        "lazy|eager|cache: dequantize per matmul, keep bf16 copies of everything, or cache them "
        "as memory allows.",
-       Enum(&Config::dequant, std::map<std::string, DequantMode>{{"lazy", DequantMode::kLazy},
-                                                                 {"eager", DequantMode::kEager},
-                                                                 {"cache", DequantMode::kCache}})},
+       Enum(&Config::dequant, std::map<std::string, WeightMode>{{"lazy", WeightMode::kLazy},
+                                                                {"eager", WeightMode::kEager},
+                                                                {"cache", WeightMode::kCache}})},
       {"device", "DEVICE", "auto",
        "auto|cpu|cuda|cuda:N: where the model runs (auto: the first GPU if there is one).",
        String(&Config::device)},
@@ -200,7 +200,7 @@ absl::Status CheckTogether(const Config& c) {
           absl::StrCat("--device: \"", c.device, "\" is not one of auto, cpu, cuda, cuda:N"));
     }
   }
-  if (c.cache_budget_bytes != 0 && c.dequant != DequantMode::kCache) {
+  if (c.cache_budget_bytes != 0 && c.dequant != WeightMode::kCache) {
     return absl::InvalidArgumentError("--cache-budget applies only to --dequant=cache");
   }
   // Equal addresses collide unless the port is 0 (each listener then gets its own free port).

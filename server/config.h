@@ -17,10 +17,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "ovid/ovi_pipeline.h"
 
 namespace ovid::server {
 
-enum class DequantMode { kLazy, kEager, kCache };
 enum class LogFormat { kText, kJson };
 
 struct Config {
@@ -28,9 +28,9 @@ struct Config {
   std::string listen = "0.0.0.0:50051";         // gRPC API
   std::string metrics_listen = "0.0.0.0:9464";  // Prometheus /metrics
   std::string health_address;                   // plaintext gRPC health; empty = on --listen
-  DequantMode dequant = DequantMode::kLazy;
-  std::string device = "auto";     // auto|cpu|cuda|cuda:N
-  uint64_t cache_budget_bytes = 0;  // --dequant cache: bf16 copies kept within this
+  WeightMode dequant = WeightMode::kLazy;       // --dequant: the engine's own enum
+  std::string device = "auto";                  // auto|cpu|cuda|cuda:N
+  uint64_t cache_budget_bytes = 0;              // --dequant cache: bf16 copies kept within this
   uint64_t vram_budget_bytes = 0;  // 0 = no budget: admission does not check the estimate
   uint32_t max_queue = 16;
   uint32_t workers = 1;

@@ -38,23 +38,11 @@ constexpr char kServiceName[] = "ovid.v1.Generation";
 std::string Bytes(uint64_t bytes) { return absl::StrCat(bytes); }
 std::string MiB(uint64_t bytes) { return absl::StrFormat("%.1f", bytes / 1048576.0); }
 
-WeightMode ToWeightMode(DequantMode mode) {
-  switch (mode) {
-    case DequantMode::kEager:
-      return WeightMode::kEager;
-    case DequantMode::kCache:
-      return WeightMode::kCache;
-    case DequantMode::kLazy:
-      break;
-  }
-  return WeightMode::kLazy;
-}
-
 PipelineOptions ToPipelineOptions(const Config& config) {
   PipelineOptions options;
   options.model_path = config.model;
   options.device = config.device;
-  options.weights = ToWeightMode(config.dequant);
+  options.weights = config.dequant;
   options.cache_budget_bytes = config.cache_budget_bytes;
   options.workers = config.workers;
   options.faults.oom_at_step = config.fault_oom_at_step;

@@ -38,7 +38,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheModel) {
   EXPECT_EQ(c->model, "/m/ovi.gguf");
   EXPECT_EQ(c->listen, "0.0.0.0:50051");
   EXPECT_EQ(c->metrics_listen, "0.0.0.0:9464");
-  EXPECT_EQ(c->dequant, DequantMode::kLazy);
+  EXPECT_EQ(c->dequant, WeightMode::kLazy);
   EXPECT_EQ(c->max_receive_bytes, 16u << 20);
   EXPECT_EQ(c->log_format, LogFormat::kText);
   EXPECT_EQ(c->fault_oom_at_step, 0u);
@@ -59,7 +59,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model, "m.gguf");
   EXPECT_EQ(c->listen, "127.0.0.1:1");
-  EXPECT_EQ(c->dequant, DequantMode::kCache);
+  EXPECT_EQ(c->dequant, WeightMode::kCache);
   EXPECT_EQ(c->vram_budget_bytes, 40ull << 30);
   EXPECT_EQ(c->max_queue, 3u);
   EXPECT_EQ(c->workers, 2u);
