@@ -10,6 +10,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${1:-$root/.venv}
 requirements=${2:-$root/scripts/requirements.txt}
+# Packages installed without their declared dependencies (see the file); next to REQUIREMENTS.
+nodeps=$(dirname "$requirements")/requirements-nodeps.txt
 pip_version=26.3  # older pips (Debian's ensurepip has 23.0) resolve this set far more slowly
 say() { printf '[install-deps] %s\n' "$*"; }
 
@@ -24,7 +26,10 @@ if ! "$venv/bin/python" -c '' 2>/dev/null; then
   "$python" -m venv "$venv"
 fi
 
-want="$(sha256sum <"$requirements" | cut -d' ' -f1) $("$venv/bin/python" --version)"
+# The stamp covers both lists, so a change to either reinstalls.
+hashed=("$requirements")
+if [ -f "$nodeps" ]; then hashed+=("$nodeps"); fi
+want="$(cat "${hashed[@]}" | sha256sum | cut -d' ' -f1) $("$venv/bin/python" --version)"
 stamp=$venv/.ovid-requirements
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   say "venv: ${venv#"$root"/} up to date"
@@ -34,6 +39,10 @@ else
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "pip==$pip_version"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --progress-bar off \
     -r "$requirements"
+  if [ -f "$nodeps" ]; then
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --progress-bar off \
+      --no-deps -r "$nodeps"
+  fi
   echo "$want" >"$stamp"
   say "venv: done"
 fi

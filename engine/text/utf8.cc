@@ -19,24 +19,29 @@ int SequenceLength(uint8_t lead) {
 
 }  // namespace
 
+size_t ValidSequenceLength(std::string_view bytes, size_t pos) {
+  const auto lead = static_cast<uint8_t>(bytes[pos]);
+  const int len = SequenceLength(lead);
+  bool ok = len > 0 && pos + len <= bytes.size();
+  for (int i = 1; ok && i < len; ++i) {
+    ok = (static_cast<uint8_t>(bytes[pos + i]) & 0xC0) == 0x80;
+  }
+  if (ok && len >= 3) {
+    // The second byte's range rules out overlong forms, surrogates and values past U+10FFFF.
+    const auto second = static_cast<uint8_t>(bytes[pos + 1]);
+    if (lead == 0xE0) ok = second >= 0xA0;
+    if (lead == 0xED) ok = second <= 0x9F;
+    if (lead == 0xF0) ok = second >= 0x90;
+    if (lead == 0xF4) ok = second <= 0x8F;
+  }
+  return ok ? static_cast<size_t>(len) : 0;
+}
+
 absl::Status ValidateUtf8(std::string_view bytes, std::string_view what) {
   size_t pos = 0;
   while (pos < bytes.size()) {
-    const auto lead = static_cast<uint8_t>(bytes[pos]);
-    const int len = SequenceLength(lead);
-    bool ok = len > 0 && pos + len <= bytes.size();
-    for (int i = 1; ok && i < len; ++i) {
-      ok = (static_cast<uint8_t>(bytes[pos + i]) & 0xC0) == 0x80;
-    }
-    if (ok && len >= 3) {
-      // The second byte's range rules out overlong forms, surrogates and values past U+10FFFF.
-      const auto second = static_cast<uint8_t>(bytes[pos + 1]);
-      if (lead == 0xE0) ok = second >= 0xA0;
-      if (lead == 0xED) ok = second <= 0x9F;
-      if (lead == 0xF0) ok = second >= 0x90;
-      if (lead == 0xF4) ok = second <= 0x8F;
-    }
-    if (!ok) {
+    const size_t len = ValidSequenceLength(bytes, pos);
+    if (len == 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(std::string(what), " is not valid UTF-8: malformed sequence at byte ", pos,
                        " of ", bytes.size()));

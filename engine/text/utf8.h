@@ -16,6 +16,9 @@ namespace ovid::text {
 // forms, surrogates and values above U+10FFFF included), as Python's strict decoder would refuse.
 absl::Status ValidateUtf8(std::string_view bytes, std::string_view what);
 
+// Length of the well-formed UTF-8 sequence at `pos` (< bytes.size()), in the same sense, or 0.
+size_t ValidSequenceLength(std::string_view bytes, size_t pos);
+
 // Decodes the code point at `pos` of valid UTF-8 and advances `pos` past it. On invalid input it
 // never reads past the end (a bad byte comes back as itself), but the value is meaningless.
 char32_t NextCodePoint(std::string_view utf8, size_t& pos);

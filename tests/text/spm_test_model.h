@@ -1,8 +1,8 @@
 // File: tests/text/spm_test_model.h
 // A small SentencePiece unigram model trained in memory for the C++ tests, set up like umt5's
 // (<pad>=0, </s>=1, <s>=2, <unk>=3, nmt_nfkc, full character coverage). Its own file because
-// SentencePiece's trainer header cannot share a file with abseil
-// (engine/text/sentencepiece_model.h).
+// Debian 12's SentencePiece headers declare `namespace absl { using std::string_view; }`, which
+// collides with Debian's abseil, so they cannot share a file with abseil.
 #pragma once
 
 #include <string>

@@ -8,8 +8,10 @@
 //   encode  MODEL              Tokenizer::Encode(s) (s as given, no cleaning)
 //   prompt  MODEL --variant=V  TokenizePrompt(s, style of V)
 //   negative MODEL             TokenizeNegativePrompt(s)
-// MODEL is --model=spiece.model (FromFile) or --model-bytes=FILE (the file's bytes through
-// FromSerialized), optionally with --max-length=N. An encoding prints
+// MODEL is --model=spiece.model (FromFile), --model-bytes=FILE (the file's bytes through
+// FromSerialized) or --vocab-from=FILE (the model's pieces as arrays through FromVocabulary, as
+// a GGUF carries them; --charsmap=drop leaves out the normalization rules as a GGUF without
+// tokenizer.ggml.precompiled_charsmap would), optionally with --max-length=N. An encoding prints
 // {"ids": [...], "attention_length": n, "text_tokens": n, "truncated": bool}; a failed item
 // prints {"error": message, "code": "INVALID_ARGUMENT"}. Exit status 0, 1 when the model cannot
 // be loaded, 2 on bad usage or input.
@@ -26,6 +28,7 @@
 #include "engine/text/audio_tags.h"
 #include "engine/text/prompt_clean.h"
 #include "engine/text/prompt_tokens.h"
+#include "engine/text/spm_model_proto.h"
 #include "engine/text/tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -38,7 +41,8 @@ using Json = nlohmann::json;
 int Usage(const std::string& why) {
   std::fprintf(stderr,
                "ovid-text-cli: %s\nusage: ovid-text-cli clean|rewrite|encode|prompt|negative "
-               "[--variant=V] [--model=F|--model-bytes=F] [--max-length=N] < strings.json\n",
+               "[--variant=V] [--model=F|--model-bytes=F|--vocab-from=F [--charsmap=drop]] "
+               "[--max-length=N] < strings.json\n",
                why.c_str());
   return 2;
 }
@@ -71,11 +75,31 @@ absl::StatusOr<Tokenizer> LoadTokenizer(const std::map<std::string, std::string>
     return Tokenizer::FromFile(it->second, max_length);
   }
   auto it = flags.find("model-bytes");
-  if (it == flags.end()) return absl::InvalidArgumentError("--model or --model-bytes is required");
+  const bool from_vocab = it == flags.end();
+  if (from_vocab) it = flags.find("vocab-from");
+  if (it == flags.end()) {
+    return absl::InvalidArgumentError("--model, --model-bytes or --vocab-from is required");
+  }
   std::ifstream in(it->second, std::ios::binary);
   if (!in) return absl::NotFoundError("cannot open " + it->second);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return Tokenizer::FromSerialized(bytes, it->second + " (bytes)", max_length);
+  if (!from_vocab) return Tokenizer::FromSerialized(bytes, it->second + " (bytes)", max_length);
+  absl::StatusOr<ovid::text::SpmModelProto> proto =
+      ovid::text::ParseSpmModelProto(bytes, it->second);
+  if (!proto.ok()) return proto.status();
+  ovid::text::TokenizerVocabulary vocab;
+  for (const ovid::text::SpmPiece& p : proto->pieces) {
+    vocab.tokens.push_back(p.piece);
+    vocab.scores.push_back(p.score);
+    vocab.token_types.push_back(static_cast<int32_t>(p.type));
+  }
+  vocab.add_space_prefix = proto->normalizer.add_dummy_prefix;
+  vocab.remove_extra_whitespaces = proto->normalizer.remove_extra_whitespaces;
+  const auto charsmap = flags.find("charsmap");
+  if (charsmap == flags.end() || charsmap->second != "drop") {
+    vocab.precompiled_charsmap = proto->normalizer.precompiled_charsmap;
+  }
+  return Tokenizer::FromVocabulary(vocab, it->second + " (vocabulary)", max_length);
 }
 
 }  // namespace

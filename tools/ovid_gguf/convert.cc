@@ -1,23 +1,23 @@
-// `ovid-gguf convert IN.safetensors OUT.gguf [--variant V] [--head-dim N] [--text-len N]
-// [--audio-rope-scale X]`: an Ovi checkpoint in the official release format -> a GGUF ovid
-// loads. Key names and dtypes are kept (BF16/F16/F32 as they are; F64 becomes F32, FP8 becomes
-// BF16, both to stay loadable); the Conv3d patch embedding keeps its 5 dims. The checkpoint is
-// checked against ovi_layout first, so a wrong file fails before anything is written.
+// `ovid-gguf convert IN OUT [--select KEY] [--component NAME] [Ovi options]`: a checkpoint
+// (a torch.save .pth/.pt, told by its zip signature, or safetensors) -> GGUF or safetensors
+// (by OUT's extension). Key names and float dtypes are kept (convert_write.h). The tensors are
+// checked against the component's layout first (--component, or the one that knows most of the
+// names), so a wrong file fails before anything is written. Ovi's GGUF gets the run-time
+// metadata the daemon reads (--variant, --head-dim, --text-len, --audio-rope-scale).
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "engine/gguf/gguf_writer.h"
-#include "engine/gguf/safetensors_file.h"
 #include "engine/models/ovi/ovi_layout.h"
-#include "kernels/fp16.h"
 #include "tools/ovid_gguf/commands.h"
+#include "tools/ovid_gguf/components.h"
+#include "tools/ovid_gguf/convert_write.h"
+#include "tools/ovid_gguf/tensor_source.h"
 #include "tools/ovid_gguf/tool_args.h"
 
 namespace ovid::tools {
@@ -25,157 +25,137 @@ namespace {
 
 constexpr char kCommand[] = "convert";
 constexpr char kUsage[] =
-    "usage: ovid-gguf convert IN.safetensors OUT.gguf [--variant 720x720_5s|960x960_5s|"
-    "960x960_10s]\n"
-    "                         [--head-dim N] [--text-len N] [--audio-rope-scale X]\n"
-    "  Defaults are Ovi's: variant 720x720_5s, head_dim 128, text_len 512, scale 0.19676.\n";
+    "usage: ovid-gguf convert IN OUT [--select KEY] [--component NAME|none]\n"
+    "                         [--variant 720x720_5s|960x960_5s|960x960_10s] [--head-dim N]\n"
+    "                         [--text-len N] [--audio-rope-scale X]\n"
+    "  IN: a torch.save checkpoint (.pth/.pt, read without PyTorch) or .safetensors.\n"
+    "  OUT: .gguf or .safetensors. Dtypes are kept; F64 becomes F32 (and FP8 BF16 in GGUF).\n"
+    "  --select KEY: the dict inside a .pth that holds the state dict (e.g. generator for\n"
+    "      BigVGAN's best_netG.pt; a dotted path for deeper ones); for safetensors a name\n"
+    "      prefix to keep and strip.\n"
+    "  --component: check the tensors against ovi, umt5, wan_vae, mmaudio_vae or bigvgan\n"
+    "      before writing (default: the component that knows most of the names; none: no\n"
+    "      check).\n"
+    "  Ovi options (Ovi's defaults: variant 720x720_5s, head_dim 128, text_len 512,\n"
+    "      scale 0.19676) go into an Ovi GGUF's metadata.\n";
 
 struct ConvertOptions {
+  std::string select;
+  std::string component;  // "" = detect
+  bool ovi_options_given = false;
   std::string variant = "720x720_5s";
   int64_t head_dim = 128;
   int64_t text_len = 512;
   double audio_rope_scale = 0.19676;
 };
 
-// The GGUF type a safetensors dtype is stored as, or nullopt for non-float dtypes.
-std::optional<GgmlType> StoredType(gguf::StDtype d) {
-  switch (d) {
-    case gguf::StDtype::kF32:
-      return GgmlType::kF32;
-    case gguf::StDtype::kF16:
-      return GgmlType::kF16;
-    case gguf::StDtype::kBF16:
-      return GgmlType::kBF16;
-    case gguf::StDtype::kF64:
-      return GgmlType::kF32;  // ovid has no F64 kernels
-    case gguf::StDtype::kF8E4M3:
-      return GgmlType::kBF16;  // every FP8 value is exact in BF16
-    case gguf::StDtype::kF8E5M2:
-      return GgmlType::kBF16;
-    default:
-      return std::nullopt;
-  }
+std::string Basename(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// float8_e4m3fn: bias 7, no infinities, S.1111.111 is NaN.
-float E4M3ToFloat(uint8_t b) {
-  const float sign = (b & 0x80) ? -1.0f : 1.0f;
-  const int exp = (b >> 3) & 0xf;
-  const int mant = b & 0x7;
-  if (exp == 0xf && mant == 0x7) return std::nanf("");
-  if (exp == 0) return sign * std::ldexp(static_cast<float>(mant), -9);
-  return sign * std::ldexp(static_cast<float>(8 + mant), exp - 10);
-}
-
-void EncodeData(gguf::StDtype dtype, std::span<const uint8_t> src, std::vector<uint8_t>* out) {
-  if (dtype == gguf::StDtype::kF64) {
-    out->resize(src.size() / 2);
-    for (size_t i = 0; i < src.size() / 8; ++i) {
-      double d;
-      std::memcpy(&d, src.data() + 8 * i, 8);
-      const float f = static_cast<float>(d);
-      std::memcpy(out->data() + 4 * i, &f, 4);
-    }
-  } else if (dtype == gguf::StDtype::kF8E4M3 || dtype == gguf::StDtype::kF8E5M2) {
-    out->resize(src.size() * 2);
-    for (size_t i = 0; i < src.size(); ++i) {
-      // E5M2 is the top byte of an IEEE half.
-      const float f = dtype == gguf::StDtype::kF8E4M3
-                          ? E4M3ToFloat(src[i])
-                          : HalfToFloat(static_cast<uint16_t>(src[i] << 8));
-      const uint16_t b = FloatToBf16(f);
-      std::memcpy(out->data() + 2 * i, &b, 2);
-    }
-  } else {
-    out->assign(src.begin(), src.end());
+std::vector<std::pair<std::string, gguf::Value>> GgufMetadata(const ConvertOptions& opt,
+                                                              const KeyReport* report,
+                                                              const std::string& in) {
+  if (report != nullptr && report->component == "ovi") {
+    return {
+        {"general.architecture", gguf::Value::Str("ovi")},
+        {"general.name", gguf::Value::Str(absl::StrCat("Ovi ", opt.variant))},
+        {"general.quantization_version", gguf::Value::U32(2)},
+        {"ovi.variant", gguf::Value::Str(opt.variant)},
+        {"ovi.head_dim", gguf::Value::U32(static_cast<uint32_t>(opt.head_dim))},
+        {"ovi.audio_rope_scale", gguf::Value::F32(static_cast<float>(opt.audio_rope_scale))},
+        {"ovi.text_len", gguf::Value::U32(static_cast<uint32_t>(opt.text_len))},
+    };
   }
+  std::vector<std::pair<std::string, gguf::Value>> meta = {
+      {"general.architecture", gguf::Value::Str(report ? report->component : "unknown")},
+      {"general.name", gguf::Value::Str(Basename(in))},
+      {"ovid.source", gguf::Value::Str(Basename(in))},
+  };
+  if (report != nullptr && !report->layout.empty()) {
+    meta.push_back({"ovid.source_layout", gguf::Value::Str(report->layout)});
+  }
+  return meta;
 }
 
 absl::Status Convert(const std::string& in, const std::string& out, const ConvertOptions& opt) {
-  absl::StatusOr<std::unique_ptr<gguf::SafetensorsFile>> opened = gguf::SafetensorsFile::Open(in);
-  if (!opened.ok()) return opened.status();
-  const gguf::SafetensorsFile& st = **opened;
-
-  std::vector<ovi::NamedShape> actual;
-  std::vector<std::string> names;
-  std::vector<std::string> bad_dtypes;
-  for (const gguf::SafetensorsTensor& t : st.tensors()) {
-    actual.push_back({t.name, t.shape});
-    names.push_back(t.name);
-    if (!StoredType(t.dtype)) {
-      bad_dtypes.push_back(absl::StrCat(t.name, " (", gguf::StDtypeName(t.dtype), ")"));
-    }
-  }
-  if (!bad_dtypes.empty()) {
+  const bool to_gguf = absl::EndsWith(out, ".gguf");
+  absl::StatusOr<TensorSource> src = OpenTensorSource(in, opt.select);
+  if (!src.ok()) return src.status();
+  if (src->format == "gguf") {
     return absl::InvalidArgumentError(
-        absl::StrCat(in, ": tensors with a non-float dtype: ", absl::StrJoin(bad_dtypes, ", ")));
+        absl::StrCat(in,
+                     ": already a GGUF file; convert reads torch.save checkpoints and safetensors "
+                     "(use quantize or dequant on a GGUF)"));
   }
-  const ovi::ShapeLookup shape_of =
-      [&](const std::string& key) -> std::optional<std::vector<int64_t>> {
-    const gguf::SafetensorsTensor* t = st.Find(key);
-    if (t == nullptr) return std::nullopt;
-    return t->shape;
-  };
-  absl::StatusOr<ovi::OviConfig> config = ovi::InferOviConfig(shape_of, names, opt.head_dim);
-  if (!config.ok())
-    return absl::InvalidArgumentError(absl::StrCat(in, ": ", config.status().message()));
-  if (absl::Status s = config->Validate(); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(in, ": ", s.message()));
+  if (src->tensors.empty()) return absl::InvalidArgumentError(absl::StrCat(in, ": no tensors"));
+
+  const std::vector<NamedShape> shapes = src->Shapes();
+  const ComponentOptions component_options{opt.head_dim};
+  const Component* component = nullptr;
+  if (opt.component.empty()) {
+    component = DetectComponent(shapes, component_options);
+  } else if (opt.component != "none") {
+    component = FindComponent(opt.component);
   }
-  if (absl::Status s = ovi::CheckOviTensors(ovi::BuildOviLayout(*config), actual, in); !s.ok()) {
-    return s;
+  if (opt.ovi_options_given && (component == nullptr || std::string(component->name) != "ovi")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        in,
+        ": --variant, --head-dim, --text-len and --audio-rope-scale apply to Ovi only, and "
+        "this file is ",
+        component ? component->name : "no known component"));
+  }
+  if (to_gguf) {
+    // Before the layout check: a wrong dtype or a long name is the first thing to fix.
+    if (absl::Status s = CheckGgufOutput(*src, out); !s.ok()) return s;
+  }
+  std::optional<KeyReport> report;
+  if (component != nullptr) {
+    report = component->check(shapes, in, component_options);
+    if (!report->ok()) return absl::InvalidArgumentError(report->Summary(in));
   }
 
-  gguf::GgufWriter writer;
-  std::map<GgmlType, int64_t> elements_by_type;
-  for (const gguf::SafetensorsTensor& t : st.tensors()) {
-    const GgmlType type = *StoredType(t.dtype);
-    std::vector<int64_t> ne(t.shape.rbegin(), t.shape.rend());
-    if (absl::Status s = writer.AddTensor(t.name, type, std::move(ne)); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(out, ": ", s.message()));
-    }
-    elements_by_type[type] += t.n_elements;
+  absl::Status written =
+      to_gguf
+          ? WriteGgufOutput(*src, out, GgufMetadata(opt, report ? &*report : nullptr, in))
+          : WriteSafetensorsOutput(*src, out,
+                                   {{"ovid.source", Basename(in)},
+                                    {"ovid.component", report ? report->component : "unknown"}});
+  if (!written.ok()) return written;
+
+  std::printf("converted %s (%s) -> %s: %zu tensors", in.c_str(), src->format.c_str(), out.c_str(),
+              src->tensors.size());
+  if (report) {
+    std::printf(", %s (%s layout%s%s)", report->component.c_str(), report->layout.c_str(),
+                report->config.empty() ? "" : ", ", report->config.c_str());
+    if (report->component == "ovi") std::printf(", variant %s", opt.variant.c_str());
+  } else {
+    std::printf(", not checked against any component layout");
   }
-  // general.file_type names the majority type, as llama.cpp's convert scripts do.
-  GgmlType majority = GgmlType::kBF16;
-  int64_t most = -1;
-  for (const auto& [type, n] : elements_by_type) {
-    if (n > most) most = n, majority = type;
+  std::printf("\n");
+  if (const size_t n = CountF64(*src); n > 0) {
+    std::printf("note: %zu F64 tensors were stored as F32 (ovid has no F64 kernels)\n", n);
   }
-  const uint32_t file_type = majority == GgmlType::kF32 ? 0 : majority == GgmlType::kF16 ? 1 : 32;
-  const std::pair<std::string, gguf::Value> metadata[] = {
-      {"general.architecture", gguf::Value::Str("ovi")},
-      {"general.name", gguf::Value::Str(absl::StrCat("Ovi ", opt.variant))},
-      {"general.file_type", gguf::Value::U32(file_type)},
-      {"general.quantization_version", gguf::Value::U32(2)},
-      {"ovi.variant", gguf::Value::Str(opt.variant)},
-      {"ovi.head_dim", gguf::Value::U32(static_cast<uint32_t>(opt.head_dim))},
-      {"ovi.audio_rope_scale", gguf::Value::F32(static_cast<float>(opt.audio_rope_scale))},
-      {"ovi.text_len", gguf::Value::U32(static_cast<uint32_t>(opt.text_len))},
-  };
-  for (const auto& [key, value] : metadata) {
-    if (absl::Status s = writer.AddMetadata(key, value); !s.ok()) return s;
+  if (src->skipped > 0) {
+    std::printf("note: %zu non-tensor values under the selection were left out\n", src->skipped);
   }
-  if (absl::Status s =
-          writer.Write(out,
-                       [&](const gguf::GgufWriter::PlannedTensor& p, std::vector<uint8_t>* buf) {
-                         const gguf::SafetensorsTensor* t = st.Find(p.name);
-                         EncodeData(t->dtype, st.Data(*t), buf);
-                         return absl::OkStatus();
-                       });
-      !s.ok()) {
-    return s;
-  }
-  std::printf(
-      "converted %s -> %s: %zu tensors, Ovi %s (dim %lld, %lld layers, %lld heads x %lld)\n",
-      in.c_str(), out.c_str(), st.tensors().size(), opt.variant.c_str(),
-      static_cast<long long>(config->dim), static_cast<long long>(config->num_layers),
-      static_cast<long long>(config->num_heads), static_cast<long long>(config->head_dim));
   return absl::OkStatus();
 }
 
 absl::StatusOr<ConvertOptions> ReadOptions(const ParsedArgs& args) {
   ConvertOptions opt;
+  if (std::optional<std::string> v = args.Get("--select")) opt.select = *v;
+  if (std::optional<std::string> v = args.Get("--component")) {
+    if (*v != "none" && FindComponent(*v) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("--component: unknown component '", *v,
+                                                     "' (valid: ", ComponentNames(), ", none)"));
+    }
+    opt.component = *v;
+  }
+  for (const char* o : {"--variant", "--head-dim", "--text-len", "--audio-rope-scale"}) {
+    if (args.Get(o)) opt.ovi_options_given = true;
+  }
   if (std::optional<std::string> v = args.Get("--variant")) {
     // The released checkpoints of the variant table; its test-only variant is synth's.
     std::vector<std::string> released;
@@ -214,19 +194,24 @@ absl::StatusOr<ConvertOptions> ReadOptions(const ParsedArgs& args) {
 }  // namespace
 
 int RunConvert(const Args& args) {
-  absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs(args, {"--variant", "--head-dim", "--text-len", "--audio-rope-scale"}, {});
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(
+      args,
+      {"--variant", "--head-dim", "--text-len", "--audio-rope-scale", "--select", "--component"},
+      {});
   if (!parsed.ok()) return UsageError(kCommand, std::string(parsed.status().message()), kUsage);
   if (parsed->help) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (parsed->positional.size() != 2) {
-    return UsageError(kCommand, "expected IN.safetensors and OUT.gguf", kUsage);
+  if (parsed->positional.size() != 2) return UsageError(kCommand, "expected IN and OUT", kUsage);
+  const std::string& out = parsed->positional[1];
+  if (!absl::EndsWith(out, ".gguf") && !absl::EndsWith(out, ".safetensors")) {
+    return UsageError(kCommand, absl::StrCat("OUT must end in .gguf or .safetensors: '", out, "'"),
+                      kUsage);
   }
   absl::StatusOr<ConvertOptions> opt = ReadOptions(*parsed);
   if (!opt.ok()) return UsageError(kCommand, std::string(opt.status().message()), kUsage);
-  const absl::Status s = Convert(parsed->positional[0], parsed->positional[1], *opt);
+  const absl::Status s = Convert(parsed->positional[0], out, *opt);
   return s.ok() ? 0 : Fail(kCommand, s);
 }
 

@@ -16,9 +16,12 @@ constexpr char kUsage[] =
     "          [--dtype f32|f16|bf16] [--threads N]\n"
     "  quantize IN OUT --type T     quantize a GGUF (T: a ggml type such as Q4_K, or a mix\n"
     "          [--rules ovi]        such as Q4_K_M; see README) [--threads N]\n"
-    "  convert IN.safetensors OUT.gguf  an Ovi checkpoint (release format) -> GGUF\n"
-    "          [--variant 720x720_5s|960x960_5s|960x960_10s] [--head-dim N]\n"
-    "          [--text-len N] [--audio-rope-scale X]\n"
+    "  convert IN OUT               a checkpoint (.pth/.pt or .safetensors) -> .gguf or\n"
+    "          [--select KEY]       .safetensors, checked against its component first\n"
+    "          [--component NAME|none] [--variant 720x720_5s|960x960_5s|960x960_10s]\n"
+    "          [--head-dim N] [--text-len N] [--audio-rope-scale X]\n"
+    "  keys FILE --expect COMPONENT missing, unexpected and misshaped tensors of FILE\n"
+    "          [--select KEY] [--json]  (.pth, .safetensors or .gguf); exit 0 if none\n"
     "  synth OUT.gguf --preset ovi-full|ovi-tiny [--type MIX] [--seed N] [--threads N]\n"
     "          [--plan]             a random-weight Ovi GGUF with the real tensor set\n"
     "                               (--plan: print the tensor list as JSON, write nothing)\n"
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
   if (command == "dequant") return ovid::tools::RunDequant(args);
   if (command == "quantize") return ovid::tools::RunQuantize(args);
   if (command == "convert") return ovid::tools::RunConvert(args);
+  if (command == "keys") return ovid::tools::RunKeys(args);
   if (command == "synth") return ovid::tools::RunSynth(args);
   std::fprintf(stderr, "ovid-gguf: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;

@@ -20,7 +20,9 @@
 #include "tools/ovid_gguf/commands.h"
 #include "tools/ovid_gguf/progress.h"
 #include "tools/ovid_gguf/quant_rules.h"
+#include "tools/ovid_gguf/synth_audio.h"
 #include "tools/ovid_gguf/synth_umt5.h"
+#include "tools/ovid_gguf/synth_wan_vae.h"
 #include "tools/ovid_gguf/synthetic_weights.h"
 #include "tools/ovid_gguf/tool_args.h"
 
@@ -30,7 +32,7 @@ namespace {
 constexpr char kCommand[] = "synth";
 constexpr char kUsage[] =
     "usage: ovid-gguf synth OUT.gguf --preset ovi-full|ovi-tiny [--type MIX] [--seed N]\n"
-    "                       [--threads N] [--plan]\n"
+    "                       [--threads N] [--plan] [--variant NAME]\n"
     "  Random weights (deterministic by seed), the real Ovi tensor set; --type as for\n"
     "  `quantize --rules ovi` (default BF16: unquantized). --plan prints the tensor list and\n"
     "  totals as JSON and writes nothing (OUT.gguf may then be omitted).\n";
@@ -145,8 +147,8 @@ absl::Status FillTensor(const PlannedOviTensor& p, uint64_t seed, int64_t model_
   return absl::OkStatus();
 }
 
-absl::Status Synth(const std::string& out, const std::string& preset, const ovi::OviConfig& config,
-                   const QuantMix& mix, uint64_t seed, int threads,
+absl::Status Synth(const std::string& out, const std::string& preset, const std::string& variant,
+                   const ovi::OviConfig& config, const QuantMix& mix, uint64_t seed, int threads,
                    const std::vector<PlannedOviTensor>& plan) {
   const auto start = std::chrono::steady_clock::now();
   gguf::GgufWriter writer;
@@ -155,8 +157,6 @@ absl::Status Synth(const std::string& out, const std::string& preset, const ovi:
     if (absl::Status s = writer.AddTensor(p.layout->name, p.type, p.ne); !s.ok()) return s;
     quantized |= GgmlInfo(p.type).quantized;
   }
-  // The tiny model gets the small test variant so a whole generation runs in CPU tests.
-  const std::string variant = preset == "ovi-tiny" ? "128x128_5s" : "720x720_5s";
   std::vector<std::pair<std::string, gguf::Value>> metadata = {
       {"general.architecture", gguf::Value::Str("ovi")},
       {"general.name", gguf::Value::Str(absl::StrCat("Ovi synthetic ", preset))},
@@ -214,8 +214,10 @@ absl::Status Synth(const std::string& out, const std::string& preset, const ovi:
 
 int RunSynth(const Args& args) {
   if (IsUmt5SynthPreset(args)) return RunSynthUmt5(args);  // umt5-tiny/-xxl: synth_umt5.cc
+  if (IsAudioSynthPreset(args)) return RunSynthAudio(args);  // mmaudio-*/bigvgan-*: synth_audio.cc
+  if (IsWanVaeSynthPreset(args)) return RunSynthWanVae(args);  // wan-vae-*: synth_wan_vae.cc
   absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs(args, {"--preset", "--type", "--seed", "--threads"}, {"--plan"});
+      ParseArgs(args, {"--preset", "--type", "--seed", "--threads", "--variant"}, {"--plan"});
   if (!parsed.ok()) return UsageError(kCommand, std::string(parsed.status().message()), kUsage);
   if (parsed->help) {
     std::fputs(kUsage, stdout);
@@ -238,6 +240,13 @@ int RunSynth(const Args& args) {
         absl::StrCat("--preset: unknown preset '", *preset, "' (valid: ovi-full, ovi-tiny)"),
         kUsage);
   }
+  // The tiny model gets the small test variant so a whole generation runs in CPU tests; the
+  // full one the release checkpoint's, unless --variant names another (960x960_10s, ...).
+  const std::string variant =
+      parsed->Get("--variant").value_or(*preset == "ovi-tiny" ? "128x128_5s" : "720x720_5s");
+  if (ovi::FindOviVariant(variant) == nullptr) {
+    return UsageError(kCommand, absl::StrCat("--variant: unknown variant '", variant, "'"), kUsage);
+  }
   absl::StatusOr<QuantMix> mix = FindQuantMix(parsed->Get("--type").value_or("BF16"));
   if (!mix.ok()) return UsageError(kCommand, std::string(mix.status().message()), kUsage);
   absl::StatusOr<uint64_t> seed_option = SeedOption(*parsed);
@@ -254,7 +263,8 @@ int RunSynth(const Args& args) {
     PrintPlanJson(*preset, *mix, seed, plan);
     return 0;
   }
-  const absl::Status s = Synth(parsed->positional[0], *preset, config, *mix, seed, *threads, plan);
+  const absl::Status s =
+      Synth(parsed->positional[0], *preset, variant, config, *mix, seed, *threads, plan);
   return s.ok() ? 0 : Fail(kCommand, s);
 }
 

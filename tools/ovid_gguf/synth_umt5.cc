@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/gguf_writer.h"
 #include "engine/models/umt5/umt5_keys.h"
@@ -22,6 +23,7 @@ namespace {
 constexpr char kCommand[] = "synth";
 constexpr char kUsage[] =
     "usage: ovid-gguf synth OUT.gguf --preset umt5-tiny|umt5-xxl [--layout pth|gguf]\n"
+    "                       [--d-model N]  (the preset's width replaced, e.g. 256 for ovi-tiny)\n"
     "                       [--type T] [--seed N] [--threads N]\n"
     "  A random-weight UMT5 encoder (deterministic by seed) with the tensor names of the chosen\n"
     "  layout (default gguf: llama.cpp's t5encoder names; pth: Wan's originals). Hugging Face\n"
@@ -45,16 +47,11 @@ Fill FillFor(const umt5::Umt5Tensor& t) {
 
 }  // namespace
 
-bool IsUmt5SynthPreset(const Args& args) {
-  for (size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--preset" && absl::StartsWith(args[i + 1], "umt5-")) return true;
-  }
-  return false;
-}
+bool IsUmt5SynthPreset(const Args& args) { return PresetStartsWith(args, "umt5-"); }
 
 int RunSynthUmt5(const Args& args) {
   absl::StatusOr<ParsedArgs> parsed =
-      ParseArgs(args, {"--preset", "--layout", "--type", "--seed", "--threads"}, {});
+      ParseArgs(args, {"--preset", "--layout", "--type", "--seed", "--threads", "--d-model"}, {});
   if (!parsed.ok()) return UsageError(kCommand, std::string(parsed.status().message()), kUsage);
   if (parsed->help) {
     std::fputs(kUsage, stdout);
@@ -67,6 +64,14 @@ int RunSynthUmt5(const Args& args) {
     config = umt5::Umt5TinyConfig();
   } else if (preset != "umt5-xxl") {
     return UsageError(kCommand, absl::StrCat("--preset: unknown preset '", preset, "'"), kUsage);
+  }
+  if (std::optional<std::string> d_model = parsed->Get("--d-model")) {
+    // The width must match the denoiser the encoder feeds (ovi-tiny's text_dim is 256).
+    if (!absl::SimpleAtoi(*d_model, &config.d_model) || config.d_model < 1 ||
+        config.d_model > 16384) {
+      return UsageError(kCommand, absl::StrCat("--d-model: '", *d_model, "' is not 1..16384"),
+                        kUsage);
+    }
   }
   const std::optional<umt5::Umt5Layout> layout =
       umt5::ParseUmt5Layout(parsed->Get("--layout").value_or("gguf"));

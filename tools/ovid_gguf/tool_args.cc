@@ -93,6 +93,13 @@ absl::StatusOr<uint64_t> SeedOption(const ParsedArgs& args) {
   return static_cast<uint64_t>(*v);
 }
 
+bool PresetStartsWith(const Args& args, const std::string& prefix) {
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--preset" && args[i + 1].compare(0, prefix.size(), prefix) == 0) return true;
+  }
+  return false;
+}
+
 int Fail(const char* command, const absl::Status& status) {
   std::fprintf(stderr, "ovid-gguf %s: %s\n", command, std::string(status.message()).c_str());
   return 1;

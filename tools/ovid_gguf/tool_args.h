@@ -39,6 +39,9 @@ absl::StatusOr<double> ParseDouble(const std::string& option, const std::string&
 absl::StatusOr<int> ThreadsOption(const ParsedArgs& args);
 // --seed N (N >= 0), 0 when absent.
 absl::StatusOr<uint64_t> SeedOption(const ParsedArgs& args);
+// True if `--preset P` is in `args` with P starting with `prefix`: how `synth` picks the file
+// that builds a family of presets (umt5-*, wan-vae-*) before any parsing.
+bool PresetStartsWith(const Args& args, const std::string& prefix);
 
 // Prints "ovid-gguf CMD: message" to stderr; returns exit code 1.
 int Fail(const char* command, const absl::Status& status);

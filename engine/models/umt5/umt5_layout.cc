@@ -206,6 +206,22 @@ absl::StatusOr<Umt5FileSpec> ReadUmt5Spec(const std::vector<NamedShape>& tensors
   return spec;
 }
 
+absl::StatusOr<Umt5FileSpec> ExpectUmt5Tensors(const std::vector<NamedShape>& tensors,
+                                               std::string_view source,
+                                               const Umt5Config& defaults) {
+  Umt5FileSpec spec;
+  OVID_ASSIGN_OR_RETURN(spec.layout, DetectUmt5Layout(tensors, source));
+  spec.config = defaults;
+  const absl::Status inferred = InferInto(tensors, spec.layout, source, &spec.config);
+  if (spec.config.layers <= 0 || spec.config.heads <= 0 || spec.config.d_kv <= 0) {
+    return inferred.ok() ? absl::InvalidArgumentError(absl::StrCat(
+                               std::string(source), ": the UMT5 shapes give no usable config"))
+                         : inferred;
+  }
+  OVID_ASSIGN_OR_RETURN(spec.tensors, BuildUmt5Layout(spec.config, spec.layout));
+  return spec;
+}
+
 absl::StatusOr<Umt5FileSpec> ReadUmt5Spec(const gguf::GgufFile& file) {
   Umt5Config defaults;
   if (file.FindMetadata("general.architecture") != nullptr) {

@@ -54,6 +54,14 @@ struct Umt5FileSpec {
 absl::StatusOr<Umt5FileSpec> ReadUmt5Spec(const std::vector<NamedShape>& tensors,
                                           std::string_view source, const Umt5Config& defaults = {});
 
+// Detect + infer over a tensor list, then the layout for that config WITHOUT checking the set
+// (ovid-gguf keys compares it itself, to list the problems one by one). Sizes no tensor shows
+// keep their `defaults` value; INVALID_ARGUMENT when no layout matches or the shapes do not
+// give a buildable config.
+absl::StatusOr<Umt5FileSpec> ExpectUmt5Tensors(const std::vector<NamedShape>& tensors,
+                                               std::string_view source,
+                                               const Umt5Config& defaults = {});
+
 // The same for a GGUF file; eps from "<general.architecture>.attention.layer_norm_rms_epsilon"
 // and max_distance from "umt5.relative_attention_max_distance" when present.
 absl::StatusOr<Umt5FileSpec> ReadUmt5Spec(const gguf::GgufFile& file);

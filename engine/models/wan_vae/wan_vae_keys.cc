@@ -229,8 +229,8 @@ absl::StatusOr<std::vector<WanVaeTensor>> BuildWanVaeLayout(const WanVaeConfig& 
   return b.Take();
 }
 
-absl::StatusOr<ResolvedLayout> ResolveWanVaeLayout(const std::vector<NamedShape>& tensors,
-                                                   absl::string_view source) {
+absl::StatusOr<ResolvedLayout> ExpectWanVaeLayout(const std::vector<NamedShape>& tensors,
+                                                  absl::string_view source) {
   std::map<std::string, Shape> shapes;
   for (const NamedShape& t : tensors) shapes[t.name] = t.shape;
   ResolvedLayout out;
@@ -254,7 +254,12 @@ absl::StatusOr<ResolvedLayout> ResolveWanVaeLayout(const std::vector<NamedShape>
   }
   OVID_ASSIGN_OR_RETURN(out.config, InferWanVaeConfig(*table, shapes, source));
   OVID_ASSIGN_OR_RETURN(out.tensors, BuildWanVaeLayout(out.config, *table));
+  return out;
+}
 
+absl::StatusOr<ResolvedLayout> ResolveWanVaeLayout(const std::vector<NamedShape>& tensors,
+                                                   absl::string_view source) {
+  OVID_ASSIGN_OR_RETURN(ResolvedLayout out, ExpectWanVaeLayout(tensors, source));
   std::set<std::string> seen;
   std::vector<std::string> missing, unexpected, misshaped;
   std::map<std::string, const WanVaeTensor*> expected;

@@ -75,6 +75,11 @@ struct ResolvedLayout {
   std::vector<WanVaeTensor> tensors;
 };
 
+// Detects the layout from the names and infers the config from the shapes, WITHOUT checking the
+// set (ovid-gguf keys compares it itself, to list the problems one by one).
+absl::StatusOr<ResolvedLayout> ExpectWanVaeLayout(const std::vector<NamedShape>& tensors,
+                                                  absl::string_view source);
+
 // Detects the layout from the names, infers the config from the shapes and checks the whole set.
 // `source` (the file path) starts every error message.
 absl::StatusOr<ResolvedLayout> ResolveWanVaeLayout(const std::vector<NamedShape>& tensors,

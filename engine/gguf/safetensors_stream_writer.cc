@@ -1,0 +1,77 @@
+// File: engine/gguf/safetensors_stream_writer.cc
+#include "engine/gguf/safetensors_stream_writer.h"
+
+#include <cstdio>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace ovid::gguf {
+
+absl::StatusOr<std::string> SafetensorsHeader(const std::vector<SafetensorsPlan>& tensors,
+                                              const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  // Readers (the Python safetensors package included) expect string values only here.
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::set<std::string> names;
+  uint64_t offset = 0;
+  for (const SafetensorsPlan& t : tensors) {
+    if (t.name.empty() || t.name == "__metadata__" || !names.insert(t.name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("safetensors: bad or duplicate name '", t.name, "'"));
+    }
+    header[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};
+    offset += t.nbytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
+  std::string out;
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(uint64_t{text.size()} >> (8 * i)));
+  return out + text;
+}
+
+absl::Status WriteSafetensorsStreaming(const std::string& path,
+                                       const std::vector<SafetensorsPlan>& tensors,
+                                       const std::map<std::string, std::string>& metadata,
+                                       const SafetensorsDataFn& data) {
+  absl::StatusOr<std::string> header = SafetensorsHeader(tensors, metadata);
+  if (!header.ok()) return header.status();
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) return absl::PermissionDeniedError(absl::StrCat("cannot create ", tmp));
+  auto fail = [&](absl::Status s) {
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    return s;
+  };
+  if (std::fwrite(header->data(), 1, header->size(), f) != header->size()) {
+    return fail(absl::DataLossError(absl::StrCat("writing ", tmp, " failed")));
+  }
+  std::vector<uint8_t> scratch;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    absl::StatusOr<std::span<const uint8_t>> bytes = data(i, &scratch);
+    if (!bytes.ok()) return fail(bytes.status());
+    if (bytes->size() != tensors[i].nbytes) {
+      return fail(absl::InternalError(absl::StrCat(path, ": tensor '", tensors[i].name,
+                                                   "': ", bytes->size(), " bytes, planned ",
+                                                   tensors[i].nbytes)));
+    }
+    if (std::fwrite(bytes->data(), 1, bytes->size(), f) != bytes->size()) {
+      return fail(absl::DataLossError(
+          absl::StrCat("writing ", tmp, " failed at tensor '", tensors[i].name, "'")));
+    }
+  }
+  if (std::fclose(f) != 0) {
+    std::remove(tmp.c_str());
+    return absl::DataLossError(absl::StrCat("writing ", tmp, " failed"));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ovid::gguf

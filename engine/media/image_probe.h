@@ -1,0 +1,37 @@
+// File: engine/media/image_probe.h
+// The checks an uploaded first-frame image (I2V, spec encoders.md §3.4) passes before any decoder
+// sees it: the byte size, the format by magic bytes (PNG or JPEG only), the container structure
+// walked to its end marker (so a truncated upload is refused instead of decoded half-grey), and
+// the pixel size read from the header (so an absurd size is refused before a decoder allocates
+// for it). Torch-free and libav-free: plain byte parsing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace ovid::media {
+
+// Larger uploads are refused: a 960x960 PNG is a few MiB at most, and the request path should
+// not buffer arbitrarily much for one image.
+inline constexpr size_t kMaxImageBytes = size_t{32} << 20;
+// Largest width or height accepted (8192x8192 RGB is 192 MiB decoded).
+inline constexpr int64_t kMaxImageSide = 8192;
+
+enum class ImageFormat : uint8_t { kPng, kJpeg };
+const char* ImageFormatName(ImageFormat format);  // "PNG", "JPEG"
+
+struct ImageHeader {
+  ImageFormat format = ImageFormat::kPng;
+  int64_t width = 0;
+  int64_t height = 0;
+};
+
+// INVALID_ARGUMENT starting "first_frame: " for empty or oversized input, a format other than
+// PNG/JPEG (quoting the first bytes in hex), a structure that ends early or is malformed, and a
+// width or height outside 1..kMaxImageSide.
+absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes);
+
+}  // namespace ovid::media
