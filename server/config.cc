@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace ovid::server {
@@ -100,9 +101,108 @@ Setter Enum(E Config::*field, std::map<std::string, E> values) {
   };
 }
 
+// A string field inside a nested struct of the config.
+Setter StringAt(std::function<std::string&(Config&)> field) {
+  return [field](absl::string_view v, Config& c) {
+    field(c) = std::string(v);
+    return absl::OkStatus();
+  };
+}
+
+Setter Precision(std::function<bool&(Config&)> bf16) {
+  return [bf16](absl::string_view v, Config& c) {
+    if (v != "f32" && v != "bf16") {
+      return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is not one of f32|bf16", v));
+    }
+    bf16(c) = v == "bf16";
+    return absl::OkStatus();
+  };
+}
+
+Setter UintAt(std::function<uint32_t&(Config&)> field, uint32_t min, uint32_t max) {
+  return [=](absl::string_view v, Config& c) {
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(v, &n) || n < min || n > max) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("\"%s\" is not an integer in [%d, %d]", v, min, max));
+    }
+    field(c) = static_cast<uint32_t>(n);
+    return absl::OkStatus();
+  };
+}
+
+// "--offload text,vae,audio": a comma-separated subset; "none" or empty for none.
+absl::Status SetOffload(absl::string_view v, Config& c) {
+  c.offload = OffloadOptions();
+  for (absl::string_view part : absl::StrSplit(v, ',', absl::SkipWhitespace())) {
+    part = absl::StripAsciiWhitespace(part);
+    if (part == "text") {
+      c.offload.text_encoder = true;
+    } else if (part == "vae") {
+      c.offload.video_vae = true;
+    } else if (part == "audio") {
+      c.offload.audio = true;
+    } else if (part == "none") {
+    } else if (part == "denoiser") {
+      return absl::InvalidArgumentError(
+          "\"denoiser\" cannot be offloaded: its quantized weights stay resident (they are "
+          "what makes ovid small); offload text, vae or audio");
+    } else {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "\"%s\" is not a stage that can be offloaded (text, vae, audio)", part));
+    }
+  }
+  return absl::OkStatus();
+}
+
 const std::vector<Flag>& Flags() {
   static const auto* flags = new std::vector<Flag>{
       {"model", "PATH", "(required)", "Ovi GGUF file to load.", String(&Config::model)},
+      {"text-encoder", "PATH", "(none)",
+       "UMT5-XXL encoder GGUF: lets requests send prompts instead of "
+       "embeddings.",
+       StringAt([](Config& c) -> std::string& { return c.components.text_encoder; })},
+      {"tokenizer", "PATH", "(the encoder's)",
+       "google/umt5-xxl's spiece.model (SentencePiece); default: the vocabulary the encoder's "
+       "GGUF carries (tokenizer.ggml.*), if any.",
+       StringAt([](Config& c) -> std::string& { return c.components.tokenizer; })},
+      {"vae", "PATH", "(none)",
+       "Wan2.2 VAE safetensors: video decoding (MP4, PNG frames) and image-to-video.",
+       StringAt([](Config& c) -> std::string& { return c.components.video_vae; })},
+      {"audio-vae", "PATH", "(none)",
+       "MMAudio 16 kHz VAE (safetensors/GGUF; with --vocoder): audio decoding (MP4, WAV).",
+       StringAt([](Config& c) -> std::string& { return c.components.audio_vae; })},
+      {"vocoder", "PATH", "(none)", "BigVGAN 16 kHz vocoder (safetensors/GGUF).",
+       StringAt([](Config& c) -> std::string& { return c.components.vocoder; })},
+      {"offload", "STAGES", "(none)",
+       "Comma-separated stages kept off the GPU between uses and loaded per job: text, vae, "
+       "audio.",
+       SetOffload},
+      {"vae-dtype", "DTYPE", "f32", "f32|bf16: the video VAE's compute (bf16 halves its memory).",
+       Precision([](Config& c) -> bool& { return c.decode.video_vae_bf16; })},
+      {"audio-dtype", "DTYPE", "f32", "f32|bf16: the audio VAE's and the vocoder's compute.",
+       Precision([](Config& c) -> bool& { return c.decode.audio_bf16; })},
+      {"vae-chunk-frames", "N", "1",
+       "Latent frames per video-decode chunk (more: fewer launches, more memory).",
+       UintAt([](Config& c) -> uint32_t& { return c.decode.vae_chunk_frames; }, 1, 64)},
+      {"mp4-crf", "N", "23", "x264 quality of the MP4 output: 0 (lossless) .. 51; lower is better.",
+       UintAt([](Config& c) -> uint32_t& { return c.decode.mp4_crf; }, 0, 51)},
+      {"mp4-preset", "PRESET", "medium",
+       "x264 speed/size preset: ultrafast, superfast, veryfast, faster, fast, medium, slow, "
+       "slower, veryslow.",
+       [](absl::string_view v, Config& c) {
+         static const char* kPresets[] = {"ultrafast", "superfast", "veryfast",
+                                          "faster",    "fast",      "medium",
+                                          "slow",      "slower",    "veryslow"};
+         for (const char* p : kPresets) {
+           if (v == p) {
+             c.decode.mp4_preset = std::string(v);
+             return absl::OkStatus();
+           }
+         }
+         return absl::InvalidArgumentError(
+             absl::StrFormat("\"%s\" is not an x264 preset (ultrafast .. veryslow)", v));
+       }},
       {"listen", "HOST:PORT", "0.0.0.0:50051", "Address of the gRPC API.", String(&Config::listen)},
       {"metrics-listen", "HOST:PORT", "0.0.0.0:9464", "Address of the Prometheus /metrics page.",
        String(&Config::metrics_listen)},

@@ -25,6 +25,9 @@ enum class LogFormat { kText, kJson };
 
 struct Config {
   std::string model;                            // --model: GGUF path (required)
+  ComponentFiles components;  // --text-encoder, --tokenizer, --vae, --audio-vae, --vocoder
+  OffloadOptions offload;     // --offload text,vae,audio
+  DecodeSettings decode;      // --vae-dtype, --audio-dtype, --vae-chunk-frames, --mp4-*
   std::string listen = "0.0.0.0:50051";         // gRPC API
   std::string metrics_listen = "0.0.0.0:9464";  // Prometheus /metrics
   std::string health_address;                   // plaintext gRPC health; empty = on --listen

@@ -41,6 +41,9 @@ std::string MiB(uint64_t bytes) { return absl::StrFormat("%.1f", bytes / 1048576
 PipelineOptions ToPipelineOptions(const Config& config) {
   PipelineOptions options;
   options.model_path = config.model;
+  options.components = config.components;
+  options.offload = config.offload;
+  options.decode = config.decode;
   options.device = config.device;
   options.weights = config.dequant;
   options.cache_budget_bytes = config.cache_budget_bytes;

@@ -19,8 +19,8 @@ namespace buckets = metrics_buckets;
 
 // The engine's stages (ovid/engine.h, Progress). Anything else is exported as "other", so a new
 // engine stage cannot grow the label set past what docs/metrics.md lists.
-constexpr std::array<std::string_view, 5> kStages = {"text_encode", "denoise", "video_decode",
-                                                     "audio_decode", "mux"};
+constexpr std::array<std::string_view, 6> kStages = {"text_encode", "image_encode", "denoise",
+                                                     "audio_decode", "video_decode", "mux"};
 // The methods of ovid.v1.Generation; others (health, reflection) count as "other".
 constexpr std::array<std::string_view, 6> kMethods = {"Generate", "WatchJob", "GetJob",
                                                       "CancelJob", "ListJobs", "GetModel"};
@@ -86,6 +86,11 @@ ServerMetrics::ServerMetrics(MetricsSources sources)
                        .Help("Time of one denoising step (all guidance passes).")
                        .Register(*registry_)
                        .Add({}, buckets::DenoiseStepSeconds());
+  stage_peak_vram_ = &prometheus::BuildHistogram()
+                         .Name("ovid_stage_peak_gpu_memory_bytes")
+                         .Help("Peak device memory during one pipeline stage of a successful job.")
+                         .Register(*registry_);
+  for (std::string_view stage : kStages) StagePeakHistogram(std::string(stage));
   peak_vram_ = &prometheus::BuildHistogram()
                     .Name("ovid_request_peak_gpu_memory_bytes")
                     .Help("Peak device memory of a successful job, as the engine measured it.")
@@ -166,7 +171,12 @@ void ServerMetrics::OnFinished(const Job& job, const absl::Status& status,
     return;
   }
   if (result == nullptr) return;
-  for (const StageTiming& stage : result->stages) StageHistogram(stage.stage).Observe(stage.seconds);
+  for (const StageTiming& stage : result->stages) {
+    StageHistogram(stage.stage).Observe(stage.seconds);
+    if (stage.peak_vram_bytes > 0) {
+      StagePeakHistogram(stage.stage).Observe(static_cast<double>(stage.peak_vram_bytes));
+    }
+  }
   // 0 means the device could not say (the CPU); a 0 sample would read as "fits anywhere".
   if (result->peak_vram_bytes > 0) peak_vram_->Observe(static_cast<double>(result->peak_vram_bytes));
 }
@@ -174,6 +184,11 @@ void ServerMetrics::OnFinished(const Job& job, const absl::Status& status,
 prometheus::Histogram& ServerMetrics::StageHistogram(const std::string& stage) {
   return stage_duration_->Add({{"stage", KnownOr(stage, kStages, "other")}},
                               buckets::StageDurationSeconds());
+}
+
+prometheus::Histogram& ServerMetrics::StagePeakHistogram(const std::string& stage) {
+  return stage_peak_vram_->Add({{"stage", KnownOr(stage, kStages, "other")}},
+                               buckets::PeakVramBytes());
 }
 
 }  // namespace ovid::server

@@ -76,6 +76,7 @@ class ServerMetrics : public JobObserver {
  private:
   explicit ServerMetrics(MetricsSources sources);
   prometheus::Histogram& StageHistogram(const std::string& stage);
+  prometheus::Histogram& StagePeakHistogram(const std::string& stage);
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<StateCollector> state_;
@@ -87,6 +88,7 @@ class ServerMetrics : public JobObserver {
   prometheus::Histogram* queue_wait_ = nullptr;
   prometheus::Histogram* denoise_step_ = nullptr;
   prometheus::Histogram* peak_vram_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* stage_peak_vram_ = nullptr;
   prometheus::Family<prometheus::Histogram>* stage_duration_ = nullptr;
   prometheus::Family<prometheus::Counter>* rpcs_ = nullptr;
 

@@ -73,24 +73,20 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
   const EffectiveParameters& p = plan.parameters;
   const ovi::OviConfig& c = model.spec().config;
   OVID_RETURN_IF_ERROR(cancel.status());
+  state->stage = "denoise";
   sink.OnProgress({"denoise", 0, p.steps, SecondsSince(in.job_start), 0});
 
   // Contexts: positive for both towers; each tower's negative where given, else the positive
   // (only allowed where that tower's guidance is 1, so the guided result does not depend on it).
-  OVID_ASSIGN_OR_RETURN(at::Tensor positive_embedding, ops::GuardTorch("text context", [&] {
-                          return EmbeddingTensor(*plan.positive);
-                        }));
+  const TextContexts& text = in.text;
   OVID_ASSIGN_OR_RETURN(ovi::OviContextCache positive,
-                        model.PrepareContext(positive_embedding, positive_embedding));
+                        model.PrepareContext(text.positive, text.positive));
   ovi::OviContextCache negative;
   if (!plan.Unguided()) {
     OVID_ASSIGN_OR_RETURN(
-        auto contexts, ops::GuardTorch("text context", [&] {
-          return std::pair{
-              plan.video_negative ? EmbeddingTensor(*plan.video_negative) : positive_embedding,
-              plan.audio_negative ? EmbeddingTensor(*plan.audio_negative) : positive_embedding};
-        }));
-    OVID_ASSIGN_OR_RETURN(negative, model.PrepareContext(contexts.first, contexts.second));
+        negative, model.PrepareContext(
+                      text.video_negative.defined() ? text.video_negative : text.positive,
+                      text.audio_negative.defined() ? text.audio_negative : text.positive));
   }
 
   // Ovi's noise: bf16 randn from a generator seeded with `seed`, one per tower, then the model
@@ -111,7 +107,8 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
 
   const FaultHooks faults = in.faults;
   const sampling::ModelFn fn = MakeOviModelFn(
-      model, positive, plan.Unguided() ? positive : negative, /*first_frame_clean=*/false,
+      model, positive, plan.Unguided() ? positive : negative,
+      /*first_frame_clean=*/in.first_frame_latent.defined(),
       [&faults, state](const sampling::ModelCall& call) {
         return ApplyFaults(faults, call, state);
       });
@@ -124,6 +121,11 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
   options.audio_guidance = p.audio_guidance;
   options.slg_layer = p.slg_layer;  // <= 0: the model skips nothing
   options.skip_negative_at_unit_guidance = true;
+  if (in.first_frame_latent.defined()) {
+    OVID_ASSIGN_OR_RETURN(options.first_frame_latent, ops::GuardTorch("first frame latent", [&] {
+                            return in.first_frame_latent.to(model.device(), model.dtype());
+                          }));
+  }
 
   const auto loop_start = std::chrono::steady_clock::now();
   const sampling::ProgressFn progress = [&](const sampling::SampleProgress& s) {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "engine/models/ovi/ovi_model.h"
@@ -17,15 +18,27 @@
 
 namespace ovid::pipeline {
 
+// The text contexts, [tokens, text_dim] each (any float dtype and device): the request's
+// embeddings or the text encoder's output. An undefined negative means "the positive" (the
+// plan allows that only where the tower's guidance is 1).
+struct TextContexts {
+  at::Tensor positive;
+  at::Tensor video_negative;
+  at::Tensor audio_negative;
+};
+
 struct DenoiseInputs {
   const JobPlan* plan = nullptr;
+  TextContexts text;
+  at::Tensor first_frame_latent;  // image to video: [C_v, 1, h, w]; undefined for text to video
   uint64_t seed = 0;
   FaultHooks faults;
   std::chrono::steady_clock::time_point job_start;  // elapsed_seconds counts from here
 };
 
-// Where the stage stood when it returned; the caller words its errors with it.
+// Where the job stood when a stage returned; the caller words its errors with it.
 struct DenoiseState {
+  std::string stage = "text_encode";   // the stage running (Progress::stage names)
   uint32_t step = 0;                   // the denoising step (1-based) running or last run
   bool injected_device_fault = false;  // FaultHooks::device_error_at_step fired
 };

@@ -12,6 +12,7 @@
 #include "engine/gguf/status_macros.h"
 #include "engine/ops/torch_status.h"
 #include "engine/pipeline/device_util.h"
+#include "engine/pipeline/output_stage.h"
 #include "engine/pipeline/ovi_pipeline_impl.h"
 #include "engine/pipeline/vram_estimate.h"
 #include "kernels/ggml_types.h"
@@ -83,6 +84,23 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   p->limits_.layers = spec.config.num_layers;
   p->limits_.variant = *variant;
 
+  DenoiserShape shape;
+  shape.variant = spec.variant;
+  shape.text_dim = spec.config.text_dim;
+  shape.text_len = spec.text_len;
+  shape.video_latent_channels = spec.config.video_in_dim;
+  shape.audio_latent_channels = spec.config.audio_in_dim;
+  absl::StatusOr<std::unique_ptr<Components>> components =
+      LoadComponents(options, p->device_, shape);
+  if (!components.ok()) return components.status();
+  p->components_ = *std::move(components);
+  const Components& c = *p->components_;
+  p->limits_.text_encoder = c.has_text();
+  p->limits_.video_vae_encoder = c.has_video_encoder();
+  p->limits_.video_decoder = c.has_video_decoder();
+  p->limits_.audio_decoder = c.has_audio_decoder();
+  p->limits_.media = c.media;
+
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool =
       WorkerPool::Create(p->model_->store(), static_cast<int>(options.workers));
   if (!pool.ok()) return WithPath(pool.status(), path);
@@ -124,12 +142,9 @@ void OviPipeline::Describe(const PipelineOptions& options) {
   for (auto& [type, q] : by_type) d.quantization.push_back(q);
 
   const std::string file = std::filesystem::path(options.model_path).filename().string();
-  d.stages = {{"denoiser", true, false, file},
-              {"text_encoder", false, false, ""},
-              {"video_vae", false, false, ""},
-              {"audio_vae", false, false, ""},
-              {"vocoder", false, false, ""}};
-  d.output_formats = {OutputFormat::kLatents};
+  d.stages = {{"denoiser", true, false, file}};
+  DescribeComponents(options, *components_, &d.stages);
+  d.output_formats = AvailableOutputFormats(limits_);
 }
 
 VramSnapshot OviPipeline::Vram() const {
@@ -190,7 +205,13 @@ absl::Status OviPipeline::Warmup() {
 }
 
 absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& request) const {
-  OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_));
+  std::optional<ImageSize> first_frame_size;
+  if (!request.first_frame.empty() && limits_.video_vae_encoder && limits_.media) {
+    OVID_ASSIGN_OR_RETURN(RgbImage image, ReadFirstFrame(request.first_frame));
+    first_frame_size = ImageSize{static_cast<uint32_t>(image.width),
+                                 static_cast<uint32_t>(image.height)};
+  }
+  OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_, first_frame_size));
   if (options_.faults.vram_estimate_bytes != 0) return options_.faults.vram_estimate_bytes;
   const ovi::OviConfig& c = model_->spec().config;
   VramEstimateInputs in;
@@ -207,7 +228,20 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
       c.video_in_dim * plan.latent_frames * plan.latent_height * plan.latent_width;
   in.audio_latent_elements = plan.audio_latents * c.audio_in_dim;
   in.negative_pass = !plan.Unguided();
-  return EstimateJobBytes(in);
+
+  const Components& comp = *components_;
+  StageEstimateInputs stages;
+  stages.width = plan.parameters.width;
+  stages.height = plan.parameters.height;
+  stages.vae_chunk_frames = options_.decode.vae_chunk_frames;
+  stages.vae_element_bytes = options_.decode.video_vae_bf16 ? 2 : 4;
+  stages.text = plan.NeedsTextEncoder();
+  stages.video = plan.NeedsVideoDecode() || plan.image_to_video;
+  stages.audio = plan.NeedsAudioDecode();
+  stages.text_weights = comp.text_encoder_transient_bytes;
+  stages.video_weights = comp.video_vae_transient_bytes;
+  stages.audio_weights = comp.audio_transient_bytes;
+  return EstimatePipelineBytes(EstimateJobBytes(in), stages);
 }
 
 }  // namespace pipeline

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/models/ovi/ovi_model.h"
+#include "engine/pipeline/components.h"
 #include "engine/pipeline/denoise_job.h"
 #include "engine/pipeline/request_plan.h"
 #include "engine/pipeline/worker_pool.h"
@@ -44,6 +45,7 @@ class OviPipeline final : public LoadedPipeline {
   PipelineOptions options_;
   c10::Device device_{c10::kCPU};
   std::unique_ptr<ovi::OviModel> model_;
+  std::unique_ptr<Components> components_;
   std::unique_ptr<WorkerPool> pool_;
   ModelLimits limits_;
   ModelDescription description_;

@@ -17,17 +17,11 @@
 #include "absl/strings/str_replace.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/pipeline/device_util.h"
-#include "engine/pipeline/latents_output.h"
+#include "engine/pipeline/job_stages.h"
 #include "engine/pipeline/ovi_pipeline_impl.h"
-#include "engine/sampling/flow_schedule.h"
-#include "engine/tensor/vram_accounting.h"
 
 namespace ovid::pipeline {
 namespace {
-
-double SecondsSince(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
 
 const char* SolverName(Solver s) {
   switch (s) {
@@ -48,18 +42,13 @@ uint64_t RandomSeed() {
 // Counts the jobs on the device, for the peak counter and the cache release below.
 class RunningJob {
  public:
-  explicit RunningJob(std::atomic<int>* running) : running_(running) {
-    alone_ = running_->fetch_add(1) == 0;
-  }
+  explicit RunningJob(std::atomic<int>* running) : running_(running) { running_->fetch_add(1); }
   ~RunningJob() { running_->fetch_sub(1); }
-  // No other job was running when this one started.
-  bool started_alone() const { return alone_; }
   // No other job is running now.
   bool alone() const { return running_->load() == 1; }
 
  private:
   std::atomic<int>* running_;
-  bool alone_ = false;
 };
 
 bool IsOutOfMemory(const absl::Status& s) {
@@ -78,8 +67,10 @@ absl::Status OviPipeline::MapJobError(const absl::Status& status, const DenoiseS
   if (code == absl::StatusCode::kCancelled || code == absl::StatusCode::kDeadlineExceeded) {
     return status;
   }
-  const std::string where = state.step > 0 ? absl::StrCat("at denoising step ", state.step)
-                                           : std::string("before the first denoising step");
+  const std::string where =
+      state.stage != "denoise"   ? absl::StrCat("in stage ", state.stage)
+      : state.step > 0           ? absl::StrCat("at denoising step ", state.step)
+                                 : std::string("before the first denoising step");
   if (IsOutOfMemory(status)) {
     // The job's tensors are gone by now (they lived in RunDenoise). The caching allocator keeps
     // their blocks for the next job, which is what normally avoids cudaMalloc between jobs;
@@ -105,7 +96,15 @@ absl::Status OviPipeline::MapJobError(const absl::Status& status, const DenoiseS
 absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& request,
                                                   ProgressSink& sink, const CancelToken& cancel) {
   const auto job_start = std::chrono::steady_clock::now();
-  OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_));
+  // Image to video: the image is read first, since its aspect sets the video's size.
+  std::optional<RgbImage> first_frame;
+  std::optional<ImageSize> first_frame_size;
+  if (!request.first_frame.empty() && limits_.video_vae_encoder && limits_.media) {
+    OVID_ASSIGN_OR_RETURN(first_frame, ReadFirstFrame(request.first_frame));
+    first_frame_size = ImageSize{static_cast<uint32_t>(first_frame->width),
+                                 static_cast<uint32_t>(first_frame->height)};
+  }
+  OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_, first_frame_size));
   if (!healthy()) {
     return absl::UnavailableError(
         "the device had a sticky error; this process cannot run jobs until it restarts");
@@ -115,32 +114,18 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
   GenerationResult result;
   result.seed = plan.seed.has_value() ? *plan.seed : RandomSeed();
   result.parameters = plan.parameters;
-
-  WorkerPool::Lease lease = pool_->Acquire();
-  const SlotBinding bind(lease.slot());
-  absl::StatusOr<DenoisedLatents> latents;
-  DenoiseState state;
-  const auto denoise_start = std::chrono::steady_clock::now();
-  uint64_t peak = 0;
-  {
-    RunningJob job(&running_);
-    // The allocator's peak is per device, not per job: with several workers it also covers
-    // the jobs running beside this one. It is reset only when this job starts alone, so the
-    // figure is never lower than this job's own peak (it includes the resident weights).
-    if (job.started_alone()) ResetPeakAllocated(device_);
-    latents =
-        RunDenoise(*model_, {&plan, result.seed, options_.faults, job_start}, sink, cancel, &state);
-    if (device_.is_cuda()) {
-      const AllocatorStats stats = QueryAllocatorStats(device_.has_index() ? device_.index() : 0);
-      if (stats.valid) peak = static_cast<uint64_t>(stats.peak_allocated);
-    }
-    if (!latents.ok()) return MapJobError(latents.status(), state, lease.slot(), job.alone());
-  }
-  result.stages.push_back({"denoise", SecondsSince(denoise_start), peak});
-  result.peak_vram_bytes = peak;
-
   const EffectiveParameters& p = plan.parameters;
-  const std::map<std::string, std::string> metadata = {
+
+  JobContext job;
+  job.plan = &plan;
+  job.seed = result.seed;
+  job.first_frame = first_frame ? &*first_frame : nullptr;
+  job.model = model_.get();
+  job.components = components_.get();
+  job.options = &options_;
+  job.device = device_;
+  job.job_start = job_start;
+  job.latents_metadata = {
       {"seed", absl::StrCat(result.seed)},
       {"steps", absl::StrCat(p.steps)},
       {"solver", SolverName(p.solver)},
@@ -152,13 +137,14 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
       {"width", absl::StrCat(p.width)},
       {"height", absl::StrCat(p.height)},
   };
-  for (OutputFormat format : p.outputs) {
-    // PlanJob admits LATENTS only while no decoder is loaded.
-    if (format != OutputFormat::kLatents) continue;
-    absl::StatusOr<std::string> bytes = SerializeLatents(latents->video, latents->audio, metadata);
-    if (!bytes.ok()) return MapJobError(bytes.status(), state, lease.slot(), false);
-    sink.OnOutput({OutputFormat::kLatents, *std::move(bytes)});
-  }
+
+  WorkerPool::Lease lease = pool_->Acquire();
+  const SlotBinding bind(lease.slot());
+  DenoiseState state;
+  RunningJob running(&running_);
+  job.alone = [&running] { return running.alone(); };
+  const absl::Status status = RunJobStages(job, sink, cancel, &state, &result);
+  if (!status.ok()) return MapJobError(status, state, lease.slot(), running.alone());
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -62,28 +63,41 @@ absl::Status PromptNeedsEncoder(const std::string& field) {
       field, ".prompt: no text encoder is loaded; pass ", field, ".embedding (UMT5-XXL output)"));
 }
 
-// A negative Conditioning: an embedding is checked; a prompt needs the encoder; absence is fine
-// only where that tower's guidance is 1 (Ovi's default negative prompt needs the encoder too).
-absl::StatusOr<const TextEmbedding*> NegativeEmbedding(const Conditioning& c,
-                                                       const std::string& field,
-                                                       const char* guidance_field, float guidance,
-                                                       const char* default_prompt,
-                                                       const ModelLimits& limits) {
+// A negative Conditioning: an embedding is checked; a prompt needs the encoder; absence means
+// Ovi's default negative prompt where that tower is guided (needs the encoder too), and "the
+// positive" where its guidance is 1 (the guided result then does not depend on it).
+absl::StatusOr<TextInput> NegativeInput(const Conditioning& c, const std::string& field,
+                                        const char* guidance_field, float guidance,
+                                        const char* default_prompt, const ModelLimits& limits) {
+  TextInput in;
   if (const auto* e = std::get_if<TextEmbedding>(&c)) {
     if (absl::Status s = CheckEmbedding(*e, field, limits); !s.ok()) return s;
-    return e;
+    in.embedding = e;
+    return in;
   }
-  if (std::holds_alternative<std::string>(c) && !limits.text_encoder) {
-    return PromptNeedsEncoder(field);
+  if (const auto* prompt = std::get_if<std::string>(&c)) {
+    if (!limits.text_encoder) return PromptNeedsEncoder(field);
+    in.prompt = *prompt;
+    return in;
   }
-  if (guidance != 1.0f && !limits.text_encoder) {
+  if (guidance == 1.0f) return in;
+  if (!limits.text_encoder) {
     return absl::FailedPreconditionError(
         absl::StrCat(field, " is not given and ", guidance_field, " is ", guidance,
                      ": the default negative prompt (\"", default_prompt,
                      "\") needs the text encoder, which is not loaded; pass ", field,
                      ".embedding, or set ", guidance_field, " to 1 to run without a negative"));
   }
-  return nullptr;
+  in.prompt = default_prompt;
+  return in;
+}
+
+std::string AvailableOutputs(const ModelLimits& limits) {
+  std::string names;
+  for (OutputFormat f : AvailableOutputFormats(limits)) {
+    absl::StrAppend(&names, names.empty() ? "" : ", ", OutputName(f));
+  }
+  return names;
 }
 
 absl::Status CheckRange(const char* field, double value, double lo, double hi, bool lo_open) {
@@ -106,7 +120,22 @@ std::pair<uint32_t, uint32_t> SnapToArea(uint32_t width, uint32_t height, int64_
   return {snap(width), snap(height)};
 }
 
-absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLimits& limits) {
+bool JobPlan::Wants(OutputFormat f) const {
+  return std::find(parameters.outputs.begin(), parameters.outputs.end(), f) !=
+         parameters.outputs.end();
+}
+
+std::vector<OutputFormat> AvailableOutputFormats(const ModelLimits& limits) {
+  std::vector<OutputFormat> out = {OutputFormat::kLatents};
+  if (!limits.media) return out;
+  if (limits.video_decoder && limits.audio_decoder) out.push_back(OutputFormat::kMp4);
+  if (limits.audio_decoder) out.push_back(OutputFormat::kWav);
+  if (limits.video_decoder) out.push_back(OutputFormat::kPngFrames);
+  return out;
+}
+
+absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLimits& limits,
+                                std::optional<ImageSize> first_frame) {
   JobPlan plan;
   EffectiveParameters& p = plan.parameters;
 
@@ -156,23 +185,25 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
         "conditioning is required: set conditioning.embedding (or conditioning.prompt with a "
         "text encoder)");
   }
-  if (std::holds_alternative<std::string>(request.conditioning) && !limits.text_encoder) {
-    return PromptNeedsEncoder("conditioning");
+  if (const auto* prompt = std::get_if<std::string>(&request.conditioning)) {
+    if (!limits.text_encoder) return PromptNeedsEncoder("conditioning");
+    plan.positive.prompt = *prompt;
+    plan.positive.positive_prompt = true;
   }
   if (const auto* e = std::get_if<TextEmbedding>(&request.conditioning)) {
     if (absl::Status s = CheckEmbedding(*e, "conditioning", limits); !s.ok()) return s;
-    plan.positive = e;
+    plan.positive.embedding = e;
   }
-  absl::StatusOr<const TextEmbedding*> vn =
-      NegativeEmbedding(request.video_negative, "video_negative", "video_guidance",
-                        p.video_guidance, "jitter, bad hands, blur, distortion", limits);
+  absl::StatusOr<TextInput> vn =
+      NegativeInput(request.video_negative, "video_negative", "video_guidance", p.video_guidance,
+                    kDefaultVideoNegative, limits);
   if (!vn.ok()) return vn.status();
-  plan.video_negative = *vn;
-  absl::StatusOr<const TextEmbedding*> an =
-      NegativeEmbedding(request.audio_negative, "audio_negative", "audio_guidance",
-                        p.audio_guidance, "robotic, muffled, echo, distorted", limits);
+  plan.video_negative = *std::move(vn);
+  absl::StatusOr<TextInput> an =
+      NegativeInput(request.audio_negative, "audio_negative", "audio_guidance", p.audio_guidance,
+                    kDefaultAudioNegative, limits);
   if (!an.ok()) return an.status();
-  plan.audio_negative = *an;
+  plan.audio_negative = *std::move(an);
 
   // Size and length.
   const ovi::OviVariant& v = limits.variant;
@@ -183,9 +214,35 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
           absl::StrCat(field, " must be ", kMinSide, "..", kMaxSide, " pixels, got ", *value));
     }
   }
+  if (!request.first_frame.empty()) {
+    if (!limits.video_vae_encoder || !limits.media) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "first_frame: image to video needs ",
+          !limits.video_vae_encoder ? "the video VAE encoder, which is not loaded"
+                                    : "PNG/JPEG decoding, which this build lacks (no libavcodec)",
+          "; send first_frame empty (text to video)"));
+    }
+    if (!first_frame.has_value() || first_frame->width == 0 || first_frame->height == 0) {
+      return absl::InvalidArgumentError("first_frame: the image could not be read");
+    }
+    plan.image_to_video = true;
+  }
+  // The video's aspect: the request's, else the first frame's, else square.
   const auto side = static_cast<uint32_t>(v.side);
-  std::tie(p.width, p.height) =
-      SnapToArea(request.width.value_or(side), request.height.value_or(side), v.area);
+  const uint32_t aspect_w = plan.image_to_video ? first_frame->width : side;
+  const uint32_t aspect_h = plan.image_to_video ? first_frame->height : side;
+  if (request.width.has_value() != request.height.has_value() && plan.image_to_video) {
+    return absl::InvalidArgumentError(
+        "width and height: give both or neither with first_frame (neither keeps the image's "
+        "aspect)");
+  }
+  std::tie(p.width, p.height) = SnapToArea(request.width.value_or(aspect_w),
+                                           request.height.value_or(aspect_h), v.area);
+  if (p.width < 32 * 2 || p.height < 32 * 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        plan.image_to_video ? "first_frame" : "width/height", ": aspect too extreme, the video would be ",
+        p.width, "x", p.height));
+  }
   p.duration_seconds = v.duration_seconds;
   if (request.duration_seconds.has_value() &&
       !(std::fabs(*request.duration_seconds - v.duration_seconds) < 1e-3f)) {
@@ -200,28 +257,33 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
   p.video_frames = static_cast<uint32_t>(v.VideoFrames());
   p.audio_samples = static_cast<uint32_t>(v.AudioSamples());
 
-  if (!request.first_frame.empty() && !limits.video_vae_encoder) {
-    return absl::FailedPreconditionError(
-        "first_frame: image to video needs the video VAE encoder, which is not loaded; send "
-        "first_frame empty (text to video)");
-  }
-
-  // Outputs: LATENTS is what the denoiser alone produces.
+  // Outputs: the default is the MP4 when both decoders are loaded, else the latents.
+  const bool can_mp4 = limits.video_decoder && limits.audio_decoder && limits.media;
   p.outputs = request.outputs;
-  if (p.outputs.empty()) p.outputs = {OutputFormat::kLatents};
+  if (p.outputs.empty()) p.outputs = {can_mp4 ? OutputFormat::kMp4 : OutputFormat::kLatents};
   for (size_t i = 0; i < p.outputs.size(); ++i) {
     const OutputFormat f = p.outputs[i];
     const std::string field = absl::StrCat("outputs[", i, "]");
-    if (f == OutputFormat::kMp4 || f == OutputFormat::kWav || f == OutputFormat::kPngFrames) {
-      if (!limits.decoders) {
-        return absl::FailedPreconditionError(
-            absl::StrCat(field, ": ", OutputName(f),
-                         " needs the video/audio decoder, not loaded; only "
-                         "OUTPUT_FORMAT_LATENTS is available"));
-      }
-    } else if (f != OutputFormat::kLatents) {
+    if (f != OutputFormat::kLatents && f != OutputFormat::kMp4 && f != OutputFormat::kWav &&
+        f != OutputFormat::kPngFrames) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, " must be OUTPUT_FORMAT_LATENTS, _MP4, _WAV or _PNG_FRAMES, got ", OutputName(f)));
+    }
+    std::string missing;
+    const bool video = f == OutputFormat::kMp4 || f == OutputFormat::kPngFrames;
+    const bool audio = f == OutputFormat::kMp4 || f == OutputFormat::kWav;
+    if (video && !limits.video_decoder) missing = "the video VAE decoder";
+    if (audio && !limits.audio_decoder) {
+      missing = missing.empty() ? "the audio VAE and vocoder"
+                                : missing + " and the audio VAE and vocoder";
+    }
+    if (missing.empty() && (video || audio) && !limits.media) {
+      missing = "libavcodec, which this build lacks";
+    }
+    if (!missing.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          field, ": ", OutputName(f), " needs ", missing, " (not loaded); available: ",
+          AvailableOutputs(limits)));
     }
     if (std::find(p.outputs.begin(), p.outputs.begin() + i, f) != p.outputs.begin() + i) {
       return absl::InvalidArgumentError(

@@ -2,6 +2,8 @@
 // The numbers are explained in vram_estimate.h; keep the two in step.
 #include "engine/pipeline/vram_estimate.h"
 
+#include <algorithm>
+
 namespace ovid::pipeline {
 namespace {
 
@@ -31,6 +33,29 @@ uint64_t EstimateJobBytes(const VramEstimateInputs& in) {
   const uint64_t total =
       EstimateForwardBytes(in) + (in.negative_pass ? ContextBytes(in) : 0) + sampler;
   return static_cast<uint64_t>(static_cast<double>(total) * kMargin);
+}
+
+namespace {
+constexpr uint64_t kTextStageBytes = uint64_t{512} << 20;
+constexpr uint64_t kAudioStageBytes = uint64_t{512} << 20;
+constexpr int64_t kVaeCacheElementsPerPixel = 7200;
+constexpr int64_t kVaeChunkElementsPerPixelFrame = 2200;
+}  // namespace
+
+uint64_t EstimateVideoDecodeBytes(const StageEstimateInputs& in) {
+  const int64_t pixels = (in.width / 2) * (in.height / 2);
+  const int64_t frames = 4 * (in.vae_chunk_frames < 1 ? 1 : in.vae_chunk_frames);
+  const int64_t elements =
+      pixels * (kVaeCacheElementsPerPixel + kVaeChunkElementsPerPixelFrame * frames);
+  return static_cast<uint64_t>(static_cast<double>(elements * in.vae_element_bytes) * kMargin);
+}
+
+uint64_t EstimatePipelineBytes(uint64_t denoise_job_bytes, const StageEstimateInputs& in) {
+  uint64_t need = denoise_job_bytes;
+  if (in.text) need = std::max(need, kTextStageBytes + in.text_weights);
+  if (in.video) need = std::max(need, EstimateVideoDecodeBytes(in) + in.video_weights);
+  if (in.audio) need = std::max(need, kAudioStageBytes + in.audio_weights);
+  return need;
 }
 
 }  // namespace ovid::pipeline

@@ -50,4 +50,33 @@ uint64_t EstimateForwardBytes(const VramEstimateInputs& in);
 // A whole job: the forward pass, the second context, the sampler state, and the margin.
 uint64_t EstimateJobBytes(const VramEstimateInputs& in);
 
+// The stages around the denoiser. Each runs after the previous one has released its tensors,
+// so a job's need is the largest stage (EstimatePipelineBytes), plus, for a stage that is
+// offloaded, its weights while it is loaded.
+//   text     UMT5 on up to 3 prompts of text_len tokens: per token ~2 d_ff + 6 d_model
+//            activation elements, plus f32 attention scores (heads x text_len^2 per prompt);
+//            about 0.3 GB at UMT5-XXL's size, so a fixed 512 MiB covers it.
+//   video    Wan2.2 VAE decode of one chunk: the causal caches (2 frames per conv input,
+//            independent of the clip's length) and the chunk's transients, both proportional to
+//            the decoder's last-stage area (H/2 x W/2): caches ~7,200 elements per such pixel
+//            and ~2,200 per output frame of the chunk (spec encoders.md §3.6, derived), times
+//            the VAE's element size; the output goes to the host chunk by chunk.
+//   audio    MMAudio VAE + BigVGAN on at most ~10 s: a fixed 512 MiB.
+struct StageEstimateInputs {
+  int64_t width = 0;
+  int64_t height = 0;
+  int64_t vae_chunk_frames = 1;
+  int64_t vae_element_bytes = 4;
+  bool text = false;   // the job runs the text encoder
+  bool video = false;  // ... the video decoder (or the encoder for its first frame)
+  bool audio = false;  // ... the audio decoders
+  uint64_t text_weights = 0;   // offloaded stages' weights while loaded; 0 when resident
+  uint64_t video_weights = 0;
+  uint64_t audio_weights = 0;
+};
+
+uint64_t EstimateVideoDecodeBytes(const StageEstimateInputs& in);
+// max(denoise job, each stage the job runs (with its transient weights)).
+uint64_t EstimatePipelineBytes(uint64_t denoise_job_bytes, const StageEstimateInputs& in);
+
 }  // namespace ovid::pipeline

@@ -124,7 +124,92 @@ TEST(PipelinePlanTest, NegativesMayBeAbsentOnlyAtGuidanceOne) {
   absl::StatusOr<JobPlan> plan = PlanJob(r, TinyLimits());
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_TRUE(plan->Unguided());
-  EXPECT_EQ(plan->video_negative, nullptr);
+  EXPECT_FALSE(plan->video_negative.given());
+  EXPECT_FALSE(plan->audio_negative.given());
+}
+
+// Limits of a pipeline with every stage loaded.
+ModelLimits AllStagesLimits() {
+  ModelLimits l = TinyLimits();
+  l.text_encoder = true;
+  l.video_vae_encoder = true;
+  l.video_decoder = true;
+  l.audio_decoder = true;
+  l.media = true;
+  return l;
+}
+
+TEST(PipelinePlanTest, PromptsAndDefaultNegativesWithTheTextEncoder) {
+  GenerationRequest r = Valid();
+  r.conditioning = std::string("a cat <AUDCAP>purring<ENDAUDCAP>");
+  r.video_negative = std::monostate();
+  r.audio_negative = std::string("hiss");
+  absl::StatusOr<JobPlan> plan = PlanJob(r, AllStagesLimits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->NeedsTextEncoder());
+  EXPECT_EQ(*plan->positive.prompt, "a cat <AUDCAP>purring<ENDAUDCAP>");
+  EXPECT_TRUE(plan->positive.positive_prompt);
+  // Guided video tower without a negative: Ovi's default negative prompt.
+  EXPECT_EQ(*plan->video_negative.prompt, kDefaultVideoNegative);
+  EXPECT_FALSE(plan->video_negative.positive_prompt);
+  EXPECT_EQ(*plan->audio_negative.prompt, "hiss");
+  // With both decoders and libav the default output is the MP4.
+  EXPECT_EQ(plan->parameters.outputs, std::vector<OutputFormat>{OutputFormat::kMp4});
+  EXPECT_TRUE(plan->NeedsVideoDecode());
+  EXPECT_TRUE(plan->NeedsAudioDecode());
+}
+
+TEST(PipelinePlanTest, OutputsNeedTheirDecoders) {
+  ModelLimits video_only = AllStagesLimits();
+  video_only.audio_decoder = false;
+  GenerationRequest r = Valid();
+  r.outputs = {OutputFormat::kPngFrames};
+  absl::StatusOr<JobPlan> plan = PlanJob(r, video_only);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->NeedsVideoDecode());
+  EXPECT_FALSE(plan->NeedsAudioDecode());
+  r.outputs = {OutputFormat::kWav};
+  absl::Status s = PlanJob(r, video_only).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("the audio VAE and vocoder"), std::string::npos) << s;
+  // The default without an audio decoder stays LATENTS.
+  r.outputs = {};
+  plan = PlanJob(r, video_only);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->parameters.outputs, std::vector<OutputFormat>{OutputFormat::kLatents});
+  // Decoders without libav: nothing to encode with.
+  ModelLimits no_media = AllStagesLimits();
+  no_media.media = false;
+  r.outputs = {OutputFormat::kMp4};
+  s = PlanJob(r, no_media).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("libavcodec"), std::string::npos) << s;
+  EXPECT_EQ(AvailableOutputFormats(no_media), std::vector<OutputFormat>{OutputFormat::kLatents});
+  EXPECT_EQ(AvailableOutputFormats(AllStagesLimits()),
+            (std::vector<OutputFormat>{OutputFormat::kLatents, OutputFormat::kMp4,
+                                       OutputFormat::kWav, OutputFormat::kPngFrames}));
+}
+
+TEST(PipelinePlanTest, FirstFrameSetsTheAspect) {
+  GenerationRequest r = Valid();
+  r.width.reset();
+  r.height.reset();
+  r.first_frame = "image bytes";  // the caller decoded it; PlanJob sees only its size
+  absl::StatusOr<JobPlan> plan = PlanJob(r, AllStagesLimits(), ImageSize{1280, 720});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_TRUE(plan->image_to_video);
+  // 16:9 at the tiny variant's 128^2 area: 170.7 x 96 -> 160 x 96 (multiples of 32).
+  EXPECT_EQ(plan->parameters.width, 160u);
+  EXPECT_EQ(plan->parameters.height, 96u);
+  // A portrait image gives a portrait video.
+  plan = PlanJob(r, AllStagesLimits(), ImageSize{480, 640});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_LT(plan->parameters.width, plan->parameters.height);
+  // Only one of width/height with a first frame is ambiguous.
+  r.width = 128;
+  const absl::Status s = PlanJob(r, AllStagesLimits(), ImageSize{1280, 720}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("width and height"), std::string::npos) << s;
 }
 
 struct BadCase {
@@ -180,7 +265,7 @@ TEST(PipelinePlanTest, RefusalsNameTheField) {
       {"slg", [](auto& r) { r.slg_layer = 3; }, C::kInvalidArgument, "slg_layer must be <= 0"},
       {"solver", [](auto& r) { r.solver = static_cast<Solver>(9); }, C::kInvalidArgument, "solver"},
       {"mp4", [](auto& r) { r.outputs = {OutputFormat::kMp4}; }, C::kFailedPrecondition,
-       "needs the video/audio decoder, not loaded"},
+       "needs the video VAE decoder and the audio VAE and vocoder (not loaded)"},
       {"wav",
        [](auto& r) {
          r.outputs = {OutputFormat::kLatents, OutputFormat::kWav};

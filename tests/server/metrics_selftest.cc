@@ -53,8 +53,11 @@ MetricsSources FakeSources() {
 
 GenerationResult FiveStageResult() {
   GenerationResult result;
-  result.stages = {{"text_encode", 1.0, 0}, {"denoise", 30.0, 0}, {"video_decode", 12.0, 0},
-                   {"audio_decode", 2.0, 0}, {"mux", 0.5, 0}};
+  // Peaks: the denoise stage at 10 GiB, the video decode at 20 GiB, the CPU-side mux at 0
+  // (not observed, as the CPU reports).
+  result.stages = {{"text_encode", 1.0, 9 * kGiB},   {"denoise", 30.0, 10 * kGiB},
+                   {"video_decode", 12.0, 20 * kGiB}, {"audio_decode", 2.0, 9 * kGiB},
+                   {"mux", 0.5, 0}};
   result.peak_vram_bytes = 20 * kGiB;
   return result;
 }

@@ -46,9 +46,13 @@ TEST(ServerMetricsTest, EveryClosedLabelValueIsExportedAtZeroFromTheStart) {
                                             std::string(FailureReasonName(reason)), "\"}")),
               0);
   }
-  for (const char* stage : {"text_encode", "denoise", "video_decode", "audio_decode", "mux"}) {
+  for (const char* stage :
+       {"text_encode", "image_encode", "denoise", "video_decode", "audio_decode", "mux"}) {
     EXPECT_EQ(Sample(*metrics,
                      absl::StrCat("ovid_stage_duration_seconds_count{stage=\"", stage, "\"}")),
+              0);
+    EXPECT_EQ(Sample(*metrics, absl::StrCat("ovid_stage_peak_gpu_memory_bytes_count{stage=\"",
+                                            stage, "\"}")),
               0);
   }
   EXPECT_EQ(Sample(*metrics, "ovid_queue_wait_seconds_count"), 0);

@@ -98,6 +98,15 @@ def test_histograms_equal_the_script(values):
         assert value(values, "ovid_stage_duration_seconds_count", stage=stage) == 5
         assert value(values, "ovid_stage_duration_seconds_sum", stage=stage) == \
             pytest.approx(5 * seconds)
+    # Per-stage peaks as the fake engine reported them; mux's 0 is not observed.
+    for stage, (le, below) in {"text_encode": (12 * GIB, 8 * GIB), "denoise": (12 * GIB, 8 * GIB),
+                               "video_decode": (24 * GIB, 16 * GIB),
+                               "audio_decode": (12 * GIB, 8 * GIB)}.items():
+        assert value(values, "ovid_stage_peak_gpu_memory_bytes_count", stage=stage) == 5
+        assert value(values, "ovid_stage_peak_gpu_memory_bytes_bucket", stage=stage, le=le) == 5
+        assert value(values, "ovid_stage_peak_gpu_memory_bytes_bucket", stage=stage,
+                     le=below) == 0
+    assert value(values, "ovid_stage_peak_gpu_memory_bytes_count", stage="mux") == 0
     durations = {"succeeded": (5, 250), "failed": (2, 21), "cancelled": (2, 605)}
     for outcome, (count, total) in durations.items():
         assert value(values, "ovid_request_duration_seconds_count", outcome=outcome) == count

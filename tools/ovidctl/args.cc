@@ -20,7 +20,8 @@ Args Args::Parse(const std::vector<std::string>& args, const std::vector<FlagSpe
   Args out;
   bool flags_done = false;
   for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
+    // "-o FILE" is the one short option: --output, as compilers and curl spell it.
+    const std::string a = (!flags_done && args[i] == "-o") ? std::string("--output") : args[i];
     if (flags_done || a.size() < 2 || a.rfind("--", 0) != 0) {
       if (!flags_done && a.size() > 1 && a[0] == '-') {
         throw UsageError(absl::StrCat("unknown option '", a, "' (options are --long-names)"));

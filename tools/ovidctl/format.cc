@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -49,6 +50,15 @@ std::string OutputExtension(ovid::v1::OutputFormat format) {
     case ovid::v1::OUTPUT_FORMAT_PNG_FRAMES: return "tar";
     default: return absl::StrCat("format", static_cast<int>(format));
   }
+}
+
+ovid::v1::OutputFormat OutputFormatForPath(const std::string& path) {
+  for (ovid::v1::OutputFormat f :
+       {ovid::v1::OUTPUT_FORMAT_LATENTS, ovid::v1::OUTPUT_FORMAT_MP4, ovid::v1::OUTPUT_FORMAT_WAV,
+        ovid::v1::OUTPUT_FORMAT_PNG_FRAMES}) {
+    if (absl::EndsWithIgnoreCase(path, absl::StrCat(".", OutputExtension(f)))) return f;
+  }
+  return ovid::v1::OUTPUT_FORMAT_UNSPECIFIED;
 }
 
 std::string SolverName(ovid::v1::Solver solver) {

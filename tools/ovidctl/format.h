@@ -19,6 +19,9 @@ std::string JobStateName(ovid::v1::JobState state);
 std::string OutputFormatName(ovid::v1::OutputFormat format);
 // The file extension of an output: safetensors, mp4, wav, tar.
 std::string OutputExtension(ovid::v1::OutputFormat format);
+// The output format a file name asks for, by its extension (the inverse of OutputExtension);
+// OUTPUT_FORMAT_UNSPECIFIED when the extension is none of them.
+ovid::v1::OutputFormat OutputFormatForPath(const std::string& path);
 std::string SolverName(ovid::v1::Solver solver);
 // 1536 -> "1.50 KiB".
 std::string HumanBytes(uint64_t bytes);

@@ -3,8 +3,10 @@
 // outputs, print the paths and what the job actually ran with.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +52,7 @@ void PrintSummary(const std::string& job_id, const ovid::v1::Final& f,
 int RunGenerate(const std::vector<std::string>& argv) {
   std::vector<FlagSpec> extra = RequestFlags();
   extra.push_back({"out-dir"});
+  extra.push_back({"output", true, true});
   extra.push_back({"job"});
   const Args args = Args::Parse(argv, WithGlobalFlags(extra));
   if (!args.positional().empty()) {
@@ -67,6 +70,23 @@ int RunGenerate(const std::vector<std::string>& argv) {
   } else {
     request = RequestFromFlags(args);
   }
+  // -o FILE: the format from the extension, asked for unless --output-format already did.
+  std::map<ovid::v1::OutputFormat, std::string> named;
+  for (const std::string& path : args.All("output")) {
+    const ovid::v1::OutputFormat f = OutputFormatForPath(path);
+    if (f == ovid::v1::OUTPUT_FORMAT_UNSPECIFIED) {
+      throw UsageError(absl::StrCat("-o/--output: '", path,
+                                    "' must end in .mp4, .wav, .tar (PNG frames) or .safetensors "
+                                    "(latents)"));
+    }
+    if (!named.emplace(f, path).second) {
+      throw UsageError(absl::StrCat("-o/--output: two files for ", OutputFormatName(f)));
+    }
+    if (request && std::find(request->outputs().begin(), request->outputs().end(), f) ==
+                       request->outputs().end()) {
+      request->add_outputs(f);
+    }
+  }
   const std::string out_dir = args.Get("out-dir").value_or(".");
   if (!std::filesystem::is_directory(out_dir)) {
     throw UsageError(absl::StrCat("--out-dir: '", out_dir, "' is not a directory"));
@@ -74,6 +94,7 @@ int RunGenerate(const std::vector<std::string>& argv) {
 
   ProgressView view(isatty(STDERR_FILENO) != 0, stderr);
   OutputWriter writer(out_dir);
+  for (const auto& [format, path] : named) writer.SetPath(format, path);
   FollowHooks hooks;
   hooks.on_event = [&](const ovid::v1::GenerateEvent& ev) -> absl::Status {
     if (!ev.job_id().empty()) job_id = ev.job_id();

@@ -36,6 +36,8 @@ commands:
              --video-guidance X --audio-guidance X --slg-layer N --seed N
              --output-format latents|mp4|wav|png_frames (repeatable) --client-request-id ID
              --keep (the job survives a lost connection) --out-dir DIR (default .)
+             -o/--output FILE (repeatable): write that output to FILE; its extension picks
+               and requests the format: .mp4, .wav, .tar (PNG frames), .safetensors (latents)
              --job ID (follow an existing job instead of starting one)
   jobs       list jobs: id, state, progress, created   [--state STATE (repeatable)]
   cancel ID  cancel a job; prints its resulting state

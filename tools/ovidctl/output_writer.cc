@@ -41,7 +41,10 @@ absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::Output
   auto& slot = partial_[chunk.format()];
   if (!slot) {
     slot = std::make_unique<Partial>();
-    slot->path = absl::StrCat(dir_, "/", job_id, ".", OutputExtension(chunk.format()));
+    const auto named = paths_.find(chunk.format());
+    slot->path = named != paths_.end()
+                     ? named->second
+                     : absl::StrCat(dir_, "/", job_id, ".", OutputExtension(chunk.format()));
     slot->out.open(slot->path + ".part", std::ios::binary | std::ios::trunc);
     if (!slot->out) return absl::InternalError(absl::StrCat("cannot write ", slot->path, ".part"));
     slot->sha = EVP_MD_CTX_new();

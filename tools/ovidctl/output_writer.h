@@ -20,6 +20,8 @@ namespace ovidctl {
 class OutputWriter {
  public:
   explicit OutputWriter(std::string dir);
+  // Writes `format` to `path` instead of <dir>/<job_id>.<ext> (ovidctl generate -o FILE).
+  void SetPath(ovid::v1::OutputFormat format, std::string path) { paths_[format] = std::move(path); }
   ~OutputWriter();
   OutputWriter(const OutputWriter&) = delete;
   OutputWriter& operator=(const OutputWriter&) = delete;
@@ -40,6 +42,7 @@ class OutputWriter {
  private:
   struct Partial;
   std::string dir_;
+  std::map<int, std::string> paths_;  // by OutputFormat: explicit file names
   std::map<int, std::unique_ptr<Partial>> partial_;  // by OutputFormat
   std::map<int, bool> done_;
   std::vector<Written> written_;

@@ -29,14 +29,53 @@ struct FaultHooks {
   uint64_t vram_estimate_bytes = 0;   // EstimateVram reports this instead of the model's figure
 };
 
+// The files of the stages around the denoiser. Each one left empty is not loaded, and the
+// pipeline then serves what it can without it (see ModelDescription::stages and output_formats).
+struct ComponentFiles {
+  std::string text_encoder;  // UMT5-XXL encoder: GGUF (city96 / llama.cpp names or .pth names)
+  std::string tokenizer;     // spiece.model; empty: the vocabulary in text_encoder's GGUF, if any
+  std::string video_vae;     // Wan2.2 VAE, safetensors (original or diffusers names)
+  std::string audio_vae;     // MMAudio 16 kHz VAE (v1-16), safetensors or GGUF
+  std::string vocoder;       // BigVGAN 16 kHz (best_netG.pt's generator), safetensors or GGUF
+};
+
+// Stages kept off the GPU between uses (--offload): loaded from their (page-cached, mapped) files
+// when a job needs them and released as soon as it is done with them. Trades load time per job
+// for device memory; the denoiser always stays resident (its quantized blocks are the point).
+struct OffloadOptions {
+  bool text_encoder = false;
+  bool video_vae = false;
+  bool audio = false;  // the MMAudio VAE and the vocoder together
+};
+
+// Numerics and sizes of the decode and output stages.
+struct DecodeSettings {
+  bool video_vae_bf16 = false;    // false: fp32 as the original; true: bf16 (about half the memory)
+  bool audio_bf16 = false;        // MMAudio VAE + BigVGAN in bf16 (Ovi runs them under bf16 autocast)
+  uint32_t vae_chunk_frames = 1;  // latent frames per VAE decode chunk (1 = the original's loop)
+  uint32_t mp4_crf = 23;          // x264 CRF; 23 is what Ovi's moviepy call leaves at its default
+  std::string mp4_preset = "medium";
+};
+
+// Benchmark-only behaviour (bench/pipeline_bench.cc), off unless set.
+struct BenchOptions {
+  // A job that asks only for LATENTS still runs the audio and video decode stages (timed, then
+  // discarded): per-stage figures on a machine whose build has no MP4/WAV/PNG encoder.
+  bool decode_latents_jobs = false;
+};
+
 struct PipelineOptions {
   std::string model_path;        // the Ovi GGUF
+  ComponentFiles components;
+  OffloadOptions offload;
+  DecodeSettings decode;
   std::string device = "auto";   // "auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:N"
   WeightMode weights = WeightMode::kLazy;
   uint64_t cache_budget_bytes = 0;  // kCache: bf16 copies kept within this many bytes
   uint32_t workers = 1;             // concurrent Run calls; one stream + workspace each
   std::string fallback_variant;     // when the file has no ovi.variant; empty = "720x720_5s"
   FaultHooks faults;
+  BenchOptions bench;
 };
 
 struct QuantTypeCount {

@@ -57,6 +57,8 @@ WanVaeLayout WanVae::layout() const { return w_->layout; }
 int64_t WanVae::parameter_bytes() const { return w_->bytes; }
 bool WanVae::has_encoder() const { return w_->enc.has_value(); }
 
+c10::Device WanVae::device() const { return w_->device; }
+
 absl::StatusOr<at::Tensor> WanVae::Decode(const at::Tensor& latents,
                                           const DecodeOptions& options) const {
   const WanVaeConfig& c = w_->config;

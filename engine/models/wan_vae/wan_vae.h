@@ -58,6 +58,7 @@ class WanVae {
   WanVaeLayout layout() const;
   int64_t parameter_bytes() const;  // resident weights
   bool has_encoder() const;
+  c10::Device device() const;  // where the weights live and compute runs
 
   // latents [z, F, h, w] (any float dtype and device), normalised as the denoiser produces them:
   // un-normalised here with the mean/std tables. Returns fp32 [3, 4(F-1)+1, 16h, 16w] in [-1, 1].

@@ -1,0 +1,182 @@
+// File: engine/pipeline/components.cc
+#include "engine/pipeline/components.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/gguf/status_macros.h"
+#include "engine/models/umt5/umt5_encoder.h"
+#include "engine/models/wan_vae/wan_vae.h"
+#include "engine/pipeline/audio_stage.h"
+#include "engine/pipeline/gguf_tokenizer.h"
+#include "engine/pipeline/output_stage.h"
+
+namespace ovid::pipeline {
+namespace {
+
+// Every load error starts with the file it is about.
+absl::Status InFile(const absl::Status& s, const std::string& path) {
+  if (s.ok() || absl::StrContains(s.message(), path)) return s;
+  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+}
+
+LinearMode LinearModeFor(WeightMode mode) {
+  return mode == WeightMode::kEager ? LinearMode::kEager : LinearMode::kLazy;
+}
+
+// The tokenizer file if given, else the vocabulary the encoder's GGUF carries.
+absl::StatusOr<text::Tokenizer> LoadTokenizer(const ComponentFiles& files, int64_t text_len) {
+  if (!files.tokenizer.empty()) return text::Tokenizer::FromFile(files.tokenizer, text_len);
+  absl::StatusOr<std::unique_ptr<gguf::GgufFile>> file = gguf::GgufFile::Open(files.text_encoder);
+  if (!file.ok()) return InFile(file.status(), files.text_encoder);
+  absl::StatusOr<text::TokenizerVocabulary> vocabulary = ReadGgufTokenizer(**file);
+  if (absl::IsNotFound(vocabulary.status())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        files.text_encoder, " carries no tokenizer: pass google/umt5-xxl's spiece.model with "
+        "--tokenizer"));
+  }
+  if (!vocabulary.ok()) return vocabulary.status();
+  if (vocabulary->precompiled_charsmap.empty()) {
+    // Without the rules the text is not NFKC-normalized: ids differ from the original for
+    // ligatures, fullwidth forms, combining accents (README "Prompt text").
+    std::fprintf(stderr,
+                 "ovid: %s: the tokenizer has no normalization rules "
+                 "(tokenizer.ggml.precompiled_charsmap); prompts are not NFKC-normalized, pass "
+                 "--tokenizer spiece.model for the original's ids\n",
+                 files.text_encoder.c_str());
+  }
+  return text::Tokenizer::FromVocabulary(*vocabulary, files.text_encoder, text_len);
+}
+
+absl::Status LoadText(const PipelineOptions& options, c10::Device device,
+                      const DenoiserShape& denoiser, Components* c) {
+  const ComponentFiles& files = options.components;
+  if (files.text_encoder.empty()) {
+    if (!files.tokenizer.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the tokenizer ", files.tokenizer, " needs a UMT5 encoder (--text-encoder)"));
+    }
+    return absl::OkStatus();
+  }
+  OVID_ASSIGN_OR_RETURN(text::Tokenizer tokenizer, LoadTokenizer(files, denoiser.text_len));
+  c->tokenizer = std::make_unique<text::Tokenizer>(std::move(tokenizer));
+  OVID_ASSIGN_OR_RETURN(c->tag_style, text::AudioTagStyleForVariant(denoiser.variant));
+
+  umt5::Umt5EncoderOptions eo;
+  eo.device = device;
+  eo.load.mode = LinearModeFor(options.weights);
+  eo.max_tokens = denoiser.text_len;
+  const std::string path = files.text_encoder;
+  c->text_encoder.Configure(
+      [path, eo]() -> absl::StatusOr<std::unique_ptr<umt5::Umt5Encoder>> {
+        absl::StatusOr<std::unique_ptr<umt5::Umt5Encoder>> e = umt5::Umt5Encoder::Load(path, eo);
+        if (!e.ok()) return InFile(e.status(), path);
+        return e;
+      },
+      options.offload.text_encoder);
+  OVID_ASSIGN_OR_RETURN(std::shared_ptr<umt5::Umt5Encoder> encoder, c->text_encoder.Acquire());
+  if (encoder->config().d_model != denoiser.text_dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the text encoder's width (d_model) is ", encoder->config().d_model,
+                     " but the denoiser ", options.model_path, " takes text_dim ",
+                     denoiser.text_dim));
+  }
+  if (c->tokenizer->vocab_size() > encoder->config().vocab) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        files.tokenizer, ": the tokenizer has ", c->tokenizer->vocab_size(),
+        " pieces but the text encoder ", path, " embeds only ", encoder->config().vocab));
+  }
+  if (options.offload.text_encoder) {
+    c->text_encoder_transient_bytes =
+        static_cast<uint64_t>(encoder->store().Accounting().weight_bytes);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadVideoVae(const PipelineOptions& options, c10::Device device,
+                          const DenoiserShape& denoiser, Components* c) {
+  const std::string path = options.components.video_vae;
+  if (path.empty()) return absl::OkStatus();
+  wan_vae::WanVaeOptions vo;
+  vo.device = device;
+  vo.dtype = options.decode.video_vae_bf16 ? at::kBFloat16 : at::kFloat;
+  c->video_vae.Configure(
+      [path, vo]() -> absl::StatusOr<std::unique_ptr<wan_vae::WanVae>> {
+        absl::StatusOr<std::unique_ptr<wan_vae::WanVae>> v = wan_vae::WanVae::Load(path, vo);
+        if (!v.ok()) return InFile(v.status(), path);
+        return v;
+      },
+      options.offload.video_vae);
+  OVID_ASSIGN_OR_RETURN(std::shared_ptr<wan_vae::WanVae> vae, c->video_vae.Acquire());
+  if (vae->config().z_dim != denoiser.video_latent_channels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the video VAE's latent has ", vae->config().z_dim,
+                     " channels but the denoiser ", options.model_path, " makes ",
+                     denoiser.video_latent_channels));
+  }
+  c->video_vae_has_encoder = vae->has_encoder();
+  if (options.offload.video_vae) {
+    c->video_vae_transient_bytes = static_cast<uint64_t>(vae->parameter_bytes());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadAudio(const PipelineOptions& options, c10::Device device,
+                       const DenoiserShape& denoiser, Components* c) {
+  const ComponentFiles& files = options.components;
+  if (files.audio_vae.empty() && files.vocoder.empty()) return absl::OkStatus();
+  if (files.audio_vae.empty() || files.vocoder.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audio decoding needs both files: ",
+        files.audio_vae.empty() ? "an MMAudio VAE (--audio-vae) for the vocoder "
+                                : "a vocoder (--vocoder, BigVGAN) for the MMAudio VAE ",
+        files.audio_vae.empty() ? files.vocoder : files.audio_vae));
+  }
+  const bool bf16 = options.decode.audio_bf16;
+  c->audio.Configure(
+      [files, device, bf16]() { return LoadAudioDecoders(files, device, bf16); },
+      options.offload.audio);
+  OVID_ASSIGN_OR_RETURN(std::shared_ptr<AudioDecoders> audio, c->audio.Acquire());
+  if (audio->latent_channels() != denoiser.audio_latent_channels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(files.audio_vae, ": the audio VAE's latent has ", audio->latent_channels(),
+                     " channels but the denoiser ", options.model_path, " makes ",
+                     denoiser.audio_latent_channels));
+  }
+  if (options.offload.audio) c->audio_transient_bytes = audio->parameter_bytes();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Components>> LoadComponents(const PipelineOptions& options,
+                                                           c10::Device device,
+                                                           const DenoiserShape& denoiser) {
+  auto c = std::make_unique<Components>();
+  c->media = MediaAvailable();
+  OVID_RETURN_IF_ERROR(LoadText(options, device, denoiser, c.get()));
+  OVID_RETURN_IF_ERROR(LoadVideoVae(options, device, denoiser, c.get()));
+  OVID_RETURN_IF_ERROR(LoadAudio(options, device, denoiser, c.get()));
+  return c;
+}
+
+void DescribeComponents(const PipelineOptions& options, const Components& c,
+                        std::vector<StageDescription>* stages) {
+  auto base = [](const std::string& path) {
+    return path.empty() ? std::string() : std::filesystem::path(path).filename().string();
+  };
+  const ComponentFiles& f = options.components;
+  stages->push_back({"text_encoder", c.has_text(), options.offload.text_encoder && c.has_text(),
+                     base(f.text_encoder)});
+  stages->push_back({"video_vae", c.has_video_decoder(),
+                     options.offload.video_vae && c.has_video_decoder(), base(f.video_vae)});
+  stages->push_back({"audio_vae", c.has_audio_decoder(),
+                     options.offload.audio && c.has_audio_decoder(), base(f.audio_vae)});
+  stages->push_back({"vocoder", c.has_audio_decoder(),
+                     options.offload.audio && c.has_audio_decoder(), base(f.vocoder)});
+}
+
+}  // namespace ovid::pipeline

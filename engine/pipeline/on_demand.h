@@ -1,0 +1,65 @@
+// File: engine/pipeline/on_demand.h
+// One loaded stage (text encoder, VAE, vocoder), either resident for the process's life or
+// "offloaded": built from its file when a job asks for it and freed when the last job holding it
+// lets go, so its device memory is free between uses. Jobs share one instance while it is loaded;
+// an offloaded stage is rebuilt by whichever job asks first after it was freed.
+//
+// The files are memory-mapped and stay in the page cache, so a rebuild costs the upload to the
+// device (about a second for a few GB), not a disk read.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#include "absl/status/statusor.h"
+
+namespace ovid::pipeline {
+
+template <class T>
+class OnDemand {
+ public:
+  using Loader = std::function<absl::StatusOr<std::unique_ptr<T>>()>;
+
+  // Before any Acquire: how to build the instance, and whether to free it between uses.
+  void Configure(Loader loader, bool offload) {
+    std::lock_guard<std::mutex> lock(mu_);
+    loader_ = std::move(loader);
+    offload_ = offload;
+  }
+
+  bool configured() const { return static_cast<bool>(loader_); }
+  bool offloaded() const { return offload_; }
+
+  // The instance, loading it if needed. Holding the pointer keeps it loaded.
+  absl::StatusOr<std::shared_ptr<T>> Acquire() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (resident_) return resident_;
+    if (std::shared_ptr<T> live = shared_.lock()) return live;
+    absl::StatusOr<std::unique_ptr<T>> built = loader_();
+    if (!built.ok()) return built.status();
+    std::shared_ptr<T> instance(std::move(*built));
+    if (offload_) {
+      shared_ = instance;
+    } else {
+      resident_ = instance;
+    }
+    return instance;
+  }
+
+  // The resident instance without loading (null when offloaded and not in use).
+  std::shared_ptr<T> Peek() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return resident_ ? resident_ : shared_.lock();
+  }
+
+ private:
+  Loader loader_;
+  bool offload_ = false;
+  mutable std::mutex mu_;
+  std::shared_ptr<T> resident_;
+  std::weak_ptr<T> shared_;
+};
+
+}  // namespace ovid::pipeline

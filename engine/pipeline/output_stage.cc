@@ -1,0 +1,77 @@
+// File: engine/pipeline/output_stage.cc
+#include "engine/pipeline/output_stage.h"
+
+#include "absl/types/span.h"
+#include "engine/media/image_decode.h"
+#include "engine/media/media.h"
+
+namespace ovid::pipeline {
+namespace {
+
+absl::StatusOr<media::VideoFrames> Frames(const DecodedMedia& m) {
+  if (!m.video.defined() || m.video.dim() != 4 || m.video.scalar_type() != at::kFloat ||
+      !m.video.is_contiguous() || !m.video.device().is_cpu()) {
+    return absl::InternalError("video output: expected contiguous host f32 [3, F, H, W]");
+  }
+  media::VideoFrames v;
+  v.data = absl::MakeConstSpan(m.video.data_ptr<float>(), static_cast<size_t>(m.video.numel()));
+  v.frames = m.video.size(1);
+  v.height = m.video.size(2);
+  v.width = m.video.size(3);
+  return v;
+}
+
+absl::StatusOr<media::AudioPcm> Pcm(const DecodedMedia& m) {
+  if (!m.audio.defined() || m.audio.dim() != 1 || m.audio.scalar_type() != at::kFloat ||
+      !m.audio.is_contiguous() || !m.audio.device().is_cpu()) {
+    return absl::InternalError("audio output: expected contiguous host f32 [samples]");
+  }
+  media::AudioPcm a;
+  a.samples = absl::MakeConstSpan(m.audio.data_ptr<float>(), static_cast<size_t>(m.audio.numel()));
+  a.sample_rate = m.audio_sample_rate;
+  return a;
+}
+
+}  // namespace
+
+bool MediaAvailable() { return true; }
+
+absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat format, const DecodedMedia& m,
+                                              const DecodeSettings& settings) {
+  switch (format) {
+    case OutputFormat::kMp4: {
+      absl::StatusOr<media::VideoFrames> v = Frames(m);
+      if (!v.ok()) return v.status();
+      absl::StatusOr<media::AudioPcm> a = Pcm(m);
+      if (!a.ok()) return a.status();
+      media::Mp4Options o;
+      o.crf = static_cast<int>(settings.mp4_crf);
+      o.preset = settings.mp4_preset;
+      return media::EncodeMp4(*v, *a, o);
+    }
+    case OutputFormat::kWav: {
+      absl::StatusOr<media::AudioPcm> a = Pcm(m);
+      if (!a.ok()) return a.status();
+      return media::EncodeWav(*a);
+    }
+    case OutputFormat::kPngFrames: {
+      absl::StatusOr<media::VideoFrames> v = Frames(m);
+      if (!v.ok()) return v.status();
+      return media::EncodePngFrames(*v);
+    }
+    default:
+      return absl::InternalError("EncodeMediaOutput: not a media format");
+  }
+}
+
+absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes) {
+  absl::StatusOr<media::RgbImage> image = media::DecodeImage(bytes);
+  if (!image.ok()) return image.status();
+  RgbImage out;
+  out.width = image->width;
+  out.height = image->height;
+  out.rgb = std::move(image->rgb);
+  return out;
+}
+
+}  // namespace ovid::pipeline

@@ -1,0 +1,272 @@
+// File: tests/pipeline/pipeline_stages_test.cc
+// The whole pipeline on the CPU with every stage loaded: the tiny denoiser plus small
+// random-weight components written by the real `ovid-gguf synth` (UMT5 at the denoiser's text
+// width, Wan2.2 VAE, MMAudio VAE, BigVGAN) and a SentencePiece model trained here. Checks the
+// stage order and timings, the outputs' sizes, that offloading changes no byte, image to video,
+// and that bad component files stop the load naming the file.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/pipeline/pipeline_test_util.h"
+#include "tests/text/spm_test_model.h"
+
+namespace ovid::testing {
+namespace {
+
+constexpr int kFrames = 121;           // 128x128_5s: 31 latent frames
+constexpr int kSamples = 157 * 2 * 256;
+
+// The component files, written once per test process.
+struct ComponentFilesOnDisk {
+  ComponentFilesOnDisk() {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir = absl::StrCat(tmp ? tmp : "/tmp", "/ovid_", getpid(), "_stages");
+    if (std::system(absl::StrCat("mkdir -p ", dir).c_str()) != 0) return;
+    auto synth = [&](const std::string& name, const std::string& args) {
+      const std::string path = absl::StrCat(dir, "/", name);
+      const std::string cmd =
+          absl::StrCat(OVID_GGUF_BIN, " synth ", path, " ", args, " --seed 3 > /dev/null 2>&1");
+      return std::system(cmd.c_str()) == 0 ? path : std::string();
+    };
+    files.text_encoder = synth("umt5.gguf", "--preset umt5-tiny --d-model 256");
+    narrow_text_encoder = synth("narrow.gguf", "--preset umt5-tiny");
+    files.video_vae = synth("vae.safetensors", "--preset wan-vae-tiny");
+    files.audio_vae = synth("mmaudio.safetensors", "--preset mmaudio-vae-tiny");
+    files.vocoder = synth("bigvgan.safetensors", "--preset bigvgan-tiny");
+    std::string error;
+    const std::string model = text::testing::TrainTinyModel(/*eos_id=*/1, &error);
+    if (!model.empty()) {
+      files.tokenizer = dir + "/spiece.model";
+      std::ofstream(files.tokenizer, std::ios::binary) << model;
+    }
+  }
+  ~ComponentFilesOnDisk() {
+    if (!dir.empty()) (void)std::system(absl::StrCat("rm -rf ", dir).c_str());
+  }
+  bool ok() const {
+    return !files.text_encoder.empty() && !narrow_text_encoder.empty() &&
+           !files.video_vae.empty() && !files.audio_vae.empty() && !files.vocoder.empty() &&
+           !files.tokenizer.empty();
+  }
+  std::string dir;
+  ComponentFiles files;
+  std::string narrow_text_encoder;
+};
+
+const ComponentFilesOnDisk& Components() {
+  static const ComponentFilesOnDisk c;
+  return c;
+}
+
+PipelineOptions FullOptions() {
+  PipelineOptions o;
+  o.components = Components().files;
+  return o;
+}
+
+GenerationRequest PromptRequest(std::vector<OutputFormat> outputs, uint64_t seed = 4) {
+  GenerationRequest r;
+  r.conditioning = std::string("a cat sings in the rain <AUDCAP>soft music<ENDAUDCAP>");
+  r.steps = 2;
+  r.seed = seed;
+  r.outputs = std::move(outputs);
+  return r;
+}
+
+std::map<OutputFormat, std::string> ByFormat(const RecordingSink& sink) {
+  std::map<OutputFormat, std::string> out;
+  for (const Output& o : sink.outputs()) out[o.format] = o.data;
+  return out;
+}
+
+// The members of a ustar archive, by name.
+std::map<std::string, std::string> Untar(const std::string& tar) {
+  std::map<std::string, std::string> files;
+  size_t at = 0;
+  while (at + 512 <= tar.size() && tar[at] != '\0') {
+    const std::string name(tar.c_str() + at);
+    const size_t size = std::stoul(std::string(tar, at + 124, 11), nullptr, 8);
+    files[name] = tar.substr(at + 512, size);
+    at += 512 + (size + 511) / 512 * 512;
+  }
+  return files;
+}
+
+class PipelineStagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (TinyModelPath().empty() || !Components().ok()) {
+      GTEST_FAIL() << "could not write the tiny model or components with " << OVID_GGUF_BIN;
+    }
+  }
+};
+
+TEST_F(PipelineStagesTest, PromptToEveryOutputInOvisStageOrder) {
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(FullOptions());
+  ASSERT_TRUE(p.ok()) << p.status();
+  const ModelDescription d = (*p)->Describe();
+  EXPECT_EQ(d.output_formats, (std::vector<OutputFormat>{OutputFormat::kLatents, OutputFormat::kMp4,
+                                                         OutputFormat::kWav,
+                                                         OutputFormat::kPngFrames}));
+  std::map<std::string, StageDescription> stages;
+  for (const StageDescription& s : d.stages) stages[s.name] = s;
+  for (const char* name : {"denoiser", "text_encoder", "video_vae", "audio_vae", "vocoder"}) {
+    EXPECT_TRUE(stages[name].loaded) << name;
+    EXPECT_FALSE(stages[name].offloaded) << name;
+  }
+  EXPECT_EQ(stages["video_vae"].file, "vae.safetensors");
+
+  RecordingSink sink;
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> r =
+      (*p)->Run(PromptRequest({OutputFormat::kMp4, OutputFormat::kWav, OutputFormat::kPngFrames,
+                               OutputFormat::kLatents}),
+                sink, cancel);
+  ASSERT_TRUE(r.ok()) << r.status();
+
+  std::vector<std::string> order;
+  for (const Progress& pr : sink.progress()) {
+    if (order.empty() || order.back() != pr.stage) order.push_back(pr.stage);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"text_encode", "denoise", "audio_decode",
+                                             "video_decode", "mux"}));
+  std::vector<std::string> timed;
+  for (const StageTiming& s : r->stages) {
+    std::fprintf(stderr, "stage %s: %.2f s\n", s.stage.c_str(), s.seconds);
+    timed.push_back(s.stage);
+    EXPECT_GT(s.seconds, 0) << s.stage;
+  }
+  EXPECT_EQ(timed, order);
+
+  const std::map<OutputFormat, std::string> out = ByFormat(sink);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out.at(OutputFormat::kWav).size(), 44u + 2u * kSamples);  // 16-bit mono + header
+  EXPECT_EQ(out.at(OutputFormat::kMp4).substr(4, 4), "ftyp");
+  const std::map<std::string, std::string> frames = Untar(out.at(OutputFormat::kPngFrames));
+  EXPECT_EQ(frames.size(), static_cast<size_t>(kFrames));
+  EXPECT_EQ(frames.begin()->first, "frame_00000.png");
+  EXPECT_EQ(frames.begin()->second.substr(1, 3), "PNG");
+  EXPECT_EQ(r->parameters.video_frames, static_cast<uint32_t>(kFrames));
+  EXPECT_EQ(r->parameters.audio_samples, static_cast<uint32_t>(kSamples));
+}
+
+TEST_F(PipelineStagesTest, OffloadingChangesNoByteAndIsDescribed) {
+  PipelineOptions offload = FullOptions();
+  offload.offload = {true, true, true};
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> resident = LoadTiny(FullOptions());
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> offloaded = LoadTiny(offload);
+  ASSERT_TRUE(resident.ok()) << resident.status();
+  ASSERT_TRUE(offloaded.ok()) << offloaded.status();
+  for (const StageDescription& s : (*offloaded)->Describe().stages) {
+    EXPECT_EQ(s.offloaded, s.name != "denoiser") << s.name;
+  }
+  std::map<OutputFormat, std::string> runs[2];
+  for (int i = 0; i < 2; ++i) {
+    CancelToken cancel;
+    LoadedPipeline& p = i == 0 ? **resident : **offloaded;
+    // Twice on the offloaded one, so it reloads its stages between jobs.
+    for (int repeat = 0; repeat < (i == 0 ? 1 : 2); ++repeat) {
+      RecordingSink s;
+      absl::StatusOr<GenerationResult> r =
+          p.Run(PromptRequest({OutputFormat::kWav, OutputFormat::kPngFrames}, 9), s, cancel);
+      ASSERT_TRUE(r.ok()) << r.status();
+      runs[i] = ByFormat(s);
+    }
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+}
+
+TEST_F(PipelineStagesTest, TheDefaultOutputIsTheMp4AndNegativesDefaultToOvis) {
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(FullOptions());
+  ASSERT_TRUE(p.ok()) << p.status();
+  auto latents = [&](GenerationRequest r) {
+    RecordingSink sink;
+    CancelToken cancel;
+    absl::StatusOr<GenerationResult> result = (*p)->Run(r, sink, cancel);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return ByFormat(sink);
+  };
+  GenerationRequest base = PromptRequest({});
+  const auto mp4 = latents(base);
+  ASSERT_EQ(mp4.size(), 1u);
+  EXPECT_EQ(mp4.begin()->first, OutputFormat::kMp4);
+  // Absent negatives at guidance != 1 are Ovi's default negative prompts: giving them as text
+  // gives the same result; another negative does not.
+  base.outputs = {OutputFormat::kLatents};
+  GenerationRequest spelled = base;
+  spelled.video_negative = std::string("jitter, bad hands, blur, distortion");
+  spelled.audio_negative = std::string("robotic, muffled, echo, distorted");
+  GenerationRequest other = base;
+  other.video_negative = std::string("rain");
+  EXPECT_EQ(latents(base), latents(spelled));
+  EXPECT_NE(latents(base), latents(other));
+}
+
+TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(FullOptions());
+  ASSERT_TRUE(p.ok()) << p.status();
+  // A 320x180 PNG: the first frame of a PNG-frames output of a wide video is not at hand, so
+  // ffmpeg's test pattern it is.
+  const std::string png = Components().dir + "/frame.png";
+  ASSERT_EQ(std::system(absl::StrCat("ffmpeg -v error -y -f lavfi -i testsrc=size=320x180 "
+                                     "-frames:v 1 ", png).c_str()),
+            0);
+  std::ifstream in(png, std::ios::binary);
+  GenerationRequest r = PromptRequest({OutputFormat::kPngFrames, OutputFormat::kLatents});
+  r.first_frame.assign(std::istreambuf_iterator<char>(in), {});
+  RecordingSink sink;
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> result = (*p)->Run(r, sink, cancel);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->parameters.width, 160u);  // 16:9 at 128^2, multiples of 32
+  EXPECT_EQ(result->parameters.height, 96u);
+  bool encoded = false;
+  for (const Progress& pr : sink.progress()) encoded |= pr.stage == "image_encode";
+  EXPECT_TRUE(encoded);
+  EXPECT_EQ(Untar(ByFormat(sink).at(OutputFormat::kPngFrames)).size(),
+            static_cast<size_t>(kFrames));
+
+  r.first_frame = "GIF89a not a png";
+  const absl::Status bad = (*p)->Run(r, sink, cancel).status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument) << bad;
+  EXPECT_TRUE(absl::StrContains(bad.message(), "first_frame")) << bad;
+}
+
+TEST_F(PipelineStagesTest, BadComponentFilesStopTheLoadNamingTheFile) {
+  PipelineOptions missing = FullOptions();
+  missing.components.video_vae = Components().dir + "/nope.safetensors";
+  absl::Status s = LoadTiny(missing).status();
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "nope.safetensors")) << s;
+
+  PipelineOptions narrow = FullOptions();
+  narrow.components.text_encoder = Components().narrow_text_encoder;
+  s = LoadTiny(narrow).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "narrow.gguf")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "text_dim 256")) << s;
+
+  PipelineOptions half_audio = FullOptions();
+  half_audio.components.vocoder.clear();
+  s = LoadTiny(half_audio).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "--vocoder")) << s;
+
+  PipelineOptions swapped = FullOptions();
+  swapped.components.audio_vae = Components().files.vocoder;
+  s = LoadTiny(swapped).status();
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(), "bigvgan.safetensors")) << s;
+}
+
+}  // namespace
+}  // namespace ovid::testing
