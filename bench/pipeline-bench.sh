@@ -8,7 +8,9 @@
 #   .venv/bin/python bench/pipeline/train_bench_tokenizer.py build-devcheck/spiece.model
 #
 # usage: bench/pipeline-bench.sh [STEPS]      (default 2; the denoise time scales with it)
-# env:   BUILD_DIR (default build-device), RESULTS_DIR (default bench/results), MODES (all)
+# env:   BUILD_DIR (default build-device), RESULTS_DIR (default bench/results), MODES (all;
+#        "" only builds and makes the files), QUALITY (1: the bf16-vs-f32 comparison; 0: skip),
+#        RUNS (jobs per mode, default 2: the first one pays one-time library set-up)
 # The tokenizer is a small SentencePiece model trained from generated text (no download): it splits
 # the bench prompt into more pieces than umt5's would, so the text stage is timed on a longer
 # prompt than real use.
@@ -17,7 +19,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 steps=${1:-2}
 build=${BUILD_DIR:-$root/build-device}
 results=${RESULTS_DIR:-$root/bench/results}
-modes=${MODES:-"704-f32 960-f32 960-bf16-offload-text 960-bf16-offload-all"}
+modes=${MODES-"704-f32 960-f32 960-bf16-offload-text 960-bf16-offload-all"}
+quality=${QUALITY:-1}
 mkdir -p "$results"
 cd "$root"
 # shellcheck source=bench/full-model.sh
@@ -54,7 +57,7 @@ out="$results/pipeline-$card-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# $card, $(date -u +%FT%TZ), commit ${OVID_COMMIT:-unknown}, $steps steps, Q4_K_M lazy"
   for mode in $modes; do
     args=(--text-encoder "$umt5" --tokenizer "$spiece" --vae "$vae" --audio-vae "$mmaudio"
-          --vocoder "$bigvgan" --steps "$steps" --runs 2)
+          --vocoder "$bigvgan" --steps "$steps" --runs "${RUNS:-2}")
     case $mode in
       704-*) args+=(--model "$ovi720") ;;
       960-*) args+=(--model "$ovi960") ;;
@@ -70,6 +73,7 @@ out="$results/pipeline-$card-$(date -u +%Y%m%dT%H%M%SZ).txt"
     "$build/bin/ovid-pipeline-bench" "${args[@]}" 2>&1 | grep -v '^ovid: ' || echo "FAILED: $mode"
   done
 
+  [ "$quality" = 1 ] || exit 0
   # bf16 against f32 decoding of the same random latents: 2 latent frames (5 video frames) at
   # 704x704 for the video VAE, 157 latents (5 s) for the audio.
   work=$(mktemp -d)

@@ -94,6 +94,12 @@ int main(int argc, char** argv) {
   if (a.count("--height")) r.height = num("--height", 0);
   r.outputs = {ovid::OutputFormat::kLatents};
   const uint32_t runs = num("--runs", 2);
+  // The admission estimate for this request, to set against the measured peaks below (which
+  // include the resident weights the estimate leaves out).
+  if (absl::StatusOr<uint64_t> e = (*pipeline)->EstimateVram(r); e.ok()) {
+    std::printf("admission estimate %.0f MiB beyond the resident %.0f MiB\n", MiB(*e),
+                MiB(v.torch_allocated_bytes));
+  }
   for (uint32_t run = 1; run <= runs; ++run) {
     QuietSink sink;
     ovid::CancelToken cancel;

@@ -95,6 +95,12 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   if (!components.ok()) return components.status();
   p->components_ = *std::move(components);
   const Components& c = *p->components_;
+  // Offloaded stages were loaded once to check their files and are gone again; their blocks
+  // stay in the caching allocator unless handed back, and would read as used device memory
+  // (and shrink the daemon's automatic VRAM budget) while nothing holds them.
+  if (options.offload.text_encoder || options.offload.video_vae || options.offload.audio) {
+    ReleaseCachedMemory(p->device_);
+  }
   p->limits_.text_encoder = c.has_text();
   p->limits_.video_vae_encoder = c.has_video_encoder();
   p->limits_.video_decoder = c.has_video_decoder();
@@ -236,8 +242,11 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
   stages.vae_chunk_frames = options_.decode.vae_chunk_frames;
   stages.vae_element_bytes = options_.decode.video_vae_bf16 ? 2 : 4;
   stages.text = plan.NeedsTextEncoder();
-  stages.video = plan.NeedsVideoDecode() || plan.image_to_video;
-  stages.audio = plan.NeedsAudioDecode();
+  // BenchOptions::decode_latents_jobs runs the decoders for LATENTS jobs too.
+  const bool bench_decode = options_.bench.decode_latents_jobs;
+  stages.video = plan.NeedsVideoDecode() || plan.image_to_video ||
+                 (bench_decode && comp.has_video_decoder());
+  stages.audio = plan.NeedsAudioDecode() || (bench_decode && comp.has_audio_decoder());
   stages.text_weights = comp.text_encoder_transient_bytes;
   stages.video_weights = comp.video_vae_transient_bytes;
   stages.audio_weights = comp.audio_transient_bytes;

@@ -38,8 +38,12 @@ uint64_t EstimateJobBytes(const VramEstimateInputs& in) {
 namespace {
 constexpr uint64_t kTextStageBytes = uint64_t{512} << 20;
 constexpr uint64_t kAudioStageBytes = uint64_t{512} << 20;
-constexpr int64_t kVaeCacheElementsPerPixel = 7200;
-constexpr int64_t kVaeChunkElementsPerPixelFrame = 2200;
+// Calibrated on an H200 (bench/NOTES.md, "The pipeline stage by stage"): the f32 decode added
+// 11.0 GiB at 704x704 and 20.5 GiB at 960x960 over the resident weights, 23.8k and 23.9k
+// elements per last-stage pixel; split between caches and per-frame transients as the spec's
+// derivation splits them (0.45 : 0.55).
+constexpr int64_t kVaeCacheElementsPerPixel = 10800;
+constexpr int64_t kVaeChunkElementsPerPixelFrame = 3300;
 }  // namespace
 
 uint64_t EstimateVideoDecodeBytes(const StageEstimateInputs& in) {

@@ -58,9 +58,11 @@ uint64_t EstimateJobBytes(const VramEstimateInputs& in);
 //            about 0.3 GB at UMT5-XXL's size, so a fixed 512 MiB covers it.
 //   video    Wan2.2 VAE decode of one chunk: the causal caches (2 frames per conv input,
 //            independent of the clip's length) and the chunk's transients, both proportional to
-//            the decoder's last-stage area (H/2 x W/2): caches ~7,200 elements per such pixel
-//            and ~2,200 per output frame of the chunk (spec encoders.md §3.6, derived), times
-//            the VAE's element size; the output goes to the host chunk by chunk.
+//            the decoder's last-stage area (H/2 x W/2): caches 10,800 elements per such pixel
+//            and 3,300 per output frame of the chunk, times the VAE's element size (measured on
+//            an H200: 24k elements per pixel at one latent frame per chunk, f32, at 704x704 and
+//            960x960; the split follows spec encoders.md §3.6); the output goes to the host
+//            chunk by chunk.
 //   audio    MMAudio VAE + BigVGAN on at most ~10 s: a fixed 512 MiB.
 struct StageEstimateInputs {
   int64_t width = 0;

@@ -110,8 +110,9 @@ def test_invalid_requests_are_refused_and_the_server_keeps_serving(daemon):
 def test_stages_and_formats_that_are_not_loaded_fail_the_precondition(daemon):
     with ovid_client.OvidClient(daemon.address) as client:
         for kwargs, words in [(dict(embedding=None, prompt="a cat"), "text encoder"),
-                              (dict(outputs=["mp4"]), "decoder"),
-                              (dict(outputs=["wav"]), "decoder"),
+                              (dict(outputs=["mp4"]), "the video VAE decoder"),
+                              (dict(outputs=["wav"]), "the audio VAE and vocoder"),
+                              (dict(outputs=["png_frames"]), "available: OUTPUT_FORMAT_LATENTS"),
                               (dict(first_frame=b"\x89PNG"), "first_frame")]:
             with pytest.raises(ovid_client.OvidError) as err:
                 client.generate(make_request(client, **kwargs))
