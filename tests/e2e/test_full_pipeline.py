@@ -235,3 +235,22 @@ def test_a_bad_component_file_stops_the_start_naming_it(start_daemon, components
     daemon = start_daemon(*flags(files), ready=False)
     assert daemon.proc.wait(timeout=120) != 0
     assert named in daemon.log()
+
+
+def test_ovidctl_generate_prompt_to_mp4_file(start_daemon, components, tmp_path):
+    """The issue's command line: `ovidctl generate --prompt "..." -o out.mp4` (plus a WAV)."""
+    daemon = start_daemon(*flags(components))
+    mp4, wav = tmp_path / "out.mp4", tmp_path / "out.wav"
+    run = subprocess.run([str(BIN / "ovidctl"), f"--address={daemon.address}", "generate",
+                          "--prompt", "a dog says <S>hello<E>", "--steps", "2", "-o", str(mp4),
+                          "--output", str(wav)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    streams = probe(mp4)
+    assert streams["video"]["codec_name"] == "h264" and streams["audio"]["codec_name"] == "aac"
+    assert int(streams["video"]["nb_read_frames"]) == FRAMES
+    assert wav_samples(wav.read_bytes()).size == SAMPLES
+    # An extension that names no format is a usage error (exit 2) before anything is sent.
+    bad = subprocess.run([str(BIN / "ovidctl"), f"--address={daemon.address}", "generate",
+                          "--prompt", "x", "-o", str(tmp_path / "out.avi")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and ".mp4" in bad.stderr
