@@ -147,6 +147,10 @@ def test_container_configuration_is_made_of_real_flags(overlay):
     env = ovid_env(objects)
     assert set(env) <= ovid_env_names(), set(env) - ovid_env_names()
     assert env["OVID_MODEL"].startswith("/models/")
+    # Every stage from the model volume, so the default output is the MP4 with sound.
+    for stage in ("OVID_TEXT_ENCODER", "OVID_TOKENIZER", "OVID_VAE", "OVID_AUDIO_VAE",
+                  "OVID_VOCODER"):
+        assert env[stage].startswith("/models/"), stage
     assert env["OVID_DEVICE"] == "cuda"
     assert not any(k.startswith("OVID_FAULT_") for k in env), "test-only fault hooks in a deployment"
 
