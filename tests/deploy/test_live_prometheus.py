@@ -51,6 +51,7 @@ CPU_HAS_NO_GPU = "a CPU daemon reports ovid_gpu_memory_total_bytes 0 and observe
 EXPECTED = {
     "dashboard: GPU memory used [A]": ("empty", CPU_HAS_NO_GPU),
     "dashboard: Per-request peak VRAM (p99) [A]": ("nan", CPU_HAS_NO_GPU),
+    "dashboard: Peak VRAM by stage (p99) [A]": ("nan", CPU_HAS_NO_GPU),
     "record: ovid:gpu_memory_used:ratio": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidRequestPeakVramNearLimit": ("empty", CPU_HAS_NO_GPU),
