@@ -68,6 +68,7 @@ out="$results/pipeline-$card-$(date -u +%Y%m%dT%H%M%SZ).txt"
     case $mode in
       *-offload-text) args+=(--offload text) ;;
       *-offload-all) args+=(--offload "text,vae,audio") ;;
+      *-offload-everything) args+=(--offload "text,vae,audio,denoiser") ;;
     esac
     echo "## $mode"
     "$build/bin/ovid-pipeline-bench" "${args[@]}" 2>&1 | grep -v '^ovid: ' || echo "FAILED: $mode"

@@ -142,14 +142,12 @@ absl::Status SetOffload(absl::string_view v, Config& c) {
       c.offload.video_vae = true;
     } else if (part == "audio") {
       c.offload.audio = true;
-    } else if (part == "none") {
     } else if (part == "denoiser") {
-      return absl::InvalidArgumentError(
-          "\"denoiser\" cannot be offloaded: its quantized weights stay resident (they are "
-          "what makes ovid small); offload text, vae or audio");
+      c.offload.denoiser = true;
+    } else if (part == "none") {
     } else {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "\"%s\" is not a stage that can be offloaded (text, vae, audio)", part));
+          "\"%s\" is not a stage that can be offloaded (text, vae, audio, denoiser)", part));
     }
   }
   return absl::OkStatus();
@@ -176,7 +174,7 @@ const std::vector<Flag>& Flags() {
        StringAt([](Config& c) -> std::string& { return c.components.vocoder; })},
       {"offload", "STAGES", "(none)",
        "Comma-separated stages kept off the GPU between uses and loaded per job: text, vae, "
-       "audio.",
+       "audio, denoiser.",
        SetOffload},
       {"vae-dtype", "DTYPE", "f32", "f32|bf16: the video VAE's compute (bf16 halves its memory).",
        Precision([](Config& c) -> bool& { return c.decode.video_vae_bf16; })},

@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
     if (s == "text") o.offload.text_encoder = true;
     else if (s == "vae") o.offload.video_vae = true;
     else if (s == "audio") o.offload.audio = true;
-    else return Usage("--offload takes text, vae, audio");
+    else if (s == "denoiser") o.offload.denoiser = true;
+    else return Usage("--offload takes text, vae, audio, denoiser");
   }
   o.decode.video_vae_bf16 = get("--vae-dtype", "f32") == "bf16";
   o.decode.audio_bf16 = get("--audio-dtype", "f32") == "bf16";

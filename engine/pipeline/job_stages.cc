@@ -169,7 +169,10 @@ absl::Status RunJobStages(const JobContext& job, ProgressSink& sink, const Cance
   absl::StatusOr<DenoisedLatents> latents;
   {
     StageClock clock(job, state, "denoise", result);
-    latents = RunDenoise(*job.model, in, sink, cancel, state);
+    state->stage = "denoise";
+    // An offloaded denoiser is loaded here and freed when `model` goes, before the decoders.
+    OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, job.model->Acquire());
+    latents = RunDenoise(*model, in, sink, cancel, state);
     if (!latents.ok()) return latents.status();
     clock.Done();
   }

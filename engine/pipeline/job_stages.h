@@ -18,6 +18,7 @@
 #include "engine/models/ovi/ovi_model.h"
 #include "engine/pipeline/components.h"
 #include "engine/pipeline/denoise_job.h"
+#include "engine/pipeline/on_demand.h"
 #include "engine/pipeline/output_stage.h"
 #include "engine/pipeline/request_plan.h"
 #include "ovid/ovi_pipeline.h"
@@ -28,7 +29,7 @@ struct JobContext {
   const JobPlan* plan = nullptr;
   uint64_t seed = 0;
   const RgbImage* first_frame = nullptr;  // image to video only
-  const ovi::OviModel* model = nullptr;
+  OnDemand<ovi::OviModel>* model = nullptr;  // acquired for the denoise stage only
   Components* components = nullptr;
   const PipelineOptions* options = nullptr;
   c10::Device device{c10::kCPU};

@@ -15,6 +15,7 @@
 #include "engine/pipeline/output_stage.h"
 #include "engine/pipeline/ovi_pipeline_impl.h"
 #include "engine/pipeline/vram_estimate.h"
+#include "engine/tensor/vram_accounting.h"
 #include "kernels/ggml_types.h"
 
 namespace ovid {
@@ -69,11 +70,20 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   mo.load.cache_budget_bytes = static_cast<int64_t>(options.cache_budget_bytes);
   mo.fallback_variant = options.fallback_variant.empty() ? "720x720_5s" : options.fallback_variant;
   mo.default_workspace = false;  // each worker slot brings its own
-  absl::StatusOr<std::unique_ptr<ovi::OviModel>> model = ovi::OviModel::Load(path, mo);
-  if (!model.ok()) return WithPath(model.status(), path);
-  p->model_ = *std::move(model);
+  p->model_.Configure(
+      [path, mo]() -> absl::StatusOr<std::unique_ptr<ovi::OviModel>> {
+        absl::StatusOr<std::unique_ptr<ovi::OviModel>> m = ovi::OviModel::Load(path, mo);
+        if (!m.ok()) return WithPath(m.status(), path);
+        return m;
+      },
+      options.offload.denoiser);
+  // Held until Load returns; an offloaded denoiser is freed then and reloaded per job.
+  OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, p->model_.Acquire());
+  p->spec_ = model->spec();
+  p->dtype_ = model->dtype();
+  p->denoiser_weight_bytes_ = static_cast<uint64_t>(model->store().Accounting().weight_bytes);
 
-  const ovi::OviModelSpec& spec = p->model_->spec();
+  const ovi::OviModelSpec& spec = p->spec_;
   const ovi::OviVariant* variant = ovi::FindOviVariant(spec.variant);
   if (variant == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": unknown ovi.variant '", spec.variant,
@@ -95,28 +105,31 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   if (!components.ok()) return components.status();
   p->components_ = *std::move(components);
   const Components& c = *p->components_;
-  // Offloaded stages were loaded once to check their files and are gone again; their blocks
-  // stay in the caching allocator unless handed back, and would read as used device memory
-  // (and shrink the daemon's automatic VRAM budget) while nothing holds them.
-  if (options.offload.text_encoder || options.offload.video_vae || options.offload.audio) {
-    ReleaseCachedMemory(p->device_);
-  }
+  const bool offloading = options.offload.text_encoder || options.offload.video_vae ||
+                          options.offload.audio || options.offload.denoiser;
   p->limits_.text_encoder = c.has_text();
   p->limits_.video_vae_encoder = c.has_video_encoder();
   p->limits_.video_decoder = c.has_video_decoder();
   p->limits_.audio_decoder = c.has_audio_decoder();
   p->limits_.media = c.media;
 
+  // The slots' workspaces are sized to the denoiser's largest layer and stay resident, also
+  // while an offloaded denoiser is away (they are what its next load would need anyway).
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool =
-      WorkerPool::Create(p->model_->store(), static_cast<int>(options.workers));
+      WorkerPool::Create(model->store(), static_cast<int>(options.workers));
   if (!pool.ok()) return WithPath(pool.status(), path);
   p->pool_ = *std::move(pool);
-  p->Describe(options);
+  p->Describe(options, *model);
+  model.reset();
+  // Offloaded stages were loaded once to check their files and are gone again; their blocks
+  // stay in the caching allocator unless handed back, and would read as used device memory
+  // (and shrink the daemon's automatic VRAM budget) while nothing holds them.
+  if (offloading) ReleaseCachedMemory(p->device_);
   return p;
 }
 
-void OviPipeline::Describe(const PipelineOptions& options) {
-  const ovi::OviModelSpec& spec = model_->spec();
+void OviPipeline::Describe(const PipelineOptions& options, const ovi::OviModel& model) {
+  const ovi::OviModelSpec& spec = model.spec();
   const ovi::OviConfig& c = spec.config;
   ModelDescription& d = description_;
   d.variant = spec.variant;
@@ -133,28 +146,35 @@ void OviPipeline::Describe(const PipelineOptions& options) {
   d.device = DeviceName(device_);
 
   // Per ggml type in the file, and per storage type on the device (for Vram()).
-  const VramAccounting acc = model_->store().Accounting();
+  const VramAccounting acc = model.store().Accounting();
   d.tensors_total = static_cast<uint32_t>(acc.tensors);
   d.tensors_quantized = static_cast<uint32_t>(acc.quantized);
   std::map<GgmlType, QuantTypeCount> by_type;
-  for (const gguf::TensorInfo& t : model_->store().file().tensors()) {
+  for (const gguf::TensorInfo& t : model.store().file().tensors()) {
     QuantTypeCount& q = by_type[t.type];
     q.type = GgmlTypeName(t.type);
     q.tensors += 1;
     q.bytes += t.nbytes;
     const bool raw = GgmlInfo(t.type).quantized && options.weights != WeightMode::kEager;
-    resident_tensors_by_type_[raw ? GgmlTypeName(t.type) : DtypeName(model_->dtype())] += 1;
+    resident_tensors_by_type_[raw ? GgmlTypeName(t.type) : DtypeName(model.dtype())] += 1;
   }
   for (auto& [type, q] : by_type) d.quantization.push_back(q);
 
   const std::string file = std::filesystem::path(options.model_path).filename().string();
-  d.stages = {{"denoiser", true, false, file}};
+  d.stages = {{"denoiser", true, options.offload.denoiser, file}};
   DescribeComponents(options, *components_, &d.stages);
   d.output_formats = AvailableOutputFormats(limits_);
 }
 
 VramSnapshot OviPipeline::Vram() const {
-  const VramAccounting acc = model_->store().Accounting();
+  // An offloaded denoiser between jobs holds no weights; the allocator is asked directly.
+  const std::shared_ptr<ovi::OviModel> model = model_.Peek();
+  VramAccounting acc;
+  if (model) {
+    acc = model->store().Accounting();
+  } else if (device_.is_cuda()) {
+    acc.allocator = QueryAllocatorStats(device_.has_index() ? device_.index() : 0);
+  }
   VramSnapshot v;
   v.weights_resident_bytes = static_cast<uint64_t>(acc.weight_bytes);
   v.weights_bf16_equivalent_bytes = static_cast<uint64_t>(acc.bf16_equivalent_bytes);
@@ -181,7 +201,8 @@ absl::Status OviPipeline::Warmup() {
   // Hold every slot, so each one runs once (and no job interleaves).
   std::vector<WorkerPool::Lease> leases;
   for (size_t i = 0; i < pool_->size(); ++i) leases.push_back(pool_->Acquire());
-  const ovi::OviConfig& c = model_->spec().config;
+  OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, model_.Acquire());
+  const ovi::OviConfig& c = spec_.config;
   for (const WorkerPool::Lease& lease : leases) {
     SlotBinding bind(lease.slot());
     const std::string what = absl::StrCat("warmup on worker ", lease.slot().index);
@@ -197,10 +218,10 @@ absl::Status OviPipeline::Warmup() {
                                                 at::zeros({1, c.text_dim}, f32)};
                             }));
       const auto& [video, audio, context] = inputs;
-      absl::StatusOr<ovi::OviContextCache> ctx = model_->PrepareContext(context, context);
+      absl::StatusOr<ovi::OviContextCache> ctx = model->PrepareContext(context, context);
       if (!ctx.ok())
         return absl::Status(ctx.status().code(), absl::StrCat(what, ": ", ctx.status().message()));
-      absl::StatusOr<ovi::OviForwardOutputs> out = model_->Forward({video, audio, 999.0}, *ctx);
+      absl::StatusOr<ovi::OviForwardOutputs> out = model->Forward({video, audio, 999.0}, *ctx);
       if (!out.ok())
         return absl::Status(out.status().code(), absl::StrCat(what, ": ", out.status().message()));
       // Copying a value back waits for the slot's stream: readiness means the pass finished.
@@ -219,7 +240,7 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
   }
   OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_, first_frame_size));
   if (options_.faults.vram_estimate_bytes != 0) return options_.faults.vram_estimate_bytes;
-  const ovi::OviConfig& c = model_->spec().config;
+  const ovi::OviConfig& c = spec_.config;
   VramEstimateInputs in;
   in.dim = c.dim;
   in.ffn_dim = c.ffn_dim;
@@ -227,7 +248,7 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
   in.layers = c.num_layers;
   in.text_len = limits_.text_len;
   in.audio_convmlp_hidden = c.audio_convmlp_hidden;
-  in.element_bytes = static_cast<int64_t>(c10::elementSize(model_->dtype()));
+  in.element_bytes = static_cast<int64_t>(c10::elementSize(dtype_));
   in.video_tokens = plan.VideoTokens();
   in.audio_tokens = plan.audio_latents;
   in.video_latent_elements =
@@ -250,7 +271,10 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
   stages.text_weights = comp.text_encoder_transient_bytes;
   stages.video_weights = comp.video_vae_transient_bytes;
   stages.audio_weights = comp.audio_transient_bytes;
-  return EstimatePipelineBytes(EstimateJobBytes(in), stages);
+  // An offloaded denoiser's weights come back for its stage.
+  const uint64_t denoise =
+      EstimateJobBytes(in) + (options_.offload.denoiser ? denoiser_weight_bytes_ : 0);
+  return EstimatePipelineBytes(denoise, stages);
 }
 
 }  // namespace pipeline

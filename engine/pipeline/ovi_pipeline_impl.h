@@ -31,12 +31,11 @@ class OviPipeline final : public LoadedPipeline {
   bool healthy() const override { return healthy_.load(std::memory_order_acquire); }
   absl::Status Warmup() override;
 
-  const ovi::OviModel& model() const { return *model_; }
   const ModelLimits& limits() const { return limits_; }
 
  private:
   OviPipeline() = default;
-  void Describe(const PipelineOptions& options);
+  void Describe(const PipelineOptions& options, const ovi::OviModel& model);
   // A failed job's status in the API's terms (see pipeline_run.cc); may mark the pipeline
   // unhealthy.
   absl::Status MapJobError(const absl::Status& status, const DenoiseState& state,
@@ -44,7 +43,12 @@ class OviPipeline final : public LoadedPipeline {
 
   PipelineOptions options_;
   c10::Device device_{c10::kCPU};
-  std::unique_ptr<ovi::OviModel> model_;
+  // The denoiser: resident, or (--offload denoiser) loaded per job for its denoise stage. What
+  // the pipeline needs of it between jobs is kept apart: its spec, dtype and weight bytes.
+  OnDemand<ovi::OviModel> model_;
+  ovi::OviModelSpec spec_;
+  at::ScalarType dtype_ = at::kFloat;
+  uint64_t denoiser_weight_bytes_ = 0;
   std::unique_ptr<Components> components_;
   std::unique_ptr<WorkerPool> pool_;
   ModelLimits limits_;

@@ -120,7 +120,7 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
   job.plan = &plan;
   job.seed = result.seed;
   job.first_frame = first_frame ? &*first_frame : nullptr;
-  job.model = model_.get();
+  job.model = &model_;
   job.components = components_.get();
   job.options = &options_;
   job.device = device_;

@@ -161,14 +161,23 @@ TEST_F(PipelineStagesTest, PromptToEveryOutputInOvisStageOrder) {
 
 TEST_F(PipelineStagesTest, OffloadingChangesNoByteAndIsDescribed) {
   PipelineOptions offload = FullOptions();
-  offload.offload = {true, true, true};
+  offload.offload = {true, true, true, true};
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> resident = LoadTiny(FullOptions());
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> offloaded = LoadTiny(offload);
   ASSERT_TRUE(resident.ok()) << resident.status();
   ASSERT_TRUE(offloaded.ok()) << offloaded.status();
   for (const StageDescription& s : (*offloaded)->Describe().stages) {
-    EXPECT_EQ(s.offloaded, s.name != "denoiser") << s.name;
+    EXPECT_TRUE(s.offloaded) << s.name;
   }
+  // Between jobs an offloaded denoiser holds no weights; a resident one does.
+  EXPECT_EQ((*offloaded)->Vram().weights_resident_bytes, 0u);
+  EXPECT_GT((*resident)->Vram().weights_resident_bytes, 0u);
+  // Its weights come back for the denoise stage: the estimate says so.
+  GenerationRequest probe = PromptRequest({OutputFormat::kLatents});
+  absl::StatusOr<uint64_t> with = (*offloaded)->EstimateVram(probe);
+  absl::StatusOr<uint64_t> without = (*resident)->EstimateVram(probe);
+  ASSERT_TRUE(with.ok() && without.ok());
+  EXPECT_GT(*with, *without);
   std::map<OutputFormat, std::string> runs[2];
   for (int i = 0; i < 2; ++i) {
     CancelToken cancel;

@@ -41,11 +41,13 @@ struct ComponentFiles {
 
 // Stages kept off the GPU between uses (--offload): loaded from their (page-cached, mapped) files
 // when a job needs them and released as soon as it is done with them. Trades load time per job
-// for device memory; the denoiser always stays resident (its quantized blocks are the point).
+// for device memory. The denoiser too: its quantized blocks then live on the device only during
+// the denoise stage, so the decoders get the whole card (small GPUs, f32 decoding).
 struct OffloadOptions {
   bool text_encoder = false;
   bool video_vae = false;
-  bool audio = false;  // the MMAudio VAE and the vocoder together
+  bool audio = false;     // the MMAudio VAE and the vocoder together
+  bool denoiser = false;  // the Ovi model (its worker workspaces stay resident)
 };
 
 // Numerics and sizes of the decode and output stages.
