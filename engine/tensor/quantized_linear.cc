@@ -44,7 +44,7 @@ absl::StatusOr<QuantizedLinear> QuantizedLinear::Create(
   l.in_ = weight->shape()[1];
   const c10::Device device = weight->device();
   return ops::GuardTorch("QuantizedLinear", [&]() -> absl::StatusOr<QuantizedLinear> {
-    const at::ScalarType cd = ComputeDtype(device);
+    const at::ScalarType cd = options.exact_f32 ? at::kFloat : ComputeDtype(device);
     if (dense.defined()) {
       if (dense.dim() != 2 || dense.size(0) != l.out_ || dense.size(1) != l.in_) {
         return absl::InvalidArgumentError(
@@ -75,7 +75,7 @@ absl::StatusOr<QuantizedLinear> QuantizedLinear::Dense(at::Tensor weight, at::Te
   l.out_ = weight.size(0);
   l.in_ = weight.size(1);
   return ops::GuardTorch("dense linear", [&]() -> absl::StatusOr<QuantizedLinear> {
-    const at::ScalarType cd = ComputeDtype(weight.device());
+    const at::ScalarType cd = options.exact_f32 ? at::kFloat : ComputeDtype(weight.device());
     if (bias.defined()) {
       if (bias.dim() != 1 || bias.size(0) != l.out_) {
         return absl::InvalidArgumentError(absl::StrCat("dense bias must be [", l.out_, "]"));
@@ -105,7 +105,7 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
         absl::StrCat("linear input on ", x.device().str(), ", weight on ", device.str()));
   }
   return ops::GuardTorch("linear forward", [&]() -> absl::StatusOr<at::Tensor> {
-    const at::ScalarType cd = ComputeDtype(device);
+    const at::ScalarType cd = options_.exact_f32 ? at::kFloat : ComputeDtype(device);
     std::vector<int64_t> out_shape(x.sizes().begin(), x.sizes().end());
     out_shape.back() = out_;
     const at::Tensor x2d = x.reshape({-1, in_}).to(cd).contiguous();  // [M, in]
@@ -114,7 +114,8 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
     if (dense_.defined()) {
       taken = LinearPath::kDenseGemm;
       y = at::linear(x2d, dense_, bias_);
-    } else if (device.is_cuda() && tokens <= options_.FusedMaxTokens(weight_->type()) &&
+    } else if (device.is_cuda() && !options_.exact_f32 &&
+               tokens <= options_.FusedMaxTokens(weight_->type()) &&
                ops::HasFusedMatmul(weight_->type())) {
       taken = LinearPath::kFused;
       absl::StatusOr<at::Tensor> fused =

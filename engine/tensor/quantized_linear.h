@@ -32,6 +32,10 @@ enum class LinearMode { kLazy, kEager, kCache };
 const char* LinearModeName(LinearMode mode);
 
 struct LinearOptions {
+  // Compute in f32 on CUDA too (weights expanded to f32, dense weights kept f32, no fused
+  // kernel): the reference path that checks a CUDA model against its CPU f32 run. Off for
+  // generation, where CUDA computes in bf16 as Ovi does.
+  bool exact_f32 = false;
   // Token counts (rows of x) up to this use the fused kernel where one exists; above it the
   // weight is expanded into the workspace and cuBLAS runs. The default is for the types only
   // the portable fused kernel handles (measured on an H200 with ovid-bench-linear: it wins up to

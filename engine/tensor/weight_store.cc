@@ -120,7 +120,7 @@ absl::Status WeightStore::LoadAll() {
   acc = VramAccounting();
   acc.device = device_.str();
   acc.mode = LinearModeName(options_.mode);
-  const at::ScalarType compute = ComputeDtype(device_);
+  const at::ScalarType compute = compute_dtype();
   const at::ScalarType plain = options_.plain_dtype.value_or(compute);
 
   // Phase 1: every tensor's bytes to the device, copies overlapping file reads.
@@ -230,7 +230,7 @@ absl::Status WeightStore::PlanAndFillCache() {
     layers.push_back(q.get());
   }
   const CachePlan plan = PlanCache(candidates, options_.cache_budget_bytes, options_.cost_model);
-  const at::ScalarType compute = ComputeDtype(device_);
+  const at::ScalarType compute = compute_dtype();
   for (size_t i : plan.chosen) {
     absl::StatusOr<at::Tensor> dense = layers[i]->Dequantize(compute);
     if (!dense.ok()) {
@@ -277,7 +277,7 @@ absl::StatusOr<at::Tensor> WeightStore::Tensor(std::string_view name,
   if (auto it = quantized_.find(name); it != quantized_.end()) {
     OVID_RETURN_IF_ERROR(CheckShape(name, it->second->shape(), expected_shape));
     if (auto c = cache_.find(name); c != cache_.end()) return c->second;
-    return it->second->Dequantize(ComputeDtype(device_));
+    return it->second->Dequantize(compute_dtype());
   }
   return NotFound(name);
 }
@@ -311,9 +311,13 @@ absl::StatusOr<QuantizedLinear> WeightStore::Linear(std::string_view weight, std
   return QuantizedLinear::Dense(dense, bias_tensor, options_.linear);
 }
 
+at::ScalarType WeightStore::compute_dtype() const {
+  return options_.linear.exact_f32 ? at::kFloat : ComputeDtype(device_);
+}
+
 absl::StatusOr<std::shared_ptr<DequantWorkspace>> WeightStore::NewWorkspace() const {
   const int64_t bytes = accounting_.largest_layer_elements *
-                        static_cast<int64_t>(c10::elementSize(ComputeDtype(device_)));
+                        static_cast<int64_t>(c10::elementSize(compute_dtype()));
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<DequantWorkspace> ws,
                         DequantWorkspace::Create(device_, bytes));
   std::shared_ptr<DequantWorkspace> shared = std::move(ws);

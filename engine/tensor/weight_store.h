@@ -61,6 +61,9 @@ class WeightStore {
   const gguf::GgufFile& file() const { return *file_; }
   c10::Device device() const { return device_; }
   const LoadOptions& options() const { return options_; }
+  // What quantized tensors expand to: bf16 on CUDA, f32 on the CPU (f32 everywhere with
+  // LinearOptions::exact_f32).
+  at::ScalarType compute_dtype() const;
   bool Contains(std::string_view name) const;
   std::vector<std::string> Names() const;  // file order
 

@@ -33,7 +33,7 @@ struct Fixture {
 };
 
 Fixture Load(GgmlType type, LinearMode mode, c10::Device device, int64_t cache_budget = 0,
-             int64_t fused_max_tokens = 1024) {
+             int64_t fused_max_tokens = 1024, bool exact_f32 = false) {
   const std::string name = std::string("linear_") + GgmlTypeName(type) + ".gguf";
   absl::StatusOr<std::string> path =
       testing::WriteTestGguf(name, {{"w", type, {kOut, kIn}}, {"b", GgmlType::kF32, {kOut}}});
@@ -43,6 +43,7 @@ Fixture Load(GgmlType type, LinearMode mode, c10::Device device, int64_t cache_b
   options.cache_budget_bytes = cache_budget;
   options.linear.fused_max_tokens = fused_max_tokens;
   options.linear.fused_max_tokens_by_type.clear();  // the test picks the path itself
+  options.linear.exact_f32 = exact_f32;
   options.log = false;
   absl::StatusOr<std::unique_ptr<WeightStore>> store = WeightStore::Load(*path, device, options);
   std::remove(path->c_str());  // the mapping stays valid; nothing piles up in /tmp
@@ -223,6 +224,27 @@ TEST_P(GpuLinearTest, FusedPathWithinBf16Tolerance) {
     EXPECT_EQ(path, LinearPath::kFused);
     const at::Tensor want = at::linear(x.cpu().to(at::kFloat), f.ref_weight, f.ref_bias);
     EXPECT_LT(testing::RelativeMaxError(*y, want), 2e-2) << "tokens " << tokens;
+  }
+}
+
+TEST_P(GpuLinearTest, ExactF32MatchesTheCpuF32Reference) {
+  // LinearOptions::exact_f32: f32 in, f32 weights, f32 GEMM (no TF32: PyTorch's default for
+  // matmuls), whatever the token count, so a CUDA model can be held against its CPU run.
+  const c10::Device gpu(c10::kCUDA, 0);
+  Fixture f = Load(GetParam(), LinearMode::kLazy, gpu, 0, 1024, /*exact_f32=*/true);
+  for (int64_t tokens : {1, 64, 300}) {
+    const at::Tensor x = testing::RandomInput({tokens, kIn}, at::kFloat, gpu, tokens);
+    absl::StatusOr<QuantizedLinear> linear = f.store->Linear("w", "b", kOut, kIn);
+    ASSERT_TRUE(linear.ok());
+    LinearPath path = LinearPath::kNone;
+    absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws = f.store->NewWorkspace();
+    ASSERT_TRUE(ws.ok()) << ws.status();
+    absl::StatusOr<at::Tensor> y = linear->Forward(x, ws->get(), &path);
+    ASSERT_TRUE(y.ok()) << y.status();
+    EXPECT_EQ(path, LinearPath::kDequantGemm);
+    EXPECT_EQ(y->scalar_type(), at::kFloat);
+    const at::Tensor want = at::linear(x.cpu(), f.ref_weight, f.ref_bias);
+    EXPECT_LT(testing::RelativeMaxError(*y, want), 1e-5) << "tokens " << tokens;
   }
 }
 

@@ -49,6 +49,9 @@ absl::StatusOr<std::unique_ptr<Umt5Encoder>> Umt5Encoder::FromFile(
     return absl::InvalidArgumentError("UMT5 max_tokens must be positive");
   }
   if (!options.load.plain_dtype) options.load.plain_dtype = dtype;
+  // f32 asked for on CUDA: the reference run, f32 throughout (not the bf16 matmuls of the
+  // production path), so it can be held against the CPU and transformers.
+  if (dtype == at::kFloat && options.device.is_cuda()) options.load.linear.exact_f32 = true;
   std::unique_ptr<Umt5Encoder> enc(new Umt5Encoder());
   OVID_ASSIGN_OR_RETURN(enc->store_,
                         WeightStore::FromFile(std::move(file), options.device, options.load));
