@@ -3,12 +3,13 @@
 // spec encoders.md §1), for ordinary text:
 //   1. curly quotes to straight ones (ftfy's uncurl_quotes: U+2018..U+201B -> ', U+201C..U+201F
 //      -> "), the one ftfy fix that changes ordinary prompts and that SentencePiece's NFKC does
-//      not undo (recent ftfy may also map U+02BC to '; not checked, ftfy is not installed);
+//      not undo;
 //   2. html.unescape twice, then str.strip();
 //   3. every run of whitespace (the `regex` module's \s: Unicode White_Space) becomes one space,
 //      then str.strip() again (Python's isspace, which also counts U+001C..U+001F).
 //
-// The rest of ftfy.fix_text is NOT reproduced (ftfy is not a dependency):
+// The rest of ftfy.fix_text is NOT reproduced (ftfy is not linked; tests/text compares with
+// ftfy 6.3.1 itself and lists what differs):
 //   - NFC normalization: SentencePiece's nmt_nfkc normalizer runs next and NFKC(NFC(x)) =
 //     NFKC(x), so the token ids are expected to be the same.
 //   - ftfy's own HTML unescaping, which it does only when the text has no '<': triply escaped

@@ -99,6 +99,43 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--drain-timeout=soon"}), {"--drain-timeout"});
 }
 
+TEST(ConfigTest, PipelineStagesOffloadAndDecodeSettings) {
+  absl::StatusOr<Config> c = Parse(
+      {"--model=m", "--text-encoder=/m/umt5.gguf", "--tokenizer=/m/spiece.model", "--vae=/m/v",
+       "--audio-vae=/m/a", "--vocoder=/m/b", "--offload=text, vae,denoiser",
+       "--vae-dtype=bf16", "--vae-chunk-frames=2", "--mp4-crf=18", "--mp4-preset=slow"},
+      {{"OVID_AUDIO_DTYPE", "bf16"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->components.text_encoder, "/m/umt5.gguf");
+  EXPECT_EQ(c->components.tokenizer, "/m/spiece.model");
+  EXPECT_EQ(c->components.video_vae, "/m/v");
+  EXPECT_EQ(c->components.audio_vae, "/m/a");
+  EXPECT_EQ(c->components.vocoder, "/m/b");
+  EXPECT_TRUE(c->offload.text_encoder);
+  EXPECT_TRUE(c->offload.video_vae);
+  EXPECT_FALSE(c->offload.audio);
+  EXPECT_TRUE(c->offload.denoiser);
+  EXPECT_TRUE(c->decode.video_vae_bf16);
+  EXPECT_TRUE(c->decode.audio_bf16);
+  EXPECT_EQ(c->decode.vae_chunk_frames, 2u);
+  EXPECT_EQ(c->decode.mp4_crf, 18u);
+  EXPECT_EQ(c->decode.mp4_preset, "slow");
+  // The defaults: nothing offloaded, f32 decoders, Ovi's MP4 settings.
+  c = Parse({"--model=m"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->offload.text_encoder || c->offload.video_vae || c->offload.audio ||
+               c->offload.denoiser);
+  EXPECT_FALSE(c->decode.video_vae_bf16);
+  EXPECT_EQ(c->decode.mp4_crf, 23u);
+  EXPECT_EQ(c->decode.mp4_preset, "medium");
+
+  ExpectError(Parse({"--model=m", "--offload=text,gpu"}), {"--offload", "\"gpu\"", "denoiser"});
+  ExpectError(Parse({"--model=m", "--vae-dtype=f16"}), {"--vae-dtype", "f32|bf16"});
+  ExpectError(Parse({"--model=m", "--mp4-crf=52"}), {"--mp4-crf", "[0, 51]"});
+  ExpectError(Parse({"--model=m", "--mp4-preset=turbo"}), {"--mp4-preset", "ultrafast"});
+  ExpectError(Parse({"--model=m", "--vae-chunk-frames=0"}), {"--vae-chunk-frames", "[1, 64]"});
+}
+
 TEST(ConfigTest, BadEnvironmentValueNamesTheVariableAndTheFlag) {
   ExpectError(Parse({"--model=m"}, {{"OVID_WORKERS", "-1"}}),
               {"OVID_WORKERS", "--workers", "[1, 64]"});

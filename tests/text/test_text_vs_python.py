@@ -275,3 +275,56 @@ def test_bad_model_is_reported(tmp_path):
                           capture_output=True, check=False)
     assert proc.returncode == 1
     assert "INVALID_ARGUMENT" in proc.stderr and str(bad) in proc.stderr
+
+
+# ---- the original's cleaning with ftfy itself --------------------------------------------------
+# Wan's HuggingfaceTokenizer(clean='whitespace'): basic_clean (ftfy.fix_text, html.unescape twice,
+# strip) then whitespace_clean. ftfy is pinned in scripts/requirements.txt for this comparison only.
+
+def original_clean(text):
+    import ftfy
+    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
+    return regex.sub(r"\s+", " ", text).strip()
+
+
+# Prompts ftfy leaves alone or changes only as ovid does: the same text.
+DOUBLY_ESCAPED = [p for p in KNOWN_SAME if p.startswith("doubly escaped")]
+FTFY_SAME_TEXT = [p for p in KNOWN_SAME + CURLY + TAG_PROMPTS
+                  if p not in DOUBLY_ESCAPED and "\x1c" not in p] + [
+    "line\r\nbreak", "A <b>bold</b> &lt;tag&gt;", "\u00a0nbsp\u2003em space", "soft\u00adhyphen",
+    "zero\u200bwidth", "emoji \U0001F600 and 東京"]
+# ftfy normalizes these (NFC, ligatures, fullwidth forms, control characters) and ovid does not;
+# the tokenizer's nmt_nfkc normalization makes the same change, so the ids agree.
+FTFY_SAME_IDS = ["e\u0301 combining accent", "\ufb01 ligature \uff21\uff22\uff23",
+                 "A\u0308 decomposed", "tab\there\x07bell", "Audio:\u3000\x1cwind"]
+# The differences that remain (README "Prompt text"): ftfy repairs mojibake, and without a '<'
+# in the text it unescapes HTML once more (and then straightens the curly quotes it produced).
+FTFY_DIFFERENT = {
+    "caf\u00c3\u00a9 mojibake": ("caf\u00c3\u00a9 mojibake", "caf\u00e9 mojibake"),
+    "&amp;amp;amp; triple": ("&amp; triple", "& triple"),
+    "&ldquo;quoted&rdquo;": ("\u201cquoted\u201d", "\"quoted\""),
+    **{p: ("doubly escaped: <S>hi<E> and &amp; stays &", "doubly escaped: <S>hi<E> and & stays &")
+       for p in DOUBLY_ESCAPED},
+}
+
+
+def test_cleaning_equals_the_ftfy_original_on_ordinary_prompts():
+    got = cli("clean", FTFY_SAME_TEXT)
+    assert [g["text"] for g in got] == [original_clean(p) for p in FTFY_SAME_TEXT]
+
+
+def test_what_ftfy_normalizes_gives_the_same_ids(model):
+    ours = cli("encode", [g["text"] for g in cli("clean", FTFY_SAME_IDS)], "--model=%s" % model)
+    theirs = cli("encode", [original_clean(p) for p in FTFY_SAME_IDS], "--model=%s" % model)
+    assert [g["ids"] for g in ours] == [g["ids"] for g in theirs]
+    # ...while the texts themselves differ (otherwise this list belongs above).
+    cleaned = [g["text"] for g in cli("clean", FTFY_SAME_IDS)]
+    assert all(c != original_clean(p) for c, p in zip(cleaned, FTFY_SAME_IDS))
+
+
+def test_the_documented_differences_from_ftfy_are_exactly_these():
+    prompts = list(FTFY_DIFFERENT)
+    got = [g["text"] for g in cli("clean", prompts)]
+    for prompt, text in zip(prompts, got):
+        ours, original = FTFY_DIFFERENT[prompt]
+        assert (text, original_clean(prompt)) == (ours, original), prompt
