@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "engine/models/key_table_rows.h"
 
 namespace ovid::audio {
 namespace {
@@ -28,28 +29,22 @@ std::string Substitute(absl::string_view pattern, const Vars& vars) {
 absl::StatusOr<AudioKeyTable> ParseAudioKeyTable(absl::string_view name, absl::string_view text) {
   AudioKeyTable table;
   table.name = std::string(name);
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_no;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    auto bad = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("key table ", name, " line ", line_no, ": ", why, ": '", line, "'"));
-    };
-    if (f[0] == "module" && f.size() == 3) {
-      if (!table.modules.emplace(std::string(f[1]), std::string(f[2])).second) {
-        return bad("duplicate module");
-      }
-    } else if (f[0] == "ignore" && f.size() == 2) {
-      table.ignored.emplace_back(f[1]);
-    } else if (f[0] == "prefix" && f.size() == 2) {
-      table.prefixes.emplace_back(f[1]);
-    } else {
-      return bad("expected 'module LOGICAL FILE', 'ignore PREFIX' or 'prefix PREFIX'");
-    }
-  }
+  const absl::Status parsed = models::ForEachKeyTableRow(
+      name, text, [&](const std::vector<absl::string_view>& f, const models::RowError& bad) {
+        if (f[0] == "module" && f.size() == 3) {
+          if (!table.modules.emplace(std::string(f[1]), std::string(f[2])).second) {
+            return bad("duplicate module");
+          }
+        } else if (f[0] == "ignore" && f.size() == 2) {
+          table.ignored.emplace_back(f[1]);
+        } else if (f[0] == "prefix" && f.size() == 2) {
+          table.prefixes.emplace_back(f[1]);
+        } else {
+          return bad("expected 'module LOGICAL FILE', 'ignore PREFIX' or 'prefix PREFIX'");
+        }
+        return absl::OkStatus();
+      });
+  if (!parsed.ok()) return parsed;
   return table;
 }
 

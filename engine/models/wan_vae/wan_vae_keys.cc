@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/gguf/status_macros.h"
+#include "engine/models/key_table_rows.h"
 #include "engine/models/wan_vae/wan_vae_infer.h"
 #include "engine/models/wan_vae/wan_vae_key_tables.h"
 
@@ -164,32 +165,27 @@ const char* ModuleKindName(ModuleKind kind) {
 absl::StatusOr<KeyTable> ParseKeyTable(absl::string_view name, absl::string_view text) {
   KeyTable table;
   table.name = std::string(name);
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_no;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    auto bad = [&](absl::string_view why) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("key table ", name, " line ", line_no, ": ", why, ": '", line, "'"));
-    };
-    if (f[0] == "module" && f.size() == 3) {
-      if (!table.modules.emplace(std::string(f[1]), std::string(f[2])).second) {
-        return bad("duplicate module");
-      }
-    } else if (f[0] == "param" && f.size() == 4) {
-      if (f[1] != "conv" && f[1] != "res" && f[1] != "attn" && f[1] != "norm") {
-        return bad("unknown module kind");
-      }
-      if (!table.params.emplace(std::pair(std::string(f[1]), std::string(f[2])), std::string(f[3]))
-               .second) {
-        return bad("duplicate param");
-      }
-    } else {
-      return bad("expected 'module LOGICAL FILE' or 'param KIND LOGICAL FILE'");
-    }
-  }
+  const absl::Status parsed = models::ForEachKeyTableRow(
+      name, text, [&](const std::vector<absl::string_view>& f, const models::RowError& bad) {
+        if (f[0] == "module" && f.size() == 3) {
+          if (!table.modules.emplace(std::string(f[1]), std::string(f[2])).second) {
+            return bad("duplicate module");
+          }
+        } else if (f[0] == "param" && f.size() == 4) {
+          if (f[1] != "conv" && f[1] != "res" && f[1] != "attn" && f[1] != "norm") {
+            return bad("unknown module kind");
+          }
+          if (!table.params
+                   .emplace(std::pair(std::string(f[1]), std::string(f[2])), std::string(f[3]))
+                   .second) {
+            return bad("duplicate param");
+          }
+        } else {
+          return bad("expected 'module LOGICAL FILE' or 'param KIND LOGICAL FILE'");
+        }
+        return absl::OkStatus();
+      });
+  if (!parsed.ok()) return parsed;
   return table;
 }
 
