@@ -78,9 +78,11 @@ int main(int argc, char** argv) {
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const ovid::VramSnapshot v = (*pipeline)->Vram();
-  std::printf("load %.1f s; after load: torch allocated %.0f MiB, device used %.0f MiB of %.0f\n",
-              load_s, MiB(v.torch_allocated_bytes), MiB(v.device_used_bytes),
-              MiB(v.device_total_bytes));
+  std::printf(
+      "load %.1f s; after load: torch allocated %.0f MiB, reserved %.0f MiB, device used %.0f "
+      "MiB of %.0f\n",
+      load_s, MiB(v.torch_allocated_bytes), MiB(v.torch_reserved_bytes), MiB(v.device_used_bytes),
+      MiB(v.device_total_bytes));
 
   ovid::GenerationRequest r;
   const bool prompt = !o.components.text_encoder.empty();
