@@ -7,19 +7,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/models/layout_messages.h"
 
 namespace ovid::audio {
 namespace {
 
-void AppendCapped(const std::vector<std::string>& items, const char* what,
-                  std::vector<std::string>* parts) {
-  if (items.empty()) return;
-  constexpr size_t kCap = 40;
-  std::vector<std::string> shown(items.begin(), items.begin() + std::min(items.size(), kCap));
-  std::string part = absl::StrCat(items.size(), " ", what, ": ", absl::StrJoin(shown, ", "));
-  if (items.size() > kCap) absl::StrAppend(&part, ", ... (", items.size() - kCap, " more)");
-  parts->push_back(std::move(part));
-}
+using models::AppendCapped;
 
 std::string ShapesString(const std::vector<std::vector<int64_t>>& shapes) {
   std::vector<std::string> s;
@@ -29,9 +22,7 @@ std::string ShapesString(const std::vector<std::vector<int64_t>>& shapes) {
 
 }  // namespace
 
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
-}
+std::string ShapeString(const std::vector<int64_t>& shape) { return models::ShapeString(shape); }
 
 absl::Status CheckTensorSet(const std::vector<NamedShape>& actual,
                             const std::vector<ExpectedTensor>& expected,

@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/models/key_table_rows.h"
+#include "engine/models/layout_messages.h"
 #include "engine/models/wan_vae/wan_vae_infer.h"
 #include "engine/models/wan_vae/wan_vae_key_tables.h"
 
@@ -127,20 +128,8 @@ absl::Status AddEncoder(const WanVaeConfig& c, LayoutBuilder& b) {
   return b.Conv("quant_conv", {}, {2 * c.z_dim, 2 * c.z_dim, 1, 1, 1});
 }
 
-std::string ShapeString(const Shape& shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
-}
-
-// At most 40 names per category, so one broken file gives a readable message.
-void AppendCapped(const std::vector<std::string>& items, const char* what,
-                  std::vector<std::string>* parts) {
-  if (items.empty()) return;
-  constexpr size_t kCap = 40;
-  std::vector<std::string> shown(items.begin(), items.begin() + std::min(items.size(), kCap));
-  std::string part = absl::StrCat(items.size(), " ", what, ": ", absl::StrJoin(shown, ", "));
-  if (items.size() > kCap) absl::StrAppend(&part, ", ... (", items.size() - kCap, " more)");
-  parts->push_back(std::move(part));
-}
+using models::AppendCapped;
+using models::ShapeString;
 
 }  // namespace
 
