@@ -8,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/models/wan_vae/wan_vae.h"
-#include "engine/ops/torch_status.h"
 #include "engine/pipeline/audio_stage.h"
 #include "engine/pipeline/device_util.h"
 #include "engine/pipeline/latents_output.h"
@@ -61,19 +60,8 @@ void Report(const JobContext& job, ProgressSink& sink, const char* stage, uint32
 absl::StatusOr<TextContexts> TextStage(const JobContext& job, ProgressSink& sink,
                                        DenoiseState* state, GenerationResult* result) {
   const JobPlan& plan = *job.plan;
-  if (!plan.NeedsTextEncoder()) {
-    // Embeddings only: no stage to time.
-    TextContexts t;
-    const TextInput* in[] = {&plan.positive, &plan.video_negative, &plan.audio_negative};
-    at::Tensor* out[] = {&t.positive, &t.video_negative, &t.audio_negative};
-    for (int i = 0; i < 3; ++i) {
-      if (in[i]->embedding == nullptr) continue;
-      OVID_ASSIGN_OR_RETURN(*out[i], ops::GuardTorch("text context", [&] {
-                              return EmbeddingTensor(*in[i]->embedding);
-                            }));
-    }
-    return t;
-  }
+  // Embeddings only: EncodeText just copies them, no stage to time.
+  if (!plan.NeedsTextEncoder()) return EncodeText(plan, *job.components);
   StageClock clock(job, state, "text_encode", result);
   Report(job, sink, "text_encode", 0, 1);
   OVID_ASSIGN_OR_RETURN(TextContexts t, EncodeText(plan, *job.components));
@@ -169,7 +157,6 @@ absl::Status RunJobStages(const JobContext& job, ProgressSink& sink, const Cance
   absl::StatusOr<DenoisedLatents> latents;
   {
     StageClock clock(job, state, "denoise", result);
-    state->stage = "denoise";
     // An offloaded denoiser is loaded here and freed when `model` goes, before the decoders.
     OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, job.model->Acquire());
     latents = RunDenoise(*model, in, sink, cancel, state);
