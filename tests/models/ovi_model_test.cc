@@ -156,7 +156,8 @@ TEST_F(OviModelTest, FusedBlockMatchesUnfusedComposition) {
   const OviWeights& w = model_->weights();
   const OviBlockWeights& ba = w.audio.blocks[1];
   const OviBlockWeights& bv = w.video.blocks[1];
-  const int64_t d = 256, heads = 2;
+  const int64_t d = 256;
+  const BlockExec heads{2};
   const Case in;
   absl::StatusOr<OviContextCache> ctx = model_->PrepareContext(in.ctx_v, in.ctx_a);
   ASSERT_TRUE(ctx.ok());

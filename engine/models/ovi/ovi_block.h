@@ -14,17 +14,27 @@
 
 namespace ovid::ovi {
 
+// How a block runs (not what it computes): heads, the attention backend, and whether the
+// norm/RoPE/modulation/residual chains go through the fused kernels (engine/ops/dit_ops.h; they
+// apply only to contiguous bf16 CUDA activations, the plain chains everywhere else).
+struct BlockExec {
+  int64_t heads = 0;
+  ops::AttentionBackend attention = ops::AttentionBackend::kDefault;
+  bool fused = false;
+};
+
 // A block's text-attention keys and values, split into heads.
 struct TextKv {
   at::Tensor k;  // [B, heads, text_len, head_dim], norm_k applied
   at::Tensor v;  // [B, heads, text_len, head_dim]
 };
 // k = norm_k(Wk ctx), v = Wv ctx for the embedded context [B, text_len, D].
-TextKv PrepareTextKv(const OviCrossAttentionWeights& w, const at::Tensor& context, int64_t heads);
+TextKv PrepareTextKv(const OviCrossAttentionWeights& w, const at::Tensor& context,
+                     const BlockExec& exec);
 
 // Self-attention with q/k RMSNorm and RoPE on both: x [B, L, D] -> [B, L, D].
 at::Tensor SelfAttention(const OviSelfAttentionWeights& w, const at::Tensor& x,
-                         const RopeTable& rope, int64_t heads);
+                         const RopeTable& rope, const BlockExec& exec);
 
 // Fusion cross-attention: o(attn(q, text) + attn(rope(q, src), rope(k_t, tgt), v_t)), with
 // q = norm_q(Wq x) shared. x: norm3(src) [B, L, D]; target: the other tower's tokens
@@ -32,7 +42,7 @@ at::Tensor SelfAttention(const OviSelfAttentionWeights& w, const at::Tensor& x,
 at::Tensor FusionCrossAttention(const OviCrossAttentionWeights& w, const at::Tensor& x,
                                 const at::Tensor& target, const TextKv& text,
                                 const RopeTable& src_rope, const RopeTable& tgt_rope,
-                                int64_t heads);
+                                const BlockExec& exec);
 
 // ffn.2(gelu_tanh(ffn.0(x))): [B, L, D] -> [B, L, D].
 at::Tensor FeedForward(const OviBlockWeights& w, const at::Tensor& x);
@@ -46,7 +56,7 @@ struct TowerStream {
 
 // Fused block i: updates audio.x and video.x in place of the spec's order.
 void FusedBlock(const OviBlockWeights& audio_w, const OviBlockWeights& video_w,
-                const TextKv& audio_text, const TextKv& video_text, int64_t heads,
+                const TextKv& audio_text, const TextKv& video_text, const BlockExec& exec,
                 TowerStream* audio, TowerStream* video);
 
 }  // namespace ovid::ovi

@@ -9,7 +9,6 @@
 #include <ATen/ops/linear.h>
 #include <ATen/ops/pow.h>
 #include <ATen/ops/rsqrt.h>
-#include <ATen/ops/scaled_dot_product_attention.h>
 #include <ATen/ops/silu.h>
 #include <ATen/ops/sin.h>
 #include <ATen/ops/zeros.h>
@@ -17,6 +16,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "engine/ops/dit_ops.h"
 #include "engine/ops/torch_status.h"
 
 namespace ovid::ovi {
@@ -33,6 +33,17 @@ at::Tensor PerSegment(const Modulation& m, const at::Tensor& x, Fn fn) {
   return at::cat({first, rest}, 1);                                     // [B, L, D]
 }
 
+// The fused kernels take the modulation rows as they are: same dtype and device as x,
+// contiguous [B, n, D].
+bool FusedTakes(const Modulation& m, const at::Tensor& x) {
+  auto ok = [&](const at::Tensor& r) {
+    return r.scalar_type() == x.scalar_type() && r.device() == x.device() && r.is_contiguous() &&
+           r.dim() == 3 && r.size(0) == x.size(0) && r.size(2) == x.size(2);
+  };
+  return x.dim() == 3 && ops::DitFusedAvailable(x) && ok(m.rows) &&
+         (!m.clean.defined() || ok(m.clean));
+}
+
 void Require(bool ok, const std::string& message) {
   if (!ok) ops::ThrowStatus(absl::InvalidArgumentError(message));
 }
@@ -46,15 +57,20 @@ at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight) {
   return xf.mul(inv).to(x.scalar_type()).mul(weight.to(x.scalar_type()));  // [..., D]
 }
 
-at::Tensor LayerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+at::Tensor LayerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                     bool fused) {
+  if (fused && x.dim() == 3 && ops::DitFusedAvailable(x)) {
+    return ops::ValueOrThrow(ops::LayerNormModulate(x, weight, bias, nullptr, -1, -1, kOviEps));
+  }
   const at::Tensor w = weight.defined() ? weight.to(at::kFloat) : at::Tensor();  // [D]
   const at::Tensor b = bias.defined() ? bias.to(at::kFloat) : at::Tensor();      // [D]
   return at::layer_norm(x.to(at::kFloat), {x.size(-1)}, w, b, kOviEps)
       .to(x.scalar_type());  // [..., D]
 }
 
-at::Tensor AttentionHeads(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
-  const at::Tensor out = at::scaled_dot_product_attention(q, k, v);  // [B, heads, Lq, hd]
+at::Tensor AttentionHeads(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                          ops::AttentionBackend backend) {
+  const at::Tensor out = ops::ScaledDotProductAttention(q, k, v, backend);  // [B, heads, Lq, hd]
   const int64_t b = q.size(0), lq = q.size(2);
   return out.transpose(1, 2).reshape({b, lq, q.size(1) * q.size(3)});  // [B, Lq, D]
 }
@@ -82,6 +98,24 @@ at::Tensor Modulation::Gate(const at::Tensor& y, int64_t gate) const {
   return PerSegment(*this, y, [&](const at::Tensor& ys, const at::Tensor& r) {
     return ys.mul(r.narrow(1, gate, 1));  // [B, l, D]
   });
+}
+
+at::Tensor Modulation::NormAffine(const at::Tensor& x, int64_t shift, int64_t scale,
+                                  bool fused) const {
+  if (fused && FusedTakes(*this, x)) {
+    const ops::DitModulation m{&rows, &clean, clean_tokens};
+    return ops::ValueOrThrow(ops::LayerNormModulate(x, {}, {}, &m, shift, scale, kOviEps));
+  }
+  return Affine(LayerNorm(x), shift, scale);  // [B, L, D]
+}
+
+at::Tensor Modulation::AddGated(const at::Tensor& x, const at::Tensor& y, int64_t gate,
+                                bool fused) const {
+  if (fused && FusedTakes(*this, x) && ops::DitFusedAvailable(y) && y.sizes().equals(x.sizes())) {
+    const ops::DitModulation m{&rows, &clean, clean_tokens};
+    return ops::ValueOrThrow(ops::GateResidual(x, y, m, gate));
+  }
+  return x.add(Gate(y, gate));  // [B, L, D]
 }
 
 at::Tensor SinusoidalEmbedding(const at::Tensor& t, int64_t dim, at::ScalarType dtype) {

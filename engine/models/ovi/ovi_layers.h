@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "engine/models/ovi/ovi_weights.h"
+#include "engine/ops/attention.h"
 
 namespace ovid::ovi {
 
@@ -18,14 +19,16 @@ inline constexpr double kOviEps = 1e-6;
 // WanRMSNorm: x * rsqrt(mean(x^2) + eps) in f32, cast back, times `weight` [D].
 at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& weight);
 // WanLayerNorm over the last dim in f32, cast back; `weight`/`bias` may be undefined (no affine).
+// `fused`: one kernel (engine/ops/dit_ops.h) where it takes x, else the plain chain.
 at::Tensor LayerNorm(const at::Tensor& x, const at::Tensor& weight = {},
-                     const at::Tensor& bias = {});
+                     const at::Tensor& bias = {}, bool fused = false);
 
 // Non-causal attention: q [B, Lq, D], k and v [B, Lk, D] -> [B, Lq, D] over `heads` heads, scale
 // 1/sqrt(head_dim).
 at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads);
 // The same with q/k/v already split: [B, heads, L, head_dim] -> [B, Lq, D].
-at::Tensor AttentionHeads(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+at::Tensor AttentionHeads(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                          ops::AttentionBackend backend = ops::AttentionBackend::kDefault);
 
 // Per-sample modulation rows, e.g. e0 [B, 6, D]. When `clean_tokens` > 0 (first-frame
 // conditioning) the first clean_tokens tokens use `clean` (the rows for t = 0) instead: two rows
@@ -41,6 +44,11 @@ struct Modulation {
   at::Tensor Affine(const at::Tensor& x, int64_t shift, int64_t scale) const;
   // y * rows[gate] per segment; y [B, L, D].
   at::Tensor Gate(const at::Tensor& y, int64_t gate) const;
+
+  // Affine(LayerNorm(x), shift, scale) and x + Gate(y, gate); with `fused`, one kernel each
+  // where it takes x (engine/ops/dit_ops.h), else the plain chains above.
+  at::Tensor NormAffine(const at::Tensor& x, int64_t shift, int64_t scale, bool fused) const;
+  at::Tensor AddGated(const at::Tensor& x, const at::Tensor& y, int64_t gate, bool fused) const;
 };
 
 // Sinusoidal embedding of t [B] (fp64): cat(cos(t*w), sin(t*w)), w_k = 10000^(-k/(dim/2)),

@@ -51,6 +51,9 @@ absl::StatusOr<std::unique_ptr<OviModel>> OviModel::FromFile(std::unique_ptr<ggu
     return absl::InvalidArgumentError("Ovi activations must be f32, bf16 or f16");
   }
   if (!options.load.plain_dtype) options.load.plain_dtype = dtype;
+  // f32 asked for on CUDA is a reference run: f32 GEMMs too, not the bf16 ones of the
+  // production path (bench/original measured 6e-3 against the original's CUDA f32 without it).
+  if (dtype == at::kFloat && options.device.is_cuda()) options.load.linear.exact_f32 = true;
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> store,
                         WeightStore::FromFile(std::move(file), options.device, options.load));
   return Build(std::move(store), dtype, options);
@@ -66,6 +69,8 @@ absl::StatusOr<std::unique_ptr<OviModel>> OviModel::Build(std::unique_ptr<Weight
     OVID_ASSIGN_OR_RETURN(model->workspace_, store->NewWorkspace());
   }
   model->dtype_ = dtype;
+  model->exec_ = BlockExec{model->spec_.config.num_heads, options.attention,
+                           options.fused_elementwise};
   model->store_ = std::move(store);
   return model;
 }
@@ -78,16 +83,15 @@ absl::StatusOr<OviContextCache> OviModel::PrepareContext(const at::Tensor& video
                                                    : workspace_.get());
   return ops::GuardTorch("Ovi PrepareContext", [&] {
     OviContextCache cache;
-    const int64_t heads = spec_.config.num_heads;
     const at::Tensor ctx_v = TextEmbed(weights_.video, video_context.to(device()), spec_.text_len,
                                        dtype_);  // [1, text_len, D]
     const at::Tensor ctx_a = TextEmbed(weights_.audio, audio_context.to(device()), spec_.text_len,
                                        dtype_);  // [1, text_len, D]
     for (const OviBlockWeights& b : weights_.video.blocks) {
-      cache.video.push_back(PrepareTextKv(b.cross_attn, ctx_v, heads));
+      cache.video.push_back(PrepareTextKv(b.cross_attn, ctx_v, exec_));
     }
     for (const OviBlockWeights& b : weights_.audio.blocks) {
-      cache.audio.push_back(PrepareTextKv(b.cross_attn, ctx_a, heads));
+      cache.audio.push_back(PrepareTextKv(b.cross_attn, ctx_a, exec_));
     }
     return cache;
   });
@@ -151,7 +155,7 @@ OviForwardOutputs OviModel::ForwardImpl(const OviForwardInputs& inputs,
   for (int i = 0; i < c.num_layers; ++i) {
     if (options.slg_layer > 0 && i == options.slg_layer) continue;
     FusedBlock(weights_.audio.blocks[i], weights_.video.blocks[i], context.audio[i],
-               context.video[i], c.num_heads, &audio, &video);
+               context.video[i], exec_, &audio, &video);
   }
 
   // Head: head.modulation + e (not e0), rows 0 shift, 1 scale.
@@ -160,10 +164,10 @@ OviForwardOutputs OviModel::ForwardImpl(const OviForwardInputs& inputs,
                  clean_tokens}
           .Plus(weights_.video.head_modulation);  // [B, 2, D]
   const Modulation ha = Modulation{ea.unsqueeze(1), {}, 0}.Plus(weights_.audio.head_modulation);
-  const at::Tensor uv =
-      weights_.video.head.forward(hv.Affine(LayerNorm(video.x), 0, 1));  // [B, Lv, C*pt*ph*pw]
-  const at::Tensor ua =
-      weights_.audio.head.forward(ha.Affine(LayerNorm(audio.x), 0, 1));  // [B, La, C_a]
+  const at::Tensor uv = weights_.video.head.forward(
+      hv.NormAffine(video.x, 0, 1, exec_.fused));  // [B, Lv, C*pt*ph*pw]
+  const at::Tensor ua = weights_.audio.head.forward(
+      ha.NormAffine(audio.x, 0, 1, exec_.fused));  // [B, La, C_a]
   return {VideoUnpatchify(uv[0], c, gf, gh, gw),                         // [C, F, H, W]
           ua[0]};                                                        // [La, C_a]
 }

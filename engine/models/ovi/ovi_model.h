@@ -32,6 +32,11 @@ struct OviModelOptions {
   // turns it off: each of its worker slots binds its own, and a spare one would cost one dense
   // layer of device memory (88 MB at full size) for nothing.
   bool default_workspace = true;
+  // Attention backend for every attention call (engine/ops/attention.h).
+  ops::AttentionBackend attention = ops::AttentionBackend::kDefault;
+  // Norm/RoPE/modulation/residual chains through the fused kernels where they apply (bf16 on
+  // CUDA); false keeps the plain ATen chains (the reference, and the bench's baseline).
+  bool fused_elementwise = true;
 };
 
 // Everything of a request that depends only on the text prompts: per block and tower, the
@@ -104,6 +109,7 @@ class OviModel {
   OviModelSpec spec_;
   OviWeights weights_;
   at::ScalarType dtype_ = at::kFloat;
+  BlockExec exec_;  // heads, attention backend, fused kernels
   mutable RopeCache rope_;
 };
 

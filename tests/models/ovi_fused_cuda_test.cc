@@ -1,0 +1,205 @@
+// The fused elementwise kernels (engine/ops/dit_ops.h) against the plain ATen chains they
+// replace, on CUDA in bf16: RMSNorm + RoPE, LayerNorm (+ affine) + modulation with a
+// first-frame segment, the gated residual; then a whole tiny Ovi forward pass fused vs plain and
+// with each attention backend. Without a GPU every case reports itself skipped.
+#include <ATen/ops/abs.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/equal.h>
+#include <ATen/ops/ne.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "engine/models/ovi/ovi_block.h"
+#include "engine/models/ovi/ovi_layers.h"
+#include "engine/models/ovi/ovi_model.h"
+#include "engine/models/ovi/ovi_rope.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/dit_ops.h"
+#include "tests/engine/engine_test_util.h"
+#include "tests/engine/test_gguf.h"
+
+namespace ovid::ovi {
+namespace {
+
+using ::ovid::testing::HaveCuda;
+using ::ovid::testing::RandomInput;
+using ::ovid::testing::RelativeMaxError;
+
+const c10::Device kCuda(c10::kCUDA, 0);
+
+// Fused and plain outputs round at the same points; only a norm statistic summed in another
+// order can move a value across a bf16 rounding boundary, which changes it by one bf16 step
+// (2^-8 relative, 2^-7 just below a power of two). Allow that, on at most 1% of the values.
+void ExpectOneRoundingApart(const at::Tensor& fused, const at::Tensor& plain, const char* what) {
+  ASSERT_EQ(fused.sizes(), plain.sizes()) << what;
+  ASSERT_EQ(fused.scalar_type(), plain.scalar_type()) << what;
+  const at::Tensor f = fused.to(c10::kCPU, at::kFloat), p = plain.to(c10::kCPU, at::kFloat);
+  const at::Tensor diff = f.sub(p).abs();
+  const at::Tensor bound = p.abs().mul(1.0 / 128).add(1e-30);
+  const double worst = diff.div(bound).max().item<double>();
+  const double changed = at::ne(f, p).to(at::kDouble).mean().item<double>();
+  std::printf("%s: %.4f%% of values differ, worst |diff| = %.2f bf16 steps\n", what,
+              changed * 100, worst);
+  EXPECT_LE(worst, 1.0) << what;
+  EXPECT_LE(changed, 0.01) << what;
+}
+
+class DitFusedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveCuda()) GTEST_SKIP() << "no CUDA device";
+    if (!ops::DitFusedAvailable(at::empty({1, 1, 8}, at::TensorOptions(kCuda).dtype(
+                                                      at::kBFloat16)))) {
+      GTEST_SKIP() << "built without the CUDA kernels";
+    }
+  }
+  static at::Tensor Bf16(const std::vector<int64_t>& shape, uint64_t seed, double scale = 1.0) {
+    return RandomInput(shape, at::kFloat, kCuda, seed).mul(scale).to(at::kBFloat16);
+  }
+};
+
+TEST_F(DitFusedTest, RmsNormRopeMatchesThePlainChain) {
+  struct Shape {
+    int64_t b, f, h, w, dim, head_dim;
+  };
+  for (const Shape& s : {Shape{1, 2, 3, 5, 256, 128}, Shape{2, 1, 4, 4, 3072, 128},
+                         Shape{1, 3, 2, 2, 384, 64}}) {
+    const int64_t l = s.f * s.h * s.w, heads = s.dim / s.head_dim;
+    const at::Tensor x = Bf16({s.b, l, s.dim}, 1, 3.0);  // [B, L, D]
+    const at::Tensor weight = RandomInput({s.dim}, at::kFloat, kCuda, 2);
+    const RopeTable rope = VideoRopeTable(s.f, s.h, s.w, s.head_dim, at::kFloat, kCuda);
+    at::Tensor normed, roped;
+    ASSERT_TRUE(ops::RmsNormRope(x, weight, rope.cos, rope.sin, s.head_dim, kOviEps,
+                                 {&normed, &roped})
+                    .ok());
+    const at::Tensor plain_normed = RmsNorm(x, weight);  // [B, L, D]
+    const at::Tensor plain_roped =
+        ApplyRope(plain_normed.view({s.b, l, heads, s.head_dim}), rope).view({s.b, l, s.dim});
+    const std::string what = "RMSNorm+RoPE D=" + std::to_string(s.dim);
+    ExpectOneRoundingApart(normed, plain_normed, (what + " normed").c_str());
+    ExpectOneRoundingApart(roped, plain_roped, (what + " roped").c_str());
+    // Given the same normed input, the rotation itself rounds exactly as the plain chain does.
+    at::Tensor roped_only;
+    ASSERT_TRUE(ops::RmsNormRope(x, weight, rope.cos, rope.sin, s.head_dim, kOviEps,
+                                 {nullptr, &roped_only})
+                    .ok());
+    EXPECT_TRUE(at::equal(roped_only, roped));
+    const at::Tensor from_fused =
+        ApplyRope(normed.view({s.b, l, heads, s.head_dim}), rope).view({s.b, l, s.dim});
+    EXPECT_TRUE(at::equal(roped, from_fused)) << what;
+  }
+}
+
+TEST_F(DitFusedTest, LayerNormModulateMatchesThePlainChain) {
+  const int64_t b = 2, l = 37, d = 3072;
+  const at::Tensor x = Bf16({b, l, d}, 3, 4.0).add(1.5);  // [B, L, D], mean away from 0
+  const at::Tensor rows = Bf16({b, 6, d}, 4, 0.5);         // [B, 6, D]
+  const at::Tensor clean = Bf16({b, 6, d}, 5, 0.5);        // [B, 6, D]
+  // The norm may round one way or the other (above); from the rounded norm on, the modulation
+  // rounds exactly as the plain chain (a flip can look large after `+ shift` cancels, so the
+  // two are checked apart: the norm within a rounding, the modulation bit for bit).
+  const at::Tensor fused_norm = LayerNorm(x, {}, {}, true);
+  for (int64_t clean_tokens : {int64_t{0}, int64_t{5}}) {
+    const Modulation m{rows, clean_tokens > 0 ? clean : at::Tensor(), clean_tokens};
+    EXPECT_TRUE(at::equal(m.NormAffine(x, 3, 4, true), m.Affine(fused_norm, 3, 4)))
+        << "clean_tokens " << clean_tokens;
+    EXPECT_LT(RelativeMaxError(m.NormAffine(x, 3, 4, true), m.Affine(LayerNorm(x), 3, 4)), 1e-2);
+  }
+  const at::Tensor w = RandomInput({d}, at::kFloat, kCuda, 6);
+  const at::Tensor bias = RandomInput({d}, at::kFloat, kCuda, 7);
+  ExpectOneRoundingApart(LayerNorm(x, w, bias, true), LayerNorm(x, w, bias), "LayerNorm affine");
+  ExpectOneRoundingApart(LayerNorm(x, {}, {}, true), LayerNorm(x), "LayerNorm");
+}
+
+TEST_F(DitFusedTest, GatedResidualIsBitExact) {
+  const int64_t b = 2, l = 19, d = 256;
+  const at::Tensor x = Bf16({b, l, d}, 8), y = Bf16({b, l, d}, 9);
+  const at::Tensor rows = Bf16({b, 6, d}, 10), clean = Bf16({b, 6, d}, 11);
+  for (int64_t clean_tokens : {int64_t{0}, int64_t{4}, int64_t{19}}) {
+    const Modulation m{rows, clean_tokens > 0 ? clean : at::Tensor(), clean_tokens};
+    EXPECT_TRUE(at::equal(m.AddGated(x, y, 2, true), x.add(m.Gate(y, 2))))
+        << "clean_tokens " << clean_tokens;
+  }
+}
+
+TEST_F(DitFusedTest, BadInputsAreRefused) {
+  const at::Tensor x = Bf16({1, 4, 256}, 12);
+  const at::Tensor w = RandomInput({256}, at::kFloat, kCuda, 13);
+  const RopeTable rope = AudioRopeTable(4, 128, 1.0, at::kFloat, kCuda);
+  at::Tensor out;
+  // f32 activations, a head_dim that does not divide D, a table of the wrong length.
+  EXPECT_EQ(ops::RmsNormRope(x.to(at::kFloat), w, rope.cos, rope.sin, 128, 1e-6, {&out, nullptr})
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ops::RmsNormRope(x, w, rope.cos, rope.sin, 96, 1e-6, {nullptr, &out}).code(),
+            absl::StatusCode::kInvalidArgument);
+  const RopeTable short_rope = AudioRopeTable(3, 128, 1.0, at::kFloat, kCuda);
+  EXPECT_EQ(
+      ops::RmsNormRope(x, w, short_rope.cos, short_rope.sin, 128, 1e-6, {nullptr, &out}).code(),
+      absl::StatusCode::kInvalidArgument);
+  const at::Tensor rows = Bf16({2, 6, 256}, 14);  // batch 2 for activations of batch 1
+  const ops::DitModulation m{&rows, nullptr, 0};
+  EXPECT_EQ(ops::GateResidual(x, x, m, 2).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The whole tiny model on CUDA in bf16: fused vs plain chains, and the attention backends.
+TEST_F(DitFusedTest, TinyForwardFusedMatchesPlainAndBackendsAgree) {
+  std::vector<::ovid::testing::TestTensor> tensors;
+  for (const OviTensor& t : BuildOviLayout(OviTinyConfig())) {
+    tensors.push_back({t.name, GgmlType::kF32, t.shape});
+  }
+  absl::StatusOr<std::string> path =
+      ::ovid::testing::WriteTestGguf("ovi_tiny_fused.gguf", std::move(tensors));
+  ASSERT_TRUE(path.ok()) << path.status();
+  auto load = [&](bool fused, ops::AttentionBackend attention) {
+    OviModelOptions o;
+    o.device = kCuda;
+    o.load.log = false;
+    o.fused_elementwise = fused;
+    o.attention = attention;
+    absl::StatusOr<std::unique_ptr<OviModel>> m = OviModel::Load(*path, o);
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? *std::move(m) : nullptr;
+  };
+  const at::Tensor video = RandomInput({48, 3, 4, 6}, at::kFloat, c10::kCPU, 21);
+  const at::Tensor audio = RandomInput({9, 20}, at::kFloat, c10::kCPU, 22);
+  const at::Tensor ctx_v = RandomInput({7, 256}, at::kFloat, c10::kCPU, 23);
+  const at::Tensor ctx_a = RandomInput({5, 256}, at::kFloat, c10::kCPU, 24);
+  auto run = [&](const OviModel& m, bool first_frame) {
+    absl::StatusOr<OviContextCache> ctx = m.PrepareContext(ctx_v, ctx_a);
+    EXPECT_TRUE(ctx.ok()) << ctx.status();
+    OviForwardOptions f;
+    f.first_frame_clean = first_frame;
+    absl::StatusOr<OviForwardOutputs> out = m.Forward({video, audio, 640.0}, *ctx, f);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *out : OviForwardOutputs{};
+  };
+  const std::unique_ptr<OviModel> plain = load(false, ops::AttentionBackend::kDefault);
+  ASSERT_NE(plain, nullptr);
+  for (bool first_frame : {false, true}) {
+    const OviForwardOutputs ref = run(*plain, first_frame);
+    for (ops::AttentionBackend backend :
+         {ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn,
+          ops::AttentionBackend::kFlash, ops::AttentionBackend::kMath}) {
+      const std::unique_ptr<OviModel> m = load(true, backend);
+      ASSERT_NE(m, nullptr);
+      const OviForwardOutputs out = run(*m, first_frame);
+      const double ev = RelativeMaxError(out.video, ref.video);
+      const double ea = RelativeMaxError(out.audio, ref.audio);
+      std::printf("tiny forward bf16, fused + %s attention vs plain + default%s: video %.2e, "
+                  "audio %.2e\n",
+                  ops::AttentionBackendName(backend), first_frame ? " (first frame clean)" : "",
+                  ev, ea);
+      // bf16 through three blocks: one-step rounding differences grow to ~1e-2 of the max.
+      EXPECT_LT(ev, 3e-2);
+      EXPECT_LT(ea, 3e-2);
+    }
+  }
+  std::remove(path->c_str());
+}
+
+}  // namespace
+}  // namespace ovid::ovi
