@@ -4,7 +4,12 @@
 # allocator's VRAM figures. Run on the GPU machine (after `source .device-deps/env.sh`).
 #
 # usage: bench/forward-bench.sh [TYPE]      (TYPE: a quantization mix, default Q4_K_M)
-# env:   BUILD_DIR (default build-device), RESULTS_DIR (default bench/results)
+# env:   BUILD_DIR (default build-device), RESULTS_DIR (default bench/results),
+#        CONFIGS: space-separated WEIGHTS:ELEMENTWISE:ATTENTION forward-pass configurations
+#        (default "lazy:plain:default lazy:fused:default eager:fused:default": the engine
+#        before the fused kernels, with them, and eager weights), timed one after another in
+#        this order; the 2-step sample uses the last lazy one.
+#        SIZES (default "704x704_5s 960x960_10s"), REPEAT (forward passes per config, default 4).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 type=${1:-Q4_K_M}
@@ -41,16 +46,57 @@ PY
 log="$results/forward-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1 | tr ' ' '-' | tr -cd 'A-Za-z0-9-')-$(date -u +%Y%m%dT%H%M%SZ).txt"
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  echo "commit: $(git -C "$root" rev-parse --verify -q HEAD 2>/dev/null || echo "${OVID_COMMIT:-unknown}")"
+  echo "commit: $(git -C "$root" describe --always --dirty 2>/dev/null || echo "${OVID_COMMIT:-unknown}")"
   echo "model: ovi-full $type (lazy)"
-  for size in 704x704_5s 960x960_10s; do
-    echo "== $size: forward x3"
-    "$build/bin/ovid-forward" --model "$model" --inputs "$work/$size.forward.safetensors" \
-      --out "$work/out.safetensors" --device cuda --dtype bf16 --repeat 3 2>&1
-    echo "== $size: sample, 2 UniPC steps (CFG: 2 passes per step, SLG layer 11)"
+  for size in ${SIZES:-704x704_5s 960x960_10s}; do
+    sample_flags=()
+    for config in ${CONFIGS:-lazy:plain:default lazy:fused:default eager:fused:default}; do
+      IFS=: read -r weights elementwise attention <<<"$config"
+      flags=(--weights "$weights" --elementwise "$elementwise" --attention "$attention")
+      [ "$weights" = lazy ] && sample_flags=("${flags[@]}")
+      echo "== $size: forward x${REPEAT:-4}, $config"
+      "$build/bin/ovid-forward" --model "$model" --inputs "$work/$size.forward.safetensors" \
+        --out "$work/out.safetensors" --device cuda --dtype bf16 --repeat "${REPEAT:-4}" "${flags[@]}" 2>&1
+    done
+    echo "== $size: sample, 2 UniPC steps (CFG: 2 passes per step, SLG layer 11), ${sample_flags[*]}"
     "$build/bin/ovid-forward" --model "$model" --inputs "$work/$size.sample.safetensors" \
       --out "$work/out.safetensors" --device cuda --dtype bf16 --mode sample --steps 2 \
-      --solver unipc --slg-layer 11 --seed 42 2>&1
+      --solver unipc --slg-layer 11 --seed 42 "${sample_flags[@]}" 2>&1
   done
 } | tee "$log"
+
+# Per config: the median of the warm passes (all but the first), model FLOPs per forward pass
+# (30 blocks; text K/V excluded: computed once per request), the utilisation of the card's dense
+# bf16 peak (989 TFLOP/s for H100 SXM and H200) and the allocator's peak.
+python3 - "$log" <<'PY' | tee -a "$log"
+import re, statistics, sys
+D, F, T, LAYERS, PEAK = 3072, 14336, 512, 30, 989e12
+tokens = {"704x704_5s": (15004, 157), "960x960_10s": (54900, 314)}
+def flops(lv, la):
+    def tower(l, other):  # one tower's block: its linears, attention, fusion k/v of the other's
+        lin = 2 * l * D * D * 6 + 2 * 2 * l * D * F + 2 * 2 * other * D * D
+        att = 4 * l * l * D + 4 * l * T * D + 4 * l * other * D
+        return lin + att
+    return LAYERS * (tower(lv, la) + tower(la, lv))
+rows, cur = [], None
+for line in open(sys.argv[1]):
+    m = re.match(r"== (\S+): forward x\d+, (\S+)", line)
+    if m:
+        cur = {"size": m.group(1), "config": m.group(2)}
+        rows.append(cur)
+    m = re.search(r"\(passes: ([^)]*)\)", line)
+    if m and cur:
+        cur["passes"] = [float(x.strip().split()[0]) for x in m.group(1).split(",")]
+    m = re.search(r"peak ([0-9.]+) GiB", line)
+    if m and cur and "peak" not in cur:
+        cur["peak"] = float(m.group(1))
+print("\n| size | config | warm forward s (median) | ~s per guided step (2 passes) | model TFLOP | TFLOP/s | MFU | peak GiB |")
+print("|---|---|---|---|---|---|---|---|")
+for r in rows:
+    if "passes" not in r:
+        continue
+    t = statistics.median(r["passes"][1:] or r["passes"]); f = flops(*tokens[r["size"]])
+    print(f"| {r['size']} | {r['config']} | {t:.3f} | {2 * t:.2f} | {f/1e12:.1f} | {f/t/1e12:.0f} | "
+          f"{100*f/t/PEAK:.1f}% | {r.get('peak', float('nan')):.2f} |")
+PY
 echo "written: $log"

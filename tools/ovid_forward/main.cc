@@ -3,12 +3,15 @@
 //
 //   ovid-forward --model M.gguf --inputs IN.safetensors --out OUT.safetensors [--mode forward]
 //                [--device cpu|cuda] [--dtype f32|bf16] [--first-frame-clean] [--slg-layer N]
-//                [--variant NAME] [--repeat N]
+//                [--variant NAME] [--repeat N] [--weights lazy|eager]
+//                [--attention default|cudnn|flash|efficient|math] [--elementwise fused|plain]
 //
 // Forward mode writes out_video [C, F, H, W] and out_audio [L, C] (the velocities) as f32.
 // Sample mode (--steps, --solver, --shift, --video-guidance, --audio-guidance, --seed) runs the
 // guided loop from the input latents and writes video_latent and audio_latent; it needs the
 // negative contexts too (forward_io.h lists the inputs).
+#include <ATen/Context.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/models/ovi/ovi_model.h"
+#include "engine/ops/attention.h"
 #include "engine/ops/torch_status.h"
 #include "engine/tensor/vram_accounting.h"
 #include "tools/ovid_forward/forward_io.h"
@@ -34,11 +38,14 @@ constexpr char kUsage[] =
     "usage: ovid-forward --model M.gguf --inputs IN.safetensors --out OUT.safetensors\n"
     "                    [--mode forward|sample] [--device cpu|cuda] [--dtype f32|bf16]\n"
     "                    [--first-frame-clean] [--slg-layer N] [--variant NAME] [--repeat N]\n"
+    "                    [--weights lazy|eager] [--elementwise fused|plain]\n"
+    "                    [--attention default|cudnn|flash|efficient|math]\n"
     "  sample mode: [--steps N] [--solver unipc|dpm++|euler] [--shift S]\n"
     "               [--video-guidance G] [--audio-guidance G] [--seed N]\n";
 
 struct Args {
   std::string model, inputs, out, mode = "forward", device = "cpu", dtype, variant = "720x720_5s";
+  std::string weights = "lazy", attention = "default", elementwise = "fused";
   bool first_frame_clean = false;
   int slg_layer = -1;
   int repeat = 1;  // forward passes to time (the first includes one-time set-up)
@@ -50,7 +57,8 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
   const std::map<std::string, std::string*> strings = {
       {"--model", &a.model},    {"--inputs", &a.inputs}, {"--out", &a.out},
       {"--mode", &a.mode},      {"--device", &a.device}, {"--dtype", &a.dtype},
-      {"--variant", &a.variant}};
+      {"--variant", &a.variant},  {"--weights", &a.weights}, {"--attention", &a.attention},
+      {"--elementwise", &a.elementwise}};
   const char* sample_flags[] = {"--steps",          "--solver",         "--shift",
                                 "--video-guidance", "--audio-guidance", "--seed"};
   for (int i = 1; i < argc; ++i) {
@@ -99,6 +107,14 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
   if (!a.dtype.empty() && a.dtype != "f32" && a.dtype != "bf16") {
     return absl::InvalidArgumentError(absl::StrCat("--dtype must be f32 or bf16: ", a.dtype));
   }
+  if (a.weights != "lazy" && a.weights != "eager") {
+    return absl::InvalidArgumentError(absl::StrCat("--weights must be lazy or eager: ", a.weights));
+  }
+  if (a.elementwise != "fused" && a.elementwise != "plain") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--elementwise must be fused or plain: ", a.elementwise));
+  }
+  OVID_RETURN_IF_ERROR(ops::ParseAttentionBackend(a.attention).status());
   return a;
 }
 
@@ -122,6 +138,12 @@ absl::Status Run(const Args& a) {
   if (!a.dtype.empty()) options.dtype = a.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
   options.fallback_variant = a.variant;
   options.load.log = false;
+  options.load.mode = a.weights == "eager" ? LinearMode::kEager : LinearMode::kLazy;
+  options.fused_elementwise = a.elementwise == "fused";
+  options.attention = *ops::ParseAttentionBackend(a.attention);
+  // An f32 run is a reference run: no TF32 in cuDNN's convolutions (the audio patch embedding)
+  // either; matmuls are f32 already (LibTorch's default).
+  if (a.dtype == "f32") at::globalContext().setAllowTF32CuDNN(false);
   const bool sample = a.mode == "sample";
   SampleArgs sample_args;
   sample_args.slg_layer = a.slg_layer;
@@ -133,6 +155,8 @@ absl::Status Run(const Args& a) {
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<ovi::OviModel> model,
                         ovi::OviModel::Load(a.model, options));
   const double load_s = Since(start);
+  std::fprintf(stderr, "ovid-forward: weights %s, attention %s, elementwise %s\n",
+               a.weights.c_str(), a.attention.c_str(), a.elementwise.c_str());
   if (sample) {
     start = std::chrono::steady_clock::now();
     OVID_ASSIGN_OR_RETURN(auto latents, RunSampleMode(*model, in, sample_args));
