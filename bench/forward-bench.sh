@@ -46,7 +46,7 @@ PY
 log="$results/forward-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1 | tr ' ' '-' | tr -cd 'A-Za-z0-9-')-$(date -u +%Y%m%dT%H%M%SZ).txt"
 {
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  echo "commit: $(git -C "$root" describe --always --dirty 2>/dev/null || echo "${OVID_COMMIT:-unknown}")"
+  echo "commit: ${OVID_COMMIT:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)} (OVID_COMMIT: the device copy's .git can lag the tree)"
   echo "model: ovi-full $type (lazy)"
   for size in ${SIZES:-704x704_5s 960x960_10s}; do
     sample_flags=()

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bench/cuda/bench_timer.h"
+#include "bench/cuda/stream_ceiling.cuh"
 #include "kernels/block_scales.h"
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/fused_matmul.cuh"
@@ -174,6 +175,24 @@ int Run(int argc, char** argv) {
         1, stream, 5, 7);
     copy_gbps = 2.0 * copy_bytes / (copy_us * 1e3);
     std::printf("copy D2D: %.1f GB/s (read + write)\n", copy_gbps);
+    // Write-heavy ceilings: a plain kernel reading 1/ratio of what it writes, and memset.
+    const int64_t vecs = static_cast<int64_t>(copy_bytes / 16);
+    for (int ratio : {1, 2, 4, 8}) {
+      const double us = MedianMicros(
+          [&](int) {
+            return bench::StreamExpand(cbuf.ptrs[0], cbuf.ptrs[1], vecs, ratio, stream);
+          },
+          1, stream, 5, 7);
+      const double bytes = copy_bytes * (1.0 + 1.0 / ratio);
+      std::printf("stream kernel, read:write 1:%d (%.0f%% writes): %.1f GB/s, %.1f%% of copy\n",
+                  ratio, 100.0 * ratio / (ratio + 1), bytes / (us * 1e3),
+                  100.0 * bytes / (us * 1e3) / copy_gbps);
+    }
+    const double set_us = MedianMicros(
+        [&](int) { return cudaMemsetAsync(cbuf.ptrs[1], 0, copy_bytes, stream); }, 1, stream, 5,
+        7);
+    std::printf("memset (100%% writes): %.1f GB/s, %.1f%% of copy\n",
+                copy_bytes / (set_us * 1e3), 100.0 * copy_bytes / (set_us * 1e3) / copy_gbps);
   }
 
   Json dq_json, mm_json;

@@ -101,6 +101,17 @@ void AttentionSection(bool quick) {
                   static_cast<long long>(s.lq), static_cast<long long>(s.lk),
                   ops::AttentionBackendName(b), ms, flop / (ms * 1e-3) / 1e12, err);
     }
+    // The same inputs laid out [B, H, L, d] contiguously (a layout the RoPE kernel could
+    // write directly), LibTorch's choice and cuDNN.
+    const at::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+    for (ops::AttentionBackend b : {ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn}) {
+      const int iters = std::max(3, static_cast<int>(2e12 / flop));
+      const double ms =
+          TimeMs([&] { ops::ScaledDotProductAttention(qc, kc, vc, b); }, std::min(iters, 200));
+      std::printf("| %s | %lld | %lld | %s, [B,H,L,d] contiguous | %.3f | %.0f | |\n", s.what,
+                  static_cast<long long>(s.lq), static_cast<long long>(s.lk),
+                  ops::AttentionBackendName(b), ms, flop / (ms * 1e-3) / 1e12);
+    }
   }
 }
 

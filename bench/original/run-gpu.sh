@@ -45,7 +45,7 @@ command -v nvidia-smi >/dev/null || die "no nvidia-smi: run this on the GPU mach
 
 say "GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | head -n1)"
 say "original: character-ai/Ovi $(cat "$ovi_src/.ovi-commit" 2>/dev/null || echo unknown)"
-say "ovid: $(git -C "$root" describe --always --dirty 2>/dev/null || echo "${OVID_COMMIT:-unknown}")"
+say "ovid: ${OVID_COMMIT:-$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)}"
 
 say "building ovid-gguf, ovid-forward in $build"
 # shellcheck source=bench/full-model.sh
