@@ -179,9 +179,7 @@ int Run(int argc, char** argv) {
     const int64_t vecs = static_cast<int64_t>(copy_bytes / 16);
     for (int ratio : {1, 2, 4, 8}) {
       const double us = MedianMicros(
-          [&](int) {
-            return bench::StreamExpand(cbuf.ptrs[0], cbuf.ptrs[1], vecs, ratio, stream);
-          },
+          [&](int) { return bench::StreamExpand(cbuf.ptrs[0], cbuf.ptrs[1], vecs, ratio, stream); },
           1, stream, 5, 7);
       const double bytes = copy_bytes * (1.0 + 1.0 / ratio);
       std::printf("stream kernel, read:write 1:%d (%.0f%% writes): %.1f GB/s, %.1f%% of copy\n",
@@ -189,10 +187,9 @@ int Run(int argc, char** argv) {
                   100.0 * bytes / (us * 1e3) / copy_gbps);
     }
     const double set_us = MedianMicros(
-        [&](int) { return cudaMemsetAsync(cbuf.ptrs[1], 0, copy_bytes, stream); }, 1, stream, 5,
-        7);
-    std::printf("memset (100%% writes): %.1f GB/s, %.1f%% of copy\n",
-                copy_bytes / (set_us * 1e3), 100.0 * copy_bytes / (set_us * 1e3) / copy_gbps);
+        [&](int) { return cudaMemsetAsync(cbuf.ptrs[1], 0, copy_bytes, stream); }, 1, stream, 5, 7);
+    std::printf("memset (100%% writes): %.1f GB/s, %.1f%% of copy\n", copy_bytes / (set_us * 1e3),
+                100.0 * copy_bytes / (set_us * 1e3) / copy_gbps);
   }
 
   Json dq_json, mm_json;

@@ -24,7 +24,7 @@ cudaError_t StreamExpand(const void* src, void* dst, int64_t n_dst, int ratio,
   cudaGetDevice(&device);
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   StreamExpandKernel<<<sms * 8, 256, 0, stream>>>(static_cast<const uint4*>(src),
-                                                   static_cast<uint4*>(dst), n_dst, shift);
+                                                  static_cast<uint4*>(dst), n_dst, shift);
   return cudaGetLastError();
 }
 

@@ -53,8 +53,7 @@ double RelErr(const at::Tensor& a, const at::Tensor& b) {
 
 at::Tensor Heads(int64_t l, uint64_t seed) {  // [1, H, L, d] view of [1, L, H, d]
   at::manual_seed(seed);
-  return at::randn({1, l, 24, 128}, at::TensorOptions(kCuda).dtype(at::kBFloat16))
-      .transpose(1, 2);
+  return at::randn({1, l, 24, 128}, at::TensorOptions(kCuda).dtype(at::kBFloat16)).transpose(1, 2);
 }
 
 void AttentionSection(bool quick) {
@@ -62,16 +61,19 @@ void AttentionSection(bool quick) {
     const char* what;
     int64_t lq, lk;
   };
-  std::vector<Shape> shapes = {
-      {"video self 704x704 5s", 15004, 15004}, {"video text", 15004, 512},
-      {"video<-audio fusion", 15004, 157},     {"audio self", 157, 157},
-      {"audio text", 157, 512},                {"audio<-video fusion", 157, 15004},
-      {"video self 960x960 10s", 54900, 54900}, {"video<-audio 960", 54900, 314},
-      {"audio<-video 960", 314, 54900}};
+  std::vector<Shape> shapes = {{"video self 704x704 5s", 15004, 15004},
+                               {"video text", 15004, 512},
+                               {"video<-audio fusion", 15004, 157},
+                               {"audio self", 157, 157},
+                               {"audio text", 157, 512},
+                               {"audio<-video fusion", 157, 15004},
+                               {"video self 960x960 10s", 54900, 54900},
+                               {"video<-audio 960", 54900, 314},
+                               {"audio<-video 960", 314, 54900}};
   if (quick) shapes.resize(3);
   const ops::AttentionBackend backends[] = {
-      ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn,
-      ops::AttentionBackend::kFlash, ops::AttentionBackend::kEfficient};
+      ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn, ops::AttentionBackend::kFlash,
+      ops::AttentionBackend::kEfficient};
   std::printf("\n## Attention backends (B=1, 24 heads x 128, bf16)\n\n");
   std::printf("| shape | Lq | Lk | backend | ms | TFLOP/s | rel. error vs f32 |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
@@ -104,7 +106,8 @@ void AttentionSection(bool quick) {
     // The same inputs laid out [B, H, L, d] contiguously (a layout the RoPE kernel could
     // write directly), LibTorch's choice and cuDNN.
     const at::Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
-    for (ops::AttentionBackend b : {ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn}) {
+    for (ops::AttentionBackend b :
+         {ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn}) {
       const int iters = std::max(3, static_cast<int>(2e12 / flop));
       const double ms =
           TimeMs([&] { ops::ScaledDotProductAttention(qc, kc, vc, b); }, std::min(iters, 200));
@@ -117,7 +120,8 @@ void AttentionSection(bool quick) {
 
 void ElementwiseSection(bool quick) {
   std::printf("\n## Fused elementwise kernels vs the plain ATen chains (bf16, D = 3072)\n\n");
-  std::printf("| op | tokens | plain ms | fused ms | speed-up | fused GB/s (bytes read + written) |\n");
+  std::printf(
+      "| op | tokens | plain ms | fused ms | speed-up | fused GB/s (bytes read + written) |\n");
   std::printf("|---|---|---|---|---|---|\n");
   std::vector<int64_t> token_counts = {15004, 54900};
   if (quick) token_counts.resize(1);
@@ -140,23 +144,23 @@ void ElementwiseSection(bool quick) {
     };
     const Case cases[] = {
         {"RMSNorm + RoPE (q or k)",
-         [&] { ovi::ApplyRope(ovi::RmsNorm(x, w).view({1, l, heads, hd}), rope); },
+         [&] {
+           ovi::ApplyRope(ovi::RmsNorm(x, w).view({1, l, heads, hd}), rope);
+         },
          [&] {
            at::Tensor r;
            (void)ops::RmsNormRope(x, w, rope.cos, rope.sin, hd, ovi::kOviEps, {nullptr, &r});
          },
          2 * row_bytes},
-        {"LayerNorm + modulation",
-         [&] { mod.Affine(ovi::LayerNorm(x), 0, 1); }, [&] { mod.NormAffine(x, 0, 1, true); },
-         2 * row_bytes},
+        {"LayerNorm + modulation", [&] { mod.Affine(ovi::LayerNorm(x), 0, 1); },
+         [&] { mod.NormAffine(x, 0, 1, true); }, 2 * row_bytes},
         {"gated residual", [&] { x.add(mod.Gate(y, 2)); }, [&] { mod.AddGated(x, y, 2, true); },
          3 * row_bytes},
     };
     for (const Case& c : cases) {
       const double plain = TimeMs(c.plain, 20), fused = TimeMs(c.fused, 20);
-      std::printf("| %s | %lld | %.3f | %.3f | %.1fx | %.0f |\n", c.what,
-                  static_cast<long long>(l), plain, fused, plain / fused,
-                  c.bytes / (fused * 1e-3) / 1e9);
+      std::printf("| %s | %lld | %.3f | %.3f | %.1fx | %.0f |\n", c.what, static_cast<long long>(l),
+                  plain, fused, plain / fused, c.bytes / (fused * 1e-3) / 1e9);
     }
   }
 }

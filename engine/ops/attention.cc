@@ -58,8 +58,8 @@ at::Tensor ScaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, c
     case AttentionBackend::kFlash:
       return std::get<0>(at::_scaled_dot_product_flash_attention(q, k, v));
     case AttentionBackend::kEfficient:
-      return std::get<0>(at::_scaled_dot_product_efficient_attention(
-          q, k, v, std::nullopt, /*compute_log_sumexp=*/false));
+      return std::get<0>(at::_scaled_dot_product_efficient_attention(q, k, v, std::nullopt,
+                                                                     /*compute_log_sumexp=*/false));
     case AttentionBackend::kMath:
       return std::get<0>(at::_scaled_dot_product_attention_math(q, k, v));
   }

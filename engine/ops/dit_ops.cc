@@ -24,8 +24,9 @@ namespace {
 absl::Status CheckActivation(const at::Tensor& x, const char* what) {
   if (!DitFusedAvailable(x) || x.dim() != 3) {
     return absl::InvalidArgumentError(
-        absl::StrCat(what, ": the fused kernels take a contiguous bf16 CUDA tensor [B, L, D] "
-                           "with D a multiple of 8, got ",
+        absl::StrCat(what,
+                     ": the fused kernels take a contiguous bf16 CUDA tensor [B, L, D] "
+                     "with D a multiple of 8, got ",
                      x.defined() ? x.toString() : std::string("an undefined tensor"), " of ",
                      x.defined() ? x.dim() : 0, " dims"));
   }
@@ -35,12 +36,13 @@ absl::Status CheckActivation(const at::Tensor& x, const char* what) {
 absl::Status CheckRows(const at::Tensor* rows, const at::Tensor& x, const char* what) {
   if (rows == nullptr || !rows->defined()) return absl::OkStatus();
   const bool ok = rows->is_contiguous() && rows->scalar_type() == x.scalar_type() &&
-                  rows->device() == x.device() && rows->dim() == 3 &&
-                  rows->size(0) == x.size(0) && rows->size(2) == x.size(2);
+                  rows->device() == x.device() && rows->dim() == 3 && rows->size(0) == x.size(0) &&
+                  rows->size(2) == x.size(2);
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": modulation rows must be contiguous [B, n, D] of the activation's dtype and "
-              "device"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what,
+                     ": modulation rows must be contiguous [B, n, D] of the activation's dtype and "
+                     "device"));
   }
   return absl::OkStatus();
 }
@@ -52,8 +54,8 @@ cudaStream_t CurrentStream(const at::Tensor& x) {
 
 absl::Status FromCuda(cudaError_t err, const char* what, const at::Tensor& x) {
   if (err == cudaSuccess) return absl::OkStatus();
-  return absl::InternalError(absl::StrCat("CUDA ", what, " on [", x.size(0), ", ", x.size(1),
-                                          ", ", x.size(2), "]: ", cudaGetErrorString(err)));
+  return absl::InternalError(absl::StrCat("CUDA ", what, " on [", x.size(0), ", ", x.size(1), ", ",
+                                          x.size(2), "]: ", cudaGetErrorString(err)));
 }
 
 const void* Row(const at::Tensor* rows, int64_t index) {
@@ -106,26 +108,24 @@ absl::Status RmsNormRope(const at::Tensor& x, const at::Tensor& weight, const at
   if (out.roped != nullptr) {
     c = cos.to(at::kFloat).contiguous();
     s = sin.to(at::kFloat).contiguous();
-    if (c.device() != x.device() || c.numel() != tokens * head_dim / 2 ||
-        s.numel() != c.numel()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "RmsNormRope: cos/sin tables must be [", tokens, ", ", head_dim / 2, "] on ",
-          x.device().str()));
+    if (c.device() != x.device() || c.numel() != tokens * head_dim / 2 || s.numel() != c.numel()) {
+      return absl::InvalidArgumentError(absl::StrCat("RmsNormRope: cos/sin tables must be [",
+                                                     tokens, ", ", head_dim / 2, "] on ",
+                                                     x.device().str()));
     }
   }
   const at::Tensor w = weight.to(x.device(), at::kBFloat16).contiguous();
   const c10::cuda::CUDAGuard guard(x.device());
   if (out.normed != nullptr) *out.normed = at::empty_like(x);
   if (out.roped != nullptr) *out.roped = at::empty_like(x);
-  return FromCuda(
-      RmsNormRopeCuda(x.const_data_ptr(), w.const_data_ptr(),
-                      c.defined() ? c.const_data_ptr<float>() : nullptr,
-                      s.defined() ? s.const_data_ptr<float>() : nullptr,
-                      out.normed != nullptr ? out.normed->mutable_data_ptr() : nullptr,
-                      out.roped != nullptr ? out.roped->mutable_data_ptr() : nullptr,
-                      x.size(0) * tokens, dim, head_dim, tokens, static_cast<float>(eps),
-                      CurrentStream(x)),
-      "RMSNorm+RoPE", x);
+  return FromCuda(RmsNormRopeCuda(x.const_data_ptr(), w.const_data_ptr(),
+                                  c.defined() ? c.const_data_ptr<float>() : nullptr,
+                                  s.defined() ? s.const_data_ptr<float>() : nullptr,
+                                  out.normed != nullptr ? out.normed->mutable_data_ptr() : nullptr,
+                                  out.roped != nullptr ? out.roped->mutable_data_ptr() : nullptr,
+                                  x.size(0) * tokens, dim, head_dim, tokens,
+                                  static_cast<float>(eps), CurrentStream(x)),
+                  "RMSNorm+RoPE", x);
 #else
   (void)weight, (void)cos, (void)sin, (void)head_dim, (void)eps;
   return absl::FailedPreconditionError("RmsNormRope: built without the CUDA kernels");
@@ -142,15 +142,14 @@ absl::StatusOr<at::Tensor> LayerNormModulate(const at::Tensor& x, const at::Tens
   }
 #ifdef OVID_DIT_KERNELS
   const int64_t dim = x.size(2);
-  if (weight.defined() != bias.defined() || (weight.defined() && (weight.numel() != dim ||
-                                                                  bias.numel() != dim))) {
+  if (weight.defined() != bias.defined() ||
+      (weight.defined() && (weight.numel() != dim || bias.numel() != dim))) {
     return absl::InvalidArgumentError(
         absl::StrCat("LayerNormModulate: weight and bias must both be [", dim, "] or both absent"));
   }
-  const at::Tensor w = weight.defined() ? weight.to(x.device(), at::kFloat).contiguous()
-                                        : at::Tensor();
-  const at::Tensor b = bias.defined() ? bias.to(x.device(), at::kFloat).contiguous()
-                                      : at::Tensor();
+  const at::Tensor w =
+      weight.defined() ? weight.to(x.device(), at::kFloat).contiguous() : at::Tensor();
+  const at::Tensor b = bias.defined() ? bias.to(x.device(), at::kFloat).contiguous() : at::Tensor();
   const DitModulationRows rows =
       mod != nullptr && mod->rows != nullptr ? Rows(*mod, shift, scale, -1) : DitModulationRows{};
   const c10::cuda::CUDAGuard guard(x.device());
@@ -181,11 +180,11 @@ absl::StatusOr<at::Tensor> GateResidual(const at::Tensor& x, const at::Tensor& y
 #ifdef OVID_DIT_KERNELS
   const c10::cuda::CUDAGuard guard(x.device());
   at::Tensor out = at::empty_like(x);
-  absl::Status st = FromCuda(
-      GateResidualCuda(x.const_data_ptr(), y.const_data_ptr(), Rows(mod, -1, -1, gate),
-                       out.mutable_data_ptr(), x.size(0) * x.size(1), x.size(2), x.size(1),
-                       CurrentStream(x)),
-      "gated residual", x);
+  absl::Status st =
+      FromCuda(GateResidualCuda(x.const_data_ptr(), y.const_data_ptr(), Rows(mod, -1, -1, gate),
+                                out.mutable_data_ptr(), x.size(0) * x.size(1), x.size(2), x.size(1),
+                                CurrentStream(x)),
+               "gated residual", x);
   if (!st.ok()) return st;
   return out;
 #else

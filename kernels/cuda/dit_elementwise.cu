@@ -3,17 +3,17 @@
 // 16-byte vectors, reduced for the norm statistics, transformed and stored once. Rounding points
 // follow the plain ATen chains (see the header), products of the rotation use __fmul_rn /
 // __fadd_rn so that nvcc cannot contract them into FMAs the plain chain does not have.
-#include "kernels/cuda/dit_elementwise.cuh"
-
 #include <cuda_bf16.h>
 
 #include <algorithm>
 
+#include "kernels/cuda/dit_elementwise.cuh"
+
 namespace ovid {
 namespace {
 
-constexpr int kVec = 8;             // bf16 values per 16-byte load
-constexpr int kVecsPerThread = 4;   // row share per thread: dim <= 8 * 4 * 1024
+constexpr int kVec = 8;            // bf16 values per 16-byte load
+constexpr int kVecsPerThread = 4;  // row share per thread: dim <= 8 * 4 * 1024
 constexpr int kMaxWarps = 32;
 
 struct RowShare {
@@ -134,11 +134,9 @@ __device__ __forceinline__ RowMod SelectRows(const DitModulationRows& m, int64_t
   const bool clean = (row % tokens) < m.clean_tokens;
   auto pick = [&](const void* regular, const void* clean_rows) {
     const void* p = clean && clean_rows != nullptr ? clean_rows : regular;
-    return p == nullptr ? nullptr
-                        : static_cast<const __nv_bfloat16*>(p) + sample * m.batch_stride;
+    return p == nullptr ? nullptr : static_cast<const __nv_bfloat16*>(p) + sample * m.batch_stride;
   };
-  return {pick(m.shift, m.clean_shift), pick(m.scale, m.clean_scale),
-          pick(m.gate, m.clean_gate)};
+  return {pick(m.shift, m.clean_shift), pick(m.scale, m.clean_scale), pick(m.gate, m.clean_gate)};
 }
 
 template <bool kAffine, bool kModulate>
@@ -231,9 +229,9 @@ cudaError_t RmsNormRopeCuda(const void* x, const void* weight, const float* cos,
                             void* out_normed, void* out_rope, int64_t rows, int64_t dim,
                             int64_t head_dim, int64_t tokens, float eps, cudaStream_t stream) {
   const bool rope = out_rope != nullptr;
-  if (x == nullptr || weight == nullptr || (out_normed == nullptr && !rope) ||
-      !RowsOk(rows, dim) || tokens <= 0 || head_dim <= 0 || head_dim % 2 != 0 ||
-      dim % head_dim != 0 || (rope && (cos == nullptr || sin == nullptr))) {
+  if (x == nullptr || weight == nullptr || (out_normed == nullptr && !rope) || !RowsOk(rows, dim) ||
+      tokens <= 0 || head_dim <= 0 || head_dim % 2 != 0 || dim % head_dim != 0 ||
+      (rope && (cos == nullptr || sin == nullptr))) {
     return cudaErrorInvalidValue;
   }
   if (!Aligned16(x) || !Aligned16(weight) || !Aligned16(out_normed) || !Aligned16(out_rope)) {
@@ -247,14 +245,16 @@ cudaError_t RmsNormRopeCuda(const void* x, const void* weight, const float* cos,
   if (nb != nullptr && rope) {
     RmsNormRopeKernel<true, true>
         <<<grid, block, 0, stream>>>(xb, wb, cos, sin, nb, rb, dim, head_dim, tokens, eps);
+    return cudaGetLastError();
   } else if (rope) {
     RmsNormRopeKernel<false, true>
         <<<grid, block, 0, stream>>>(xb, wb, cos, sin, nb, rb, dim, head_dim, tokens, eps);
+    return cudaGetLastError();
   } else {
     RmsNormRopeKernel<true, false>
         <<<grid, block, 0, stream>>>(xb, wb, cos, sin, nb, rb, dim, head_dim, tokens, eps);
+    return cudaGetLastError();
   }
-  return cudaGetLastError();
 }
 
 cudaError_t LayerNormModulateCuda(const void* x, const float* weight, const float* bias,
@@ -275,23 +275,26 @@ cudaError_t LayerNormModulateCuda(const void* x, const float* weight, const floa
   if (affine && modulate) {
     LayerNormModulateKernel<true, true>
         <<<grid, block, 0, stream>>>(xb, weight, bias, mod, ob, dim, tokens, eps);
+    return cudaGetLastError();
   } else if (affine) {
     LayerNormModulateKernel<true, false>
         <<<grid, block, 0, stream>>>(xb, weight, bias, mod, ob, dim, tokens, eps);
+    return cudaGetLastError();
   } else if (modulate) {
     LayerNormModulateKernel<false, true>
         <<<grid, block, 0, stream>>>(xb, weight, bias, mod, ob, dim, tokens, eps);
+    return cudaGetLastError();
   } else {
     LayerNormModulateKernel<false, false>
         <<<grid, block, 0, stream>>>(xb, weight, bias, mod, ob, dim, tokens, eps);
+    return cudaGetLastError();
   }
-  return cudaGetLastError();
 }
 
 cudaError_t GateResidualCuda(const void* x, const void* y, const DitModulationRows& mod, void* out,
                              int64_t rows, int64_t dim, int64_t tokens, cudaStream_t stream) {
-  if (x == nullptr || y == nullptr || out == nullptr || mod.gate == nullptr ||
-      !RowsOk(rows, dim) || tokens <= 0) {
+  if (x == nullptr || y == nullptr || out == nullptr || mod.gate == nullptr || !RowsOk(rows, dim) ||
+      tokens <= 0) {
     return cudaErrorInvalidValue;
   }
   if (!Aligned16(x) || !Aligned16(y) || !Aligned16(out) || !ModRowsAligned(mod)) {

@@ -41,8 +41,8 @@ void ExpectOneRoundingApart(const at::Tensor& fused, const at::Tensor& plain, co
   const at::Tensor bound = p.abs().mul(1.0 / 128).add(1e-30);
   const double worst = diff.div(bound).max().item<double>();
   const double changed = at::ne(f, p).to(at::kDouble).mean().item<double>();
-  std::printf("%s: %.4f%% of values differ, worst |diff| = %.2f bf16 steps\n", what,
-              changed * 100, worst);
+  std::printf("%s: %.4f%% of values differ, worst |diff| = %.2f bf16 steps\n", what, changed * 100,
+              worst);
   EXPECT_LE(worst, 1.0) << what;
   EXPECT_LE(changed, 0.01) << what;
 }
@@ -51,8 +51,8 @@ class DitFusedTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!HaveCuda()) GTEST_SKIP() << "no CUDA device";
-    if (!ops::DitFusedAvailable(at::empty({1, 1, 8}, at::TensorOptions(kCuda).dtype(
-                                                      at::kBFloat16)))) {
+    if (!ops::DitFusedAvailable(
+            at::empty({1, 1, 8}, at::TensorOptions(kCuda).dtype(at::kBFloat16)))) {
       GTEST_SKIP() << "built without the CUDA kernels";
     }
   }
@@ -65,16 +65,16 @@ TEST_F(DitFusedTest, RmsNormRopeMatchesThePlainChain) {
   struct Shape {
     int64_t b, f, h, w, dim, head_dim;
   };
-  for (const Shape& s : {Shape{1, 2, 3, 5, 256, 128}, Shape{2, 1, 4, 4, 3072, 128},
-                         Shape{1, 3, 2, 2, 384, 64}}) {
+  for (const Shape& s :
+       {Shape{1, 2, 3, 5, 256, 128}, Shape{2, 1, 4, 4, 3072, 128}, Shape{1, 3, 2, 2, 384, 64}}) {
     const int64_t l = s.f * s.h * s.w, heads = s.dim / s.head_dim;
     const at::Tensor x = Bf16({s.b, l, s.dim}, 1, 3.0);  // [B, L, D]
     const at::Tensor weight = RandomInput({s.dim}, at::kFloat, kCuda, 2);
     const RopeTable rope = VideoRopeTable(s.f, s.h, s.w, s.head_dim, at::kFloat, kCuda);
     at::Tensor normed, roped;
-    ASSERT_TRUE(ops::RmsNormRope(x, weight, rope.cos, rope.sin, s.head_dim, kOviEps,
-                                 {&normed, &roped})
-                    .ok());
+    ASSERT_TRUE(
+        ops::RmsNormRope(x, weight, rope.cos, rope.sin, s.head_dim, kOviEps, {&normed, &roped})
+            .ok());
     const at::Tensor plain_normed = RmsNorm(x, weight);  // [B, L, D]
     const at::Tensor plain_roped =
         ApplyRope(plain_normed.view({s.b, l, heads, s.head_dim}), rope).view({s.b, l, s.dim});
@@ -83,9 +83,9 @@ TEST_F(DitFusedTest, RmsNormRopeMatchesThePlainChain) {
     ExpectOneRoundingApart(roped, plain_roped, (what + " roped").c_str());
     // Given the same normed input, the rotation itself rounds exactly as the plain chain does.
     at::Tensor roped_only;
-    ASSERT_TRUE(ops::RmsNormRope(x, weight, rope.cos, rope.sin, s.head_dim, kOviEps,
-                                 {nullptr, &roped_only})
-                    .ok());
+    ASSERT_TRUE(
+        ops::RmsNormRope(x, weight, rope.cos, rope.sin, s.head_dim, kOviEps, {nullptr, &roped_only})
+            .ok());
     EXPECT_TRUE(at::equal(roped_only, roped));
     const at::Tensor from_fused =
         ApplyRope(normed.view({s.b, l, heads, s.head_dim}), rope).view({s.b, l, s.dim});
@@ -96,8 +96,8 @@ TEST_F(DitFusedTest, RmsNormRopeMatchesThePlainChain) {
 TEST_F(DitFusedTest, LayerNormModulateMatchesThePlainChain) {
   const int64_t b = 2, l = 37, d = 3072;
   const at::Tensor x = Bf16({b, l, d}, 3, 4.0).add(1.5);  // [B, L, D], mean away from 0
-  const at::Tensor rows = Bf16({b, 6, d}, 4, 0.5);         // [B, 6, D]
-  const at::Tensor clean = Bf16({b, 6, d}, 5, 0.5);        // [B, 6, D]
+  const at::Tensor rows = Bf16({b, 6, d}, 4, 0.5);        // [B, 6, D]
+  const at::Tensor clean = Bf16({b, 6, d}, 5, 0.5);       // [B, 6, D]
   // The norm may round one way or the other (above); from the rounded norm on, the modulation
   // rounds exactly as the plain chain (a flip can look large after `+ shift` cancels, so the
   // two are checked apart: the norm within a rounding, the modulation bit for bit).
@@ -131,9 +131,9 @@ TEST_F(DitFusedTest, BadInputsAreRefused) {
   const RopeTable rope = AudioRopeTable(4, 128, 1.0, at::kFloat, kCuda);
   at::Tensor out;
   // f32 activations, a head_dim that does not divide D, a table of the wrong length.
-  EXPECT_EQ(ops::RmsNormRope(x.to(at::kFloat), w, rope.cos, rope.sin, 128, 1e-6, {&out, nullptr})
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ops::RmsNormRope(x.to(at::kFloat), w, rope.cos, rope.sin, 128, 1e-6, {&out, nullptr}).code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ops::RmsNormRope(x, w, rope.cos, rope.sin, 96, 1e-6, {nullptr, &out}).code(),
             absl::StatusCode::kInvalidArgument);
   const RopeTable short_rope = AudioRopeTable(3, 128, 1.0, at::kFloat, kCuda);
@@ -189,10 +189,10 @@ TEST_F(DitFusedTest, TinyForwardFusedMatchesPlainAndBackendsAgree) {
       const OviForwardOutputs out = run(*m, first_frame);
       const double ev = RelativeMaxError(out.video, ref.video);
       const double ea = RelativeMaxError(out.audio, ref.audio);
-      std::printf("tiny forward bf16, fused + %s attention vs plain + default%s: video %.2e, "
-                  "audio %.2e\n",
-                  ops::AttentionBackendName(backend), first_frame ? " (first frame clean)" : "",
-                  ev, ea);
+      std::printf(
+          "tiny forward bf16, fused + %s attention vs plain + default%s: video %.2e, "
+          "audio %.2e\n",
+          ops::AttentionBackendName(backend), first_frame ? " (first frame clean)" : "", ev, ea);
       // bf16 through three blocks: one-step rounding differences grow to ~1e-2 of the max.
       EXPECT_LT(ev, 3e-2);
       EXPECT_LT(ea, 3e-2);

@@ -54,11 +54,16 @@ struct Args {
 
 absl::StatusOr<Args> Parse(int argc, char** argv) {
   Args a;
-  const std::map<std::string, std::string*> strings = {
-      {"--model", &a.model},    {"--inputs", &a.inputs}, {"--out", &a.out},
-      {"--mode", &a.mode},      {"--device", &a.device}, {"--dtype", &a.dtype},
-      {"--variant", &a.variant},  {"--weights", &a.weights}, {"--attention", &a.attention},
-      {"--elementwise", &a.elementwise}};
+  const std::map<std::string, std::string*> strings = {{"--model", &a.model},
+                                                       {"--inputs", &a.inputs},
+                                                       {"--out", &a.out},
+                                                       {"--mode", &a.mode},
+                                                       {"--device", &a.device},
+                                                       {"--dtype", &a.dtype},
+                                                       {"--variant", &a.variant},
+                                                       {"--weights", &a.weights},
+                                                       {"--attention", &a.attention},
+                                                       {"--elementwise", &a.elementwise}};
   const char* sample_flags[] = {"--steps",          "--solver",         "--shift",
                                 "--video-guidance", "--audio-guidance", "--seed"};
   for (int i = 1; i < argc; ++i) {

@@ -37,7 +37,7 @@ at::Tensor NormRope(const at::Tensor& x, const at::Tensor& weight, const RopeTab
 TextKv PrepareTextKv(const OviCrossAttentionWeights& w, const at::Tensor& context,
                      const BlockExec& exec) {
   const at::Tensor k = NormRope(w.k.forward(context), w.norm_k, nullptr, exec);  // [B,Lt,h,hd]
-  const at::Tensor v = SplitHeads(w.v.forward(context), exec.heads);            // [B,Lt,h,hd]
+  const at::Tensor v = SplitHeads(w.v.forward(context), exec.heads);             // [B,Lt,h,hd]
   return {k.transpose(1, 2).contiguous(),   // [B, heads, Lt, hd]
           v.transpose(1, 2).contiguous()};  // [B, heads, Lt, hd]
 }
@@ -65,9 +65,9 @@ at::Tensor FusionCrossAttention(const OviCrossAttentionWeights& w, const at::Ten
   const at::Tensor k_t =
       NormRope(w.k_fusion.forward(tgt), w.norm_k_fusion, &tgt_rope, exec);  // [B, Lt, heads, hd]
   const at::Tensor v_t = SplitHeads(w.v_fusion.forward(tgt), exec.heads);   // [B, Lt, heads, hd]
-  const at::Tensor x_av = AttentionHeads(q_rot.transpose(1, 2),  // [B, heads, L, hd]
-                                         k_t.transpose(1, 2),    // [B, heads, Lt, hd]
-                                         v_t.transpose(1, 2),    // -> [B, L, D]
+  const at::Tensor x_av = AttentionHeads(q_rot.transpose(1, 2),             // [B, heads, L, hd]
+                                         k_t.transpose(1, 2),               // [B, heads, Lt, hd]
+                                         v_t.transpose(1, 2),               // -> [B, L, D]
                                          exec.attention);
   return w.o.forward(x_txt.add(x_av));  // [B, L, D]
 }

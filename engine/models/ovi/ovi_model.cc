@@ -69,8 +69,8 @@ absl::StatusOr<std::unique_ptr<OviModel>> OviModel::Build(std::unique_ptr<Weight
     OVID_ASSIGN_OR_RETURN(model->workspace_, store->NewWorkspace());
   }
   model->dtype_ = dtype;
-  model->exec_ = BlockExec{model->spec_.config.num_heads, options.attention,
-                           options.fused_elementwise};
+  model->exec_ =
+      BlockExec{model->spec_.config.num_heads, options.attention, options.fused_elementwise};
   model->store_ = std::move(store);
   return model;
 }
@@ -166,10 +166,10 @@ OviForwardOutputs OviModel::ForwardImpl(const OviForwardInputs& inputs,
   const Modulation ha = Modulation{ea.unsqueeze(1), {}, 0}.Plus(weights_.audio.head_modulation);
   const at::Tensor uv = weights_.video.head.forward(
       hv.NormAffine(video.x, 0, 1, exec_.fused));  // [B, Lv, C*pt*ph*pw]
-  const at::Tensor ua = weights_.audio.head.forward(
-      ha.NormAffine(audio.x, 0, 1, exec_.fused));  // [B, La, C_a]
-  return {VideoUnpatchify(uv[0], c, gf, gh, gw),                         // [C, F, H, W]
-          ua[0]};                                                        // [La, C_a]
+  const at::Tensor ua =
+      weights_.audio.head.forward(ha.NormAffine(audio.x, 0, 1, exec_.fused));  // [B, La, C_a]
+  return {VideoUnpatchify(uv[0], c, gf, gh, gw),                               // [C, F, H, W]
+          ua[0]};                                                              // [La, C_a]
 }
 
 }  // namespace ovid::ovi
