@@ -6,7 +6,11 @@
 #      ComfyUI-GGUF-style baseline), Ovi linear layers (bf16 cuBLAS vs QuantizedLinear lazy/eager
 #      vs the baseline) and the goal sums over one Ovi block (bench/gpu/);
 #   3. ovid-bench-cuda --quick: the kernels alone (dequantization per output format, fused matmul
-#      vs cuBLAS); GPU_BENCH_KERNELS=0 skips it.
+#      vs cuBLAS); GPU_BENCH_KERNELS=0 skips it;
+#   4. the Ovi denoiser (issue 4): bench/forward-bench.sh (full-size random Q4_K_M, plain vs fused
+#      chains, lazy vs eager, both reference sizes; makes the model once, ~2 min) and, when the
+#      original code is exported (.ovi-original, bench/original/README.md), its step time on the
+#      same card; GPU_BENCH_FORWARD=0 skips both. About 7 minutes in all on an H100, cold.
 # Writes bench/results/gpu-<card>-<UTC stamp>.json (card, commit, date, both programs' results)
 # and .txt (everything printed). Environment: BUILD_DIR (default build-device), RESULTS_DIR
 # (default bench/results), OVID_COMMIT (default `git rev-parse HEAD`, else "uncommitted").
@@ -80,6 +84,23 @@ if [ "$kernels" = 1 ]; then
     tee -a "$base.txt"
   if "$build/bin/ovid-bench-cuda" --quick --json "$tmp/kernels.json" 2>&1 | tee -a "$base.txt"
   then [ -f "$tmp/linear.json" ] && merge; fi
+fi
+if [ "${GPU_BENCH_FORWARD:-1}" = 1 ]; then
+  echo "== bench/forward-bench.sh (the Ovi denoiser per pass; configs in one run) ==" |
+    tee -a "$base.txt"
+  BUILD_DIR=$build RESULTS_DIR=$tmp OVID_COMMIT=$commit bash "$root/bench/forward-bench.sh" 2>&1 |
+    grep -v '^CMake Warning\|^  \|^Call Stack\|^$' | tee -a "$base.txt" ||
+    echo "forward-bench failed" | tee -a "$base.txt"
+  if [ -f "$root/.ovi-original/ovi/modules/fusion.py" ]; then
+    echo "== the original Ovi code on the same card (bench/original, SDPA's own backend) ==" |
+      tee -a "$base.txt"
+    BUILD_DIR=$build SKIP_COMPARE=1 TIME_BACKENDS=auto RESULTS_DIR=$tmp/original \
+      OVID_COMMIT=$commit bash "$root/bench/original/run-gpu.sh" 2>&1 |
+      grep -E 's/step|FusionModel' | tee -a "$base.txt" ||
+      echo "original timing failed" | tee -a "$base.txt"
+  else
+    echo "(.ovi-original not exported: the original's timing is skipped)" | tee -a "$base.txt"
+  fi
 fi
 echo
 grep '^GOAL' "$base.txt" || true
