@@ -1,7 +1,8 @@
 // The fused elementwise kernels (engine/ops/dit_ops.h) against the plain ATen chains they
 // replace, on CUDA in bf16: RMSNorm + RoPE, LayerNorm (+ affine) + modulation with a
 // first-frame segment, the gated residual; then a whole tiny Ovi forward pass fused vs plain and
-// with each attention backend. Without a GPU every case reports itself skipped.
+// with each attention backend. Without a GPU those cases report themselves skipped; the
+// dispatch (CPU and f32 keep the plain chains) and the backend names are checked everywhere.
 #include <ATen/ops/abs.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/equal.h>
@@ -143,6 +144,50 @@ TEST_F(DitFusedTest, BadInputsAreRefused) {
   const at::Tensor rows = Bf16({2, 6, 256}, 14);  // batch 2 for activations of batch 1
   const ops::DitModulation m{&rows, nullptr, 0};
   EXPECT_EQ(ops::GateResidual(x, x, m, 2).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Without CUDA (and for f32 or CPU tensors anywhere) the fused entry points refuse and the
+// layers keep the plain chains, bit for bit.
+TEST(DitFusedDispatchTest, CpuAndF32TakeThePlainChains) {
+  const at::Tensor x = RandomInput({2, 5, 64}, at::kFloat, c10::kCPU, 31);  // [B, L, D]
+  const at::Tensor rows = RandomInput({2, 6, 64}, at::kFloat, c10::kCPU, 32);
+  const at::Tensor clean = RandomInput({2, 6, 64}, at::kFloat, c10::kCPU, 33);
+  EXPECT_FALSE(ops::DitFusedAvailable(x));
+  EXPECT_FALSE(ops::DitFusedAvailable(x.to(at::kBFloat16)));  // bf16, but on the CPU
+  const Modulation m{rows, clean, 2};
+  EXPECT_TRUE(at::equal(m.NormAffine(x, 0, 1, true), m.Affine(LayerNorm(x), 0, 1)));
+  EXPECT_TRUE(at::equal(m.AddGated(x, x.mul(0.5), 2, true), x.add(m.Gate(x.mul(0.5), 2))));
+  const at::Tensor w = RandomInput({64}, at::kFloat, c10::kCPU, 34);
+  EXPECT_TRUE(at::equal(LayerNorm(x, w, w, true), LayerNorm(x, w, w)));
+  at::Tensor out;
+  const RopeTable rope = AudioRopeTable(5, 32, 1.0, at::kFloat, c10::kCPU);
+  const absl::Status s = ops::RmsNormRope(x, w, rope.cos, rope.sin, 32, 1e-6, {&out, nullptr});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(s.message()).find("RmsNormRope"), std::string::npos) << s;
+  EXPECT_EQ(ops::GateResidual(x, x, {&rows, nullptr, 0}, 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(AttentionBackendTest, NamesRoundTripAndUnknownNamesAreRefused) {
+  for (ops::AttentionBackend b : {ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn,
+                                  ops::AttentionBackend::kFlash, ops::AttentionBackend::kEfficient,
+                                  ops::AttentionBackend::kMath}) {
+    absl::StatusOr<ops::AttentionBackend> parsed =
+        ops::ParseAttentionBackend(ops::AttentionBackendName(b));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, b);
+  }
+  const absl::StatusOr<ops::AttentionBackend> bad = ops::ParseAttentionBackend("fa3");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(bad.status().message()).find("fa3"), std::string::npos);
+  // On the CPU the math reference and LibTorch's choice agree.
+  const at::Tensor q = RandomInput({1, 2, 7, 16}, at::kFloat, c10::kCPU, 41);
+  const at::Tensor k = RandomInput({1, 2, 9, 16}, at::kFloat, c10::kCPU, 42);
+  const at::Tensor v = RandomInput({1, 2, 9, 16}, at::kFloat, c10::kCPU, 43);
+  EXPECT_LT(
+      RelativeMaxError(ops::ScaledDotProductAttention(q, k, v, ops::AttentionBackend::kMath),
+                       ops::ScaledDotProductAttention(q, k, v, ops::AttentionBackend::kDefault)),
+      1e-6);
 }
 
 // The whole tiny model on CUDA in bf16: fused vs plain chains, and the attention backends.
