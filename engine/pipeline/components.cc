@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/models/umt5/umt5_encoder.h"
@@ -16,12 +15,6 @@
 
 namespace ovid::pipeline {
 namespace {
-
-// Every load error starts with the file it is about.
-absl::Status InFile(const absl::Status& s, const std::string& path) {
-  if (s.ok() || absl::StrContains(s.message(), path)) return s;
-  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
-}
 
 LinearMode LinearModeFor(WeightMode mode) {
   return mode == WeightMode::kEager ? LinearMode::kEager : LinearMode::kLazy;
@@ -34,9 +27,10 @@ absl::StatusOr<text::Tokenizer> LoadTokenizer(const ComponentFiles& files, int64
   if (!file.ok()) return InFile(file.status(), files.text_encoder);
   absl::StatusOr<text::TokenizerVocabulary> vocabulary = ReadGgufTokenizer(**file);
   if (absl::IsNotFound(vocabulary.status())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        files.text_encoder, " carries no tokenizer: pass google/umt5-xxl's spiece.model with "
-        "--tokenizer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(files.text_encoder,
+                     " carries no tokenizer: pass google/umt5-xxl's spiece.model with "
+                     "--tokenizer"));
   }
   if (!vocabulary.ok()) return vocabulary.status();
   if (vocabulary->precompiled_charsmap.empty()) {
@@ -56,8 +50,8 @@ absl::Status LoadText(const PipelineOptions& options, c10::Device device,
   const ComponentFiles& files = options.components;
   if (files.text_encoder.empty()) {
     if (!files.tokenizer.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the tokenizer ", files.tokenizer, " needs a UMT5 encoder (--text-encoder)"));
+      return absl::InvalidArgumentError(absl::StrCat("the tokenizer ", files.tokenizer,
+                                                     " needs a UMT5 encoder (--text-encoder)"));
     }
     return absl::OkStatus();
   }
@@ -70,19 +64,14 @@ absl::Status LoadText(const PipelineOptions& options, c10::Device device,
   eo.load.mode = LinearModeFor(options.weights);
   eo.max_tokens = denoiser.text_len;
   const std::string path = files.text_encoder;
-  c->text_encoder.Configure(
-      [path, eo]() -> absl::StatusOr<std::unique_ptr<umt5::Umt5Encoder>> {
-        absl::StatusOr<std::unique_ptr<umt5::Umt5Encoder>> e = umt5::Umt5Encoder::Load(path, eo);
-        if (!e.ok()) return InFile(e.status(), path);
-        return e;
-      },
+  c->text_encoder.ConfigureFile(
+      path, [eo](const std::string& f) { return umt5::Umt5Encoder::Load(f, eo); },
       options.offload.text_encoder);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<umt5::Umt5Encoder> encoder, c->text_encoder.Acquire());
   if (encoder->config().d_model != denoiser.text_dim) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": the text encoder's width (d_model) is ", encoder->config().d_model,
-                     " but the denoiser ", options.model_path, " takes text_dim ",
-                     denoiser.text_dim));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the text encoder's width (d_model) is ", encoder->config().d_model,
+        " but the denoiser ", options.model_path, " takes text_dim ", denoiser.text_dim));
   }
   if (c->tokenizer->vocab_size() > encoder->config().vocab) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -103,19 +92,14 @@ absl::Status LoadVideoVae(const PipelineOptions& options, c10::Device device,
   wan_vae::WanVaeOptions vo;
   vo.device = device;
   vo.dtype = options.decode.video_vae_bf16 ? at::kBFloat16 : at::kFloat;
-  c->video_vae.Configure(
-      [path, vo]() -> absl::StatusOr<std::unique_ptr<wan_vae::WanVae>> {
-        absl::StatusOr<std::unique_ptr<wan_vae::WanVae>> v = wan_vae::WanVae::Load(path, vo);
-        if (!v.ok()) return InFile(v.status(), path);
-        return v;
-      },
+  c->video_vae.ConfigureFile(
+      path, [vo](const std::string& f) { return wan_vae::WanVae::Load(f, vo); },
       options.offload.video_vae);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<wan_vae::WanVae> vae, c->video_vae.Acquire());
   if (vae->config().z_dim != denoiser.video_latent_channels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": the video VAE's latent has ", vae->config().z_dim,
-                     " channels but the denoiser ", options.model_path, " makes ",
-                     denoiser.video_latent_channels));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the video VAE's latent has ", vae->config().z_dim, " channels but the denoiser ",
+        options.model_path, " makes ", denoiser.video_latent_channels));
   }
   c->video_vae_has_encoder = vae->has_encoder();
   if (options.offload.video_vae) {
@@ -136,9 +120,8 @@ absl::Status LoadAudio(const PipelineOptions& options, c10::Device device,
         files.audio_vae.empty() ? files.vocoder : files.audio_vae));
   }
   const bool bf16 = options.decode.audio_bf16;
-  c->audio.Configure(
-      [files, device, bf16]() { return LoadAudioDecoders(files, device, bf16); },
-      options.offload.audio);
+  c->audio.Configure([files, device, bf16]() { return LoadAudioDecoders(files, device, bf16); },
+                     options.offload.audio);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<AudioDecoders> audio, c->audio.Acquire());
   if (audio->latent_channels() != denoiser.audio_latent_channels) {
     return absl::InvalidArgumentError(

@@ -11,11 +11,20 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 
 namespace ovid::pipeline {
+
+// A load error about `path` that starts with it (once: messages that already name it stay).
+inline absl::Status InFile(const absl::Status& s, const std::string& path) {
+  if (s.ok() || absl::StrContains(s.message(), path)) return s;
+  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+}
 
 template <class T>
 class OnDemand {
@@ -27,6 +36,18 @@ class OnDemand {
     std::lock_guard<std::mutex> lock(mu_);
     loader_ = std::move(loader);
     offload_ = offload;
+  }
+
+  // The same for an instance read from one file: load(path), its errors named by InFile.
+  template <class Load>
+  void ConfigureFile(const std::string& path, Load load, bool offload) {
+    Configure(
+        [path, load]() -> absl::StatusOr<std::unique_ptr<T>> {
+          absl::StatusOr<std::unique_ptr<T>> built = load(path);
+          if (!built.ok()) return InFile(built.status(), path);
+          return built;
+        },
+        offload);
   }
 
   bool configured() const { return static_cast<bool>(loader_); }

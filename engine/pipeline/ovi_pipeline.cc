@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/gguf/status_macros.h"
@@ -37,12 +36,6 @@ const char* DtypeName(at::ScalarType t) {
   return t == at::kBFloat16 ? "bf16" : t == at::kHalf ? "f16" : "f32";
 }
 
-// Load errors name the model file once.
-absl::Status WithPath(const absl::Status& s, const std::string& path) {
-  if (s.ok() || absl::StrContains(s.message(), path)) return s;
-  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
-}
-
 std::string KnownVariants() {
   std::vector<std::string> names;
   for (const ovi::OviVariant& v : ovi::OviVariants()) names.push_back(v.name);
@@ -57,7 +50,7 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   std::unique_ptr<OviPipeline> p(new OviPipeline());
   p->options_ = options;
   absl::StatusOr<c10::Device> device = ResolveDevice(options.device);
-  if (!device.ok()) return WithPath(device.status(), path);
+  if (!device.ok()) return InFile(device.status(), path);
   p->device_ = *device;
   if (options.workers < 1) {
     return absl::InvalidArgumentError(
@@ -70,12 +63,8 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   mo.load.cache_budget_bytes = static_cast<int64_t>(options.cache_budget_bytes);
   mo.fallback_variant = options.fallback_variant.empty() ? "720x720_5s" : options.fallback_variant;
   mo.default_workspace = false;  // each worker slot brings its own
-  p->model_.Configure(
-      [path, mo]() -> absl::StatusOr<std::unique_ptr<ovi::OviModel>> {
-        absl::StatusOr<std::unique_ptr<ovi::OviModel>> m = ovi::OviModel::Load(path, mo);
-        if (!m.ok()) return WithPath(m.status(), path);
-        return m;
-      },
+  p->model_.ConfigureFile(
+      path, [mo](const std::string& f) { return ovi::OviModel::Load(f, mo); },
       options.offload.denoiser);
   // Held until Load returns; an offloaded denoiser is freed then and reloaded per job.
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, p->model_.Acquire());
@@ -122,7 +111,7 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   // while an offloaded denoiser is away (they are what its next load would need anyway).
   absl::StatusOr<std::unique_ptr<WorkerPool>> pool =
       WorkerPool::Create(model->store(), static_cast<int>(options.workers));
-  if (!pool.ok()) return WithPath(pool.status(), path);
+  if (!pool.ok()) return InFile(pool.status(), path);
   p->pool_ = *std::move(pool);
   p->Describe(options, *model);
   model.reset();
@@ -238,8 +227,8 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
   std::optional<ImageSize> first_frame_size;
   if (!request.first_frame.empty() && limits_.video_vae_encoder && limits_.media) {
     OVID_ASSIGN_OR_RETURN(RgbImage image, ReadFirstFrame(request.first_frame));
-    first_frame_size = ImageSize{static_cast<uint32_t>(image.width),
-                                 static_cast<uint32_t>(image.height)};
+    first_frame_size =
+        ImageSize{static_cast<uint32_t>(image.width), static_cast<uint32_t>(image.height)};
   }
   OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_, first_frame_size));
   if (options_.faults.vram_estimate_bytes != 0) return options_.faults.vram_estimate_bytes;
@@ -268,8 +257,8 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
   stages.text = plan.NeedsTextEncoder();
   // BenchOptions::decode_latents_jobs runs the decoders for LATENTS jobs too.
   const bool bench_decode = options_.bench.decode_latents_jobs;
-  stages.video = plan.NeedsVideoDecode() || plan.image_to_video ||
-                 (bench_decode && comp.has_video_decoder());
+  stages.video =
+      plan.NeedsVideoDecode() || plan.image_to_video || (bench_decode && comp.has_video_decoder());
   stages.audio = plan.NeedsAudioDecode() || (bench_decode && comp.has_audio_decoder());
   stages.text_weights = comp.text_encoder_transient_bytes;
   stages.video_weights = comp.video_vae_transient_bytes;
