@@ -6,10 +6,13 @@
 # usage: bench/forward-bench.sh [TYPE]      (TYPE: a quantization mix, default Q4_K_M)
 # env:   BUILD_DIR (default build-device), RESULTS_DIR (default bench/results),
 #        CONFIGS: space-separated WEIGHTS:ELEMENTWISE:ATTENTION forward-pass configurations
-#        (default "lazy:plain:default lazy:fused:default eager:fused:default": the engine
-#        before the fused kernels, with them, and eager weights), timed one after another in
+#        (default "lazy:plain:torch lazy:fused:torch lazy:fused:default eager:fused:default":
+#        the engine before the fused kernels, with them, with FlashInfer's Hopper attention for
+#        long sequences (the default backend) and eager weights), timed one after another in
 #        this order; the 2-step sample uses the last lazy one.
-#        SIZES (default "704x704_5s 960x960_10s"), REPEAT (forward passes per config, default 4).
+#        SIZES (default "704x704_5s 960x960_10s"), REPEAT (forward passes per config, default 4),
+#        PROFILE=1: each configuration's last pass is profiled (ovid-forward --profile: GPU time
+#        per kernel family and the top kernels, in the log; Chrome traces in TRACE_DIR if set).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 type=${1:-Q4_K_M}
@@ -50,10 +53,11 @@ log="$results/forward-$(nvidia-smi --query-gpu=name --format=csv,noheader | head
   echo "model: ovi-full $type (lazy)"
   for size in ${SIZES:-704x704_5s 960x960_10s}; do
     sample_flags=()
-    for config in ${CONFIGS:-lazy:plain:default lazy:fused:default eager:fused:default}; do
+    for config in ${CONFIGS:-lazy:plain:torch lazy:fused:torch lazy:fused:default eager:fused:default}; do
       IFS=: read -r weights elementwise attention <<<"$config"
       flags=(--weights "$weights" --elementwise "$elementwise" --attention "$attention")
       [ "$weights" = lazy ] && sample_flags=("${flags[@]}")
+      [ "${PROFILE:-0}" = 1 ] && flags+=(--profile "${TRACE_DIR:-$work}/$size-${config//:/-}.trace.json")
       echo "== $size: forward x${REPEAT:-4}, $config"
       "$build/bin/ovid-forward" --model "$model" --inputs "$work/$size.forward.safetensors" \
         --out "$work/out.safetensors" --device cuda --dtype bf16 --repeat "${REPEAT:-4}" "${flags[@]}" 2>&1

@@ -69,11 +69,15 @@ void AttentionSection(bool quick) {
                                {"audio<-video fusion", 157, 15004},
                                {"video self 960x960 10s", 54900, 54900},
                                {"video<-audio 960", 54900, 314},
-                               {"audio<-video 960", 314, 54900}};
+                               {"audio<-video 960", 314, 54900},
+                               {"crossover", 15004, 2048},
+                               {"crossover", 15004, 4096},
+                               {"crossover", 15004, 8192}};
   if (quick) shapes.resize(3);
   const ops::AttentionBackend backends[] = {
-      ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn, ops::AttentionBackend::kFlash,
-      ops::AttentionBackend::kEfficient};
+      ops::AttentionBackend::kDefault,    ops::AttentionBackend::kTorch,
+      ops::AttentionBackend::kFlashInfer, ops::AttentionBackend::kCudnn,
+      ops::AttentionBackend::kFlash,      ops::AttentionBackend::kEfficient};
   std::printf("\n## Attention backends (B=1, 24 heads x 128, bf16)\n\n");
   std::printf("| shape | Lq | Lk | backend | ms | TFLOP/s | rel. error vs f32 |\n");
   std::printf("|---|---|---|---|---|---|---|\n");

@@ -9,16 +9,29 @@
 #include <ATen/ops/scaled_dot_product_attention.h>
 
 #include <array>
+#include <cmath>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 
+#if defined(OVID_TORCH_CUDA) && defined(OVID_HAVE_FLASH_SM90)
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "kernels/cuda/sm90/flash_attention.cuh"
+#define OVID_FLASH_SM90 1
+#endif
+
 namespace ovid::ops {
 namespace {
 
-constexpr std::array<std::pair<AttentionBackend, const char*>, 5> kNames = {{
+constexpr std::array<std::pair<AttentionBackend, const char*>, 7> kNames = {{
     {AttentionBackend::kDefault, "default"},
+    {AttentionBackend::kTorch, "torch"},
+    {AttentionBackend::kFlashInfer, "flashinfer"},
     {AttentionBackend::kCudnn, "cudnn"},
     {AttentionBackend::kFlash, "flash"},
     {AttentionBackend::kEfficient, "efficient"},
@@ -30,7 +43,85 @@ at::Tensor Cudnn(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) 
                                                              /*compute_log_sumexp=*/false));
 }
 
+#ifdef OVID_FLASH_SM90
+// q [B, H, Lq, d], k/v [B, H, Lk, d] views -> FlashInfer's {batch, token, head} strides.
+FlashAttentionSm90Args FlashArgs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 const at::Tensor* out) {
+  FlashAttentionSm90Args a;
+  a.q = q.data_ptr();
+  a.k = k.data_ptr();
+  a.v = v.data_ptr();
+  a.out = out ? out->data_ptr() : q.data_ptr();  // alignment stand-in before the allocation
+  auto strides = [](const at::Tensor& t, int64_t(&s)[3]) {
+    s[0] = t.stride(0);
+    s[1] = t.stride(2);
+    s[2] = t.stride(1);
+  };
+  strides(q, a.q_stride);
+  strides(k, a.k_stride);
+  strides(v, a.v_stride);
+  if (out) {  // out is [B, Lq, H, d] contiguous
+    a.out_stride[0] = out->stride(0);
+    a.out_stride[1] = out->stride(1);
+    a.out_stride[2] = out->stride(2);
+  } else {
+    for (int64_t& x : a.out_stride) x = 8;
+  }
+  a.batch = static_cast<int>(q.size(0));
+  a.heads = static_cast<int>(q.size(1));
+  a.q_len = static_cast<int>(q.size(2));
+  a.kv_len = static_cast<int>(k.size(2));
+  a.scale = 1.0f / std::sqrt(static_cast<float>(q.size(3)));
+  return a;
+}
+
+bool IsHopper(const at::Tensor& t) {
+  const cudaDeviceProp* p = at::cuda::getDeviceProperties(t.device().index());
+  return p->major == 9 && p->minor == 0;
+}
+
+at::Tensor FlashInfer(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  TORCH_CHECK(FlashInferAttentionApplies(q, k, v),
+              "flashinfer attention takes bf16 CUDA q/k/v [B, H, L, 128] on a Hopper GPU with "
+              "the head channels contiguous and 16-byte aligned rows, got q ",
+              q.sizes(), " ", q.scalar_type(), " on ", q.device());
+  const c10::cuda::CUDAGuard guard(q.device());
+  const at::Tensor out = at::empty({q.size(0), q.size(2), q.size(1), q.size(3)}, q.options());
+  const cudaError_t err =
+      FlashAttentionSm90(FlashArgs(q, k, v, &out), c10::cuda::getCurrentCUDAStream().stream());
+  TORCH_CHECK(err == cudaSuccess, "flashinfer attention on q ", q.sizes(), ", k ", k.sizes(), ": ",
+              cudaGetErrorString(err));
+  return out.transpose(1, 2);  // [B, H, Lq, d], a view of [B, Lq, H, d]
+}
+#else
+at::Tensor FlashInfer(const at::Tensor& q, const at::Tensor&, const at::Tensor&) {
+  TORCH_CHECK(false,
+              "flashinfer attention is not built in (configure with FlashInfer's headers: "
+              "scripts/install-venv.sh installs them; cmake/FlashInfer.cmake)");
+  return q;
+}
+#endif
+
 }  // namespace
+
+bool FlashInferAttentionApplies(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+#ifdef OVID_FLASH_SM90
+  for (const at::Tensor* t : {&q, &k, &v}) {
+    if (!t->defined() || !t->is_cuda() || t->scalar_type() != at::kBFloat16 || t->dim() != 4 ||
+        t->size(3) != kFlashAttentionSm90HeadDim || t->stride(3) != 1 ||
+        t->device() != q.device()) {
+      return false;
+    }
+  }
+  const bool shapes = k.sizes() == v.sizes() && k.size(0) == q.size(0) && k.size(1) == q.size(1) &&
+                      q.size(2) > 0 && k.size(2) > 0 && q.size(2) < (int64_t{1} << 31) &&
+                      k.size(2) < (int64_t{1} << 31);
+  return shapes && IsHopper(q) && FlashAttentionSm90Accepts(FlashArgs(q, k, v, nullptr));
+#else
+  (void)q, (void)k, (void)v;
+  return false;
+#endif
+}
 
 absl::StatusOr<AttentionBackend> ParseAttentionBackend(std::string_view name) {
   for (const auto& [backend, text] : kNames) {
@@ -38,7 +129,7 @@ absl::StatusOr<AttentionBackend> ParseAttentionBackend(std::string_view name) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown attention backend '", std::string(name),
-                   "' (valid: default, cudnn, flash, efficient, math)"));
+                   "' (valid: default, torch, flashinfer, cudnn, flash, efficient, math)"));
 }
 
 const char* AttentionBackendName(AttentionBackend backend) {
@@ -52,7 +143,14 @@ at::Tensor ScaledDotProductAttention(const at::Tensor& q, const at::Tensor& k, c
                                      AttentionBackend backend) {
   switch (backend) {
     case AttentionBackend::kDefault:
+      if (k.dim() == 4 && k.size(2) >= kFlashInferMinKeys && FlashInferAttentionApplies(q, k, v)) {
+        return FlashInfer(q, k, v);
+      }
       return at::scaled_dot_product_attention(q, k, v);
+    case AttentionBackend::kTorch:
+      return at::scaled_dot_product_attention(q, k, v);
+    case AttentionBackend::kFlashInfer:
+      return FlashInfer(q, k, v);
     case AttentionBackend::kCudnn:
       return Cudnn(q, k, v);
     case AttentionBackend::kFlash:

@@ -169,7 +169,8 @@ TEST(DitFusedDispatchTest, CpuAndF32TakeThePlainChains) {
 }
 
 TEST(AttentionBackendTest, NamesRoundTripAndUnknownNamesAreRefused) {
-  for (ops::AttentionBackend b : {ops::AttentionBackend::kDefault, ops::AttentionBackend::kCudnn,
+  for (ops::AttentionBackend b : {ops::AttentionBackend::kDefault, ops::AttentionBackend::kTorch,
+                                  ops::AttentionBackend::kFlashInfer, ops::AttentionBackend::kCudnn,
                                   ops::AttentionBackend::kFlash, ops::AttentionBackend::kEfficient,
                                   ops::AttentionBackend::kMath}) {
     absl::StatusOr<ops::AttentionBackend> parsed =

@@ -4,12 +4,15 @@
 //   ovid-forward --model M.gguf --inputs IN.safetensors --out OUT.safetensors [--mode forward]
 //                [--device cpu|cuda] [--dtype f32|bf16] [--first-frame-clean] [--slg-layer N]
 //                [--variant NAME] [--repeat N] [--weights lazy|eager]
-//                [--attention default|cudnn|flash|efficient|math] [--elementwise fused|plain]
+//                [--attention default|torch|flashinfer|cudnn|flash|efficient|math] [--elementwise
+//                fused|plain]
+//                [--profile TRACE.json]
 //
 // Forward mode writes out_video [C, F, H, W] and out_audio [L, C] (the velocities) as f32.
 // Sample mode (--steps, --solver, --shift, --video-guidance, --audio-guidance, --seed) runs the
 // guided loop from the input latents and writes video_latent and audio_latent; it needs the
-// negative contexts too (forward_io.h lists the inputs).
+// negative contexts too (forward_io.h lists the inputs). --profile records the last forward
+// pass's GPU kernels (Kineto), prints where the time went and writes a Chrome trace.
 #include <ATen/Context.h>
 
 #include <chrono>
@@ -29,6 +32,7 @@
 #include "engine/ops/torch_status.h"
 #include "engine/tensor/vram_accounting.h"
 #include "tools/ovid_forward/forward_io.h"
+#include "tools/ovid_forward/kernel_profile.h"
 #include "tools/ovid_forward/sample_mode.h"
 
 namespace ovid::tools {
@@ -39,13 +43,15 @@ constexpr char kUsage[] =
     "                    [--mode forward|sample] [--device cpu|cuda] [--dtype f32|bf16]\n"
     "                    [--first-frame-clean] [--slg-layer N] [--variant NAME] [--repeat N]\n"
     "                    [--weights lazy|eager] [--elementwise fused|plain]\n"
-    "                    [--attention default|cudnn|flash|efficient|math]\n"
+    "                    [--attention default|torch|flashinfer|cudnn|flash|efficient|math] "
+    "[--profile TRACE.json]\n"
     "  sample mode: [--steps N] [--solver unipc|dpm++|euler] [--shift S]\n"
     "               [--video-guidance G] [--audio-guidance G] [--seed N]\n";
 
 struct Args {
   std::string model, inputs, out, mode = "forward", device = "cpu", dtype, variant = "720x720_5s";
   std::string weights = "lazy", attention = "default", elementwise = "fused";
+  std::string profile;  // Chrome trace of the last forward pass; empty: no profile
   bool first_frame_clean = false;
   int slg_layer = -1;
   int repeat = 1;  // forward passes to time (the first includes one-time set-up)
@@ -63,7 +69,8 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
                                                        {"--variant", &a.variant},
                                                        {"--weights", &a.weights},
                                                        {"--attention", &a.attention},
-                                                       {"--elementwise", &a.elementwise}};
+                                                       {"--elementwise", &a.elementwise},
+                                                       {"--profile", &a.profile}};
   const char* sample_flags[] = {"--steps",          "--solver",         "--shift",
                                 "--video-guidance", "--audio-guidance", "--seed"};
   for (int i = 1; i < argc; ++i) {
@@ -101,6 +108,9 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
   if (a.mode == "sample" && !SampleModeAvailable()) {
     return absl::UnimplementedError(
         "--mode sample needs engine/sampling, which this build lacks; use --mode forward");
+  }
+  if (a.mode == "sample" && !a.profile.empty()) {
+    return absl::InvalidArgumentError("--profile records a forward pass (--mode forward)");
   }
   if (a.mode == "forward" && !a.sample.empty()) {
     return absl::InvalidArgumentError(
@@ -183,6 +193,8 @@ absl::Status Run(const Args& a) {
   double fwd_s = 0;
   std::map<std::string, at::Tensor> out;
   for (int i = 0; i < a.repeat; ++i) {
+    const bool profiled = !a.profile.empty() && i == a.repeat - 1;
+    if (profiled) OVID_RETURN_IF_ERROR(StartKernelProfile());
     start = std::chrono::steady_clock::now();
     OVID_ASSIGN_OR_RETURN(ovi::OviForwardOutputs o,
                           model->Forward({in.video_latent, in.audio_latent, in.timestep}, ctx, fo));
@@ -192,6 +204,13 @@ absl::Status Run(const Args& a) {
                           }));
     out = {{"out_video", video}, {"out_audio", o.audio}};
     fwd_s = Since(start);
+    if (profiled) {
+      OVID_ASSIGN_OR_RETURN(std::string table, StopKernelProfile(a.profile, 40));
+      std::fprintf(stderr,
+                   "ovid-forward: profile of pass %d (%.3f s with the profiler on; "
+                   "trace %s)\n%s",
+                   i + 1, fwd_s, a.profile.c_str(), table.c_str());
+    }
     if (a.repeat > 1) absl::StrAppend(&passes, i ? ", " : " (passes: ", fwd_s, " s");
   }
   if (!passes.empty()) passes += ")";
