@@ -11,6 +11,8 @@
 #        long sequences (the default backend) and eager weights), timed one after another in
 #        this order; the 2-step sample uses the last lazy one.
 #        SIZES (default "704x704_5s 960x960_10s"), REPEAT (forward passes per config, default 4),
+#        SAMPLE_STEPS (default 3; 0 skips the sample): the guided loop's steps, each timed with
+#        the device synchronised (the warm steps' median is the real seconds per step),
 #        PROFILE=1: each configuration's last pass is profiled (ovid-forward --profile: GPU time
 #        per kernel family and the top kernels, in the log; Chrome traces in TRACE_DIR if set).
 set -euo pipefail
@@ -62,9 +64,11 @@ log="$results/forward-$(nvidia-smi --query-gpu=name --format=csv,noheader | head
       "$build/bin/ovid-forward" --model "$model" --inputs "$work/$size.forward.safetensors" \
         --out "$work/out.safetensors" --device cuda --dtype bf16 --repeat "${REPEAT:-4}" "${flags[@]}" 2>&1
     done
-    echo "== $size: sample, 2 UniPC steps (CFG: 2 passes per step, SLG layer 11), ${sample_flags[*]}"
+    steps=${SAMPLE_STEPS:-3}
+    [ "$steps" -gt 0 ] || continue
+    echo "== $size: sample, $steps UniPC steps (CFG: 2 passes per step, SLG layer 11), ${sample_flags[*]}"
     "$build/bin/ovid-forward" --model "$model" --inputs "$work/$size.sample.safetensors" \
-      --out "$work/out.safetensors" --device cuda --dtype bf16 --mode sample --steps 2 \
+      --out "$work/out.safetensors" --device cuda --dtype bf16 --mode sample --steps "$steps" \
       --solver unipc --slg-layer 11 --seed 42 "${sample_flags[@]}" 2>&1
   done
 } | tee "$log"
@@ -82,12 +86,19 @@ def flops(lv, la):
         att = 4 * l * l * D + 4 * l * T * D + 4 * l * other * D
         return lin + att
     return LAYERS * (tower(lv, la) + tower(la, lv))
-rows, cur = [], None
+rows, samples, cur = [], [], None
 for line in open(sys.argv[1]):
     m = re.match(r"== (\S+): forward x\d+, (\S+)", line)
     if m:
         cur = {"size": m.group(1), "config": m.group(2)}
         rows.append(cur)
+    m = re.match(r"== (\S+): sample, \d+ UniPC steps .*?, (--weights.*)", line)
+    if m:
+        cur = None
+        samples.append({"size": m.group(1), "flags": m.group(2).strip()})
+    m = re.search(r"\(steps: ([^)]*) s\)", line)
+    if m and samples:
+        samples[-1]["steps"] = [float(x) for x in m.group(1).split(",")]
     m = re.search(r"\(passes: ([^)]*)\)", line)
     if m and cur:
         cur["passes"] = [float(x.strip().split()[0]) for x in m.group(1).split(",")]
@@ -102,5 +113,12 @@ for r in rows:
     t = statistics.median(r["passes"][1:] or r["passes"]); f = flops(*tokens[r["size"]])
     print(f"| {r['size']} | {r['config']} | {t:.3f} | {2 * t:.2f} | {f/1e12:.1f} | {f/t/1e12:.0f} | "
           f"{100*f/t/PEAK:.1f}% | {r.get('peak', float('nan')):.2f} |")
+if samples:
+    print("\n| size | guided sample loop (UniPC, CFG, SLG) | each step, s | warm steps' median, s per step |")
+    print("|---|---|---|---|")
+for r in samples:
+    st = r.get("steps", [])
+    warm = statistics.median(st[1:]) if len(st) > 1 else float("nan")
+    print(f"| {r['size']} | {r['flags']} | {', '.join(f'{x:.3f}' for x in st)} | {warm:.3f} |")
 PY
 echo "written: $log"

@@ -8,9 +8,13 @@
 #   3. ovid-bench-cuda --quick: the kernels alone (dequantization per output format, fused matmul
 #      vs cuBLAS); GPU_BENCH_KERNELS=0 skips it;
 #   4. the Ovi denoiser (issue 4): bench/forward-bench.sh (full-size random Q4_K_M, plain vs fused
-#      chains, lazy vs eager, both reference sizes; makes the model once, ~2 min) and, when the
+#      chains, LibTorch vs FlashInfer attention, lazy vs eager, both reference sizes, the
+#      guided loop's seconds per step; makes the model once, ~2 min), the same with a bf16
+#      model (makes it once: 23 GB on disk), and, when the
 #      original code is exported (.ovi-original, bench/original/README.md), its step time on the
 #      same card; GPU_BENCH_FORWARD=0 skips both. About 7 minutes in all on an H100, cold.
+#   FlashInfer's headers must be there for its attention kernel: on the GPU machine, carry the
+#   .flashinfer folder that bench/pack-flashinfer.sh makes here.
 # Writes bench/results/gpu-<card>-<UTC stamp>.json (card, commit, date, both programs' results)
 # and .txt (everything printed). Environment: BUILD_DIR (default build-device), RESULTS_DIR
 # (default bench/results), OVID_COMMIT (default `git rev-parse HEAD`, else "uncommitted").
@@ -91,6 +95,12 @@ if [ "${GPU_BENCH_FORWARD:-1}" = 1 ]; then
   BUILD_DIR=$build RESULTS_DIR=$tmp OVID_COMMIT=$commit bash "$root/bench/forward-bench.sh" 2>&1 |
     grep -v '^CMake Warning\|^  \|^Call Stack\|^$' | tee -a "$base.txt" ||
     echo "forward-bench failed" | tee -a "$base.txt"
+  echo "== bench/forward-bench.sh BF16 (the same passes with unquantized bf16 weights) ==" |
+    tee -a "$base.txt"
+  BUILD_DIR=$build RESULTS_DIR=$tmp OVID_COMMIT=$commit CONFIGS=eager:fused:default REPEAT=3 \
+    SAMPLE_STEPS=0 bash "$root/bench/forward-bench.sh" BF16 2>&1 |
+    grep -v '^CMake Warning\|^  \|^Call Stack\|^$' | tee -a "$base.txt" ||
+    echo "forward-bench BF16 failed" | tee -a "$base.txt"
   if [ -f "$root/.ovi-original/ovi/modules/fusion.py" ]; then
     echo "== the original Ovi code on the same card (bench/original, SDPA's own backend) ==" |
       tee -a "$base.txt"

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -174,11 +175,16 @@ absl::Status Run(const Args& a) {
                a.weights.c_str(), a.attention.c_str(), a.elementwise.c_str());
   if (sample) {
     start = std::chrono::steady_clock::now();
-    OVID_ASSIGN_OR_RETURN(auto latents, RunSampleMode(*model, in, sample_args));
+    std::vector<double> step_s;
+    OVID_ASSIGN_OR_RETURN(auto latents, RunSampleMode(*model, in, sample_args, &step_s));
+    const double sample_s = Since(start);
     OVID_RETURN_IF_ERROR(WriteF32Tensors(a.out, latents));
-    std::fprintf(stderr, "ovid-forward: %s on %s: load %.3f s, %d steps (%s) %.3f s\n",
+    std::string steps;
+    for (size_t i = 0; i < step_s.size(); ++i) absl::StrAppend(&steps, i ? ", " : "", step_s[i]);
+    std::fprintf(stderr,
+                 "ovid-forward: %s on %s: load %.3f s, %d steps (%s) %.3f s (steps: %s s)\n",
                  a.model.c_str(), a.device.c_str(), load_s, sample_args.steps,
-                 sample_args.solver.c_str(), Since(start));
+                 sample_args.solver.c_str(), sample_s, steps.c_str());
     PrintVram(a.device);
     return absl::OkStatus();
   }

@@ -5,9 +5,14 @@
 #include "engine/gguf/status_macros.h"
 
 #if OVID_FORWARD_HAVE_SAMPLING
+#include <chrono>
+
 #include "engine/pipeline/ovi_model_fn.h"
 #include "engine/sampling/flow_schedule.h"
 #include "engine/sampling/sample_loop.h"
+#endif
+#if OVID_FORWARD_HAVE_SAMPLING && defined(OVID_TORCH_CUDA)
+#include <c10/cuda/CUDAFunctions.h>
 #endif
 
 namespace ovid::tools {
@@ -40,7 +45,8 @@ bool SampleModeAvailable() { return true; }
 
 absl::StatusOr<std::map<std::string, at::Tensor>> RunSampleMode(const ovi::OviModel& model,
                                                                 const ForwardInputs& in,
-                                                                const SampleArgs& args) {
+                                                                const SampleArgs& args,
+                                                                std::vector<double>* step_seconds) {
   OVID_ASSIGN_OR_RETURN(sampling::SolverKind solver, sampling::ParseSolverKind(args.solver));
   if (args.first_frame_clean && !in.first_frame_latent.defined()) {
     return absl::InvalidArgumentError(
@@ -62,7 +68,20 @@ absl::StatusOr<std::map<std::string, at::Tensor>> RunSampleMode(const ovi::OviMo
   const at::Tensor video = in.video_latent.to(model.device());  // [C, F, H, W] f32
   const at::Tensor audio = in.audio_latent.to(model.device());  // [L, C] f32
   if (args.first_frame_clean) options.first_frame_latent = in.first_frame_latent.to(model.device());
-  OVID_ASSIGN_OR_RETURN(sampling::SampleResult result, sampling::Sample(fn, video, audio, options));
+  auto last = std::chrono::steady_clock::now();
+  sampling::ProgressFn timer;
+  if (step_seconds != nullptr) {
+    timer = [&](const sampling::SampleProgress&) {
+#ifdef OVID_TORCH_CUDA
+      if (model.device().is_cuda()) c10::cuda::device_synchronize();
+#endif
+      const auto now = std::chrono::steady_clock::now();
+      step_seconds->push_back(std::chrono::duration<double>(now - last).count());
+      last = now;
+    };
+  }
+  OVID_ASSIGN_OR_RETURN(sampling::SampleResult result,
+                        sampling::Sample(fn, video, audio, options, timer));
   return std::map<std::string, at::Tensor>{{"video_latent", result.video},
                                            {"audio_latent", result.audio}};
 }
@@ -73,7 +92,8 @@ bool SampleModeAvailable() { return false; }
 
 absl::StatusOr<std::map<std::string, at::Tensor>> RunSampleMode(const ovi::OviModel&,
                                                                 const ForwardInputs&,
-                                                                const SampleArgs&) {
+                                                                const SampleArgs&,
+                                                                std::vector<double>*) {
   return absl::UnimplementedError(
       "this build has no engine/sampling: --mode sample is unavailable");
 }

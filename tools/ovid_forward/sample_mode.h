@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/models/ovi/ovi_model.h"
@@ -33,9 +34,11 @@ absl::Status ParseSampleFlags(const std::map<std::string, std::string>& flags, S
 // True when this build has engine/sampling.
 bool SampleModeAvailable();
 
-// The final latents: {"video_latent": [C,F,H,W], "audio_latent": [L,C]}.
-absl::StatusOr<std::map<std::string, at::Tensor>> RunSampleMode(const ovi::OviModel& model,
-                                                                const ForwardInputs& in,
-                                                                const SampleArgs& args);
+// The final latents: {"video_latent": [C,F,H,W], "audio_latent": [L,C]}. When step_seconds is
+// given it receives each step's wall time, the device synchronised at every step's end (a
+// step's time then is its own; the first includes one-time set-up such as cuBLAS heuristics).
+absl::StatusOr<std::map<std::string, at::Tensor>> RunSampleMode(
+    const ovi::OviModel& model, const ForwardInputs& in, const SampleArgs& args,
+    std::vector<double>* step_seconds = nullptr);
 
 }  // namespace ovid::tools
