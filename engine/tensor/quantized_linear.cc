@@ -1,6 +1,8 @@
 // File: engine/tensor/quantized_linear.cc
 #include "engine/tensor/quantized_linear.h"
 
+#include <ATen/ops/_addmm_activation.h>
+#include <ATen/ops/gelu.h>
 #include <ATen/ops/linear.h>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +11,20 @@
 #include "engine/ops/torch_status.h"
 
 namespace ovid {
+namespace {
+
+// x2d [M, in] times w [out, in]^T plus bias, then the activation. The GELU goes into cuBLASLt's
+// epilogue where LibTorch offers it (CUDA, bf16, a bias); M > 1 as cuBLASLt wants.
+at::Tensor GemmActivation(const at::Tensor& x2d, const at::Tensor& w, const at::Tensor& bias,
+                          LinearActivation activation) {
+  if (activation == LinearActivation::kNone) return at::linear(x2d, w, bias);
+  if (x2d.is_cuda() && x2d.scalar_type() == at::kBFloat16 && bias.defined() && x2d.size(0) > 1) {
+    return at::_addmm_activation(bias, x2d, w.t(), 1, 1, /*use_gelu=*/true);
+  }
+  return at::gelu(at::linear(x2d, w, bias), "tanh");
+}
+
+}  // namespace
 
 const char* LinearModeName(LinearMode mode) {
   switch (mode) {
@@ -90,8 +106,8 @@ absl::StatusOr<QuantizedLinear> QuantizedLinear::Dense(at::Tensor weight, at::Te
 }
 
 absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
-                                                    DequantWorkspace* workspace,
-                                                    LinearPath* path) const {
+                                                    DequantWorkspace* workspace, LinearPath* path,
+                                                    LinearActivation activation) const {
   LinearPath unused;
   LinearPath& taken = path != nullptr ? *path : unused;
   const c10::Device device = dense_.defined() ? dense_.device() : weight_->device();
@@ -113,7 +129,7 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
     at::Tensor y;  // [M, out]
     if (dense_.defined()) {
       taken = LinearPath::kDenseGemm;
-      y = at::linear(x2d, dense_, bias_);
+      y = GemmActivation(x2d, dense_, bias_, activation);
     } else if (device.is_cuda() && !options_.exact_f32 &&
                tokens <= options_.FusedMaxTokens(weight_->type()) &&
                ops::HasFusedMatmul(weight_->type())) {
@@ -122,6 +138,7 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
           ops::FusedQuantMatmul(x2d, weight_->type(), weight_->blocks(), out_, in_, bias_);
       if (!fused.ok()) return fused.status();
       y = *std::move(fused);
+      if (activation == LinearActivation::kGeluTanh) y = at::gelu(y, "tanh");
     } else {
       if (workspace == nullptr) {
         return absl::FailedPreconditionError(absl::StrCat(
@@ -136,14 +153,14 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
       if (!w.ok()) return w.status();
       absl::Status s = ops::DequantizeInto(weight_->type(), weight_->blocks(), out_, in_, *w);
       if (!s.ok()) return s;
-      y = at::linear(x2d, *w, bias_);
+      y = GemmActivation(x2d, *w, bias_, activation);
     }
     return y.view(out_shape).to(x.scalar_type());
   });
 }
 
-at::Tensor QuantizedLinear::forward(const at::Tensor& x) const {
-  return ops::ValueOrThrow(Forward(x, DequantWorkspace::Current()));
+at::Tensor QuantizedLinear::forward(const at::Tensor& x, LinearActivation activation) const {
+  return ops::ValueOrThrow(Forward(x, DequantWorkspace::Current(), nullptr, activation));
 }
 
 }  // namespace ovid

@@ -62,6 +62,12 @@ struct LinearOptions {
   }
 };
 
+// An activation applied to the layer's output. kGeluTanh on CUDA in bf16 runs in the GEMM's
+// epilogue (cuBLASLt GELU_BIAS: GELU of the f32 accumulator + bias, rounded once) instead of a
+// second pass over the [M, out] output; elsewhere it is at::gelu(tanh) after the layer, so the
+// CPU reference keeps Ovi's two roundings.
+enum class LinearActivation { kNone, kGeluTanh };
+
 // Which path a Forward() took (tests and benchmarks check it).
 enum class LinearPath { kNone, kFused, kDequantGemm, kDenseGemm };
 
@@ -85,10 +91,12 @@ class QuantizedLinear {
   // `path`, if given, receives the path taken. Const and free of shared mutable state: workers
   // on different streams may run the same layer at once, each with its own workspace.
   absl::StatusOr<at::Tensor> Forward(const at::Tensor& x, DequantWorkspace* workspace,
-                                     LinearPath* path = nullptr) const;
+                                     LinearPath* path = nullptr,
+                                     LinearActivation activation = LinearActivation::kNone) const;
   // LibTorch-style: uses the thread's DequantWorkspace::Current() and throws
   // ops::StatusException on error (GuardTorch at the engine boundary turns it back into a Status).
-  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor forward(const at::Tensor& x,
+                     LinearActivation activation = LinearActivation::kNone) const;
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }

@@ -3,6 +3,7 @@
 // by the CPU reference dequantizer, then at::linear. On the CPU (f32 compute) every mode must
 // match the reference bit for bit; on the GPU the dequantize+GEMM path must match eager bit for
 // bit and the fused kernel must stay within a bf16 tolerance.
+#include <ATen/ops/gelu.h>
 #include <ATen/ops/linear.h>
 #include <gtest/gtest.h>
 
@@ -99,6 +100,21 @@ TEST_P(CpuLinearTest, Bf16InputComputesInF32AndReturnsBf16) {
 
 INSTANTIATE_TEST_SUITE_P(Types, CpuLinearTest, ::testing::ValuesIn(kTypes),
                          [](const auto& info) { return std::string(GgmlTypeName(info.param)); });
+
+TEST(QuantizedLinearTest, GeluOnTheCpuIsGeluAfterTheLayerBitForBit) {
+  // The CPU keeps the reference's two steps: the activation changes nothing but where it runs.
+  Fixture f = Load(GgmlType::kQ4_K, LinearMode::kLazy, c10::kCPU);
+  absl::StatusOr<QuantizedLinear> linear = f.store->Linear("w", "b", kOut, kIn);
+  ASSERT_TRUE(linear.ok()) << linear.status();
+  absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws = f.store->NewWorkspace();
+  ASSERT_TRUE(ws.ok()) << ws.status();
+  const at::Tensor x = testing::RandomInput({3, 5, kIn}, at::kFloat, c10::kCPU, 9);
+  absl::StatusOr<at::Tensor> plain = linear->Forward(x, ws->get());
+  absl::StatusOr<at::Tensor> y =
+      linear->Forward(x, ws->get(), nullptr, LinearActivation::kGeluTanh);
+  ASSERT_TRUE(plain.ok() && y.ok()) << plain.status() << y.status();
+  EXPECT_TRUE(BitEqual(*y, at::gelu(*plain, "tanh")));
+}
 
 TEST(QuantizedLinearTest, CacheModeKeepsCopiesOnlyWithinBudget) {
   const c10::Device cpu(c10::kCPU);
@@ -246,6 +262,35 @@ TEST_P(GpuLinearTest, ExactF32MatchesTheCpuF32Reference) {
     const at::Tensor want = at::linear(x.cpu(), f.ref_weight, f.ref_bias);
     EXPECT_LT(testing::RelativeMaxError(*y, want), 1e-5) << "tokens " << tokens;
   }
+}
+
+TEST_P(GpuLinearTest, GeluEpilogueMatchesGeluAfterTheLayer) {
+  // LinearActivation::kGeluTanh: in cuBLASLt's epilogue on the dense and dequantize+GEMM paths
+  // (one rounding instead of two), after the kernel on the fused path. Either way the result is
+  // gelu_tanh(x W^T + b) within bf16 rounding; lazy and eager still agree bit for bit.
+  const c10::Device gpu(c10::kCUDA, 0);
+  const at::Tensor x = testing::RandomInput({300, kIn}, at::kBFloat16, gpu, 5);
+  Fixture lazy = Load(GetParam(), LinearMode::kLazy, gpu, 0, /*fused_max_tokens=*/0);
+  Fixture eager = Load(GetParam(), LinearMode::kEager, gpu, 0, 0);
+  Fixture fused = Load(GetParam(), LinearMode::kLazy, gpu, 0, 1024);
+  const at::Tensor want =
+      at::gelu(at::linear(x.cpu().to(at::kFloat), lazy.ref_weight, lazy.ref_bias), "tanh");
+  std::vector<at::Tensor> outs;
+  for (Fixture* f : {&lazy, &eager, &fused}) {
+    absl::StatusOr<QuantizedLinear> linear = f->store->Linear("w", "b", kOut, kIn);
+    ASSERT_TRUE(linear.ok()) << linear.status();
+    absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws = f->store->NewWorkspace();
+    ASSERT_TRUE(ws.ok()) << ws.status();
+    absl::StatusOr<at::Tensor> plain = linear->Forward(x, ws->get());
+    absl::StatusOr<at::Tensor> y =
+        linear->Forward(x, ws->get(), nullptr, LinearActivation::kGeluTanh);
+    ASSERT_TRUE(plain.ok() && y.ok()) << plain.status() << y.status();
+    const at::Tensor two_roundings = at::gelu(*plain, "tanh");
+    EXPECT_LT(testing::RelativeMaxError(*y, two_roundings), 1.6e-2);
+    EXPECT_LT(testing::RelativeMaxError(*y, want), 2e-2);
+    outs.push_back(*y);
+  }
+  EXPECT_TRUE(BitEqual(outs[0], outs[1]));
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, GpuLinearTest, ::testing::ValuesIn(kTypes),

@@ -72,8 +72,9 @@ at::Tensor FusionCrossAttention(const OviCrossAttentionWeights& w, const at::Ten
   return w.o.forward(x_txt.add(x_av));  // [B, L, D]
 }
 
-at::Tensor FeedForward(const OviBlockWeights& w, const at::Tensor& x) {
-  return w.ffn2.forward(at::gelu(w.ffn0.forward(x), "tanh"));  // [B, L, D]
+at::Tensor FeedForward(const OviBlockWeights& w, const at::Tensor& x, bool fused) {
+  if (fused) return w.ffn2.forward(w.ffn0.forward(x, LinearActivation::kGeluTanh));  // [B, L, D]
+  return w.ffn2.forward(at::gelu(w.ffn0.forward(x), "tanh"));                        // [B, L, D]
 }
 
 void FusedBlock(const OviBlockWeights& audio_w, const OviBlockWeights& video_w,
@@ -97,13 +98,13 @@ void FusedBlock(const OviBlockWeights& audio_w, const OviBlockWeights& video_w,
   a = a.add(FusionCrossAttention(audio_w.cross_attn,
                                  LayerNorm(a, audio_w.norm3_w, audio_w.norm3_b, fused), v,
                                  audio_text, audio->rope, video->rope, exec));  // [B, La, D]
-  a = ea.AddGated(a, FeedForward(audio_w, ea.NormAffine(a, 3, 4, fused)), 5,
+  a = ea.AddGated(a, FeedForward(audio_w, ea.NormAffine(a, 3, 4, fused), fused), 5,
                   fused);  // [B, La, D]
 
   v = v.add(FusionCrossAttention(video_w.cross_attn,
                                  LayerNorm(v, video_w.norm3_w, video_w.norm3_b, fused), a_sa,
                                  video_text, video->rope, audio->rope, exec));  // [B, Lv, D]
-  v = ev.AddGated(v, FeedForward(video_w, ev.NormAffine(v, 3, 4, fused)), 5,
+  v = ev.AddGated(v, FeedForward(video_w, ev.NormAffine(v, 3, 4, fused), fused), 5,
                   fused);  // [B, Lv, D]
 }
 

@@ -44,8 +44,9 @@ at::Tensor FusionCrossAttention(const OviCrossAttentionWeights& w, const at::Ten
                                 const RopeTable& src_rope, const RopeTable& tgt_rope,
                                 const BlockExec& exec);
 
-// ffn.2(gelu_tanh(ffn.0(x))): [B, L, D] -> [B, L, D].
-at::Tensor FeedForward(const OviBlockWeights& w, const at::Tensor& x);
+// ffn.2(gelu_tanh(ffn.0(x))): [B, L, D] -> [B, L, D]. `fused`: the GELU in ffn.0's GEMM
+// epilogue where the layer can (LinearActivation::kGeluTanh; bf16 CUDA), one rounding fewer.
+at::Tensor FeedForward(const OviBlockWeights& w, const at::Tensor& x, bool fused = false);
 
 // One tower's running state through the blocks.
 struct TowerStream {
