@@ -22,7 +22,7 @@ WORKDIR /src
 # virtualenv with the pinned torch wheel (LibTorch). Copied alone first so that this slow layer
 # (about 4 GB of wheels) is rebuilt only when the installer or the pins change.
 COPY scripts/install-deps.sh scripts/install-prometheus-cpp.sh scripts/install-venv.sh \
-     scripts/requirements.txt scripts/requirements-nodeps.txt scripts/
+     scripts/install-flashinfer.sh scripts/requirements.txt scripts/
 RUN bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/* /root/.cache/pip
 
 COPY . .

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Copies the FlashInfer/CUTLASS/libcu++ headers that kernels/cuda/sm90 includes (found with
-# nvcc -M, about 18 MB of the package's 330) from the venv's flashinfer-python into .flashinfer/,
+# nvcc -M, about 18 MB) from .deps/flashinfer (scripts/install-flashinfer.sh) into .flashinfer/,
 # the folder cmake/FlashInfer.cmake looks in first. Run here, then carry ".flashinfer" to the
 # GPU machine, which has no package registry: run's carry limit (64 MiB) has no room for the
 # whole package beside .device-deps.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-data=$(echo "$root"/.venv/lib/python3*/site-packages/flashinfer/data)
+data=$root/.deps/flashinfer/data
 [ -d "$data/include/flashinfer" ] || {
-  echo "pack-flashinfer: no flashinfer-python in .venv (scripts/install-venv.sh)" >&2
+  echo "pack-flashinfer: no FlashInfer headers in .deps/flashinfer (scripts/install-flashinfer.sh)" >&2
   exit 1
 }
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)

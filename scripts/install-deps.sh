@@ -3,7 +3,8 @@
 #   1. the distribution packages (compilers, gRPC, abseil, civetweb, GoogleTest, ffmpeg, linters...),
 #   2. prometheus-cpp 1.0.2 (Ubuntu 24.04 packages it; on Debian 12 install-prometheus-cpp.sh
 #      unpacks Debian 13's binary packages into .deps/),
-#   3. the repository's Python virtualenv .venv with the pinned torch (LibTorch) and test tools.
+#   3. the repository's Python virtualenv .venv with the pinned torch (LibTorch) and test tools,
+#   4. FlashInfer's CUDA headers from its pinned PyPI wheel into .deps/ (when nvcc is present).
 # Idempotent: each step first checks what is there, so a second run does nothing and takes seconds.
 # Root is needed only to install packages; as another user the apt commands go through sudo, so
 # that .venv stays owned by the user who builds.
@@ -81,3 +82,4 @@ else
 fi
 
 bash "$root/scripts/install-venv.sh" "$root/.venv" "$root/scripts/requirements.txt"
+bash "$root/scripts/install-flashinfer.sh" "$root/.deps/flashinfer"

@@ -97,7 +97,7 @@ at::Tensor FlashInfer(const at::Tensor& q, const at::Tensor& k, const at::Tensor
 at::Tensor FlashInfer(const at::Tensor& q, const at::Tensor&, const at::Tensor&) {
   TORCH_CHECK(false,
               "flashinfer attention is not built in (configure with FlashInfer's headers: "
-              "scripts/install-venv.sh installs them; cmake/FlashInfer.cmake)");
+              "scripts/install-flashinfer.sh fetches them; cmake/FlashInfer.cmake)");
   return q;
 }
 #endif
