@@ -44,14 +44,15 @@ at::Tensor Cudnn(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) 
 }
 
 #ifdef OVID_FLASH_SM90
-// q [B, H, Lq, d], k/v [B, H, Lk, d] views -> FlashInfer's {batch, token, head} strides.
+// q [B, H, Lq, d], k/v [B, H, Lk, d] views -> FlashInfer's {batch, token, head} strides; the
+// output is a fresh contiguous [B, Lq, H, d] at `out` (its strides follow from q's shape).
 FlashAttentionSm90Args FlashArgs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                 const at::Tensor* out) {
+                                 void* out) {
   FlashAttentionSm90Args a;
   a.q = q.data_ptr();
   a.k = k.data_ptr();
   a.v = v.data_ptr();
-  a.out = out ? out->data_ptr() : q.data_ptr();  // alignment stand-in before the allocation
+  a.out = out;
   auto strides = [](const at::Tensor& t, int64_t(&s)[3]) {
     s[0] = t.stride(0);
     s[1] = t.stride(2);
@@ -60,18 +61,15 @@ FlashAttentionSm90Args FlashArgs(const at::Tensor& q, const at::Tensor& k, const
   strides(q, a.q_stride);
   strides(k, a.k_stride);
   strides(v, a.v_stride);
-  if (out) {  // out is [B, Lq, H, d] contiguous
-    a.out_stride[0] = out->stride(0);
-    a.out_stride[1] = out->stride(1);
-    a.out_stride[2] = out->stride(2);
-  } else {
-    for (int64_t& x : a.out_stride) x = 8;
-  }
+  const int64_t heads = q.size(1), q_len = q.size(2), head_dim = q.size(3);
+  a.out_stride[0] = q_len * heads * head_dim;
+  a.out_stride[1] = heads * head_dim;
+  a.out_stride[2] = head_dim;
   a.batch = static_cast<int>(q.size(0));
-  a.heads = static_cast<int>(q.size(1));
-  a.q_len = static_cast<int>(q.size(2));
+  a.heads = static_cast<int>(heads);
+  a.q_len = static_cast<int>(q_len);
   a.kv_len = static_cast<int>(k.size(2));
-  a.scale = 1.0f / std::sqrt(static_cast<float>(q.size(3)));
+  a.scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   return a;
 }
 
@@ -87,8 +85,8 @@ at::Tensor FlashInfer(const at::Tensor& q, const at::Tensor& k, const at::Tensor
               q.sizes(), " ", q.scalar_type(), " on ", q.device());
   const c10::cuda::CUDAGuard guard(q.device());
   const at::Tensor out = at::empty({q.size(0), q.size(2), q.size(1), q.size(3)}, q.options());
-  const cudaError_t err =
-      FlashAttentionSm90(FlashArgs(q, k, v, &out), c10::cuda::getCurrentCUDAStream().stream());
+  const cudaError_t err = FlashAttentionSm90(FlashArgs(q, k, v, out.data_ptr()),
+                                             c10::cuda::getCurrentCUDAStream().stream());
   TORCH_CHECK(err == cudaSuccess, "flashinfer attention on q ", q.sizes(), ", k ", k.sizes(), ": ",
               cudaGetErrorString(err));
   return out.transpose(1, 2);  // [B, H, Lq, d], a view of [B, Lq, H, d]
@@ -116,7 +114,8 @@ bool FlashInferAttentionApplies(const at::Tensor& q, const at::Tensor& k, const 
   const bool shapes = k.sizes() == v.sizes() && k.size(0) == q.size(0) && k.size(1) == q.size(1) &&
                       q.size(2) > 0 && k.size(2) > 0 && q.size(2) < (int64_t{1} << 31) &&
                       k.size(2) < (int64_t{1} << 31);
-  return shapes && IsHopper(q) && FlashAttentionSm90Accepts(FlashArgs(q, k, v, nullptr));
+  // The output comes from LibTorch's allocator (256-byte aligned); q's pointer stands in for it.
+  return shapes && IsHopper(q) && FlashAttentionSm90Accepts(FlashArgs(q, k, v, q.data_ptr()));
 #else
   (void)q, (void)k, (void)v;
   return false;

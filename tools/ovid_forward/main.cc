@@ -4,9 +4,8 @@
 //   ovid-forward --model M.gguf --inputs IN.safetensors --out OUT.safetensors [--mode forward]
 //                [--device cpu|cuda] [--dtype f32|bf16] [--first-frame-clean] [--slg-layer N]
 //                [--variant NAME] [--repeat N] [--weights lazy|eager]
-//                [--attention default|torch|flashinfer|cudnn|flash|efficient|math] [--elementwise
-//                fused|plain]
-//                [--profile TRACE.json]
+//                [--attention default|torch|flashinfer|cudnn|flash|efficient|math]
+//                [--elementwise fused|plain] [--profile TRACE.json]
 //
 // Forward mode writes out_video [C, F, H, W] and out_audio [L, C] (the velocities) as f32.
 // Sample mode (--steps, --solver, --shift, --video-guidance, --audio-guidance, --seed) runs the
