@@ -72,7 +72,8 @@ cudaError_t FusedPanelMatmul(GgmlType type, const void* w, const void* x, void* 
   const int64_t n_tiles = (n + cuda_detail::kPanelRows - 1) / cuda_detail::kPanelRows;
   const int64_t t_tiles = (m + bt - 1) / bt;
   if (n_tiles > 65535 || t_tiles > 65535) return cudaErrorInvalidValue;
-  const int64_t n_stages = k / cuda_detail::kPanelBK;
+  // A block takes whole pairs of 64-element stages.
+  const int64_t n_pairs = k / (2 * cuda_detail::kPanelBK);
   int s = splits;
   if (s == 0) {
     // One block per SM (shared memory): split K while the grid still fits the SMs once, at most
@@ -91,7 +92,7 @@ cudaError_t FusedPanelMatmul(GgmlType type, const void* w, const void* x, void* 
       if (tiles * c <= sms) s = c;
     }
   }
-  if (s > n_stages) s = static_cast<int>(n_stages);
+  if (s > n_pairs) s = static_cast<int>(n_pairs);
   const cuda_detail::PanelProblem p{static_cast<const uint8_t*>(w),
                                     static_cast<const __nv_bfloat16*>(x),
                                     static_cast<__nv_bfloat16*>(y),

@@ -4,9 +4,12 @@
 // the per-type instantiation files and the launcher only.
 //
 // One CUDA block owns 128 weight rows x kBT tokens (the whole token panel up to 160) x a range
-// of K, walked in 64-element stages. Warp-specialised, 16 warps:
+// of K, walked in 64-element stages, two at a time. Warp-specialised, 16 warps:
 //  - 2 decoder warpgroups expand each stage's weights once into a bf16 tile (128 rows x 64,
-//    128B-swizzled K-major, a ring of 3) that serves all kBT tokens;
+//    128B-swizzled K-major, a ring of 4) that serves all kBT tokens. Stages go in pairs: the
+//    first warpgroup decodes the even stage, the second the odd one, each thread a whole row of
+//    64 weights (StageDecoder), so the two halves wait on different barriers and each thread
+//    reads a block header once per 64 weights;
 //  - 2 MMA warpgroups (64 weight rows each) multiply it by the activation stage with wgmma, both
 //    operands from shared memory, keeping one group in flight, and after each group stream the
 //    raw weight units (256 elements of a row, cp.async) and the bf16 activation stages (one
@@ -18,6 +21,8 @@
 // tensor cores and decoding overlaps the wgmmas instead of alternating with them.
 // Hand-offs are named barriers: RAW[u%2] (MMA warps -> decoders: raw unit u landed), FULL[t]
 // (decoders -> MMA: weight tile t is ready) and EMPTY[t] (MMA -> decoders: tile t consumed).
+// Tile t = stage % 4 is always written by decoder warpgroup t % 2 (pairs start at even stages),
+// so FULL/EMPTY count one decoder warpgroup and both MMA warpgroups.
 // K is split over the blocks of a thread-block cluster (x dimension) when N alone does not fill
 // the GPU: each block leaves its fp32 partial tile in shared memory and, after a cluster barrier,
 // block r sums token rows r, r + S, ... over the cluster through distributed shared memory and
@@ -29,10 +34,12 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/block_decode.cuh"
 #include "kernels/cuda/hopper_sync.cuh"
+#include "kernels/cuda/panel_stage_decode.cuh"
 #include "kernels/cuda/wgmma_ss.cuh"
 
 namespace ovid::cuda_detail {
@@ -44,14 +51,17 @@ constexpr int kPanelThreads = kPanelDecThreads + kPanelMmaThreads;
 constexpr int kPanelRows = 128;               // weight rows per block (64 per MMA warpgroup)
 constexpr int kPanelBK = 64;                  // K per stage: one 128-byte swizzle row
 constexpr int kPanelUnit = 256;               // K per raw weight unit
-constexpr int kPanelRing = 5;                 // activation stages in shared memory
-constexpr int kPanelAhead = 3;                // of which in flight (ring >= ahead + 2)
-constexpr int kPanelTiles = 3;                // decoded weight tiles
+constexpr int kPanelTiles = 4;                // decoded weight tiles (two pairs of stages)
 constexpr int kPanelTile = kPanelRows * 128;  // one bf16 weight tile
 constexpr int kPartStride = kPanelRows + 4;   // fp32 partial row stride (bank spread)
 // Named barrier ids (0 is __syncthreads).
-constexpr int kBarRaw = 1, kBarFull = 3, kBarEmpty = 6;  // ids 1-8
-constexpr int kRawCount = kPanelThreads, kFullCount = kPanelThreads, kEmptyCount = kPanelThreads;
+constexpr int kBarRaw = 1, kBarFull = 3, kBarEmpty = 7;  // ids 1-10
+// Every warp is done with the rings (they become the partial tile): a barrier of all threads,
+// reached from both roles' code, so the MMA warps' accumulators are never live in the decoders.
+constexpr int kBarDone = 11;
+constexpr int kRawCount = kPanelThreads;
+constexpr int kFullCount = kPanelDecThreads / 2 + kPanelMmaThreads;  // one decoder warpgroup
+constexpr int kEmptyCount = kFullCount;
 
 using PanelProblem = QuantMatmulProblem;
 
@@ -64,16 +74,20 @@ struct PanelGeometry {
   static constexpr int kWords = ((kUnitBytes + 14 + 4 + 15) / 16) | 1;
   static constexpr int kSlot = kWords * 16;
   static constexpr int kRawBytes = kPanelRows * kSlot;
+  // Activation stages in shared memory, of which kAhead in flight (ring >= ahead + 2): 5 where
+  // they fit beside 4 weight tiles and the raw units, else 4 (Q8_0's units are the largest).
+  static constexpr int kRing = kRawBytes <= 32 * 1024 ? 5 : 4;
+  static constexpr int kAhead = kRing - 2;
 };
 
 template <GgmlType T, int kBT>
 struct PanelLayout {
   static constexpr int kXStage = kBT * 128;
   static constexpr int kMain =
-      kPanelTiles * kPanelTile + kPanelRing * kXStage + 2 * PanelGeometry<T>::kRawBytes;
+      kPanelTiles * kPanelTile + PanelGeometry<T>::kRing * kXStage + 2 * PanelGeometry<T>::kRawBytes;
   static constexpr int kPart = kBT * kPartStride * 4;
   static constexpr int kBarOffset = kMain > kPart ? kMain : kPart;  // X-stage mbarriers
-  static constexpr int kSmem = 1024 + kBarOffset + 8 * kPanelRing;
+  static constexpr int kSmem = 1024 + kBarOffset + 8 * PanelGeometry<T>::kRing;
 };
 
 // wgmma shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 B apart.
@@ -101,83 +115,86 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   uint8_t* smem = smem_raw + ((1024 - (smem_base & 1023)) & 1023);
   uint8_t* wt = smem;                           // [kTiles][128 rows][128 B] bf16 weights
   uint8_t* xs = wt + kPanelTiles * kPanelTile;  // [kRing][kBT][128 B] bf16 activations
-  uint8_t* raw = xs + kPanelRing * L::kXStage;  // [2][128 rows][kSlot] raw weight units
+  uint8_t* raw = xs + G::kRing * L::kXStage;  // [2][128 rows][kSlot] raw weight units
 
   namespace cg = cooperative_groups;
   cg::cluster_group cluster = cg::this_cluster();
   const int splits = static_cast<int>(cluster.num_blocks());
   const int rank = static_cast<int>(cluster.block_rank());
   const int n0 = blockIdx.y * kPanelRows, m0 = blockIdx.z * kBT;
-  const int n_stages = p.k / kPanelBK;
-  const int s_begin = static_cast<int>(static_cast<int64_t>(n_stages) * rank / splits);
-  const int s_end = static_cast<int>(static_cast<int64_t>(n_stages) * (rank + 1) / splits);
+  // Each block takes whole pairs of stages (K % 256 == 0, so the count is even).
+  const int n_pairs = p.k / (2 * kPanelBK);
+  const int s_begin = 2 * static_cast<int>(static_cast<int64_t>(n_pairs) * rank / splits);
+  const int s_end = 2 * static_cast<int>(static_cast<int64_t>(n_pairs) * (rank + 1) / splits);
   const int tid = threadIdx.x;
   // One mbarrier per activation slot: the TMA copy completes on it.
   const uint32_t xbar = SmemAddr(smem + L::kBarOffset);
   if (tid == kPanelDecThreads) {
-    for (int i = 0; i < kPanelRing; ++i) MbarInit(xbar + 8 * i, 1);
+    for (int i = 0; i < G::kRing; ++i) MbarInit(xbar + 8 * i, 1);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
 
-  float acc[kBT / 2];
-#pragma unroll
-  for (int i = 0; i < kBT / 2; ++i) acc[i] = 0.0f;
-
+  float* part = reinterpret_cast<float*>(smem);  // after the main loop: the fp32 partial tile
   const int u0 = s_begin / (kPanelUnit / kPanelBK);
   if (tid < kPanelDecThreads) {
     // ---------------- decoder warpgroups ----------------
-    // Thread d expands run (half) of row `drow` of each stage, 32 elements.
+    // Thread d expands row `drow` of stage s + half of each pair (s even): 64 weights.
     const int d = tid;
     const int drow = d & (kPanelRows - 1), half = d >> 7;
-    const bool drow_ok = n0 + drow < p.n;
     const int drow_mis = static_cast<int>((static_cast<int64_t>(n0 + drow) * p.w_row_bytes) & 15);
     const uint8_t* dsrc = raw + drow * G::kSlot;
     uint8_t* dtile = wt + drow * 128;
-    for (int s = s_begin; s < s_end; ++s) {
-      const int u = s >> 2, q = s & 3, b = s % kPanelTiles;
-      if (q == 0 || s == s_begin) NamedSync(kBarRaw + (u & 1), kRawCount);    // unit u landed
+    // Rows past N decode whatever their raw slot holds: those output features are never stored.
+    auto pair = [&](int s0, auto kp) {
+      constexpr int kP = decltype(kp)::value;  // (s0 & 3) / 2
+      const int s = s0 + half, u = s >> 2, b = s % kPanelTiles;
+      // Both warpgroups wait for a new unit together: at its first pair, or the block's first.
+      if (kP == 0 || s0 == s_begin) NamedSync(kBarRaw + (u & 1), kRawCount);
       if (s - kPanelTiles >= s_begin) NamedSync(kBarEmpty + b, kEmptyCount);  // tile b consumed
-      uint4 packed[4];
-      if (drow_ok) {
-        const int blk = C::kRuns == 1 ? 2 * q + half : 0;
-        const int run = C::kRuns == 1 ? 0 : 2 * q + half;
-        const uint8_t* src =
-            dsrc + (u & 1) * G::kRawBytes + ((drow_mis + u * G::kUnitBytes) & 15) + blk * C::kBytes;
-        float v[32];
-        C::Decode(src, run, v);
-        PackRunBf16(v, packed);
-      } else {
-#pragma unroll
-        for (int c = 0; c < 4; ++c) packed[c] = make_uint4(0, 0, 0, 0);
-      }
+      uint4 packed[8];
+      StageDecoder<T>::template Run<kP>(
+          dsrc + (u & 1) * G::kRawBytes + ((drow_mis + u * G::kUnitBytes) & 15), half, packed);
       uint8_t* tile = dtile + b * kPanelTile;
 #pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        *reinterpret_cast<uint4*>(tile + (((4 * half + c) ^ (drow & 7)) << 4)) = packed[c];
+      for (int c = 0; c < 8; ++c) {
+        *reinterpret_cast<uint4*>(tile + ((c ^ (drow & 7)) << 4)) = packed[c];
       }
       FenceProxyAsync();
       NamedArrive(kBarFull + b, kFullCount);  // tile b holds stage s
+    };
+    for (int s0 = s_begin; s0 < s_end; s0 += 2) {
+      if ((s0 & 2) == 0) {
+        pair(s0, std::integral_constant<int, 0>{});
+      } else {
+        pair(s0, std::integral_constant<int, 1>{});
+      }
     }
+    NamedSync(kBarDone, kPanelThreads);
   } else {
     // ---------------- MMA warpgroups (and the copies) ----------------
     const int mt = tid - kPanelDecThreads;
     const int wg = mt >> 7;  // weight rows 64wg..64wg+63 of the tile
-    // Activation stages: one TMA copy each, issued by one thread.
+    float acc[kBT / 2];
+#pragma unroll
+    for (int i = 0; i < kBT / 2; ++i) acc[i] = 0.0f;
+    // Activation stages: one TMA copy each, issued by one thread, into slot `slot` (stages
+    // cycle through the ring from s_begin).
     const bool x_issuer = mt == 0;
-    auto load_x = [&](int s) {
+    auto load_x = [&](int s, int slot) {
       if (s >= s_end || !x_issuer) return;
-      const uint32_t bar = xbar + 8 * (s % kPanelRing);
+      const uint32_t bar = xbar + 8 * slot;
       MbarExpectTx(bar, kBT * 128);
-      TmaLoad2d(SmemAddr(xs + (s % kPanelRing) * L::kXStage), &xmap, s * kPanelBK, m0, bar);
+      TmaLoad2d(SmemAddr(xs + slot * L::kXStage), &xmap, s * kPanelBK, m0, bar);
     };
     // Raw unit copies: row mt/2, 16-byte words mt%2, mt%2 + 2, ...
     const int rrow = mt >> 1;
     const bool rrow_ok = n0 + rrow < p.n;
     const uint8_t* wrow = p.w + static_cast<int64_t>(n0 + rrow) * p.w_row_bytes;
     const uint32_t rdst = SmemAddr(raw + rrow * G::kSlot);
+    const int u_end = (s_end + 3) >> 2;  // units the decoders read: u0 .. u_end-1
     auto load_raw = [&](int u) {
-      if (u * (kPanelUnit / kPanelBK) >= s_end || !rrow_ok) return;
+      if (u >= u_end || !rrow_ok) return;
       const uint8_t* a = wrow + static_cast<int64_t>(u) * G::kUnitBytes;
       const uint8_t* a0 =
           reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(a) & ~uintptr_t{15});
@@ -192,57 +209,64 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     };
     load_raw(u0);
     load_raw(u0 + 1);
+    // Three cp.async groups before the loop (the first holds units u0 and u0+1), one per
+    // iteration after it: the waits below count on that, whatever the activation look-ahead.
 #pragma unroll
-    for (int i = 0; i < kPanelAhead; ++i) {
-      load_x(s_begin + i);
+    for (int i = 0; i < 3; ++i) {
+      if (i < G::kAhead) load_x(s_begin + i, i);
       CpAsyncCommit();
     }
-    static_assert(kPanelAhead == 3, "the cp.async waits below count 3 groups");
-    const int u_end = (s_end + 3) >> 2;  // units the decoders read: u0 .. u_end-1
     if (s_begin < s_end) {
       CpAsyncWait<2>();  // the first group: units u0 and u0+1
       NamedArrive(kBarRaw + (u0 & 1), kRawCount);
       if (u0 + 1 < u_end) NamedArrive(kBarRaw + ((u0 + 1) & 1), kRawCount);
     }
+    // Shared-memory descriptors of weight tile 0 (this warpgroup's 64 rows) and activation slot
+    // 0. The address field is bits 0-13 (address / 16) and never carries (shared memory < 256
+    // KB), so a tile, a slot or a 16-element k step is an add.
+    const uint64_t a_desc0 = SwizzledDesc(SmemAddr(wt + wg * 64 * 128));
+    const uint64_t x_desc0 = SwizzledDesc(SmemAddr(xs));
+    int b = s_begin % kPanelTiles;           // weight tile of stage s
+    int slot = 0, ld_slot = G::kAhead;       // activation slots of stages s and s + ahead
+    uint32_t phase = 0;                      // parity of slot's mbarrier use
     for (int s = s_begin; s < s_end; ++s) {
-      const int b = s % kPanelTiles, u = s >> 2;
-      // The cp.async group committed at iteration s-3: when s = 4u+3, unit u+1.
+      const int u = s >> 2, q = s & 3;
+      // The cp.async group committed at iteration s-3: when q = 2, unit u+1 (loaded at 4u-1).
       CpAsyncWait<2>();
-      if ((s & 3) == 3 && u > u0 && u + 1 < u_end) {
-        NamedArrive(kBarRaw + ((u + 1) & 1), kRawCount);
-      }
-      // Activation stage s landed: the ((s - s_begin) / kRing)-th use of its slot's mbarrier.
-      MbarWait(xbar + 8 * (s % kPanelRing), ((s - s_begin) / kPanelRing) & 1);
+      if (q == 2 && u > u0 && u + 1 < u_end) NamedArrive(kBarRaw + ((u + 1) & 1), kRawCount);
+      MbarWait(xbar + 8 * slot, phase);      // activation stage s landed
       NamedSync(kBarFull + b, kFullCount);  // tile b decoded
-      const uint32_t a_addr = SmemAddr(wt + b * kPanelTile + wg * 64 * 128);
-      const uint32_t x_addr = SmemAddr(xs + (s % kPanelRing) * L::kXStage);
+      const uint64_t ad = a_desc0 + static_cast<uint64_t>(b * (kPanelTile >> 4));
+      const uint64_t xd = x_desc0 + static_cast<uint64_t>(slot * (L::kXStage >> 4));
       WgmmaFence();
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        WgmmaSS<kBT>::Run(acc, SwizzledDesc(a_addr + 32 * i), SwizzledDesc(x_addr + 32 * i));
-      }
+      for (int i = 0; i < 4; ++i) WgmmaSS<kBT>::Run(acc, ad + 2 * i, xd + 2 * i);
       WgmmaCommit();
       WgmmaWait<1>();  // stage s-1's group is done: release its weight tile
       if (s - 1 >= s_begin && s - 1 + kPanelTiles < s_end) {
-        NamedArrive(kBarEmpty + (s - 1) % kPanelTiles, kEmptyCount);
+        NamedArrive(kBarEmpty + ((b + kPanelTiles - 1) & (kPanelTiles - 1)), kEmptyCount);
       }
-      // Stage s+3 goes into the activation slot of stage s-2 (both warpgroups retired it: each
-      // waited for its group s-2 before passing FULL[s]). At the start of unit u the next unit
-      // replaces the one before (the decoders finished stage s by FULL[s]).
-      load_x(s + kPanelAhead);
-      if ((s & 3) == 0 && u > u0) load_raw(u + 1);
+      // Stage s+ahead goes into the activation slot of stage s+ahead-ring <= s-2 (both
+      // warpgroups retired it: each waited for its group s-2 before passing FULL[s]).
+      load_x(s + G::kAhead, ld_slot);
+      // At the last stage of unit u the decoders are done with it (FULL[s] passed: the odd
+      // warpgroup decoded s, the even one s-1 before), so unit u+2 replaces it.
+      if (q == 3) load_raw(u + 2);
       CpAsyncCommit();
+      b = (b + 1) & (kPanelTiles - 1);
+      if (++slot == G::kRing) {
+        slot = 0;
+        phase ^= 1;
+      }
+      if (++ld_slot == G::kRing) ld_slot = 0;
     }
     CpAsyncWait<0>();
     WgmmaWait<0>();
     FenceOperands(acc);
-  }
-  __syncthreads();  // every warp is done with the rings: reuse them for the partial tile
+    NamedSync(kBarDone, kPanelThreads);  // every warp is done with the rings
 
-  // Partial tile, [token][row] fp32. MMA thread: rows 64wg + 16w + g (+8), tokens 8j + 2t (+1).
-  float* part = reinterpret_cast<float*>(smem);
-  if (tid >= kPanelDecThreads && tid < kPanelDecThreads + kPanelMmaThreads) {
-    const int mt = tid - kPanelDecThreads, lane = mt & 31;
+    // Partial tile, [token][row] fp32. MMA thread: rows 64wg + 16w + g (+8), tokens 8j + 2t (+1).
+    const int lane = mt & 31;
     const int row = (mt >> 5) * 16 + (lane >> 2), t = lane & 3;
 #pragma unroll
     for (int j = 0; j < kBT / 8; ++j) {

@@ -161,8 +161,8 @@ TEST_P(FusedPanelTest, LauncherChoice) {
   }
 }
 
-// Every token tile with 1, 3 (uneven: 2-3-3 stages) and 8 splits (one stage each, so most
-// blocks start inside a 256-element unit).
+// Every token tile with 1, 3 (uneven: 1-1-2 pairs of stages) and 8 splits (clamped to the 4
+// pairs of K = 512: one pair each, so half the blocks start in the middle of a 256-element unit).
 TEST_P(FusedPanelTest, ForcedTilesAndSplits) {
   uint32_t seed = 201;
   for (const int tile : {64, 128, 160}) {

@@ -1,0 +1,205 @@
+// File: kernels/cuda/panel_stage_decode.cuh
+// Decoders for the fused panel matmul: one "stage row" = 64 consecutive weights of one row
+// (elements 64q..64q+63 of a 256-element unit) expanded to bf16, in k order, as 8 x 16 bytes.
+// Internal to kernels/cuda.
+//
+// Why not Codec<T>::Decode (block_decode.cuh): that path is bit-exact with ggml, which costs an
+// integer->float conversion (PRMT + FADD of the 2^23 magic) before the scale FFMA. The matmul
+// only needs the weights within bf16 rounding, so here the integer goes into the mantissa of a
+// float near 1 and the scale FFMA removes the offset in the same instruction:
+//   u < 128 in byte 2 of 0x3F000000 is f = 0.5 + u/256, so s*u - o = (256 s)*f - (128 s + o).
+// The product (256 s)*f is exact inside the FFMA; only the constant 128 s + o is rounded (to
+// fp32, ~2^-24 of 128 s, i.e. 2^-17 of one quantization step), so the result is the exact fp32
+// value of ggml's formula in all but a vanishing share of elements, far inside bf16 rounding.
+// For Q6_K and Q8_0 the constant is exact and the result is bit-identical to ggml's.
+// One PRMT + one FFMA + half an F2FP per weight (was PRMT + FADD + FFMA + half an F2FP), and
+// a thread decodes a whole stage row, so the header and scales are read once per 64 weights.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cuda/block_decode.cuh"
+
+namespace ovid::cuda_detail {
+
+// Bytes of `u` (each < 128) -> 4 values s*u - o computed as fma(f(u), a, c), a = 256 s,
+// c = -(128 s + o); two bf16x2 words in byte order.
+__device__ __forceinline__ uint2 MantissaBytesBf16(uint32_t u, float a, float c) {
+  float y[4];
+#pragma unroll
+  for (int b = 0; b < 4; ++b) {
+    // Result bytes: 0x00, 0x00, byte b of u, 0x3F.
+    y[b] = fmaf(__uint_as_float(__byte_perm(u, 0x3F000000u, 0x7044u | (b << 8))), a, c);
+  }
+  return make_uint2(PackBf16x2(y[0], y[1]), PackBf16x2(y[2], y[3]));
+}
+
+// Signed bytes (Q8_0): byte b ^ 0x80 = v + 128 in byte 1 of 0x3F800000 is 1 + (v+128)/2^15,
+// so d*v = (2^15 d)*f - (2^15 + 128) d, both constants exact.
+__device__ __forceinline__ uint2 SignedBytesBf16(uint32_t w, float a, float c) {
+  const uint32_t u = w ^ 0x80808080u;
+  float y[4];
+#pragma unroll
+  for (int b = 0; b < 4; ++b) {
+    // Result bytes: 0x00, byte b of u, 0x80, 0x3F.
+    y[b] = fmaf(__uint_as_float(__byte_perm(u, 0x3F800000u, 0x7604u | (b << 4))), a, c);
+  }
+  return make_uint2(PackBf16x2(y[0], y[1]), PackBf16x2(y[2], y[3]));
+}
+
+// Eight words of bytes -> 32 bf16 values (the words' bytes in order) as 4 x 16 bytes.
+template <typename F>
+__device__ __forceinline__ void DecodeWords32(const uint32_t (&w)[8], F&& bytes, uint4* out) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const uint2 lo = bytes(w[2 * i]), hi = bytes(w[2 * i + 1]);
+    out[i] = make_uint4(lo.x, lo.y, hi.x, hi.y);
+  }
+}
+
+// The fma constants of s*u - o.
+struct ScaleOffset {
+  float a, c;
+  __device__ __forceinline__ ScaleOffset(float s, float o) : a(256.0f * s), c(-fmaf(128.0f, s, o)) {}
+};
+
+// The packed 6-bit scale and min of sub-block j = 4kP + jj (jj = 0..3) of a Q4_K/Q5_K block,
+// get_scale_min_k4 of ggml (spec §3.2) with the j < 4 branch chosen at compile time.
+template <int kP>
+__device__ __forceinline__ void ScaleMinK4Half(const uint32_t (&s)[3], int jj, int& sc, int& m) {
+  const int sh = 8 * jj;
+  if constexpr (kP == 0) {
+    sc = static_cast<int>((s[0] >> sh) & 63u);
+    m = static_cast<int>((s[1] >> sh) & 63u);
+  } else {
+    sc = static_cast<int>(((s[2] >> sh) & 0xFu) | (((s[0] >> (sh + 6)) & 3u) << 4));
+    m = static_cast<int>(((s[2] >> (sh + 4)) & 0xFu) | (((s[1] >> (sh + 6)) & 3u) << 4));
+  }
+}
+
+// StageDecoder<T>::Run<kP>(unit, half, out): stage q = 2 kP + half of the unit (kP: which pair
+// of stages, known at compile time; half: which stage of the pair, one per decoder warpgroup).
+template <GgmlType T>
+struct StageDecoder;
+
+// Q4_K: stage q = low nibbles of qs[32q..32q+31] (sub-block 2q) then the high nibbles (2q+1).
+template <>
+struct StageDecoder<GgmlType::kQ4_K> {
+  template <int kP>
+  static __device__ __forceinline__ void Run(const uint8_t* b, int half, uint4 (&out)[8]) {
+    const int q = 2 * kP + half;
+    uint32_t hdr[4], w[8];
+    LdWords<16>(b, hdr);
+    LdWords<16>(b + 16 + 32 * q, w);
+    const float d = HalfBits(static_cast<uint16_t>(hdr[0]));
+    const float dmin = HalfBits(static_cast<uint16_t>(hdr[0] >> 16));
+    const uint32_t scales[3] = {hdr[1], hdr[2], hdr[3]};
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      int sc, m;
+      ScaleMinK4Half<kP>(scales, 2 * half + h, sc, m);
+      const ScaleOffset so(d * static_cast<float>(sc), dmin * static_cast<float>(m));
+      DecodeWords32(
+          w,
+          [&](uint32_t x) {
+            return MantissaBytesBf16((x >> (4 * h)) & 0x0F0F0F0Fu, so.a, so.c);
+          },
+          out + 4 * h);
+    }
+  }
+};
+
+// Q5_K: as Q4_K (qs at 48), plus bit j of qh[l] as the 5th bit, j = 2q + h.
+template <>
+struct StageDecoder<GgmlType::kQ5_K> {
+  template <int kP>
+  static __device__ __forceinline__ void Run(const uint8_t* b, int half, uint4 (&out)[8]) {
+    const int q = 2 * kP + half;
+    uint32_t hdr[4], qh[8], w[8];
+    LdWords<16>(b, hdr);
+    LdWords<16>(b + 16, qh);
+    LdWords<16>(b + 48 + 32 * q, w);
+    const float d = HalfBits(static_cast<uint16_t>(hdr[0]));
+    const float dmin = HalfBits(static_cast<uint16_t>(hdr[0] >> 16));
+    const uint32_t scales[3] = {hdr[1], hdr[2], hdr[3]};
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int j = 2 * q + h;
+      int sc, m;
+      ScaleMinK4Half<kP>(scales, 2 * half + h, sc, m);
+      const ScaleOffset so(d * static_cast<float>(sc), dmin * static_cast<float>(m));
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        uint2 v[2];
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int wi = 2 * i + e;
+          const uint32_t u =
+              ((w[wi] >> (4 * h)) & 0x0F0F0F0Fu) | (((qh[wi] >> j) & 0x01010101u) << 4);
+          v[e] = MantissaBytesBf16(u, so.a, so.c);
+        }
+        out[4 * h + i] = make_uint4(v[0].x, v[0].y, v[1].x, v[1].y);
+      }
+    }
+  }
+};
+
+// Q6_K: stage q = runs 2q, 2q+1: half hh = q/2 of the block, g = 2(q&1) + r; 6-bit
+// u = nibble | 2 high bits << 4 = v + 32, y = (d*sc)*v, four scales (one per 16 weights).
+template <>
+struct StageDecoder<GgmlType::kQ6_K> {
+  template <int kP>
+  static __device__ __forceinline__ void Run(const uint8_t* b, int half, uint4 (&out)[8]) {
+    const int hh = kP, odd = half;  // q = 2 kP + half
+    uint32_t ql[16], qh[8];
+    LdWords<Codec<GgmlType::kQ6_K>::kAlign>(b + 64 * hh, ql);
+    LdWords<Codec<GgmlType::kQ6_K>::kAlign>(b + 128 + 32 * hh, qh);
+    const float d = HalfBits(Ld16(b + 208));
+    // Scales 8hh + 4odd .. +3 (int8), two 16-bit loads (the block is 2-byte aligned).
+    const uint32_t s01 = Ld16(b + 192 + 8 * hh + 4 * odd), s23 = Ld16(b + 194 + 8 * hh + 4 * odd);
+    const uint32_t sw = s01 | (s23 << 16);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int g = 2 * odd + r;
+#pragma unroll
+      for (int hs = 0; hs < 2; ++hs) {
+        const int sc = static_cast<int8_t>((sw >> (8 * (2 * r + hs))) & 0xFF);
+        const float s = d * static_cast<float>(sc);
+        const ScaleOffset so(s, 32.0f * s);
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+          uint2 v[2];
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int wi = 4 * hs + 2 * i + e;  // word of the 32 bytes l = 0..31
+            const uint32_t nib = (ql[8 * r + wi] >> (4 * odd)) & 0x0F0F0F0Fu;
+            const uint32_t u = nib | (((qh[wi] >> (2 * g)) & 0x03030303u) << 4);
+            v[e] = MantissaBytesBf16(u, so.a, so.c);
+          }
+          out[4 * r + 2 * hs + i] = make_uint4(v[0].x, v[0].y, v[1].x, v[1].y);
+        }
+      }
+    }
+  }
+};
+
+// Q8_0: stage q = blocks 2q and 2q+1 of the unit's eight (34 bytes each: d, 32 int8).
+template <>
+struct StageDecoder<GgmlType::kQ8_0> {
+  template <int kP>
+  static __device__ __forceinline__ void Run(const uint8_t* b, int half, uint4 (&out)[8]) {
+    const int q = 2 * kP + half;
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const uint8_t* blk = b + (2 * q + r) * 34;
+      const float d = HalfBits(Ld16(blk));
+      uint32_t w[8];
+      LdWords<Codec<GgmlType::kQ8_0>::kAlign>(blk + 2, w);
+      const float a = 32768.0f * d, c = -32896.0f * d;
+      DecodeWords32(
+          w, [&](uint32_t x) { return SignedBytesBf16(x, a, c); }, out + 4 * r);
+    }
+  }
+};
+
+}  // namespace ovid::cuda_detail
