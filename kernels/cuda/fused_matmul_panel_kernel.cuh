@@ -46,7 +46,9 @@ namespace ovid::cuda_detail {
 
 constexpr int kPanelDecThreads = 256;  // 2 decoder warpgroups (warps 0-7)
 constexpr int kPanelMmaThreads = 256;  // 2 MMA warpgroups (warps 8-15)
-// 16 warps: 4 per SM sub-partition, so each may use 128 registers (a 17th warp cuts it to 96).
+// 16 warps: 4 per SM sub-partition, so each may use 128 registers (a 17th warp cuts it to 96;
+// moving registers with setmaxnreg does not help: ptxas allocates the whole kernel within the
+// launch limit, and the 160-token wgmma alone needs more than 80).
 constexpr int kPanelThreads = kPanelDecThreads + kPanelMmaThreads;
 constexpr int kPanelRows = 128;               // weight rows per block (64 per MMA warpgroup)
 constexpr int kPanelBK = 64;                  // K per stage: one 128-byte swizzle row
@@ -55,11 +57,10 @@ constexpr int kPanelTiles = 4;                // decoded weight tiles (two pairs
 constexpr int kPanelTile = kPanelRows * 128;  // one bf16 weight tile
 constexpr int kPartStride = kPanelRows + 4;   // fp32 partial row stride (bank spread)
 // Named barrier ids (0 is __syncthreads).
-constexpr int kBarRaw = 1, kBarFull = 3, kBarEmpty = 7;  // ids 1-10
+constexpr int kBarFull = 1, kBarEmpty = 5;  // ids 1-8
 // Every warp is done with the rings (they become the partial tile): a barrier of all threads,
 // reached from both roles' code, so the MMA warps' accumulators are never live in the decoders.
-constexpr int kBarDone = 11;
-constexpr int kRawCount = kPanelThreads;
+constexpr int kBarDone = 9;
 constexpr int kFullCount = kPanelDecThreads / 2 + kPanelMmaThreads;  // one decoder warpgroup
 constexpr int kEmptyCount = kFullCount;
 
@@ -74,20 +75,26 @@ struct PanelGeometry {
   static constexpr int kWords = ((kUnitBytes + 14 + 4 + 15) / 16) | 1;
   static constexpr int kSlot = kWords * 16;
   static constexpr int kRawBytes = kPanelRows * kSlot;
-  // Activation stages in shared memory, of which kAhead in flight (ring >= ahead + 2): 5 where
-  // they fit beside 4 weight tiles and the raw units, else 4 (Q8_0's units are the largest).
-  static constexpr int kRing = kRawBytes <= 32 * 1024 ? 5 : 4;
-  static constexpr int kAhead = kRing - 2;
 };
 
+// Shared memory: 4 weight tiles, kRing activation stages (kAhead of them in flight, ring >=
+// ahead + 2) and kRawBufs raw units. Three raw units (loads start a unit earlier, so the
+// decoders are not held to the MMA warps at unit boundaries) with 4 activation stages where
+// they fit, else two raw units and 5 stages, else two and 4.
 template <GgmlType T, int kBT>
 struct PanelLayout {
+  static constexpr int kLimit = 227 * 1024 - 1024 - 64;  // sm_90 opt-in, alignment, mbarriers
   static constexpr int kXStage = kBT * 128;
-  static constexpr int kMain =
-      kPanelTiles * kPanelTile + PanelGeometry<T>::kRing * kXStage + 2 * PanelGeometry<T>::kRawBytes;
+  static constexpr int kRaw = PanelGeometry<T>::kRawBytes;
+  static constexpr int kTiles = kPanelTiles * kPanelTile;
+  static constexpr bool kThree = kTiles + 4 * kXStage + 3 * kRaw <= kLimit;
+  static constexpr int kRawBufs = kThree ? 3 : 2;
+  static constexpr int kRing = kThree ? 4 : (kTiles + 5 * kXStage + 2 * kRaw <= kLimit ? 5 : 4);
+  static constexpr int kAhead = kRing - 2;
+  static constexpr int kMain = kTiles + kRing * kXStage + kRawBufs * kRaw;
   static constexpr int kPart = kBT * kPartStride * 4;
   static constexpr int kBarOffset = kMain > kPart ? kMain : kPart;  // X-stage mbarriers
-  static constexpr int kSmem = 1024 + kBarOffset + 8 * PanelGeometry<T>::kRing;
+  static constexpr int kSmem = 1024 + kBarOffset + 8 * (kRing + kRawBufs);
 };
 
 // wgmma shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 B apart.
@@ -115,7 +122,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   uint8_t* smem = smem_raw + ((1024 - (smem_base & 1023)) & 1023);
   uint8_t* wt = smem;                           // [kTiles][128 rows][128 B] bf16 weights
   uint8_t* xs = wt + kPanelTiles * kPanelTile;  // [kRing][kBT][128 B] bf16 activations
-  uint8_t* raw = xs + G::kRing * L::kXStage;  // [2][128 rows][kSlot] raw weight units
+  uint8_t* raw = xs + L::kRing * L::kXStage;  // [2][128 rows][kSlot] raw weight units
 
   namespace cg = cooperative_groups;
   cg::cluster_group cluster = cg::this_cluster();
@@ -127,34 +134,41 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   const int s_begin = 2 * static_cast<int>(static_cast<int64_t>(n_pairs) * rank / splits);
   const int s_end = 2 * static_cast<int>(static_cast<int64_t>(n_pairs) * (rank + 1) / splits);
   const int tid = threadIdx.x;
-  // One mbarrier per activation slot: the TMA copy completes on it.
+  // One mbarrier per activation slot (the TMA copy completes on it) and one per raw unit buffer
+  // (every MMA thread arrives once its copies for the unit have landed). The k-th use of a
+  // barrier completes phase k, so waits take parity k & 1.
   const uint32_t xbar = SmemAddr(smem + L::kBarOffset);
+  const uint32_t rawbar = xbar + 8 * L::kRing;
   if (tid == kPanelDecThreads) {
-    for (int i = 0; i < G::kRing; ++i) MbarInit(xbar + 8 * i, 1);
+    for (int i = 0; i < L::kRing; ++i) MbarInit(xbar + 8 * i, 1);
+    for (int i = 0; i < L::kRawBufs; ++i) MbarInit(rawbar + 8 * i, kPanelMmaThreads);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
 
   float* part = reinterpret_cast<float*>(smem);  // after the main loop: the fp32 partial tile
   const int u0 = s_begin / (kPanelUnit / kPanelBK);
+  const int u_end = (s_end + 3) >> 2;  // units the decoders read: u0 .. u_end-1
   if (tid < kPanelDecThreads) {
     // ---------------- decoder warpgroups ----------------
-    // Thread d expands row `drow` of stage s + half of each pair (s even): 64 weights.
+    // Thread d expands row `drow` of stage s + half of each pair (s even): 64 weights. Rows
+    // past N decode whatever their raw slot holds: those output features are never stored.
     const int d = tid;
     const int drow = d & (kPanelRows - 1), half = d >> 7;
     const int drow_mis = static_cast<int>((static_cast<int64_t>(n0 + drow) * p.w_row_bytes) & 15);
     const uint8_t* dsrc = raw + drow * G::kSlot;
     uint8_t* dtile = wt + drow * 128;
-    // Rows past N decode whatever their raw slot holds: those output features are never stored.
     auto pair = [&](int s0, auto kp) {
       constexpr int kP = decltype(kp)::value;  // (s0 & 3) / 2
       const int s = s0 + half, u = s >> 2, b = s % kPanelTiles;
-      // Both warpgroups wait for a new unit together: at its first pair, or the block's first.
-      if (kP == 0 || s0 == s_begin) NamedSync(kBarRaw + (u & 1), kRawCount);
+      if (kP == 0 || s0 == s_begin) {  // a new unit: wait until its copies landed
+        MbarWait(rawbar + 8 * (u % L::kRawBufs), ((u - u0) / L::kRawBufs) & 1);
+      }
       if (s - kPanelTiles >= s_begin) NamedSync(kBarEmpty + b, kEmptyCount);  // tile b consumed
       uint4 packed[8];
       StageDecoder<T>::template Run<kP>(
-          dsrc + (u & 1) * G::kRawBytes + ((drow_mis + u * G::kUnitBytes) & 15), half, packed);
+          dsrc + (u % L::kRawBufs) * G::kRawBytes + ((drow_mis + u * G::kUnitBytes) & 15), half,
+          packed);
       uint8_t* tile = dtile + b * kPanelTile;
 #pragma unroll
       for (int c = 0; c < 8; ++c) {
@@ -192,13 +206,18 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     const bool rrow_ok = n0 + rrow < p.n;
     const uint8_t* wrow = p.w + static_cast<int64_t>(n0 + rrow) * p.w_row_bytes;
     const uint32_t rdst = SmemAddr(raw + rrow * G::kSlot);
-    const int u_end = (s_end + 3) >> 2;  // units the decoders read: u0 .. u_end-1
+    // Unit u's copies, then this thread's arrival on the unit buffer's mbarrier.
     auto load_raw = [&](int u) {
-      if (u >= u_end || !rrow_ok) return;
+      if (u >= u_end) return;
+      const uint32_t bar = rawbar + 8 * (u % L::kRawBufs);
+      if (!rrow_ok) {
+        CpAsyncArriveOn(bar);
+        return;
+      }
       const uint8_t* a = wrow + static_cast<int64_t>(u) * G::kUnitBytes;
       const uint8_t* a0 =
           reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(a) & ~uintptr_t{15});
-      const uint32_t rb = rdst + (u & 1) * G::kRawBytes;
+      const uint32_t rb = rdst + (u % L::kRawBufs) * G::kRawBytes;
 #pragma unroll
       for (int wd = 0; wd < G::kWords; wd += 2) {
         const int w = wd + (mt & 1);
@@ -206,34 +225,22 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
           CpAsync16(rb + w * 16, a0 + w * 16, 16);
         }
       }
+      CpAsyncArriveOn(bar);
     };
-    load_raw(u0);
-    load_raw(u0 + 1);
-    // Three cp.async groups before the loop (the first holds units u0 and u0+1), one per
-    // iteration after it: the waits below count on that, whatever the activation look-ahead.
 #pragma unroll
-    for (int i = 0; i < 3; ++i) {
-      if (i < G::kAhead) load_x(s_begin + i, i);
-      CpAsyncCommit();
-    }
-    if (s_begin < s_end) {
-      CpAsyncWait<2>();  // the first group: units u0 and u0+1
-      NamedArrive(kBarRaw + (u0 & 1), kRawCount);
-      if (u0 + 1 < u_end) NamedArrive(kBarRaw + ((u0 + 1) & 1), kRawCount);
-    }
+    for (int i = 0; i < L::kRawBufs; ++i) load_raw(u0 + i);
+#pragma unroll
+    for (int i = 0; i < L::kAhead; ++i) load_x(s_begin + i, i);
     // Shared-memory descriptors of weight tile 0 (this warpgroup's 64 rows) and activation slot
     // 0. The address field is bits 0-13 (address / 16) and never carries (shared memory < 256
     // KB), so a tile, a slot or a 16-element k step is an add.
     const uint64_t a_desc0 = SwizzledDesc(SmemAddr(wt + wg * 64 * 128));
     const uint64_t x_desc0 = SwizzledDesc(SmemAddr(xs));
     int b = s_begin % kPanelTiles;           // weight tile of stage s
-    int slot = 0, ld_slot = G::kAhead;       // activation slots of stages s and s + ahead
+    int slot = 0, ld_slot = L::kAhead;       // activation slots of stages s and s + ahead
     uint32_t phase = 0;                      // parity of slot's mbarrier use
     for (int s = s_begin; s < s_end; ++s) {
       const int u = s >> 2, q = s & 3;
-      // The cp.async group committed at iteration s-3: when q = 2, unit u+1 (loaded at 4u-1).
-      CpAsyncWait<2>();
-      if (q == 2 && u > u0 && u + 1 < u_end) NamedArrive(kBarRaw + ((u + 1) & 1), kRawCount);
       MbarWait(xbar + 8 * slot, phase);      // activation stage s landed
       NamedSync(kBarFull + b, kFullCount);  // tile b decoded
       const uint64_t ad = a_desc0 + static_cast<uint64_t>(b * (kPanelTile >> 4));
@@ -248,18 +255,18 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
       }
       // Stage s+ahead goes into the activation slot of stage s+ahead-ring <= s-2 (both
       // warpgroups retired it: each waited for its group s-2 before passing FULL[s]).
-      load_x(s + G::kAhead, ld_slot);
-      // At the last stage of unit u the decoders are done with it (FULL[s] passed: the odd
-      // warpgroup decoded s, the even one s-1 before), so unit u+2 replaces it.
-      if (q == 3) load_raw(u + 2);
-      CpAsyncCommit();
+      load_x(s + L::kAhead, ld_slot);
+      // At the last stage of unit u the decoders are done with it (FULL[s] passed: each decoder
+      // warpgroup finished its stage of the unit), so unit u+B replaces it.
+      if (q == 3) load_raw(u + L::kRawBufs);
       b = (b + 1) & (kPanelTiles - 1);
-      if (++slot == G::kRing) {
+      if (++slot == L::kRing) {
         slot = 0;
         phase ^= 1;
       }
-      if (++ld_slot == G::kRing) ld_slot = 0;
+      if (++ld_slot == L::kRing) ld_slot = 0;
     }
+    CpAsyncCommit();
     CpAsyncWait<0>();
     WgmmaWait<0>();
     FenceOperands(acc);
