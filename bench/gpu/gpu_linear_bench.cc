@@ -56,6 +56,9 @@ struct Shape {
 constexpr Shape kShapes[] = {{3072, 3072}, {14336, 3072}, {3072, 14336}};
 // Audio 157/314 (batch 1/2), text 512, a 628-token audio batch of 4, and video latents.
 constexpr int64_t kTokens[] = {157, 314, 512, 628, 2048, 15004, 30008, 54900};
+// The lazy == eager check runs where lazy dequantizes + GEMMs: above every type's fused-kernel
+// token limit (LinearOptions::fused_max_tokens_by_type).
+constexpr int64_t kCheckTokens = 512;
 constexpr GgmlType kTypes[] = {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ8_0};
 const char* const kMethods[] = {"lazy", "eager", "comfy"};
 
@@ -125,7 +128,7 @@ class Bench {
 
  private:
   void CopyRoofline();
-  TypeSet Prepare(GgmlType type, const Shape& s, const at::Tensor& bias, const at::Tensor& x157);
+  TypeSet Prepare(GgmlType type, const Shape& s, const at::Tensor& bias, const at::Tensor& x_check);
   void MeasureShape(const Shape& s);
   void Goals();
   double At(const Shape& s, int64_t m, const std::string& method, GgmlType t) const {
@@ -156,7 +159,7 @@ void Bench::CopyRoofline() {
 }
 
 TypeSet Bench::Prepare(GgmlType type, const Shape& s, const at::Tensor& bias,
-                       const at::Tensor& x157) {
+                       const at::Tensor& x_check) {
   TypeSet set{type, {}, {}, {}};
   const at::Tensor blocks = RandomBlocks(type, s.out, s.in, at::kCUDA);
   const int nq = Copies(blocks.numel()), nd = Copies(2 * s.out * s.in);
@@ -168,7 +171,7 @@ TypeSet Bench::Prepare(GgmlType type, const Shape& s, const at::Tensor& bias,
   }
   std::vector<at::Tensor> dense;
   for (int i = 0; i < nd; ++i) {
-    dense.push_back(at::empty({s.out, s.in}, x157.options()));
+    dense.push_back(at::empty({s.out, s.in}, x_check.options()));
   }
   const int nv = std::max(nq, nd);
   // Dequantization throughput, output rotating too (the writes would otherwise sit in L2).
@@ -205,15 +208,15 @@ TypeSet Bench::Prepare(GgmlType type, const Shape& s, const at::Tensor& bias,
   const at::Tensor comfy = ComfyDequantize(type, set.q[0]->blocks(), s.out, s.in, at::kFloat);
   const double rel = comfy.sub(ref).norm().item<double>() / ref.norm().item<double>();
   LinearPath path = LinearPath::kNone;
-  const at::Tensor yl = OrDie(set.lazy[0].Forward(x157, ws_.get(), &path));
-  const at::Tensor ye = OrDie(set.eager[0].Forward(x157, ws_.get()));
+  const at::Tensor yl = OrDie(set.lazy[0].Forward(x_check, ws_.get(), &path));
+  const at::Tensor ye = OrDie(set.eager[0].Forward(x_check, ws_.get()));
   const double maxdiff = yl.to(at::kFloat).sub(ye.to(at::kFloat)).abs().max().item<double>();
   const bool ok = rel < 5e-3 && maxdiff == 0 && path == LinearPath::kDequantGemm;
   std::printf(
       "check %s %lldx%lld: comfy vs ovid dequant relerr %.2e, lazy vs eager max|diff| "
-      "%.3g at 157 tokens, lazy path %s: %s\n",
+      "%.3g at %lld tokens, lazy path %s: %s\n",
       GgmlTypeName(type), (long long)s.out, (long long)s.in, rel, maxdiff,
-      path == LinearPath::kDequantGemm ? "dequant+gemm" : "other", ok ? "ok" : "FAIL");
+      static_cast<long long>(kCheckTokens), path == LinearPath::kDequantGemm ? "dequant+gemm" : "other", ok ? "ok" : "FAIL");
   checks_.push_back({{"type", GgmlTypeName(type)},
                      {"shape", {s.out, s.in}},
                      {"comfy_vs_ovid_relerr", rel},
@@ -236,7 +239,7 @@ void Bench::MeasureShape(const Shape& s) {
   std::vector<TypeSet> sets;
   for (const GgmlType t : kTypes) {
     try {
-      sets.push_back(Prepare(t, s, bias, x_all.narrow(0, 0, 157)));
+      sets.push_back(Prepare(t, s, bias, x_all.narrow(0, 0, kCheckTokens)));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s %lldx%lld skipped: %s\n", GgmlTypeName(t), (long long)s.out,
                    (long long)s.in, e.what());

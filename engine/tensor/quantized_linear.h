@@ -42,19 +42,16 @@ struct LinearOptions {
   // 8-32 tokens by 5-15% and loses from 128 on). Hence 32.
   int64_t fused_max_tokens = 32;
   // Per-type overrides, for the Hopper panel kernel (kernels/cuda/fused_matmul_panel.cuh; other
-  // GPUs run the portable kernel for these types too). Measured on an H200, ovid-bench-cuda,
-  // bench/results/cuda-fused-panel-h200-20261126T0814Z.json: fused / (dequantize + cuBLAS) time
-  // summed over 5 x [3072,3072] + [14336,3072] + [3072,14336]:
-  //          16 tok  64 tok  157 tok  314 tok
-  //   Q4_K   0.74    0.82    0.95     1.29     -> 64
-  //   Q5_K   0.89    0.89    1.00     1.37     -> 64
-  //   Q8_0   0.94    0.94    1.03     1.45     -> 64
-  //   Q6_K   1.09    1.09    1.14     1.63     -> 0 (never)
-  // Q4_K at 157 is not taken: it is mixed per layer (ffn 0.80-0.88, [3072,3072] 1.11), so in a
-  // Q4_K_M block (v and ffn.2 are Q6_K) it saves ~1%, and 157 tokens is where ovid-bench-gpu
-  // checks lazy == eager bit for bit on the dequantize+GEMM path.
+  // GPUs run the portable kernel for these types too). Measured on an H100, ovid-bench-cuda
+  // --quick, 2026-11-26 (bench/NOTES.md): fused / (dequantize + cuBLAS) time summed over
+  // 5 x [3072,3072] + [14336,3072] + [3072,14336]:
+  //          16 tok  64 tok  157 tok  314 tok  512 tok
+  //   Q4_K   0.56    0.57    0.66     0.87     1.35     -> 314
+  //   Q5_K   0.59    0.61    0.69     0.93     1.46     -> 314
+  //   Q8_0   0.68    0.70    0.74     1.00     1.69     -> 157
+  //   Q6_K   0.68    0.76    0.79     1.10     1.82     -> 157
   std::map<GgmlType, int64_t> fused_max_tokens_by_type = {
-      {GgmlType::kQ4_K, 64}, {GgmlType::kQ5_K, 64}, {GgmlType::kQ8_0, 64}, {GgmlType::kQ6_K, 0}};
+      {GgmlType::kQ4_K, 314}, {GgmlType::kQ5_K, 314}, {GgmlType::kQ8_0, 157}, {GgmlType::kQ6_K, 157}};
 
   int64_t FusedMaxTokens(GgmlType type) const {
     auto it = fused_max_tokens_by_type.find(type);
