@@ -11,16 +11,15 @@
 //    64 weights (StageDecoder), so the two halves wait on different barriers and each thread
 //    reads a block header once per 64 weights;
 //  - 2 MMA warpgroups (64 weight rows each) multiply it by the activation stage with wgmma, both
-//    operands from shared memory, keeping one group in flight, and after each group stream the
-//    raw weight units (256 elements of a row, cp.async) and the bf16 activation stages (one
-//    TMA tensor copy per stage, which also applies the 128B swizzle and zero-fills past M) into
-//    shared-memory rings.
-// The copies are issued by the MMA warps, not the decoders, because the decoders' proxy fence
-// (needed before wgmma reads what st.shared wrote) also waits for the issuing thread's cp.async
-// copies in flight. Decoders only need the raw units, so they run up to two stages ahead of the
-// tensor cores and decoding overlaps the wgmmas instead of alternating with them.
-// Hand-offs are named barriers: RAW[u%2] (MMA warps -> decoders: raw unit u landed), FULL[t]
-// (decoders -> MMA: weight tile t is ready) and EMPTY[t] (MMA -> decoders: tile t consumed).
+//    operands from shared memory, keeping one group in flight, and stream the raw weight units
+//    (256 elements of 128 rows) and the bf16 activation stages (one TMA tensor copy per stage,
+//    which also applies the 128B swizzle and zero-fills past M) into shared-memory rings. Units
+//    of whole 16-byte words (Q4_K, Q5_K, Q8_0) are one TMA copy each; Q6_K's are cp.async from
+//    every MMA thread (the copies are not issued by the decoders: their proxy fence would also
+//    wait for their own cp.async copies in flight).
+// Hand-offs: raw unit u landed -> decoders: an mbarrier per unit buffer (TMA transaction bytes,
+// or cp.async.mbarrier.arrive from every copying thread); FULL[t] (decoders -> MMA: weight tile
+// t is ready) and EMPTY[t] (MMA -> decoders: tile t consumed) are named barriers.
 // Tile t = stage % 4 is always written by decoder warpgroup t % 2 (pairs start at even stages),
 // so FULL/EMPTY count one decoder warpgroup and both MMA warpgroups.
 // K is split over the blocks of a thread-block cluster (x dimension) when N alone does not fill
@@ -70,10 +69,15 @@ template <GgmlType T>
 struct PanelGeometry {
   using C = Codec<T>;
   static constexpr int kUnitBytes = kPanelUnit / C::kElems * C::kBytes;
+  // Units of whole 16-byte words (Q4_K 144, Q5_K 176, Q8_0 272 bytes; rows are whole units, so
+  // every unit is 16-byte aligned) arrive by one 2-D TMA copy per unit: [128 rows][kUnitBytes],
+  // dense. Q6_K's 210-byte units are 2-byte aligned: cp.async from every MMA thread, into slots
+  // of aligned words.
+  static constexpr bool kTmaRaw = kUnitBytes % 16 == 0 && kUnitBytes / 2 <= 256;
   // Aligned 16-byte words covering a 2-byte-aligned unit (up to 14 bytes before it) plus 4 bytes
   // of slack for the funnel-shift reads (LdWords), rounded to an odd number of words.
   static constexpr int kWords = ((kUnitBytes + 14 + 4 + 15) / 16) | 1;
-  static constexpr int kSlot = kWords * 16;
+  static constexpr int kSlot = kTmaRaw ? kUnitBytes : kWords * 16;
   static constexpr int kRawBytes = kPanelRows * kSlot;
 };
 
@@ -105,7 +109,8 @@ __device__ __forceinline__ uint64_t SwizzledDesc(uint32_t smem_addr) {
 
 template <GgmlType T, int kBT>
 __global__ void __launch_bounds__(kPanelThreads, 1)
-    FusedPanelKernel(const __grid_constant__ CUtensorMap xmap, PanelProblem p) {
+    FusedPanelKernel(const __grid_constant__ CUtensorMap xmap, const __grid_constant__ CUtensorMap wmap,
+                     PanelProblem p) {
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
   // Built for another architecture: wgmma needs sm_90a. The launcher never gets here
   // (FusedPanelSupports requires compute capability 9).
@@ -141,7 +146,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   const uint32_t rawbar = xbar + 8 * L::kRing;
   if (tid == kPanelDecThreads) {
     for (int i = 0; i < L::kRing; ++i) MbarInit(xbar + 8 * i, 1);
-    for (int i = 0; i < L::kRawBufs; ++i) MbarInit(rawbar + 8 * i, kPanelMmaThreads);
+    for (int i = 0; i < L::kRawBufs; ++i) MbarInit(rawbar + 8 * i, G::kTmaRaw ? 1 : kPanelMmaThreads);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
@@ -155,7 +160,8 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     // past N decode whatever their raw slot holds: those output features are never stored.
     const int d = tid;
     const int drow = d & (kPanelRows - 1), half = d >> 7;
-    const int drow_mis = static_cast<int>((static_cast<int64_t>(n0 + drow) * p.w_row_bytes) & 15);
+    const int drow_mis =
+        G::kTmaRaw ? 0 : static_cast<int>((static_cast<int64_t>(n0 + drow) * p.w_row_bytes) & 15);
     const uint8_t* dsrc = raw + drow * G::kSlot;
     uint8_t* dtile = wt + drow * 128;
     auto pair = [&](int s0, auto kp) {
@@ -210,6 +216,16 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     auto load_raw = [&](int u) {
       if (u >= u_end) return;
       const uint32_t bar = rawbar + 8 * (u % L::kRawBufs);
+      if constexpr (G::kTmaRaw) {
+        // One copy of box {kUnitBytes / 2 16-bit words, 128 rows}; rows past N are zero-filled
+        // (and still counted in the transaction bytes).
+        if (mt == 0) {
+          MbarExpectTx(bar, G::kRawBytes);
+          TmaLoad2d(SmemAddr(raw) + (u % L::kRawBufs) * G::kRawBytes, &wmap, u * (G::kUnitBytes / 2),
+                    n0, bar);
+        }
+        return;
+      }
       if (!rrow_ok) {
         CpAsyncArriveOn(bar);
         return;

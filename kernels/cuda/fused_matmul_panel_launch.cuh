@@ -11,10 +11,11 @@
 
 namespace ovid::cuda_detail {
 
-// The activation tensor map: X [M, K] bf16, boxes of {64 k, bt tokens}, 128B swizzle (the wgmma
-// operand layout), zero fill past M. The driver's encoder is reached through the runtime, so the
-// daemon still links no driver library.
-inline cudaError_t MakeXMap(const PanelProblem& p, int bt, CUtensorMap* map) {
+// A 2-D tensor map (zero fill out of bounds). The driver's encoder is reached through the
+// runtime, so the daemon still links no driver library.
+inline cudaError_t EncodeMap(CUtensorMap* map, CUtensorMapDataType type, void* base,
+                             const cuuint64_t (&dims)[2], const cuuint64_t (&strides)[1],
+                             const cuuint32_t (&box)[2], CUtensorMapSwizzle swizzle) {
   static PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void* fn = nullptr;
     cudaDriverEntryPointQueryResult status{};
@@ -26,15 +27,41 @@ inline cudaError_t MakeXMap(const PanelProblem& p, int bt, CUtensorMap* map) {
     return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
   }();
   if (encode == nullptr) return cudaErrorNotSupported;
+  const cuuint32_t elem_strides[2] = {1, 1};
+  const CUresult r = encode(map, type, 2, base, dims, strides, box, elem_strides,
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle,
+                            CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+// The activation tensor map: X [M, K] bf16, boxes of {64 k, bt tokens}, 128B swizzle (the wgmma
+// operand layout), zero fill past M.
+inline cudaError_t MakeXMap(const PanelProblem& p, int bt, CUtensorMap* map) {
   const cuuint64_t dims[2] = {static_cast<cuuint64_t>(p.k), static_cast<cuuint64_t>(p.m)};
   const cuuint64_t strides[1] = {static_cast<cuuint64_t>(p.k) * 2};
   const cuuint32_t box[2] = {static_cast<cuuint32_t>(kPanelBK), static_cast<cuuint32_t>(bt)};
-  const cuuint32_t elem_strides[2] = {1, 1};
-  const CUresult r =
-      encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<__nv_bfloat16*>(p.x), dims,
-             strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-             CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-  return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+  return EncodeMap(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, const_cast<__nv_bfloat16*>(p.x), dims,
+                   strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
+}
+
+// The raw weight map (units of 16-byte words only, PanelGeometry::kTmaRaw): W as a [N, row
+// bytes / 2] matrix of 16-bit words, boxes of {one unit, 128 rows}, no swizzle, zero fill past N.
+// For the other types a map of X stands in (the kernel never reads it).
+template <GgmlType T>
+cudaError_t MakeWMap(const PanelProblem& p, CUtensorMap* map) {
+  using G = PanelGeometry<T>;
+  if constexpr (!G::kTmaRaw) {
+    return MakeXMap(p, kPanelRows, map);
+  } else {
+    if (p.w_row_bytes % 16 != 0) return cudaErrorInvalidValue;
+    const cuuint64_t dims[2] = {static_cast<cuuint64_t>(p.w_row_bytes / 2),
+                                static_cast<cuuint64_t>(p.n)};
+    const cuuint64_t strides[1] = {static_cast<cuuint64_t>(p.w_row_bytes)};
+    const cuuint32_t box[2] = {static_cast<cuuint32_t>(G::kUnitBytes / 2),
+                               static_cast<cuuint32_t>(kPanelRows)};
+    return EncodeMap(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, const_cast<uint8_t*>(p.w), dims, strides,
+                     box, CU_TENSOR_MAP_SWIZZLE_NONE);
+  }
 }
 
 template <GgmlType T, int kBT>
@@ -45,8 +72,10 @@ cudaError_t LaunchPanelTile(const PanelProblem& p, int splits, cudaStream_t stre
   cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   if (err != cudaSuccess) return err;
-  CUtensorMap xmap;
+  CUtensorMap xmap, wmap;
   err = MakeXMap(p, kBT, &xmap);
+  if (err != cudaSuccess) return err;
+  err = MakeWMap<T>(p, &wmap);
   if (err != cudaSuccess) return err;
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(splits, (p.n + kPanelRows - 1) / kPanelRows, (p.m + kBT - 1) / kBT);
@@ -60,7 +89,7 @@ cudaError_t LaunchPanelTile(const PanelProblem& p, int splits, cudaStream_t stre
   attr[0].val.clusterDim.z = 1;
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  return cudaLaunchKernelEx(&cfg, kernel, xmap, p);
+  return cudaLaunchKernelEx(&cfg, kernel, xmap, wmap, p);
 }
 
 // token_tile and splits already validated by the caller.

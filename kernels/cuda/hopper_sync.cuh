@@ -43,7 +43,7 @@ __device__ __forceinline__ void MbarWait(uint32_t bar, uint32_t parity) {
 __device__ __forceinline__ void CpAsyncArriveOn(uint32_t bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 }
-// 2-D tensor copy of box {64 k, kBT tokens} at (k0, m0) into shared memory, completing on bar.
+// 2-D tensor copy of the map's box at coordinates (k0, m0) into shared memory, completing on bar.
 __device__ __forceinline__ void TmaLoad2d(uint32_t dst, const CUtensorMap* map, int k0, int m0,
                                           uint32_t bar) {
   asm volatile(
