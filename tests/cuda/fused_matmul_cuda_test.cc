@@ -180,6 +180,13 @@ TEST_P(FusedPanelTest, LongKOddNAndDispatch) {
   RunCase(GetParam(), 7, 3000, 256, /*with_bias=*/true, 303, 0, Path::kAuto);
 }
 
+// K = 2048 (8 units a row): Q4_K/Q5_K/Q8_0 units arrive by TMA, Q6_K's (1680-byte rows) by
+// cp.async; a 3-way split of the 16 stage pairs starts blocks in the middle of a unit.
+TEST_P(FusedPanelTest, RowsOfWholeWords) {
+  RunCase(GetParam(), 157, 136, 2048, /*with_bias=*/true, 401, 0, Path::kPanel);
+  RunCase(GetParam(), 60, 200, 2048, /*with_bias=*/false, 402, 64, Path::kPanel, 3);
+}
+
 TEST_P(FusedPanelTest, BadChoices) {
   alignas(16) static uint8_t buf[4096];
   EXPECT_EQ(FusedPanelMatmul(GetParam(), buf, buf, buf, 1, 1, 256, nullptr, 96, 0, nullptr),
