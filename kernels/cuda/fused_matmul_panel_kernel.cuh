@@ -65,19 +65,26 @@ constexpr int kEmptyCount = kFullCount;
 
 using PanelProblem = QuantMatmulProblem;
 
-template <GgmlType T>
+// kTma: the raw units arrive by one 2-D TMA copy per unit into [128 rows][kTmaBox bytes],
+// dense: the 16-byte words that cover the unit (the box starts at the aligned word at or below
+// the unit; past the row end TMA fills zeros). That needs rows of whole 16-byte words: always
+// for Q4_K (144-byte units), Q5_K (176) and Q8_0 (272), for Q6_K (210) when K is a multiple of
+// 2048. Otherwise every MMA thread cp.asyncs the aligned words covering its part of the unit.
+template <GgmlType T, bool kTma>
 struct PanelGeometry {
   using C = Codec<T>;
   static constexpr int kUnitBytes = kPanelUnit / C::kElems * C::kBytes;
-  // Units of whole 16-byte words (Q4_K 144, Q5_K 176, Q8_0 272 bytes; rows are whole units, so
-  // every unit is 16-byte aligned) arrive by one 2-D TMA copy per unit: [128 rows][kUnitBytes],
-  // dense. Q6_K's 210-byte units are 2-byte aligned: cp.async from every MMA thread, into slots
-  // of aligned words.
-  static constexpr bool kTmaRaw = kUnitBytes % 16 == 0 && kUnitBytes / 2 <= 256;
-  // Aligned 16-byte words covering a 2-byte-aligned unit (up to 14 bytes before it) plus 4 bytes
-  // of slack for the funnel-shift reads (LdWords), rounded to an odd number of words.
+  // A unit starts at an even offset, so 14 bytes at most before it share its first word. An odd
+  // number of words, so the decoders' loads of 32 consecutive rows spread over the banks (Q6_K:
+  // 15 words; a 14-word box measured 12% slower at 3072x14336).
+  static constexpr int kTmaBox =
+      ((kUnitBytes % 16 == 0 ? kUnitBytes / 16 : (kUnitBytes + 14 + 15) / 16) | 1) * 16;
+  static_assert(kTmaBox / 2 <= 256, "TMA box: at most 256 16-bit words");
+  static constexpr bool kTmaAlways = kUnitBytes % 16 == 0;
+  // cp.async: aligned words covering a 2-byte-aligned unit (up to 14 bytes before it) plus 4
+  // bytes of slack for the funnel-shift reads (LdWords), rounded to an odd number of words.
   static constexpr int kWords = ((kUnitBytes + 14 + 4 + 15) / 16) | 1;
-  static constexpr int kSlot = kTmaRaw ? kUnitBytes : kWords * 16;
+  static constexpr int kSlot = kTma ? kTmaBox : kWords * 16;
   static constexpr int kRawBytes = kPanelRows * kSlot;
 };
 
@@ -85,11 +92,11 @@ struct PanelGeometry {
 // ahead + 2) and kRawBufs raw units. Three raw units (loads start a unit earlier, so the
 // decoders are not held to the MMA warps at unit boundaries) with 4 activation stages where
 // they fit, else two raw units and 5 stages, else two and 4.
-template <GgmlType T, int kBT>
+template <GgmlType T, int kBT, bool kTma>
 struct PanelLayout {
   static constexpr int kLimit = 227 * 1024 - 1024 - 64;  // sm_90 opt-in, alignment, mbarriers
   static constexpr int kXStage = kBT * 128;
-  static constexpr int kRaw = PanelGeometry<T>::kRawBytes;
+  static constexpr int kRaw = PanelGeometry<T, kTma>::kRawBytes;
   static constexpr int kTiles = kPanelTiles * kPanelTile;
   static constexpr bool kThree = kTiles + 4 * kXStage + 3 * kRaw <= kLimit;
   static constexpr int kRawBufs = kThree ? 3 : 2;
@@ -107,7 +114,7 @@ __device__ __forceinline__ uint64_t SwizzledDesc(uint32_t smem_addr) {
          (uint64_t{1024 >> 4} << 32) | (uint64_t{1} << 62);
 }
 
-template <GgmlType T, int kBT>
+template <GgmlType T, int kBT, bool kTma>
 __global__ void __launch_bounds__(kPanelThreads, 1)
     FusedPanelKernel(const __grid_constant__ CUtensorMap xmap, const __grid_constant__ CUtensorMap wmap,
                      PanelProblem p) {
@@ -117,8 +124,8 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   __trap();
 #else
   using C = Codec<T>;
-  using G = PanelGeometry<T>;
-  using L = PanelLayout<T, kBT>;
+  using G = PanelGeometry<T, kTma>;
+  using L = PanelLayout<T, kBT, kTma>;
   static_assert(kBT % 8 == 0 && kBT <= 256, "wgmma N: a multiple of 8, at most 256");
   extern __shared__ uint8_t smem_raw[];
   // The 128B swizzle pattern repeats every 1024 bytes and wgmma applies it to absolute
@@ -146,7 +153,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   const uint32_t rawbar = xbar + 8 * L::kRing;
   if (tid == kPanelDecThreads) {
     for (int i = 0; i < L::kRing; ++i) MbarInit(xbar + 8 * i, 1);
-    for (int i = 0; i < L::kRawBufs; ++i) MbarInit(rawbar + 8 * i, G::kTmaRaw ? 1 : kPanelMmaThreads);
+    for (int i = 0; i < L::kRawBufs; ++i) MbarInit(rawbar + 8 * i, kTma ? 1 : kPanelMmaThreads);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
@@ -161,7 +168,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     const int d = tid;
     const int drow = d & (kPanelRows - 1), half = d >> 7;
     const int drow_mis =
-        G::kTmaRaw ? 0 : static_cast<int>((static_cast<int64_t>(n0 + drow) * p.w_row_bytes) & 15);
+        kTma ? 0 : static_cast<int>((static_cast<int64_t>(n0 + drow) * p.w_row_bytes) & 15);
     const uint8_t* dsrc = raw + drow * G::kSlot;
     uint8_t* dtile = wt + drow * 128;
     auto pair = [&](int s0, auto kp) {
@@ -216,13 +223,13 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     auto load_raw = [&](int u) {
       if (u >= u_end) return;
       const uint32_t bar = rawbar + 8 * (u % L::kRawBufs);
-      if constexpr (G::kTmaRaw) {
+      if constexpr (kTma) {
         // One copy of box {kUnitBytes / 2 16-bit words, 128 rows}; rows past N are zero-filled
         // (and still counted in the transaction bytes).
         if (mt == 0) {
-          MbarExpectTx(bar, G::kRawBytes);
-          TmaLoad2d(SmemAddr(raw) + (u % L::kRawBufs) * G::kRawBytes, &wmap, u * (G::kUnitBytes / 2),
-                    n0, bar);
+          MbarExpectTx(bar, G::kRawBytes);  // the whole box, zero fill included
+          TmaLoad2d(SmemAddr(raw) + (u % L::kRawBufs) * G::kRawBytes, &wmap,
+                    ((u * G::kUnitBytes) & ~15) / 2, n0, bar);
         }
         return;
       }

@@ -44,38 +44,38 @@ inline cudaError_t MakeXMap(const PanelProblem& p, int bt, CUtensorMap* map) {
                    strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
 }
 
-// The raw weight map (units of 16-byte words only, PanelGeometry::kTmaRaw): W as a [N, row
-// bytes / 2] matrix of 16-bit words, boxes of {one unit, 128 rows}, no swizzle, zero fill past N.
-// For the other types a map of X stands in (the kernel never reads it).
-template <GgmlType T>
+// The raw weight map (PanelGeometry kTma): W as a [N, row bytes / 2] matrix of 16-bit words,
+// boxes of {kTmaBox bytes, 128 rows}, no swizzle, zero fill past the ends. Without kTma a map of
+// X stands in (the kernel never reads it).
+template <GgmlType T, bool kTma>
 cudaError_t MakeWMap(const PanelProblem& p, CUtensorMap* map) {
-  using G = PanelGeometry<T>;
-  if constexpr (!G::kTmaRaw) {
+  using G = PanelGeometry<T, kTma>;
+  if constexpr (!kTma) {
     return MakeXMap(p, kPanelRows, map);
   } else {
     if (p.w_row_bytes % 16 != 0) return cudaErrorInvalidValue;
     const cuuint64_t dims[2] = {static_cast<cuuint64_t>(p.w_row_bytes / 2),
                                 static_cast<cuuint64_t>(p.n)};
     const cuuint64_t strides[1] = {static_cast<cuuint64_t>(p.w_row_bytes)};
-    const cuuint32_t box[2] = {static_cast<cuuint32_t>(G::kUnitBytes / 2),
+    const cuuint32_t box[2] = {static_cast<cuuint32_t>(G::kTmaBox / 2),
                                static_cast<cuuint32_t>(kPanelRows)};
     return EncodeMap(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, const_cast<uint8_t*>(p.w), dims, strides,
                      box, CU_TENSOR_MAP_SWIZZLE_NONE);
   }
 }
 
-template <GgmlType T, int kBT>
-cudaError_t LaunchPanelTile(const PanelProblem& p, int splits, cudaStream_t stream) {
-  constexpr int kSmem = PanelLayout<T, kBT>::kSmem;
+template <GgmlType T, int kBT, bool kTma>
+cudaError_t LaunchPanelKernel(const PanelProblem& p, int splits, cudaStream_t stream) {
+  constexpr int kSmem = PanelLayout<T, kBT, kTma>::kSmem;
   static_assert(kSmem <= 227 * 1024, "shared memory over the sm_90 limit");
-  auto* kernel = FusedPanelKernel<T, kBT>;
+  auto* kernel = FusedPanelKernel<T, kBT, kTma>;
   cudaError_t err =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem);
   if (err != cudaSuccess) return err;
   CUtensorMap xmap, wmap;
   err = MakeXMap(p, kBT, &xmap);
   if (err != cudaSuccess) return err;
-  err = MakeWMap<T>(p, &wmap);
+  err = MakeWMap<T, kTma>(p, &wmap);
   if (err != cudaSuccess) return err;
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(splits, (p.n + kPanelRows - 1) / kPanelRows, (p.m + kBT - 1) / kBT);
@@ -93,6 +93,18 @@ cudaError_t LaunchPanelTile(const PanelProblem& p, int splits, cudaStream_t stre
 }
 
 // token_tile and splits already validated by the caller.
+// The TMA raw path where the rows allow it (for units of whole 16-byte words always: only that
+// variant is compiled for them).
+template <GgmlType T, int kBT>
+cudaError_t LaunchPanelTile(const PanelProblem& p, int splits, cudaStream_t stream) {
+  if constexpr (PanelGeometry<T, true>::kTmaAlways) {
+    return LaunchPanelKernel<T, kBT, true>(p, splits, stream);
+  } else {
+    return p.w_row_bytes % 16 == 0 ? LaunchPanelKernel<T, kBT, true>(p, splits, stream)
+                                   : LaunchPanelKernel<T, kBT, false>(p, splits, stream);
+  }
+}
+
 template <GgmlType T>
 cudaError_t LaunchPanel(const PanelProblem& p, int token_tile, int splits, cudaStream_t stream) {
   switch (token_tile) {
