@@ -123,7 +123,6 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   // (FusedPanelSupports requires compute capability 9).
   __trap();
 #else
-  using C = Codec<T>;
   using G = PanelGeometry<T, kTma>;
   using L = PanelLayout<T, kBT, kTma>;
   static_assert(kBT % 8 == 0 && kBT <= 256, "wgmma N: a multiple of 8, at most 256");
@@ -134,7 +133,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   uint8_t* smem = smem_raw + ((1024 - (smem_base & 1023)) & 1023);
   uint8_t* wt = smem;                           // [kTiles][128 rows][128 B] bf16 weights
   uint8_t* xs = wt + kPanelTiles * kPanelTile;  // [kRing][kBT][128 B] bf16 activations
-  uint8_t* raw = xs + L::kRing * L::kXStage;  // [2][128 rows][kSlot] raw weight units
+  uint8_t* raw = xs + L::kRing * L::kXStage;    // [kRawBufs][128 rows][kSlot] raw weight units
 
   namespace cg = cooperative_groups;
   cg::cluster_group cluster = cg::this_cluster();
@@ -147,8 +146,8 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   const int s_end = 2 * static_cast<int>(static_cast<int64_t>(n_pairs) * (rank + 1) / splits);
   const int tid = threadIdx.x;
   // One mbarrier per activation slot (the TMA copy completes on it) and one per raw unit buffer
-  // (every MMA thread arrives once its copies for the unit have landed). The k-th use of a
-  // barrier completes phase k, so waits take parity k & 1.
+  // (the unit's TMA copy completes on it, or every MMA thread arrives once its cp.async copies
+  // have landed). The k-th use of a barrier completes phase k, so waits take parity k & 1.
   const uint32_t xbar = SmemAddr(smem + L::kBarOffset);
   const uint32_t rawbar = xbar + 8 * L::kRing;
   if (tid == kPanelDecThreads) {
@@ -224,8 +223,8 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
       if (u >= u_end) return;
       const uint32_t bar = rawbar + 8 * (u % L::kRawBufs);
       if constexpr (kTma) {
-        // One copy of box {kUnitBytes / 2 16-bit words, 128 rows}; rows past N are zero-filled
-        // (and still counted in the transaction bytes).
+        // One copy of box {kTmaBox bytes, 128 rows} from the aligned word at or below the unit;
+        // rows past N are zero-filled (and still counted in the transaction bytes).
         if (mt == 0) {
           MbarExpectTx(bar, G::kRawBytes);  // the whole box, zero fill included
           TmaLoad2d(SmemAddr(raw) + (u % L::kRawBufs) * G::kRawBytes, &wmap,

@@ -47,12 +47,12 @@ __device__ __forceinline__ uint2 SignedBytesBf16(uint32_t w, float a, float c) {
   return make_uint2(PackBf16x2(y[0], y[1]), PackBf16x2(y[2], y[3]));
 }
 
-// Eight words of bytes -> 32 bf16 values (the words' bytes in order) as 4 x 16 bytes.
+// 32 bf16 values as 4 x 16 bytes; bytes(i) gives values 4i..4i+3 (one word's bytes), i = 0..7.
 template <typename F>
-__device__ __forceinline__ void DecodeWords32(const uint32_t (&w)[8], F&& bytes, uint4* out) {
+__device__ __forceinline__ void DecodeWords32(F&& bytes, uint4* out) {
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    const uint2 lo = bytes(w[2 * i]), hi = bytes(w[2 * i + 1]);
+    const uint2 lo = bytes(2 * i), hi = bytes(2 * i + 1);
     out[i] = make_uint4(lo.x, lo.y, hi.x, hi.y);
   }
 }
@@ -77,6 +77,17 @@ __device__ __forceinline__ void ScaleMinK4Half(const uint32_t (&s)[3], int jj, i
   }
 }
 
+// The fma constants of sub-block 4kP + jj of a Q4_K/Q5_K block from its header words (d, dmin,
+// then the 12 packed scale bytes): s = d * sc, o = dmin * m.
+template <int kP>
+__device__ __forceinline__ ScaleOffset KQuantScaleOffset(const uint32_t (&hdr)[4], int jj) {
+  const uint32_t scales[3] = {hdr[1], hdr[2], hdr[3]};
+  int sc, m;
+  ScaleMinK4Half<kP>(scales, jj, sc, m);
+  return ScaleOffset(HalfBits(static_cast<uint16_t>(hdr[0])) * static_cast<float>(sc),
+                     HalfBits(static_cast<uint16_t>(hdr[0] >> 16)) * static_cast<float>(m));
+}
+
 // StageDecoder<T>::Run<kP>(unit, half, out): stage q = 2 kP + half of the unit (kP: which pair
 // of stages, known at compile time; half: which stage of the pair, one per decoder warpgroup).
 template <GgmlType T>
@@ -91,19 +102,11 @@ struct StageDecoder<GgmlType::kQ4_K> {
     uint32_t hdr[4], w[8];
     LdWords<16>(b, hdr);
     LdWords<16>(b + 16 + 32 * q, w);
-    const float d = HalfBits(static_cast<uint16_t>(hdr[0]));
-    const float dmin = HalfBits(static_cast<uint16_t>(hdr[0] >> 16));
-    const uint32_t scales[3] = {hdr[1], hdr[2], hdr[3]};
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      int sc, m;
-      ScaleMinK4Half<kP>(scales, 2 * half + h, sc, m);
-      const ScaleOffset so(d * static_cast<float>(sc), dmin * static_cast<float>(m));
+      const ScaleOffset so = KQuantScaleOffset<kP>(hdr, 2 * half + h);
       DecodeWords32(
-          w,
-          [&](uint32_t x) {
-            return MantissaBytesBf16((x >> (4 * h)) & 0x0F0F0F0Fu, so.a, so.c);
-          },
+          [&](int i) { return MantissaBytesBf16((w[i] >> (4 * h)) & 0x0F0F0F0Fu, so.a, so.c); },
           out + 4 * h);
     }
   }
@@ -119,27 +122,17 @@ struct StageDecoder<GgmlType::kQ5_K> {
     LdWords<16>(b, hdr);
     LdWords<16>(b + 16, qh);
     LdWords<16>(b + 48 + 32 * q, w);
-    const float d = HalfBits(static_cast<uint16_t>(hdr[0]));
-    const float dmin = HalfBits(static_cast<uint16_t>(hdr[0] >> 16));
-    const uint32_t scales[3] = {hdr[1], hdr[2], hdr[3]};
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int j = 2 * q + h;
-      int sc, m;
-      ScaleMinK4Half<kP>(scales, 2 * half + h, sc, m);
-      const ScaleOffset so(d * static_cast<float>(sc), dmin * static_cast<float>(m));
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        uint2 v[2];
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int wi = 2 * i + e;
-          const uint32_t u =
-              ((w[wi] >> (4 * h)) & 0x0F0F0F0Fu) | (((qh[wi] >> j) & 0x01010101u) << 4);
-          v[e] = MantissaBytesBf16(u, so.a, so.c);
-        }
-        out[4 * h + i] = make_uint4(v[0].x, v[0].y, v[1].x, v[1].y);
-      }
+      const ScaleOffset so = KQuantScaleOffset<kP>(hdr, 2 * half + h);
+      DecodeWords32(
+          [&](int i) {
+            const uint32_t u =
+                ((w[i] >> (4 * h)) & 0x0F0F0F0Fu) | (((qh[i] >> j) & 0x01010101u) << 4);
+            return MantissaBytesBf16(u, so.a, so.c);
+          },
+          out + 4 * h);
     }
   }
 };
@@ -196,8 +189,7 @@ struct StageDecoder<GgmlType::kQ8_0> {
       uint32_t w[8];
       LdWords<Codec<GgmlType::kQ8_0>::kAlign>(blk + 2, w);
       const float a = 32768.0f * d, c = -32896.0f * d;
-      DecodeWords32(
-          w, [&](uint32_t x) { return SignedBytesBf16(x, a, c); }, out + 4 * r);
+      DecodeWords32([&](int i) { return SignedBytesBf16(w[i], a, c); }, out + 4 * r);
     }
   }
 };
