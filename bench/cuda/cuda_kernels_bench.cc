@@ -1,8 +1,9 @@
 // File: bench/cuda/cuda_kernels_bench.cc
-// ovid-bench-cuda [--json PATH] [--quick] [--skip-dequant]
+// ovid-bench-cuda [--json PATH] [--quick] [--skip-dequant] [--skip-fused]
 // 1. Copy roofline: cudaMemcpyAsync device-to-device, bytes read + bytes written per second.
 // 2. Dequantization to bf16 (and f16/f32 for Q4_K, Q6_K, Q8_0) at Ovi's weight shapes
-//    [out, in] = 3072x3072, 14336x3072, 3072x14336: GB/s (source + output bytes) and % of copy.
+//    [out, in] = 3072x3072, 14336x3072, 3072x14336: GB/s (source + output bytes) and % of copy,
+//    with streaming stores (and for the key types' bf16 also with plain ones, kKeepInL2).
 // 3. Fused quantized matmul (FusedMatmul: the Hopper panel kernel where it applies) vs cuBLAS
 //    bf16 GEMM (cublasGemmEx, bf16 in/out, fp32 compute) of the same shape, at M in {16, 64,
 //    157, 314, 512, 628, 2048}; ratio = fused / cuBLAS time, both measured in this run on
@@ -11,7 +12,8 @@
 //    the copy bandwidth, the portable kernel's time (Q4_K), and for Q4_K a sweep of the panel
 //    kernel's token tile and K split. A correctness spot check compares the fused output with
 //    cuBLAS on the GPU-dequantized weight.
-// --skip-dequant leaves out section 2 (the copy roofline is always measured).
+// --skip-dequant leaves out section 2, --skip-fused section 3 (the copy roofline is always
+// measured).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -143,7 +145,7 @@ int Profile() {
 
 int Run(int argc, char** argv) {
   std::string json_path;
-  bool quick = false, skip_dequant = false;
+  bool quick = false, skip_dequant = false, skip_fused = false;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--json") && i + 1 < argc)
       json_path = argv[++i];
@@ -151,6 +153,8 @@ int Run(int argc, char** argv) {
       quick = true;
     else if (!strcmp(argv[i], "--skip-dequant"))
       skip_dequant = true;
+    else if (!strcmp(argv[i], "--skip-fused"))
+      skip_fused = true;
   }
   if (argc > 1 && !strcmp(argv[1], "--profile")) return Profile();
   cudaDeviceProp prop{};
@@ -186,6 +190,24 @@ int Run(int argc, char** argv) {
                   ratio, 100.0 * ratio / (ratio + 1), bytes / (us * 1e3),
                   100.0 * bytes / (us * 1e3) / copy_gbps);
     }
+    // The same 1:4 kernel at the size of one Q4_K 14336x3072 -> bf16 dequantization (88 MB
+    // written), rotating over buffers like the dequantization runs: what launch ramps and the
+    // L2's write-back leave of the ceiling at that size.
+    {
+      const int64_t out_bytes = int64_t{14336} * 3072 * 2;
+      const int64_t pair = out_bytes + out_bytes / 4;
+      const int n = static_cast<int>(std::max<int64_t>(2, (kRotateBytes + pair - 1) / pair));
+      Copies in, out;
+      if (!in.Alloc(static_cast<size_t>(out_bytes / 4), n) ||
+          !out.Alloc(static_cast<size_t>(out_bytes), n)) {
+        return 1;
+      }
+      const double us = MedianMicros(
+          [&](int v) { return bench::StreamExpand(in.ptrs[v], out.ptrs[v], out_bytes / 16, 4, stream); },
+          n, stream);
+      std::printf("stream kernel 1:4 at 88 MB out, rotating: %.1f GB/s, %.1f%% of copy\n",
+                  pair / (us * 1e3), 100.0 * pair / (us * 1e3) / copy_gbps);
+    }
     const double set_us = MedianMicros(
         [&](int) { return cudaMemsetAsync(cbuf.ptrs[1], 0, copy_bytes, stream); }, 1, stream, 5, 7);
     std::printf("memset (100%% writes): %.1f GB/s, %.1f%% of copy\n", copy_bytes / (set_us * 1e3),
@@ -203,7 +225,8 @@ int Run(int argc, char** argv) {
     }
   }
   if (skip_dequant) dq_types.clear();
-  std::printf("\n%-6s %-5s %-12s %9s %9s %7s\n", "type", "out", "shape", "us", "GB/s", "%copy");
+  std::printf("\n%-6s %-5s %-12s %-8s %9s %9s %7s\n", "type", "out", "shape", "stores", "us", "GB/s",
+              "%copy");
   for (GgmlType type : dq_types) {
     const bool key = type == GgmlType::kQ4_K || type == GgmlType::kQ6_K || type == GgmlType::kQ8_0;
     for (const Shape& s : kShapes) {
@@ -215,24 +238,32 @@ int Run(int argc, char** argv) {
         const int n = static_cast<int>(std::max<int64_t>(1, (kRotateBytes + pair - 1) / pair));
         Copies src, dst;
         if (!src.Make(host, n) || !dst.Alloc(out_bytes, n)) return 1;
-        const double us = MedianMicros(
-            [&](int v) {
-              return DequantizeCuda(type, src.ptrs[v], dst.ptrs[v], f, s.out, s.in, stream);
-            },
-            n, stream);
-        const double gbps = pair / (us * 1e3);
-        char shape[32];
-        std::snprintf(shape, sizeof(shape), "%lldx%lld", static_cast<long long>(s.out),
-                      static_cast<long long>(s.in));
-        std::printf("%-6s %-5s %-12s %9.2f %9.1f %6.1f%%\n", GgmlTypeName(type), FormatName(f),
-                    shape, us, gbps, 100.0 * gbps / copy_gbps);
-        char item[256];
-        std::snprintf(item, sizeof(item),
-                      "{\"type\": \"%s\", \"out\": \"%s\", \"shape\": [%lld, %lld], \"us\": %.3f, "
-                      "\"gbps\": %.1f, \"pct_copy\": %.1f}",
-                      GgmlTypeName(type), FormatName(f), static_cast<long long>(s.out),
-                      static_cast<long long>(s.in), us, gbps, 100.0 * gbps / copy_gbps);
-        dq_json.Add(item);
+        // Streaming stores (the default), and for the key types' bf16 also the plain stores the
+        // lazy linear path asks for (its GEMM reads the output right away).
+        std::vector<DequantCaching> modes = {DequantCaching::kStream};
+        if (key && f == FloatFormat::kBF16) modes.push_back(DequantCaching::kKeepInL2);
+        for (DequantCaching caching : modes) {
+          const double us = MedianMicros(
+              [&](int v) {
+                return DequantizeCuda(type, src.ptrs[v], dst.ptrs[v], f, s.out, s.in, stream,
+                                      caching);
+              },
+              n, stream);
+          const double gbps = pair / (us * 1e3);
+          const char* stores = caching == DequantCaching::kStream ? "stream" : "keep-L2";
+          char shape[32];
+          std::snprintf(shape, sizeof(shape), "%lldx%lld", static_cast<long long>(s.out),
+                        static_cast<long long>(s.in));
+          std::printf("%-6s %-5s %-12s %-8s %9.2f %9.1f %6.1f%%\n", GgmlTypeName(type),
+                      FormatName(f), shape, stores, us, gbps, 100.0 * gbps / copy_gbps);
+          char item[288];
+          std::snprintf(item, sizeof(item),
+                        "{\"type\": \"%s\", \"out\": \"%s\", \"stores\": \"%s\", \"shape\": "
+                        "[%lld, %lld], \"us\": %.3f, \"gbps\": %.1f, \"pct_copy\": %.1f}",
+                        GgmlTypeName(type), FormatName(f), stores, static_cast<long long>(s.out),
+                        static_cast<long long>(s.in), us, gbps, 100.0 * gbps / copy_gbps);
+          dq_json.Add(item);
+        }
       }
     }
   }
@@ -250,6 +281,7 @@ int Run(int argc, char** argv) {
               "fused us", "cublas us", "ratio", "dq+blas us", "relerr", "W GB/s", "%copy",
               "port. us");
   for (const Shape& s : kShapes) {
+    if (skip_fused) break;
     const int64_t n = s.out, k = s.in;
     const int max_m = quick ? 628 : 2048;
     // Activations and outputs (one set; the weights are what rotates).

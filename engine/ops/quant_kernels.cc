@@ -17,9 +17,10 @@ const QuantKernels& CudaQuantKernels() {
     QuantKernels t;
 #ifdef OVID_HAVE_CUDA_KERNELS
     t.dequantize = [](GgmlType type, const void* blocks, void* dst, int64_t rows,
-                      int64_t row_elements, FloatFormat out, void* stream) {
-      return static_cast<int>(DequantizeCuda(type, blocks, dst, out, rows, row_elements,
-                                             static_cast<cudaStream_t>(stream)));
+                      int64_t row_elements, FloatFormat out, bool keep_in_l2, void* stream) {
+      return static_cast<int>(DequantizeCuda(
+          type, blocks, dst, out, rows, row_elements, static_cast<cudaStream_t>(stream),
+          keep_in_l2 ? DequantCaching::kKeepInL2 : DequantCaching::kStream));
     };
     t.dequantize_supports = &DequantizeCudaSupports;
     t.qmatmul = [](GgmlType type, const void* w, const void* x, void* y, int64_t m, int64_t n,

@@ -18,9 +18,11 @@
 namespace ovid::ops {
 
 struct QuantKernels {
-  // rows x row_elements values of `type` (rows contiguous) -> dst in `out` format.
+  // rows x row_elements values of `type` (rows contiguous) -> dst in `out` format. keep_in_l2:
+  // the output is read right away (plain stores rather than streaming ones).
   int (*dequantize)(GgmlType type, const void* blocks, void* dst, int64_t rows,
-                    int64_t row_elements, FloatFormat out, void* stream) = nullptr;
+                    int64_t row_elements, FloatFormat out, bool keep_in_l2,
+                    void* stream) = nullptr;
   bool (*dequantize_supports)(GgmlType type) = nullptr;
 
   // Y[m, n] = X[m, k] . W[n, k]^T (+ bias[n]) with X, Y, bias bf16 row-major (bias may be null)

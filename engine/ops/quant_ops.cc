@@ -91,7 +91,7 @@ bool HasFusedMatmul(GgmlType type) {
 }
 
 absl::Status DequantizeInto(GgmlType type, const at::Tensor& blocks, int64_t rows,
-                            int64_t row_elements, const at::Tensor& out) {
+                            int64_t row_elements, const at::Tensor& out, DequantUse use) {
   if (absl::Status s = CheckBlocks(type, blocks, rows, row_elements); !s.ok()) return s;
   absl::StatusOr<FloatFormat> format = FormatOf(out);
   if (!format.ok()) return format.status();
@@ -125,7 +125,7 @@ absl::Status DequantizeInto(GgmlType type, const at::Tensor& blocks, int64_t row
     const c10::cuda::CUDAGuard guard(blocks.device());
     void* stream = c10::cuda::getCurrentCUDAStream(blocks.device().index()).stream();
     const int err = k.dequantize(type, blocks.const_data_ptr(), out.mutable_data_ptr(), rows,
-                                 row_elements, *format, stream);
+                                 row_elements, *format, use == DequantUse::kReadNext, stream);
     if (err != 0) {
       return absl::InternalError(absl::StrCat("CUDA dequantize ", GgmlTypeName(type), " [", rows,
                                               ", ", row_elements, "]: ", k.error_string(err)));

@@ -27,11 +27,17 @@ bool CanDequantize(GgmlType type);
 // True if a fused quantized matmul kernel exists for `type` (CUDA only).
 bool HasFusedMatmul(GgmlType type);
 
+// What happens to a dequantized output next. On CUDA, kStored expands with streaming stores
+// (fastest for a tensor kept for later); kReadNext keeps the output in L2 for the kernel that
+// reads it right away (the lazy linear's GEMM on its workspace). No effect on the CPU.
+enum class DequantUse { kStored, kReadNext };
+
 // Expands `blocks` ([rows, row_elements] of `type`) into `out`: a contiguous f32/f16/bf16 tensor
 // of at least rows * row_elements elements on the blocks' device; only the first
 // rows * row_elements are written. On CUDA it is enqueued on the current stream.
 absl::Status DequantizeInto(GgmlType type, const at::Tensor& blocks, int64_t rows,
-                            int64_t row_elements, const at::Tensor& out);
+                            int64_t row_elements, const at::Tensor& out,
+                            DequantUse use = DequantUse::kStored);
 
 // Y [m, n] (bf16) = X [m, k] (bf16) . W^T + bias, W = `blocks` ([n, k] of `type`) on the same
 // CUDA device; `bias` is bf16 [n] or undefined. FailedPrecondition if HasFusedMatmul(type) is

@@ -151,7 +151,9 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
       taken = LinearPath::kDequantGemm;
       absl::StatusOr<at::Tensor> w = workspace->View(out_, in_, cd);  // [out, in]
       if (!w.ok()) return w.status();
-      absl::Status s = ops::DequantizeInto(weight_->type(), weight_->blocks(), out_, in_, *w);
+      // The GEMM below reads the workspace at once: leave it in L2.
+      absl::Status s = ops::DequantizeInto(weight_->type(), weight_->blocks(), out_, in_, *w,
+                                           ops::DequantUse::kReadNext);
       if (!s.ok()) return s;
       y = GemmActivation(x2d, *w, bias_, activation);
     }

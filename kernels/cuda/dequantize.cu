@@ -10,6 +10,8 @@
 //   - each warp transposes its 32 runs through shared memory so every store instruction writes
 //     512 contiguous bytes (a thread writing its own 64-byte run would touch 32 lines per store).
 // Sources that are not 16-byte aligned fall back to synchronous staging with narrower loads.
+// The stores are streaming (st.global.cs: first in line for L2 eviction) unless the caller
+// asks to keep the output in L2 (see dequantize.cuh).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -172,6 +174,7 @@ struct Params {
   int64_t tiles_per_row;
   void* dst;
   bool async_ok;  // every tile starts 16-byte aligned
+  bool keep_in_l2;  // plain stores (DequantCaching::kKeepInL2) instead of streaming ones
 };
 
 template <GgmlType T, FloatFormat F>
@@ -253,11 +256,21 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<T, F>()) DequantizeKe
 #pragma unroll
       for (int q = 0; q < kRunChunks<F>; ++q) stage[StageSlot<F>(lane, q)] = Chunk<F>(v, q);
       __syncwarp();
+      // Streaming stores by default: the output is written once and not read back by this
+      // kernel, and marking its lines evict-first keeps the L2 from filling with dirty lines
+      // that are then written back in eviction order (+4-6 points of copy bandwidth at Ovi's
+      // large shapes, bench/NOTES.md). A GEMM that reads the output right away instead wants
+      // it left in L2 (kKeepInL2): there the streaming gain is lost again in the GEMM.
       uint4* dst = reinterpret_cast<uint4*>(out_tile + warp * 32 * kRunElems);
 #pragma unroll
       for (int i = 0; i < kRunChunks<F>; ++i) {
         const int c = i * 32 + lane;
-        dst[c] = stage[StageSlot<F>(c / kRunChunks<F>, c % kRunChunks<F>)];
+        const uint4 chunk = stage[StageSlot<F>(c / kRunChunks<F>, c % kRunChunks<F>)];
+        if (p.keep_in_l2) {
+          dst[c] = chunk;
+        } else {
+          __stcs(dst + c, chunk);
+        }
       }
       __syncwarp();
     } else if (e0 < elems) {
@@ -314,7 +327,7 @@ cudaError_t Launch(Params p, cudaStream_t stream) {
 
 cudaError_t Dispatch(GgmlType type, const void* src, int64_t src_row_bytes, int64_t n_src_rows,
                      const int64_t* ids, int64_t n_out_rows, int64_t row_elems, void* dst,
-                     FloatFormat out, cudaStream_t stream) {
+                     FloatFormat out, DequantCaching caching, cudaStream_t stream) {
   Params p{};
   p.src = static_cast<const uint8_t*>(src);
   p.src_row_bytes = src_row_bytes;
@@ -323,6 +336,7 @@ cudaError_t Dispatch(GgmlType type, const void* src, int64_t src_row_bytes, int6
   p.n_out_rows = n_out_rows;
   p.row_elems = row_elems;
   p.dst = dst;
+  p.keep_in_l2 = caching == DequantCaching::kKeepInL2;
   p.async_ok =
       (reinterpret_cast<uintptr_t>(src) & 15) == 0 && (n_src_rows == 1 || src_row_bytes % 16 == 0);
   cudaError_t err = cudaErrorInvalidValue;
@@ -367,7 +381,8 @@ bool DequantizeCudaSupports(GgmlType type) {
 }
 
 cudaError_t DequantizeCuda(GgmlType type, const void* src, void* dst, FloatFormat out,
-                           int64_t n_rows, int64_t row_elements, cudaStream_t stream) {
+                           int64_t n_rows, int64_t row_elements, cudaStream_t stream,
+                           DequantCaching caching) {
   if (const cudaError_t e = Check(type, src, dst, out, n_rows, row_elements); e != cudaSuccess) {
     return e;
   }
@@ -375,7 +390,7 @@ cudaError_t DequantizeCuda(GgmlType type, const void* src, void* dst, FloatForma
   if (total == 0) return cudaSuccess;
   // Rows are contiguous and whole blocks, so the tensor is one long row.
   const int64_t total_bytes = GgmlRowBytes(type, total);
-  return Dispatch(type, src, total_bytes, 1, nullptr, 1, total, dst, out, stream);
+  return Dispatch(type, src, total_bytes, 1, nullptr, 1, total, dst, out, caching, stream);
 }
 
 cudaError_t DequantizeRowsCuda(GgmlType type, const void* src, int64_t n_rows, int64_t row_elements,
@@ -387,7 +402,7 @@ cudaError_t DequantizeRowsCuda(GgmlType type, const void* src, int64_t n_rows, i
   if (n_ids < 0 || (n_ids > 0 && row_ids == nullptr)) return cudaErrorInvalidValue;
   if (n_ids == 0 || row_elements == 0) return cudaSuccess;
   return Dispatch(type, src, GgmlRowBytes(type, row_elements), n_rows, row_ids, n_ids, row_elements,
-                  dst, out, stream);
+                  dst, out, DequantCaching::kStream, stream);
 }
 
 }  // namespace ovid

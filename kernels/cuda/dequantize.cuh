@@ -16,6 +16,12 @@
 
 namespace ovid {
 
+// Where the output should stay once written. kStream (the default): streaming stores, first in
+// line for L2 eviction: the fastest expansion of a tensor that is stored for later (eager load,
+// the bf16 cache). kKeepInL2: plain stores, for a workspace that a GEMM reads right away and can
+// then partly find in L2 (the lazy linear path).
+enum class DequantCaching : uint8_t { kStream, kKeepInL2 };
+
 // Types the CUDA dequantization kernels expand: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,
 // Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (the same set as the CPU reference).
 bool DequantizeCudaSupports(GgmlType type);
@@ -26,7 +32,8 @@ bool DequantizeCudaSupports(GgmlType type);
 // Errors: cudaErrorInvalidValue (unsupported type, bad sizes, null pointer),
 // cudaErrorMisalignedAddress, or the launch error.
 cudaError_t DequantizeCuda(GgmlType type, const void* src, void* dst, FloatFormat out,
-                           int64_t n_rows, int64_t row_elements, cudaStream_t stream);
+                           int64_t n_rows, int64_t row_elements, cudaStream_t stream,
+                           DequantCaching caching = DequantCaching::kStream);
 
 // Selected rows (embedding lookups): output row i = source row row_ids[i] of the
 // [n_rows, row_elements] source. `row_ids` lives on the device (n_ids int64). A kernel cannot

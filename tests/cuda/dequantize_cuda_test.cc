@@ -72,14 +72,19 @@ TEST_P(DequantizeCudaTest, WholeTensorMatchesCpu) {
     ASSERT_TRUE(DequantizeRow(type, src.data(), want.data(), fmt, n));
     DeviceBuffer dsrc(src.size()), ddst(want.size());
     dsrc.Upload(src.data(), src.size());
-    ddst.Fill(0xFF);  // poison: an unwritten element would be NaN, failing the comparison
-    ASSERT_EQ(DequantizeCuda(type, dsrc.get(), ddst.get(), fmt, rows, cols, nullptr), cudaSuccess);
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    std::vector<uint8_t> got(want.size());
-    ddst.Download(got.data(), got.size());
-    ExpectSame(want, got, fmt,
-               std::string(GgmlTypeName(type)) + "->" + FloatFormatName(fmt) + " " +
-                   std::to_string(rows) + "x" + std::to_string(cols));
+    // Both store kinds (streaming, and plain for an output read next) write the same values.
+    for (DequantCaching caching : {DequantCaching::kStream, DequantCaching::kKeepInL2}) {
+      ddst.Fill(0xFF);  // poison: an unwritten element would be NaN, failing the comparison
+      ASSERT_EQ(DequantizeCuda(type, dsrc.get(), ddst.get(), fmt, rows, cols, nullptr, caching),
+                cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      std::vector<uint8_t> got(want.size());
+      ddst.Download(got.data(), got.size());
+      ExpectSame(want, got, fmt,
+                 std::string(GgmlTypeName(type)) + "->" + FloatFormatName(fmt) + " " +
+                     std::to_string(rows) + "x" + std::to_string(cols) +
+                     (caching == DequantCaching::kStream ? " streamed" : " kept in L2"));
+    }
   }
 }
 
