@@ -1,5 +1,5 @@
 // File: bench/cuda/cuda_kernels_bench.cc
-// ovid-bench-cuda [--json PATH] [--quick] [--skip-dequant] [--skip-fused]
+// ovid-bench-cuda [--json PATH] [--quick] [--skip-dequant] [--skip-fused] | --profile | --k-sweep
 // 1. Copy roofline: cudaMemcpyAsync device-to-device, bytes read + bytes written per second.
 // 2. Dequantization to bf16 (and f16/f32 for Q4_K, Q6_K, Q8_0) at Ovi's weight shapes
 //    [out, in] = 3072x3072, 14336x3072, 3072x14336: GB/s (source + output bytes) and % of copy,
@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -143,6 +144,107 @@ int Profile() {
   return Failed(cudaDeviceSynchronize(), "sync") ? 1 : 0;
 }
 
+// --k-sweep: the panel kernel's fixed cost per launch. Q4_K, N = 3072, M = 157, token tile 160,
+// K from 1024 to 12288 at 1 and 4 splits, next to cuBLAS on bf16 weights of the same shape and a
+// 4-byte memset (the stream's floor per launch). A least-squares line t = fixed + K * per_k per
+// series: at [3072, 3072] the fixed part is what a short K range cannot hide.
+int KSweep() {
+  cudaStream_t stream;
+  if (Failed(cudaStreamCreate(&stream), "cudaStreamCreate")) return 1;
+  cublasHandle_t blas;
+  if (cublasCreate(&blas) != CUBLAS_STATUS_SUCCESS) return 1;
+  cublasSetStream(blas, stream);
+  const int64_t n = 3072;
+  const int m = 157;
+  const std::vector<int64_t> ks = {1024, 2048, 3072, 6144, 12288};
+  Copies x, y, tiny;
+  if (!x.Alloc(size_t{2} * m * ks.back(), 1) || !y.Alloc(size_t{2} * m * n, 1) ||
+      !tiny.Alloc(4, 1)) {
+    return 1;
+  }
+  cudaMemset(x.ptrs[0], 0x3c, size_t{2} * m * ks.back());
+  const double floor_us = MedianMicros(
+      [&](int) { return cudaMemsetAsync(tiny.ptrs[0], 0, 4, stream); }, 1, stream);
+  std::printf("memset 4 B (per-launch floor): %.2f us\n", floor_us);
+  struct Series {
+    const char* name;
+    std::vector<double> us;
+  };
+  Series fused1{"fused splits 1", {}}, fused4{"fused splits 4", {}}, gemm{"cuBLAS bf16", {}};
+  for (const int64_t k : ks) {
+    const std::vector<uint8_t> host = RandomTensor(GgmlType::kQ4_K, n * k, 1);
+    Copies w, wbf;
+    const size_t bf_bytes = static_cast<size_t>(n * k * 2);
+    if (!w.Make(host, 2) ||
+        !wbf.Alloc(bf_bytes, static_cast<int>(std::max<int64_t>(2, kRotateBytes / bf_bytes + 1)))) {
+      return 1;
+    }
+    for (void* p : wbf.ptrs) cudaMemsetAsync(p, 0x3c, bf_bytes, stream);
+    if (k == 3072) {
+      // Host time per enqueue (no synchronisation inside): where it exceeds the kernel, the
+      // back-to-back timings below measure the host, not the GPU.
+      cudaStreamSynchronize(stream);
+      for (int splits : {1, 4}) {
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < 200; ++i) {
+          if (Failed(FusedPanelMatmul(GgmlType::kQ4_K, w.ptrs[i & 1], x.ptrs[0], y.ptrs[0], m, n, k,
+                                      nullptr, 160, splits, stream),
+                     "fused")) {
+            return 1;
+          }
+        }
+        const double host_us =
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                .count() /
+            200;
+        cudaStreamSynchronize(stream);
+        std::printf("host time per FusedPanelMatmul enqueue (K 3072, splits %d): %.2f us\n",
+                    splits, host_us);
+      }
+    }
+    for (const int splits : {1, 4}) {
+      (splits == 1 ? fused1 : fused4)
+          .us.push_back(MedianMicros(
+              [&](int v) {
+                return FusedPanelMatmul(GgmlType::kQ4_K, w.ptrs[v], x.ptrs[0], y.ptrs[0], m, n, k,
+                                        nullptr, 160, splits, stream);
+              },
+              w.size(), stream));
+    }
+    const float alpha = 1.0f, beta = 0.0f;
+    gemm.us.push_back(MedianMicros(
+        [&](int v) {
+          const cublasStatus_t st = cublasGemmEx(
+              blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), m, static_cast<int>(k), &alpha,
+              wbf.ptrs[v], CUDA_R_16BF, static_cast<int>(k), x.ptrs[0], CUDA_R_16BF,
+              static_cast<int>(k), &beta, y.ptrs[0], CUDA_R_16BF, static_cast<int>(n),
+              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+          return st == CUBLAS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
+        },
+        wbf.size(), stream));
+  }
+  std::printf("%-16s", "K");
+  for (const int64_t k : ks) std::printf(" %9lld", static_cast<long long>(k));
+  std::printf(" | fixed us  us per 1024 K\n");
+  for (const Series* s : {&fused1, &fused4, &gemm}) {
+    std::printf("%-16s", s->name);
+    double sk = 0, st = 0, skk = 0, skt = 0;
+    for (size_t i = 0; i < ks.size(); ++i) {
+      std::printf(" %9.2f", s->us[i]);
+      const double kk = ks[i] / 1024.0;
+      sk += kk;
+      st += s->us[i];
+      skk += kk * kk;
+      skt += kk * s->us[i];
+    }
+    const double cnt = static_cast<double>(ks.size());
+    const double slope = (cnt * skt - sk * st) / (cnt * skk - sk * sk);
+    std::printf(" | %8.2f  %8.2f\n", (st - slope * sk) / cnt, slope);
+  }
+  cublasDestroy(blas);
+  return Failed(cudaStreamDestroy(stream), "cudaStreamDestroy") ? 1 : 0;
+}
+
 int Run(int argc, char** argv) {
   std::string json_path;
   bool quick = false, skip_dequant = false, skip_fused = false;
@@ -157,6 +259,7 @@ int Run(int argc, char** argv) {
       skip_fused = true;
   }
   if (argc > 1 && !strcmp(argv[1], "--profile")) return Profile();
+  if (argc > 1 && !strcmp(argv[1], "--k-sweep")) return KSweep();
   cudaDeviceProp prop{};
   if (Failed(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties")) return 1;
   std::printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount,
