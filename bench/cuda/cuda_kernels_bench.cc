@@ -76,6 +76,20 @@ std::vector<uint8_t> RandomTensor(GgmlType type, int64_t elems, uint64_t seed) {
   return out;
 }
 
+// Y [m, n] = X [m, k] . W [n, k]^T in bf16 (fp32 compute) by cuBLAS: the baseline every fused
+// timing is compared with. Column-major view: Y^T[N,M] = W[N,K] (stored as K x N, transposed)
+// * X^T[K,M].
+cudaError_t CublasGemmBf16(cublasHandle_t blas, const void* w, const void* x, void* y, int64_t m,
+                           int64_t n, int64_t k) {
+  const float alpha = 1.0f, beta = 0.0f;
+  const cublasStatus_t st = cublasGemmEx(
+      blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), static_cast<int>(m),
+      static_cast<int>(k), &alpha, w, CUDA_R_16BF, static_cast<int>(k), x, CUDA_R_16BF,
+      static_cast<int>(k), &beta, y, CUDA_R_16BF, static_cast<int>(n), CUBLAS_COMPUTE_32F,
+      CUBLAS_GEMM_DEFAULT);
+  return st == CUBLAS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
+}
+
 // Device copies of one host tensor, enough of them to exceed kRotateBytes together.
 struct Copies {
   std::vector<void*> ptrs;
@@ -211,16 +225,8 @@ int KSweep() {
               },
               w.size(), stream));
     }
-    const float alpha = 1.0f, beta = 0.0f;
     gemm.us.push_back(MedianMicros(
-        [&](int v) {
-          const cublasStatus_t st = cublasGemmEx(
-              blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), m, static_cast<int>(k), &alpha,
-              wbf.ptrs[v], CUDA_R_16BF, static_cast<int>(k), x.ptrs[0], CUDA_R_16BF,
-              static_cast<int>(k), &beta, y.ptrs[0], CUDA_R_16BF, static_cast<int>(n),
-              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-          return st == CUBLAS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
-        },
+        [&](int v) { return CublasGemmBf16(blas, wbf.ptrs[v], x.ptrs[0], y.ptrs[0], m, n, k); },
         wbf.size(), stream));
   }
   std::printf("%-16s", "K");
@@ -415,14 +421,8 @@ int Run(int argc, char** argv) {
       }
       cudaStreamSynchronize(stream);
     }
-    const float alpha = 1.0f, beta = 0.0f;
     auto gemm = [&](const void* w, int m, void* out) {
-      // Column-major view: Y^T[N,M] = W[N,K] (stored as K x N, transposed) * X^T[K,M].
-      const cublasStatus_t st = cublasGemmEx(
-          blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(n), m, static_cast<int>(k), &alpha, w,
-          CUDA_R_16BF, static_cast<int>(k), x.ptrs[0], CUDA_R_16BF, static_cast<int>(k), &beta, out,
-          CUDA_R_16BF, static_cast<int>(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-      return st == CUBLAS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
+      return CublasGemmBf16(blas, w, x.ptrs[0], out, m, n, k);
     };
     std::vector<double> blas_us;
     for (const int m : kTokens) {
