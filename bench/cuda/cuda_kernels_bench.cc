@@ -3,7 +3,8 @@
 // 1. Copy roofline: cudaMemcpyAsync device-to-device, bytes read + bytes written per second.
 // 2. Dequantization to bf16 (and f16/f32 for Q4_K, Q6_K, Q8_0) at Ovi's weight shapes
 //    [out, in] = 3072x3072, 14336x3072, 3072x14336: GB/s (source + output bytes) and % of copy,
-//    with streaming stores (and for the key types' bf16 also with plain ones, kKeepInL2).
+//    with streaming stores (and for the key types' bf16 also with plain ones, kKeepInL2); for
+//    Q4_K, Q6_K and Q8_0 also % of a cudaMemcpyAsync moving the same bytes (launch ramps).
 // 3. Fused quantized matmul (FusedMatmul: the Hopper panel kernel where it applies) vs cuBLAS
 //    bf16 GEMM (cublasGemmEx, bf16 in/out, fp32 compute) of the same shape, at M in {16, 64,
 //    157, 314, 512, 628, 2048}; ratio = fused / cuBLAS time, both measured in this run on
@@ -23,6 +24,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -130,10 +132,10 @@ const char* FormatName(FloatFormat f) {
   return f == FloatFormat::kF32 ? "f32" : (f == FloatFormat::kF16 ? "f16" : "bf16");
 }
 
-// --profile: a few launches of one fused matmul (Q4_K, 14336x3072, M = 157) and one
-// dequantization, for ncu.
+// --profile: a few launches of the fused matmul (Q4_K, M = 157, 14336x3072 then 3072x3072) and
+// of one dequantization, for ncu.
 int Profile() {
-  const int64_t n = 14336, k = 3072;
+  const int64_t n = 14336, k = 3072, n_small = 3072;
   const int m = 157;
   const std::vector<uint8_t> host = RandomTensor(GgmlType::kQ4_K, n * k, 1);
   Copies w, x, y, out;
@@ -149,6 +151,9 @@ int Profile() {
     if (Failed(FusedMatmul(GgmlType::kQ4_K, w.ptrs[0], x.ptrs[0], y.ptrs[0], m, n, k, nullptr,
                            nullptr),
                "fused") ||
+        Failed(FusedMatmul(GgmlType::kQ4_K, w.ptrs[0], x.ptrs[0], y.ptrs[0], m, n_small, k,
+                           nullptr, nullptr),
+               "fused 3072x3072") ||
         Failed(DequantizeCuda(GgmlType::kQ4_K, wb.ptrs[0], out.ptrs[0], FloatFormat::kBF16, 14336,
                               3072, nullptr),
                "dequant")) {
@@ -311,11 +316,17 @@ int Run(int argc, char** argv) {
           !out.Alloc(static_cast<size_t>(out_bytes), n)) {
         return 1;
       }
-      const double us = MedianMicros(
-          [&](int v) { return bench::StreamExpand(in.ptrs[v], out.ptrs[v], out_bytes / 16, 4, stream); },
-          n, stream);
-      std::printf("stream kernel 1:4 at 88 MB out, rotating: %.1f GB/s, %.1f%% of copy\n",
-                  pair / (us * 1e3), 100.0 * pair / (us * 1e3) / copy_gbps);
+      for (const bool streaming : {false, true}) {
+        const double us = MedianMicros(
+            [&](int v) {
+              return bench::StreamExpand(in.ptrs[v], out.ptrs[v], out_bytes / 16, 4, stream,
+                                         streaming);
+            },
+            n, stream);
+        std::printf("stream kernel 1:4 at 88 MB out, rotating, %s stores: %.1f GB/s, %.1f%% of copy\n",
+                    streaming ? "streaming" : "plain", pair / (us * 1e3),
+                    100.0 * pair / (us * 1e3) / copy_gbps);
+      }
     }
     const double set_us = MedianMicros(
         [&](int) { return cudaMemsetAsync(cbuf.ptrs[1], 0, copy_bytes, stream); }, 1, stream, 5, 7);
@@ -334,8 +345,27 @@ int Run(int argc, char** argv) {
     }
   }
   if (skip_dequant) dq_types.clear();
-  std::printf("\n%-6s %-5s %-12s %-8s %9s %9s %7s\n", "type", "out", "shape", "stores", "us", "GB/s",
-              "%copy");
+  // The copy rate at the dequantization's own size: cudaMemcpyAsync moving as many bytes (read +
+  // written) as one dequantization, rotating over buffers the same way. At [3072, 3072] (24 MB)
+  // a launch's ramp and tail weigh on any kernel; this shows how much of the gap to the 1 GiB
+  // copy rate is that, not the decode.
+  std::map<int64_t, double> same_size_copy;
+  auto same_size_copy_gbps = [&](int64_t pair) -> double {
+    auto it = same_size_copy.find(pair);
+    if (it != same_size_copy.end()) return it->second;
+    const size_t half = static_cast<size_t>(pair / 2);
+    const int n = static_cast<int>(std::max<int64_t>(2, (kRotateBytes + pair - 1) / pair));
+    Copies a, b;
+    if (!a.Alloc(half, n) || !b.Alloc(half, n)) return 0.0;
+    const double us = MedianMicros(
+        [&](int v) {
+          return cudaMemcpyAsync(b.ptrs[v], a.ptrs[v], half, cudaMemcpyDeviceToDevice, stream);
+        },
+        n, stream);
+    return same_size_copy[pair] = 2.0 * half / (us * 1e3);
+  };
+  std::printf("\n%-6s %-5s %-12s %-8s %9s %9s %7s %11s\n", "type", "out", "shape", "stores", "us",
+              "GB/s", "%copy", "%same-size");
   for (GgmlType type : dq_types) {
     const bool key = type == GgmlType::kQ4_K || type == GgmlType::kQ6_K || type == GgmlType::kQ8_0;
     for (const Shape& s : kShapes) {
@@ -363,14 +393,21 @@ int Run(int argc, char** argv) {
           char shape[32];
           std::snprintf(shape, sizeof(shape), "%lldx%lld", static_cast<long long>(s.out),
                         static_cast<long long>(s.in));
-          std::printf("%-6s %-5s %-12s %-8s %9.2f %9.1f %6.1f%%\n", GgmlTypeName(type),
+          const double same = key ? same_size_copy_gbps(pair) : 0.0;
+          std::printf("%-6s %-5s %-12s %-8s %9.2f %9.1f %6.1f%%", GgmlTypeName(type),
                       FormatName(f), shape, stores, us, gbps, 100.0 * gbps / copy_gbps);
-          char item[288];
+          if (same > 0) {
+            std::printf(" %10.1f%% (copy of %.0f MB: %.1f GB/s)", 100.0 * gbps / same, pair / 1e6,
+                        same);
+          }
+          std::printf("\n");
+          char item[384];
           std::snprintf(item, sizeof(item),
                         "{\"type\": \"%s\", \"out\": \"%s\", \"stores\": \"%s\", \"shape\": "
-                        "[%lld, %lld], \"us\": %.3f, \"gbps\": %.1f, \"pct_copy\": %.1f}",
+                        "[%lld, %lld], \"us\": %.3f, \"gbps\": %.1f, \"pct_copy\": %.1f, "
+                        "\"same_size_copy_gbps\": %.1f}",
                         GgmlTypeName(type), FormatName(f), stores, static_cast<long long>(s.out),
-                        static_cast<long long>(s.in), us, gbps, 100.0 * gbps / copy_gbps);
+                        static_cast<long long>(s.in), us, gbps, 100.0 * gbps / copy_gbps, same);
           dq_json.Add(item);
         }
       }

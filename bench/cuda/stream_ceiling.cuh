@@ -12,6 +12,8 @@
 namespace ovid::bench {
 
 // dst (n_dst 16-byte vectors) <- src (n_dst / ratio vectors); ratio a power of two >= 1.
-cudaError_t StreamExpand(const void* src, void* dst, int64_t n_dst, int ratio, cudaStream_t stream);
+// streaming: st.global.cs stores (evict-first lines), as the dequantization's default.
+cudaError_t StreamExpand(const void* src, void* dst, int64_t n_dst, int ratio, cudaStream_t stream,
+                         bool streaming = false);
 
 }  // namespace ovid::bench
