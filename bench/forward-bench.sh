@@ -6,6 +6,7 @@
 # usage: bench/forward-bench.sh [TYPE]      (TYPE: a quantization mix, default Q4_K_M)
 # env:   BUILD_DIR (default build-device), RESULTS_DIR (default bench/results),
 #        CONFIGS: space-separated WEIGHTS:ELEMENTWISE:ATTENTION forward-pass configurations
+#        (WEIGHTS: lazy, eager, or cache/N: lazy plus bf16 copies within a budget of N GiB)
 #        (default "lazy:plain:torch lazy:fused:torch lazy:fused:default eager:fused:default":
 #        the engine before the fused kernels, with them, with FlashInfer's Hopper attention for
 #        long sequences (the default backend) and eager weights), timed one after another in
@@ -57,7 +58,12 @@ log="$results/forward-$(nvidia-smi --query-gpu=name --format=csv,noheader | head
     sample_flags=()
     for config in ${CONFIGS:-lazy:plain:torch lazy:fused:torch lazy:fused:default eager:fused:default}; do
       IFS=: read -r weights elementwise attention <<<"$config"
-      flags=(--weights "$weights" --elementwise "$elementwise" --attention "$attention")
+      if [[ $weights == cache/* ]]; then
+        flags=(--weights cache --cache-budget "$((${weights#cache/} * 1024 * 1024 * 1024))")
+      else
+        flags=(--weights "$weights")
+      fi
+      flags+=(--elementwise "$elementwise" --attention "$attention")
       [ "$weights" = lazy ] && sample_flags=("${flags[@]}")
       [ "${PROFILE:-0}" = 1 ] && flags+=(--profile "${TRACE_DIR:-$work}/$size-${config//:/-}.trace.json")
       echo "== $size: forward x${REPEAT:-4}, $config"

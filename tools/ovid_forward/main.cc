@@ -3,7 +3,8 @@
 //
 //   ovid-forward --model M.gguf --inputs IN.safetensors --out OUT.safetensors [--mode forward]
 //                [--device cpu|cuda] [--dtype f32|bf16] [--first-frame-clean] [--slg-layer N]
-//                [--variant NAME] [--repeat N] [--weights lazy|eager]
+//                [--variant NAME] [--repeat N] [--weights lazy|eager|cache]
+//                [--cache-budget BYTES]
 //                [--attention default|torch|flashinfer|cudnn|flash|efficient|math]
 //                [--elementwise fused|plain] [--profile TRACE.json]
 //
@@ -42,7 +43,8 @@ constexpr char kUsage[] =
     "usage: ovid-forward --model M.gguf --inputs IN.safetensors --out OUT.safetensors\n"
     "                    [--mode forward|sample] [--device cpu|cuda] [--dtype f32|bf16]\n"
     "                    [--first-frame-clean] [--slg-layer N] [--variant NAME] [--repeat N]\n"
-    "                    [--weights lazy|eager] [--elementwise fused|plain]\n"
+    "                    [--weights lazy|eager|cache] [--cache-budget BYTES]\n"
+    "                    [--elementwise fused|plain]\n"
     "                    [--attention default|torch|flashinfer|cudnn|flash|efficient|math] "
     "[--profile TRACE.json]\n"
     "  sample mode: [--steps N] [--solver unipc|dpm++|euler] [--shift S]\n"
@@ -55,6 +57,7 @@ struct Args {
   bool first_frame_clean = false;
   int slg_layer = -1;
   int repeat = 1;  // forward passes to time (the first includes one-time set-up)
+  int64_t cache_budget = 0;  // --weights cache: bf16 copies kept within this many bytes
   std::map<std::string, std::string> sample;  // sample-mode flags, accepted for later
 };
 
@@ -86,6 +89,11 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
     } else if (flag == "--slg-layer") {
       if (!absl::SimpleAtoi(value, &a.slg_layer)) {
         return absl::InvalidArgumentError(absl::StrCat("--slg-layer: not an integer: ", value));
+      }
+    } else if (flag == "--cache-budget") {
+      if (!absl::SimpleAtoi(value, &a.cache_budget) || a.cache_budget < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--cache-budget: not a byte count >= 0: ", value));
       }
     } else if (flag == "--repeat") {
       if (!absl::SimpleAtoi(value, &a.repeat) || a.repeat < 1) {
@@ -122,8 +130,12 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
   if (!a.dtype.empty() && a.dtype != "f32" && a.dtype != "bf16") {
     return absl::InvalidArgumentError(absl::StrCat("--dtype must be f32 or bf16: ", a.dtype));
   }
-  if (a.weights != "lazy" && a.weights != "eager") {
-    return absl::InvalidArgumentError(absl::StrCat("--weights must be lazy or eager: ", a.weights));
+  if (a.weights != "lazy" && a.weights != "eager" && a.weights != "cache") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--weights must be lazy, eager or cache: ", a.weights));
+  }
+  if (a.cache_budget != 0 && a.weights != "cache") {
+    return absl::InvalidArgumentError("--cache-budget applies only to --weights cache");
   }
   if (a.elementwise != "fused" && a.elementwise != "plain") {
     return absl::InvalidArgumentError(
@@ -153,7 +165,10 @@ absl::Status Run(const Args& a) {
   if (!a.dtype.empty()) options.dtype = a.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
   options.fallback_variant = a.variant;
   options.load.log = false;
-  options.load.mode = a.weights == "eager" ? LinearMode::kEager : LinearMode::kLazy;
+  options.load.mode = a.weights == "eager"   ? LinearMode::kEager
+                      : a.weights == "cache" ? LinearMode::kCache
+                                             : LinearMode::kLazy;
+  options.load.cache_budget_bytes = a.cache_budget;
   options.fused_elementwise = a.elementwise == "fused";
   options.attention = *ops::ParseAttentionBackend(a.attention);
   // An f32 run is a reference run: no TF32 in cuDNN's convolutions (the audio patch embedding)
@@ -172,6 +187,8 @@ absl::Status Run(const Args& a) {
   const double load_s = Since(start);
   std::fprintf(stderr, "ovid-forward: weights %s, attention %s, elementwise %s\n",
                a.weights.c_str(), a.attention.c_str(), a.elementwise.c_str());
+  // The store's accounting: what the weights, the workspace and (kCache) the copies cost.
+  std::fprintf(stderr, "ovid-forward: %s\n", model->store().Accounting().Summary().c_str());
   if (sample) {
     start = std::chrono::steady_clock::now();
     std::vector<double> step_s;
