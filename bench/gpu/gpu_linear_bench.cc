@@ -66,11 +66,15 @@ cudaStream_t Stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
 // GPU microseconds per call of fn(variant) (gpu_timer.h); batches of about 20 ms judged from
 // `est_us`. `host_us`, if given, receives the host enqueue time per call.
+// Calls per batch for a call of about est_us: batches of ~20 ms, 2 to 20 calls.
+int CallsPerBatch(double est_us) {
+  return std::clamp(static_cast<int>(20000.0 / std::max(est_us, 1.0)), 2, 20);
+}
+
 double Time(const std::function<void(int)>& fn, int variants, double est_us,
             double* host_us = nullptr) {
-  const int calls = std::clamp(static_cast<int>(20000.0 / std::max(est_us, 1.0)), 2, 20);
   try {
-    const Timing t = TimeCalls(fn, variants, calls);
+    const Timing t = TimeCalls(fn, variants, CallsPerBatch(est_us));
     if (host_us != nullptr) *host_us = t.host_us;
     return t.gpu_us;
   } catch (const std::exception& e) {  // one failed measurement must not lose the others
@@ -256,43 +260,52 @@ void Bench::MeasureShape(const Shape& s) {
   for (const int64_t m : tokens) {
     const at::Tensor x = x_all.narrow(0, 0, m);
     const double gemm_us = 2.0 * m * s.out * s.in / 5e8 + 5;
-    double bf_host = 0;
-    const double bf = Time([&](int v) { (void)at::linear(x, wbf[v], bias); },
-                           static_cast<int>(wbf.size()), gemm_us, &bf_host);
+    // bf16 and every type's lazy and eager layers in alternating batches (one shared clock and
+    // power state, see TimeInterleaved); the ComfyUI-style baseline on its own afterwards, as it
+    // synchronizes the stream in every call.
+    std::vector<TimedMethod> methods = {
+        {[&](int v) { (void)at::linear(x, wbf[v], bias); }, static_cast<int>(wbf.size()),
+         CallsPerBatch(gemm_us)}};
+    for (TypeSet& set : sets) {
+      const double dq_us = set.q[0]->nbytes() / 2e3;
+      methods.push_back({[&](int v) { (void)OrDie(set.lazy[v].Forward(x, ws_.get())); },
+                         static_cast<int>(set.lazy.size()), CallsPerBatch(gemm_us + dq_us)});
+      methods.push_back({[&](int v) { (void)OrDie(set.eager[v].Forward(x, ws_.get())); },
+                         static_cast<int>(set.eager.size()), CallsPerBatch(gemm_us)});
+    }
+    std::vector<Timing> t(methods.size(), Timing{-1, 0});
+    try {
+      t = TimeInterleaved(methods);
+    } catch (const std::exception& e) {  // one failed measurement must not lose the others
+      std::fprintf(stderr, "measurement failed: %s\n", e.what());
+    }
+    const double bf = t[0].gpu_us;
     us_[Key{s.out, s.in, m, "bf16", GgmlType::kBF16}] = bf;
     linear_.push_back({{"shape", {s.out, s.in}},
                        {"tokens", m},
                        {"method", "bf16"},
                        {"type", "bf16"},
                        {"us", bf},
-                       {"host_us", bf_host},
+                       {"host_us", t[0].host_us},
                        {"ratio_to_bf16", 1.0}});
     std::printf("%6lld %10.1f", (long long)m, bf);
-    for (TypeSet& set : sets) {
-      const double dq_us = set.q[0]->nbytes() / 2e3;
+    for (size_t i = 0; i < sets.size(); ++i) {
+      TypeSet& set = sets[i];
+      double comfy_host = 0;
+      const double comfy_us = Time(
+          [&](int v) { (void)ComfyLinear(x, set.type, set.q[v]->blocks(), s.out, s.in, bias); },
+          static_cast<int>(set.q.size()), gemm_us + s.out * s.in / 1e4, &comfy_host);
+      const Timing timed[3] = {t[1 + 2 * i], t[2 + 2 * i], Timing{comfy_us, comfy_host}};
       double r[3];
       for (int k = 0; k < 3; ++k) {
-        const std::string method = kMethods[k];
-        double us = 0, host = 0;
-        if (method == "lazy") {
-          us = Time([&](int v) { (void)OrDie(set.lazy[v].Forward(x, ws_.get())); },
-                    static_cast<int>(set.lazy.size()), gemm_us + dq_us, &host);
-        } else if (method == "eager") {
-          us = Time([&](int v) { (void)OrDie(set.eager[v].Forward(x, ws_.get())); },
-                    static_cast<int>(set.eager.size()), gemm_us, &host);
-        } else {
-          us = Time(
-              [&](int v) { (void)ComfyLinear(x, set.type, set.q[v]->blocks(), s.out, s.in, bias); },
-              static_cast<int>(set.q.size()), gemm_us + s.out * s.in / 1e4, &host);
-        }
-        r[k] = us / bf;
-        us_[Key{s.out, s.in, m, method, set.type}] = us;
+        r[k] = timed[k].gpu_us / bf;
+        us_[Key{s.out, s.in, m, kMethods[k], set.type}] = timed[k].gpu_us;
         linear_.push_back({{"shape", {s.out, s.in}},
                            {"tokens", m},
-                           {"method", method},
+                           {"method", kMethods[k]},
                            {"type", GgmlTypeName(set.type)},
-                           {"us", us},
-                           {"host_us", host},
+                           {"us", timed[k].gpu_us},
+                           {"host_us", timed[k].host_us},
                            {"ratio_to_bf16", r[k]}});
       }
       std::printf(" | %9.3f %6.3f %6.2f", r[0], r[1], r[2]);

@@ -27,34 +27,44 @@ double Median(std::vector<double> v) {
 
 }  // namespace
 
-Timing TimeCalls(const std::function<void(int)>& fn, int variants, int calls, int batches) {
+std::vector<Timing> TimeInterleaved(const std::vector<TimedMethod>& methods, int batches) {
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
   cudaEvent_t start, stop;
   Check(cudaEventCreate(&start), "cudaEventCreate");
   Check(cudaEventCreate(&stop), "cudaEventCreate");
-  std::vector<double> gpu, host;
-  double host_batch_us = 2000;  // first guess; then the last batch's enqueue time
-  int v = 0;
+  struct State {
+    std::vector<double> gpu, host;
+    double host_batch_us = 2000;  // first guess; then the last batch's enqueue time
+    int v = 0;
+  };
+  std::vector<State> state(methods.size());
   try {
     for (int b = -2; b < batches; ++b) {
-      // ~2 cycles per ns on an H100/H200; 1.5x the last enqueue time, so the queue never runs dry.
-      at::cuda::sleep(static_cast<int64_t>(std::clamp(1.5 * host_batch_us, 50.0, 50000.0) * 2000));
-      Check(cudaEventRecord(start, stream), "cudaEventRecord");
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < calls; ++i) {
-        fn(v);
-        v = (v + 1) % variants;
-      }
-      host_batch_us =
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-      Check(cudaGetLastError(), "launch");
-      Check(cudaEventRecord(stop, stream), "cudaEventRecord");
-      Check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-      float ms = 0;
-      Check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-      if (b >= 0) {
-        gpu.push_back(1000.0 * ms / calls);
-        host.push_back(host_batch_us / calls);
+      for (size_t k = 0; k < methods.size(); ++k) {
+        const TimedMethod& m = methods[k];
+        State& st = state[k];
+        // ~2 cycles per ns on an H100/H200; 1.5x the last enqueue time, so the queue never runs
+        // dry.
+        at::cuda::sleep(
+            static_cast<int64_t>(std::clamp(1.5 * st.host_batch_us, 50.0, 50000.0) * 2000));
+        Check(cudaEventRecord(start, stream), "cudaEventRecord");
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < m.calls; ++i) {
+          m.fn(st.v);
+          st.v = (st.v + 1) % m.variants;
+        }
+        st.host_batch_us =
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                .count();
+        Check(cudaGetLastError(), "launch");
+        Check(cudaEventRecord(stop, stream), "cudaEventRecord");
+        Check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+        float ms = 0;
+        Check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+        if (b >= 0) {
+          st.gpu.push_back(1000.0 * ms / m.calls);
+          st.host.push_back(st.host_batch_us / m.calls);
+        }
       }
     }
   } catch (...) {
@@ -64,7 +74,13 @@ Timing TimeCalls(const std::function<void(int)>& fn, int variants, int calls, in
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  return {Median(gpu), Median(host)};
+  std::vector<Timing> out;
+  for (State& st : state) out.push_back({Median(st.gpu), Median(st.host)});
+  return out;
+}
+
+Timing TimeCalls(const std::function<void(int)>& fn, int variants, int calls, int batches) {
+  return TimeInterleaved({{fn, variants, calls}}, batches)[0];
 }
 
 }  // namespace ovid::bench

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 namespace ovid::bench {
 
@@ -16,8 +17,22 @@ struct Timing {
   double host_us;  // median over batches of host enqueue time per call
 };
 
-// Two warm-up batches, then `batches` batches of `calls` calls; fn(variant) cycles through
-// `variants` input sets. Throws std::runtime_error when a CUDA call fails.
+// One method for TimeInterleaved: fn(variant) cycles through `variants` input sets, `calls`
+// calls per batch.
+struct TimedMethod {
+  std::function<void(int variant)> fn;
+  int variants = 1;
+  int calls = 1;
+};
+
+// Two warm-up rounds, then `batches` rounds; a round runs one batch of every method in turn, so
+// the methods share the card's clock and power state: a drift during the run moves them all
+// alike instead of favouring whichever method ran while the card was fast (ratios to a bf16
+// baseline timed minutes apart moved by up to +-5%). Throws std::runtime_error when a CUDA call
+// fails.
+std::vector<Timing> TimeInterleaved(const std::vector<TimedMethod>& methods, int batches = 7);
+
+// One method on its own.
 Timing TimeCalls(const std::function<void(int variant)>& fn, int variants, int calls,
                  int batches = 7);
 
