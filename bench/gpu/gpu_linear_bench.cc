@@ -66,6 +66,11 @@ cudaStream_t Stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
 // GPU microseconds per call of fn(variant) (gpu_timer.h); batches of about 20 ms judged from
 // `est_us`. `host_us`, if given, receives the host enqueue time per call.
+// Timed rounds of the layer comparison. Heavy GEMMs hold an H100 at its power limit, where the
+// clock wanders by a few percent over tens of milliseconds; 7 rounds of ~7 ms batches left
+// identical GEMMs (bf16 vs eager) up to 6% apart at 15,004 tokens.
+constexpr int kLayerRounds = 21;
+
 // Calls per batch for a call of about est_us: batches of ~20 ms, 2 to 20 calls.
 int CallsPerBatch(double est_us) {
   return std::clamp(static_cast<int>(20000.0 / std::max(est_us, 1.0)), 2, 20);
@@ -275,7 +280,7 @@ void Bench::MeasureShape(const Shape& s) {
     }
     std::vector<Timing> t(methods.size(), Timing{-1, 0});
     try {
-      t = TimeInterleaved(methods);
+      t = TimeInterleaved(methods, kLayerRounds);
     } catch (const std::exception& e) {  // one failed measurement must not lose the others
       std::fprintf(stderr, "measurement failed: %s\n", e.what());
     }
