@@ -64,8 +64,6 @@ const char* const kMethods[] = {"lazy", "eager", "comfy"};
 
 cudaStream_t Stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
-// GPU microseconds per call of fn(variant) (gpu_timer.h); batches of about 20 ms judged from
-// `est_us`. `host_us`, if given, receives the host enqueue time per call.
 // Timed rounds of the layer comparison. Heavy GEMMs hold an H100 at its power limit, where the
 // clock wanders by a few percent over tens of milliseconds; 7 rounds of ~7 ms batches left
 // identical GEMMs (bf16 vs eager) up to 6% apart at 15,004 tokens.
@@ -76,6 +74,8 @@ int CallsPerBatch(double est_us) {
   return std::clamp(static_cast<int>(20000.0 / std::max(est_us, 1.0)), 2, 20);
 }
 
+// GPU microseconds per call of fn(variant) (gpu_timer.h), timed on its own; batches of about
+// 20 ms judged from `est_us`. `host_us`, if given, receives the host enqueue time per call.
 double Time(const std::function<void(int)>& fn, int variants, double est_us,
             double* host_us = nullptr) {
   try {
