@@ -92,6 +92,13 @@ cudaError_t CublasGemmBf16(cublasHandle_t blas, const void* w, const void* x, vo
   return st == CUBLAS_STATUS_SUCCESS ? cudaSuccess : cudaErrorUnknown;
 }
 
+// How many copies of a `set_bytes` working set (weights, or inputs + outputs) together exceed
+// kRotateBytes, so that cycling through them keeps L2 from holding any: at least `min_copies`.
+int RotationCopies(int64_t set_bytes, int64_t min_copies = 2) {
+  return static_cast<int>(std::max<int64_t>(
+      min_copies, (kRotateBytes + set_bytes - 1) / std::max<int64_t>(1, set_bytes)));
+}
+
 // Device copies of one host tensor, enough of them to exceed kRotateBytes together.
 struct Copies {
   std::vector<void*> ptrs;
@@ -99,9 +106,7 @@ struct Copies {
     for (void* p : ptrs) cudaFree(p);
   }
   bool Make(const std::vector<uint8_t>& host, int64_t min_copies = 1) {
-    const int64_t n =
-        std::max<int64_t>(min_copies, (kRotateBytes + static_cast<int64_t>(host.size()) - 1) /
-                                          std::max<int64_t>(1, static_cast<int64_t>(host.size())));
+    const int64_t n = RotationCopies(static_cast<int64_t>(host.size()), min_copies);
     for (int64_t i = 0; i < n; ++i) {
       void* p = nullptr;
       if (Failed(cudaMalloc(&p, host.size()), "cudaMalloc")) return false;
@@ -195,7 +200,7 @@ int KSweep() {
     Copies w, wbf;
     const size_t bf_bytes = static_cast<size_t>(n * k * 2);
     if (!w.Make(host, 2) ||
-        !wbf.Alloc(bf_bytes, static_cast<int>(std::max<int64_t>(2, kRotateBytes / bf_bytes + 1)))) {
+        !wbf.Alloc(bf_bytes, RotationCopies(static_cast<int64_t>(bf_bytes)))) {
       return 1;
     }
     for (void* p : wbf.ptrs) cudaMemsetAsync(p, 0x3c, bf_bytes, stream);
@@ -310,7 +315,7 @@ int Run(int argc, char** argv) {
     {
       const int64_t out_bytes = int64_t{14336} * 3072 * 2;
       const int64_t pair = out_bytes + out_bytes / 4;
-      const int n = static_cast<int>(std::max<int64_t>(2, (kRotateBytes + pair - 1) / pair));
+      const int n = RotationCopies(pair);
       Copies in, out;
       if (!in.Alloc(static_cast<size_t>(out_bytes / 4), n) ||
           !out.Alloc(static_cast<size_t>(out_bytes), n)) {
@@ -354,7 +359,7 @@ int Run(int argc, char** argv) {
     auto it = same_size_copy.find(pair);
     if (it != same_size_copy.end()) return it->second;
     const size_t half = static_cast<size_t>(pair / 2);
-    const int n = static_cast<int>(std::max<int64_t>(2, (kRotateBytes + pair - 1) / pair));
+    const int n = RotationCopies(pair);
     Copies a, b;
     if (!a.Alloc(half, n) || !b.Alloc(half, n)) return 0.0;
     const double us = MedianMicros(
@@ -374,7 +379,7 @@ int Run(int argc, char** argv) {
         if (f != FloatFormat::kBF16 && !key) continue;
         const size_t out_bytes = static_cast<size_t>(s.out * s.in * FloatFormatBytes(f));
         const int64_t pair = static_cast<int64_t>(host.size() + out_bytes);
-        const int n = static_cast<int>(std::max<int64_t>(1, (kRotateBytes + pair - 1) / pair));
+        const int n = RotationCopies(pair, 1);
         Copies src, dst;
         if (!src.Make(host, n) || !dst.Alloc(out_bytes, n)) return 1;
         // Streaming stores (the default), and for the key types' bf16 also the plain stores the
@@ -445,8 +450,7 @@ int Run(int argc, char** argv) {
     Copies wbf;
     {
       const size_t bytes = static_cast<size_t>(n * k * 2);
-      const int copies = static_cast<int>(std::max<int64_t>(2, kRotateBytes / bytes + 1));
-      if (!wbf.Alloc(bytes, copies)) return 1;
+      if (!wbf.Alloc(bytes, RotationCopies(static_cast<int64_t>(bytes)))) return 1;
       const std::vector<uint8_t> q = RandomTensor(GgmlType::kQ8_0, n * k, 3);
       Copies qd;
       if (!qd.Make(q, 1)) return 1;

@@ -31,6 +31,7 @@
 #include "engine/models/ovi/ovi_model.h"
 #include "engine/ops/attention.h"
 #include "engine/ops/torch_status.h"
+#include "engine/tensor/quantized_linear.h"
 #include "engine/tensor/vram_accounting.h"
 #include "tools/ovid_forward/forward_io.h"
 #include "tools/ovid_forward/kernel_profile.h"
@@ -60,6 +61,14 @@ struct Args {
   int64_t cache_budget = 0;  // --weights cache: bf16 copies kept within this many bytes
   std::map<std::string, std::string> sample;  // sample-mode flags, accepted for later
 };
+
+// --weights by the engine's own mode names (LinearModeName).
+std::optional<LinearMode> WeightMode(const std::string& name) {
+  for (const LinearMode m : {LinearMode::kLazy, LinearMode::kEager, LinearMode::kCache}) {
+    if (name == LinearModeName(m)) return m;
+  }
+  return std::nullopt;
+}
 
 absl::StatusOr<Args> Parse(int argc, char** argv) {
   Args a;
@@ -130,11 +139,11 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
   if (!a.dtype.empty() && a.dtype != "f32" && a.dtype != "bf16") {
     return absl::InvalidArgumentError(absl::StrCat("--dtype must be f32 or bf16: ", a.dtype));
   }
-  if (a.weights != "lazy" && a.weights != "eager" && a.weights != "cache") {
+  if (!WeightMode(a.weights).has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--weights must be lazy, eager or cache: ", a.weights));
   }
-  if (a.cache_budget != 0 && a.weights != "cache") {
+  if (a.cache_budget != 0 && WeightMode(a.weights) != LinearMode::kCache) {
     return absl::InvalidArgumentError("--cache-budget applies only to --weights cache");
   }
   if (a.elementwise != "fused" && a.elementwise != "plain") {
@@ -165,9 +174,7 @@ absl::Status Run(const Args& a) {
   if (!a.dtype.empty()) options.dtype = a.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
   options.fallback_variant = a.variant;
   options.load.log = false;
-  options.load.mode = a.weights == "eager"   ? LinearMode::kEager
-                      : a.weights == "cache" ? LinearMode::kCache
-                                             : LinearMode::kLazy;
+  options.load.mode = *WeightMode(a.weights);
   options.load.cache_budget_bytes = a.cache_budget;
   options.fused_elementwise = a.elementwise == "fused";
   options.attention = *ops::ParseAttentionBackend(a.attention);
