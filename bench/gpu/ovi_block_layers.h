@@ -16,6 +16,9 @@ struct BlockLayer {
   int64_t out, in;  // weight [out, in]
   GgmlType type;    // under Q4_K_M
   int64_t tokens;   // rows of x
+  // Text cross-attention k/v: OviModel::PrepareContext projects the text once per request and
+  // every denoising step reuses the result, so a step runs the block's other 10 layers.
+  bool once_per_request = false;
 };
 
 // One block of a tower that runs `self_tokens` tokens while the other tower runs
@@ -32,8 +35,8 @@ inline std::vector<BlockLayer> OviBlockLayers(int64_t self_tokens, int64_t other
       {"self_attn.v", 3072, 3072, q6, self_tokens},
       {"self_attn.o", 3072, 3072, q4, self_tokens},
       {"cross_attn.q", 3072, 3072, q4, self_tokens},
-      {"cross_attn.k", 3072, 3072, q4, text_tokens},
-      {"cross_attn.v", 3072, 3072, q6, text_tokens},
+      {"cross_attn.k", 3072, 3072, q4, text_tokens, true},
+      {"cross_attn.v", 3072, 3072, q6, text_tokens, true},
       {"cross_attn.o", 3072, 3072, q4, self_tokens},
       {"cross_attn.k_fusion", 3072, 3072, q4, other_tokens},
       {"cross_attn.v_fusion", 3072, 3072, q4, other_tokens},
