@@ -46,8 +46,10 @@ namespace ovid::cuda_detail {
 constexpr int kPanelDecThreads = 256;  // 2 decoder warpgroups (warps 0-7)
 constexpr int kPanelMmaThreads = 256;  // 2 MMA warpgroups (warps 8-15)
 // 16 warps: 4 per SM sub-partition, so each may use 128 registers (a 17th warp cuts it to 96;
-// moving registers with setmaxnreg does not help: ptxas allocates the whole kernel within the
-// launch limit, and the 160-token wgmma alone needs more than 80).
+// moving registers with setmaxnreg does not help: ptxas fits every wgmma's accumulators within
+// the launch limit whatever setmaxnreg says, and the 160-token wgmma alone needs more than 80).
+// The same limit caps the token tile: a 256-token wgmma needs a 154-register target (at most
+// 384 threads); 192 tokens fit 512 (bench/NOTES.md, "Hiding the dequantization").
 constexpr int kPanelThreads = kPanelDecThreads + kPanelMmaThreads;
 constexpr int kPanelRows = 128;               // weight rows per block (64 per MMA warpgroup)
 constexpr int kPanelBK = 64;                  // K per stage: one 128-byte swizzle row
