@@ -1,5 +1,7 @@
-// EXPERIMENT (not committed): the fused panel kernel (token tile 160, no split) at large M vs
+// EXPERIMENT (not in the tree): the fused panel kernel (token tiles 160 and 192, no split) at large M vs
 // cuBLAS bf16 and dequantize+cuBLAS, per Ovi shape; weights rotate over copies > 256 MB.
+// The first run (panel-large-m.txt) used this program before random activations and the 192
+// column were added: x was cudaMemset to zero and only token tile 160 was timed.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <algorithm>
