@@ -4,7 +4,7 @@
 // 1 producer warpgroup (TMA), 2 consumer warpgroups, 4 stages of 64 K, an epilogue through
 // stmatrix .trans and TMA stores, tiles rastered in bands of n-tiles. Question: how close does
 // the mainloop get to cuBLAS at 15,004 tokens before any decoding is added?
-// Build: python3 make_wgmma256.py && nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a
+// Build: python3 make_wgmma.py && nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a
 //   -I<repo> large_m_gemm.cu -lcublas -lcuda; run: ./a.out ROUNDS BAND_A BAND_B.
 #include "large_m_common.cuh"
 

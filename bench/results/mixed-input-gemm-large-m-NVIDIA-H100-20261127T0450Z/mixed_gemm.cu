@@ -4,7 +4,7 @@
 // tile (panel_stage_decode.cuh's StageDecoder), and thread 0 issues the copies; warpgroups 1-2
 // multiply. 3 stages (decoded 16 KB + activations 32 KB each). Output compared bit for bit with
 // cuBLAS on the weight dequantized by DequantizeCuda.
-// Build: python3 make_wgmma256.py && nvcc -O3 -std=c++17 --expt-relaxed-constexpr
+// Build: python3 make_wgmma.py && nvcc -O3 -std=c++17 --expt-relaxed-constexpr
 //   -gencode=arch=compute_90a,code=sm_90a -I<repo> mixed_gemm.cu <repo>/kernels/cuda/dequantize.cu
 //   <repo>/kernels/ggml_types.cc -lcublas -lcuda [-DWAIT_MODE=0|1|2] [-DNO_DECODE] [-DHALF_DECODE]
 // Run: ./a.out ROUNDS BAND. NO_DECODE and HALF_DECODE are timing ablations (wrong output).
