@@ -86,3 +86,30 @@ inline void PrintChainMedians(const std::vector<std::string>& names,
                 med * 1000, ms[mi][0] * 1000, med / base);
   }
 }
+
+// Interleaved rounds: for each round, each mode in turn runs once (run(mi), `reps` chains,
+// timed on stream_of(mi)); the first two rounds are warm-up. Returns ms per chain, per mode.
+template <typename StreamOf, typename Run>
+std::vector<std::vector<float>> ChainRounds(size_t modes, int rounds, int reps, StreamOf&& stream_of,
+                                            Run&& run) {
+  cudaEvent_t t0, t1;
+  CK(cudaEventCreate(&t0));
+  CK(cudaEventCreate(&t1));
+  std::vector<std::vector<float>> ms(modes);
+  for (int r = 0; r < rounds + 2; ++r) {
+    for (size_t mi = 0; mi < modes; ++mi) {
+      const cudaStream_t s = stream_of(mi);
+      CK(cudaDeviceSynchronize());
+      CK(cudaEventRecord(t0, s));
+      run(mi);
+      CK(cudaEventRecord(t1, s));
+      CK(cudaEventSynchronize(t1));
+      float t = 0;
+      CK(cudaEventElapsedTime(&t, t0, t1));
+      if (r >= 2) ms[mi].push_back(t / reps);
+    }
+  }
+  CK(cudaEventDestroy(t0));
+  CK(cudaEventDestroy(t1));
+  return ms;
+}

@@ -17,18 +17,6 @@
 
 using namespace ovid;
 
-cublasHandle_t blas;
-void Gemm(cudaStream_t s, const void* w, const void* x, void* y, int64_t m, int64_t n, int64_t k,
-          int64_t ldy) {
-  const float a = 1, b = 0;
-  cublasSetStream(blas, s);
-  if (cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &a, w, CUDA_R_16BF,
-                   int(k), x, CUDA_R_16BF, int(k), &b, y, CUDA_R_16BF, int(ldy), CUBLAS_COMPUTE_32F,
-                   CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS) {
-    std::printf("gemm failed\n");
-    std::exit(1);
-  }
-}
 
 // Row chunks of at most `budget` bf16 bytes, rows a multiple of 64, balanced.
 std::vector<std::pair<int64_t, int64_t>> Chunks(const Layer& l, double budget) {
@@ -44,7 +32,6 @@ std::vector<std::pair<int64_t, int64_t>> Chunks(const Layer& l, double budget) {
 int main(int argc, char** argv) {
   const int64_t m = argc > 1 ? std::atoll(argv[1]) : 15004;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 21;
-  cublasCreate(&blas);
   std::mt19937 rng(1);
   std::vector<Layer> L = VideoBlockChain(rng);
   void *x, *y, *y2;
@@ -69,11 +56,11 @@ int main(int argc, char** argv) {
     CK(DequantizeCuda(l.type, src, dst, FloatFormat::kBF16, rows, l.k, s, c));
   };
   auto run_bf16 = [&](size_t li, void* out) {
-    Gemm(sg[0], L[li].bf, x, out, m, L[li].n, L[li].k, L[li].n);
+    Cublas(sg[0], L[li].bf, x, out, m, L[li].n, L[li].k, L[li].n);
   };
   auto run_serial = [&](size_t li, void* out, DequantCaching c) {
     dq(L[li], 0, L[li].n, ws, sg[0], c);
-    Gemm(sg[0], ws, x, out, m, L[li].n, L[li].k, L[li].n);
+    Cublas(sg[0], ws, x, out, m, L[li].n, L[li].k, L[li].n);
   };
   // One stream: dequant chunk j into slot j % slots, GEMM chunk j.
   auto run_chunked = [&](size_t li, void* out, double budget, int slots) {
@@ -83,7 +70,7 @@ int main(int argc, char** argv) {
     for (size_t j = 0; j < ch.size(); ++j) {
       uint8_t* dst = static_cast<uint8_t*>(ws) + (j % slots) * slot_bytes;
       dq(l, ch[j].first, ch[j].second, dst, sg[0], DequantCaching::kKeepInL2);
-      Gemm(sg[0], dst, x, static_cast<uint16_t*>(out) + ch[j].first, m, ch[j].second, l.k, l.n);
+      Cublas(sg[0], dst, x, static_cast<uint16_t*>(out) + ch[j].first, m, ch[j].second, l.k, l.n);
     }
   };
   // Pipelined: dequant on sd ahead of the GEMMs (slots ring), GEMMs on sg[0] (or alternating
@@ -109,7 +96,7 @@ int main(int argc, char** argv) {
       CK(cudaEventRecord(dq_done[j], sd));
       cudaStream_t g = two_gemm_streams ? sg[j & 1] : sg[0];
       CK(cudaStreamWaitEvent(g, dq_done[j]));
-      Gemm(g, dst, x, static_cast<uint16_t*>(out) + ch[j].first, m, ch[j].second, l.k, l.n);
+      Cublas(g, dst, x, static_cast<uint16_t*>(out) + ch[j].first, m, ch[j].second, l.k, l.n);
       g_done[j] = ev[e++];
       CK(cudaEventRecord(g_done[j], g));
     }
@@ -171,24 +158,11 @@ int main(int argc, char** argv) {
     std::printf("\n");
   }
 
-  cudaEvent_t t0, t1;
-  CK(cudaEventCreate(&t0));
-  CK(cudaEventCreate(&t1));
-  // per mode: chain time, plus per-layer times (separate batches)
-  std::vector<std::vector<float>> ms(modes.size());
-  for (int r = 0; r < rounds + 2; ++r) {
-    for (size_t mi = 0; mi < modes.size(); ++mi) {
-      CK(cudaDeviceSynchronize());
-      CK(cudaEventRecord(t0, sg[0]));
-      for (int rep = 0; rep < 3; ++rep)
-        for (size_t li = 0; li < L.size(); ++li) modes[mi].run(li, y);
-      CK(cudaEventRecord(t1, sg[0]));
-      CK(cudaEventSynchronize(t1));
-      float t = 0;
-      CK(cudaEventElapsedTime(&t, t0, t1));
-      if (r >= 2) ms[mi].push_back(t / 3);
-    }
-  }
+  std::vector<std::vector<float>> ms =
+      ChainRounds(modes.size(), rounds, 3, [&](size_t) { return sg[0]; }, [&](size_t mi) {
+        for (int rep = 0; rep < 3; ++rep)
+          for (size_t li = 0; li < L.size(); ++li) modes[mi].run(li, y);
+      });
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   std::printf("%s, M = %lld, %d rounds, chain of one video block's 8 layers at M\n", prop.name,

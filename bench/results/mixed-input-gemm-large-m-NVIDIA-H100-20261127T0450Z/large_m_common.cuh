@@ -62,6 +62,17 @@ __device__ __forceinline__ void BulkWaitAll() {
   asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
 }
 
+// One 64-element stage of a consumer warpgroup: four k16 wgmmas of its 64 weight rows (A at ad)
+// by the 256-token activation tile (B at xd), then wait until only this group is in flight, so
+// the previous stage's buffers may be released.
+__device__ __forceinline__ void MmaStage(float (&acc)[128], uint64_t ad, uint64_t xd) {
+  WgmmaFence();
+#pragma unroll
+  for (int i = 0; i < 4; ++i) Wgmma256(acc, ad + 2 * i, xd + 2 * i);
+  WgmmaCommit();
+  WgmmaWait<1>();
+}
+
 // Tile t -> (m0, n0): bands of `band` n-tiles; inside a band the n-tiles cycle fastest, then
 // m, so the blocks in flight share both weight rows and activation rows in L2.
 __device__ __forceinline__ void TileOf(int t, int m_tiles, int n_tiles, int band, int& m0, int& n0) {
@@ -120,17 +131,6 @@ CUtensorMap Map(void* base, int64_t rows, int64_t k, uint32_t box_rows, uint32_t
   return m;
 }
 
-cublasHandle_t blas;
-void Cublas(cudaStream_t s, const void* w, const void* x, void* y, int64_t m, int64_t n, int64_t k) {
-  const float a = 1, b = 0;
-  cublasSetStream(blas, s);
-  if (cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &a, w, CUDA_R_16BF,
-                   int(k), x, CUDA_R_16BF, int(k), &b, y, CUDA_R_16BF, int(n), CUBLAS_COMPUTE_32F,
-                   CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS) {
-    std::printf("gemm failed\n");
-    std::exit(1);
-  }
-}
 
 float Bf(uint16_t v) {
   uint32_t b = uint32_t(v) << 16;

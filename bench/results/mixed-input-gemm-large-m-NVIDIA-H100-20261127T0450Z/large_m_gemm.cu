@@ -77,11 +77,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         MbarWait(bars + 8 * s, phase);
         const uint32_t st = base + s * kStageBytes;
         const uint64_t ad = Desc(st + c * 64 * 128), xd = Desc(st + kWBytes);
-        WgmmaFence();
-#pragma unroll
-        for (int i = 0; i < 4; ++i) Wgmma256(acc, ad + 2 * i, xd + 2 * i);
-        WgmmaCommit();
-        WgmmaWait<1>();
+        MmaStage(acc, ad, xd);
         if (prev >= 0 && lane == 0) MbarArrive(bars + 8 * (kStages + prev));
         prev = s;
         if (++s == kStages) {
@@ -118,7 +114,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 11;
   const int band_a = argc > 2 ? std::atoi(argv[2]) : 16, band_b = argc > 3 ? std::atoi(argv[3]) : 8;
-  cublasCreate(&blas);
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   CK(cudaFuncSetAttribute(LargeM, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));

@@ -199,11 +199,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         MbarWaitDbg(full(s), phase, 4);
         const uint32_t st = base + s * kStageBytes;
         const uint64_t ad = Desc(st + c * 64 * 128), xd = Desc(st + kWBytes);
-        WgmmaFence();
-#pragma unroll
-        for (int i = 0; i < 4; ++i) Wgmma256(acc, ad + 2 * i, xd + 2 * i);
-        WgmmaCommit();
-        WgmmaWait<1>();
+        MmaStage(acc, ad, xd);
         if (prev >= 0 && lane == 0) MbarArrive(empty(prev));
         prev = s;
         if (++s == kStages) {
@@ -239,7 +235,6 @@ int main(int argc, char** argv) {
   setvbuf(stdout, nullptr, _IONBF, 0);
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 11;
   const int band = argc > 2 ? std::atoi(argv[2]) : 12;
-  cublasCreate(&blas);
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
   CK(cudaFuncSetAttribute(Mixed, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));

@@ -185,22 +185,8 @@ int main(int argc, char** argv) {
                   sms - s, p.algo_id, p.tile, diff, yb / 2);
     }
   }
-  cudaEvent_t t0, t1;
-  CK(cudaEventCreate(&t0));
-  CK(cudaEventCreate(&t1));
-  std::vector<std::vector<float>> ms(modes.size());
-  for (int r = 0; r < rounds + 2; ++r) {
-    for (size_t mi = 0; mi < modes.size(); ++mi) {
-      CK(cudaDeviceSynchronize());
-      CK(cudaEventRecord(t0, sg));
-      modes[mi].run();
-      CK(cudaEventRecord(t1, sg));
-      CK(cudaEventSynchronize(t1));
-      float t = 0;
-      CK(cudaEventElapsedTime(&t, t0, t1));
-      if (r >= 2) ms[mi].push_back(t / reps);
-    }
-  }
+  std::vector<std::vector<float>> ms = ChainRounds(
+      modes.size(), rounds, reps, [&](size_t) { return sg; }, [&](size_t mi) { modes[mi].run(); });
   std::printf("%s, M = %lld, x %s, %d rounds, chain of one video block's 8 layers at M, per chain\n",
               prop.name, (long long)m, random_x ? "random" : "zero", rounds);
   std::vector<std::string> names;
