@@ -84,20 +84,22 @@ __device__ __forceinline__ void TileOf(int t, int m_tiles, int n_tiles, int band
 }
 
 // Epilogue of one consumer warpgroup: its 64 weight rows x 256 tokens of fp32 accumulators go
-// out as bf16 y[token][row] in two 128-token halves, each transposed through `eb` (16 KB,
-// rows = tokens, 128B-swizzled) by stmatrix .trans and written by one TMA store. Thread 0 of the
-// warpgroup waits until the previous store has read `eb`; `bar` is the warpgroup's named barrier.
+// out as bf16 y[token][row] in parts of kTokens tokens (128: two halves; 64: four quarters),
+// each transposed through `eb` (kTokens x 128 bytes, rows = tokens, 128B-swizzled) by stmatrix
+// .trans and written by one TMA store whose box is kTokens rows. Thread 0 of the warpgroup
+// waits until the previous store has read `eb`; `bar` is the warpgroup's named barrier.
+template <int kTokens = 128>
 __device__ __forceinline__ void StoreTileTma(const float (&acc)[128], uint32_t eb, int bar,
                                              const CUtensorMap* ymap, int row0, int m0) {
   const int wt = threadIdx.x & 127, warp = wt >> 5, lane = threadIdx.x & 31;
   const int mi = lane >> 3, r = lane & 7;
 #pragma unroll
-  for (int half = 0; half < 2; ++half) {
+  for (int part = 0; part < 256 / kTokens; ++part) {
     if (wt == 0) BulkWaitRead();
     NamedSync(bar, 128);
 #pragma unroll
-    for (int jj = 0; jj < 8; ++jj) {
-      const int j0 = half * 16 + 2 * jj, j1 = j0 + 1;
+    for (int jj = 0; jj < kTokens / 16; ++jj) {
+      const int j0 = part * (kTokens / 8) + 2 * jj, j1 = j0 + 1;
       const int tl = 8 * (2 * jj + (mi >> 1)) + r;
       const int chunk = 2 * warp + (mi & 1);
       StMatrixT(eb + tl * 128 + ((chunk ^ (tl & 7)) << 4), PackBf(acc[4 * j0], acc[4 * j0 + 1]),
@@ -106,7 +108,7 @@ __device__ __forceinline__ void StoreTileTma(const float (&acc)[128], uint32_t e
     }
     FenceProxyAsync();
     NamedSync(bar, 128);
-    if (wt == 0) TmaStore2d(ymap, row0, m0 + half * 128, eb);
+    if (wt == 0) TmaStore2d(ymap, row0, m0 + part * kTokens, eb);
   }
 }
 
