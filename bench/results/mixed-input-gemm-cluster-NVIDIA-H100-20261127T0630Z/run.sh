@@ -5,6 +5,7 @@
 # forms: every form and ablation, interleaved with cuBLAS and lazy (dequantize + cuBLAS);
 # soak:  cuBLAS, the mixed kernel and lazy each alone for 3 s at [14336,3072] x 15004 tokens,
 #        with nvidia-smi sampling clocks and power every 100 ms (into $OUT, or the current folder);
+# lazy:  lazy_caching.cu (dequantize + cuBLAS with plain or evict-first stores, weights rotating);
 # build: compile only.
 set -eu
 mode=${1:-forms}
@@ -15,7 +16,7 @@ prev=$here/../mixed-input-gemm-large-m-NVIDIA-H100-20261127T0450Z
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$prev"/*.cuh "$prev"/mixed_gemm.cu "$prev"/mixed_gemm_unit_loop.patch "$prev"/make_wgmma.py \
-  "$here"/mixed_gemm_clusterN.patch "$work"/
+  "$here"/mixed_gemm_clusterN.patch "$here"/lazy_caching.cu "$work"/
 cd "$work"
 python3 make_wgmma.py
 patch -s -o mixed_gemm_unit.cu mixed_gemm.cu mixed_gemm_unit_loop.patch
@@ -34,6 +35,12 @@ forms=(
   "cluster2-4stages-wait0-NO_PEER mixed_gemm_clusterN.cu -DSTAGES=4 -DWAIT0 -DNO_PEER"
   "cluster4-4stages-wait0 mixed_gemm_clusterN.cu -DSTAGES=4 -DWAIT0 -DCL=4"
 )
+if [ "$mode" = lazy ]; then
+  "${nv[@]}" lazy_caching.cu -o lazy_caching
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+  timeout 300 ./lazy_caching "$rounds"
+  exit 0
+fi
 if [ "$mode" = soak ]; then
   forms=("cluster2-4stages-wait0 mixed_gemm_clusterN.cu -DSTAGES=4 -DWAIT0"
     "cluster2-4stages-wait0-NO_MATH mixed_gemm_clusterN.cu -DSTAGES=4 -DWAIT0 -DNO_MATH")
