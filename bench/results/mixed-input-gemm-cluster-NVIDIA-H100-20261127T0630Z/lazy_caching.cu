@@ -2,10 +2,10 @@
 // kept in L2 (plain) or streamed (evict-first), against cuBLAS on resident bf16 weights, with
 // every method cycling through weight copies totalling > 256 MB as ovid-bench-gpu does.
 // Build: nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a
-//   -I<repo> -I<tenth-session results folder> lazy_caching.cu <repo>/kernels/cuda/dequantize.cu
+//   -I<repo> -I. -I<tenth-session results folder> lazy_caching.cu <repo>/kernels/cuda/dequantize.cu
 //   <repo>/kernels/ggml_types.cc -lcublas -lcuda
 #include "large_m_common.cuh"
-#include "kernels/cuda/dequantize.cuh"
+#include "rotating_weights.cuh"
 
 using namespace ovid;
 
@@ -27,32 +27,12 @@ int main(int argc, char** argv) {
   CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   std::printf("%s, %d SMs; medians of %d interleaved rounds of 5 launches; weights rotate over > 256 MB\n",
               prop.name, prop.multiProcessorCount, rounds);
-  const int64_t kRotate = int64_t{256} << 20;
   for (const Case& c : cases) {
     const bool q4 = c.type == GgmlType::kQ4_K;
-    const int64_t block_bytes = q4 ? 144 : 210, row_bytes = c.k / 256 * block_bytes;
-    const int64_t qbytes = c.n * row_bytes, wbytes = c.n * c.k * 2;
-    const int nq = int(kRotate / qbytes + 1), nw = int(kRotate / wbytes + 1);
-    std::vector<uint8_t> hq(static_cast<size_t>(qbytes));
-    for (auto& b : hq) b = uint8_t(rng());
-    for (int64_t o = 0; o < qbytes; o += block_bytes) {  // d (and dmin) = 0.01 in f16
-      const int64_t d = q4 ? 0 : 208;
-      hq[size_t(o + d)] = 0x1F;
-      hq[size_t(o + d + 1)] = 0x21;
-      if (q4) {
-        hq[size_t(o + 2)] = 0x1F;
-        hq[size_t(o + 3)] = 0x21;
-      }
-    }
-    std::vector<void*> q(nq), w(nw);
-    for (auto& p : q) {
-      CK(cudaMalloc(&p, size_t(qbytes)));
-      CK(cudaMemcpy(p, hq.data(), size_t(qbytes), cudaMemcpyHostToDevice));
-    }
-    for (auto& p : w) {
-      CK(cudaMalloc(&p, size_t(wbytes)));
-      CK(DequantizeCuda(c.type, q[0], p, FloatFormat::kBF16, c.n, c.k, st));
-    }
+    RotatingWeights rw(c.type, c.n, c.k, rng, st);
+    const std::vector<void*>&q = rw.q, &w = rw.w;
+    const int nq = int(q.size()), nw = int(w.size());
+    const int64_t wbytes = rw.wbytes;
     void* ws;
     CK(cudaMalloc(&ws, size_t(wbytes)));
     for (int64_t m : ms) {
@@ -79,8 +59,6 @@ int main(int argc, char** argv) {
       CK(cudaFree(x));
       CK(cudaFree(y));
     }
-    for (auto p : q) CK(cudaFree(p));
-    for (auto p : w) CK(cudaFree(p));
     CK(cudaFree(ws));
   }
   return 0;

@@ -1,9 +1,12 @@
-# Lazy's shape with torch only (python3 lazy_standin.py B, on the GPU machine's torch): copy a bf16 weight (rotating sources, > 256 MB) into one
-# workspace, then F.linear(x, workspace, bias); against F.linear on rotating resident weights and
-# the copy alone. Interleaved rounds, batches of B calls behind a spin kernel.
+# Lazy's shape with torch only, run with the GPU machine's torch:
+#   python3 lazy_standin.py B [bias|nobias]
+# Copy a bf16 weight (rotating sources, > 256 MB) into one workspace, then F.linear(x, workspace,
+# bias); against F.linear on rotating resident weights, the copy alone and the linear on the
+# workspace alone. Interleaved rounds, batches of B calls behind a spin kernel.
 import sys, torch, torch.nn.functional as F
 torch.manual_seed(0)
 B = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+use_bias = (sys.argv[2] if len(sys.argv) > 2 else "bias") == "bias"
 rounds = 15
 def timed(fns, calls):
     s, e = torch.cuda.Event(True), torch.cuda.Event(True)
@@ -16,11 +19,11 @@ def timed(fns, calls):
             e.record(); e.synchronize()
             if r >= 2: res[i].append(s.elapsed_time(e) * 1000 / calls)
     return [sorted(v)[len(v) // 2] for v in res]
-print(torch.cuda.get_device_name(), "batch", B)
+print(torch.cuda.get_device_name(), "batch", B, "bias" if use_bias else "no bias")
 for (N, K) in [(3072, 3072), (14336, 3072)]:
     M = 15004
     x = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
-    b = torch.randn(N, device="cuda", dtype=torch.bfloat16) * 0.1
+    b = torch.randn(N, device="cuda", dtype=torch.bfloat16) * 0.1 if use_bias else None
     nw = (256 << 20) // (N * K * 2) + 2
     ws = [torch.randn(N, K, device="cuda", dtype=torch.bfloat16) * 0.02 for _ in range(nw)]
     # The copy reads the full bf16 weight where a Q4_K dequantization reads 0.28 of it; the

@@ -5,7 +5,8 @@
 # forms: every form and ablation, interleaved with cuBLAS and lazy (dequantize + cuBLAS);
 # soak:  cuBLAS, the mixed kernel and lazy each alone for 3 s at [14336,3072] x 15004 tokens,
 #        with nvidia-smi sampling clocks and power every 100 ms (into $OUT, or the current folder);
-# lazy:  lazy_caching.cu (dequantize + cuBLAS with plain or evict-first stores, weights rotating);
+# lazy:  lazy_caching.cu (dequantize + cuBLAS with plain or evict-first stores, weights rotating)
+#        and lazy_discard.cu (the workspace's L2 lines dropped after the GEMM);
 # build: compile only.
 set -eu
 mode=${1:-forms}
@@ -16,7 +17,8 @@ prev=$here/../mixed-input-gemm-large-m-NVIDIA-H100-20261127T0450Z
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp "$prev"/*.cuh "$prev"/mixed_gemm.cu "$prev"/mixed_gemm_unit_loop.patch "$prev"/make_wgmma.py \
-  "$here"/mixed_gemm_clusterN.patch "$here"/lazy_caching.cu "$work"/
+  "$here"/mixed_gemm_clusterN.patch "$here"/lazy_caching.cu \
+  "$here"/lazy_discard.cu "$here"/rotating_weights.cuh "$work"/
 cd "$work"
 python3 make_wgmma.py
 patch -s -o mixed_gemm_unit.cu mixed_gemm.cu mixed_gemm_unit_loop.patch
@@ -37,8 +39,10 @@ forms=(
 )
 if [ "$mode" = lazy ]; then
   "${nv[@]}" lazy_caching.cu -o lazy_caching
+  "${nv[@]}" lazy_discard.cu -o lazy_discard
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
   timeout 300 ./lazy_caching "$rounds"
+  timeout 300 ./lazy_discard 21
   exit 0
 fi
 if [ "$mode" = soak ]; then
