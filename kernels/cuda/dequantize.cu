@@ -10,10 +10,14 @@
 //   - each warp transposes its 32 runs through shared memory so every store instruction writes
 //     512 contiguous bytes (a thread writing its own 64-byte run would touch 32 lines per store).
 // Sources that are not 16-byte aligned fall back to synchronous staging with narrower loads.
+// Whole quantized tensors in whole aligned chunks (every Ovi weight) take a second kernel
+// instead, DequantizeWholeKernel, in which each warp runs its own pipeline (see there).
 // The stores are streaming (st.global.cs: first in line for L2 eviction) unless the caller
 // asks to keep the output in L2 (see dequantize.cuh).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+
+#include <type_traits>
 
 #include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/block_decode.cuh"
@@ -173,7 +177,7 @@ struct Params {
   int64_t row_elems;
   int64_t tiles_per_row;
   void* dst;
-  bool async_ok;  // every tile starts 16-byte aligned
+  bool async_ok;    // every tile starts 16-byte aligned
   bool keep_in_l2;  // plain stores (DequantCaching::kKeepInL2) instead of streaming ones
 };
 
@@ -295,6 +299,147 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<T, F>()) DequantizeKe
   CpAsyncWait<1>();
 }
 
+// ---- whole tensors: one pipeline per warp ----
+// Each warp streams its own chunks of 1024 (or 2048) consecutive outputs, one (or two) 32-output
+// runs per lane, through a ring of kWholeDepth shared-memory slots, two chunks ahead of the one
+// it decodes, and waits only on its own copies. The block-wide ring above ties 8 warps to one
+// barrier per tile; with per-warp rings a warp that is decoding never holds back another warp's
+// loads. At Ovi's large shapes this moved Q4_K/Q6_K/Q8_0 -> bf16 from 81.5-84% of the copy rate
+// to 84.4-86.1%, within 1-2 points of the same skeleton with no decode math, and Q4_K/Q8_0 at
+// [3072, 3072] from 76-79% to 81.5-82% (H100, bench/NOTES.md).
+constexpr int kWholeDepth = 3;
+// Runs per lane: chunks must be whole 16-byte vectors (Q6_K's and Q3_K's 1024-output chunks are
+// 840 and 440 bytes).
+template <GgmlType T>
+constexpr int kWholeRunsPerLane = (32 * kRunElems / Codec<T>::kElems * Codec<T>::kBytes) % 16 == 0
+                                      ? 1
+                                      : 2;
+template <GgmlType T>
+constexpr int kWholeChunkElems = 32 * kRunElems* kWholeRunsPerLane<T>;
+template <GgmlType T>
+constexpr int kWholeChunkBytes = kWholeChunkElems<T> / Codec<T>::kElems* Codec<T>::kBytes;
+template <GgmlType T, FloatFormat F>
+constexpr int WholeWarpSmem() {
+  return kWholeDepth * kWholeChunkBytes<T> + 32 * kRunChunks<F> * 16;
+}
+
+// kKeepInL2 is a template argument, not a run-time flag: a branch in the store loop cost 10
+// registers per thread (Q6_K: 58 against 48).
+template <GgmlType T, FloatFormat F, bool kKeepInL2>
+__global__ void __launch_bounds__(kThreads)
+    DequantizeWholeKernel(const uint8_t* __restrict__ src, void* __restrict__ dst, int64_t chunks) {
+  using C = Codec<T>;
+  constexpr int kBytes = kWholeChunkBytes<T>;
+  static_assert(kBytes % 16 == 0, "chunks must be whole 16-byte vectors");
+  extern __shared__ __align__(16) uint8_t smem[];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  uint8_t* ring = smem + warp * WholeWarpSmem<T, F>();
+  uint4* stage = reinterpret_cast<uint4*>(ring + kWholeDepth * kBytes);
+  const int64_t n_warps = static_cast<int64_t>(gridDim.x) * kWarps;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
+  auto issue = [&](int64_t c, int slot) {
+    if (c >= chunks) return;
+    const uint8_t* a = src + c * kBytes;
+    const uint32_t base = SmemAddr(ring + slot * kBytes);
+    for (int i = lane; i < kBytes / 16; i += 32) CpAsync16(base + 16 * i, a + 16 * i, 16);
+  };
+#pragma unroll
+  for (int k = 0; k < kWholeDepth - 1; ++k) {
+    issue(first + k * n_warps, k);
+    CpAsyncCommit();
+  }
+  int slot = 0;
+  for (int64_t c = first; c < chunks; c += n_warps) {
+    issue(c + (kWholeDepth - 1) * n_warps, slot == 0 ? kWholeDepth - 1 : slot - 1);
+    CpAsyncCommit();
+    CpAsyncWait<kWholeDepth - 1>();
+    __syncwarp();  // every lane's copies of chunk c have landed
+    const uint8_t* in = ring + slot * kBytes;
+#pragma unroll
+    for (int rr = 0; rr < kWholeRunsPerLane<T>; ++rr) {
+      const int run = rr * 32 + lane;
+      float v[kRunElems];
+      C::Decode(in + run / C::kRuns * C::kBytes, run % C::kRuns, v);
+#pragma unroll
+      for (int q = 0; q < kRunChunks<F>; ++q) stage[StageSlot<F>(lane, q)] = Chunk<F>(v, q);
+      __syncwarp();
+      // 32 runs = 2 KB of bf16 (4 KB of f32): each store instruction writes 512 contiguous bytes.
+      uint4* d = reinterpret_cast<uint4*>(static_cast<typename Out<F>::Scalar*>(dst) +
+                                          c * kWholeChunkElems<T> + rr * 32 * kRunElems);
+#pragma unroll
+      for (int i = 0; i < kRunChunks<F>; ++i) {
+        const int k = i * 32 + lane;
+        const uint4 chunk = stage[StageSlot<F>(k / kRunChunks<F>, k % kRunChunks<F>)];
+        if constexpr (kKeepInL2) {
+          d[k] = chunk;
+        } else {
+          __stcs(d + k, chunk);
+        }
+      }
+      __syncwarp();  // the stage is read before the next run overwrites it
+    }
+    slot = slot == kWholeDepth - 1 ? 0 : slot + 1;
+  }
+  CpAsyncWait<0>();
+}
+
+// Launches DequantizeWholeKernel when it applies (quantized type, whole 16-byte aligned chunks,
+// 16-byte aligned output); *launched says whether it did.
+template <GgmlType T, FloatFormat F>
+cudaError_t LaunchWhole(const void* src, void* dst, int64_t total, bool keep_in_l2,
+                        cudaStream_t stream, bool* launched) {
+  *launched = false;
+  if constexpr (T == GgmlType::kF32 || T == GgmlType::kF16 || T == GgmlType::kBF16) {
+    return cudaSuccess;
+  } else {
+    if (total % kWholeChunkElems<T> != 0 || (reinterpret_cast<uintptr_t>(src) & 15) != 0 ||
+        (reinterpret_cast<uintptr_t>(dst) & 15) != 0) {
+      return cudaSuccess;
+    }
+    auto* kernel =
+        keep_in_l2 ? DequantizeWholeKernel<T, F, true> : DequantizeWholeKernel<T, F, false>;
+    int device = 0, sms = 0, smem_per_sm = 0, reserved = 0, per_sm = 0;
+    cudaError_t err = cudaGetDevice(&device);
+    if (err != cudaSuccess) return err;
+    if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) !=
+            cudaSuccess ||
+        (err = cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor,
+                                      device)) != cudaSuccess ||
+        (err = cudaDeviceGetAttribute(&reserved, cudaDevAttrReservedSharedMemoryPerBlock,
+                                      device)) != cudaSuccess) {
+      return err;
+    }
+    // At most kWholeBlocksPerSm blocks (24 warps) per SM, enforced by asking for more shared
+    // memory than a fourth block would leave: with 32-40 resident warps the same kernel ran 2-4
+    // points of copy bandwidth slower (more streams in flight than the memory system serves
+    // well), at 24 it matched the no-decode skeleton within 1-2 points (bench/NOTES.md).
+    constexpr int kWholeBlocksPerSm = 3;
+    const int smem = max(kWarps * WholeWarpSmem<T, F>(),
+                         (smem_per_sm / (kWholeBlocksPerSm + 1) - reserved + 16) / 16 * 16);
+    if ((err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem)) !=
+            cudaSuccess ||
+        (err = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                    cudaSharedmemCarveoutMaxShared)) != cudaSuccess ||
+        (err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, smem)) !=
+            cudaSuccess) {
+      return err;
+    }
+    // Persistent warps, balanced: every warp gets the same number of chunks (+-1). Below two
+    // chunks per resident warp the grid leaves SMs short of warps (Q6_K's 2048-output chunks at
+    // [3072, 3072]: 69% of the copy rate against 76% for the block-ring kernel), so those
+    // tensors stay on the block-ring kernel.
+    const int64_t chunks = total / kWholeChunkElems<T>;
+    const int64_t resident = static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1) * kWarps;
+    if (chunks < 2 * resident) return cudaSuccess;
+    const int64_t rounds = (chunks + resident - 1) / resident;
+    const int64_t warps = (chunks + rounds - 1) / rounds;
+    const unsigned grid = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
+    kernel<<<grid, kThreads, smem, stream>>>(static_cast<const uint8_t*>(src), dst, chunks);
+    *launched = true;
+    return cudaGetLastError();
+  }
+}
+
 template <GgmlType T, FloatFormat F>
 cudaError_t Launch(Params p, cudaStream_t stream) {
   constexpr int kSmem = SmemBytes<T, F>();
@@ -342,15 +487,24 @@ cudaError_t Dispatch(GgmlType type, const void* src, int64_t src_row_bytes, int6
   cudaError_t err = cudaErrorInvalidValue;
   const bool known = cuda_detail::DispatchType(type, [&](auto tag) {
     constexpr GgmlType T = decltype(tag)::value;
+    auto launch = [&](auto format) {
+      constexpr FloatFormat F = decltype(format)::value;
+      if (n_out_rows == 1 && ids == nullptr) {  // a whole tensor: the per-warp kernel if it applies
+        bool launched = false;
+        err = LaunchWhole<T, F>(src, dst, row_elems, p.keep_in_l2, stream, &launched);
+        if (launched || err != cudaSuccess) return;
+      }
+      err = Launch<T, F>(p, stream);
+    };
     switch (out) {
       case FloatFormat::kF32:
-        err = Launch<T, FloatFormat::kF32>(p, stream);
+        launch(std::integral_constant<FloatFormat, FloatFormat::kF32>{});
         break;
       case FloatFormat::kF16:
-        err = Launch<T, FloatFormat::kF16>(p, stream);
+        launch(std::integral_constant<FloatFormat, FloatFormat::kF16>{});
         break;
       case FloatFormat::kBF16:
-        err = Launch<T, FloatFormat::kBF16>(p, stream);
+        launch(std::integral_constant<FloatFormat, FloatFormat::kBF16>{});
         break;
     }
   });

@@ -88,6 +88,36 @@ TEST_P(DequantizeCudaTest, WholeTensorMatchesCpu) {
   }
 }
 
+// Large whole tensors take the per-warp kernel (at least two chunks per resident warp: 67M
+// outputs are enough for any card up to 264 SMs). One run per lane (Q4_K, Q8_0) and two (Q6_K),
+// 16- and 32-bit outputs, both store kinds; every warp's ring wraps around many times.
+TEST(DequantizeCudaWholeTensor, PerWarpKernelMatchesCpu) {
+  OVID_REQUIRE_GPU();
+  const int64_t rows = 8192, cols = 8192, n = rows * cols;
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ8_0}) {
+    std::mt19937 rng(4321 + static_cast<int>(type));
+    const int64_t bs = GgmlInfo(type).block_size;
+    const std::vector<uint8_t> src = RandomBlocks(type, n / bs, rng, 2.0f, /*specials=*/true);
+    DeviceBuffer dsrc(src.size());
+    dsrc.Upload(src.data(), src.size());
+    for (FloatFormat fmt : {FloatFormat::kBF16, FloatFormat::kF32}) {
+      std::vector<uint8_t> want(static_cast<size_t>(n * FloatFormatBytes(fmt)));
+      ASSERT_TRUE(DequantizeRow(type, src.data(), want.data(), fmt, n));
+      DeviceBuffer ddst(want.size());
+      for (DequantCaching caching : {DequantCaching::kStream, DequantCaching::kKeepInL2}) {
+        ddst.Fill(0xFF);
+        ASSERT_EQ(DequantizeCuda(type, dsrc.get(), ddst.get(), fmt, rows, cols, nullptr, caching),
+                  cudaSuccess);
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        std::vector<uint8_t> got(want.size());
+        ddst.Download(got.data(), got.size());
+        ExpectSame(want, got, fmt,
+                   std::string(GgmlTypeName(type)) + "->" + FloatFormatName(fmt) + " 8192x8192");
+      }
+    }
+  }
+}
+
 TEST_P(DequantizeCudaTest, SelectedRowsMatchCpu) {
   OVID_REQUIRE_GPU();
   const auto [type, fmt] = GetParam();
