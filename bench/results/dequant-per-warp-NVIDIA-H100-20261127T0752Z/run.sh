@@ -5,6 +5,9 @@
 #   bash bench/results/dequant-per-warp-NVIDIA-H100-20261127T0752Z/run.sh [all]
 #       on the GPU machine: builds write_heavy_ceiling.cu against the tree's kernels and runs it
 #       (output into $OUT, or the current folder). "all" adds every traffic-matched form;
+#   bash .../run.sh tune
+#       on the GPU machine: residency_and_depth.cu (blocks per SM and ring depth of the per-warp
+#       kernel);
 #   bash .../run.sh gemms
 #       on the GPU machine: dequant_between_gemms.cu (the dequantization between GEMMs at
 #       15,004 tokens, new kernel against the one before), twice, nvidia-smi sampling.
@@ -22,6 +25,20 @@ trap 'rm -rf "$work"' EXIT
 nv=(nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a -I"$repo")
 "${nv[@]}" -c "$here/dequantize_before.cu" -o "$work/before.o" -DDequantizeCuda=DequantizeCudaOld \
   -DDequantizeRowsCuda=DequantizeRowsCudaOld -DDequantizeCudaSupports=DequantizeCudaSupportsOld
+if [ "${1:-}" = tune ]; then
+  sed -e 's/^constexpr int kWholeDepth = 3;/constexpr int kWholeDepth = DQ_DEPTH;/' \
+    -e 's/    constexpr int kWholeBlocksPerSm = 3;/    constexpr int kWholeBlocksPerSm = DQ_BLOCKS;/' \
+    "$repo/kernels/cuda/dequantize.cu" >"$work/dq_tune.cu"
+  for v in "B2D3 2 3" "B3D3 3 3" "B4D3 4 3" "B2D4 2 4" "B3D4 3 4"; do
+    read -r name blocks depth <<<"$v"
+    "${nv[@]}" -c "$work/dq_tune.cu" -o "$work/$name.o" -DDQ_BLOCKS="$blocks" -DDQ_DEPTH="$depth" \
+      -DDequantizeCuda="Dq$name" -DDequantizeRowsCuda="DqRows$name" -DDequantizeCudaSupports="DqSup$name"
+  done
+  "${nv[@]}" "$here/residency_and_depth.cu" "$work"/B*.o "$repo/kernels/ggml_types.cc" \
+    "$repo/bench/cuda/bench_timer.cc" -o "$work/tune"
+  "$work/tune" | tee "${OUT:-.}/residency-and-depth.txt"
+  exit 0
+fi
 if [ "${1:-}" = gemms ]; then
   "${nv[@]}" "$here/dequant_between_gemms.cu" "$repo/kernels/cuda/dequantize.cu" \
     "$repo/kernels/ggml_types.cc" "$work/before.o" -lcublas -o "$work/dbg"
