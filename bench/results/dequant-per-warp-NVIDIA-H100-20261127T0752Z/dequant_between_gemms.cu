@@ -10,25 +10,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "kernels/cuda/dequantize.cuh"
+#include "gemm_side.cuh"
 
-namespace ovid {
-cudaError_t DequantizeCudaOld(GgmlType type, const void* src, void* dst, FloatFormat out,
-                              int64_t n_rows, int64_t row_elements, cudaStream_t stream,
-                              DequantCaching caching);
-}
 using namespace ovid;
-
-// Random-looking bf16 activations in [-1, 1): zeros would keep the GEMM far below the power cap.
-__global__ void Fill(__nv_bfloat16* p, size_t count) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < count;
-       i += size_t(gridDim.x) * blockDim.x) {
-    uint32_t h = uint32_t(i) * 2654435761u;
-    h ^= h >> 13;
-    h *= 2246822519u;
-    p[i] = __float2bfloat16(float(h >> 8) / 8388608.0f - 1.0f);
-  }
-}
 
 int main() {
   const int n = 3072, k = 14336, m = 15004;  // ffn.2-like: [3072, 14336] weight, 15,004 tokens

@@ -8,6 +8,9 @@
 #   bash .../run.sh tune
 #       on the GPU machine: residency_and_depth.cu (blocks per SM and ring depth of the per-warp
 #       kernel);
+#   bash .../run.sh after
+#       on the GPU machine: after_gemms.cu (the dequantization alone, right after 2 s of GEMMs
+#       and after 2 s idle);
 #   bash .../run.sh gemms
 #       on the GPU machine: dequant_between_gemms.cu (the dequantization between GEMMs at
 #       15,004 tokens, new kernel against the one before), twice, nvidia-smi sampling.
@@ -37,6 +40,12 @@ if [ "${1:-}" = tune ]; then
   "${nv[@]}" "$here/residency_and_depth.cu" "$work"/B*.o "$repo/kernels/ggml_types.cc" \
     "$repo/bench/cuda/bench_timer.cc" -o "$work/tune"
   "$work/tune" | tee "${OUT:-.}/residency-and-depth.txt"
+  exit 0
+fi
+if [ "${1:-}" = after ]; then
+  "${nv[@]}" "$here/after_gemms.cu" "$repo/kernels/cuda/dequantize.cu" "$repo/kernels/ggml_types.cc" \
+    "$repo/bench/cuda/bench_timer.cc" "$work/before.o" -lcublas -o "$work/after"
+  "$work/after" | tee "${OUT:-.}/after-gemms.txt"
   exit 0
 fi
 if [ "${1:-}" = gemms ]; then
