@@ -17,10 +17,8 @@ using namespace ovid;
 int main() {
   const int n = 14336, k = 3072, m = 54900;
   cudaStream_t s;
-  cudaStreamCreate(&s);
   cublasHandle_t h;
-  cublasCreate(&h);
-  cublasSetStream(h, s);
+  StreamAndBlas(&s, &h);
   __nv_bfloat16 *x, *w, *y;
   cudaMalloc(&x, size_t(m) * k * 2);
   cudaMalloc(&w, size_t(n) * k * 2);

@@ -17,10 +17,8 @@ using namespace ovid;
 int main() {
   const int n = 3072, k = 14336, m = 15004;  // ffn.2-like: [3072, 14336] weight, 15,004 tokens
   cudaStream_t s;
-  cudaStreamCreate(&s);
   cublasHandle_t h;
-  cublasCreate(&h);
-  cublasSetStream(h, s);
+  StreamAndBlas(&s, &h);
   __nv_bfloat16 *x, *w, *y;
   cudaMalloc(&x, size_t(m) * k * 2);
   cudaMalloc(&w, size_t(n) * k * 2 * 4);  // four workspaces

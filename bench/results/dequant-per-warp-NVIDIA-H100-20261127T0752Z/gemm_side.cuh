@@ -1,7 +1,9 @@
 // Shared by dequant_between_gemms.cu and after_gemms.cu: the kernel before the per-warp path
-// (dequantize_before.cu, linked with renamed entry points) and a fill for GEMM operands.
+// (dequantize_before.cu, linked with renamed entry points), a fill for GEMM operands and the
+// stream and cuBLAS handle set-up.
 #pragma once
 
+#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -24,4 +26,11 @@ __global__ void Fill(__nv_bfloat16* p, size_t count) {
     h *= 2246822519u;
     p[i] = __float2bfloat16(float(h >> 8) / 8388608.0f - 1.0f);
   }
+}
+
+// A new stream and a cuBLAS handle that runs on it.
+inline void StreamAndBlas(cudaStream_t* s, cublasHandle_t* h) {
+  cudaStreamCreate(s);
+  cublasCreate(h);
+  cublasSetStream(*h, *s);
 }
