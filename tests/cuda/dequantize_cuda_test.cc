@@ -53,6 +53,29 @@ void ExpectSame(const std::vector<uint8_t>& want, const std::vector<uint8_t>& go
   EXPECT_EQ(bad, 0) << what;
 }
 
+// Dequantizes src ([rows, cols] of `type`) on the GPU with both store kinds (streaming, and
+// plain for an output read next) and expects the CPU reference's values bit for bit.
+void ExpectWholeTensorMatchesCpu(GgmlType type, const std::vector<uint8_t>& src, FloatFormat fmt,
+                                 int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  std::vector<uint8_t> want(static_cast<size_t>(n * FloatFormatBytes(fmt)));
+  ASSERT_TRUE(DequantizeRow(type, src.data(), want.data(), fmt, n));
+  DeviceBuffer dsrc(src.size()), ddst(want.size());
+  dsrc.Upload(src.data(), src.size());
+  for (DequantCaching caching : {DequantCaching::kStream, DequantCaching::kKeepInL2}) {
+    ddst.Fill(0xFF);  // poison: an unwritten element would be NaN, failing the comparison
+    ASSERT_EQ(DequantizeCuda(type, dsrc.get(), ddst.get(), fmt, rows, cols, nullptr, caching),
+              cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    std::vector<uint8_t> got(want.size());
+    ddst.Download(got.data(), got.size());
+    ExpectSame(want, got, fmt,
+               std::string(GgmlTypeName(type)) + "->" + FloatFormatName(fmt) + " " +
+                   std::to_string(rows) + "x" + std::to_string(cols) +
+                   (caching == DequantCaching::kStream ? " streamed" : " kept in L2"));
+  }
+}
+
 class DequantizeCudaTest : public ::testing::TestWithParam<std::tuple<GgmlType, FloatFormat>> {};
 
 TEST_P(DequantizeCudaTest, WholeTensorMatchesCpu) {
@@ -66,25 +89,9 @@ TEST_P(DequantizeCudaTest, WholeTensorMatchesCpu) {
       {1, bs}, {3, bs * 7}, {5, 8448}, {4, 3072}, {2, 8192 * 2 + 256 * 3}};
   if (bs == 1) shapes.push_back({3, 37});
   for (const auto& [rows, cols] : shapes) {
-    const int64_t n = rows * cols;
-    const std::vector<uint8_t> src = RandomBlocks(type, n / bs, rng, 2.0f, /*specials=*/true);
-    std::vector<uint8_t> want(static_cast<size_t>(n * FloatFormatBytes(fmt)));
-    ASSERT_TRUE(DequantizeRow(type, src.data(), want.data(), fmt, n));
-    DeviceBuffer dsrc(src.size()), ddst(want.size());
-    dsrc.Upload(src.data(), src.size());
-    // Both store kinds (streaming, and plain for an output read next) write the same values.
-    for (DequantCaching caching : {DequantCaching::kStream, DequantCaching::kKeepInL2}) {
-      ddst.Fill(0xFF);  // poison: an unwritten element would be NaN, failing the comparison
-      ASSERT_EQ(DequantizeCuda(type, dsrc.get(), ddst.get(), fmt, rows, cols, nullptr, caching),
-                cudaSuccess);
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      std::vector<uint8_t> got(want.size());
-      ddst.Download(got.data(), got.size());
-      ExpectSame(want, got, fmt,
-                 std::string(GgmlTypeName(type)) + "->" + FloatFormatName(fmt) + " " +
-                     std::to_string(rows) + "x" + std::to_string(cols) +
-                     (caching == DequantCaching::kStream ? " streamed" : " kept in L2"));
-    }
+    const std::vector<uint8_t> src =
+        RandomBlocks(type, rows * cols / bs, rng, 2.0f, /*specials=*/true);
+    ASSERT_NO_FATAL_FAILURE(ExpectWholeTensorMatchesCpu(type, src, fmt, rows, cols));
   }
 }
 
@@ -98,22 +105,8 @@ TEST(DequantizeCudaWholeTensor, PerWarpKernelMatchesCpu) {
     std::mt19937 rng(4321 + static_cast<int>(type));
     const int64_t bs = GgmlInfo(type).block_size;
     const std::vector<uint8_t> src = RandomBlocks(type, n / bs, rng, 2.0f, /*specials=*/true);
-    DeviceBuffer dsrc(src.size());
-    dsrc.Upload(src.data(), src.size());
     for (FloatFormat fmt : {FloatFormat::kBF16, FloatFormat::kF32}) {
-      std::vector<uint8_t> want(static_cast<size_t>(n * FloatFormatBytes(fmt)));
-      ASSERT_TRUE(DequantizeRow(type, src.data(), want.data(), fmt, n));
-      DeviceBuffer ddst(want.size());
-      for (DequantCaching caching : {DequantCaching::kStream, DequantCaching::kKeepInL2}) {
-        ddst.Fill(0xFF);
-        ASSERT_EQ(DequantizeCuda(type, dsrc.get(), ddst.get(), fmt, rows, cols, nullptr, caching),
-                  cudaSuccess);
-        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-        std::vector<uint8_t> got(want.size());
-        ddst.Download(got.data(), got.size());
-        ExpectSame(want, got, fmt,
-                   std::string(GgmlTypeName(type)) + "->" + FloatFormatName(fmt) + " 8192x8192");
-      }
+      ASSERT_NO_FATAL_FAILURE(ExpectWholeTensorMatchesCpu(type, src, fmt, rows, cols));
     }
   }
 }
