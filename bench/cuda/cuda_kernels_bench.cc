@@ -1,5 +1,6 @@
 // File: bench/cuda/cuda_kernels_bench.cc
-// ovid-bench-cuda [--json PATH] [--quick] [--skip-dequant] [--skip-fused] | --profile | --k-sweep
+// ovid-bench-cuda [--json PATH] [--quick] [--skip-dequant] [--skip-fused] | --profile [TYPE] |
+// --k-sweep
 // 1. Copy roofline: cudaMemcpyAsync device-to-device, bytes read + bytes written per second.
 // 2. Dequantization to bf16 (and f16/f32 for Q4_K, Q6_K, Q8_0) at Ovi's weight shapes
 //    [out, in] = 3072x3072, 14336x3072, 3072x14336: GB/s (source + output bytes) and % of copy,
@@ -25,6 +26,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -137,28 +139,31 @@ const char* FormatName(FloatFormat f) {
   return f == FloatFormat::kF32 ? "f32" : (f == FloatFormat::kF16 ? "f16" : "bf16");
 }
 
-// --profile: a few launches of the fused matmul (Q4_K, M = 157, 14336x3072 then 3072x3072) and
-// of one dequantization, for ncu.
-int Profile() {
+// --profile [TYPE]: a few launches of the fused matmul (TYPE, default Q4_K; M = 157, 14336x3072,
+// 3072x3072, then 3072x14336) and of one Q4_K dequantization, for ncu.
+int Profile(GgmlType type) {
   const int64_t n = 14336, k = 3072, n_small = 3072;
   const int m = 157;
-  const std::vector<uint8_t> host = RandomTensor(GgmlType::kQ4_K, n * k, 1);
+  const std::vector<uint8_t> host = RandomTensor(type, n * k, 1);
   Copies w, x, y, out;
-  if (!w.Make(host, 1) || !x.Alloc(size_t{2} * m * k, 1) || !y.Alloc(size_t{2} * m * n, 1) ||
+  // x is [m, 14336] so the same buffer also serves the 3072x14336 launch (K = 14336).
+  if (!w.Make(host, 1) || !x.Alloc(size_t{2} * m * n, 1) || !y.Alloc(size_t{2} * m * n, 1) ||
       !out.Alloc(size_t{2} * 14336 * 3072, 1)) {
     return 1;
   }
-  cudaMemset(x.ptrs[0], 0x3c, size_t{2} * m * k);
+  cudaMemset(x.ptrs[0], 0x3c, size_t{2} * m * n);
   const std::vector<uint8_t> big = RandomTensor(GgmlType::kQ4_K, 14336 * 3072, 2);
   Copies wb;
   if (!wb.Make(big, 1)) return 1;
   for (int i = 0; i < 3; ++i) {
-    if (Failed(FusedMatmul(GgmlType::kQ4_K, w.ptrs[0], x.ptrs[0], y.ptrs[0], m, n, k, nullptr,
-                           nullptr),
+    if (Failed(FusedMatmul(type, w.ptrs[0], x.ptrs[0], y.ptrs[0], m, n, k, nullptr, nullptr),
                "fused") ||
-        Failed(FusedMatmul(GgmlType::kQ4_K, w.ptrs[0], x.ptrs[0], y.ptrs[0], m, n_small, k,
-                           nullptr, nullptr),
+        Failed(FusedMatmul(type, w.ptrs[0], x.ptrs[0], y.ptrs[0], m, n_small, k, nullptr,
+                           nullptr),
                "fused 3072x3072") ||
+        Failed(FusedMatmul(type, w.ptrs[0], x.ptrs[0], y.ptrs[0], m, n_small, n, nullptr,
+                           nullptr),
+               "fused 3072x14336") ||
         Failed(DequantizeCuda(GgmlType::kQ4_K, wb.ptrs[0], out.ptrs[0], FloatFormat::kBF16, 14336,
                               3072, nullptr),
                "dequant")) {
@@ -274,7 +279,15 @@ int Run(int argc, char** argv) {
     else if (!strcmp(argv[i], "--skip-fused"))
       skip_fused = true;
   }
-  if (argc > 1 && !strcmp(argv[1], "--profile")) return Profile();
+  if (argc > 1 && !strcmp(argv[1], "--profile")) {
+    const std::optional<GgmlType> type =
+        argc > 2 ? GgmlTypeFromName(argv[2]) : std::optional<GgmlType>(GgmlType::kQ4_K);
+    if (!type.has_value()) {
+      std::fprintf(stderr, "--profile: unknown type %s\n", argv[2]);
+      return 2;
+    }
+    return Profile(*type);
+  }
   if (argc > 1 && !strcmp(argv[1], "--k-sweep")) return KSweep();
   cudaDeviceProp prop{};
   if (Failed(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties")) return 1;

@@ -47,6 +47,40 @@ __device__ __forceinline__ uint2 SignedBytesBf16(uint32_t w, float a, float c) {
   return make_uint2(PackBf16x2(y[0], y[1]), PackBf16x2(y[2], y[3]));
 }
 
+// N consecutive words at a 2-byte-aligned shared-memory address, read as the 16-byte vectors
+// that cover them and shifted into place. Why: a raw unit slot is an odd number of 16-byte
+// words wide (240 bytes for Q6_K), so 16-byte loads of 32 consecutive rows are free of bank
+// conflicts, while 32-bit loads (LdWords' 2-byte path) hit one bank from 4 rows at once. The
+// decoders' loads then took ~4x the shared-memory wavefronts, in a loop whose wgmma operand
+// reads already keep shared memory busy. The word shift (0-3) is a run-time value, so two
+// selects per word pick it (no indexed register array, nothing in local memory).
+// Reads up to 28 bytes past the span's end (16 when N % 4 == 0): callers keep that inside
+// shared memory.
+template <int N>
+__device__ __forceinline__ void LdWordsRealigned(const uint8_t* p, uint32_t (&w)[N]) {
+  constexpr int kVecs = (N + 4 + 3) / 4;  // words ws .. ws + N, ws <= 3
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uint4* base = reinterpret_cast<const uint4*>(a & ~uintptr_t{15});
+  const uint32_t ws = static_cast<uint32_t>(a >> 2) & 3u, shift = static_cast<uint32_t>(a & 3) * 8;
+  uint32_t v[4 * kVecs];
+#pragma unroll
+  for (int i = 0; i < kVecs; ++i) {
+    const uint4 q = base[i];
+    v[4 * i] = q.x;
+    v[4 * i + 1] = q.y;
+    v[4 * i + 2] = q.z;
+    v[4 * i + 3] = q.w;
+  }
+  uint32_t t[N + 3];
+#pragma unroll
+  for (int j = 0; j < N + 3; ++j) t[j] = (ws & 1u) ? v[j + 1] : v[j];
+  uint32_t s[N + 1];
+#pragma unroll
+  for (int j = 0; j < N + 1; ++j) s[j] = (ws & 2u) ? t[j + 2] : t[j];
+#pragma unroll
+  for (int i = 0; i < N; ++i) w[i] = __funnelshift_r(s[i], s[i + 1], shift);
+}
+
 // 32 bf16 values as 4 x 16 bytes; bytes(i) gives values 4i..4i+3 (one word's bytes), i = 0..7.
 template <typename F>
 __device__ __forceinline__ void DecodeWords32(F&& bytes, uint4* out) {
@@ -144,13 +178,14 @@ struct StageDecoder<GgmlType::kQ6_K> {
   template <int kP>
   static __device__ __forceinline__ void Run(const uint8_t* b, int half, uint4 (&out)[8]) {
     const int hh = kP, odd = half;  // q = 2 kP + half
-    uint32_t ql[16], qh[8];
-    LdWords<Codec<GgmlType::kQ6_K>::kAlign>(b + 64 * hh, ql);
-    LdWords<Codec<GgmlType::kQ6_K>::kAlign>(b + 128 + 32 * hh, qh);
-    const float d = HalfBits(Ld16(b + 208));
-    // Scales 8hh + 4odd .. +3 (int8), two 16-bit loads (the block is 2-byte aligned).
-    const uint32_t s01 = Ld16(b + 192 + 8 * hh + 4 * odd), s23 = Ld16(b + 194 + 8 * hh + 4 * odd);
-    const uint32_t sw = s01 | (s23 << 16);
+    // The slot is 240 bytes (PanelGeometry: 15 words), so every realigned read below stays in it.
+    uint32_t ql[16], qh[8], tail[5];
+    LdWordsRealigned(b + 64 * hh, ql);
+    LdWordsRealigned(b + 128 + 32 * hh, qh);
+    LdWordsRealigned(b + 192, tail);  // scales[16], then d
+    const float d = HalfBits(static_cast<uint16_t>(tail[4]));
+    // Scales 8hh + 4odd .. +3 (int8).
+    const uint32_t sw = odd ? tail[2 * hh + 1] : tail[2 * hh];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const int g = 2 * odd + r;

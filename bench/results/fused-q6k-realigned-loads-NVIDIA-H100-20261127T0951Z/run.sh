@@ -1,0 +1,47 @@
+#!/bin/bash
+# The Q6_K decoder loads experiment (README.md). From the repository root:
+#   bash bench/results/fused-q6k-realigned-loads-NVIDIA-H100-20261127T0951Z/run.sh prepare
+#       here, with git: writes the decoders before this change (a68e197) into before/;
+#   bash .../run.sh [profile]
+#       on the GPU machine: builds ab_panel.cu with the tree's panel kernel ("new") and the same
+#       kernel compiled from before/ in a renamed namespace ("old"), runs it (output into $OUT,
+#       or the current folder); "profile" runs it under ncu instead (one launch of each).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+if [ "${1:-}" = prepare ]; then
+  mkdir -p "$here/before/kernels/cuda"
+  git -C "$repo" show a68e197:kernels/cuda/panel_stage_decode.cuh \
+    >"$here/before/kernels/cuda/panel_stage_decode.cuh"
+  exit 0
+fi
+[ -f "$here/before/kernels/cuda/panel_stage_decode.cuh" ] ||
+  { echo "run.sh: run 'run.sh prepare' first" >&2; exit 1; }
+out=${OUT:-.}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# shellcheck disable=SC2054  # the comma belongs to -gencode
+nv=(nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a)
+pids=()
+for f in fused_matmul_panel fused_matmul_panel_q4_k fused_matmul_panel_q5_k \
+  fused_matmul_panel_q6_k fused_matmul_panel_q8_0; do
+  "${nv[@]}" -I"$repo" -c "$repo/kernels/cuda/$f.cu" -o "$work/new_$f.o" &
+  pids+=($!)
+  # The header search finds before/'s decoders first; the renamed namespace and entry points
+  # let both kernels live in one binary.
+  "${nv[@]}" -I"$here/before" -I"$repo" -Dcuda_detail=cuda_detail_old \
+    -DFusedPanelMatmul=FusedPanelMatmulOld -DFusedPanelSupports=FusedPanelSupportsOld \
+    -c "$repo/kernels/cuda/$f.cu" -o "$work/old_$f.o" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+"${nv[@]}" -I"$repo" "$here/ab_panel.cu" "$work"/*.o "$repo/kernels/ggml_types.cc" \
+  "$repo/bench/cuda/bench_timer.cc" -lcublas -o "$work/ab"
+if [ "${1:-}" = profile ]; then
+  ncu --kernel-name-base function -k regex:FusedPanelKernel --launch-count 18 \
+    --section SpeedOfLight --section WarpStateStats \
+    --metrics smsp__inst_executed.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared_op_ld.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared_op_ld.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum,regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio \
+    "$work/ab" --profile >"$out/ncu-types.txt" 2>&1
+  exit 0
+fi
+"$work/ab" | tee "$out/ab-panel.txt"
