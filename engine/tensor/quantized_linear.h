@@ -43,15 +43,16 @@ struct LinearOptions {
   int64_t fused_max_tokens = 32;
   // Per-type overrides, for the Hopper panel kernel (kernels/cuda/fused_matmul_panel.cuh; other
   // GPUs run the portable kernel for these types too). Measured on an H100, ovid-bench-cuda
-  // --quick, 2026-11-26 (bench/NOTES.md, sixth session, raw units by TMA): fused / (dequantize +
-  // cuBLAS) time summed over 5 x [3072,3072] + [14336,3072] + [3072,14336]:
+  // --quick --skip-dequant, 2026-11-27 (bench/NOTES.md, thirteenth session, Q6_K's conflict-free
+  // loads): fused / (dequantize + cuBLAS) time summed over 5 x [3072,3072] + [14336,3072] +
+  // [3072,14336]:
   //          16 tok  64 tok  157 tok  314 tok  512 tok
-  //   Q4_K   0.47    0.53    0.61     0.79     1.17     -> 314
-  //   Q5_K   0.48    0.55    0.63     0.81     1.22     -> 314
-  //   Q8_0   0.53    0.60    0.67     0.86     1.30     -> 314
-  //   Q6_K   0.68    0.75    0.80     1.10     1.80     -> 157
+  //   Q4_K   0.48    0.53    0.62     0.80     1.19     -> 314
+  //   Q5_K   0.52    0.56    0.64     0.81     1.24     -> 314
+  //   Q8_0   0.58    0.60    0.66     0.86     1.33     -> 314
+  //   Q6_K   0.66    0.68    0.73     0.97     1.61     -> 314 (was 1.10 at 314 before)
   std::map<GgmlType, int64_t> fused_max_tokens_by_type = {
-      {GgmlType::kQ4_K, 314}, {GgmlType::kQ5_K, 314}, {GgmlType::kQ8_0, 314}, {GgmlType::kQ6_K, 157}};
+      {GgmlType::kQ4_K, 314}, {GgmlType::kQ5_K, 314}, {GgmlType::kQ8_0, 314}, {GgmlType::kQ6_K, 314}};
 
   int64_t FusedMaxTokens(GgmlType type) const {
     auto it = fused_max_tokens_by_type.find(type);
