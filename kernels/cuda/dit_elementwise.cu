@@ -3,11 +3,18 @@
 // 16-byte vectors, reduced for the norm statistics, transformed and stored once. Rounding points
 // follow the plain ATen chains (see the header), products of the rotation use __fmul_rn /
 // __fadd_rn so that nvcc cannot contract them into FMAs the plain chain does not have.
+//
+// Programmatic dependent launch: each kernel lets the next one in the stream start its blocks
+// as soon as all of its own blocks run (cuda_detail::LaunchDependents). A plainly launched next
+// kernel is unaffected; the fused panel matmul, which a norm usually precedes, is launched for
+// it and starts its set-up and weight copies while the norm finishes (it waits for the norm's
+// output before reading it).
 #include <cuda_bf16.h>
 
 #include <algorithm>
 
 #include "kernels/cuda/dit_elementwise.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace ovid {
 namespace {
@@ -76,6 +83,7 @@ __global__ void RmsNormRopeKernel(const __nv_bfloat16* __restrict__ x,
                                   __nv_bfloat16* __restrict__ out_normed,
                                   __nv_bfloat16* __restrict__ out_rope, int64_t dim,
                                   int64_t head_dim, int64_t tokens, float eps) {
+  cuda_detail::LaunchDependents();  // see "Programmatic dependent launch" at the top
   __shared__ float smem[kMaxWarps];
   const int64_t row = blockIdx.x;
   const int64_t vecs = dim / kVec;
@@ -145,6 +153,7 @@ __global__ void LayerNormModulateKernel(const __nv_bfloat16* __restrict__ x,
                                         const float* __restrict__ bias, DitModulationRows mod,
                                         __nv_bfloat16* __restrict__ out, int64_t dim,
                                         int64_t tokens, float eps) {
+  cuda_detail::LaunchDependents();  // see "Programmatic dependent launch" at the top
   __shared__ float smem[kMaxWarps];
   const int64_t row = blockIdx.x;
   const int64_t vecs = dim / kVec;
@@ -185,6 +194,7 @@ __global__ void LayerNormModulateKernel(const __nv_bfloat16* __restrict__ x,
 __global__ void GateResidualKernel(const __nv_bfloat16* x, const __nv_bfloat16* __restrict__ y,
                                    DitModulationRows mod, __nv_bfloat16* out, int64_t dim,
                                    int64_t tokens) {
+  cuda_detail::LaunchDependents();  // see "Programmatic dependent launch" at the top
   const int64_t row = blockIdx.x;
   const int64_t vecs = dim / kVec;
   const RowMod rm = SelectRows(mod, row, tokens);

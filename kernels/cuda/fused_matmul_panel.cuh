@@ -5,7 +5,9 @@
 // multiplies with the whole token panel; K is split over a thread-block cluster when N alone
 // does not fill the GPU (see fused_matmul_panel_kernel.cuh). FusedMatmul (fused_matmul.cuh)
 // calls it where it applies; this header exists for the tests and the benchmark, which force
-// its tile and split choices.
+// its tile and split choices. It is launched with programmatic dependent launch (the previous
+// kernel in the stream may still be finishing while its blocks set up; it waits for that
+// kernel's results before reading x or writing y), which needs nothing from the caller.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -26,6 +26,10 @@
 // the GPU: each block leaves its fp32 partial tile in shared memory and, after a cluster barrier,
 // block r sums token rows r, r + S, ... over the cluster through distributed shared memory and
 // writes them (+ bias) as bf16. No global scratch, one launch.
+// Programmatic dependent launch (pdl.cuh): the kernel lets the next one start at once, and is
+// itself launched so that its set-up and first weight units overlap the previous kernel; the
+// thread that issues the activation copies, and every thread before the epilogue, waits for
+// the previous kernels first.
 #pragma once
 
 #include <cooperative_groups.h>
@@ -39,6 +43,7 @@
 #include "kernels/cuda/block_decode.cuh"
 #include "kernels/cuda/hopper_sync.cuh"
 #include "kernels/cuda/panel_stage_decode.cuh"
+#include "kernels/cuda/pdl.cuh"
 #include "kernels/cuda/wgmma_ss.cuh"
 
 namespace ovid::cuda_detail {
@@ -152,6 +157,9 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
   // have landed). The k-th use of a barrier completes phase k, so waits take parity k & 1.
   const uint32_t xbar = SmemAddr(smem + L::kBarOffset);
   const uint32_t rawbar = xbar + 8 * L::kRing;
+  // Launched with programmatic stream serialization: the next kernel may start its prologue
+  // once every block of this grid runs (it waits for this grid's results itself).
+  LaunchDependents();
   if (tid == kPanelDecThreads) {
     for (int i = 0; i < L::kRing; ++i) MbarInit(xbar + 8 * i, 1);
     for (int i = 0; i < L::kRawBufs; ++i) MbarInit(rawbar + 8 * i, kTma ? 1 : kPanelMmaThreads);
@@ -253,6 +261,9 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     };
 #pragma unroll
     for (int i = 0; i < L::kRawBufs; ++i) load_raw(u0 + i);
+    // Everything before this reads only the weights, which no kernel writes after the load, so
+    // it overlaps the previous kernel; the activations (and, below, the output) wait for it.
+    if (x_issuer) GridDependencyWait();
 #pragma unroll
     for (int i = 0; i < L::kAhead; ++i) load_x(s_begin + i, i);
     // Shared-memory descriptors of weight tile 0 (this warpgroup's 64 rows) and activation slot
@@ -309,6 +320,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     }
   }
   cluster.sync();  // all partial tiles of the cluster are written and visible
+  GridDependencyWait();  // y and bias: the previous kernel may still have been using them
 
   // Block `rank` finishes token rows rank, rank + S, ...: one warp per token row, 4 features
   // per lane.

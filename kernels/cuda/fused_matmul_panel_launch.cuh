@@ -82,13 +82,18 @@ cudaError_t LaunchPanelKernel(const PanelProblem& p, int splits, cudaStream_t st
   cfg.blockDim = dim3(kPanelThreads);
   cfg.dynamicSmemBytes = kSmem;
   cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
+  cudaLaunchAttribute attr[2];
   attr[0].id = cudaLaunchAttributeClusterDimension;
   attr[0].val.clusterDim.x = splits;
   attr[0].val.clusterDim.y = 1;
   attr[0].val.clusterDim.z = 1;
+  // Programmatic dependent launch: the blocks start (barrier set-up, weight copies and decode)
+  // while the previous kernel in the stream finishes; the kernel waits for it before it touches
+  // the activations or the output (GridDependencyWait).
+  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[1].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cfg.numAttrs = 2;
   return cudaLaunchKernelEx(&cfg, kernel, xmap, wmap, p);
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/cpu/dequantize.h"
+#include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/fused_matmul.cuh"
 #include "kernels/cuda/fused_matmul_panel.cuh"
 #include "kernels/fp16.h"
@@ -185,6 +186,65 @@ TEST_P(FusedPanelTest, LongKOddNAndDispatch) {
 TEST_P(FusedPanelTest, RowsOfWholeWords) {
   RunCase(GetParam(), 157, 136, 2048, /*with_bias=*/true, 401, 0, Path::kPanel);
   RunCase(GetParam(), 60, 200, 2048, /*with_bias=*/false, 402, 64, Path::kPanel, 3);
+}
+
+// The panel kernel is launched with programmatic dependent launch: its blocks start while the
+// previous kernel finishes and wait for it before they read the activations or write the
+// output. Chained on one stream, eight times: a plain kernel (a dequantization) rewrites x with
+// new values, a fused matmul reads it (y1 = W1 x), and a second fused matmul reads the first's
+// output (y2 = W2 y1). Every output must equal the same launches run one at a time with a
+// synchronisation after each; an early read would see another round's x or y1.
+TEST_P(FusedPanelTest, ChainedLaunchesSeeTheirInputs) {
+  const GgmlType type = GetParam();
+  const int m = 157, k = 3072, n1 = 512, n2 = 256, rounds = 8;
+  std::mt19937 rng(501);
+  const int64_t q8 = GgmlInfo(GgmlType::kQ8_0).block_size;
+  const int64_t bs = GgmlInfo(type).block_size;
+  const std::vector<uint8_t> xq =
+      testing::RandomBlocks(GgmlType::kQ8_0, int64_t{rounds} * m * k / q8, rng, 0.02f, false);
+  const std::vector<uint8_t> w1 =
+      testing::RandomBlocks(type, int64_t{n1} * k / bs, rng, 0.02f, false);
+  const std::vector<uint8_t> w2 =
+      testing::RandomBlocks(type, int64_t{n2} * n1 / bs, rng, 0.02f, false);
+  DeviceBuffer dxq(xq.size()), dw1(w1.size()), dw2(w2.size()), dx(size_t{2} * m * k);
+  dxq.Upload(xq.data(), xq.size());
+  dw1.Upload(w1.data(), w1.size());
+  dw2.Upload(w2.data(), w2.size());
+  const size_t round_bytes = xq.size() / rounds;
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  auto run = [&](DeviceBuffer& y1, DeviceBuffer& y2, bool sync_each) {
+    for (int r = 0; r < rounds; ++r) {
+      const uint8_t* src = static_cast<const uint8_t*>(dxq.get()) + r * round_bytes;
+      ASSERT_EQ(DequantizeCuda(GgmlType::kQ8_0, src, dx.get(), FloatFormat::kBF16, m, k, stream),
+                cudaSuccess);
+      if (sync_each) ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      void* y1r = static_cast<uint8_t*>(y1.get()) + size_t{2} * r * m * n1;
+      void* y2r = static_cast<uint8_t*>(y2.get()) + size_t{2} * r * m * n2;
+      ASSERT_EQ(FusedPanelMatmul(type, dw1.get(), dx.get(), y1r, m, n1, k, nullptr, 0, 0, stream),
+                cudaSuccess);
+      if (sync_each) ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      ASSERT_EQ(FusedPanelMatmul(type, dw2.get(), y1r, y2r, m, n2, n1, nullptr, 0, 0, stream),
+                cudaSuccess);
+      if (sync_each) ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    }
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  };
+  DeviceBuffer y1(size_t{2} * rounds * m * n1), y2(size_t{2} * rounds * m * n2);
+  DeviceBuffer y1_ref(size_t{2} * rounds * m * n1), y2_ref(size_t{2} * rounds * m * n2);
+  ASSERT_NO_FATAL_FAILURE(run(y1_ref, y2_ref, /*sync_each=*/true));
+  ASSERT_NO_FATAL_FAILURE(run(y1, y2, /*sync_each=*/false));
+  EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+  for (const auto& [got_buf, want_buf, count] :
+       {std::tuple{&y1, &y1_ref, size_t{1} * rounds * m * n1},
+        std::tuple{&y2, &y2_ref, size_t{1} * rounds * m * n2}}) {
+    std::vector<uint16_t> got(count), want(count);
+    got_buf->Download(got.data(), count * 2);
+    want_buf->Download(want.data(), count * 2);
+    size_t differ = 0;
+    for (size_t i = 0; i < count; ++i) differ += got[i] != want[i];
+    EXPECT_EQ(differ, 0u) << "of " << count << " outputs";
+  }
 }
 
 TEST_P(FusedPanelTest, BadChoices) {

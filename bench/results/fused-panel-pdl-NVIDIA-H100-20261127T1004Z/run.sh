@@ -1,0 +1,39 @@
+#!/bin/bash
+# The programmatic-dependent-launch experiment (README.md). From the repository root:
+#   bash bench/results/fused-panel-pdl-NVIDIA-H100-20261127T1004Z/run.sh prepare
+#       here, with git: writes the panel kernel and launcher before PDL (c5fb40e) into before/;
+#   bash .../run.sh [--chain | --chain-trigger]
+#       on the GPU machine: builds the A/B program of the Q6_K loads experiment (ab_panel.cu,
+#       next door) with the tree's kernel ("new", PDL) and the one from before/ ("old") and runs
+#       it: back to back, or each call after a plain / an early-triggering elementwise kernel.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+ab=$repo/bench/results/fused-q6k-realigned-loads-NVIDIA-H100-20261127T0951Z/ab_panel.cu
+if [ "${1:-}" = prepare ]; then
+  mkdir -p "$here/before/kernels/cuda"
+  for f in fused_matmul_panel_kernel.cuh fused_matmul_panel_launch.cuh; do
+    git -C "$repo" show "c5fb40e:kernels/cuda/$f" >"$here/before/kernels/cuda/$f"
+  done
+  exit 0
+fi
+[ -f "$here/before/kernels/cuda/fused_matmul_panel_kernel.cuh" ] ||
+  { echo "run.sh: run 'run.sh prepare' first" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# shellcheck disable=SC2054  # the comma belongs to -gencode
+nv=(nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a)
+pids=()
+for f in fused_matmul_panel fused_matmul_panel_q4_k fused_matmul_panel_q5_k \
+  fused_matmul_panel_q6_k fused_matmul_panel_q8_0; do
+  "${nv[@]}" -I"$repo" -c "$repo/kernels/cuda/$f.cu" -o "$work/new_$f.o" &
+  pids+=($!)
+  "${nv[@]}" -I"$here/before" -I"$repo" -Dcuda_detail=cuda_detail_old \
+    -DFusedPanelMatmul=FusedPanelMatmulOld -DFusedPanelSupports=FusedPanelSupportsOld \
+    -c "$repo/kernels/cuda/$f.cu" -o "$work/old_$f.o" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+"${nv[@]}" -I"$repo" "$ab" "$work"/*.o "$repo/kernels/ggml_types.cc" \
+  "$repo/bench/cuda/bench_timer.cc" -lcublas -o "$work/ab"
+"$work/ab" "$@" | tee "${OUT:-.}/ab-pdl${1:-}.txt"
