@@ -14,6 +14,10 @@
 // instead, DequantizeWholeKernel, in which each warp runs its own pipeline (see there).
 // The stores are streaming (st.global.cs: first in line for L2 eviction) unless the caller
 // asks to keep the output in L2 (see dequantize.cuh).
+// Both kernels are launched with programmatic dependent launch (pdl.cuh) and wait for the
+// previous kernel before anything else: their blocks are resident when it finishes (after a norm
+// kernel that lets them start early, as in the lazy linear layer's chain), which saves the launch
+// gap; the wait comes first because a source or row ids may be the previous kernel's output.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -22,6 +26,7 @@
 #include "kernels/cuda/async_copy.cuh"
 #include "kernels/cuda/block_decode.cuh"
 #include "kernels/cuda/dequantize.cuh"
+#include "kernels/cuda/pdl.cuh"
 
 namespace ovid {
 namespace {
@@ -53,6 +58,23 @@ using cuda_detail::CpAsync16;
 using cuda_detail::CpAsyncCommit;
 using cuda_detail::CpAsyncWait;
 using cuda_detail::SmemAddr;
+
+// kernel<<<grid, block, smem, stream>>>(args...) with programmatic stream serialization.
+template <typename... Params, typename... Args>
+cudaError_t LaunchPdl(void (*kernel)(Params...), unsigned grid, unsigned block, size_t smem,
+                      cudaStream_t stream, Args... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(grid);
+  cfg.blockDim = dim3(block);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...);
+}
 
 // Copies n bytes from global p to shared s (16-byte aligned) with the widest safe loads.
 __device__ __forceinline__ void StageBytes(const uint8_t* __restrict__ p, uint8_t* s, int n) {
@@ -183,6 +205,8 @@ struct Params {
 
 template <GgmlType T, FloatFormat F>
 __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<T, F>()) DequantizeKernel(Params p) {
+  cuda_detail::GridDependencyWait();  // p.src / p.ids may come from the previous kernel
+  cuda_detail::LaunchDependents();
   using C = Codec<T>;
   using O = Out<F>;
   constexpr int kIn = (TileBytes<T>() + 15) / 16 * 16;
@@ -328,6 +352,8 @@ constexpr int WholeWarpSmem() {
 template <GgmlType T, FloatFormat F, bool kKeepInL2>
 __global__ void __launch_bounds__(kThreads)
     DequantizeWholeKernel(const uint8_t* __restrict__ src, void* __restrict__ dst, int64_t chunks) {
+  cuda_detail::GridDependencyWait();  // src may come from the previous kernel
+  cuda_detail::LaunchDependents();
   using C = Codec<T>;
   constexpr int kBytes = kWholeChunkBytes<T>;
   static_assert(kBytes % 16 == 0, "chunks must be whole 16-byte vectors");
@@ -434,9 +460,10 @@ cudaError_t LaunchWhole(const void* src, void* dst, int64_t total, bool keep_in_
     const int64_t rounds = (chunks + resident - 1) / resident;
     const int64_t warps = (chunks + rounds - 1) / rounds;
     const unsigned grid = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
-    kernel<<<grid, kThreads, smem, stream>>>(static_cast<const uint8_t*>(src), dst, chunks);
-    *launched = true;
-    return cudaGetLastError();
+    err = LaunchPdl(kernel, grid, kThreads, smem, stream, static_cast<const uint8_t*>(src), dst,
+                    chunks);
+    *launched = err == cudaSuccess;
+    return err;
   }
 }
 
@@ -466,8 +493,7 @@ cudaError_t Launch(Params p, cudaStream_t stream) {
   const int64_t resident = static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
   const int64_t rounds = (tiles + resident - 1) / resident;
   const unsigned grid = static_cast<unsigned>((tiles + rounds - 1) / rounds);
-  kernel<<<grid, kThreads, kSmem, stream>>>(p);
-  return cudaGetLastError();
+  return LaunchPdl(kernel, grid, kThreads, kSmem, stream, p);
 }
 
 cudaError_t Dispatch(GgmlType type, const void* src, int64_t src_row_bytes, int64_t n_src_rows,

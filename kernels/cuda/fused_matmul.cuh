@@ -18,7 +18,10 @@ namespace ovid {
 // Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
 bool FusedMatmulSupports(GgmlType type);
 
-// w: N rows of K elements of `type` (K a multiple of the block size), 16-byte aligned.
+// w: N rows of K elements of `type` (K a multiple of the block size), 16-byte aligned. On Hopper
+// the kernel may read w while the previous kernel in the stream is still running (programmatic
+// dependent launch, see fused_matmul_panel.cuh), so w must not be that kernel's output: it is
+// meant for resident weights, which nothing writes after the load.
 // x: [M, K] bf16 row-major, 16-byte aligned. y: [M, N] bf16 row-major. bias: [N] bf16 or null.
 // Errors (nothing is launched): cudaErrorInvalidValue for an unsupported type, K not a
 // multiple of the block size, negative sizes or null pointers; cudaErrorMisalignedAddress.

@@ -7,7 +7,8 @@
 // calls it where it applies; this header exists for the tests and the benchmark, which force
 // its tile and split choices. It is launched with programmatic dependent launch (the previous
 // kernel in the stream may still be finishing while its blocks set up; it waits for that
-// kernel's results before reading x or writing y), which needs nothing from the caller.
+// kernel's results before reading x or writing y). It reads w before that wait: w must not be
+// the previous kernel's output (weights never are).
 #pragma once
 
 #include <cuda_runtime.h>

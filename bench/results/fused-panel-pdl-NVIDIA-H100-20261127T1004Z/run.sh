@@ -5,7 +5,10 @@
 #   bash .../run.sh [--chain | --chain-trigger]
 #       on the GPU machine: builds the A/B program of the Q6_K loads experiment (ab_panel.cu,
 #       next door) with the tree's kernel ("new", PDL) and the one from before/ ("old") and runs
-#       it: back to back, or each call after a plain / an early-triggering elementwise kernel.
+#       it: back to back, or each call after a plain / an early-triggering elementwise kernel;
+#   bash .../run.sh dequant
+#       on the GPU machine: dq_pdl_ab.cu, the dequantization with PDL against the one before
+#       (bdf68a0), back to back and after an early-triggering elementwise kernel.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
@@ -15,6 +18,7 @@ if [ "${1:-}" = prepare ]; then
   for f in fused_matmul_panel_kernel.cuh fused_matmul_panel_launch.cuh; do
     git -C "$repo" show "c5fb40e:kernels/cuda/$f" >"$here/before/kernels/cuda/$f"
   done
+  git -C "$repo" show bdf68a0:kernels/cuda/dequantize.cu >"$here/before/dequantize.cu"
   exit 0
 fi
 [ -f "$here/before/kernels/cuda/fused_matmul_panel_kernel.cuh" ] ||
@@ -23,6 +27,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # shellcheck disable=SC2054  # the comma belongs to -gencode
 nv=(nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a)
+if [ "${1:-}" = dequant ]; then
+  "${nv[@]}" -I"$repo" -c "$here/before/dequantize.cu" -o "$work/old.o" \
+    -DDequantizeCuda=DequantizeCudaOld -DDequantizeRowsCuda=DequantizeRowsCudaOld \
+    -DDequantizeCudaSupports=DequantizeCudaSupportsOld
+  "${nv[@]}" -I"$repo" "$here/dq_pdl_ab.cu" "$repo/kernels/cuda/dequantize.cu" \
+    "$repo/kernels/ggml_types.cc" "$repo/bench/cuda/bench_timer.cc" "$work/old.o" -o "$work/dq"
+  "$work/dq" | tee "${OUT:-.}/dq-pdl-ab.txt"
+  exit 0
+fi
 pids=()
 for f in fused_matmul_panel fused_matmul_panel_q4_k fused_matmul_panel_q5_k \
   fused_matmul_panel_q6_k fused_matmul_panel_q8_0; do
