@@ -41,7 +41,9 @@ absl::Status DequantizeInto(GgmlType type, const at::Tensor& blocks, int64_t row
 
 // Y [m, n] (bf16) = X [m, k] (bf16) . W^T + bias, W = `blocks` ([n, k] of `type`) on the same
 // CUDA device; `bias` is bf16 [n] or undefined. FailedPrecondition if HasFusedMatmul(type) is
-// false. Enqueued on the current stream.
+// false. Enqueued on the current stream. `blocks` may be read while the stream's previous kernel
+// still runs (kernels/cuda/fused_matmul.cuh), so it must be resident weights, never the output
+// of the op just before.
 absl::StatusOr<at::Tensor> FusedQuantMatmul(const at::Tensor& x, GgmlType type,
                                             const at::Tensor& blocks, int64_t n, int64_t k,
                                             const at::Tensor& bias);
