@@ -59,10 +59,17 @@ using cuda_detail::CpAsyncCommit;
 using cuda_detail::CpAsyncWait;
 using cuda_detail::SmemAddr;
 
-// kernel<<<grid, block, smem, stream>>>(args...) with programmatic stream serialization.
+// kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream serialization on
+// compute capability 9 and up (the cards that have it; older ones get a plain launch).
 template <typename... Params, typename... Args>
 cudaError_t LaunchPdl(void (*kernel)(Params...), unsigned grid, unsigned block, size_t smem,
                       cudaStream_t stream, Args... args) {
+  int device = 0, major = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess) {
+    err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  }
+  if (err != cudaSuccess) return err;
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(grid);
   cfg.blockDim = dim3(block);
@@ -72,7 +79,7 @@ cudaError_t LaunchPdl(void (*kernel)(Params...), unsigned grid, unsigned block, 
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cfg.numAttrs = major >= 9 ? 1 : 0;
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...);
 }
 
