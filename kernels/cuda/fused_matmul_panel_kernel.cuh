@@ -188,9 +188,8 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
       }
       if (s - kPanelTiles >= s_begin) NamedSync(kBarEmpty + b, kEmptyCount);  // tile b consumed
       uint4 packed[8];
-      StageDecoder<T>::template Run<kP>(
-          dsrc + (u % L::kRawBufs) * G::kRawBytes + ((drow_mis + u * G::kUnitBytes) & 15), half,
-          packed);
+      DecodeStage<T, kP, kTma>(dsrc + (u % L::kRawBufs) * G::kRawBytes,
+                               (drow_mis + u * G::kUnitBytes) & 15, half, packed);
       uint8_t* tile = dtile + b * kPanelTile;
 #pragma unroll
       for (int c = 0; c < 8; ++c) {

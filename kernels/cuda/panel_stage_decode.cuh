@@ -81,6 +81,28 @@ __device__ __forceinline__ void LdWordsRealigned(const uint8_t* p, uint32_t (&w)
   for (int i = 0; i < N; ++i) w[i] = __funnelshift_r(s[i], s[i + 1], shift);
 }
 
+// N words starting at word kW0 of a 16-byte-aligned shared-memory region, shifted right by
+// `shift` bits (0 or 16) across word boundaries: the unit's offset in its slot split into a
+// compile-time word part and a run-time half-word part (LdWordsRealigned without the selects).
+template <int kW0, int N>
+__device__ __forceinline__ void LdWordsAt(const uint8_t* base16, uint32_t shift, uint32_t (&w)[N]) {
+  constexpr int kV0 = kW0 / 4, kVecs = (kW0 + N) / 4 - kV0 + 1;  // words kW0 .. kW0 + N
+  const uint4* q = reinterpret_cast<const uint4*>(base16) + kV0;
+  uint32_t v[4 * kVecs];
+#pragma unroll
+  for (int i = 0; i < kVecs; ++i) {
+    const uint4 x = q[i];
+    v[4 * i] = x.x;
+    v[4 * i + 1] = x.y;
+    v[4 * i + 2] = x.z;
+    v[4 * i + 3] = x.w;
+  }
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    w[i] = __funnelshift_r(v[kW0 - 4 * kV0 + i], v[kW0 - 4 * kV0 + i + 1], shift);
+  }
+}
+
 // 32 bf16 values as 4 x 16 bytes; bytes(i) gives values 4i..4i+3 (one word's bytes), i = 0..7.
 template <typename F>
 __device__ __forceinline__ void DecodeWords32(F&& bytes, uint4* out) {
@@ -175,14 +197,34 @@ struct StageDecoder<GgmlType::kQ5_K> {
 // u = nibble | 2 high bits << 4 = v + 32, y = (d*sc)*v, four scales (one per 16 weights).
 template <>
 struct StageDecoder<GgmlType::kQ6_K> {
+  // The slot is 240 bytes (PanelGeometry: 15 words), so every read below stays in it.
   template <int kP>
   static __device__ __forceinline__ void Run(const uint8_t* b, int half, uint4 (&out)[8]) {
-    const int hh = kP, odd = half;  // q = 2 kP + half
-    // The slot is 240 bytes (PanelGeometry: 15 words), so every realigned read below stays in it.
     uint32_t ql[16], qh[8], tail[5];
-    LdWordsRealigned(b + 64 * hh, ql);
-    LdWordsRealigned(b + 128 + 32 * hh, qh);
+    LdWordsRealigned(b + 64 * kP, ql);
+    LdWordsRealigned(b + 128 + 32 * kP, qh);
     LdWordsRealigned(b + 192, tail);  // scales[16], then d
+    Expand<kP>(ql, qh, tail, half, out);
+  }
+  // The same with the unit at byte 4 kWs + shift / 8 of a 16-byte-aligned slot, kWs known at
+  // compile time (DecodeStage): no selects.
+  template <int kP, int kWs>
+  static __device__ __forceinline__ void RunAt(const uint8_t* slot, uint32_t shift, int half,
+                                               uint4 (&out)[8]) {
+    uint32_t ql[16], qh[8], tail[5];
+    LdWordsAt<kWs + 16 * kP>(slot, shift, ql);
+    LdWordsAt<kWs + 32 + 8 * kP>(slot, shift, qh);
+    LdWordsAt<kWs + 48>(slot, shift, tail);
+    Expand<kP>(ql, qh, tail, half, out);
+  }
+
+ private:
+  // ql: bytes 64hh.., qh: bytes 128 + 32hh.., tail: bytes 192..211 of the block (hh = kP).
+  template <int kP>
+  static __device__ __forceinline__ void Expand(const uint32_t (&ql)[16], const uint32_t (&qh)[8],
+                                                const uint32_t (&tail)[5], int half,
+                                                uint4 (&out)[8]) {
+    const int hh = kP, odd = half;  // q = 2 kP + half
     const float d = HalfBits(static_cast<uint16_t>(tail[4]));
     // Scales 8hh + 4odd .. +3 (int8).
     const uint32_t sw = odd ? tail[2 * hh + 1] : tail[2 * hh];
@@ -228,5 +270,34 @@ struct StageDecoder<GgmlType::kQ8_0> {
     }
   }
 };
+
+// Stage q = 2 kP + half of the unit at byte `off` (even, < 16) of a 16-byte-aligned slot. With
+// kUniformOffset (the offset is the same for every row of the block: units by TMA) Q6_K switches
+// on the word part of the offset, so its loads need no run-time selects; the switch is uniform
+// across the block, so no warp diverges. Units by cp.async sit at different offsets in even and
+// odd rows (2520-byte rows at K = 3072), so they keep the run-time realignment.
+template <GgmlType T, int kP, bool kUniformOffset>
+__device__ __forceinline__ void DecodeStage(const uint8_t* slot, int off, int half,
+                                            uint4 (&out)[8]) {
+  if constexpr (T == GgmlType::kQ6_K && kUniformOffset) {
+    const uint32_t shift = static_cast<uint32_t>(off & 2) * 8;
+    switch (off >> 2) {
+      case 0:
+        StageDecoder<T>::template RunAt<kP, 0>(slot, shift, half, out);
+        break;
+      case 1:
+        StageDecoder<T>::template RunAt<kP, 1>(slot, shift, half, out);
+        break;
+      case 2:
+        StageDecoder<T>::template RunAt<kP, 2>(slot, shift, half, out);
+        break;
+      default:
+        StageDecoder<T>::template RunAt<kP, 3>(slot, shift, half, out);
+        break;
+    }
+  } else {
+    StageDecoder<T>::template Run<kP>(slot + off, half, out);
+  }
+}
 
 }  // namespace ovid::cuda_detail
