@@ -47,6 +47,20 @@ __device__ __forceinline__ uint2 SignedBytesBf16(uint32_t w, float a, float c) {
   return make_uint2(PackBf16x2(y[0], y[1]), PackBf16x2(y[2], y[3]));
 }
 
+// kWords / 4 16-byte vectors from q, as kWords words.
+template <int kWords>
+__device__ __forceinline__ void LdVectors(const uint4* q, uint32_t (&v)[kWords]) {
+  static_assert(kWords % 4 == 0, "whole vectors");
+#pragma unroll
+  for (int i = 0; i < kWords / 4; ++i) {
+    const uint4 x = q[i];
+    v[4 * i] = x.x;
+    v[4 * i + 1] = x.y;
+    v[4 * i + 2] = x.z;
+    v[4 * i + 3] = x.w;
+  }
+}
+
 // N consecutive words at a 2-byte-aligned shared-memory address, read as the 16-byte vectors
 // that cover them and shifted into place. Why: a raw unit slot is an odd number of 16-byte
 // words wide (240 bytes for Q6_K), so 16-byte loads of 32 consecutive rows are free of bank
@@ -63,14 +77,7 @@ __device__ __forceinline__ void LdWordsRealigned(const uint8_t* p, uint32_t (&w)
   const uint4* base = reinterpret_cast<const uint4*>(a & ~uintptr_t{15});
   const uint32_t ws = static_cast<uint32_t>(a >> 2) & 3u, shift = static_cast<uint32_t>(a & 3) * 8;
   uint32_t v[4 * kVecs];
-#pragma unroll
-  for (int i = 0; i < kVecs; ++i) {
-    const uint4 q = base[i];
-    v[4 * i] = q.x;
-    v[4 * i + 1] = q.y;
-    v[4 * i + 2] = q.z;
-    v[4 * i + 3] = q.w;
-  }
+  LdVectors(base, v);
   uint32_t t[N + 3];
 #pragma unroll
   for (int j = 0; j < N + 3; ++j) t[j] = (ws & 1u) ? v[j + 1] : v[j];
@@ -89,14 +96,7 @@ __device__ __forceinline__ void LdWordsAt(const uint8_t* base16, uint32_t shift,
   constexpr int kV0 = kW0 / 4, kVecs = (kW0 + N) / 4 - kV0 + 1;  // words kW0 .. kW0 + N
   const uint4* q = reinterpret_cast<const uint4*>(base16) + kV0;
   uint32_t v[4 * kVecs];
-#pragma unroll
-  for (int i = 0; i < kVecs; ++i) {
-    const uint4 x = q[i];
-    v[4 * i] = x.x;
-    v[4 * i + 1] = x.y;
-    v[4 * i + 2] = x.z;
-    v[4 * i + 3] = x.w;
-  }
+  LdVectors(q, v);
 #pragma unroll
   for (int i = 0; i < N; ++i) {
     w[i] = __funnelshift_r(v[kW0 - 4 * kV0 + i], v[kW0 - 4 * kV0 + i + 1], shift);
