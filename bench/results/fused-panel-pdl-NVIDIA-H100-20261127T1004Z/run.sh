@@ -36,17 +36,5 @@ if [ "${1:-}" = dequant ]; then
   "$work/dq" | tee "${OUT:-.}/dq-pdl-ab.txt"
   exit 0
 fi
-pids=()
-for f in fused_matmul_panel fused_matmul_panel_q4_k fused_matmul_panel_q5_k \
-  fused_matmul_panel_q6_k fused_matmul_panel_q8_0; do
-  "${nv[@]}" -I"$repo" -c "$repo/kernels/cuda/$f.cu" -o "$work/new_$f.o" &
-  pids+=($!)
-  "${nv[@]}" -I"$here/before" -I"$repo" -Dcuda_detail=cuda_detail_old \
-    -DFusedPanelMatmul=FusedPanelMatmulOld -DFusedPanelSupports=FusedPanelSupportsOld \
-    -c "$repo/kernels/cuda/$f.cu" -o "$work/old_$f.o" &
-  pids+=($!)
-done
-for p in "${pids[@]}"; do wait "$p"; done
-"${nv[@]}" -I"$repo" "$ab" "$work"/*.o "$repo/kernels/ggml_types.cc" \
-  "$repo/bench/cuda/bench_timer.cc" -lcublas -o "$work/ab"
+bash "$(dirname "$ab")/build_ab.sh" "$here/before" "$work/ab"
 "$work/ab" "$@" | tee "${OUT:-.}/ab-pdl${1:-}.txt"

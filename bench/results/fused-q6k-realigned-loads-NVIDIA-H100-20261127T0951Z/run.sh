@@ -28,23 +28,7 @@ old=$here/before
 [ "${1:-}" = switch ] && old=$here/before-switch
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# shellcheck disable=SC2054  # the comma belongs to -gencode
-nv=(nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a)
-pids=()
-for f in fused_matmul_panel fused_matmul_panel_q4_k fused_matmul_panel_q5_k \
-  fused_matmul_panel_q6_k fused_matmul_panel_q8_0; do
-  "${nv[@]}" -I"$repo" -c "$repo/kernels/cuda/$f.cu" -o "$work/new_$f.o" &
-  pids+=($!)
-  # The header search finds before/'s decoders first; the renamed namespace and entry points
-  # let both kernels live in one binary.
-  "${nv[@]}" -I"$old" -I"$repo" -Dcuda_detail=cuda_detail_old \
-    -DFusedPanelMatmul=FusedPanelMatmulOld -DFusedPanelSupports=FusedPanelSupportsOld \
-    -c "$repo/kernels/cuda/$f.cu" -o "$work/old_$f.o" &
-  pids+=($!)
-done
-for p in "${pids[@]}"; do wait "$p"; done
-"${nv[@]}" -I"$repo" "$here/ab_panel.cu" "$work"/*.o "$repo/kernels/ggml_types.cc" \
-  "$repo/bench/cuda/bench_timer.cc" -lcublas -o "$work/ab"
+bash "$here/build_ab.sh" "$old" "$work/ab"
 if [ "${1:-}" = profile ]; then
   ncu --kernel-name-base function -k regex:FusedPanelKernel --launch-count 18 \
     --section SpeedOfLight --section WarpStateStats \
