@@ -59,17 +59,11 @@ using cuda_detail::CpAsyncCommit;
 using cuda_detail::CpAsyncWait;
 using cuda_detail::SmemAddr;
 
-// kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream serialization on
-// compute capability 9 and up (the cards that have it; older ones get a plain launch).
+// kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream serialization when
+// `pdl` (compute capability 9 and up, the cards that have it; older ones get a plain launch).
 template <typename... Params, typename... Args>
-cudaError_t LaunchPdl(void (*kernel)(Params...), unsigned grid, unsigned block, size_t smem,
-                      cudaStream_t stream, Args... args) {
-  int device = 0, major = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) {
-    err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
-  }
-  if (err != cudaSuccess) return err;
+cudaError_t LaunchPdl(void (*kernel)(Params...), bool pdl, unsigned grid, unsigned block,
+                      size_t smem, cudaStream_t stream, Args... args) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(grid);
   cfg.blockDim = dim3(block);
@@ -79,7 +73,7 @@ cudaError_t LaunchPdl(void (*kernel)(Params...), unsigned grid, unsigned block, 
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = major >= 9 ? 1 : 0;
+  cfg.numAttrs = pdl ? 1 : 0;
   return cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...);
 }
 
@@ -431,10 +425,12 @@ cudaError_t LaunchWhole(const void* src, void* dst, int64_t total, bool keep_in_
     }
     auto* kernel =
         keep_in_l2 ? DequantizeWholeKernel<T, F, true> : DequantizeWholeKernel<T, F, false>;
-    int device = 0, sms = 0, smem_per_sm = 0, reserved = 0, per_sm = 0;
+    int device = 0, sms = 0, smem_per_sm = 0, reserved = 0, per_sm = 0, major = 0;
     cudaError_t err = cudaGetDevice(&device);
     if (err != cudaSuccess) return err;
     if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) !=
+            cudaSuccess ||
+        (err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device)) !=
             cudaSuccess ||
         (err = cudaDeviceGetAttribute(&smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor,
                                       device)) != cudaSuccess ||
@@ -467,8 +463,8 @@ cudaError_t LaunchWhole(const void* src, void* dst, int64_t total, bool keep_in_
     const int64_t rounds = (chunks + resident - 1) / resident;
     const int64_t warps = (chunks + rounds - 1) / rounds;
     const unsigned grid = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
-    err = LaunchPdl(kernel, grid, kThreads, smem, stream, static_cast<const uint8_t*>(src), dst,
-                    chunks);
+    err = LaunchPdl(kernel, major >= 9, grid, kThreads, smem, stream,
+                    static_cast<const uint8_t*>(src), dst, chunks);
     *launched = err == cudaSuccess;
     return err;
   }
@@ -486,9 +482,12 @@ cudaError_t Launch(Params p, cudaStream_t stream) {
   err = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
                              cudaSharedmemCarveoutMaxShared);
   if (err != cudaSuccess) return err;
-  int device = 0, sms = 0, per_sm = 0;
+  int device = 0, sms = 0, per_sm = 0, major = 0;
   if ((err = cudaGetDevice(&device)) != cudaSuccess) return err;
-  if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess) {
+  if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device)) !=
+          cudaSuccess ||
+      (err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device)) !=
+          cudaSuccess) {
     return err;
   }
   err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, kSmem);
@@ -500,7 +499,7 @@ cudaError_t Launch(Params p, cudaStream_t stream) {
   const int64_t resident = static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
   const int64_t rounds = (tiles + resident - 1) / resident;
   const unsigned grid = static_cast<unsigned>((tiles + rounds - 1) / rounds);
-  return LaunchPdl(kernel, grid, kThreads, kSmem, stream, p);
+  return LaunchPdl(kernel, major >= 9, grid, kThreads, kSmem, stream, p);
 }
 
 cudaError_t Dispatch(GgmlType type, const void* src, int64_t src_row_bytes, int64_t n_src_rows,
