@@ -14,6 +14,8 @@
 #        SIZES (default "704x704_5s 960x960_10s"), REPEAT (forward passes per config, default 4),
 #        SAMPLE_STEPS (default 3; 0 skips the sample): the guided loop's steps, each timed with
 #        the device synchronised (the warm steps' median is the real seconds per step),
+#        BATCH_GUIDANCE (default "off"; "off on" runs the loop both ways and compares the
+#        latents): both passes of a step in one batch-2 forward,
 #        PROFILE=1: each configuration's last pass is profiled (ovid-forward --profile: GPU time
 #        per kernel family and the top kernels, in the log; Chrome traces in TRACE_DIR if set).
 set -euo pipefail
@@ -72,10 +74,26 @@ log="$results/forward-$(nvidia-smi --query-gpu=name --format=csv,noheader | head
     done
     steps=${SAMPLE_STEPS:-3}
     [ "$steps" -gt 0 ] || continue
-    echo "== $size: sample, $steps UniPC steps (CFG: 2 passes per step, SLG layer 11), ${sample_flags[*]}"
-    "$build/bin/ovid-forward" --model "$model" --inputs "$work/$size.sample.safetensors" \
-      --out "$work/out.safetensors" --device cuda --dtype bf16 --mode sample --steps "$steps" \
-      --solver unipc --slg-layer 11 --seed 42 "${sample_flags[@]}" 2>&1
+    for batch in ${BATCH_GUIDANCE:-off}; do
+      echo "== $size: sample, $steps UniPC steps (CFG: 2 passes per step, SLG layer 11), ${sample_flags[*]} --batch-guidance $batch"
+      "$build/bin/ovid-forward" --model "$model" --inputs "$work/$size.sample.safetensors" \
+        --out "$work/sample-$batch.safetensors" --device cuda --dtype bf16 --mode sample \
+        --steps "$steps" --solver unipc --slg-layer 11 --seed 42 --batch-guidance "$batch" \
+        "${sample_flags[@]}" 2>&1
+    done
+    if [ -f "$work/sample-off.safetensors" ] && [ -f "$work/sample-on.safetensors" ]; then
+      # Both loops from the same noise: the batched one must land where the two-pass one does.
+      python3 - "$work/sample-off.safetensors" "$work/sample-on.safetensors" <<'PY'
+import sys
+from safetensors.torch import load_file
+a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
+for k in sorted(a):
+    x, y = a[k].float(), b[k].float()
+    err = ((x - y).abs().max() / x.abs().max()).item()
+    print(f"batched vs two-pass sample, {k}: max |diff| / max |two-pass| = {err:.3e}")
+PY
+    fi
+    rm -f "$work"/sample-*.safetensors
   done
 } | tee "$log"
 

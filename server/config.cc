@@ -228,6 +228,10 @@ const std::vector<Flag>& Flags() {
        Uint32(&Config::max_queue, 1, 100000)},
       {"workers", "N", "1", "Jobs run at once (one per GPU slot).",
        Uint32(&Config::workers, 1, 64)},
+      {"batch-guidance", "on|off", "off",
+       "on: both guidance passes of a denoising step in one batch (each weight read once per "
+       "step, twice the activation memory; the VRAM estimate counts it).",
+       Enum(&Config::batch_guidance, std::map<std::string, bool>{{"on", true}, {"off", false}})},
       {"drain-timeout", "DURATION", "30s",
        "On SIGTERM: how long running and queued jobs may finish before they are cancelled.",
        Duration(&Config::drain_timeout, absl::Hours(24))},

@@ -48,6 +48,7 @@ PipelineOptions ToPipelineOptions(const Config& config) {
   options.weights = config.dequant;
   options.cache_budget_bytes = config.cache_budget_bytes;
   options.workers = config.workers;
+  options.batch_guidance = config.batch_guidance;
   options.faults.oom_at_step = config.fault_oom_at_step;
   options.faults.device_error_at_step = config.fault_device_error_at_step;
   options.faults.step_delay_ms = config.fault_step_delay_ms;

@@ -336,6 +336,9 @@ void Bench::Goals() {
   };
   const Goal goals[] = {
       {"video block @15004 (fusion k/v at 157, text k/v at 512)", 15004, 157, 1.03, false},
+      // --batch-guidance: both passes of a step in one batch, each weight expanded once for both.
+      {"video block @30008 (guidance batched; fusion k/v at 314, text k/v at 512)", 30008, 314,
+       1.03, false},
       {"audio block @157 (fusion k/v at 15004, text k/v at 512)", 157, 15004, 1.0, true},
       {"audio block @314 (fusion k/v at 30008, text k/v at 512)", 314, 30008, 1.0, true}};
   std::printf(

@@ -121,6 +121,7 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
   options.audio_guidance = p.audio_guidance;
   options.slg_layer = p.slg_layer;  // <= 0: the model skips nothing
   options.skip_negative_at_unit_guidance = true;
+  options.batch_guidance = in.batch_guidance;
   if (in.first_frame_latent.defined()) {
     OVID_ASSIGN_OR_RETURN(options.first_frame_latent, ops::GuardTorch("first frame latent", [&] {
                             return in.first_frame_latent.to(model.device(), model.dtype());

@@ -33,6 +33,7 @@ struct DenoiseInputs {
   at::Tensor first_frame_latent;  // image to video: [C_v, 1, h, w]; undefined for text to video
   uint64_t seed = 0;
   FaultHooks faults;
+  bool batch_guidance = false;                      // PipelineOptions::batch_guidance
   std::chrono::steady_clock::time_point job_start;  // elapsed_seconds counts from here
 };
 

@@ -1,6 +1,8 @@
 // File: engine/pipeline/ovi_model_fn.cc
 #include "engine/pipeline/ovi_model_fn.h"
 
+#include <ATen/ops/stack.h>
+
 #include <utility>
 
 #include "engine/gguf/status_macros.h"
@@ -20,10 +22,19 @@ sampling::ModelFn MakeOviModelFn(const ovi::OviModel& model, const ovi::OviConte
     ovi::OviForwardOptions options;
     options.first_frame_clean = first_frame_clean;
     options.slg_layer = call.slg_layer;
+    const ovi::OviForwardInputs inputs{video, audio, call.timestep};
+    if (call.pass == sampling::GuidancePass::kBoth) {
+      OVID_ASSIGN_OR_RETURN(ovi::OviGuidedOutputs out,
+                            model.ForwardGuided(inputs, positive, negative, options));
+      return ops::GuardTorch("Ovi forward", [&] {
+        return sampling::TowerVelocities{
+            at::stack({out.positive.video, out.negative.video}).to(video.scalar_type()),
+            at::stack({out.positive.audio, out.negative.audio}).to(audio.scalar_type())};
+      });
+    }
     const bool pos = call.pass == sampling::GuidancePass::kPositive;
-    OVID_ASSIGN_OR_RETURN(
-        ovi::OviForwardOutputs out,
-        model.Forward({video, audio, call.timestep}, pos ? positive : negative, options));
+    OVID_ASSIGN_OR_RETURN(ovi::OviForwardOutputs out,
+                          model.Forward(inputs, pos ? positive : negative, options));
     return ops::GuardTorch("Ovi forward", [&] {
       return sampling::TowerVelocities{out.video.to(video.scalar_type()),   // [C, F, H, W]
                                        out.audio.to(audio.scalar_type())};  // [L, C]

@@ -1,7 +1,8 @@
 // File: engine/pipeline/ovi_model_fn.h
 // Ovi's denoiser as the sampling loop's model function (engine/sampling/sample_loop.h): the
 // positive pass uses the positive context, the negative pass the negative one with the
-// loop's skip-layer block. Shared by the pipeline and `ovid-forward --mode sample`, so the
+// loop's skip-layer block; a batched call (GuidancePass::kBoth) runs both in one
+// OviModel::ForwardGuided. Shared by the pipeline and `ovid-forward --mode sample`, so the
 // tool's sampling (which tests/reference compares with PyTorch) is the pipeline's.
 #pragma once
 

@@ -247,6 +247,7 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
       c.video_in_dim * plan.latent_frames * plan.latent_height * plan.latent_width;
   in.audio_latent_elements = plan.audio_latents * c.audio_in_dim;
   in.negative_pass = !plan.Unguided();
+  in.batch_guidance = options_.batch_guidance;
 
   const Components& comp = *components_;
   StageEstimateInputs stages;

@@ -13,6 +13,10 @@
 //               tensors (residual, normed input, q/k/v, attention out, modulated input, RoPE
 //               temporaries) and the FFN hidden twice (before and after GELU)
 //     attention flash/efficient SDPA keeps only a log-sum-exp per head and query: 8 B
+//   batched  with batch_guidance (and a negative pass) the forward's token-proportional terms
+//            count twice: both samples' activations are live at once. The stacked text K/V of
+//            one block (2 towers * 2 samples * (K + V) * text_len * dim * e, 25 MB at full
+//            size) is a transient inside `fixed`.
 //   job      = (forward + context of the negative pass + sampler state) * 1.05
 //     sampler state per latent element: noise, state, two UniPC history entries and the two
 //               pass outputs in e, plus the float32 guided velocity, x0 and the solver result
@@ -43,6 +47,7 @@ struct VramEstimateInputs {
   int64_t video_latent_elements = 0;  // 48 * F * h * w
   int64_t audio_latent_elements = 0;  // L * 20
   bool negative_pass = true;          // false when both guidance scales are 1
+  bool batch_guidance = false;        // both passes in one batch-2 forward (with negative_pass)
 };
 
 // One denoiser forward pass with one prepared context (what the calibration measured).

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -36,9 +37,17 @@ absl::Status PinFirstFrame(at::Tensor& video, const std::optional<at::Tensor>& l
 
 absl::Status CheckVelocities(const TowerVelocities& v, const at::Tensor& video,
                              const at::Tensor& audio, GuidancePass pass) {
-  const char* name = pass == GuidancePass::kPositive ? "positive" : "negative";
-  if (!v.video.defined() || !v.audio.defined() || v.video.sizes() != video.sizes() ||
-      v.audio.sizes() != audio.sizes()) {
+  const char* name = pass == GuidancePass::kPositive   ? "positive"
+                     : pass == GuidancePass::kNegative ? "negative"
+                                                       : "batched";
+  // kBoth: [2, ...] of each shape.
+  auto expected = [pass](const at::Tensor& t) {
+    std::vector<int64_t> s(t.sizes().begin(), t.sizes().end());
+    if (pass == GuidancePass::kBoth) s.insert(s.begin(), 2);
+    return s;
+  };
+  if (!v.video.defined() || !v.audio.defined() || v.video.sizes() != expected(video) ||
+      v.audio.sizes() != expected(audio)) {
     return absl::InternalError(
         absl::StrCat("model's ", name, " pass returned velocities of the wrong shape"));
   }
@@ -50,9 +59,6 @@ absl::Status CheckVelocities(const TowerVelocities& v, const at::Tensor& video,
 absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& initial_video,
                                     const at::Tensor& initial_audio, const SampleOptions& options,
                                     const ProgressFn& progress, const CancelFn& cancelled) {
-  if (options.batch_guidance) {
-    return absl::UnimplementedError("batched guidance (one batch-2 pass) is not implemented");
-  }
   if (!initial_video.defined() || !initial_audio.defined()) {
     return absl::InvalidArgumentError("sampling needs initial video and audio latents");
   }
@@ -80,11 +86,20 @@ absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& init
     ModelCall call;
     call.step = i;
     call.timestep = video_sampler->timesteps()[i];
-    call.pass = GuidancePass::kPositive;
-    OVID_ASSIGN_OR_RETURN(TowerVelocities pos, model(state.video, state.audio, call));
-    OVID_RETURN_IF_ERROR(CheckVelocities(pos, state.video, state.audio, call.pass));
     at::Tensor v_video, v_audio;
-    TowerVelocities neg;
+    TowerVelocities pos, neg;
+    if (options.batch_guidance && !unguided) {
+      call.pass = GuidancePass::kBoth;
+      call.slg_layer = options.slg_layer;
+      OVID_ASSIGN_OR_RETURN(TowerVelocities both, model(state.video, state.audio, call));
+      OVID_RETURN_IF_ERROR(CheckVelocities(both, state.video, state.audio, call.pass));
+      pos = {both.video[0], both.audio[0]};
+      neg = {both.video[1], both.audio[1]};
+    } else {
+      call.pass = GuidancePass::kPositive;
+      OVID_ASSIGN_OR_RETURN(pos, model(state.video, state.audio, call));
+      OVID_RETURN_IF_ERROR(CheckVelocities(pos, state.video, state.audio, call.pass));
+    }
     if (unguided) {
       // The float32 the guided path would hand the solver, without the second model call.
       OVID_ASSIGN_OR_RETURN(v_video,
@@ -92,10 +107,12 @@ absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& init
       OVID_ASSIGN_OR_RETURN(v_audio,
                             ops::GuardTorch("guidance", [&] { return pos.audio.to(at::kFloat); }));
     } else {
-      call.pass = GuidancePass::kNegative;
-      call.slg_layer = options.slg_layer;
-      OVID_ASSIGN_OR_RETURN(neg, model(state.video, state.audio, call));
-      OVID_RETURN_IF_ERROR(CheckVelocities(neg, state.video, state.audio, call.pass));
+      if (!neg.video.defined()) {
+        call.pass = GuidancePass::kNegative;
+        call.slg_layer = options.slg_layer;
+        OVID_ASSIGN_OR_RETURN(neg, model(state.video, state.audio, call));
+        OVID_RETURN_IF_ERROR(CheckVelocities(neg, state.video, state.audio, call.pass));
+      }
       OVID_ASSIGN_OR_RETURN(v_video, ApplyGuidance(pos.video, neg.video, options.video_guidance));
       OVID_ASSIGN_OR_RETURN(v_audio, ApplyGuidance(pos.audio, neg.audio, options.audio_guidance));
     }

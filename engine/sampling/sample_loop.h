@@ -19,14 +19,18 @@
 
 namespace ovid::sampling {
 
-enum class GuidancePass { kPositive, kNegative };
+// kBoth: both passes in one batch-2 call (SampleOptions::batch_guidance). The model returns
+// the velocities stacked along a new leading dimension, positive first: video [2, C, F, h, w],
+// audio [2, L, C].
+enum class GuidancePass { kPositive, kNegative, kBoth };
 
 // What one model call is for. The model function owns the text contexts of each pass.
 struct ModelCall {
   int step = 0;
   float timestep = 0;  // the schedule's t (999, 979, ... for UniPC), as the model embeds it
   GuidancePass pass = GuidancePass::kPositive;
-  // Skip-layer guidance: the fused block to skip, set on the negative pass only; -1 = none.
+  // Skip-layer guidance: the fused block to skip, set on the negative pass only (for kBoth:
+  // skipped by the negative sample only); -1 = none.
   int slg_layer = -1;
 };
 
@@ -48,7 +52,9 @@ struct SampleOptions {
   // I2V: the clean first-frame latent [C, 1, h, w], written into video[:, :1] before every
   // step and after the loop. Must match the video's C, h, w, dtype and device.
   std::optional<at::Tensor> first_frame_latent;
-  // Positive and negative in one batch-2 call: not implemented (UNIMPLEMENTED); two passes.
+  // Positive and negative in one batch-2 call (GuidancePass::kBoth) instead of two: the same
+  // velocities within the model's rounding, each weight read once per step, twice the
+  // activation memory. Ignored on steps that skip the negative pass.
   bool batch_guidance = false;
   // When both guidance scales are exactly 1, v = v_pos: skip the negative pass (half the
   // model calls). Off by default so the loop stays Ovi's call for call (the references compare

@@ -151,6 +151,44 @@ TEST_F(OviModelTest, FirstFrameCleanChangesOnlyTheFirstFrameModulation) {
   EXPECT_FALSE(at::equal(a.audio, b.audio));
 }
 
+// One batch-2 forward must give each guidance pass what its own forward gives: sample 0 the
+// positive context through every block, sample 1 the negative context skipping the SLG block
+// (here block 1 of 3, so the batch splits and merges in the middle), with and without the
+// first-frame rows. f32 on the CPU: only the GEMMs' blocking may differ, so 1e-5 relative.
+TEST_F(OviModelTest, GuidedBatchMatchesTwoPasses) {
+  ASSERT_NE(model_, nullptr);
+  const Case in;
+  const at::Tensor neg_v = RandomInput({9, 256}, at::kFloat, c10::kCPU, 21);
+  const at::Tensor neg_a = RandomInput({4, 256}, at::kFloat, c10::kCPU, 22);
+  absl::StatusOr<OviContextCache> pos = model_->PrepareContext(in.ctx_v, in.ctx_a);
+  absl::StatusOr<OviContextCache> neg = model_->PrepareContext(neg_v, neg_a);
+  ASSERT_TRUE(pos.ok() && neg.ok());
+  for (const int slg : {1, 2, -1}) {
+    for (const bool clean : {false, true}) {
+      SCOPED_TRACE(absl::StrCat("slg_layer ", slg, ", first_frame_clean ", clean));
+      OviForwardOptions plain, skip;
+      plain.first_frame_clean = skip.first_frame_clean = clean;
+      skip.slg_layer = slg;
+      const OviForwardInputs x{in.video, in.audio, 640.0};
+      absl::StatusOr<OviForwardOutputs> p = model_->Forward(x, *pos, plain);
+      absl::StatusOr<OviForwardOutputs> n = model_->Forward(x, *neg, skip);
+      absl::StatusOr<OviGuidedOutputs> g = model_->ForwardGuided(x, *pos, *neg, skip);
+      ASSERT_TRUE(p.ok() && n.ok() && g.ok()) << g.status();
+      ASSERT_EQ(g->positive.video.sizes(), p->video.sizes());
+      ASSERT_EQ(g->negative.audio.sizes(), n->audio.sizes());
+      EXPECT_LT(RelativeMaxError(g->positive.video, p->video), 1e-5);
+      EXPECT_LT(RelativeMaxError(g->positive.audio, p->audio), 1e-5);
+      EXPECT_LT(RelativeMaxError(g->negative.video, n->video), 1e-5);
+      EXPECT_LT(RelativeMaxError(g->negative.audio, n->audio), 1e-5);
+      // The two samples really differ (different contexts, one block skipped).
+      EXPECT_GT(RelativeMaxError(g->positive.video, g->negative.video), 1e-3);
+    }
+  }
+  EXPECT_EQ(
+      model_->ForwardGuided({in.video, in.audio, 500.0}, *pos, OviContextCache{}).status().code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(OviModelTest, FusedBlockMatchesUnfusedComposition) {
   ASSERT_NE(model_, nullptr);
   const OviWeights& w = model_->weights();

@@ -1,9 +1,11 @@
 // Whole jobs through LoadOviPipeline / Run on the tiny model (CPU, f32, 128x128_5s): what Run
 // reports, the LATENTS output, determinism, equality with the sampling loop driven directly,
-// concurrent workers, Describe/Vram/Warmup/EstimateVram, load errors.
+// concurrent workers, batched guidance, Describe/Vram/Warmup/EstimateVram, load errors.
 #include <ATen/ops/from_blob.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -175,6 +177,43 @@ TEST(PipelineRunTest, EqualsTheSampleLoopDrivenDirectly) {
   };
   EXPECT_TRUE(same("video_latent", want->video));
   EXPECT_TRUE(same("audio_latent", want->audio));
+}
+
+// --batch-guidance: both passes of each step in one batch-2 forward (the tiny model's SLG block
+// 2 skipped by the negative sample only) land where the two passes do, within f32 GEMM
+// rounding, and the VRAM estimate grows by the second sample's activations.
+TEST(PipelineRunTest, BatchedGuidanceMatchesTwoPasses) {
+  std::unique_ptr<LoadedPipeline> two = Tiny();
+  PipelineOptions o;
+  o.batch_guidance = true;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> batched = ::ovid::testing::LoadTiny(o);
+  ASSERT_TRUE(two != nullptr && batched.ok()) << batched.status();
+  const GenerationRequest request = TinyRequest(3, 31);
+  // Parse views the bytes: they must outlive the files.
+  const std::string bytes_two = RunLatents(*two, request);
+  const std::string bytes_batched = RunLatents(**batched, request);
+  std::unique_ptr<gguf::SafetensorsFile> a = Parse(bytes_two);
+  std::unique_ptr<gguf::SafetensorsFile> b = Parse(bytes_batched);
+  ASSERT_TRUE(a && b);
+  for (const char* name : {"video_latent", "audio_latent"}) {
+    const gguf::SafetensorsTensor* ta = a->Find(name);
+    const gguf::SafetensorsTensor* tb = b->Find(name);
+    ASSERT_TRUE(ta && tb && ta->shape == tb->shape) << name;
+    const auto* x = reinterpret_cast<const float*>(a->Data(*ta).data());
+    const auto* y = reinterpret_cast<const float*>(b->Data(*tb).data());
+    const size_t n = a->Data(*ta).size() / sizeof(float);
+    double worst = 0, peak = 0;
+    for (size_t i = 0; i < n; ++i) {
+      worst = std::max(worst, std::abs(static_cast<double>(x[i]) - y[i]));
+      peak = std::max(peak, std::abs(static_cast<double>(x[i])));
+    }
+    EXPECT_GT(peak, 0.0) << name;
+    EXPECT_LT(worst / peak, 1e-4) << name;
+  }
+  absl::StatusOr<uint64_t> need_two = two->EstimateVram(request);
+  absl::StatusOr<uint64_t> need_batched = (*batched)->EstimateVram(request);
+  ASSERT_TRUE(need_two.ok() && need_batched.ok());
+  EXPECT_GT(*need_batched, *need_two);
 }
 
 TEST(PipelineRunTest, ConcurrentWorkersMatchSequentialRuns) {

@@ -313,6 +313,20 @@ TEST(PipelineVramTest, MatchesTheH100Calibration) {
   VramEstimateInputs unguided = FullInputs(31, 44, 44, 157);
   unguided.negative_pass = false;
   EXPECT_LT(EstimateJobBytes(unguided), job);  // no second context
+  // Batched guidance: both samples' activations at once, the token terms twice: 15,161 tokens
+  // x 104,960 B more at 704x704 (~1.5 GiB). Unguided jobs run one sample whatever the option.
+  VramEstimateInputs batched = FullInputs(31, 44, 44, 157);
+  batched.batch_guidance = true;
+  const double extra = static_cast<double>(EstimateForwardBytes(batched) -
+                                           EstimateForwardBytes(FullInputs(31, 44, 44, 157)));
+  EXPECT_NEAR(extra / kGiB, 1.49, 0.05) << extra / kGiB;
+  EXPECT_GT(EstimateJobBytes(batched), job);
+  unguided.batch_guidance = true;
+  EXPECT_EQ(EstimateJobBytes(unguided), EstimateJobBytes([&] {
+              VramEstimateInputs u = FullInputs(31, 44, 44, 157);
+              u.negative_pass = false;
+              return u;
+            }()));
 }
 
 // The stages around the denoiser against what they took on an H200 (bench/NOTES.md, "The

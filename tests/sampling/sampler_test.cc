@@ -7,6 +7,7 @@
 #include <ATen/ops/equal.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/randn.h>
+#include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 
 #include <memory>
@@ -205,9 +206,63 @@ TEST(SampleLoopTest, ModelErrorsPassThrough) {
   EXPECT_EQ(Sample(failing, Randn({2, 1, 2, 2}, 1), Randn({3, 2}, 2), options).status().code(),
             absl::StatusCode::kResourceExhausted);
   options.batch_guidance = true;
+  EXPECT_EQ(Sample(failing, Randn({2, 1, 2, 2}, 1), Randn({3, 2}, 2), options).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // A batched call that returns one sample's shape is an error, not a crash.
   RecordingModel model;
   EXPECT_EQ(Sample(model.Fn(), Randn({2, 1, 2, 2}, 1), Randn({3, 2}, 2), options).status().code(),
-            absl::StatusCode::kUnimplemented);
+            absl::StatusCode::kInternal);
+}
+
+// A model whose two passes differ (and whose negative pass depends on the SLG block), answering
+// kBoth with both passes stacked, positive first.
+struct GuidedModel {
+  std::vector<ModelCall> calls;
+  static TowerVelocities Pass(const at::Tensor& video, const at::Tensor& audio, bool positive,
+                              int slg) {
+    if (positive) return {video.mul(0.9).add(0.1), audio.mul(0.7)};
+    return {video.mul(-0.3).add(0.01 * slg), audio.mul(0.2).sub(0.05)};
+  }
+  ModelFn Fn() {
+    return [this](const at::Tensor& video, const at::Tensor& audio,
+                  const ModelCall& call) -> absl::StatusOr<TowerVelocities> {
+      calls.push_back(call);
+      if (call.pass != GuidancePass::kBoth) {
+        return Pass(video, audio, call.pass == GuidancePass::kPositive, call.slg_layer);
+      }
+      const TowerVelocities p = Pass(video, audio, true, -1);
+      const TowerVelocities n = Pass(video, audio, false, call.slg_layer);
+      return TowerVelocities{at::stack({p.video, n.video}), at::stack({p.audio, n.audio})};
+    };
+  }
+};
+
+TEST(SampleLoopTest, BatchedGuidanceIsOneCallPerStepWithTheSameResult) {
+  SampleOptions options;
+  options.steps = 4;
+  options.slg_layer = 9;
+  const at::Tensor video = Randn({2, 3, 2, 2}, 1), audio = Randn({5, 2}, 2);
+  GuidedModel two, one;
+  auto separate = Sample(two.Fn(), video, audio, options);
+  options.batch_guidance = true;
+  auto batched = Sample(one.Fn(), video, audio, options);
+  ASSERT_TRUE(separate.ok() && batched.ok());
+  EXPECT_TRUE(at::equal(separate->video, batched->video));
+  EXPECT_TRUE(at::equal(separate->audio, batched->audio));
+  EXPECT_EQ(two.calls.size(), 8u);
+  ASSERT_EQ(one.calls.size(), 4u);
+  for (size_t i = 0; i < one.calls.size(); ++i) {
+    EXPECT_EQ(one.calls[i].step, static_cast<int>(i));
+    EXPECT_EQ(one.calls[i].pass, GuidancePass::kBoth);
+    EXPECT_EQ(one.calls[i].slg_layer, 9);
+  }
+  // Unit guidance with the negative pass skipped: one positive call per step, not a batch.
+  options.video_guidance = options.audio_guidance = 1.0;
+  options.skip_negative_at_unit_guidance = true;
+  GuidedModel unguided;
+  ASSERT_TRUE(Sample(unguided.Fn(), video, audio, options).ok());
+  ASSERT_EQ(unguided.calls.size(), 4u);
+  EXPECT_EQ(unguided.calls[0].pass, GuidancePass::kPositive);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheModel) {
   EXPECT_EQ(c->fault_oom_at_step, 0u);
   EXPECT_EQ(c->fault_step_delay_ms, 0u);
   EXPECT_EQ(c->fault_vram_bytes, 0u);
+  EXPECT_FALSE(c->batch_guidance);
   EXPECT_FALSE(c->tls());
 }
 
@@ -55,7 +56,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
              "--max-queue=3", "--workers", "2", "--drain-timeout=90s", "--job-ttl=2h",
              "--max-jobs-kept=7", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-client-ca=ca.pem",
              "--log-format=json", "--max-receive-bytes=32MiB", "--fault-oom-at-step=3",
-             "--health-address=0.0.0.0:8081"});
+             "--health-address=0.0.0.0:8081", "--batch-guidance=on"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model, "m.gguf");
   EXPECT_EQ(c->listen, "127.0.0.1:1");
@@ -72,6 +73,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->max_receive_bytes, 32u << 20);
   EXPECT_EQ(c->fault_oom_at_step, 3u);
   EXPECT_EQ(c->health_address, "0.0.0.0:8081");
+  EXPECT_TRUE(c->batch_guidance);
 }
 
 TEST(ConfigTest, EnvironmentTwinsApplyAndFlagsWin) {
@@ -93,6 +95,7 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--max-queue=lots"}), {"--max-queue", "[1, 100000]"});
   ExpectError(Parse({"--model=m", "--dequant=fast"}), {"--dequant", "cache|eager|lazy"});
   ExpectError(Parse({"--model=m", "--log-format=xml"}), {"--log-format", "json|text"});
+  ExpectError(Parse({"--model=m", "--batch-guidance=yes"}), {"--batch-guidance", "off|on"});
   ExpectError(Parse({"--model=m", "--vram-budget=12Q"}), {"--vram-budget", "K, M, G"});
   ExpectError(Parse({"--model=m", "--max-receive-bytes=1K"}), {"--max-receive-bytes", "4096"});
   ExpectError(Parse({"--model=m", "--job-ttl=-5s"}), {"--job-ttl", "duration"});

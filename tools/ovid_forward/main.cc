@@ -9,9 +9,10 @@
 //                [--elementwise fused|plain] [--profile TRACE.json]
 //
 // Forward mode writes out_video [C, F, H, W] and out_audio [L, C] (the velocities) as f32.
-// Sample mode (--steps, --solver, --shift, --video-guidance, --audio-guidance, --seed) runs the
-// guided loop from the input latents and writes video_latent and audio_latent; it needs the
-// negative contexts too (forward_io.h lists the inputs). --profile records the last forward
+// Sample mode (--steps, --solver, --shift, --video-guidance, --audio-guidance, --seed,
+// --batch-guidance: both passes of a step in one batch) runs the guided loop from the input
+// latents and writes video_latent and audio_latent; it needs the negative contexts too
+// (forward_io.h lists the inputs). --profile records the last forward
 // pass's GPU kernels (Kineto), prints where the time went and writes a Chrome trace.
 #include <ATen/Context.h>
 
@@ -49,7 +50,8 @@ constexpr char kUsage[] =
     "                    [--attention default|torch|flashinfer|cudnn|flash|efficient|math] "
     "[--profile TRACE.json]\n"
     "  sample mode: [--steps N] [--solver unipc|dpm++|euler] [--shift S]\n"
-    "               [--video-guidance G] [--audio-guidance G] [--seed N]\n";
+    "               [--video-guidance G] [--audio-guidance G] [--seed N]\n"
+    "               [--batch-guidance on|off]\n";
 
 struct Args {
   std::string model, inputs, out, mode = "forward", device = "cpu", dtype, variant = "720x720_5s";
@@ -84,7 +86,8 @@ absl::StatusOr<Args> Parse(int argc, char** argv) {
                                                        {"--elementwise", &a.elementwise},
                                                        {"--profile", &a.profile}};
   const char* sample_flags[] = {"--steps",          "--solver",         "--shift",
-                                "--video-guidance", "--audio-guidance", "--seed"};
+                                "--video-guidance", "--audio-guidance", "--seed",
+                                "--batch-guidance"};
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--first-frame-clean") {

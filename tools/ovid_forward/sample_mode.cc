@@ -30,6 +30,9 @@ absl::Status ParseSampleFlags(const std::map<std::string, std::string>& flags, S
       ok = absl::SimpleAtod(value, &args->video_guidance);
     } else if (flag == "--audio-guidance") {
       ok = absl::SimpleAtod(value, &args->audio_guidance);
+    } else if (flag == "--batch-guidance") {
+      ok = value == "on" || value == "off";
+      args->batch_guidance = value == "on";
     } else if (flag == "--seed") {
       uint64_t seed = 0;
       ok = absl::SimpleAtoi(value, &seed);
@@ -65,6 +68,7 @@ absl::StatusOr<std::map<std::string, at::Tensor>> RunSampleMode(const ovi::OviMo
   options.video_guidance = args.video_guidance;
   options.audio_guidance = args.audio_guidance;
   options.slg_layer = args.slg_layer;
+  options.batch_guidance = args.batch_guidance;
   const at::Tensor video = in.video_latent.to(model.device());  // [C, F, H, W] f32
   const at::Tensor audio = in.audio_latent.to(model.device());  // [L, C] f32
   if (args.first_frame_clean) options.first_frame_latent = in.first_frame_latent.to(model.device());

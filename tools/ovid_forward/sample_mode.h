@@ -25,10 +25,11 @@ struct SampleArgs {
   double audio_guidance = 3.0;
   int slg_layer = -1;  // the negative pass skips this block; -1 none
   bool first_frame_clean = false;
+  bool batch_guidance = false;  // --batch-guidance on: both passes in one batch-2 forward
 };
 
 // Fills `args` from the sample-mode flags (--steps, --solver, --shift, --video-guidance,
-// --audio-guidance; --seed is accepted: the initial noise is the input latents).
+// --audio-guidance, --batch-guidance; --seed is accepted: the initial noise is the input latents).
 absl::Status ParseSampleFlags(const std::map<std::string, std::string>& flags, SampleArgs* args);
 
 // True when this build has engine/sampling.

@@ -75,7 +75,11 @@ struct PipelineOptions {
   WeightMode weights = WeightMode::kLazy;
   uint64_t cache_budget_bytes = 0;  // kCache: bf16 copies kept within this many bytes
   uint32_t workers = 1;             // concurrent Run calls; one stream + workspace each
-  std::string fallback_variant;     // when the file has no ovi.variant; empty = "720x720_5s"
+  // Both guidance passes of a step in one batch-2 forward (OviModel::ForwardGuided): each
+  // weight is expanded and read once per step instead of twice; the forward pass's
+  // activations take twice the memory (the VRAM estimate counts them).
+  bool batch_guidance = false;
+  std::string fallback_variant;  // when the file has no ovi.variant; empty = "720x720_5s"
   FaultHooks faults;
   BenchOptions bench;
 };

@@ -1,10 +1,13 @@
 #include "engine/models/ovi/ovi_model.h"
 
+#include <ATen/ops/cat.h>
 #include <ATen/ops/full.h>
 #include <ATen/ops/silu.h>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
@@ -106,28 +109,80 @@ std::pair<at::Tensor, at::Tensor> OviModel::TimeEmbedding(const OviTowerWeights&
   return {e, e0};
 }
 
-absl::StatusOr<OviForwardOutputs> OviModel::Forward(const OviForwardInputs& inputs,
-                                                    const OviContextCache& context,
-                                                    const OviForwardOptions& options) const {
+absl::Status OviModel::CheckForward(const OviForwardInputs& inputs,
+                                    std::initializer_list<const OviContextCache*> contexts) const {
   OVID_RETURN_IF_ERROR(CheckRank(inputs.video_latent, "video_latent", 4, "[C, F, H, W]"));
   OVID_RETURN_IF_ERROR(CheckRank(inputs.audio_latent, "audio_latent", 2, "[L, C]"));
   if (!std::isfinite(inputs.timestep)) {
     return absl::InvalidArgumentError("timestep must be finite");
   }
   const size_t layers = static_cast<size_t>(spec_.config.num_layers);
-  if (context.video.size() != layers || context.audio.size() != layers) {
-    return absl::InvalidArgumentError(
-        "the context cache was not prepared by this model (PrepareContext)");
+  for (const OviContextCache* context : contexts) {
+    if (context->video.size() != layers || context->audio.size() != layers) {
+      return absl::InvalidArgumentError(
+          "the context cache was not prepared by this model (PrepareContext)");
+    }
   }
-  ScopedWorkspace bind(DequantWorkspace::Current() ? DequantWorkspace::Current()
-                                                   : workspace_.get());
-  return ops::GuardTorch("Ovi forward", [&] { return ForwardImpl(inputs, context, options); });
+  return absl::OkStatus();
 }
 
-OviForwardOutputs OviModel::ForwardImpl(const OviForwardInputs& inputs,
-                                        const OviContextCache& context,
-                                        const OviForwardOptions& options) const {
+absl::StatusOr<OviForwardOutputs> OviModel::Forward(const OviForwardInputs& inputs,
+                                                    const OviContextCache& context,
+                                                    const OviForwardOptions& options) const {
+  OVID_RETURN_IF_ERROR(CheckForward(inputs, {&context}));
+  ScopedWorkspace bind(DequantWorkspace::Current() ? DequantWorkspace::Current()
+                                                   : workspace_.get());
+  return ops::GuardTorch("Ovi forward", [&] {
+    return ForwardImpl(inputs, {{&context, options.slg_layer}}, options.first_frame_clean)[0];
+  });
+}
+
+absl::StatusOr<OviGuidedOutputs> OviModel::ForwardGuided(const OviForwardInputs& inputs,
+                                                         const OviContextCache& positive,
+                                                         const OviContextCache& negative,
+                                                         const OviForwardOptions& options) const {
+  OVID_RETURN_IF_ERROR(CheckForward(inputs, {&positive, &negative}));
+  ScopedWorkspace bind(DequantWorkspace::Current() ? DequantWorkspace::Current()
+                                                   : workspace_.get());
+  return ops::GuardTorch("Ovi guided forward", [&] {
+    std::vector<OviForwardOutputs> out = ForwardImpl(
+        inputs, {{&positive, -1}, {&negative, options.slg_layer}}, options.first_frame_clean);
+    return OviGuidedOutputs{std::move(out[0]), std::move(out[1])};
+  });
+}
+
+namespace {
+
+// Samples [lo, lo + n) of a tower's state (views: dim 0 of contiguous tensors).
+TowerStream Samples(const TowerStream& s, int64_t lo, int64_t n) {
+  return {s.x.narrow(0, lo, n),
+          Modulation{s.e0.rows.narrow(0, lo, n),
+                     s.e0.clean.defined() ? s.e0.clean.narrow(0, lo, n) : at::Tensor(),
+                     s.e0.clean_tokens},
+          s.rope};
+}
+
+// Block i's text keys/values of samples [lo, lo + n) of the batch, stacked along dim 0.
+TextKv StackTextKv(const std::vector<const std::vector<TextKv>*>& tower, size_t i, size_t lo,
+                   size_t n) {
+  if (n == 1) return (*tower[lo])[i];
+  std::vector<at::Tensor> k, v;
+  for (size_t b = lo; b < lo + n; ++b) {
+    k.push_back((*tower[b])[i].k);
+    v.push_back((*tower[b])[i].v);
+  }
+  return {at::cat(k, 0), at::cat(v, 0)};  // [n, heads, text_len, hd]
+}
+
+}  // namespace
+
+std::vector<OviForwardOutputs> OviModel::ForwardImpl(const OviForwardInputs& inputs,
+                                                     const std::vector<BatchSample>& samples,
+                                                     bool first_frame_clean) const {
   const OviConfig& c = spec_.config;
+  const int64_t batch = static_cast<int64_t>(samples.size());
+  // Two samples at most, so the ones that run a block are always one contiguous range.
+  TORCH_CHECK(batch == 1 || batch == 2, "Ovi forward batches 1 or 2 samples, got ", batch);
   const at::Tensor video_latent = inputs.video_latent.to(device(), dtype_);  // [C, F, H, W]
   const at::Tensor audio_latent = inputs.audio_latent.to(device(), dtype_);  // [L, C]
   const int64_t gf = video_latent.size(1) / c.video_patch[0];
@@ -136,26 +191,62 @@ OviForwardOutputs OviModel::ForwardImpl(const OviForwardInputs& inputs,
   const int64_t la = audio_latent.size(0);
 
   const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble).device(device());
-  const at::Tensor t = at::full({1}, inputs.timestep, f64);  // [B]
-  auto [ev, e0v] = TimeEmbedding(weights_.video, t);         // [B, D], [B, 6, D]
-  auto [ea, e0a] = TimeEmbedding(weights_.audio, t);         // [B, D], [B, 6, D]
+  const at::Tensor t = at::full({batch}, inputs.timestep, f64);  // [B]
+  auto [ev, e0v] = TimeEmbedding(weights_.video, t);             // [B, D], [B, 6, D]
+  auto [ea, e0a] = TimeEmbedding(weights_.audio, t);             // [B, D], [B, 6, D]
   at::Tensor ev_clean, e0v_clean;
-  const int64_t clean_tokens = options.first_frame_clean ? gh * gw : 0;
-  if (options.first_frame_clean) {
-    std::tie(ev_clean, e0v_clean) = TimeEmbedding(weights_.video, at::full({1}, 0.0, f64));
+  const int64_t clean_tokens = first_frame_clean ? gh * gw : 0;
+  if (first_frame_clean) {
+    std::tie(ev_clean, e0v_clean) = TimeEmbedding(weights_.video, at::full({batch}, 0.0, f64));
   }
 
-  TowerStream video{VideoPatchEmbed(weights_.video, c, video_latent),  // [B, Lv, D]
+  // Every sample starts from the same latents: one patch embedding, repeated.
+  auto repeat = [batch](const at::Tensor& x) {  // [1, L, D] -> [B, L, D]
+    return batch == 1 ? x : x.expand({batch, x.size(1), x.size(2)}).contiguous();
+  };
+  TowerStream video{repeat(VideoPatchEmbed(weights_.video, c, video_latent)),  // [B, Lv, D]
                     Modulation{e0v, e0v_clean, clean_tokens},
                     rope_.Video(gf, gh, gw, c.head_dim, kRopeDtype, device())};
-  TowerStream audio{AudioPatchEmbed(weights_.audio, audio_latent),  // [B, La, D]
+  TowerStream audio{repeat(AudioPatchEmbed(weights_.audio, audio_latent)),  // [B, La, D]
                     Modulation{e0a, {}, 0},
                     rope_.Audio(la, c.head_dim, spec_.audio_rope_scale, kRopeDtype, device())};
 
+  std::vector<const std::vector<TextKv>*> video_text, audio_text;
+  for (const BatchSample& s : samples) {
+    video_text.push_back(&s.context->video);
+    audio_text.push_back(&s.context->audio);
+  }
   for (int i = 0; i < c.num_layers; ++i) {
-    if (options.slg_layer > 0 && i == options.slg_layer) continue;
-    FusedBlock(weights_.audio.blocks[i], weights_.video.blocks[i], context.audio[i],
-               context.video[i], exec_, &audio, &video);
+    // Skip-layer guidance: the samples that skip block i keep their state.
+    size_t lo = samples.size(), hi = 0;
+    for (size_t b = 0; b < samples.size(); ++b) {
+      if (samples[b].slg_layer > 0 && samples[b].slg_layer == i) continue;
+      lo = std::min(lo, b);
+      hi = b + 1;
+    }
+    if (lo >= hi) continue;
+    const size_t n = hi - lo;
+    const TextKv a_text = StackTextKv(audio_text, static_cast<size_t>(i), lo, n);
+    const TextKv v_text = StackTextKv(video_text, static_cast<size_t>(i), lo, n);
+    if (n == samples.size()) {
+      FusedBlock(weights_.audio.blocks[i], weights_.video.blocks[i], a_text, v_text, exec_, &audio,
+                 &video);
+      continue;
+    }
+    TowerStream a = Samples(audio, static_cast<int64_t>(lo), static_cast<int64_t>(n));
+    TowerStream v = Samples(video, static_cast<int64_t>(lo), static_cast<int64_t>(n));
+    FusedBlock(weights_.audio.blocks[i], weights_.video.blocks[i], a_text, v_text, exec_, &a, &v);
+    // Put the block's output back in place of its samples ([B, L, D], sample order kept).
+    auto merge = [lo, n](const at::Tensor& all, const at::Tensor& part) {
+      std::vector<at::Tensor> pieces;
+      if (lo > 0) pieces.push_back(all.narrow(0, 0, static_cast<int64_t>(lo)));
+      pieces.push_back(part);
+      const int64_t rest = all.size(0) - static_cast<int64_t>(lo + n);
+      if (rest > 0) pieces.push_back(all.narrow(0, static_cast<int64_t>(lo + n), rest));
+      return at::cat(pieces, 0);
+    };
+    audio.x = merge(audio.x, a.x);
+    video.x = merge(video.x, v.x);
   }
 
   // Head: head.modulation + e (not e0), rows 0 shift, 1 scale.
@@ -168,8 +259,12 @@ OviForwardOutputs OviModel::ForwardImpl(const OviForwardInputs& inputs,
       hv.NormAffine(video.x, 0, 1, exec_.fused));  // [B, Lv, C*pt*ph*pw]
   const at::Tensor ua =
       weights_.audio.head.forward(ha.NormAffine(audio.x, 0, 1, exec_.fused));  // [B, La, C_a]
-  return {VideoUnpatchify(uv[0], c, gf, gh, gw),                               // [C, F, H, W]
-          ua[0]};                                                              // [La, C_a]
+  std::vector<OviForwardOutputs> out;
+  for (int64_t b = 0; b < batch; ++b) {
+    out.push_back({VideoUnpatchify(uv[b], c, gf, gh, gw),  // [C, F, H, W]
+                   ua[b]});                                // [La, C_a]
+  }
+  return out;
 }
 
 }  // namespace ovid::ovi

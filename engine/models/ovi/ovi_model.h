@@ -10,6 +10,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,13 +57,19 @@ struct OviForwardOptions {
   // I2V: the first latent frame's tokens get t = 0 (their own modulation rows).
   bool first_frame_clean = false;
   // Skip-layer guidance: block `slg_layer` is skipped for both towers. As in Ovi's code
-  // (`if slg_layer > 0 and i == slg_layer`), 0 and negative values skip nothing.
+  // (`if slg_layer > 0 and i == slg_layer`), 0 and negative values skip nothing. In
+  // ForwardGuided it applies to the negative sample only, as it does to the negative pass.
   int slg_layer = -1;
 };
 
 struct OviForwardOutputs {
   at::Tensor video;  // [C_v, F, H, W] velocity, model dtype, model device
   at::Tensor audio;  // [L, C_a]
+};
+
+struct OviGuidedOutputs {
+  OviForwardOutputs positive;
+  OviForwardOutputs negative;
 };
 
 class OviModel {
@@ -88,6 +95,17 @@ class OviModel {
                                             const OviContextCache& context,
                                             const OviForwardOptions& options = {}) const;
 
+  // Both guidance passes of a denoising step as one batch-2 forward: sample 0 with `positive`,
+  // sample 1 with `negative`, the negative sample skipping block options.slg_layer (the positive
+  // one runs it alone). The same results as Forward(positive) and Forward(negative, slg) within
+  // the GEMMs' rounding, but every linear layer runs once over both samples: the lazy layers
+  // expand each weight once per step instead of twice, and the audio tower's small GEMMs are
+  // twice as tall. Activations take twice the memory of one pass.
+  absl::StatusOr<OviGuidedOutputs> ForwardGuided(const OviForwardInputs& inputs,
+                                                 const OviContextCache& positive,
+                                                 const OviContextCache& negative,
+                                                 const OviForwardOptions& options = {}) const;
+
   // Time embedding of one tower: e [B, D] and e0 [B, 6, D] for timesteps t [B] (fp64).
   std::pair<at::Tensor, at::Tensor> TimeEmbedding(const OviTowerWeights& w,
                                                   const at::Tensor& t) const;
@@ -97,8 +115,17 @@ class OviModel {
   static absl::StatusOr<std::unique_ptr<OviModel>> Build(std::unique_ptr<WeightStore> store,
                                                          at::ScalarType dtype,
                                                          const OviModelOptions& options);
-  OviForwardOutputs ForwardImpl(const OviForwardInputs& inputs, const OviContextCache& context,
-                                const OviForwardOptions& options) const;
+  // One sample of a batch: its text context and the block it skips (<= 0: none).
+  struct BatchSample {
+    const OviContextCache* context;
+    int slg_layer;
+  };
+  absl::Status CheckForward(const OviForwardInputs& inputs,
+                            std::initializer_list<const OviContextCache*> contexts) const;
+  // A batch of 1 or 2 samples over the same latents and timestep.
+  std::vector<OviForwardOutputs> ForwardImpl(const OviForwardInputs& inputs,
+                                             const std::vector<BatchSample>& samples,
+                                             bool first_frame_clean) const;
 
   std::unique_ptr<WeightStore> store_;
   // Bound to the calling thread in Forward/PrepareContext unless the caller bound its own (null
