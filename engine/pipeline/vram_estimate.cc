@@ -17,15 +17,16 @@ uint64_t ContextBytes(const VramEstimateInputs& in) {
 }  // namespace
 
 uint64_t EstimateForwardBytes(const VramEstimateInputs& in) {
-  const int64_t samples = in.batch_guidance && in.negative_pass ? 2 : 1;
-  const int64_t tokens = samples * (in.video_tokens + in.audio_tokens);
+  // Batched guidance: the second sample adds half the token terms (counted in halves).
+  const int64_t halves = in.batch_guidance && in.negative_pass ? 3 : 2;
+  const int64_t tokens = in.video_tokens + in.audio_tokens;
   // 31/4 model-width tensors + 2 FFN-width ones per token, in elements times 4.
   const int64_t per_token_x4 = (31 * in.dim + 8 * in.ffn_dim) * in.element_bytes;
-  const uint64_t activations = static_cast<uint64_t>(tokens * per_token_x4 / 4);
-  const uint64_t convmlp = static_cast<uint64_t>(samples * in.audio_tokens * 3 *
-                                                 in.audio_convmlp_hidden * in.element_bytes);
-  const uint64_t attention = static_cast<uint64_t>(in.heads * tokens * 8);
-  return ContextBytes(in) + kFixedBytes + activations + convmlp + attention;
+  const int64_t activations = tokens * per_token_x4 / 4;
+  const int64_t convmlp = in.audio_tokens * 3 * in.audio_convmlp_hidden * in.element_bytes;
+  const int64_t attention = in.heads * tokens * 8;
+  return ContextBytes(in) + kFixedBytes +
+         static_cast<uint64_t>((activations + convmlp + attention) * halves / 2);
 }
 
 uint64_t EstimateJobBytes(const VramEstimateInputs& in) {

@@ -13,10 +13,12 @@
 //               tensors (residual, normed input, q/k/v, attention out, modulated input, RoPE
 //               temporaries) and the FFN hidden twice (before and after GELU)
 //     attention flash/efficient SDPA keeps only a log-sum-exp per head and query: 8 B
-//   batched  with batch_guidance (and a negative pass) the forward's token-proportional terms
-//            count twice: both samples' activations are live at once. The stacked text K/V of
-//            one block (2 towers * 2 samples * (K + V) * text_len * dim * e, 25 MB at full
-//            size) is a transient inside `fixed`.
+//   batched  with batch_guidance (and a negative pass) the token-proportional terms count
+//            1.5 times: the second sample added 0.70 GiB at 704x704 5 s and 2.51 GiB at
+//            960x960 10 s to the peak (H100, lazy Q4_K_M, ovid-forward --mode sample), 49-50 KB
+//            per token, half the one-pass slope, as not every transient at the peak doubles.
+//            The stacked text K/V of one block (2 towers * 2 samples * (K + V) * text_len *
+//            dim * e, 25 MB at full size) is a transient inside `fixed`.
 //   job      = (forward + context of the negative pass + sampler state) * 1.05
 //     sampler state per latent element: noise, state, two UniPC history entries and the two
 //               pass outputs in e, plus the float32 guided velocity, x0 and the solver result
