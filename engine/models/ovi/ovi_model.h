@@ -2,7 +2,8 @@
 // The Ovi fusion denoiser (spec ovi.md §3) over a GGUF file: one velocity prediction for the
 // video and audio latents at one timestep. Weights stay resident in a WeightStore (quantized
 // Linear layers lazily expanded per call). Per request the sampler calls PrepareContext once
-// (text embedding and every block's text-attention K/V) and Forward once per pass.
+// (text embedding and every block's text-attention K/V) and Forward once per pass, or
+// ForwardGuided once per step for both guidance passes as one batch.
 //
 // CPU computes in f32; CUDA in bf16 with norms and softmax in f32. Errors come back as Status:
 // bad inputs are INVALID_ARGUMENT; nothing here aborts on request data.
