@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Guided sample loop, two passes per step vs one batch-2 pass, lazy and eager, on the full model.
+# Run from the repository root after `source .device-deps/env.sh`.
 set -eo pipefail
-source .device-deps/env.sh
 work=$(mktemp -d)
 python3 - "$work" <<'PY'
 import sys
