@@ -77,6 +77,7 @@ absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& init
 
   const bool unguided = options.skip_negative_at_unit_guidance && options.video_guidance == 1.0 &&
                         options.audio_guidance == 1.0;
+  const bool batched = options.batch_guidance && !unguided;
   for (int i = 0; i < video_sampler->steps(); ++i) {
     if (cancelled && cancelled()) {
       return absl::CancelledError(
@@ -88,7 +89,7 @@ absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& init
     call.timestep = video_sampler->timesteps()[i];
     at::Tensor v_video, v_audio;
     TowerVelocities pos, neg;
-    if (options.batch_guidance && !unguided) {
+    if (batched) {
       call.pass = GuidancePass::kBoth;
       call.slg_layer = options.slg_layer;
       OVID_ASSIGN_OR_RETURN(TowerVelocities both, model(state.video, state.audio, call));
@@ -107,7 +108,7 @@ absl::StatusOr<SampleResult> Sample(const ModelFn& model, const at::Tensor& init
       OVID_ASSIGN_OR_RETURN(v_audio,
                             ops::GuardTorch("guidance", [&] { return pos.audio.to(at::kFloat); }));
     } else {
-      if (!neg.video.defined()) {
+      if (!batched) {
         call.pass = GuidancePass::kNegative;
         call.slg_layer = options.slg_layer;
         OVID_ASSIGN_OR_RETURN(neg, model(state.video, state.audio, call));
