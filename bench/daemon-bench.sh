@@ -5,7 +5,8 @@
 # `source .device-deps/env.sh` (gRPC, prometheus-cpp and LibTorch come from there).
 #
 # usage: bench/daemon-bench.sh [REQUESTS] [STEPS]      (defaults 20 and 2; 704x704, 5 s)
-# env:   BUILD_DIR (default build-device), RESULTS_DIR (default bench/results), TYPE (Q4_K_M)
+# env:   BUILD_DIR (default build-device), RESULTS_DIR (default bench/results), TYPE (Q4_K_M),
+#        DAEMON_FLAGS (extra `ovid` flags, e.g. "--batch-guidance=off"; split on spaces)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 requests=${1:-20}
@@ -34,8 +35,9 @@ PY
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n1 | tr ' ' '-' | tr -cd 'A-Za-z0-9-')
 out="$results/daemon-$card-$(date -u +%Y%m%dT%H%M%SZ).txt"
 log="$work/ovid.log"
+read -r -a daemon_flags <<<"${DAEMON_FLAGS:-}"
 "$build/bin/ovid" --model="$model" --device=cuda --listen=127.0.0.1:0 \
-  --metrics-listen=127.0.0.1:0 >"$log" 2>&1 &
+  --metrics-listen=127.0.0.1:0 "${daemon_flags[@]}" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 port_of() { sed -n "s/.*INFO $1 .*port=\([0-9]*\).*/\1/p" "$log" | head -n 1; }
@@ -60,6 +62,7 @@ vram_line() {
   # OVID_COMMIT first: the GPU machine gets a copy of the working tree, whose .git (if any) is stale.
   echo "commit: ${OVID_COMMIT:-$(git -C "$root" rev-parse --verify -q HEAD 2>/dev/null || echo unknown)}"
   echo "model: ovi-full $type, lazy; $requests requests of $steps UniPC steps at 704x704 5 s (CFG + SLG)"
+  echo "daemon flags: ${DAEMON_FLAGS:-(none)}"
   grep -E "loaded in|resident by type|INFO (model loaded|vram|ready)" "$log"
   vram_line "idle after warm-up"
   for i in $(seq 1 "$requests"); do
@@ -68,8 +71,9 @@ vram_line() {
       --steps "$steps" --seed "$i" --width 704 --height 704 --out-dir "$work" >"$work/req.txt" 2>&1 ||
       { cat "$work/req.txt"; exit 1; }
     t1=$(date +%s.%N)
-    printf 'request %2d: %.2f s wall; %s\n' "$i" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
-      "$(grep -E '^ *denoise .*peak VRAM' "$work/req.txt" | tr -s ' ')"
+    printf 'request %2d: %.2f s wall; %s; %s\n' "$i" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" \
+      "$(grep -E '^ *denoise .*peak VRAM' "$work/req.txt" | tr -s ' ')" \
+      "$(grep -oE 'passes (batched|apart)' "$work/req.txt")"
     if [ "$i" -eq 1 ]; then vram_line "after request 1"; fi
   done
   vram_line "after request $requests"

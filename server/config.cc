@@ -228,10 +228,15 @@ const std::vector<Flag>& Flags() {
        Uint32(&Config::max_queue, 1, 100000)},
       {"workers", "N", "1", "Jobs run at once (one per GPU slot).",
        Uint32(&Config::workers, 1, 64)},
-      {"batch-guidance", "on|off", "off",
-       "on: both guidance passes of a denoising step in one batch (each weight read once per "
-       "step, twice the activation memory; the VRAM estimate counts it).",
-       Enum(&Config::batch_guidance, std::map<std::string, bool>{{"on", true}, {"off", false}})},
+      {"batch-guidance", "MODE", "auto",
+       "off|on|auto: both guidance passes of a denoising step in one batch (each weight read "
+       "once per step; about 1.5x the denoiser's activation memory, which the VRAM estimate "
+       "counts). auto: a job batches when its batched estimate fits the VRAM budget over "
+       "--workers (with no budget, as on the CPU by default: never).",
+       Enum(&Config::batch_guidance,
+            std::map<std::string, BatchGuidance>{{"off", BatchGuidance::kOff},
+                                                 {"on", BatchGuidance::kOn},
+                                                 {"auto", BatchGuidance::kAuto}})},
       {"drain-timeout", "DURATION", "30s",
        "On SIGTERM: how long running and queued jobs may finish before they are cancelled.",
        Duration(&Config::drain_timeout, absl::Hours(24))},

@@ -37,7 +37,7 @@ struct Config {
   uint64_t vram_budget_bytes = 0;  // 0 = no budget: admission does not check the estimate
   uint32_t max_queue = 16;
   uint32_t workers = 1;
-  bool batch_guidance = false;  // --batch-guidance on|off
+  BatchGuidance batch_guidance = BatchGuidance::kAuto;  // --batch-guidance off|on|auto
   absl::Duration drain_timeout = absl::Seconds(30);
   absl::Duration job_ttl = absl::Minutes(10);
   uint32_t max_jobs_kept = 256;

@@ -211,6 +211,7 @@ int RunDaemon(int argc, char** argv) {
   log.Info("model loaded",
            {{"variant", model.variant},
             {"weights", model.weight_mode},
+            {"batch_guidance", model.batch_guidance},
             {"device", model.device},
             {"tensors", absl::StrCat(model.tensors_total)},
             {"quantized", absl::StrCat(model.tensors_quantized)},
@@ -234,7 +235,12 @@ int RunDaemon(int argc, char** argv) {
     // Other processes and the allocator's fragmentation need some room: keep 5% back.
     budget = (vram.device_total_bytes - vram.device_used_bytes) / 20 * 19;
   }
-  if (budget != 0) log.Info("vram budget for jobs", {{"bytes", Bytes(budget)}});
+  if (budget != 0) {
+    log.Info("vram budget for jobs",
+             {{"bytes", Bytes(budget)}, {"per_worker_bytes", Bytes(budget / config.workers)}});
+  }
+  // Each worker's share, for --batch-guidance auto (LoadedPipeline::SetJobVramShare).
+  pipeline->SetJobVramShare(budget / config.workers);
 
   device_watch.SetPipeline(pipeline.get());
   LoadedPipeline* model_source = pipeline.get();

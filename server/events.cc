@@ -63,6 +63,7 @@ v1::Final FinalFromResult(const GenerationResult& result, double queue_seconds,
   out->set_video_frames(in.video_frames);
   out->set_audio_samples(in.audio_samples);
   for (OutputFormat f : in.outputs) out->add_outputs(static_cast<v1::OutputFormat>(f));
+  out->set_guidance_batched(in.guidance_batched);
   for (const StageTiming& s : result.stages) {
     v1::StageTiming* t = final.add_stages();
     t->set_stage(s.stage);

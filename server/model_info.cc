@@ -18,6 +18,7 @@ v1::ModelInfo ToModelInfo(const ModelDescription& model, const VramSnapshot& vra
   config->set_audio_rope_scale(model.audio_rope_scale);
   config->set_parameters(model.parameters);
   info.set_dequant_mode(model.weight_mode);
+  info.set_batch_guidance(model.batch_guidance);
   for (const QuantTypeCount& q : model.quantization) {
     v1::QuantTypeStats* stats = info.add_quantization();
     stats->set_type(q.type);

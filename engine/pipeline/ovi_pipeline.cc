@@ -135,6 +135,7 @@ void OviPipeline::Describe(const PipelineOptions& options, const ovi::OviModel& 
   d.audio_rope_scale = static_cast<float>(spec.audio_rope_scale);
   for (const ovi::OviTensor& t : ovi::BuildOviLayout(c)) d.parameters += t.Elements();
   d.weight_mode = WeightModeName(options.weights);
+  d.batch_guidance = BatchGuidanceName(options.batch_guidance);
   d.device = DeviceName(device_);
 
   // Per ggml type in the file, and per storage type on the device (for Vram()).
@@ -232,6 +233,10 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
   }
   OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_, first_frame_size));
   if (options_.faults.vram_estimate_bytes != 0) return options_.faults.vram_estimate_bytes;
+  return EstimateJob(plan).bytes;
+}
+
+OviPipeline::JobEstimate OviPipeline::EstimateJob(const JobPlan& plan) const {
   const ovi::OviConfig& c = spec_.config;
   VramEstimateInputs in;
   in.dim = c.dim;
@@ -247,7 +252,6 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
       c.video_in_dim * plan.latent_frames * plan.latent_height * plan.latent_width;
   in.audio_latent_elements = plan.audio_latents * c.audio_in_dim;
   in.negative_pass = !plan.Unguided();
-  in.batch_guidance = options_.batch_guidance;
 
   const Components& comp = *components_;
   StageEstimateInputs stages;
@@ -265,9 +269,28 @@ absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& requ
   stages.video_weights = comp.video_vae_transient_bytes;
   stages.audio_weights = comp.audio_transient_bytes;
   // An offloaded denoiser's weights come back for its stage.
-  const uint64_t denoise =
-      EstimateJobBytes(in) + (options_.offload.denoiser ? denoiser_weight_bytes_ : 0);
-  return EstimatePipelineBytes(denoise, stages);
+  const uint64_t weights = options_.offload.denoiser ? denoiser_weight_bytes_ : 0;
+  const auto estimate = [&](bool batched) {
+    in.batch_guidance = batched;
+    return EstimatePipelineBytes(EstimateJobBytes(in) + weights, stages);
+  };
+  const uint64_t two_passes = estimate(false);
+  if (plan.Unguided()) return {two_passes, false};
+  switch (options_.batch_guidance) {
+    case BatchGuidance::kOff:
+      return {two_passes, false};
+    case BatchGuidance::kOn:
+      return {estimate(true), true};
+    case BatchGuidance::kAuto: {
+      // The whole job's figure: at large sizes the video decoder's peak may exceed the
+      // batched denoiser's, and then batching costs no admission room at all.
+      const uint64_t batched = estimate(true);
+      const uint64_t share = job_vram_share_.load(std::memory_order_relaxed);
+      if (share != 0 && batched <= share) return {batched, true};
+      return {two_passes, false};
+    }
+  }
+  return {two_passes, false};
 }
 
 }  // namespace pipeline

@@ -1,7 +1,7 @@
 // File: engine/pipeline/ovi_pipeline_impl.h
 // The LoadedPipeline behind LoadOviPipeline (ovid/ovi_pipeline.h): the denoiser, its worker
 // slots and the health flag. Internal to engine/pipeline; the daemon sees only the interface.
-//   ovi_pipeline.cc  loading, Describe, Vram, Warmup, EstimateVram
+//   ovi_pipeline.cc  loading, Describe, Vram, Warmup, EstimateVram and the batching choice
 //   pipeline_run.cc  Run and the mapping of a job's failures to the API's error classes
 #pragma once
 
@@ -30,12 +30,23 @@ class OviPipeline final : public LoadedPipeline {
   VramSnapshot Vram() const override;
   bool healthy() const override { return healthy_.load(std::memory_order_acquire); }
   absl::Status Warmup() override;
+  void SetJobVramShare(uint64_t bytes) override {
+    job_vram_share_.store(bytes, std::memory_order_relaxed);
+  }
 
   const ModelLimits& limits() const { return limits_; }
 
  private:
   OviPipeline() = default;
   void Describe(const PipelineOptions& options, const ovi::OviModel& model);
+  // A planned job's device memory for admission, and whether it batches its guidance passes
+  // (PipelineOptions::batch_guidance); EstimateVram and Run share it, so the job runs the way
+  // it was admitted.
+  struct JobEstimate {
+    uint64_t bytes = 0;
+    bool batched = false;
+  };
+  JobEstimate EstimateJob(const JobPlan& plan) const;
   // A failed job's status in the API's terms (see pipeline_run.cc); may mark the pipeline
   // unhealthy.
   absl::Status MapJobError(const absl::Status& status, const DenoiseState& state,
@@ -56,6 +67,7 @@ class OviPipeline final : public LoadedPipeline {
   std::map<std::string, uint32_t> resident_tensors_by_type_;  // storage type -> tensors
   std::atomic<bool> healthy_{true};
   std::atomic<int> running_{0};  // jobs inside Run's device part
+  std::atomic<uint64_t> job_vram_share_{0};  // SetJobVramShare
 };
 
 }  // namespace ovid::pipeline

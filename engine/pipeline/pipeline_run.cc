@@ -114,7 +114,8 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
   GenerationResult result;
   result.seed = plan.seed.has_value() ? *plan.seed : RandomSeed();
   result.parameters = plan.parameters;
-  const EffectiveParameters& p = plan.parameters;
+  result.parameters.guidance_batched = EstimateJob(plan).batched;
+  const EffectiveParameters& p = result.parameters;
 
   JobContext job;
   job.plan = &plan;
@@ -123,6 +124,7 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
   job.model = &model_;
   job.components = components_.get();
   job.options = &options_;
+  job.batch_guidance = p.guidance_batched;
   job.device = device_;
   job.job_start = job_start;
   job.latents_metadata = {
@@ -133,6 +135,7 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
       {"video_guidance", absl::StrCat(p.video_guidance)},
       {"audio_guidance", absl::StrCat(p.audio_guidance)},
       {"slg_layer", absl::StrCat(p.slg_layer)},
+      {"guidance_batched", p.guidance_batched ? "1" : "0"},
       {"variant", limits_.variant.name},
       {"width", absl::StrCat(p.width)},
       {"height", absl::StrCat(p.height)},

@@ -16,4 +16,16 @@ const char* WeightModeName(WeightMode mode) {
   return "?";
 }
 
+const char* BatchGuidanceName(BatchGuidance mode) {
+  switch (mode) {
+    case BatchGuidance::kOff:
+      return "off";
+    case BatchGuidance::kOn:
+      return "on";
+    case BatchGuidance::kAuto:
+      return "auto";
+  }
+  return "?";
+}
+
 }  // namespace ovid

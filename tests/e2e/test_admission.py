@@ -131,6 +131,32 @@ def test_a_job_larger_than_the_vram_budget_is_refused_at_once(start_daemon):
         assert "1048576" in err.value.message and "VRAM" in err.value.message
 
 
+def _generate_with_estimate(daemon, seed):
+    """(result, the estimate the Accepted event reported) for one guided LATENTS job."""
+    with ovid_client.OvidClient(daemon.address) as client:
+        events = []
+        result = client.generate(make_request(client, seed=seed, steps=2), on_event=events.append)
+        assert client.model().batch_guidance in ("on", "auto")
+    return result, events[0].accepted.estimated_vram_bytes
+
+
+def test_batch_guidance_auto_batches_only_jobs_that_fit_a_workers_share(start_daemon):
+    on, on_estimate = _generate_with_estimate(start_daemon("--batch-guidance=on"), seed=31)
+    assert on.final.parameters.guidance_batched
+    # auto (the default): the budget over --workers is each job's share. A share of exactly the
+    # batched estimate batches, and gives the same bits as "on"; one byte less runs two passes.
+    fits, fits_estimate = _generate_with_estimate(
+        start_daemon(f"--vram-budget={2 * on_estimate}", "--workers=2"), seed=31)
+    assert fits.final.parameters.guidance_batched
+    assert fits_estimate == on_estimate
+    assert fits.outputs == on.outputs
+    short, short_estimate = _generate_with_estimate(
+        start_daemon(f"--vram-budget={2 * on_estimate - 2}", "--workers=2"), seed=31)
+    assert not short.final.parameters.guidance_batched
+    assert short_estimate < on_estimate
+    assert short.outputs != on.outputs
+
+
 def _start_job(daemon, client, **kwargs):
     """Starts a kept job on a raw stream and returns (job_id, stream) once it is running."""
     request = make_request(client, keep_on_disconnect=True, **kwargs)

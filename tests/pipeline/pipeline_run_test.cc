@@ -184,13 +184,17 @@ TEST(PipelineRunTest, EqualsTheSampleLoopDrivenDirectly) {
 TEST(PipelineRunTest, BatchedGuidanceMatchesTwoPasses) {
   std::unique_ptr<LoadedPipeline> two = Tiny();
   PipelineOptions o;
-  o.batch_guidance = true;
+  o.batch_guidance = BatchGuidance::kOn;
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> batched = ::ovid::testing::LoadTiny(o);
   ASSERT_TRUE(two != nullptr && batched.ok()) << batched.status();
+  EXPECT_EQ((*batched)->Describe().batch_guidance, "on");
   const GenerationRequest request = TinyRequest(3, 31);
   // Parse views the bytes: they must outlive the files.
-  const std::string bytes_two = RunLatents(*two, request);
-  const std::string bytes_batched = RunLatents(**batched, request);
+  GenerationResult ran_two, ran_batched;
+  const std::string bytes_two = RunLatents(*two, request, &ran_two);
+  const std::string bytes_batched = RunLatents(**batched, request, &ran_batched);
+  EXPECT_FALSE(ran_two.parameters.guidance_batched);
+  EXPECT_TRUE(ran_batched.parameters.guidance_batched);
   std::unique_ptr<gguf::SafetensorsFile> a = Parse(bytes_two);
   std::unique_ptr<gguf::SafetensorsFile> b = Parse(bytes_batched);
   ASSERT_TRUE(a && b);
@@ -210,6 +214,58 @@ TEST(PipelineRunTest, BatchedGuidanceMatchesTwoPasses) {
   absl::StatusOr<uint64_t> need_batched = (*batched)->EstimateVram(request);
   ASSERT_TRUE(need_two.ok() && need_batched.ok());
   EXPECT_GT(*need_batched, *need_two);
+}
+
+// --batch-guidance auto: a guided job batches exactly when its whole batched estimate fits the
+// share the daemon sets, is admitted with the figure of the path it then runs, and runs that
+// path bit for bit; an unguided job never batches.
+TEST(PipelineRunTest, AutoBatchesWhenTheBatchedEstimateFitsTheShare) {
+  PipelineOptions o;
+  o.batch_guidance = BatchGuidance::kOff;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> off = ::ovid::testing::LoadTiny(o);
+  o.batch_guidance = BatchGuidance::kOn;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> on = ::ovid::testing::LoadTiny(o);
+  o.batch_guidance = BatchGuidance::kAuto;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> automatic = ::ovid::testing::LoadTiny(o);
+  ASSERT_TRUE(off.ok() && on.ok() && automatic.ok());
+  EXPECT_EQ((*automatic)->Describe().batch_guidance, "auto");
+  const GenerationRequest request = TinyRequest(2, 41);
+  absl::StatusOr<uint64_t> two = (*off)->EstimateVram(request);
+  absl::StatusOr<uint64_t> batched = (*on)->EstimateVram(request);
+  ASSERT_TRUE(two.ok() && batched.ok());
+  ASSERT_GT(*batched, *two);
+  const std::string latents_two = RunLatents(**off, request);
+  const std::string latents_batched = RunLatents(**on, request);
+  ASSERT_FALSE(latents_two.empty());
+  ASSERT_FALSE(latents_batched.empty());
+
+  struct Case {
+    uint64_t share;
+    bool batches;
+  };
+  // No share set yet (the CPU daemon, or a pipeline outside the daemon), one byte short, exact.
+  for (const Case& c : {Case{0, false}, Case{*batched - 1, false}, Case{*batched, true}}) {
+    (*automatic)->SetJobVramShare(c.share);
+    absl::StatusOr<uint64_t> need = (*automatic)->EstimateVram(request);
+    ASSERT_TRUE(need.ok()) << need.status();
+    EXPECT_EQ(*need, c.batches ? *batched : *two) << "share " << c.share;
+    GenerationResult result;
+    const std::string latents = RunLatents(**automatic, request, &result);
+    EXPECT_EQ(result.parameters.guidance_batched, c.batches) << "share " << c.share;
+    // The file names the path in its metadata, and its tensors are that path's, bit for bit.
+    EXPECT_EQ(latents, c.batches ? latents_batched : latents_two) << "share " << c.share;
+  }
+
+  GenerationRequest unguided = TinyRequest(2, 41);
+  unguided.video_guidance = 1.0f;
+  unguided.audio_guidance = 1.0f;
+  absl::StatusOr<uint64_t> unguided_off = (*off)->EstimateVram(unguided);
+  absl::StatusOr<uint64_t> unguided_on = (*on)->EstimateVram(unguided);
+  ASSERT_TRUE(unguided_off.ok() && unguided_on.ok());
+  EXPECT_EQ(*unguided_on, *unguided_off);
+  GenerationResult result;
+  RunLatents(**on, unguided, &result);
+  EXPECT_FALSE(result.parameters.guidance_batched);
 }
 
 TEST(PipelineRunTest, ConcurrentWorkersMatchSequentialRuns) {

@@ -44,7 +44,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheModel) {
   EXPECT_EQ(c->fault_oom_at_step, 0u);
   EXPECT_EQ(c->fault_step_delay_ms, 0u);
   EXPECT_EQ(c->fault_vram_bytes, 0u);
-  EXPECT_FALSE(c->batch_guidance);
+  EXPECT_EQ(c->batch_guidance, BatchGuidance::kAuto);
   EXPECT_FALSE(c->tls());
 }
 
@@ -73,7 +73,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->max_receive_bytes, 32u << 20);
   EXPECT_EQ(c->fault_oom_at_step, 3u);
   EXPECT_EQ(c->health_address, "0.0.0.0:8081");
-  EXPECT_TRUE(c->batch_guidance);
+  EXPECT_EQ(c->batch_guidance, BatchGuidance::kOn);
 }
 
 TEST(ConfigTest, EnvironmentTwinsApplyAndFlagsWin) {
@@ -95,7 +95,7 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--max-queue=lots"}), {"--max-queue", "[1, 100000]"});
   ExpectError(Parse({"--model=m", "--dequant=fast"}), {"--dequant", "cache|eager|lazy"});
   ExpectError(Parse({"--model=m", "--log-format=xml"}), {"--log-format", "json|text"});
-  ExpectError(Parse({"--model=m", "--batch-guidance=yes"}), {"--batch-guidance", "off|on"});
+  ExpectError(Parse({"--model=m", "--batch-guidance=yes"}), {"--batch-guidance", "auto|off|on"});
   ExpectError(Parse({"--model=m", "--vram-budget=12Q"}), {"--vram-budget", "K, M, G"});
   ExpectError(Parse({"--model=m", "--max-receive-bytes=1K"}), {"--max-receive-bytes", "4096"});
   ExpectError(Parse({"--model=m", "--job-ttl=-5s"}), {"--job-ttl", "duration"});

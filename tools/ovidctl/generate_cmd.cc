@@ -35,10 +35,11 @@ void PrintSummary(const std::string& job_id, const ovid::v1::Final& f,
   for (int o : p.outputs()) outputs.push_back(OutputFormatName(static_cast<ovid::v1::OutputFormat>(o)));
   std::printf("seed: %llu\n", static_cast<unsigned long long>(f.seed()));
   std::printf("parameters: %ux%u, %.2f s (%u video frames, %u audio samples), %u steps %s, "
-              "shift %g, guidance video %g audio %g, slg layer %d, outputs %s\n",
+              "shift %g, guidance video %g audio %g (%s), slg layer %d, outputs %s\n",
               p.width(), p.height(), p.duration_seconds(), p.video_frames(), p.audio_samples(),
               p.steps(), SolverName(p.solver()).c_str(), p.shift(), p.video_guidance(),
-              p.audio_guidance(), p.slg_layer(), absl::StrJoin(outputs, ",").c_str());
+              p.audio_guidance(), p.guidance_batched() ? "passes batched" : "passes apart",
+              p.slg_layer(), absl::StrJoin(outputs, ",").c_str());
   std::printf("timings: queue %.2f s, total %.2f s\n", f.queue_seconds(), f.total_seconds());
   for (const auto& s : f.stages()) {
     std::printf("  %-14s %9.2f s   peak VRAM %s\n", s.stage().c_str(), s.seconds(),

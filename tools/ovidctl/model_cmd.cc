@@ -24,6 +24,7 @@ void PrintModel(const ovid::v1::ModelInfo& m) {
               c.text_dim(), c.audio_rope_scale());
   std::printf("dequant:        %s (%u of %u tensors quantized)\n", m.dequant_mode().c_str(),
               m.tensors_quantized(), m.tensors_total());
+  std::printf("batch guidance: %s\n", m.batch_guidance().c_str());
   std::printf("quantization:\n  %-8s %8s %14s\n", "type", "tensors", "bytes");
   for (const auto& q : m.quantization()) {
     std::printf("  %-8s %8u %14s\n", q.type().c_str(), q.tensors(), HumanBytes(q.bytes()).c_str());

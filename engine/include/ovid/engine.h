@@ -85,6 +85,7 @@ struct EffectiveParameters {
   uint32_t video_frames = 0;
   uint32_t audio_samples = 0;
   std::vector<OutputFormat> outputs;
+  bool guidance_batched = false;  // both guidance passes ran as one batch (BatchGuidance)
 };
 
 // One encoded output, whole. The server cuts it into <= 1 MiB chunks for the wire.

@@ -20,6 +20,16 @@ namespace ovid {
 enum class WeightMode { kLazy, kEager, kCache };
 const char* WeightModeName(WeightMode mode);  // "lazy", "eager", "cache"
 
+// Whether a guided job runs both guidance passes of a step as one batch of two
+// (OviModel::ForwardGuided): each weight is expanded and read once per step instead of twice,
+// and the forward pass's token-sized activations take about 1.5 times the memory.
+enum class BatchGuidance {
+  kOff,   // two forward passes per step
+  kOn,    // one batch-2 pass per step for every guided job
+  kAuto,  // batched when the job's batched VRAM estimate fits LoadedPipeline::SetJobVramShare
+};
+const char* BatchGuidanceName(BatchGuidance mode);  // "off", "on", "auto"
+
 // Test-only faults, compiled in and off unless set (0 = off). They go through the real code
 // paths: the OOM is raised where a device allocation would fail and is mapped like a real one.
 struct FaultHooks {
@@ -75,10 +85,9 @@ struct PipelineOptions {
   WeightMode weights = WeightMode::kLazy;
   uint64_t cache_budget_bytes = 0;  // kCache: bf16 copies kept within this many bytes
   uint32_t workers = 1;             // concurrent Run calls; one stream + workspace each
-  // Both guidance passes of a step in one batch-2 forward (OviModel::ForwardGuided): each
-  // weight is expanded and read once per step instead of twice; the forward pass's
-  // activations take twice the memory (the VRAM estimate counts them).
-  bool batch_guidance = false;
+  // Both guidance passes of a step in one batch-2 forward; the VRAM estimate counts the extra
+  // activations. kAuto decides per job (same request, same server settings: same choice).
+  BatchGuidance batch_guidance = BatchGuidance::kOff;
   std::string fallback_variant;  // when the file has no ovi.variant; empty = "720x720_5s"
   FaultHooks faults;
   BenchOptions bench;
@@ -118,6 +127,7 @@ struct ModelDescription {
   float audio_rope_scale = 0;
   uint64_t parameters = 0;
   std::string weight_mode;  // "lazy", "eager", "cache"
+  std::string batch_guidance;  // "off", "on", "auto"
   std::string device;       // "cpu", "cuda:0"
   uint32_t tensors_total = 0;
   uint32_t tensors_quantized = 0;
@@ -134,6 +144,12 @@ class LoadedPipeline : public Pipeline {
   virtual bool healthy() const = 0;
   // One small denoiser pass on every worker slot, so readiness means "a request will run".
   virtual absl::Status Warmup() = 0;
+  // Device memory one job may count on: the daemon's VRAM budget over its workers. With
+  // BatchGuidance::kAuto a guided job batches its two passes only when its whole batched
+  // estimate fits in this share, so batching never takes a concurrent job's room; 0 (the
+  // default) batches none. It depends on settings only, not on the jobs running, so the same
+  // request takes the same path however busy the server is.
+  virtual void SetJobVramShare(uint64_t bytes) = 0;
 };
 
 // Loads the model and everything the workers need. Errors name the file and what is wrong.
