@@ -34,8 +34,10 @@ class StageClock {
     if (job_.device.is_cuda() && job_.alone()) ResetPeakAllocated(job_.device);
     start_ = std::chrono::steady_clock::now();
   }
-  // Called once the stage succeeded.
-  void Done() {
+  // Called once the stage succeeded on the host: waits for its device work, so the seconds are
+  // the stage's own and a late device error is the stage's.
+  absl::Status Done() {
+    OVID_RETURN_IF_ERROR(SynchronizeCurrentStream(job_.device, name_.c_str()));
     uint64_t peak = 0;
     if (job_.device.is_cuda()) {
       const AllocatorStats s = QueryAllocatorStats(job_.device.has_index() ? job_.device.index() : 0);
@@ -43,6 +45,7 @@ class StageClock {
     }
     result_->stages.push_back({name_, SecondsSince(start_), peak});
     result_->peak_vram_bytes = std::max(result_->peak_vram_bytes, peak);
+    return absl::OkStatus();
   }
 
  private:
@@ -65,7 +68,7 @@ absl::StatusOr<TextContexts> TextStage(const JobContext& job, ProgressSink& sink
   StageClock clock(job, state, "text_encode", result);
   Report(job, sink, "text_encode", 0, 1);
   OVID_ASSIGN_OR_RETURN(TextContexts t, EncodeText(plan, *job.components));
-  clock.Done();
+  OVID_RETURN_IF_ERROR(clock.Done());
   Report(job, sink, "text_encode", 1, 1);
   return t;
 }
@@ -81,7 +84,7 @@ absl::StatusOr<at::Tensor> FirstFrameStage(const JobContext& job, ProgressSink& 
   OVID_ASSIGN_OR_RETURN(at::Tensor latent,
                         EncodeFirstFrame(*vae, image.rgb.data(), image.width, image.height,
                                          p.width, p.height));
-  clock.Done();
+  OVID_RETURN_IF_ERROR(clock.Done());
   Report(job, sink, "image_encode", 1, 1);
   return latent;
 }
@@ -93,7 +96,7 @@ absl::StatusOr<at::Tensor> AudioStage(const JobContext& job, const at::Tensor& l
   Report(job, sink, "audio_decode", 0, 1);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<AudioDecoders> audio, job.components->audio.Acquire());
   OVID_ASSIGN_OR_RETURN(at::Tensor samples, DecodeAudio(*audio, latents));
-  clock.Done();
+  OVID_RETURN_IF_ERROR(clock.Done());
   Report(job, sink, "audio_decode", 1, 1);
   return samples;
 }
@@ -114,7 +117,7 @@ absl::StatusOr<at::Tensor> VideoStage(const JobContext& job, const at::Tensor& l
                            static_cast<uint32_t>(all));
                     return cancel.status();
                   }));
-  clock.Done();
+  OVID_RETURN_IF_ERROR(clock.Done());
   return video;
 }
 
@@ -134,7 +137,7 @@ absl::Status MuxStage(const JobContext& job, const DecodedMedia& media, Progress
                           EncodeMediaOutput(formats[i], media, job.options->decode));
     sink.OnOutput({formats[i], std::move(bytes)});
   }
-  clock.Done();
+  OVID_RETURN_IF_ERROR(clock.Done());
   Report(job, sink, "mux", total, total);
   return absl::OkStatus();
 }
@@ -162,7 +165,7 @@ absl::Status RunJobStages(const JobContext& job, ProgressSink& sink, const Cance
     OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, job.model->Acquire());
     latents = RunDenoise(*model, in, sink, cancel, state);
     if (!latents.ok()) return latents.status();
-    clock.Done();
+    OVID_RETURN_IF_ERROR(clock.Done());
   }
   in = DenoiseInputs();  // the text contexts and the first frame's latent are done with
 
