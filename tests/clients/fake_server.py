@@ -147,7 +147,8 @@ class FakeOvid(pb_grpc.GenerationServicer):
             video_guidance=req.video_guidance if req.HasField("video_guidance") else 4.0,
             audio_guidance=req.audio_guidance if req.HasField("audio_guidance") else 3.0,
             slg_layer=req.slg_layer if req.HasField("slg_layer") else 11,
-            video_frames=121, audio_samples=80000, outputs=outputs)
+            video_frames=121, audio_samples=80000, outputs=outputs,
+            guidance_batched=seed % 2 == 1)  # odd seeds: "both passes ran as one batch"
         final = pb.Final(seed=seed, parameters=params, queue_seconds=0.25, total_seconds=12.5,
                          peak_vram_bytes=30 << 30, stages=[
                              pb.StageTiming(stage="text_encode", seconds=0.5,
@@ -236,7 +237,7 @@ def model_info():
         config=pb.ModelConfig(variant="720x720_5s", dim=3072, ffn_dim=14336, heads=24,
                               head_dim=128, layers=30, text_len=TEXT_LEN, text_dim=TEXT_DIM,
                               audio_rope_scale=0.19676, parameters=11660753108),
-        dequant_mode="lazy", tensors_total=2073, tensors_quantized=720, version="fake-0.1",
+        dequant_mode="lazy", batch_guidance="auto", tensors_total=2073, tensors_quantized=720, version="fake-0.1",
         quantization=[pb.QuantTypeStats(type="q4_K", tensors=540, bytes=5 * gib),
                       pb.QuantTypeStats(type="q6_K", tensors=180, bytes=2 * gib),
                       pb.QuantTypeStats(type="bf16", tensors=1353, bytes=gib // 2)],

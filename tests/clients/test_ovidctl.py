@@ -68,6 +68,7 @@ def test_generate_writes_verified_outputs_and_summary(server, embedding_file, tm
     assert f"wrote {out}/job-0001.mp4" in r.stdout
     assert "seed: 9" in r.stdout
     assert "256x128" in r.stdout and "3 steps euler" in r.stdout and "slg layer -1" in r.stdout
+    assert "guidance video 5 audio 2.5 (passes batched)" in r.stdout  # the fake batches odd seeds
     assert "denoise" in r.stdout and "peak VRAM: 30.00 GiB" in r.stdout
     # stderr is not a terminal here: plain progress lines.
     assert "job job-0001 accepted" in r.stderr and "denoise 3/3" in r.stderr
@@ -93,6 +94,7 @@ def test_dropped_stream_is_resumed_from_the_next_event(server, tmp_path):
                 "--seed", 2, "--output-format", "mp4", "--keep", "--out-dir", tmp_path)
     assert r.returncode == 0, r.stderr
     assert "re-attaching from event 5" in r.stderr
+    assert "(passes apart)" in r.stdout  # an even seed: the fake ran the two passes apart
     (_, ref), = server.fake.calls_of("WatchJob")
     assert (ref.job_id, ref.from_event) == ("job-0001", 5)
     assert server.fake.calls_of("Generate")[0][1].keep_on_disconnect
@@ -175,6 +177,7 @@ def test_model_text_and_json(server):
     assert "720x720_5s (11.66 B parameters)" in r.stdout
     assert "30 layers, text 512 x 4096" in r.stdout
     assert "720 of 2073 tensors quantized" in r.stdout
+    assert "batch guidance: auto" in r.stdout
     assert any(line.split() == ["q4_K", "540", "5.00", "GiB"] for line in r.stdout.splitlines())
     assert any(line.split() == ["denoiser", "loaded", "ovi-q4_k_m.gguf"]
                for line in r.stdout.splitlines())
