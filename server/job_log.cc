@@ -42,6 +42,7 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status, const Genera
     fields.emplace_back("steps", absl::StrCat(result->parameters.steps));
     fields.emplace_back("size",
                         absl::StrCat(result->parameters.width, "x", result->parameters.height));
+    fields.emplace_back("guidance", result->parameters.guidance_batched ? "batched" : "apart");
     fields.emplace_back("peak_vram_bytes", absl::StrCat(result->peak_vram_bytes));
   }
   if (!status.ok()) fields.emplace_back("error", std::string(status.message()));

@@ -145,11 +145,18 @@ def test_batch_guidance_auto_batches_only_jobs_that_fit_a_workers_share(start_da
     assert on.final.parameters.guidance_batched
     # auto (the default): the budget over --workers is each job's share. A share of exactly the
     # batched estimate batches, and gives the same bits as "on"; one byte less runs two passes.
-    fits, fits_estimate = _generate_with_estimate(
-        start_daemon(f"--vram-budget={2 * on_estimate}", "--workers=2"), seed=31)
+    fits_daemon = start_daemon(f"--vram-budget={2 * on_estimate}", "--workers=2")
+    fits, fits_estimate = _generate_with_estimate(fits_daemon, seed=31)
     assert fits.final.parameters.guidance_batched
     assert fits_estimate == on_estimate
     assert fits.outputs == on.outputs
+    # The job's log line names the path; it is written a moment after the client's Final.
+    deadline = time.monotonic() + 10
+    while not any(f"job={fits.job_id}" in line for line in fits_daemon.log().splitlines()):
+        assert time.monotonic() < deadline, fits_daemon.log()
+        time.sleep(0.05)
+    assert any(f"job={fits.job_id}" in line and "guidance=batched" in line
+               for line in fits_daemon.log().splitlines())
     short, short_estimate = _generate_with_estimate(
         start_daemon(f"--vram-budget={2 * on_estimate - 2}", "--workers=2"), seed=31)
     assert not short.final.parameters.guidance_batched

@@ -146,8 +146,8 @@ class LoadedPipeline : public Pipeline {
   virtual absl::Status Warmup() = 0;
   // Device memory one job may count on: the daemon's VRAM budget over its workers. With
   // BatchGuidance::kAuto a guided job batches its two passes only when its whole batched
-  // estimate fits in this share, so batching never takes a concurrent job's room; 0 (the
-  // default) batches none. It depends on settings only, not on the jobs running, so the same
+  // estimate fits in this share, so batching never takes a job past its worker's share; 0
+  // (the default) batches none. It depends on settings only, not on the jobs running, so the same
   // request takes the same path however busy the server is.
   virtual void SetJobVramShare(uint64_t bytes) = 0;
 };
