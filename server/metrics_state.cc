@@ -100,7 +100,8 @@ std::vector<MetricFamily> StateCollector::Collect() const {
 
   MetricFamily model = GaugeFamily("ovid_model_info", "The loaded model; always 1.");
   AddSample(model, 1,
-            {{"device", sources_.model.device},
+            {{"batch_guidance", sources_.model.batch_guidance},
+             {"device", sources_.model.device},
              {"variant", sources_.model.variant},
              {"weight_mode", sources_.model.weight_mode}});
   out.push_back(std::move(model));

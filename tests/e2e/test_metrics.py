@@ -76,5 +76,6 @@ def test_metrics_match_the_documented_table_and_what_the_daemon_did(start_daemon
     assert get("ovid_queue_depth") == 0 and get("ovid_requests_running") == 0
     assert get("ovid_weights_resident_bytes", type="q4_K") > 0
     assert get("ovid_weights_bf16_equivalent_bytes") > get("ovid_weights_resident_bytes", type="q4_K")
-    assert get("ovid_model_info", variant=variant, weight_mode="lazy", device="cpu") == 1
+    assert get("ovid_model_info", variant=variant, weight_mode="lazy", batch_guidance="auto",
+               device="cpu") == 1
     assert get("ovid_gpu_memory_total_bytes") == 0  # on the CPU

@@ -46,6 +46,7 @@ MetricsSources FakeSources() {
   };
   sources.model.variant = "720x720_5s";
   sources.model.weight_mode = "lazy";
+  sources.model.batch_guidance = "auto";
   sources.model.device = "cuda:0";
   sources.version = "0.1.0-selftest";
   return sources;

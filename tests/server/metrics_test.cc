@@ -175,6 +175,7 @@ TEST(ServerMetricsTest, GaugesReadTheSourcesAtEveryScrape) {
   };
   sources.model.variant = "960x960_10s";
   sources.model.weight_mode = "cache";
+  sources.model.batch_guidance = "auto";
   sources.model.device = "cuda:0";
   sources.version = "1.2.3";
   auto metrics = ServerMetrics::CreateUnserved(std::move(sources));
@@ -193,8 +194,8 @@ TEST(ServerMetricsTest, GaugesReadTheSourcesAtEveryScrape) {
   EXPECT_EQ(Sample(*metrics, "ovid_torch_peak_allocated_bytes"), 500);
   EXPECT_EQ(Sample(*metrics, "ovid_gpu_memory_total_bytes"), 80.0 * kGiB);
   EXPECT_EQ(Sample(*metrics, "ovid_gpu_memory_used_bytes"), 9.0 * kGiB);
-  EXPECT_EQ(Sample(*metrics, "ovid_model_info{device=\"cuda:0\",variant=\"960x960_10s\","
-                             "weight_mode=\"cache\"}"),
+  EXPECT_EQ(Sample(*metrics, "ovid_model_info{batch_guidance=\"auto\",device=\"cuda:0\","
+                             "variant=\"960x960_10s\",weight_mode=\"cache\"}"),
             1);
   EXPECT_EQ(Sample(*metrics, "ovid_build_info{version=\"1.2.3\"}"), 1);
 }

@@ -131,7 +131,7 @@ def test_gauges_show_the_fake_sources(values):
     assert value(values, "ovid_weights_resident_bytes", type="q6_K") == GIB
     assert value(values, "ovid_weights_resident_bytes", type="bf16") == 512 * 2 ** 20
     assert value(values, "ovid_model_info", variant="720x720_5s", weight_mode="lazy",
-                 device="cuda:0") == 1
+                 batch_guidance="auto", device="cuda:0") == 1
     assert value(values, "ovid_build_info", version="0.1.0-selftest") == 1
 
 
