@@ -151,7 +151,7 @@ absl::Status RunJobStages(const JobContext& job, ProgressSink& sink, const Cance
   OVID_RETURN_IF_ERROR(cancel.status());
 
   DenoiseInputs in{&plan,        std::move(text),     at::Tensor(),
-                   job.seed,     job.options->faults, job.batch_guidance,
+                   job.seed,     job.options->faults, result->parameters.guidance_batched,
                    job.job_start};
   if (plan.image_to_video) {
     OVID_ASSIGN_OR_RETURN(in.first_frame_latent, FirstFrameStage(job, sink, state, result));

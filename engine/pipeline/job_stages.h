@@ -32,7 +32,6 @@ struct JobContext {
   OnDemand<ovi::OviModel>* model = nullptr;  // acquired for the denoise stage only
   Components* components = nullptr;
   const PipelineOptions* options = nullptr;
-  bool batch_guidance = false;  // both guidance passes in one batch (OviPipeline::EstimateJob)
   c10::Device device{c10::kCPU};
   // True while no other job runs: only then may a stage reset the device's peak counter (it
   // is per device, not per job).

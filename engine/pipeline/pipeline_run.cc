@@ -124,7 +124,6 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
   job.model = &model_;
   job.components = components_.get();
   job.options = &options_;
-  job.batch_guidance = p.guidance_batched;
   job.device = device_;
   job.job_start = job_start;
   job.latents_metadata = {
