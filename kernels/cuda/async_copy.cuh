@@ -18,6 +18,11 @@ __device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, int src
                "r"(src_bytes));
 }
 
+// 8-byte async copy (the .ca form: .cg copies 16 bytes only); both addresses 8-byte aligned.
+__device__ __forceinline__ void CpAsync8(uint32_t dst, const void* src) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst), "l"(src));
+}
+
 __device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
 
 // Waits until at most N committed groups are still in flight.

@@ -55,6 +55,7 @@ constexpr int TileBytes() {
 }
 
 using cuda_detail::CpAsync16;
+using cuda_detail::CpAsync8;
 using cuda_detail::CpAsyncCommit;
 using cuda_detail::CpAsyncWait;
 using cuda_detail::SmemAddr;
@@ -325,27 +326,30 @@ __global__ void __launch_bounds__(kThreads, MinBlocksPerSm<T, F>()) DequantizeKe
 }
 
 // ---- whole tensors: one pipeline per warp ----
-// Each warp streams its own chunks of 1024 (or 2048) consecutive outputs, one (or two) 32-output
-// runs per lane, through a ring of kWholeDepth shared-memory slots, two chunks ahead of the one
+// Each warp streams its own chunks of 1024 consecutive outputs, one 32-output run per lane,
+// through a ring of kWholeDepth shared-memory slots, two chunks ahead of the one
 // it decodes, and waits only on its own copies. The block-wide ring above ties 8 warps to one
 // barrier per tile; with per-warp rings a warp that is decoding never holds back another warp's
 // loads. At Ovi's large shapes this moved Q4_K/Q6_K/Q8_0 -> bf16 from 81.5-84% of the copy rate
 // to 84.4-86.1%, within 1-2 points of the same skeleton with no decode math, and Q4_K/Q8_0 at
 // [3072, 3072] from 76-79% to 81.5-82% (H100, bench/NOTES.md).
 constexpr int kWholeDepth = 3;
-// Runs per lane: chunks must be whole 16-byte vectors (Q6_K's and Q3_K's 1024-output chunks are
-// 840 and 440 bytes).
+// A chunk is one 32-output run per lane: 1024 outputs. Chunks of whole 16-byte vectors are
+// copied in 16-byte pieces; Q6_K's (840 bytes) and Q3_K's (440) are whole 8-byte words and go in
+// 8-byte pieces. (They used to take 2048-output chunks to be whole vectors: at [3072, 3072] that
+// left fewer than two chunks per resident warp, so Q6_K fell back to the block-ring kernel.)
 template <GgmlType T>
-constexpr int kWholeRunsPerLane = (32 * kRunElems / Codec<T>::kElems * Codec<T>::kBytes) % 16 == 0
-                                      ? 1
-                                      : 2;
-template <GgmlType T>
-constexpr int kWholeChunkElems = 32 * kRunElems* kWholeRunsPerLane<T>;
+constexpr int kWholeChunkElems = 32 * kRunElems;
 template <GgmlType T>
 constexpr int kWholeChunkBytes = kWholeChunkElems<T> / Codec<T>::kElems* Codec<T>::kBytes;
+template <GgmlType T>
+constexpr int kWholeCopyBytes = kWholeChunkBytes<T> % 16 == 0 ? 16 : 8;
+// The ring of one warp, padded so that its run stage after it stays 16-byte aligned.
+template <GgmlType T>
+constexpr int kWholeRingBytes = (kWholeDepth * kWholeChunkBytes<T> + 15) / 16 * 16;
 template <GgmlType T, FloatFormat F>
 constexpr int WholeWarpSmem() {
-  return kWholeDepth * kWholeChunkBytes<T> + 32 * kRunChunks<F> * 16;
+  return kWholeRingBytes<T> + 32 * kRunChunks<F> * 16;
 }
 
 // kKeepInL2 is a template argument, not a run-time flag: a branch in the store loop cost 10
@@ -356,19 +360,25 @@ __global__ void __launch_bounds__(kThreads)
   cuda_detail::GridDependencyWait();  // src may come from the previous kernel
   cuda_detail::LaunchDependents();
   using C = Codec<T>;
-  constexpr int kBytes = kWholeChunkBytes<T>;
-  static_assert(kBytes % 16 == 0, "chunks must be whole 16-byte vectors");
+  constexpr int kBytes = kWholeChunkBytes<T>, kCopy = kWholeCopyBytes<T>;
+  static_assert(kBytes % kCopy == 0, "chunks must be whole 8-byte words");
   extern __shared__ __align__(16) uint8_t smem[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   uint8_t* ring = smem + warp * WholeWarpSmem<T, F>();
-  uint4* stage = reinterpret_cast<uint4*>(ring + kWholeDepth * kBytes);
+  uint4* stage = reinterpret_cast<uint4*>(ring + kWholeRingBytes<T>);
   const int64_t n_warps = static_cast<int64_t>(gridDim.x) * kWarps;
   const int64_t first = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
   auto issue = [&](int64_t c, int slot) {
     if (c >= chunks) return;
     const uint8_t* a = src + c * kBytes;
     const uint32_t base = SmemAddr(ring + slot * kBytes);
-    for (int i = lane; i < kBytes / 16; i += 32) CpAsync16(base + 16 * i, a + 16 * i, 16);
+    for (int i = lane; i < kBytes / kCopy; i += 32) {
+      if constexpr (kCopy == 16) {
+        CpAsync16(base + 16 * i, a + 16 * i, 16);
+      } else {
+        CpAsync8(base + 8 * i, a + 8 * i);
+      }
+    }
   };
 #pragma unroll
   for (int k = 0; k < kWholeDepth - 1; ++k) {
@@ -382,29 +392,25 @@ __global__ void __launch_bounds__(kThreads)
     CpAsyncWait<kWholeDepth - 1>();
     __syncwarp();  // every lane's copies of chunk c have landed
     const uint8_t* in = ring + slot * kBytes;
+    float v[kRunElems];
+    C::Decode(in + lane / C::kRuns * C::kBytes, lane % C::kRuns, v);
 #pragma unroll
-    for (int rr = 0; rr < kWholeRunsPerLane<T>; ++rr) {
-      const int run = rr * 32 + lane;
-      float v[kRunElems];
-      C::Decode(in + run / C::kRuns * C::kBytes, run % C::kRuns, v);
+    for (int q = 0; q < kRunChunks<F>; ++q) stage[StageSlot<F>(lane, q)] = Chunk<F>(v, q);
+    __syncwarp();
+    // 32 runs = 2 KB of bf16 (4 KB of f32): each store instruction writes 512 contiguous bytes.
+    uint4* d = reinterpret_cast<uint4*>(static_cast<typename Out<F>::Scalar*>(dst) +
+                                        c * kWholeChunkElems<T>);
 #pragma unroll
-      for (int q = 0; q < kRunChunks<F>; ++q) stage[StageSlot<F>(lane, q)] = Chunk<F>(v, q);
-      __syncwarp();
-      // 32 runs = 2 KB of bf16 (4 KB of f32): each store instruction writes 512 contiguous bytes.
-      uint4* d = reinterpret_cast<uint4*>(static_cast<typename Out<F>::Scalar*>(dst) +
-                                          c * kWholeChunkElems<T> + rr * 32 * kRunElems);
-#pragma unroll
-      for (int i = 0; i < kRunChunks<F>; ++i) {
-        const int k = i * 32 + lane;
-        const uint4 chunk = stage[StageSlot<F>(k / kRunChunks<F>, k % kRunChunks<F>)];
-        if constexpr (kKeepInL2) {
-          d[k] = chunk;
-        } else {
-          __stcs(d + k, chunk);
-        }
+    for (int i = 0; i < kRunChunks<F>; ++i) {
+      const int k = i * 32 + lane;
+      const uint4 chunk = stage[StageSlot<F>(k / kRunChunks<F>, k % kRunChunks<F>)];
+      if constexpr (kKeepInL2) {
+        d[k] = chunk;
+      } else {
+        __stcs(d + k, chunk);
       }
-      __syncwarp();  // the stage is read before the next run overwrites it
     }
+    __syncwarp();  // the stage is read before the next chunk's run overwrites it
     slot = slot == kWholeDepth - 1 ? 0 : slot + 1;
   }
   CpAsyncWait<0>();
@@ -454,9 +460,9 @@ cudaError_t LaunchWhole(const void* src, void* dst, int64_t total, bool keep_in_
       return err;
     }
     // Persistent warps, balanced: every warp gets the same number of chunks (+-1). Below two
-    // chunks per resident warp the grid leaves SMs short of warps (Q6_K's 2048-output chunks at
-    // [3072, 3072]: 69% of the copy rate against 76% for the block-ring kernel), so those
-    // tensors stay on the block-ring kernel.
+    // chunks per resident warp the grid leaves SMs short of warps (Q6_K's former 2048-output
+    // chunks at [3072, 3072], 1.45 per warp: 69% of the copy rate against 76% for the block-ring
+    // kernel), so those tensors stay on the block-ring kernel.
     const int64_t chunks = total / kWholeChunkElems<T>;
     const int64_t resident = static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1) * kWarps;
     if (chunks < 2 * resident) return cudaSuccess;

@@ -96,16 +96,22 @@ TEST_P(DequantizeCudaTest, WholeTensorMatchesCpu) {
 }
 
 // Large whole tensors take the per-warp kernel (at least two chunks per resident warp: 67M
-// outputs are enough for any card up to 264 SMs). One run per lane (Q4_K, Q8_0) and two (Q6_K),
-// 16- and 32-bit outputs, both store kinds; every warp's ring wraps around many times.
+// outputs are enough for any card up to 264 SMs). Every quantized type: chunks copied in 16-byte
+// pieces (most) and in 8-byte pieces (Q6_K's 840-byte and Q3_K's 440-byte chunks); 16- and 32-bit
+// outputs for Ovi's types, bf16 for the rest; both store kinds; every warp's ring wraps around
+// many times.
 TEST(DequantizeCudaWholeTensor, PerWarpKernelMatchesCpu) {
   OVID_REQUIRE_GPU();
   const int64_t rows = 8192, cols = 8192, n = rows * cols;
-  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ8_0}) {
+  for (GgmlType type :
+       {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ8_0, GgmlType::kQ3_K, GgmlType::kQ2_K,
+        GgmlType::kQ5_K, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1}) {
     std::mt19937 rng(4321 + static_cast<int>(type));
     const int64_t bs = GgmlInfo(type).block_size;
     const std::vector<uint8_t> src = RandomBlocks(type, n / bs, rng, 2.0f, /*specials=*/true);
+    const bool ovi = type == GgmlType::kQ4_K || type == GgmlType::kQ6_K || type == GgmlType::kQ8_0;
     for (FloatFormat fmt : {FloatFormat::kBF16, FloatFormat::kF32}) {
+      if (fmt == FloatFormat::kF32 && !ovi) continue;
       ASSERT_NO_FATAL_FAILURE(ExpectWholeTensorMatchesCpu(type, src, fmt, rows, cols));
     }
   }
