@@ -75,6 +75,13 @@ int CallsPerBatch(double est_us) {
   return std::clamp(static_cast<int>(20000.0 / std::max(est_us, 1.0)), 2, 20);
 }
 
+// A dequantization's time for batch sizing: bytes read + written at ~2.5 TB/s (2.5e6 bytes per
+// us). Until 2026-11-27 this divided by 2e3-3e3, a thousand times too slow an estimate, so the
+// dequantization and every lazy layer ran in batches of 2-7 calls where bf16 and eager ran 20:
+// the first call after the spin kernel (no programmatic-launch overlap, a cold launch) weighed
+// 3-10x as much in lazy's per-call time as in bf16's.
+double EstimatedDequantMicros(double bytes) { return bytes / 2.5e6; }
+
 // GPU microseconds per call of fn(variant) (gpu_timer.h), timed on its own; batches of about
 // 20 ms judged from `est_us`. `host_us`, if given, receives the host enqueue time per call.
 double Time(const std::function<void(int)>& fn, int variants, double est_us,
@@ -190,7 +197,7 @@ TypeSet Bench::Prepare(GgmlType type, const Shape& s, const at::Tensor& bias,
       [&](int v) {
         Check(ops::DequantizeInto(type, set.q[v % nq]->blocks(), s.out, s.in, dense[v % nd]));
       },
-      nv, bytes / 3e3);
+      nv, EstimatedDequantMicros(bytes));
   const double comfy_us = Time(
       [&](int v) { (void)ComfyDequantize(type, set.q[v]->blocks(), s.out, s.in, at::kBFloat16); },
       nq, s.out * s.in / 1e4);
@@ -279,7 +286,8 @@ void Bench::MeasureShape(const Shape& s) {
         {[&](int v) { (void)at::linear(x, wbf[v], bias); }, static_cast<int>(wbf.size()),
          CallsPerBatch(gemm_us)}};
     for (TypeSet& set : sets) {
-      const double dq_us = set.q[0]->nbytes() / 2e3;
+      const double dq_us =
+          EstimatedDequantMicros(static_cast<double>(set.q[0]->nbytes()) + 2.0 * s.out * s.in);
       methods.push_back({[&](int v) { (void)OrDie(set.lazy[v].Forward(x, ws_.get())); },
                          static_cast<int>(set.lazy.size()), CallsPerBatch(gemm_us + dq_us)});
       methods.push_back({[&](int v) { (void)OrDie(set.eager[v].Forward(x, ws_.get())); },
