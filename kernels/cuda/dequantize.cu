@@ -338,10 +338,9 @@ constexpr int kWholeDepth = 3;
 // copied in 16-byte pieces; Q6_K's (840 bytes) and Q3_K's (440) are whole 8-byte words and go in
 // 8-byte pieces. (They used to take 2048-output chunks to be whole vectors: at [3072, 3072] that
 // left fewer than two chunks per resident warp, so Q6_K fell back to the block-ring kernel.)
-template <GgmlType T>
 constexpr int kWholeChunkElems = 32 * kRunElems;
 template <GgmlType T>
-constexpr int kWholeChunkBytes = kWholeChunkElems<T> / Codec<T>::kElems* Codec<T>::kBytes;
+constexpr int kWholeChunkBytes = kWholeChunkElems / Codec<T>::kElems * Codec<T>::kBytes;
 template <GgmlType T>
 constexpr int kWholeCopyBytes = kWholeChunkBytes<T> % 16 == 0 ? 16 : 8;
 // The ring of one warp, padded so that its run stage after it stays 16-byte aligned.
@@ -399,7 +398,7 @@ __global__ void __launch_bounds__(kThreads)
     __syncwarp();
     // 32 runs = 2 KB of bf16 (4 KB of f32): each store instruction writes 512 contiguous bytes.
     uint4* d = reinterpret_cast<uint4*>(static_cast<typename Out<F>::Scalar*>(dst) +
-                                        c * kWholeChunkElems<T>);
+                                        c * kWholeChunkElems);
 #pragma unroll
     for (int i = 0; i < kRunChunks<F>; ++i) {
       const int k = i * 32 + lane;
@@ -425,7 +424,7 @@ cudaError_t LaunchWhole(const void* src, void* dst, int64_t total, bool keep_in_
   if constexpr (T == GgmlType::kF32 || T == GgmlType::kF16 || T == GgmlType::kBF16) {
     return cudaSuccess;
   } else {
-    if (total % kWholeChunkElems<T> != 0 || (reinterpret_cast<uintptr_t>(src) & 15) != 0 ||
+    if (total % kWholeChunkElems != 0 || (reinterpret_cast<uintptr_t>(src) & 15) != 0 ||
         (reinterpret_cast<uintptr_t>(dst) & 15) != 0) {
       return cudaSuccess;
     }
@@ -463,7 +462,7 @@ cudaError_t LaunchWhole(const void* src, void* dst, int64_t total, bool keep_in_
     // chunks per resident warp the grid leaves SMs short of warps (Q6_K's former 2048-output
     // chunks at [3072, 3072], 1.45 per warp: 69% of the copy rate against 76% for the block-ring
     // kernel), so those tensors stay on the block-ring kernel.
-    const int64_t chunks = total / kWholeChunkElems<T>;
+    const int64_t chunks = total / kWholeChunkElems;
     const int64_t resident = static_cast<int64_t>(sms) * (per_sm > 0 ? per_sm : 1) * kWarps;
     if (chunks < 2 * resident) return cudaSuccess;
     const int64_t rounds = (chunks + resident - 1) / resident;
