@@ -354,9 +354,18 @@ void Bench::Goals() {
       "(v and ffn.2 Q6_K, rest Q4_K):\n");
   for (const Goal& g : goals) {
     double sum[4] = {0, 0, 0, 0};  // bf16, lazy, eager, comfy
-    double own[2] = {0, 0};        // bf16, lazy without the fusion k/v (other tower's tokens)
-    double step[2] = {0, 0};       // bf16, lazy of the layers a denoising step runs
-    double self[2] = {0, 0};       // bf16, lazy of the layers at the block's own token count
+    // bf16 and lazy over a subset of the layers.
+    struct Part {
+      double bf16 = 0, lazy = 0;
+      void Add(const double (&v)[4]) {
+        bf16 += v[0];
+        lazy += v[1];
+      }
+      double Ratio() const { return lazy / bf16; }
+    };
+    Part own;   // without the fusion k/v (the other tower's tokens)
+    Part step;  // the layers a denoising step runs
+    Part self;  // the layers at the block's own token count
     int n_self = 0;
     bool missing = false;
     for (const BlockLayer& l : OviBlockLayers(g.self, g.other, 512)) {
@@ -368,18 +377,11 @@ void Bench::Goals() {
         missing |= v[i] < 0;
         sum[i] += v[i];
       }
-      if (l.tokens == g.self || l.tokens == 512) {
-        own[0] += v[0];
-        own[1] += v[1];
-      }
-      if (!l.once_per_request) {
-        step[0] += v[0];
-        step[1] += v[1];
-      }
+      if (l.tokens == g.self || l.tokens == 512) own.Add(v);
+      if (!l.once_per_request) step.Add(v);
       if (l.tokens == g.self) {
         ++n_self;
-        self[0] += v[0];
-        self[1] += v[1];
+        self.Add(v);
       }
     }
     if (missing) {
@@ -394,8 +396,8 @@ void Bench::Goals() {
         "(text k/v once per request): lazy/bf16 %.4f; the %d layers at %lld tokens only: "
         "lazy/bf16 %.4f\n",
         g.name, sum[0], sum[1], ratio, g.strict ? "<" : "<=", g.target, met ? "MET" : "NOT MET",
-        sum[2] / sum[0], sum[3] / sum[0], own[1] / own[0], step[1] / step[0],
-        n_self, static_cast<long long>(g.self), self[1] / self[0]);
+        sum[2] / sum[0], sum[3] / sum[0], own.Ratio(), step.Ratio(), n_self,
+        static_cast<long long>(g.self), self.Ratio());
     goals_.push_back({{"goal", g.name},
                       {"bf16_us", sum[0]},
                       {"lazy_us", sum[1]},
@@ -404,9 +406,9 @@ void Bench::Goals() {
                       {"lazy_ratio", ratio},
                       {"eager_ratio", sum[2] / sum[0]},
                       {"comfy_ratio", sum[3] / sum[0]},
-                      {"lazy_ratio_without_fusion_kv", own[1] / own[0]},
-                      {"lazy_ratio_per_step", step[1] / step[0]},
-                      {"lazy_ratio_own_tokens", self[1] / self[0]},
+                      {"lazy_ratio_without_fusion_kv", own.Ratio()},
+                      {"lazy_ratio_per_step", step.Ratio()},
+                      {"lazy_ratio_own_tokens", self.Ratio()},
                       {"target", std::string(g.strict ? "< " : "<= ") + std::to_string(g.target)},
                       {"met", met}});
   }
