@@ -11,8 +11,9 @@
 //     QuantizedLinear kLazy (its automatic path), kEager, and the ComfyUI-style baseline, for
 //     Q4_K, Q6_K and Q8_0, as ratios to the bf16 time;
 //  4. the goal sums over one Ovi block's linear layers (ovi_block_layers.h), lazy vs bf16.
-// Every layer has its own weights in a real forward pass, so each method cycles through copies of
-// its weights totalling more than 256 MB (> 4x the H100/H200 L2). Timing: gpu_timer.h (CUDA
+// The quantized weights are the bf16 baseline's weight quantized on the CPU, as a GGUF file is made
+// from the bf16 model. Every layer has its own weights in a real forward pass, so each method
+// cycles through copies of its weights totalling more than 256 MB (> 4x the H100/H200 L2). Timing: gpu_timer.h (CUDA
 // events behind a pre-filled queue, warm-up batches, medians).
 #include <ATen/ops/empty.h>
 #include <ATen/ops/linear.h>
@@ -43,6 +44,7 @@
 #include "bench/gpu/ovi_block_layers.h"
 #include "engine/ops/quant_ops.h"
 #include "engine/tensor/quantized_linear.h"
+#include "kernels/cpu/quantize.h"
 #include "nlohmann/json.hpp"
 
 namespace ovid::bench {
@@ -110,8 +112,9 @@ void Check(const absl::Status& st) {
   if (!st.ok()) throw std::runtime_error(st.ToString());
 }
 
-// Random blocks; the fp16 scale fields get small finite values (random bits there would decode
-// to NaN/Inf and large magnitudes). Values do not change the timing of any method here.
+// Random blocks, for --cpu-check (every bit pattern, not just what a quantizer writes); the fp16
+// scale fields get small finite values (random bits there would decode to NaN/Inf and large
+// magnitudes).
 at::Tensor RandomBlocks(GgmlType type, int64_t out, int64_t in, c10::Device device) {
   const GgmlTypeInfo& info = GgmlInfo(type);
   const int64_t n = out * in / info.block_size;
@@ -126,6 +129,21 @@ at::Tensor RandomBlocks(GgmlType type, int64_t out, int64_t in, c10::Device devi
     b.narrow(1, off, 2).copy_(h.view(at::kByte));
   }
   return b.reshape({-1});
+}
+
+// The GGUF blocks of `w` (the bf16 baseline's weight, as a file is quantized from the bf16
+// model), on w's device. The values matter: at the H100's power cap a GEMM on all-zero weights ran
+// 15% faster than on randn ones, so lazy and eager must multiply what a real file expands to, not
+// random blocks (bench/NOTES.md, "The benchmark's weights and its interleaving order").
+at::Tensor QuantizedBlocks(GgmlType type, const at::Tensor& w) {
+  const at::Tensor src = w.to(at::kCPU, at::kFloat).contiguous();
+  const int64_t rows = src.size(0), cols = src.size(1);
+  at::Tensor blocks =
+      at::empty({rows * GgmlRowBytes(type, cols)}, at::TensorOptions().dtype(at::kByte));
+  if (!QuantizeTensor(type, src.data_ptr<float>(), blocks.data_ptr(), rows, cols)) {
+    throw std::runtime_error(std::string("cannot quantize to ") + GgmlTypeName(type));
+  }
+  return blocks.to(w.device());
 }
 
 // Everything one (shape, type) needs: rotating block copies with their lazy layers, and dense
@@ -145,7 +163,8 @@ class Bench {
 
  private:
   void CopyRoofline();
-  TypeSet Prepare(GgmlType type, const Shape& s, const at::Tensor& bias, const at::Tensor& x_check);
+  TypeSet Prepare(GgmlType type, const Shape& s, const at::Tensor& w, const at::Tensor& bias,
+                  const at::Tensor& x_check);
   void MeasureShape(const Shape& s);
   void Goals();
   double At(const Shape& s, int64_t m, const std::string& method, GgmlType t) const {
@@ -175,10 +194,10 @@ void Bench::CopyRoofline() {
   std::printf("copy D2D 1 GiB: %.1f GB/s (read + write)\n", copy_gbps_);
 }
 
-TypeSet Bench::Prepare(GgmlType type, const Shape& s, const at::Tensor& bias,
+TypeSet Bench::Prepare(GgmlType type, const Shape& s, const at::Tensor& w, const at::Tensor& bias,
                        const at::Tensor& x_check) {
   TypeSet set{type, {}, {}, {}};
-  const at::Tensor blocks = RandomBlocks(type, s.out, s.in, at::kCUDA);
+  const at::Tensor blocks = QuantizedBlocks(type, w);
   const int nq = Copies(blocks.numel()), nd = Copies(2 * s.out * s.in);
   for (int i = 0; i < nq; ++i) {
     auto q = std::make_shared<const QuantizedTensor>(
@@ -234,7 +253,8 @@ TypeSet Bench::Prepare(GgmlType type, const Shape& s, const at::Tensor& bias,
       "check %s %lldx%lld: comfy vs ovid dequant relerr %.2e, lazy vs eager max|diff| "
       "%.3g at %lld tokens, lazy path %s: %s\n",
       GgmlTypeName(type), (long long)s.out, (long long)s.in, rel, maxdiff,
-      static_cast<long long>(kCheckTokens), path == LinearPath::kDequantGemm ? "dequant+gemm" : "other", ok ? "ok" : "FAIL");
+      static_cast<long long>(kCheckTokens),
+      path == LinearPath::kDequantGemm ? "dequant+gemm" : "other", ok ? "ok" : "FAIL");
   checks_.push_back({{"type", GgmlTypeName(type)},
                      {"shape", {s.out, s.in}},
                      {"comfy_vs_ovid_relerr", rel},
@@ -255,14 +275,15 @@ void Bench::MeasureShape(const Shape& s) {
   if (quick_) tokens = {157, 314, 512, 15004, 30008};
   const at::Tensor x_all = at::randn({tokens.back(), s.in}, opts);
   const at::Tensor bias = at::randn({s.out}, opts).mul(0.1);
+  // One bf16 weight, ~N(0, 0.02) like a trained layer's; its copies hold the same values, and
+  // every type's blocks are its quantization.
+  const at::Tensor w = at::randn({s.out, s.in}, opts).mul(0.02);
   std::vector<at::Tensor> wbf;
-  for (int i = 0, n = Copies(2 * s.out * s.in); i < n; ++i) {
-    wbf.push_back(at::randn({s.out, s.in}, opts).mul(0.02));
-  }
+  for (int i = 0, n = Copies(2 * s.out * s.in); i < n; ++i) wbf.push_back(w.clone());
   std::vector<TypeSet> sets;
   for (const GgmlType t : kTypes) {
     try {
-      sets.push_back(Prepare(t, s, bias, x_all.narrow(0, 0, kCheckTokens)));
+      sets.push_back(Prepare(t, s, w, bias, x_all.narrow(0, 0, kCheckTokens)));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s %lldx%lld skipped: %s\n", GgmlTypeName(t), (long long)s.out,
                    (long long)s.in, e.what());
@@ -282,9 +303,8 @@ void Bench::MeasureShape(const Shape& s) {
     // bf16 and every type's lazy and eager layers in alternating batches (one shared clock and
     // power state, see TimeInterleaved); the ComfyUI-style baseline on its own afterwards, as it
     // synchronizes the stream in every call.
-    std::vector<TimedMethod> methods = {
-        {[&](int v) { (void)at::linear(x, wbf[v], bias); }, static_cast<int>(wbf.size()),
-         CallsPerBatch(gemm_us)}};
+    std::vector<TimedMethod> methods = {{[&](int v) { (void)at::linear(x, wbf[v], bias); },
+                                         static_cast<int>(wbf.size()), CallsPerBatch(gemm_us)}};
     for (TypeSet& set : sets) {
       const double dq_us =
           EstimatedDequantMicros(static_cast<double>(set.q[0]->nbytes()) + 2.0 * s.out * s.in);

@@ -39,8 +39,13 @@ std::vector<Timing> TimeInterleaved(const std::vector<TimedMethod>& methods, int
   };
   std::vector<State> state(methods.size());
   try {
+    const int n = static_cast<int>(methods.size());
     for (int b = -2; b < batches; ++b) {
-      for (size_t k = 0; k < methods.size(); ++k) {
+      for (int j = 0; j < n; ++j) {
+        // Round b starts at method b mod n, so over the rounds every method follows every other
+        // equally often: a batch inherits the clock its predecessor left (the power controller
+        // lags by tens of ms), and a fixed order gave each method the same neighbour every round.
+        const int k = ((j + b) % n + n) % n;
         const TimedMethod& m = methods[k];
         State& st = state[k];
         // ~2 cycles per ns on an H100/H200; 1.5x the last enqueue time, so the queue never runs
