@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,13 +41,16 @@ std::vector<Timing> TimeInterleaved(const std::vector<TimedMethod>& methods, int
   };
   std::vector<State> state(methods.size());
   try {
-    const int n = static_cast<int>(methods.size());
+    // Every round runs the methods in a new order, shuffled with a fixed seed (the same orders in
+    // every run), so over the rounds each method follows every other about equally often: a
+    // batch inherits the clock its predecessor left (the power controller lags by tens of ms).
+    // A fixed order gave each method the same neighbour every round, and so does rotating it.
+    std::vector<size_t> order(methods.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::mt19937 rng(20261127);
     for (int b = -2; b < batches; ++b) {
-      for (int j = 0; j < n; ++j) {
-        // Round b starts at method b mod n, so over the rounds every method follows every other
-        // equally often: a batch inherits the clock its predecessor left (the power controller
-        // lags by tens of ms), and a fixed order gave each method the same neighbour every round.
-        const int k = ((j + b) % n + n) % n;
+      std::shuffle(order.begin(), order.end(), rng);
+      for (const size_t k : order) {
         const TimedMethod& m = methods[k];
         State& st = state[k];
         // ~2 cycles per ns on an H100/H200; 1.5x the last enqueue time, so the queue never runs

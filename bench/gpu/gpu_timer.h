@@ -28,7 +28,7 @@ struct TimedMethod {
 // Two warm-up rounds, then `batches` rounds; a round runs one batch of every method in turn, so
 // the methods share the card's clock and power state: a drift during the run moves them all
 // alike instead of favouring whichever method ran while the card was fast (ratios to a bf16
-// baseline timed minutes apart moved by up to +-5%). The order rotates by one method per round,
+// baseline timed minutes apart moved by up to +-5%). Each round shuffles the order (fixed seed),
 // so no method always follows the same one. Throws std::runtime_error when a CUDA call fails.
 std::vector<Timing> TimeInterleaved(const std::vector<TimedMethod>& methods, int batches = 7);
 
