@@ -11,10 +11,10 @@
 //     QuantizedLinear kLazy (its automatic path), kEager, and the ComfyUI-style baseline, for
 //     Q4_K, Q6_K and Q8_0, as ratios to the bf16 time;
 //  4. the goal sums over one Ovi block's linear layers (ovi_block_layers.h), lazy vs bf16.
-// The quantized weights are the bf16 baseline's weight quantized on the CPU, as a GGUF file is made
-// from the bf16 model. Every layer has its own weights in a real forward pass, so each method
-// cycles through copies of its weights totalling more than 256 MB (> 4x the H100/H200 L2). Timing: gpu_timer.h (CUDA
-// events behind a pre-filled queue, warm-up batches, medians).
+// The quantized weights are the bf16 baseline's weight quantized on the CPU, as a GGUF file is
+// made from the bf16 model. Every layer has its own weights in a real forward pass, so each method
+// cycles through copies of its weights totalling more than 256 MB (> 4x the H100/H200 L2).
+// Timing: gpu_timer.h (CUDA events behind a pre-filled queue, shuffled rounds, medians).
 #include <ATen/ops/empty.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/rand.h>
