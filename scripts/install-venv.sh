@@ -15,6 +15,38 @@ nodeps=$(dirname "$requirements")/requirements-nodeps.txt
 pip_version=26.3  # older pips (Debian's ensurepip has 23.0) resolve this set far more slowly
 say() { printf '[install-deps] %s\n' "$*"; }
 
+# Free MiB on the file system holding PATH.
+free_mib() { df -P -m "$1" | awk 'NR == 2 { print $4 }'; }
+
+# The first install peaks at 8.0 GB (measured 2026-11-27: 5.3 GB of packages in the venv plus
+# 2.7 GB of downloaded wheels that pip keeps in TMPDIR until it has installed them all). A disk
+# that cannot hold that fails halfway through with pip's bare "[Errno 28] No space left on
+# device", so say up front what is needed and where. A venv that already has torch only takes
+# the small packages that changed, so it is not checked. OVID_VENV_MIB and OVID_WHEELS_MIB
+# override the two needs (tests/repo/install_venv_selftest.sh).
+check_disk_space() {
+  if compgen -G "$venv/lib/python3*/site-packages/torch" >/dev/null; then return 0; fi
+  local tmp=${TMPDIR:-/tmp} venv_mib=${OVID_VENV_MIB:-5800} wheels_mib=${OVID_WHEELS_MIB:-3000}
+  local venv_free tmp_free
+  venv_free=$(free_mib "$venv")
+  tmp_free=$(free_mib "$tmp")
+  say "disk: ${venv_free} MiB free for ${venv#"$root"/}, ${tmp_free} MiB free in $tmp (pip's downloads)"
+  local short=""
+  if [ "$(stat -c %d "$venv")" = "$(stat -c %d "$tmp")" ]; then
+    if ((venv_free < venv_mib + wheels_mib)); then
+      short="$venv and $tmp (one file system) need $((venv_mib + wheels_mib)) MiB, $venv_free free"
+    fi
+  elif ((venv_free < venv_mib)); then
+    short="$venv needs $venv_mib MiB, $venv_free free"
+  elif ((tmp_free < wheels_mib)); then
+    short="$tmp needs $wheels_mib MiB for pip's downloads, $tmp_free free (set TMPDIR elsewhere)"
+  fi
+  if [ -n "$short" ]; then
+    echo "install-venv: not enough disk space to install torch and its CUDA libraries: $short" >&2
+    exit 1
+  fi
+}
+
 # The system interpreter, not whatever pyenv or a user's PATH puts first: the venv must outlive them.
 python=/usr/bin/python3
 [ -x "$python" ] || python=$(command -v python3)
@@ -34,6 +66,8 @@ stamp=$venv/.ovid-requirements
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   say "venv: ${venv#"$root"/} up to date"
 else
+  check_disk_space
+
   say "venv: installing $(grep -c '^[a-z]' "$requirements") pinned packages into ${venv#"$root"/}" \
     "(the first time this downloads torch and its CUDA libraries, about 4 GB)"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "pip==$pip_version"
