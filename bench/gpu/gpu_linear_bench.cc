@@ -84,6 +84,11 @@ int CallsPerBatch(double est_us) {
 // 3-10x as much in lazy's per-call time as in bf16's.
 double EstimatedDequantMicros(double bytes) { return bytes / 2.5e6; }
 
+// A dequantization's traffic: the blocks read plus the bf16 weight written.
+double DequantBytes(int64_t block_bytes, const Shape& s) {
+  return static_cast<double>(block_bytes) + 2.0 * s.out * s.in;
+}
+
 // GPU microseconds per call of fn(variant) (gpu_timer.h), timed on its own; batches of about
 // 20 ms judged from `est_us`. `host_us`, if given, receives the host enqueue time per call.
 double Time(const std::function<void(int)>& fn, int variants, double est_us,
@@ -211,7 +216,7 @@ TypeSet Bench::Prepare(GgmlType type, const Shape& s, const at::Tensor& w, const
   }
   const int nv = std::max(nq, nd);
   // Dequantization throughput, output rotating too (the writes would otherwise sit in L2).
-  const double bytes = blocks.numel() + 2.0 * s.out * s.in;
+  const double bytes = DequantBytes(blocks.numel(), s);
   const double ovid_us = Time(
       [&](int v) {
         Check(ops::DequantizeInto(type, set.q[v % nq]->blocks(), s.out, s.in, dense[v % nd]));
@@ -306,8 +311,7 @@ void Bench::MeasureShape(const Shape& s) {
     std::vector<TimedMethod> methods = {{[&](int v) { (void)at::linear(x, wbf[v], bias); },
                                          static_cast<int>(wbf.size()), CallsPerBatch(gemm_us)}};
     for (TypeSet& set : sets) {
-      const double dq_us =
-          EstimatedDequantMicros(static_cast<double>(set.q[0]->nbytes()) + 2.0 * s.out * s.in);
+      const double dq_us = EstimatedDequantMicros(DequantBytes(set.q[0]->nbytes(), s));
       methods.push_back({[&](int v) { (void)OrDie(set.lazy[v].Forward(x, ws_.get())); },
                          static_cast<int>(set.lazy.size()), CallsPerBatch(gemm_us + dq_us)});
       methods.push_back({[&](int v) { (void)OrDie(set.eager[v].Forward(x, ws_.get())); },
