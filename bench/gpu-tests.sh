@@ -10,7 +10,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$root/build-device}
 results=${RESULTS_DIR:-$root/bench/results}
 suites=(cuda_kernels_test engine_linear_test engine_store_test sampling_test models_ovi_test
-        pipeline_test)
+        pipeline_test umt5_test)
 mkdir -p "$results"
 cd "$root"
 cmake --preset device -B "$build" -DOVID_TESTS=ON >/dev/null

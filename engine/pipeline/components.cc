@@ -66,7 +66,7 @@ absl::Status LoadText(const PipelineOptions& options, c10::Device device,
   const std::string path = files.text_encoder;
   c->text_encoder.ConfigureFile(
       path, [eo](const std::string& f) { return umt5::Umt5Encoder::Load(f, eo); },
-      options.offload.text_encoder);
+      options.offload.text_encoder, device);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<umt5::Umt5Encoder> encoder, c->text_encoder.Acquire());
   if (encoder->config().d_model != denoiser.text_dim) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -94,7 +94,7 @@ absl::Status LoadVideoVae(const PipelineOptions& options, c10::Device device,
   vo.dtype = options.decode.video_vae_bf16 ? at::kBFloat16 : at::kFloat;
   c->video_vae.ConfigureFile(
       path, [vo](const std::string& f) { return wan_vae::WanVae::Load(f, vo); },
-      options.offload.video_vae);
+      options.offload.video_vae, device);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<wan_vae::WanVae> vae, c->video_vae.Acquire());
   if (vae->config().z_dim != denoiser.video_latent_channels) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -121,7 +121,7 @@ absl::Status LoadAudio(const PipelineOptions& options, c10::Device device,
   }
   const bool bf16 = options.decode.audio_bf16;
   c->audio.Configure([files, device, bf16]() { return LoadAudioDecoders(files, device, bf16); },
-                     options.offload.audio);
+                     options.offload.audio, device);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<AudioDecoders> audio, c->audio.Acquire());
   if (audio->latent_channels() != denoiser.audio_latent_channels) {
     return absl::InvalidArgumentError(

@@ -4,6 +4,12 @@
 // lets go, so its device memory is free between uses. Jobs share one instance while it is loaded;
 // an offloaded stage is rebuilt by whichever job asks first after it was freed.
 //
+// Sharing across worker streams (engine/ops/shared_tensors.h): a fresh instance is complete on
+// its loader's stream before anyone gets it, and an offloaded one waits for every stream of the
+// device before its memory goes back to the allocator, since a job that let go of it may still
+// have kernels queued that read it, and the allocator would hand the blocks to the loader's
+// stream at once.
+//
 // The files are memory-mapped and stay in the page cache, so a rebuild costs the upload to the
 // device (about a second for a few GB), not a disk read.
 #pragma once
@@ -14,9 +20,13 @@
 #include <string>
 #include <utility>
 
+#include <c10/core/Device.h>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/gguf/status_macros.h"
+#include "engine/ops/shared_tensors.h"
 
 namespace ovid::pipeline {
 
@@ -31,23 +41,25 @@ class OnDemand {
  public:
   using Loader = std::function<absl::StatusOr<std::unique_ptr<T>>()>;
 
-  // Before any Acquire: how to build the instance, and whether to free it between uses.
-  void Configure(Loader loader, bool offload) {
+  // Before any Acquire: how to build the instance on `device`, and whether to free it between
+  // uses.
+  void Configure(Loader loader, bool offload, c10::Device device) {
     std::lock_guard<std::mutex> lock(mu_);
     loader_ = std::move(loader);
     offload_ = offload;
+    device_ = device;
   }
 
   // The same for an instance read from one file: load(path), its errors named by InFile.
   template <class Load>
-  void ConfigureFile(const std::string& path, Load load, bool offload) {
+  void ConfigureFile(const std::string& path, Load load, bool offload, c10::Device device) {
     Configure(
         [path, load]() -> absl::StatusOr<std::unique_ptr<T>> {
           absl::StatusOr<std::unique_ptr<T>> built = load(path);
           if (!built.ok()) return InFile(built.status(), path);
           return built;
         },
-        offload);
+        offload, device);
   }
 
   bool configured() const { return static_cast<bool>(loader_); }
@@ -60,12 +72,18 @@ class OnDemand {
     if (std::shared_ptr<T> live = shared_.lock()) return live;
     absl::StatusOr<std::unique_ptr<T>> built = loader_();
     if (!built.ok()) return built.status();
-    std::shared_ptr<T> instance(std::move(*built));
-    if (offload_) {
-      shared_ = instance;
-    } else {
-      resident_ = instance;
+    OVID_RETURN_IF_ERROR(ops::FinishBeforeSharing(device_, "loading a stage"));
+    if (!offload_) {
+      resident_ = std::shared_ptr<T>(std::move(*built));
+      return resident_;
     }
+    const c10::Device device = device_;
+    std::shared_ptr<T> instance(built->release(), [device](T* freed) {
+      // A failure here is a sticky device error, reported by the next job's own wait.
+      ops::FinishAllStreams(device, "freeing an offloaded stage").IgnoreError();
+      delete freed;
+    });
+    shared_ = instance;
     return instance;
   }
 
@@ -78,6 +96,7 @@ class OnDemand {
  private:
   Loader loader_;
   bool offload_ = false;
+  c10::Device device_ = c10::Device(c10::kCPU);
   mutable std::mutex mu_;
   std::shared_ptr<T> resident_;
   std::weak_ptr<T> shared_;

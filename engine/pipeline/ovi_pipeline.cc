@@ -65,7 +65,7 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   mo.default_workspace = false;  // each worker slot brings its own
   p->model_.ConfigureFile(
       path, [mo](const std::string& f) { return ovi::OviModel::Load(f, mo); },
-      options.offload.denoiser);
+      options.offload.denoiser, p->device_);
   // Held until Load returns; an offloaded denoiser is freed then and reloaded per job.
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, p->model_.Acquire());
   p->spec_ = model->spec();

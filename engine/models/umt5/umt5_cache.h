@@ -35,6 +35,7 @@ class Umt5EmbeddingCache {
   // capacity of 0 stores nothing.
   void Put(const std::vector<int64_t>& ids, at::Tensor value);
   Umt5CacheStats Stats() const;
+  size_t capacity() const { return capacity_; }
 
  private:
   using Entry = std::pair<std::vector<int64_t>, at::Tensor>;

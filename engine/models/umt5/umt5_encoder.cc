@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/models/umt5/umt5_layers.h"
+#include "engine/ops/shared_tensors.h"
 #include "engine/ops/torch_status.h"
 
 namespace ovid::umt5 {
@@ -95,6 +96,8 @@ absl::StatusOr<std::vector<at::Tensor>> Umt5Encoder::Encode(
   std::vector<std::vector<int64_t>> todo;  // distinct uncached prompts
   for (size_t i = 0; i < prompts.size(); ++i) {
     if (std::optional<at::Tensor> hit = cache_->Get(prompts[i])) {
+      // Made on another job's stream, perhaps: keep its memory until our reads are done.
+      ops::MarkReadOnCurrentStream(*hit);
       out[i] = *hit;
     } else if (std::find(todo.begin(), todo.end(), prompts[i]) == todo.end()) {
       todo.push_back(prompts[i]);
@@ -107,6 +110,8 @@ absl::StatusOr<std::vector<at::Tensor>> Umt5Encoder::Encode(
     ScopedWorkspace bind(bound != nullptr ? bound : workspace_.get());
     OVID_ASSIGN_OR_RETURN(std::vector<at::Tensor> encoded,
                           ops::GuardTorch("UMT5 encode", [&] { return Forward(todo); }));
+    // A cache entry is read at once by jobs on other streams: it must be complete when stored.
+    if (cache_->capacity() > 0) OVID_RETURN_IF_ERROR(ops::FinishBeforeSharing(device(), "UMT5 encode"));
     for (size_t j = 0; j < todo.size(); ++j) {
       cache_->Put(todo[j], encoded[j]);
       for (size_t i = 0; i < prompts.size(); ++i) {
