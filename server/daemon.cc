@@ -277,8 +277,12 @@ int RunDaemon(int argc, char** argv) {
     server->Shutdown(deadline);
     if (health_server != nullptr) health_server->Shutdown(deadline);
     server->Wait();
-    // The queue goes next: its gauges must not be read after that.
-    metrics->SetSources(sources);
+    // The queue goes next and the pipeline after it (it is declared after the metrics server,
+    // which serves to the end): neither's gauges may be read after that. SetSources waits for a
+    // scrape in progress.
+    MetricsSources static_only = sources;
+    static_only.vram = nullptr;
+    metrics->SetSources(static_only);
     if (reason == StopSignal::Reason::kFatal) {
       log.Error("stopped after a fatal error", {{"error", why}});
       return 1;

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -77,6 +78,42 @@ def test_sigterm_drains_running_jobs_and_exits_zero(start_daemon):
     assert outcome["result"].final.parameters.steps == 8
     assert daemon.wait_exit(60) == 0
     assert "draining" in daemon.log()
+
+
+def test_metrics_scraped_through_a_shutdown_never_outlive_the_model(start_daemon):
+    # The metrics server answers until the process exits, after the model is gone: a scrape
+    # during shutdown must not read the freed model's VRAM figures. Scraped without pause
+    # through SIGTERM, a few times, since the window is short.
+    for _ in range(3):
+        daemon = start_daemon()
+        url = f"http://127.0.0.1:{daemon.metrics_port}/metrics"
+        stop = threading.Event()
+        seen = {"scrapes": 0, "vram": 0}
+
+        def scrape_until_stopped():
+            while not stop.is_set():
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as reply:
+                        text = reply.read().decode()
+                except OSError:
+                    continue  # the listener is gone: the process is exiting
+                seen["scrapes"] += 1
+                seen["vram"] += "ovid_weights_bf16_equivalent_bytes" in text
+
+        scrapers = [threading.Thread(target=scrape_until_stopped) for _ in range(4)]
+        for t in scrapers:
+            t.start()
+        deadline = time.monotonic() + 10
+        while seen["vram"] == 0:
+            assert time.monotonic() < deadline, "no scrape showed the model's VRAM gauges"
+            time.sleep(0.01)
+        daemon.signal(signal.SIGTERM)
+        code = daemon.wait_exit(60)
+        stop.set()
+        for t in scrapers:
+            t.join(10)
+        assert code == 0, daemon.log()
+        assert "stopped" in daemon.log()
 
 
 def test_a_drain_past_its_timeout_cancels_what_is_left(start_daemon):
