@@ -110,13 +110,20 @@ absl::StatusOr<v1::JobStatus> JobQueue::Cancel(std::string_view job_id, CancelRe
       was_queued = true;
     }
   }
-  if (was_queued && job->Fail(job->cancel_token().status(), store_.clock()())) {
+  if (!was_queued) return GetStatus(job_id);
+  // The head may have changed: the job behind a cancelled head may fit the budget now.
+  work_.notify_all();
+  if (job->Fail(job->cancel_token().status(), store_.clock()())) {
     observer_.OnFinished(*job, job->cancel_token().status(), nullptr,
                          store_.clock()() - job->created());
     idle_.notify_all();
-    store_.Evict();
   }
-  return GetStatus(job_id);
+  // Read before eviction: with --job-ttl=0 the finished job leaves the store at once, and the
+  // caller is still owed its final state.
+  v1::JobStatus status = job->Status();
+  status.set_queue_position(0);
+  store_.Evict();
+  return status;
 }
 
 absl::StatusOr<v1::JobStatus> JobQueue::GetStatus(std::string_view job_id) {

@@ -52,6 +52,7 @@ absl::StatusOr<GenerationResult> FakePipeline::Run(const GenerationRequest& requ
 
 absl::StatusOr<uint64_t> FakePipeline::EstimateVram(const GenerationRequest& request) const {
   if (!options_.estimate_error.ok()) return options_.estimate_error;
+  if (options_.estimate_from_seed && request.seed.has_value()) return *request.seed;
   return options_.vram_bytes;
 }
 

@@ -1,6 +1,6 @@
 // File: tests/server/fake_pipeline.h
 // A Pipeline without a model: a configurable number of "denoise" steps with a delay each, an
-// optional failure or OOM at a step, a fixed VRAM estimate, and a gate that holds every run at
+// optional failure or OOM at a step, a fixed VRAM estimate (or one each request names), and a gate that holds every run at
 // its start so tests can pin jobs in the RUNNING state.
 #pragma once
 
@@ -21,7 +21,8 @@ struct FakePipelineOptions {
   absl::Duration step_delay = absl::Milliseconds(1);
   uint32_t oom_at_step = 0;     // 0 = never
   absl::Status estimate_error;  // returned by EstimateVram when not ok
-  uint64_t vram_bytes = 1000;
+  uint64_t vram_bytes = 1000;     // the estimate of a request without `seed`
+  bool estimate_from_seed = false;  // a request with `seed` is estimated at seed bytes
   std::string output = "latents";  // the one output, as kLatents
   bool hold = false;               // runs wait at their start until Release()
 };

@@ -135,6 +135,47 @@ TEST(JobQueueTest, CancelQueuedJobNeverRuns) {
   EXPECT_EQ(again->state(), v1::JOB_STATE_SUCCEEDED);
 }
 
+TEST(JobQueueTest, CancellingABlockedHeadStartsTheJobBehindItThatFits) {
+  // Budget 1000, two workers: A (600) runs; B (600) waits at the head for A's VRAM; C (300)
+  // waits behind B. Cancelling B must start C at once, not when A ends.
+  Runtime rt({.estimate_from_seed = true, .hold = true},
+             {.max_queue = 4, .workers = 2, .vram_budget_bytes = 1000});
+  GenerationRequest a, b, c;
+  a.seed = 600;
+  b.seed = 600;
+  c.seed = 300;
+  auto running = rt.queue.Submit(a, "");
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  auto head = rt.queue.Submit(b, "");
+  auto behind = rt.queue.Submit(c, "");
+  ASSERT_TRUE(head.ok() && behind.ok());
+  EXPECT_FALSE(rt.pipeline.WaitForRunsStarted(2, absl::Milliseconds(100)));  // B does not fit
+  ASSERT_TRUE(rt.queue.Cancel((*head)->id()).ok());
+  EXPECT_TRUE(rt.pipeline.WaitForRunsStarted(2, absl::Seconds(5)));
+  EXPECT_EQ(rt.queue.vram_reserved_bytes(), 900u);
+  rt.pipeline.Release();
+  FollowToEnd(**running);
+  FollowToEnd(**behind);
+  EXPECT_EQ((*behind)->state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST(JobQueueTest, CancelAnswersWithTheFinalStateEvenWhenFinishedJobsAreNotKept) {
+  FakePipeline pipeline({.hold = true});
+  JobStore store(absl::ZeroDuration(), 100);  // --job-ttl=0: a finished job leaves at once
+  JobQueue queue(pipeline, store, {.max_queue = 2, .workers = 1});
+  auto first = queue.Submit({}, "");
+  ASSERT_TRUE(pipeline.WaitForRunsStarted(1, kWait));
+  auto second = queue.Submit({}, "");
+  ASSERT_TRUE(second.ok());
+  absl::StatusOr<v1::JobStatus> status = queue.Cancel((*second)->id());
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->job_id(), (*second)->id());
+  EXPECT_EQ(status->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(queue.GetStatus((*second)->id()).status().code(), absl::StatusCode::kNotFound);
+  pipeline.Release();
+  FollowToEnd(**first);
+}
+
 TEST(JobQueueTest, CancelRunningJobStopsWithinOneStep) {
   Runtime rt({.steps = 100000, .step_delay = absl::Milliseconds(2)}, {.workers = 1});
   auto job = rt.queue.Submit({}, "");
