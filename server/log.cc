@@ -1,10 +1,11 @@
 // File: server/log.cc
 #include "server/log.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
 
-#include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -43,18 +44,43 @@ std::string JsonString(absl::string_view text) {
   return out + "\"";
 }
 
+// JSON's own number grammar (RFC 8259 section 6): -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
+// A looser parser (SimpleAtod) also takes "NaN", "inf", "+1", ".5", "007" and surrounding
+// whitespace such as "1\n", which written bare would break the line's JSON, or the line itself.
 bool IsNumber(absl::string_view text) {
-  double ignored;
-  return !text.empty() && absl::SimpleAtod(text, &ignored) && text != "inf" && text != "nan" &&
-         text.find_first_of("xX") == absl::string_view::npos;
+  size_t i = 0;
+  const size_t n = text.size();
+  auto digits = [&] {
+    const size_t from = i;
+    while (i < n && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    return i - from;
+  };
+  if (i < n && text[i] == '-') ++i;
+  if (i < n && text[i] == '0') {
+    ++i;
+  } else if (digits() == 0) {
+    return false;
+  }
+  if (i < n && text[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == n;
 }
 
-// Text values with spaces or quotes are quoted so that k=v pairs stay parseable.
+// Text values with spaces, quotes or control characters are quoted (and escaped) so that k=v
+// pairs stay parseable and a client's text cannot start a line of its own.
 std::string TextValue(absl::string_view value) {
-  if (!value.empty() && value.find_first_of(" \"=\n\t") == absl::string_view::npos) {
-    return std::string(value);
-  }
-  return JsonString(value);
+  const bool plain = !value.empty() && std::none_of(value.begin(), value.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7f || c == '"' || c == '=';
+  });
+  return plain ? std::string(value) : JsonString(value);
 }
 
 std::mutex& OutputMutex() {
