@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "engine/media/media_input.h"  // kMaxSide only (a constant; no library needed)
 
 namespace ovid::pipeline {
 namespace {
@@ -17,6 +18,9 @@ namespace {
 constexpr uint32_t kMinSide = 128;
 constexpr uint32_t kMaxSide = 1920;
 constexpr uint32_t kMaxSteps = 200;
+// Below ~1e-35 the float32 noise schedule underflows to zero sigmas and the solvers divide 0 by
+// 0; 0.001 keeps far away from that while allowing any shift worth trying.
+constexpr float kMinShift = 0.001f;
 constexpr float kMaxShift = 20.0f;
 constexpr float kMaxGuidance = 30.0f;
 
@@ -54,6 +58,16 @@ absl::Status CheckEmbedding(const TextEmbedding& e, const std::string& field,
     return absl::InvalidArgumentError(absl::StrCat(f, ".bf16 must hold 2 * tokens * dim = ", want,
                                                    " bytes (bf16 [", e.tokens, ", ", e.dim,
                                                    "]), got ", e.bf16.size()));
+  }
+  // A NaN or infinity would run the whole job and come back as NaN latents (or fail at the
+  // decoder, naming the video). bf16 little-endian: all-ones exponent = bits 7..14 of the value.
+  for (uint64_t i = 0; i < want / 2; ++i) {
+    const auto hi = static_cast<unsigned char>(e.bf16[2 * i + 1]);
+    const auto lo = static_cast<unsigned char>(e.bf16[2 * i]);
+    if ((hi & 0x7f) == 0x7f && (lo & 0x80) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          f, ".bf16 holds a NaN or infinity at token ", i / e.dim, ", channel ", i % e.dim));
+    }
   }
   return absl::OkStatus();
 }
@@ -153,7 +167,9 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
                      static_cast<int>(p.solver)));
   }
   p.shift = request.shift.value_or(kDefaultShift);
-  if (absl::Status s = CheckRange("shift", p.shift, 0, kMaxShift, true); !s.ok()) return s;
+  if (absl::Status s = CheckRange("shift", p.shift, kMinShift, kMaxShift, false); !s.ok()) {
+    return s;
+  }
   p.video_guidance = request.video_guidance.value_or(kDefaultVideoGuidance);
   if (absl::Status s = CheckRange("video_guidance", p.video_guidance, 0, kMaxGuidance, false);
       !s.ok()) {
@@ -238,10 +254,15 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
   }
   std::tie(p.width, p.height) = SnapToArea(request.width.value_or(aspect_w),
                                            request.height.value_or(aspect_h), v.area);
-  if (p.width < 32 * 2 || p.height < 32 * 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        plan.image_to_video ? "first_frame" : "width/height", ": aspect too extreme, the video would be ",
-        p.width, "x", p.height));
+  // The request's sides are checked before snapping; an extreme aspect (a first frame of 40x8192,
+  // say) can still snap past what the decoder and the muxer take, which would fail only after
+  // the whole run.
+  if (p.width < 32 * 2 || p.height < 32 * 2 || p.width > media::kMaxSide ||
+      p.height > media::kMaxSide) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(plan.image_to_video ? "first_frame" : "width/height",
+                     ": aspect too extreme, the video would be ", p.width, "x", p.height,
+                     " (each side must be 64..", media::kMaxSide, ")"));
   }
   p.duration_seconds = v.duration_seconds;
   if (request.duration_seconds.has_value() &&

@@ -205,6 +205,15 @@ TEST(PipelinePlanTest, FirstFrameSetsTheAspect) {
   plan = PlanJob(r, AllStagesLimits(), ImageSize{480, 640});
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_LT(plan->parameters.width, plan->parameters.height);
+  // An extreme first frame snaps to a side the decoder and the muxer refuse: refused here,
+  // before any device work, naming first_frame (40x8192 at the 720^2 area: 64x10304).
+  ModelLimits at_720 = AllStagesLimits();
+  at_720.variant = *ovi::FindOviVariant("720x720_5s");
+  const absl::Status tall = PlanJob(r, at_720, ImageSize{40, 8192}).status();
+  EXPECT_EQ(tall.code(), absl::StatusCode::kInvalidArgument) << tall;
+  EXPECT_NE(tall.message().find("first_frame: aspect too extreme, the video would be 64x10304"),
+            std::string::npos)
+      << tall;
   // Only one of width/height with a first frame is ambiguous.
   r.width = 128;
   const absl::Status s = PlanJob(r, AllStagesLimits(), ImageSize{1280, 720}).status();
@@ -256,7 +265,25 @@ TEST(PipelinePlanTest, RefusalsNameTheField) {
        "duration_seconds must be 5"},
       {"steps 0", [](auto& r) { r.steps = 0; }, C::kInvalidArgument, "steps must be 1..200"},
       {"steps 201", [](auto& r) { r.steps = 201; }, C::kInvalidArgument, "steps"},
-      {"shift 0", [](auto& r) { r.shift = 0.0f; }, C::kInvalidArgument, "shift must be in (0, 20]"},
+      {"shift 0", [](auto& r) { r.shift = 0.0f; }, C::kInvalidArgument,
+       "shift must be in [0.001, 20]"},
+      {"shift denormal", [](auto& r) { r.shift = 1e-44f; }, C::kInvalidArgument, "shift"},
+      {"NaN in the embedding",
+       [](auto& r) {
+         TextEmbedding e = Embedding(7, 256);
+         e.bf16[2 * (3 * 256 + 5)] = '\xc0';  // 0x7fc0: a quiet NaN at token 3, channel 5
+         e.bf16[2 * (3 * 256 + 5) + 1] = '\x7f';
+         r.conditioning = e;
+       },
+       C::kInvalidArgument, "conditioning.embedding.bf16 holds a NaN or infinity at token 3, channel 5"},
+      {"infinity in a negative",
+       [](auto& r) {
+         TextEmbedding e = Embedding(5, 256);
+         e.bf16[1] = '\xff';  // 0xff80: -infinity at token 0, channel 0
+         e.bf16[0] = '\x80';
+         r.video_negative = e;
+       },
+       C::kInvalidArgument, "video_negative.embedding.bf16 holds a NaN or infinity at token 0"},
       {"shift 21", [](auto& r) { r.shift = 21.0f; }, C::kInvalidArgument, "shift"},
       {"video guidance", [](auto& r) { r.video_guidance = -0.5f; }, C::kInvalidArgument,
        "video_guidance must be in [0, 30]"},
