@@ -3,6 +3,7 @@
 
 #include "absl/types/span.h"
 #include "engine/media/image_decode.h"
+#include "engine/media/image_probe.h"
 #include "engine/media/media.h"
 
 namespace ovid::pipeline {
@@ -72,6 +73,12 @@ absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes) {
   out.height = image->height;
   out.rgb = std::move(image->rgb);
   return out;
+}
+
+absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes) {
+  absl::StatusOr<media::ImageHeader> header = media::ProbeImage(bytes);
+  if (!header.ok()) return header.status();
+  return ImageSize{static_cast<uint32_t>(header->width), static_cast<uint32_t>(header->height)};
 }
 
 }  // namespace ovid::pipeline

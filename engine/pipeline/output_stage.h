@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/pipeline/request_plan.h"
 #include "ovid/engine.h"
 #include "ovid/ovi_pipeline.h"
 
@@ -41,5 +42,11 @@ struct RgbImage {
 
 // A request's first frame: PNG or JPEG bytes to RGB. INVALID_ARGUMENT naming "first_frame".
 absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes);
+
+// Its size from the header, after the structure checks (truncation, format, size bounds) but
+// without decoding: admission needs only the size, and runs on the caller's RPC thread, where
+// decoding an 8192x8192 image (192 MiB of RGB) per request would not belong. The decoder checks
+// the header's size against what it produces, so the job's plan matches admission's.
+absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes);
 
 }  // namespace ovid::pipeline

@@ -227,9 +227,7 @@ absl::Status OviPipeline::Warmup() {
 absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& request) const {
   std::optional<ImageSize> first_frame_size;
   if (!request.first_frame.empty() && limits_.video_vae_encoder && limits_.media) {
-    OVID_ASSIGN_OR_RETURN(RgbImage image, ReadFirstFrame(request.first_frame));
-    first_frame_size =
-        ImageSize{static_cast<uint32_t>(image.width), static_cast<uint32_t>(image.height)};
+    OVID_ASSIGN_OR_RETURN(first_frame_size, ProbeFirstFrame(request.first_frame));
   }
   OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_, first_frame_size));
   if (options_.faults.vram_estimate_bytes != 0) return options_.faults.vram_estimate_bytes;
