@@ -70,7 +70,9 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, p->model_.Acquire());
   p->spec_ = model->spec();
   p->dtype_ = model->dtype();
-  p->denoiser_weight_bytes_ = static_cast<uint64_t>(model->store().Accounting().weight_bytes);
+  // What a load puts on the device: the weights and, in cache mode, their bf16 copies.
+  const VramAccounting& loaded = model->store().Accounting();
+  p->denoiser_load_bytes_ = static_cast<uint64_t>(loaded.weight_bytes + loaded.cache_bytes);
 
   const ovi::OviModelSpec& spec = p->spec_;
   const ovi::OviVariant* variant = ovi::FindOviVariant(spec.variant);
@@ -266,8 +268,8 @@ OviPipeline::JobEstimate OviPipeline::EstimateJob(const JobPlan& plan) const {
   stages.text_weights = comp.text_encoder_transient_bytes;
   stages.video_weights = comp.video_vae_transient_bytes;
   stages.audio_weights = comp.audio_transient_bytes;
-  // An offloaded denoiser's weights come back for its stage.
-  const uint64_t weights = options_.offload.denoiser ? denoiser_weight_bytes_ : 0;
+  // An offloaded denoiser's weights (and cache copies) come back for its stage.
+  const uint64_t weights = options_.offload.denoiser ? denoiser_load_bytes_ : 0;
   const auto estimate = [&](bool batched) {
     in.batch_guidance = batched;
     return EstimatePipelineBytes(EstimateJobBytes(in) + weights, stages);

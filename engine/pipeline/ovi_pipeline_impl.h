@@ -55,11 +55,12 @@ class OviPipeline final : public LoadedPipeline {
   PipelineOptions options_;
   c10::Device device_{c10::kCPU};
   // The denoiser: resident, or (--offload denoiser) loaded per job for its denoise stage. What
-  // the pipeline needs of it between jobs is kept apart: its spec, dtype and weight bytes.
+  // the pipeline needs of it between jobs is kept apart: its spec, dtype and load bytes (weights
+  // and cache copies).
   OnDemand<ovi::OviModel> model_;
   ovi::OviModelSpec spec_;
   at::ScalarType dtype_ = at::kFloat;
-  uint64_t denoiser_weight_bytes_ = 0;
+  uint64_t denoiser_load_bytes_ = 0;
   std::unique_ptr<Components> components_;
   std::unique_ptr<WorkerPool> pool_;
   ModelLimits limits_;

@@ -382,5 +382,28 @@ TEST(PipelineLoadTest, ErrorsNameTheFile) {
   EXPECT_STREQ(WeightModeName(WeightMode::kCache), "cache");
 }
 
+TEST(PipelineRunTest, AnOffloadedDenoiserInCacheModeIsEstimatedWithItsCachedCopies) {
+  // Each job reloads the offloaded denoiser with its bf16 cache copies: admission must count
+  // both, or a job is admitted up to the cache budget short.
+  PipelineOptions cached;
+  cached.weights = WeightMode::kCache;
+  cached.cache_budget_bytes = uint64_t{1} << 30;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> resident = LoadTiny(cached);
+  ASSERT_TRUE(resident.ok()) << resident.status();
+  const uint64_t cache = (*resident)->Vram().cache_bytes;
+  ASSERT_GT(cache, 0u);
+  cached.offload.denoiser = true;
+  PipelineOptions lazy = cached;
+  lazy.weights = WeightMode::kLazy;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> with_cache = LoadTiny(cached);
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> without = LoadTiny(lazy);
+  ASSERT_TRUE(with_cache.ok()) << with_cache.status();
+  ASSERT_TRUE(without.ok()) << without.status();
+  const GenerationRequest r = TinyRequest(2, 9);
+  absl::StatusOr<uint64_t> a = (*with_cache)->EstimateVram(r), b = (*without)->EstimateVram(r);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a - *b, cache);
+}
+
 }  // namespace
 }  // namespace ovid
