@@ -245,6 +245,10 @@ const std::vector<Flag>& Flags() {
       {"max-jobs-kept", "N", "256",
        "Finished jobs kept at most (bounds memory); the oldest finished go first.",
        Uint32(&Config::max_jobs_kept, 1, 1000000)},
+      {"max-kept-bytes", "BYTES", "4G",
+       "Bytes of finished jobs' events (their outputs, mostly) kept for WatchJob at most; the "
+       "oldest finished go first. A job still streaming to its client keeps what it sends.",
+       Bytes(&Config::max_kept_bytes, 0, std::numeric_limits<uint64_t>::max())},
       {"tls-cert", "PEM", "(plaintext)", "Server certificate chain; needs --tls-key.",
        String(&Config::tls_cert)},
       {"tls-key", "PEM", "", "Server private key; needs --tls-cert.", String(&Config::tls_key)},

@@ -41,6 +41,7 @@ struct Config {
   absl::Duration drain_timeout = absl::Seconds(30);
   absl::Duration job_ttl = absl::Minutes(10);
   uint32_t max_jobs_kept = 256;
+  uint64_t max_kept_bytes = uint64_t{4} << 30;
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;  // given: clients must present a certificate it signed (mTLS)

@@ -153,7 +153,7 @@ int RunDaemon(int argc, char** argv) {
 
   StopSignal stop;
   Health health;
-  JobStore store(config.job_ttl, config.max_jobs_kept);
+  JobStore store(config.job_ttl, config.max_jobs_kept, absl::Now, config.max_kept_bytes);
   ObserverList observers;
   observers.Add(metrics.get());
   JobLog job_log(log);

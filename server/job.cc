@@ -44,6 +44,7 @@ uint64_t Job::AppendLocked(v1::GenerateEvent event) {
   event.set_job_id(id_);
   event.set_index(index);
   event.set_client_request_id(client_request_id_);
+  event_bytes_ += event.ByteSizeLong();
   events_.push_back(std::move(event));
   for (auto& [id, subscriber] : subscribers_) subscriber(events_.back());
   changed_.notify_all();
@@ -81,8 +82,10 @@ bool Job::FinishLocked(v1::JobState state, v1::GenerateEvent event, absl::Time n
   state_ = state;
   finished_ = now;
   AppendLocked(std::move(event));
-  // Nothing follows a terminal event: subscribers can be let go now.
+  // Nothing follows a terminal event: subscribers can be let go now, and the request too (no
+  // worker reads it any more: a running job finishes only after Run returned).
   subscribers_.clear();
+  request_ = GenerationRequest();
   return true;
 }
 
@@ -123,6 +126,11 @@ absl::Time Job::started() const {
 absl::Time Job::finished_at() const {
   std::lock_guard<std::mutex> lock(mu_);
   return finished_;
+}
+
+uint64_t Job::event_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return event_bytes_;
 }
 
 uint64_t Job::event_count() const {

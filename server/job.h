@@ -34,6 +34,9 @@ class Job {
 
   const std::string& id() const { return id_; }
   const std::string& client_request_id() const { return client_request_id_; }
+  // Valid until the job finishes: the worker reads it only inside Pipeline::Run, and a finished
+  // job lets go of it (first frames and embeddings may be megabytes, and finished jobs are kept
+  // for --job-ttl).
   const GenerationRequest& request() const { return request_; }
   uint64_t estimated_vram_bytes() const { return estimated_vram_bytes_; }
   // The worker passes this to Pipeline::Run; Cancel paths set it.
@@ -68,6 +71,8 @@ class Job {
   absl::Time started() const;
   absl::Time finished_at() const;
   uint64_t event_count() const;
+  // Serialized bytes of the logged events (the outputs, mostly): what keeping this job costs.
+  uint64_t event_bytes() const;
   // The GetJob view; queue_position is filled by the caller that knows the queue.
   v1::JobStatus Status() const;
 
@@ -76,7 +81,7 @@ class Job {
   uint64_t AppendLocked(v1::GenerateEvent event);
 
   const std::string id_;
-  const GenerationRequest request_;
+  GenerationRequest request_;
   const std::string client_request_id_;
   const uint64_t estimated_vram_bytes_;
   const absl::Time created_;
@@ -88,6 +93,7 @@ class Job {
   absl::Time started_ = absl::InfinitePast();
   absl::Time finished_ = absl::InfinitePast();
   std::vector<v1::GenerateEvent> events_;
+  uint64_t event_bytes_ = 0;
   v1::Progress last_progress_;
   v1::JobError error_;
   std::map<uint64_t, Subscriber> subscribers_;

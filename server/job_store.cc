@@ -8,8 +8,12 @@
 
 namespace ovid::server {
 
-JobStore::JobStore(absl::Duration ttl, uint32_t max_finished_kept, Clock clock)
-    : ttl_(ttl), max_finished_kept_(max_finished_kept), clock_(std::move(clock)) {}
+JobStore::JobStore(absl::Duration ttl, uint32_t max_finished_kept, Clock clock,
+                   uint64_t max_finished_bytes)
+    : ttl_(ttl),
+      max_finished_kept_(max_finished_kept),
+      clock_(std::move(clock)),
+      max_finished_bytes_(max_finished_bytes) {}
 
 void JobStore::Add(std::shared_ptr<Job> job) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -62,9 +66,13 @@ void JobStore::EvictLocked() {
   std::stable_sort(finished.begin(), finished.end(), [](const auto& a, const auto& b) {
     return a->finished_at() < b->finished_at();
   });
+  uint64_t bytes = 0;
+  for (const auto& job : finished) bytes += job->event_bytes();
   size_t drop = 0;
-  while (drop < finished.size() && (finished[drop]->finished_at() + ttl_ <= now ||
-                                    finished.size() - drop > max_finished_kept_)) {
+  while (drop < finished.size() &&
+         (finished[drop]->finished_at() + ttl_ <= now ||
+          finished.size() - drop > max_finished_kept_ || bytes > max_finished_bytes_)) {
+    bytes -= finished[drop]->event_bytes();
     ++drop;
   }
   if (drop == 0) return;

@@ -1,7 +1,9 @@
 // File: server/job_store.h
 // Every job the daemon knows by id: queued, running, and finished ones kept for --job-ttl so that
-// WatchJob and GetJob still find them. Memory stays bounded by --max-jobs-kept: past it, the
-// oldest finished jobs go first. Unfinished jobs are never evicted (the queue bounds them).
+// WatchJob and GetJob still find them. Memory stays bounded by --max-jobs-kept and by
+// --max-kept-bytes (the finished jobs' logged events, their outputs mostly: one PNG-frames output
+// can be hundreds of MB): past either, the oldest finished jobs go first. Unfinished jobs are
+// never evicted (the queue bounds them).
 #pragma once
 
 #include <cstdint>
@@ -24,14 +26,15 @@ using Clock = std::function<absl::Time()>;
 
 class JobStore {
  public:
-  JobStore(absl::Duration ttl, uint32_t max_finished_kept, Clock clock = absl::Now);
+  JobStore(absl::Duration ttl, uint32_t max_finished_kept, Clock clock = absl::Now,
+           uint64_t max_finished_bytes = UINT64_MAX);
 
   void Add(std::shared_ptr<Job> job);
   // NOT_FOUND naming the id for unknown or evicted jobs.
   absl::StatusOr<std::shared_ptr<Job>> Get(std::string_view id);
   // Jobs in creation order, only those in `states` (empty = all).
   std::vector<std::shared_ptr<Job>> List(const std::vector<v1::JobState>& states);
-  // Drops finished jobs past their TTL, then the oldest finished beyond the bound. Called on
+  // Drops finished jobs past their TTL, then the oldest finished beyond the bounds. Called on
   // every Add/Get/List, and by the runtime when a job finishes.
   void Evict();
   size_t size();
@@ -44,6 +47,7 @@ class JobStore {
   const absl::Duration ttl_;
   const uint32_t max_finished_kept_;
   const Clock clock_;
+  const uint64_t max_finished_bytes_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Job>, std::less<>> jobs_;
   std::deque<std::shared_ptr<Job>> order_;  // creation order

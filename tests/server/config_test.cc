@@ -54,7 +54,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   absl::StatusOr<Config> c =
       Parse({"--model", "m.gguf", "--listen=127.0.0.1:1", "--dequant=cache", "--vram-budget=40G",
              "--max-queue=3", "--workers", "2", "--drain-timeout=90s", "--job-ttl=2h",
-             "--max-jobs-kept=7", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-client-ca=ca.pem",
+             "--max-jobs-kept=7", "--max-kept-bytes=512M", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-client-ca=ca.pem",
              "--log-format=json", "--max-receive-bytes=32MiB", "--fault-oom-at-step=3",
              "--health-address=0.0.0.0:8081", "--batch-guidance=on"});
   ASSERT_TRUE(c.ok()) << c.status();
@@ -67,6 +67,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
   EXPECT_EQ(c->job_ttl, absl::Hours(2));
   EXPECT_EQ(c->max_jobs_kept, 7u);
+  EXPECT_EQ(c->max_kept_bytes, 512u << 20);
   EXPECT_TRUE(c->tls());
   EXPECT_EQ(c->tls_client_ca, "ca.pem");
   EXPECT_EQ(c->log_format, LogFormat::kJson);
@@ -172,6 +173,7 @@ TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
                            "drain-timeout",
                            "job-ttl",
                            "max-jobs-kept",
+                           "max-kept-bytes",
                            "tls-cert",
                            "tls-key",
                            "tls-client-ca",

@@ -1,6 +1,6 @@
 // File: tests/server/job_store_test.cc
-// Finished jobs kept for the TTL within the max-kept bound, oldest finished evicted first;
-// unfinished jobs never evicted.
+// Finished jobs kept for the TTL within the max-kept bounds (count and bytes), oldest finished
+// evicted first; unfinished jobs never evicted; a finished job lets go of its request.
 #include "server/job_store.h"
 
 #include <gtest/gtest.h>
@@ -67,6 +67,46 @@ TEST(JobStoreTest, MaxKeptEvictsTheOldestFinishedFirst) {
   EXPECT_TRUE(store.Get("j3").ok());
   EXPECT_TRUE(store.Get("j1").ok());  // unfinished: never evicted
   EXPECT_EQ(store.size(), 3u);
+}
+
+// A job that logged one output event of `bytes` payload bytes, then succeeded.
+void FinishWithOutput(Job& job, size_t bytes, absl::Time now) {
+  job.Start(now);
+  v1::GenerateEvent out;
+  out.mutable_chunk()->set_data(std::string(bytes, 'x'));
+  job.Append(std::move(out));
+  job.Succeed({}, now);
+}
+
+TEST(JobStoreTest, MaxKeptBytesEvictsTheOldestFinishedFirst) {
+  FakeClock clock;
+  JobStore store(absl::Hours(1), 100, clock.AsClock(), 2500);
+  std::vector<std::shared_ptr<Job>> jobs;
+  for (int i = 0; i < 4; ++i) {
+    jobs.push_back(NewJob(absl::StrCat("j", i), clock.now));
+    store.Add(jobs.back());
+  }
+  // j1 runs on; j0, j2, j3 finish in that order with 1000-byte outputs: 3000+ bytes > 2500.
+  jobs[1]->Start(clock.now);
+  for (int i : {0, 2, 3}) {
+    clock.now += absl::Seconds(1);
+    FinishWithOutput(*jobs[i], 1000, clock.now);
+    EXPECT_GT(jobs[i]->event_bytes(), 1000u);
+  }
+  store.Evict();
+  EXPECT_EQ(store.Get("j0").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Get("j2").ok());
+  EXPECT_TRUE(store.Get("j3").ok());
+  EXPECT_TRUE(store.Get("j1").ok());
+}
+
+TEST(JobStoreTest, AFinishedJobLetsGoOfItsRequest) {
+  GenerationRequest request;
+  request.first_frame = std::string(1 << 20, 'p');
+  Job job("j", std::move(request), "", 0, absl::Now());
+  EXPECT_EQ(job.request().first_frame.size(), 1u << 20);
+  job.Fail(absl::CancelledError("client went away"), absl::Now());
+  EXPECT_TRUE(job.request().first_frame.empty());
 }
 
 TEST(JobStoreTest, ListFiltersByStateInCreationOrder) {
