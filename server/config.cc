@@ -276,6 +276,9 @@ const std::vector<Flag>& Flags() {
        "TEST ONLY: hit a sticky device error at this denoising step (the daemon then drains "
        "and exits non-zero).",
        Uint32(&Config::fault_device_error_at_step, 0, 100000)},
+      {"fault-load-delay-ms", "MS", "0 (off)",
+       "TEST ONLY: sleep this long before loading the model (a slow load).",
+       Uint32(&Config::fault_load_delay_ms, 0, 600000)},
   };
   return *flags;
 }

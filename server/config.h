@@ -54,6 +54,7 @@ struct Config {
   uint32_t fault_step_delay_ms = 0;
   uint64_t fault_vram_bytes = 0;
   uint32_t fault_device_error_at_step = 0;  // a sticky device error at this step
+  uint32_t fault_load_delay_ms = 0;         // sleep this long before loading the model
 
   bool help = false;  // --help was given: print HelpText() and exit 0 (nothing else validated)
   bool tls() const { return !tls_cert.empty(); }

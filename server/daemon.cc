@@ -6,6 +6,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -197,6 +198,13 @@ int RunDaemon(int argc, char** argv) {
              {{"address", config.health_address}, {"port", absl::StrCat(health_port)}});
   }
 
+  // Until ready there is nothing to drain: a signal ends the process at once (a load of minutes
+  // would otherwise outlast a pod's grace period and end in SIGKILL).
+  stop.SetExitBeforeReady([&log](const std::string& signal) {
+    log.Info("stopped before ready", {{"reason", signal}});
+    std::_Exit(0);
+  });
+  if (config.fault_load_delay_ms != 0) absl::SleepFor(absl::Milliseconds(config.fault_load_delay_ms));
   const absl::Time load_start = absl::Now();
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> loaded =
       LoadOviPipeline(ToPipelineOptions(config));
@@ -242,6 +250,9 @@ int RunDaemon(int argc, char** argv) {
   // Each worker's share, for --batch-guidance auto (LoadedPipeline::SetJobVramShare).
   pipeline->SetJobVramShare(budget / config.workers);
 
+  // From here a signal drains (the service takes jobs below). A signal that came while the
+  // callback was being cleared is seen by stop.Wait.
+  stop.SetExitBeforeReady(nullptr);
   device_watch.SetPipeline(pipeline.get());
   LoadedPipeline* model_source = pipeline.get();
   MetricsSources sources;

@@ -48,9 +48,20 @@ void StopSignal::WatchSignals() {
     }
     const int sig = sigtimedwait(&set, nullptr, &tick);
     if (sig == SIGTERM || sig == SIGINT) {
-      Trigger(Reason::kSignal, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      const std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      {
+        // Held while the callback runs, so SetExitBeforeReady(nullptr) waits for it.
+        std::lock_guard<std::mutex> lock(exit_mu_);
+        if (exit_before_ready_) exit_before_ready_(name);
+      }
+      Trigger(Reason::kSignal, name);
     }
   }
+}
+
+void StopSignal::SetExitBeforeReady(std::function<void(const std::string&)> exit_now) {
+  std::lock_guard<std::mutex> lock(exit_mu_);
+  exit_before_ready_ = std::move(exit_now);
 }
 
 void StopSignal::Fatal(std::string why) { Trigger(Reason::kFatal, std::move(why)); }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,6 +28,11 @@ class StopSignal {
 
   // From any thread: stop because of `why` (the first reason wins).
   void Fatal(std::string why);
+  // While set, a signal calls `exit_now` (from the watcher thread, with the signal's name)
+  // instead of waiting for the owner's Wait: before the daemon is ready there are no jobs to
+  // drain, and a model load of minutes should not outlast a pod's grace period. Cleared with
+  // nullptr; after that returns, the callback is not running and will not run.
+  void SetExitBeforeReady(std::function<void(const std::string&)> exit_now);
   // Waits for a signal or Fatal; returns the reason and fills `detail`.
   Reason Wait(std::string* detail);
   bool stopping() const;
@@ -40,6 +46,8 @@ class StopSignal {
   Reason reason_ = Reason::kNone;
   std::string detail_;
   bool exiting_ = false;
+  std::mutex exit_mu_;  // guards exit_before_ready_ and is held while it runs
+  std::function<void(const std::string&)> exit_before_ready_;
   std::thread watcher_;
 };
 

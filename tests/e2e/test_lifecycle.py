@@ -116,6 +116,21 @@ def test_metrics_scraped_through_a_shutdown_never_outlive_the_model(start_daemon
         assert "stopped" in daemon.log()
 
 
+def test_a_signal_during_the_model_load_exits_at_once(start_daemon):
+    # Nothing can be queued before ready, so there is nothing to drain: the process must not
+    # finish a slow load (here a minute) and outlast a pod's grace period.
+    daemon = start_daemon("--fault-load-delay-ms=60000", ready=False)
+    assert daemon.health() == "SERVING"  # the gRPC server is up; the model service is not
+    assert daemon.health(SERVICE) == "NOT_SERVING"
+    start = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait_exit(10) == 0
+    assert time.monotonic() - start < 5
+    log = daemon.log()
+    assert "stopped before ready" in log and "SIGTERM" in log, log
+    assert "INFO ready" not in log and "model loaded" not in log, log
+
+
 def test_a_drain_past_its_timeout_cancels_what_is_left(start_daemon):
     daemon = start_daemon("--fault-step-delay-ms=200", "--drain-timeout=1s")
     with ovid_client.OvidClient(daemon.address) as client:

@@ -182,7 +182,8 @@ TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
                            "max-receive-bytes",
                            "fault-oom-at-step",
                            "fault-step-delay-ms",
-                           "fault-vram-bytes"}) {
+                           "fault-vram-bytes",
+                           "fault-load-delay-ms"}) {
     EXPECT_NE(help.find(std::string("--") + flag + "="), std::string::npos) << flag;
   }
   EXPECT_NE(help.find("OVID_MAX_JOBS_KEPT"), std::string::npos);
