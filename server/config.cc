@@ -244,7 +244,7 @@ const std::vector<Flag>& Flags() {
        Duration(&Config::job_ttl, absl::Hours(24 * 7))},
       {"max-jobs-kept", "N", "256",
        "Finished jobs kept at most (bounds memory); the oldest finished go first.",
-       Uint32(&Config::max_jobs_kept, 1, 1000000)},
+       Uint32(&Config::max_jobs_kept, 1, 100000)},
       {"max-kept-bytes", "BYTES", "4G",
        "Bytes of finished jobs' events (their outputs, mostly) kept for WatchJob at most; the "
        "oldest finished go first. A job still streaming to its client keeps what it sends.",

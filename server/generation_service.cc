@@ -127,11 +127,12 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
   std::vector<v1::JobState> states;
   for (int state : request->states()) states.push_back(static_cast<v1::JobState>(state));
   JobQueue* jobs = queue();
-  for (const std::shared_ptr<Job>& job : store_.List(states)) {
-    // The queue knows positions; a job evicted between List and here is simply left out.
-    absl::StatusOr<v1::JobStatus> status =
-        jobs != nullptr ? jobs->GetStatus(job->id()) : job->Status();
-    if (status.ok()) *response->add_jobs() = *std::move(status);
+  const std::vector<std::shared_ptr<Job>> listed = store_.List(states);
+  if (jobs != nullptr) {
+    // The queue knows the positions.
+    for (v1::JobStatus& status : jobs->Statuses(listed)) *response->add_jobs() = std::move(status);
+  } else {
+    for (const std::shared_ptr<Job>& job : listed) *response->add_jobs() = job->Status();
   }
   return Reply("ListJobs", context, absl::OkStatus());
 }

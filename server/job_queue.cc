@@ -2,6 +2,7 @@
 #include "server/job_queue.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_format.h"
@@ -133,6 +134,24 @@ absl::StatusOr<v1::JobStatus> JobQueue::GetStatus(std::string_view job_id) {
   std::lock_guard<std::mutex> lock(mu_);
   status.set_queue_position(QueuePositionLocked(**job));
   return status;
+}
+
+std::vector<v1::JobStatus> JobQueue::Statuses(const std::vector<std::shared_ptr<Job>>& jobs) {
+  std::vector<v1::JobStatus> out;
+  out.reserve(jobs.size());
+  for (const auto& job : jobs) out.push_back(job->Status());
+  std::unordered_map<const Job*, uint32_t> positions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      positions.emplace(queue_[i].get(), static_cast<uint32_t>(i));
+    }
+  }
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto it = positions.find(jobs[i].get());
+    out[i].set_queue_position(it != positions.end() ? it->second : 0);
+  }
+  return out;
 }
 
 void JobQueue::Drain(absl::Duration timeout) {

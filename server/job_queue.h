@@ -58,6 +58,9 @@ class JobQueue {
 
   // GetJob's view, with queue_position filled in.
   absl::StatusOr<v1::JobStatus> GetStatus(std::string_view job_id);
+  // The same for many jobs at once (ListJobs): one pass over the queue for all the positions,
+  // not one store lookup and queue scan per job.
+  std::vector<v1::JobStatus> Statuses(const std::vector<std::shared_ptr<Job>>& jobs);
 
   // Stops accepting (Submit -> UNAVAILABLE), lets queued and running jobs finish for up to
   // `timeout`, cancels whatever is left, and joins the workers. Idempotent.

@@ -176,6 +176,28 @@ TEST(JobQueueTest, CancelAnswersWithTheFinalStateEvenWhenFinishedJobsAreNotKept)
   FollowToEnd(**first);
 }
 
+TEST(JobQueueTest, StatusesGiveEveryJobItsStateAndQueuePosition) {
+  Runtime rt({.hold = true}, {.max_queue = 4, .workers = 1});
+  std::vector<std::shared_ptr<Job>> jobs;
+  jobs.push_back(*rt.queue.Submit({}, ""));
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  for (int i = 0; i < 3; ++i) jobs.push_back(*rt.queue.Submit({}, ""));
+  ASSERT_TRUE(rt.queue.Cancel(jobs[2]->id()).ok());  // the others move up
+  const std::vector<v1::JobStatus> got = rt.queue.Statuses(rt.store.List({}));
+  ASSERT_EQ(got.size(), 4u);
+  const v1::JobState want_state[] = {v1::JOB_STATE_RUNNING, v1::JOB_STATE_QUEUED,
+                                     v1::JOB_STATE_CANCELLED, v1::JOB_STATE_QUEUED};
+  const uint32_t want_position[] = {0, 0, 0, 1};
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].job_id(), jobs[i]->id());
+    EXPECT_EQ(got[i].state(), want_state[i]) << i;
+    EXPECT_EQ(got[i].queue_position(), want_position[i]) << i;
+    EXPECT_EQ(got[i].queue_position(), rt.queue.GetStatus(jobs[i]->id())->queue_position()) << i;
+  }
+  rt.pipeline.Release();
+  for (const auto& job : jobs) FollowToEnd(*job);
+}
+
 TEST(JobQueueTest, CancelRunningJobStopsWithinOneStep) {
   Runtime rt({.steps = 100000, .step_delay = absl::Milliseconds(2)}, {.workers = 1});
   auto job = rt.queue.Submit({}, "");
