@@ -40,15 +40,15 @@ EventStream* EventStream::Follow(grpc::CallbackServerContext* context, std::shar
   stream->ownership_ = ownership;
   // Replays what is logged, then follows live; the job's lock makes the hand-over gapless.
   stream->subscription_ = stream->job_->Subscribe(
-      from_index, [stream](const v1::GenerateEvent& e) { stream->Push(e); });
+      from_index, [stream](const Job::EventPtr& e) { stream->Push(e); });
   return stream;
 }
 
-void EventStream::Push(const v1::GenerateEvent& event) {
+void EventStream::Push(const Job::EventPtr& event) {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_ || broken_) return;
   pending_.push_back(event);
-  if (std::optional<grpc::Status> end = EndStatus(event)) end_status_ = std::move(end);
+  if (std::optional<grpc::Status> end = EndStatus(*event)) end_status_ = std::move(end);
   PumpLocked();
 }
 
@@ -62,7 +62,7 @@ void EventStream::PumpLocked() {
     in_flight_ = std::move(pending_.front());
     pending_.pop_front();
     writing_ = true;
-    StartWrite(&in_flight_);
+    StartWrite(in_flight_.get());
     return;
   }
   if (end_status_) FinishLocked(*end_status_);

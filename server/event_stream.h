@@ -43,7 +43,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
 
  private:
   EventStream() = default;
-  void Push(const v1::GenerateEvent& event);
+  void Push(const Job::EventPtr& event);
   // Starts the next write, or ends the call once the terminal event went out. Needs mu_.
   void PumpLocked();
   void FinishLocked(const grpc::Status& status);
@@ -55,8 +55,8 @@ class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
   std::optional<uint64_t> subscription_;
 
   std::mutex mu_;
-  std::deque<v1::GenerateEvent> pending_;
-  v1::GenerateEvent in_flight_;
+  std::deque<Job::EventPtr> pending_;  // shared with the job's log: no copies of outputs
+  Job::EventPtr in_flight_;
   bool writing_ = false;
   bool finished_ = false;
   bool broken_ = false;                     // the client is gone: write nothing more

@@ -45,7 +45,7 @@ uint64_t Job::AppendLocked(v1::GenerateEvent event) {
   event.set_index(index);
   event.set_client_request_id(client_request_id_);
   event_bytes_ += event.ByteSizeLong();
-  events_.push_back(std::move(event));
+  events_.push_back(std::make_shared<const v1::GenerateEvent>(std::move(event)));
   for (auto& [id, subscriber] : subscribers_) subscriber(events_.back());
   changed_.notify_all();
   return index;
@@ -107,7 +107,7 @@ bool Job::WaitForEvents(uint64_t from_index, absl::Duration timeout,
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
                     [&] { return events_.size() > from_index || IsTerminal(state_); });
-  for (uint64_t i = from_index; i < events_.size(); ++i) out->push_back(events_[i]);
+  for (uint64_t i = from_index; i < events_.size(); ++i) out->push_back(*events_[i]);
   return events_.size() > from_index || !IsTerminal(state_);
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -25,7 +26,10 @@ namespace ovid::server {
 
 class Job {
  public:
-  using Subscriber = std::function<void(const v1::GenerateEvent& event)>;
+  // Events are shared, immutable once logged: a stream that replays a job holds pointers, not
+  // copies of its outputs (hundreds of MB for PNG frames), however many streams watch it.
+  using EventPtr = std::shared_ptr<const v1::GenerateEvent>;
+  using Subscriber = std::function<void(const EventPtr& event)>;
 
   Job(std::string id, GenerationRequest request, std::string client_request_id,
       uint64_t estimated_vram_bytes, absl::Time created);
@@ -92,7 +96,7 @@ class Job {
   v1::JobState state_ = v1::JOB_STATE_QUEUED;
   absl::Time started_ = absl::InfinitePast();
   absl::Time finished_ = absl::InfinitePast();
-  std::vector<v1::GenerateEvent> events_;
+  std::vector<EventPtr> events_;
   uint64_t event_bytes_ = 0;
   v1::Progress last_progress_;
   v1::JobError error_;

@@ -59,15 +59,15 @@ TEST(JobTest, ReplayFromZeroAndFromKEqualsLive) {
 
   std::mutex mu;
   std::vector<v1::GenerateEvent> live, mid;
-  job->Subscribe(0, [&](const v1::GenerateEvent& e) {
+  job->Subscribe(0, [&](const Job::EventPtr& e) {
     std::lock_guard<std::mutex> lock(mu);
-    live.push_back(e);
+    live.push_back(*e);
   });
   pipeline.Release();
   // Attach mid-run from index 2 once a few events exist.
   std::vector<v1::GenerateEvent> first;
   while (first.size() < 3) job->WaitForEvents(first.size(), absl::Seconds(10), &first);
-  job->Subscribe(2, [&](const v1::GenerateEvent& e) { mid.push_back(e); });
+  job->Subscribe(2, [&](const Job::EventPtr& e) { mid.push_back(*e); });
 
   std::vector<v1::GenerateEvent> waited;
   while (job->WaitForEvents(waited.size(), absl::Seconds(10), &waited)) {
@@ -79,18 +79,26 @@ TEST(JobTest, ReplayFromZeroAndFromKEqualsLive) {
   EXPECT_EQ(live[9].chunk().total_bytes(), 2 * kMaxChunkBytes + 123);
 
   std::vector<v1::GenerateEvent> replay0, replay5;
-  job->Subscribe(0, [&](const v1::GenerateEvent& e) { replay0.push_back(e); });
-  job->Subscribe(5, [&](const v1::GenerateEvent& e) { replay5.push_back(e); });
+  job->Subscribe(0, [&](const Job::EventPtr& e) { replay0.push_back(*e); });
+  job->Subscribe(5, [&](const Job::EventPtr& e) { replay5.push_back(*e); });
   EXPECT_EQ(Serialized(replay0), Serialized(live));
   EXPECT_EQ(Serialized(waited), Serialized(live));
   EXPECT_EQ(Serialized(replay5), Serialized({live.begin() + 5, live.end()}));
   EXPECT_EQ(Serialized(mid), Serialized({live.begin() + 2, live.end()}));
+
+  // Every subscriber is handed the log's own events, not copies: a replaying stream costs
+  // pointers, whatever the outputs weigh.
+  std::vector<Job::EventPtr> a, b;
+  job->Subscribe(0, [&](const Job::EventPtr& e) { a.push_back(e); });
+  job->Subscribe(0, [&](const Job::EventPtr& e) { b.push_back(e); });
+  ASSERT_EQ(a.size(), live.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].get(), b[i].get()) << i;
 }
 
 TEST(JobTest, UnsubscribedCallbackGetsNothingMore) {
   Job job("job-1", {}, "", 0, absl::Now());
   int calls = 0;
-  const uint64_t id = job.Subscribe(0, [&](const v1::GenerateEvent&) { ++calls; });
+  const uint64_t id = job.Subscribe(0, [&](const Job::EventPtr&) { ++calls; });
   job.Append({});
   job.Unsubscribe(id);
   job.Append({});
