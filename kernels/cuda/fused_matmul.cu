@@ -301,12 +301,31 @@ constexpr bool kFused =
     Codec<T>::kElems == 32 ? T != GgmlType::kF32&& T != GgmlType::kF16&& T != GgmlType::kBF16
                            : true;
 
+// The current device's opt-in shared memory per block; 0 when it cannot be read.
+int CurrentDeviceSmemOptin() {
+  int device = 0, bytes = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) !=
+          cudaSuccess) {
+    cudaGetLastError();  // leave no error behind for the next launch check
+    return 0;
+  }
+  return bytes;
+}
+
 }  // namespace
 
-bool FusedMatmulSupports(GgmlType type) {
+bool FusedMatmulSupportsWithin(GgmlType type, int smem_optin_bytes) {
   bool ok = false;
-  cuda_detail::DispatchType(type, [&](auto tag) { ok = kFused<decltype(tag)::value>; });
+  cuda_detail::DispatchType(type, [&](auto tag) {
+    constexpr GgmlType T = decltype(tag)::value;
+    if constexpr (kFused<T>) ok = SmemBytes<T, 64>() <= smem_optin_bytes;
+  });
   return ok;
+}
+
+bool FusedMatmulSupports(GgmlType type) {
+  return FusedMatmulSupportsWithin(type, CurrentDeviceSmemOptin());
 }
 
 cudaError_t FusedMatmul(GgmlType type, const void* w, const void* x, void* y, int64_t m, int64_t n,
@@ -324,7 +343,7 @@ cudaError_t FusedMatmulTiled(GgmlType type, const void* w, const void* x, void* 
                              int64_t n, int64_t k, const void* bias, int token_tile,
                              cudaStream_t stream) {
   if (token_tile != 0 && token_tile != 64 && token_tile != 128) return cudaErrorInvalidValue;
-  if (!FusedMatmulSupports(type)) return cudaErrorInvalidValue;
+  if (!FusedMatmulSupportsWithin(type, kMaxSmem)) return cudaErrorInvalidValue;  // the type
   if (m < 0 || n < 0 || k <= 0 || k % GgmlInfo(type).block_size != 0) return cudaErrorInvalidValue;
   if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff) return cudaErrorInvalidValue;
   if (m == 0 || n == 0) return cudaSuccess;
@@ -334,6 +353,7 @@ cudaError_t FusedMatmulTiled(GgmlType type, const void* w, const void* x, void* 
     return cudaErrorMisalignedAddress;
   }
   if ((n + kBN - 1) / kBN > 65535) return cudaErrorInvalidValue;
+  if (!FusedMatmulSupports(type)) return cudaErrorInvalidValue;  // this device's shared memory
   const Problem p{static_cast<const uint8_t*>(w),
                   static_cast<const __nv_bfloat16*>(x),
                   static_cast<__nv_bfloat16*>(y),
@@ -363,7 +383,8 @@ cudaError_t FusedMatmulTiled(GgmlType type, const void* w, const void* x, void* 
     if constexpr (kFused<T>) {
       // 128-token tiles need more shared memory than the widest formats (Q8_0) leave.
       if constexpr (SmemBytes<T, 128>() <= kMaxSmem) {
-        err = big ? Launch<T, 128>(p, stream) : Launch<T, 64>(p, stream);
+        const bool fits_128 = SmemBytes<T, 128>() <= CurrentDeviceSmemOptin();
+        err = big && fits_128 ? Launch<T, 128>(p, stream) : Launch<T, 64>(p, stream);
       } else {
         err = Launch<T, 64>(p, stream);
       }

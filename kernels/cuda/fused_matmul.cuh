@@ -15,8 +15,15 @@
 
 namespace ovid {
 
-// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K.
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, on the current device: the
+// portable kernel takes 181-227 KB of shared memory per block, which Hopper gives (227 KB) but
+// an A100 (163 KB) or an sm_86/sm_89 card (99 KB) does not; there the answer is false and
+// callers dequantize and GEMM instead (no kernel that cannot launch is ever tried).
 bool FusedMatmulSupports(GgmlType type);
+
+// The same for a device that lets a block opt into `smem_optin_bytes` of shared memory
+// (cudaDevAttrMaxSharedMemoryPerBlockOptin), for tests and tools that ask about other cards.
+bool FusedMatmulSupportsWithin(GgmlType type, int smem_optin_bytes);
 
 // w: N rows of K elements of `type` (K a multiple of the block size), 16-byte aligned. On Hopper
 // the kernel may read w while the previous kernel in the stream is still running (programmatic

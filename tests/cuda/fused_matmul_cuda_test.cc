@@ -264,11 +264,37 @@ INSTANTIATE_TEST_SUITE_P(Types, FusedPanelTest, ::testing::ValuesIn(kPanelTypes)
                          });
 
 // Argument errors are reported before anything is launched, so these need no GPU.
+// Opt-in shared memory per block: H100/H200 (sm_90), A100 (sm_80), sm_86/sm_89 cards.
+constexpr int kHopperSmem = 232448, kA100Smem = 166912, kAdaSmem = 101376;
+
+TEST(FusedMatmulSupport, FollowsTheDevicesSharedMemory) {
+  const GgmlType fused[] = {GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                            GgmlType::kQ8_0, GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ4_K,
+                            GgmlType::kQ5_K, GgmlType::kQ6_K};
+  for (GgmlType t : fused) {
+    EXPECT_TRUE(FusedMatmulSupportsWithin(t, kHopperSmem)) << GgmlInfo(t).name;
+    // The portable kernel needs 181-227 KB: an A100 or an Ada card must dequantize and GEMM
+    // instead of trying a launch that cannot start.
+    EXPECT_FALSE(FusedMatmulSupportsWithin(t, kA100Smem)) << GgmlInfo(t).name;
+    EXPECT_FALSE(FusedMatmulSupportsWithin(t, kAdaSmem)) << GgmlInfo(t).name;
+  }
+  int device = 0, optin = 0;
+  const bool have = cudaGetDevice(&device) == cudaSuccess &&
+                    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin,
+                                           device) == cudaSuccess;
+  cudaGetLastError();
+  for (GgmlType t : fused) {
+    EXPECT_EQ(FusedMatmulSupports(t), have && FusedMatmulSupportsWithin(t, optin))
+        << GgmlInfo(t).name;
+  }
+}
+
 TEST(FusedMatmulErrors, UnsupportedTypesAndBadArguments) {
-  EXPECT_TRUE(FusedMatmulSupports(GgmlType::kQ4_K));
-  EXPECT_TRUE(FusedMatmulSupports(GgmlType::kQ8_0));
-  EXPECT_FALSE(FusedMatmulSupports(GgmlType::kF32));
-  EXPECT_FALSE(FusedMatmulSupports(GgmlType::kBF16));
+  EXPECT_TRUE(FusedMatmulSupportsWithin(GgmlType::kQ4_K, kHopperSmem));
+  EXPECT_TRUE(FusedMatmulSupportsWithin(GgmlType::kQ8_0, kHopperSmem));
+  EXPECT_FALSE(FusedMatmulSupportsWithin(GgmlType::kF32, kHopperSmem));
+  EXPECT_FALSE(FusedMatmulSupportsWithin(GgmlType::kBF16, kHopperSmem));
+  EXPECT_FALSE(FusedMatmulSupportsWithin(GgmlType::kIQ4_XS, kHopperSmem));
   EXPECT_FALSE(FusedMatmulSupports(GgmlType::kIQ4_XS));
   alignas(16) static uint8_t buf[4096];
   EXPECT_EQ(FusedMatmul(GgmlType::kIQ4_XS, buf, buf, buf, 1, 1, 256, nullptr, nullptr),
