@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "engine/ops/torch_status.h"
 
 #if defined(OVID_TORCH_CUDA) && defined(OVID_HAVE_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
@@ -47,6 +48,34 @@ absl::Status CheckRows(const at::Tensor* rows, const at::Tensor& x, const char* 
   return absl::OkStatus();
 }
 
+// The row indices a kernel will read: each must name one of the n rows of `rows` (and of
+// `clean`, which the kernels walk with the same batch stride, so it must also have n rows).
+absl::Status CheckIndices(const DitModulation& m, std::initializer_list<int64_t> indices,
+                          const char* what) {
+  if (m.rows == nullptr || !m.rows->defined()) return absl::OkStatus();
+  const int64_t n = m.rows->size(1);
+  const bool clean = m.clean_tokens > 0 && m.clean != nullptr && m.clean->defined();
+  if (clean && m.clean->size(1) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": the first-frame rows have ",
+                                                   m.clean->size(1), " rows, the others ", n));
+  }
+  for (int64_t i : indices) {
+    if (i >= n) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": modulation row ", i, " asked of ", n, " rows"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SameDevice(const at::Tensor& t, const at::Tensor& x, const char* what,
+                        const char* name) {
+  if (t.defined() && t.device() == x.device()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      what, ": ", name, " must be on ", x.device().str(), ", got ",
+      t.defined() ? t.device().str() : std::string("an undefined tensor")));
+}
+
 #ifdef OVID_DIT_KERNELS
 cudaStream_t CurrentStream(const at::Tensor& x) {
   return c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
@@ -74,7 +103,7 @@ DitModulationRows Rows(const DitModulation& m, int64_t shift, int64_t scale, int
     r.clean_gate = Row(m.clean, gate);
     r.clean_tokens = m.clean_tokens;
   }
-  r.batch_stride = m.rows->size(1) * m.rows->size(2);
+  r.batch_stride = m.rows->defined() ? m.rows->size(1) * m.rows->size(2) : 0;
   return r;
 }
 #endif
@@ -91,8 +120,10 @@ bool DitFusedAvailable(const at::Tensor& x) {
 #endif
 }
 
-absl::Status RmsNormRope(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& cos,
-                         const at::Tensor& sin, int64_t head_dim, double eps, NormRope out) {
+namespace {
+
+absl::Status RmsNormRopeImpl(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& cos,
+                             const at::Tensor& sin, int64_t head_dim, double eps, NormRope out) {
   if (absl::Status s = CheckActivation(x, "RmsNormRope"); !s.ok()) return s;
   if (out.normed == nullptr && out.roped == nullptr) {
     return absl::InvalidArgumentError("RmsNormRope: no output requested");
@@ -108,7 +139,8 @@ absl::Status RmsNormRope(const at::Tensor& x, const at::Tensor& weight, const at
   if (out.roped != nullptr) {
     c = cos.to(at::kFloat).contiguous();
     s = sin.to(at::kFloat).contiguous();
-    if (c.device() != x.device() || c.numel() != tokens * head_dim / 2 || s.numel() != c.numel()) {
+    if (c.device() != x.device() || s.device() != x.device() ||
+        c.numel() != tokens * head_dim / 2 || s.numel() != c.numel()) {
       return absl::InvalidArgumentError(absl::StrCat("RmsNormRope: cos/sin tables must be [",
                                                      tokens, ", ", head_dim / 2, "] on ",
                                                      x.device().str()));
@@ -132,13 +164,16 @@ absl::Status RmsNormRope(const at::Tensor& x, const at::Tensor& weight, const at
 #endif
 }
 
-absl::StatusOr<at::Tensor> LayerNormModulate(const at::Tensor& x, const at::Tensor& weight,
-                                             const at::Tensor& bias, const DitModulation* mod,
-                                             int64_t shift, int64_t scale, double eps) {
+absl::StatusOr<at::Tensor> LayerNormModulateImpl(const at::Tensor& x, const at::Tensor& weight,
+                                                 const at::Tensor& bias, const DitModulation* mod,
+                                                 int64_t shift, int64_t scale, double eps) {
   if (absl::Status s = CheckActivation(x, "LayerNormModulate"); !s.ok()) return s;
   if (mod != nullptr) {
     if (absl::Status s = CheckRows(mod->rows, x, "LayerNormModulate"); !s.ok()) return s;
     if (absl::Status s = CheckRows(mod->clean, x, "LayerNormModulate"); !s.ok()) return s;
+    if (absl::Status s = CheckIndices(*mod, {shift, scale}, "LayerNormModulate"); !s.ok()) {
+      return s;
+    }
   }
 #ifdef OVID_DIT_KERNELS
   const int64_t dim = x.size(2);
@@ -151,7 +186,8 @@ absl::StatusOr<at::Tensor> LayerNormModulate(const at::Tensor& x, const at::Tens
       weight.defined() ? weight.to(x.device(), at::kFloat).contiguous() : at::Tensor();
   const at::Tensor b = bias.defined() ? bias.to(x.device(), at::kFloat).contiguous() : at::Tensor();
   const DitModulationRows rows =
-      mod != nullptr && mod->rows != nullptr ? Rows(*mod, shift, scale, -1) : DitModulationRows{};
+      mod != nullptr && mod->rows != nullptr && mod->rows->defined() ? Rows(*mod, shift, scale, -1)
+                                                                     : DitModulationRows{};
   const c10::cuda::CUDAGuard guard(x.device());
   at::Tensor out = at::empty_like(x);
   absl::Status st = FromCuda(
@@ -168,15 +204,17 @@ absl::StatusOr<at::Tensor> LayerNormModulate(const at::Tensor& x, const at::Tens
 #endif
 }
 
-absl::StatusOr<at::Tensor> GateResidual(const at::Tensor& x, const at::Tensor& y,
-                                        const DitModulation& mod, int64_t gate) {
+absl::StatusOr<at::Tensor> GateResidualImpl(const at::Tensor& x, const at::Tensor& y,
+                                            const DitModulation& mod, int64_t gate) {
   if (absl::Status s = CheckActivation(x, "GateResidual"); !s.ok()) return s;
   if (absl::Status s = CheckActivation(y, "GateResidual"); !s.ok()) return s;
   if (!x.sizes().equals(y.sizes()) || mod.rows == nullptr || !mod.rows->defined()) {
     return absl::InvalidArgumentError("GateResidual: x and y must have one shape, rows given");
   }
+  if (absl::Status s = SameDevice(y, x, "GateResidual", "y"); !s.ok()) return s;
   if (absl::Status s = CheckRows(mod.rows, x, "GateResidual"); !s.ok()) return s;
   if (absl::Status s = CheckRows(mod.clean, x, "GateResidual"); !s.ok()) return s;
+  if (absl::Status s = CheckIndices(mod, {gate}, "GateResidual"); !s.ok()) return s;
 #ifdef OVID_DIT_KERNELS
   const c10::cuda::CUDAGuard guard(x.device());
   at::Tensor out = at::empty_like(x);
@@ -191,6 +229,29 @@ absl::StatusOr<at::Tensor> GateResidual(const at::Tensor& x, const at::Tensor& y
   (void)gate;
   return absl::FailedPreconditionError("GateResidual: built without the CUDA kernels");
 #endif
+}
+
+}  // namespace
+
+// The entry points: LibTorch may throw (an allocation that runs out of memory, a conversion of
+// an unusable tensor); GuardTorch turns that into the Status these functions promise.
+absl::Status RmsNormRope(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& cos,
+                         const at::Tensor& sin, int64_t head_dim, double eps, NormRope out) {
+  return GuardTorch("RmsNormRope",
+                    [&] { return RmsNormRopeImpl(x, weight, cos, sin, head_dim, eps, out); });
+}
+
+absl::StatusOr<at::Tensor> LayerNormModulate(const at::Tensor& x, const at::Tensor& weight,
+                                             const at::Tensor& bias, const DitModulation* mod,
+                                             int64_t shift, int64_t scale, double eps) {
+  return GuardTorch("LayerNormModulate", [&] {
+    return LayerNormModulateImpl(x, weight, bias, mod, shift, scale, eps);
+  });
+}
+
+absl::StatusOr<at::Tensor> GateResidual(const at::Tensor& x, const at::Tensor& y,
+                                        const DitModulation& mod, int64_t gate) {
+  return GuardTorch("GateResidual", [&] { return GateResidualImpl(x, y, mod, gate); });
 }
 
 }  // namespace ovid::ops

@@ -145,6 +145,27 @@ TEST_F(DitFusedTest, BadInputsAreRefused) {
   const at::Tensor rows = Bf16({2, 6, 256}, 14);  // batch 2 for activations of batch 1
   const ops::DitModulation m{&rows, nullptr, 0};
   EXPECT_EQ(ops::GateResidual(x, x, m, 2).status().code(), absl::StatusCode::kInvalidArgument);
+  // Nothing a kernel would read out of bounds or on another device gets through: a sin table on
+  // the host, a row index past the rows, first-frame rows with another row count, y elsewhere.
+  EXPECT_EQ(ops::RmsNormRope(x, w, rope.cos, rope.sin.cpu(), 128, 1e-6, {nullptr, &out}).code(),
+            absl::StatusCode::kInvalidArgument);
+  const at::Tensor rows1 = Bf16({1, 6, 256}, 15), clean3 = Bf16({1, 3, 256}, 16);
+  const ops::DitModulation m1{&rows1, nullptr, 0};
+  const absl::Status past = ops::GateResidual(x, x, m1, 6).status();
+  EXPECT_EQ(past.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(past.message()).find("modulation row 6 asked of 6 rows"),
+            std::string::npos)
+      << past;
+  EXPECT_EQ(ops::LayerNormModulate(x, {}, {}, &m1, 0, 7, 1e-6).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const ops::DitModulation mixed{&rows1, &clean3, 2};
+  EXPECT_EQ(ops::GateResidual(x, x, mixed, 2).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ops::GateResidual(x, x.cpu(), m1, 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // Rows given as an undefined tensor mean no modulation, not an exception.
+  const at::Tensor none;
+  const ops::DitModulation absent{&none, nullptr, 0};
+  EXPECT_TRUE(ops::LayerNormModulate(x, {}, {}, &absent, 0, 1, 1e-6).ok());
 }
 
 // Without CUDA (and for f32 or CPU tensors anywhere) the fused entry points refuse and the
