@@ -32,6 +32,7 @@ struct CacheCandidate {
   int64_t elements = 0;       // weights in the layer
   int64_t block_bytes = 0;    // resident quantized bytes
   double calls_per_step = 1;  // forwards per denoising step that take the dequantize path
+  int64_t dense_element_bytes = 2;  // of the cached copy: 2 in bf16/f16, 4 in f32 (the CPU)
 };
 
 struct CostModel {
@@ -50,8 +51,8 @@ double DecodeFactor(GgmlType type);
 // Estimated seconds one dequantize of `c` takes (times calls_per_step).
 double EstimatedDequantSeconds(const CacheCandidate& c, const CostModel& model);
 
-// Dense bytes a cached copy of `c` costs (bf16).
-inline int64_t CacheBytes(const CacheCandidate& c) { return 2 * c.elements; }
+// Dense bytes a cached copy of `c` costs, in the compute dtype it is kept in.
+inline int64_t CacheBytes(const CacheCandidate& c) { return c.dense_element_bytes * c.elements; }
 
 struct CachePlan {
   std::vector<size_t> chosen;  // indices into the candidates, best first

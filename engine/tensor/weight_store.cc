@@ -222,15 +222,16 @@ absl::Status WeightStore::LoadAll() {
 }
 
 absl::Status WeightStore::PlanAndFillCache() {
+  const at::ScalarType compute = compute_dtype();
+  const auto element_bytes = static_cast<int64_t>(c10::elementSize(compute));
   std::vector<CacheCandidate> candidates;
   std::vector<const QuantizedTensor*> layers;
   for (const auto& [name, q] : quantized_) {
     if (q->shape().size() != 2) continue;  // only linear weights go through the workspace
-    candidates.push_back({name, q->type(), q->numel(), q->nbytes(), 1.0});
+    candidates.push_back({name, q->type(), q->numel(), q->nbytes(), 1.0, element_bytes});
     layers.push_back(q.get());
   }
   const CachePlan plan = PlanCache(candidates, options_.cache_budget_bytes, options_.cost_model);
-  const at::ScalarType compute = compute_dtype();
   for (size_t i : plan.chosen) {
     absl::StatusOr<at::Tensor> dense = layers[i]->Dequantize(compute);
     if (!dense.ok()) {

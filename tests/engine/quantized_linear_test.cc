@@ -131,6 +131,13 @@ TEST(QuantizedLinearTest, CacheModeKeepsCopiesOnlyWithinBudget) {
   absl::StatusOr<at::Tensor> y = l1->Forward(x, nullptr, &path);  // cached: no workspace needed
   ASSERT_TRUE(y.ok()) << y.status();
   EXPECT_EQ(path, LinearPath::kDenseGemm);
+  // On the CPU the copy is f32, 4 bytes a weight: a budget of 2 bytes a weight takes none.
+  EXPECT_EQ(all.store->Accounting().cache_bytes, int64_t{kOut} * kIn * 4);
+  Fixture half = Load(GgmlType::kQ4_K, LinearMode::kCache, cpu, /*cache_budget=*/kOut * kIn * 2);
+  EXPECT_LE(half.store->Accounting().cache_bytes, int64_t{kOut} * kIn * 2);
+  absl::StatusOr<QuantizedLinear> l2 = half.store->Linear("w", "b", kOut, kIn);
+  ASSERT_TRUE(l2.ok());
+  EXPECT_FALSE(l2->has_dense());
 }
 
 TEST(QuantizedLinearTest, ForwardUsesTheThreadsWorkspace) {
