@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "engine/ops/shared_tensors.h"
 #include "engine/ops/torch_status.h"
 
 namespace ovid {
@@ -19,6 +20,7 @@ absl::StatusOr<std::unique_ptr<DequantWorkspace>> DequantWorkspace::Create(c10::
   absl::Status s = ops::GuardTorch("allocating the dequantize workspace", [&] {
     ws->buffer_ = at::empty({std::max<int64_t>(capacity_bytes, 0)},
                             at::TensorOptions().dtype(at::kByte).device(device));
+    ws->capacity_.store(ws->buffer_.numel(), std::memory_order_relaxed);
   });
   if (!s.ok()) return s;
   return ws;
@@ -33,8 +35,12 @@ absl::StatusOr<at::Tensor> DequantWorkspace::View(int64_t rows, int64_t cols,
       // (the old buffer goes back to the caching allocator), so make it visible.
       std::fprintf(stderr, "ovid: dequantize workspace grows from %lld to %lld bytes\n",
                    static_cast<long long>(buffer_.numel()), static_cast<long long>(bytes));
+      // The old buffer was made on the loading thread's stream and read by this worker's GEMMs,
+      // which may still be queued: its memory must wait for them before anyone reuses it.
+      ops::MarkReadOnCurrentStream(buffer_);
       buffer_ = at::Tensor();
       buffer_ = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(device_));
+      capacity_.store(buffer_.numel(), std::memory_order_relaxed);
     }
     // Byte offset 0 of a caching-allocator block: the same alignment a fresh weight tensor would
     // have, so GEMM heuristics (and results) match the eager path.

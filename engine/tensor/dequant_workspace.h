@@ -13,6 +13,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -31,7 +32,8 @@ class DequantWorkspace {
   // needed. The view is valid until the next View() call on this workspace.
   absl::StatusOr<at::Tensor> View(int64_t rows, int64_t cols, at::ScalarType dtype);
 
-  int64_t capacity_bytes() const { return buffer_.numel(); }
+  // Safe from any thread (VRAM accounting reads it while the worker may be growing the buffer).
+  int64_t capacity_bytes() const { return capacity_.load(std::memory_order_relaxed); }
   c10::Device device() const { return device_; }
 
   // The workspace bound to this thread by the innermost live ScopedWorkspace, or null.
@@ -40,7 +42,8 @@ class DequantWorkspace {
  private:
   explicit DequantWorkspace(c10::Device device) : device_(device) {}
   c10::Device device_;
-  at::Tensor buffer_;  // uint8
+  at::Tensor buffer_;  // uint8; touched by the owning worker only
+  std::atomic<int64_t> capacity_{0};
 };
 
 // Binds a workspace to the current thread for its lifetime (restores the previous one after).

@@ -6,8 +6,13 @@
 #include <ATen/ops/empty.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
+#include <atomic>
+
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/ops/torch_status.h"
@@ -212,6 +217,28 @@ TEST_F(GpuStoreTest, NoVramGrowthOver1000Forwards) {
   const int64_t after = QueryAllocatorStats(0).allocated;
   EXPECT_EQ(after, before);
   EXPECT_EQ((*ws)->capacity_bytes(), 512 * 256 * 2);
+}
+
+TEST(DequantWorkspaceTest, GrowsForALargerLayerAndReportsItsCapacityFromAnyThread) {
+  absl::StatusOr<std::unique_ptr<DequantWorkspace>> ws =
+      DequantWorkspace::Create(c10::Device(c10::kCPU), 1024);
+  ASSERT_TRUE(ws.ok()) << ws.status();
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> seen_max{0};
+  // VRAM accounting reads the capacity on another thread while the worker grows the buffer.
+  std::thread reader([&] {
+    while (!done.load()) seen_max = std::max<int64_t>(seen_max.load(), (*ws)->capacity_bytes());
+  });
+  for (int64_t side = 16; side <= 512; side *= 2) {
+    absl::StatusOr<at::Tensor> view = (*ws)->View(side, side, at::kFloat);
+    ASSERT_TRUE(view.ok()) << view.status();
+    EXPECT_EQ(view->sizes(), (std::vector<int64_t>{side, side}));
+    EXPECT_GE((*ws)->capacity_bytes(), side * side * 4);
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ((*ws)->capacity_bytes(), 512 * 512 * 4);
+  EXPECT_LE(seen_max.load(), 512 * 512 * 4);
 }
 
 TEST_F(GpuStoreTest, OutOfMemoryIsResourceExhausted) {
