@@ -6,8 +6,6 @@
 #include <ATen/ops/empty.h>
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include <atomic>
 
 #include <cstdio>
