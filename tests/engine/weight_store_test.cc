@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-
 #include <cstdio>
 #include <string>
 #include <thread>
