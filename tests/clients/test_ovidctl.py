@@ -113,6 +113,48 @@ def test_job_option_reattaches_to_an_existing_job(server, tmp_path):
     assert len(server.fake.calls_of("Generate")) == 1  # no new job
 
 
+def test_another_writers_part_file_is_left_alone(server, tmp_path):
+    # Two ovidctl following one job into one folder: each writes its own temporary file, so
+    # neither truncates the other's data under it (a shared "<file>.part" did).
+    with OvidClient(server.address) as client:
+        job_id = client.generate(prompt="x", steps=1, seed=5, outputs=["wav"]).job_id
+    other = tmp_path / f"{job_id}.wav.part"
+    other.write_bytes(b"the other ovidctl's first chunk")
+    r = ovidctl("--address", server.address, "generate", "--job", job_id, "--out-dir", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / f"{job_id}.wav").read_bytes() == output_bytes(pb.OUTPUT_FORMAT_WAV, 5, 704,
+                                                                     704)
+    assert other.read_bytes() == b"the other ovidctl's first chunk"
+    assert files_in(tmp_path) == [f"{job_id}.wav", f"{job_id}.wav.part"]
+
+
+def test_reattaching_for_an_output_the_job_did_not_make_exits_1(server, tmp_path):
+    with OvidClient(server.address) as client:
+        job_id = client.generate(prompt="x", steps=1, seed=5, outputs=["wav"]).job_id
+    clip = tmp_path / "clip.mp4"
+    r = ovidctl("--address", server.address, "generate", "--job", job_id, "-o", clip)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"-o {clip}: the job made no mp4 output" in r.stderr
+    assert not clip.exists()
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_the_job(server, tmp_path):
+    r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 1,
+                "-o", tmp_path / "nope" / "clip.wav")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert f"'{tmp_path / 'nope'}'" in r.stderr and "is not a directory" in r.stderr
+    assert server.fake.calls_of("Generate") == []
+
+
+def test_an_empty_tls_ca_file_is_refused_not_plaintext(server, tmp_path):
+    empty = tmp_path / "ca.pem"
+    empty.write_text("\n")
+    r = ovidctl("--address", server.address, "--tls-ca", empty, "--token", "secret", "jobs")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "--tls-ca" in r.stderr and "is empty" in r.stderr
+    assert server.fake.calls_of("ListJobs") == []  # the token never went out in plaintext
+
+
 def test_job_error_exits_1_with_the_code_name(server, tmp_path):
     server.fake.fail_at_step = (2, grpc.StatusCode.RESOURCE_EXHAUSTED, "CUDA out of memory")
     r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 4,

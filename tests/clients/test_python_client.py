@@ -88,6 +88,16 @@ def test_broken_stream_is_resumed_from_the_next_index(server):
     assert server.fake.calls_of("Generate")[0][1].keep_on_disconnect
 
 
+def test_a_drop_right_after_final_still_returns_the_result(server):
+    # Accepted, text_encode, one step, the WAV chunk, Final (index 4), then UNAVAILABLE.
+    server.fake.drop_after = 4
+    with OvidClient(server.address) as client:
+        result = client.generate(prompt="x", steps=1, outputs=["wav"], seed=3)
+    assert result.outputs[pb.OUTPUT_FORMAT_WAV] == output_bytes(pb.OUTPUT_FORMAT_WAV, 3, 704, 704)
+    assert result.final.seed == 3
+    assert server.fake.calls_of("WatchJob") == []
+
+
 def test_job_error_carries_its_code_and_message(server):
     server.fake.fail_at_step = (2, grpc.StatusCode.RESOURCE_EXHAUSTED, "CUDA out of memory")
     with OvidClient(server.address) as client, pytest.raises(OvidError) as err:

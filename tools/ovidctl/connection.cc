@@ -44,9 +44,18 @@ ConnectionOptions ConnectionOptionsFrom(const Args& args) {
   } else {
     o.token = Env("OVID_TOKEN");
   }
-  if (auto p = args.Get("tls-ca")) o.tls_ca = ReadFileOrThrow("tls-ca", *p);
-  if (auto p = args.Get("tls-cert")) o.tls_cert = ReadFileOrThrow("tls-cert", *p);
-  if (auto p = args.Get("tls-key")) o.tls_key = ReadFileOrThrow("tls-key", *p);
+  // An empty PEM file is a mistake (an unfilled secret, say), not "no CA": refused by name.
+  const auto pem = [&](const char* flag, const std::string& path) {
+    std::string text = ReadFileOrThrow(flag, path);
+    if (absl::StripAsciiWhitespace(text).empty()) {
+      throw UsageError(absl::StrCat("--", flag, ": '", path, "' is empty (PEM expected)"));
+    }
+    return text;
+  };
+  if (auto p = args.Get("tls-ca")) o.tls_ca = pem("tls-ca", *p);
+  if (auto p = args.Get("tls-cert")) o.tls_cert = pem("tls-cert", *p);
+  if (auto p = args.Get("tls-key")) o.tls_key = pem("tls-key", *p);
+  o.tls = args.Has("tls-ca") || args.Has("tls-cert");
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     throw UsageError("--tls-cert and --tls-key go together (the client's mTLS identity)");
   }
@@ -59,7 +68,7 @@ ConnectionOptions ConnectionOptionsFrom(const Args& args) {
 
 Connection::Connection(const ConnectionOptions& options) : options_(options) {
   std::shared_ptr<grpc::ChannelCredentials> creds;
-  if (!options.tls_ca.empty() || !options.tls_cert.empty()) {
+  if (options.tls) {
     grpc::SslCredentialsOptions ssl;
     ssl.pem_root_certs = options.tls_ca;  // empty: the system's roots
     ssl.pem_private_key = options.tls_key;

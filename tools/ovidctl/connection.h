@@ -17,7 +17,9 @@ namespace ovidctl {
 struct ConnectionOptions {
   std::string address = "localhost:50051";
   std::string token;  // empty: no authorization header
-  // PEM contents (not paths); TLS is used when any is set.
+  // PEM contents (not paths). TLS is used when --tls-ca or --tls-cert was given, whatever the
+  // files hold: a flag that asks for TLS never falls back to plaintext.
+  bool tls = false;
   std::string tls_ca, tls_cert, tls_key;
   std::optional<double> timeout_seconds;
 };

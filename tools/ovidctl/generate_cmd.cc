@@ -83,6 +83,12 @@ int RunGenerate(const std::vector<std::string>& argv) {
     if (!named.emplace(f, path).second) {
       throw UsageError(absl::StrCat("-o/--output: two files for ", OutputFormatName(f)));
     }
+    // Found out now, not after the whole job has run.
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::is_directory(parent)) {
+      throw UsageError(absl::StrCat("-o/--output: '", parent.string(), "' (for '", path,
+                                    "') is not a directory"));
+    }
     if (request && std::find(request->outputs().begin(), request->outputs().end(), f) ==
                        request->outputs().end()) {
       request->add_outputs(f);
@@ -118,6 +124,19 @@ int RunGenerate(const std::vector<std::string>& argv) {
     if (absl::Status s = writer.Finish(); !s.ok()) {
       r.error_code = static_cast<int>(s.code());
       r.error_message = std::string(s.message());
+    }
+  }
+  if (r.error_code == 0) {
+    // Each -o FILE was asked for; a job re-attached with --job may not have made that format.
+    for (const auto& [format, path] : named) {
+      const auto& done = writer.written();
+      if (std::none_of(done.begin(), done.end(),
+                       [&](const OutputWriter::Written& w) { return w.format == format; })) {
+        r.error_code = static_cast<int>(absl::StatusCode::kNotFound);
+        r.error_message = absl::StrCat("-o ", path, ": the job made no ", OutputFormatName(format),
+                                       " output");
+        break;
+      }
     }
   }
   if (r.error_code != 0) {

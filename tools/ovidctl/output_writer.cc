@@ -3,7 +3,13 @@
 
 #include <openssl/evp.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -12,7 +18,8 @@
 namespace ovidctl {
 
 struct OutputWriter::Partial {
-  std::string path;  // final name; data goes to path + ".part"
+  std::string path;  // final name
+  std::string part;  // where the data goes until it is verified: <path>.part.XXXXXX, unique
   std::ofstream out;
   uint32_t next_seq = 0;
   uint64_t bytes = 0;
@@ -22,7 +29,7 @@ struct OutputWriter::Partial {
     if (sha) EVP_MD_CTX_free(sha);
     if (out.is_open()) {
       out.close();
-      std::remove((path + ".part").c_str());
+      std::remove(part.c_str());
     }
   }
 };
@@ -45,8 +52,18 @@ absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::Output
     slot->path = named != paths_.end()
                      ? named->second
                      : absl::StrCat(dir_, "/", job_id, ".", OutputExtension(chunk.format()));
-    slot->out.open(slot->path + ".part", std::ios::binary | std::ios::trunc);
-    if (!slot->out) return absl::InternalError(absl::StrCat("cannot write ", slot->path, ".part"));
+    // A name of its own (mkstemp): another ovidctl following the same job into the same
+    // folder must not truncate this one's data under it.
+    std::string part = slot->path + ".part.XXXXXX";
+    const int fd = mkstemp(part.data());
+    if (fd < 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot write ", slot->path, ".part: ", std::strerror(errno)));
+    }
+    close(fd);
+    slot->part = part;
+    slot->out.open(slot->part, std::ios::binary | std::ios::trunc);
+    if (!slot->out) return absl::InternalError(absl::StrCat("cannot write ", slot->part));
     slot->sha = EVP_MD_CTX_new();
     EVP_DigestInit_ex(slot->sha, EVP_sha256(), nullptr);
   }
@@ -59,7 +76,7 @@ absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::Output
                              p.bytes));
   }
   p.out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
-  if (!p.out) return absl::InternalError(absl::StrCat("write failed: ", p.path, ".part"));
+  if (!p.out) return absl::InternalError(absl::StrCat("write failed: ", p.part));
   EVP_DigestUpdate(p.sha, chunk.data().data(), chunk.data().size());
   p.bytes += chunk.data().size();
   ++p.next_seq;
@@ -79,7 +96,12 @@ absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::Output
                              absl::BytesToHexString(chunk.sha256())));
   }
   p.out.close();
-  if (!p.out || std::rename((p.path + ".part").c_str(), p.path.c_str()) != 0) {
+  // mkstemp made the file 0600; an output is an ordinary file (0666 less the umask, as open
+  // would make it).
+  const mode_t mask = umask(0);
+  umask(mask);
+  chmod(p.part.c_str(), 0666 & ~mask);
+  if (!p.out || std::rename(p.part.c_str(), p.path.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot finish ", p.path));
   }
   written_.push_back({chunk.format(), p.path, p.bytes, absl::BytesToHexString(got)});

@@ -1,8 +1,9 @@
 // File: tools/ovidctl/output_writer.h
 // Writes a job's outputs to <dir>/<job_id>.<ext> as their OutputChunks arrive, checking order
 // (seq from 0, contiguous offsets) and, on the last chunk, the total size and SHA-256. Data goes
-// to <file>.part first and is renamed only once verified, so a file with the final name is
-// always complete; an unfinished .part is removed when the writer is destroyed.
+// to a uniquely named <file>.part.XXXXXX first and is renamed only once verified, so a file with
+// the final name is always complete, even with two ovidctl following one job into one folder;
+// an unfinished .part is removed when the writer is destroyed.
 #pragma once
 
 #include <cstdint>

@@ -162,7 +162,11 @@ class OvidClient:
                         final = ev.final
                 break
             except grpc.RpcError as e:
-                if (e.code() != grpc.StatusCode.UNAVAILABLE or not job_id or final is not None
+                if final is not None:
+                    # Final is the job's last event and every output came (and was verified)
+                    # before it: how the call ended after that changes nothing.
+                    break
+                if (e.code() != grpc.StatusCode.UNAVAILABLE or not job_id
                         or failures >= self.reattach_attempts):
                     raise OvidError.from_rpc(e, job_id) from None
                 failures += 1
