@@ -96,6 +96,14 @@ ServerMetrics::ServerMetrics(MetricsSources sources)
                     .Help("Peak device memory of a successful job, as the engine measured it.")
                     .Register(*registry_)
                     .Add({}, buckets::PeakVramBytes());
+  // The histogram's buckets are 8-16 GiB wide near card sizes, too coarse to say "within 10% of
+  // the card": this gauge keeps the exact peak of the latest job for max_over_time().
+  last_peak_vram_ = &prometheus::BuildGauge()
+                         .Name("ovid_request_last_peak_gpu_memory_bytes")
+                         .Help("Peak device memory of the latest successful job (0 until a job "
+                               "on a GPU finished).")
+                         .Register(*registry_)
+                         .Add({});
   rpcs_ = &prometheus::BuildCounter()
                .Name("ovid_grpc_requests_total")
                .Help("Finished RPCs of ovid.v1.Generation by method and final status code.")
@@ -178,7 +186,10 @@ void ServerMetrics::OnFinished(const Job& job, const absl::Status& status,
     }
   }
   // 0 means the device could not say (the CPU); a 0 sample would read as "fits anywhere".
-  if (result->peak_vram_bytes > 0) peak_vram_->Observe(static_cast<double>(result->peak_vram_bytes));
+  if (result->peak_vram_bytes > 0) {
+    peak_vram_->Observe(static_cast<double>(result->peak_vram_bytes));
+    last_peak_vram_->Set(static_cast<double>(result->peak_vram_bytes));
+  }
 }
 
 prometheus::Histogram& ServerMetrics::StageHistogram(const std::string& stage) {

@@ -29,6 +29,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/family.h"
+#include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "server/job_observer.h"
@@ -88,6 +89,7 @@ class ServerMetrics : public JobObserver {
   prometheus::Histogram* queue_wait_ = nullptr;
   prometheus::Histogram* denoise_step_ = nullptr;
   prometheus::Histogram* peak_vram_ = nullptr;
+  prometheus::Gauge* last_peak_vram_ = nullptr;  // the exact figure the histogram only buckets
   prometheus::Family<prometheus::Histogram>* stage_peak_vram_ = nullptr;
   prometheus::Family<prometheus::Histogram>* stage_duration_ = nullptr;
   prometheus::Family<prometheus::Counter>* rpcs_ = nullptr;

@@ -117,6 +117,11 @@ TEST(ServerMetricsTest, ASuccessObservesEveryStageAndThePeak) {
   EXPECT_EQ(Sample(*metrics, "ovid_stage_duration_seconds_count{stage=\"other\"}"), 1);
   EXPECT_EQ(Sample(*metrics, "ovid_request_peak_gpu_memory_bytes_count"), 1);
   EXPECT_EQ(Sample(*metrics, "ovid_request_peak_gpu_memory_bytes_sum"), 20.0 * kGiB);
+  EXPECT_EQ(Sample(*metrics, "ovid_request_last_peak_gpu_memory_bytes"), 20.0 * kGiB);
+  // The gauge follows the latest job, not the largest (max_over_time does that).
+  result.peak_vram_bytes = 12 * kGiB;
+  metrics->OnFinished(*job, absl::OkStatus(), &result, absl::Seconds(160));
+  EXPECT_EQ(Sample(*metrics, "ovid_request_last_peak_gpu_memory_bytes"), 12.0 * kGiB);
 }
 
 TEST(ServerMetricsTest, APeakOfZeroIsNotObserved) {
@@ -125,6 +130,7 @@ TEST(ServerMetricsTest, APeakOfZeroIsNotObserved) {
   const GenerationResult cpu_result;  // peak 0: the CPU reports none
   metrics->OnFinished(*job, absl::OkStatus(), &cpu_result, absl::Seconds(1));
   EXPECT_EQ(Sample(*metrics, "ovid_request_peak_gpu_memory_bytes_count"), 0);
+  EXPECT_EQ(Sample(*metrics, "ovid_request_last_peak_gpu_memory_bytes"), 0);
 }
 
 TEST(ServerMetricsTest, QueueWaitIsObservedWhenAJobStarts) {
