@@ -132,7 +132,8 @@ def test_reattaching_for_an_output_the_job_did_not_make_exits_1(server, tmp_path
     with OvidClient(server.address) as client:
         job_id = client.generate(prompt="x", steps=1, seed=5, outputs=["wav"]).job_id
     clip = tmp_path / "clip.mp4"
-    r = ovidctl("--address", server.address, "generate", "--job", job_id, "-o", clip)
+    r = ovidctl("--address", server.address, "generate", "--job", job_id, "-o", clip,
+                "--out-dir", tmp_path)
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert f"-o {clip}: the job made no mp4 output" in r.stderr
     assert not clip.exists()
