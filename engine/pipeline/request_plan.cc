@@ -72,6 +72,20 @@ absl::Status CheckEmbedding(const TextEmbedding& e, const std::string& field,
   return absl::OkStatus();
 }
 
+// A prompt is cut to the model's text_len tokens (512) after normalization and segmentation,
+// which cost memory and time in proportion to the whole text: 16 bytes of segmentation state per
+// normalized byte, and NFKC may grow a character ~10x. 512 tokens of any language fit in a few KB;
+// 64 KiB leaves room for any real prompt while a megabytes-long one (up to --max-receive-bytes)
+// cannot tie up a worker and gigabytes of host memory for tokens that are thrown away.
+constexpr size_t kMaxPromptBytes = 64 * 1024;
+
+absl::Status CheckPromptSize(const std::string& prompt, const std::string& field) {
+  if (prompt.size() <= kMaxPromptBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field, ".prompt is ", prompt.size(),
+                                                 " bytes; at most ", kMaxPromptBytes,
+                                                 " (the model reads 512 tokens of it)"));
+}
+
 absl::Status PromptNeedsEncoder(const std::string& field) {
   return absl::FailedPreconditionError(absl::StrCat(
       field, ".prompt: no text encoder is loaded; pass ", field, ".embedding (UMT5-XXL output)"));
@@ -91,6 +105,7 @@ absl::StatusOr<TextInput> NegativeInput(const Conditioning& c, const std::string
   }
   if (const auto* prompt = std::get_if<std::string>(&c)) {
     if (!limits.text_encoder) return PromptNeedsEncoder(field);
+    if (absl::Status s = CheckPromptSize(*prompt, field); !s.ok()) return s;
     in.prompt = *prompt;
     return in;
   }
@@ -203,6 +218,7 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
   }
   if (const auto* prompt = std::get_if<std::string>(&request.conditioning)) {
     if (!limits.text_encoder) return PromptNeedsEncoder("conditioning");
+    if (absl::Status s = CheckPromptSize(*prompt, "conditioning"); !s.ok()) return s;
     plan.positive.prompt = *prompt;
     plan.positive.positive_prompt = true;
   }

@@ -159,6 +159,23 @@ TEST(PipelinePlanTest, PromptsAndDefaultNegativesWithTheTextEncoder) {
   EXPECT_TRUE(plan->NeedsAudioDecode());
 }
 
+TEST(PipelinePlanTest, PromptsLongerThan64KiBAreRefusedNamingTheField) {
+  GenerationRequest r = Valid();
+  r.conditioning = std::string(64 * 1024, 'a');
+  EXPECT_TRUE(PlanJob(r, AllStagesLimits()).ok());
+  r.conditioning = std::string(64 * 1024 + 1, 'a');
+  absl::Status s = PlanJob(r, AllStagesLimits()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("conditioning.prompt is 65537 bytes; at most 65536"),
+            std::string::npos)
+      << s;
+  r = Valid();
+  r.audio_negative = std::string(1 << 20, 'b');
+  s = PlanJob(r, AllStagesLimits()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("audio_negative.prompt is 1048576 bytes"), std::string::npos) << s;
+}
+
 TEST(PipelinePlanTest, OutputsNeedTheirDecoders) {
   ModelLimits video_only = AllStagesLimits();
   video_only.audio_decoder = false;
