@@ -1,14 +1,10 @@
 #include "engine/gguf/gguf_writer.h"
 
-#include <unistd.h>
-
 #include <bit>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "engine/gguf/atomic_file.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_limits.h"
 #include "engine/gguf/status_macros.h"
@@ -147,10 +143,6 @@ uint64_t AlignUp(uint64_t x, uint64_t alignment) {
   return x + (alignment - x % alignment) % alignment;
 }
 
-absl::Status IoError(const std::string& path, const char* what, int err) {
-  return absl::UnavailableError(absl::StrCat(path, ": ", what, " failed: ", std::strerror(err)));
-}
-
 }  // namespace
 
 GgufWriter::GgufWriter(uint32_t alignment) : alignment_(alignment) {}
@@ -249,55 +241,34 @@ absl::Status GgufWriter::Write(const std::string& path, const DataFn& data) cons
   }
   header.resize(AlignUp(header.size(), alignment_), '\0');
 
-  // Write next to the destination, then rename: readers never see a half-written file.
-  const std::string tmp_path = absl::StrCat(path, ".tmp.", ::getpid());
-  std::FILE* f = std::fopen(tmp_path.c_str(), "wb");
-  if (f == nullptr) return IoError(tmp_path, "fopen", errno);
-  auto fail = [&](absl::Status status) {
-    std::fclose(f);
-    std::remove(tmp_path.c_str());
-    return status;
-  };
-  auto put = [&](const void* p, size_t n) -> absl::Status {
-    if (n > 0 && std::fwrite(p, 1, n, f) != n) return IoError(tmp_path, "fwrite", errno);
-    return absl::OkStatus();
-  };
-  if (absl::Status s = put(header.data(), header.size()); !s.ok()) return fail(s);
+  // Written next to the destination and renamed at the end (AtomicFile).
+  absl::StatusOr<std::unique_ptr<AtomicFile>> out = AtomicFile::Create(path);
+  if (!out.ok()) return out.status();
+  AtomicFile& f = **out;
+  if (absl::Status s = f.Write(header.data(), header.size()); !s.ok()) return s;
   std::vector<uint8_t> buf;
   const std::vector<uint8_t> zeros(alignment_, 0);
   uint64_t written = 0;  // bytes of the data section so far
   for (const PlannedTensor& t : tensors_) {
     buf.clear();
     if (absl::Status s = data(t, &buf); !s.ok()) {
-      return fail(absl::Status(s.code(), absl::StrCat(path, ": tensor '", t.name,
-                                                      "': data callback failed: ", s.message())));
+      return absl::Status(s.code(), absl::StrCat(path, ": tensor '", t.name,
+                                                 "': data callback failed: ", s.message()));
     }
     if (buf.size() != t.nbytes) {
-      return fail(
-          absl::InternalError(absl::StrCat(path, ": tensor '", t.name, "': data callback produced ",
-                                           buf.size(), " bytes, expected ", t.nbytes)));
+      return absl::InternalError(absl::StrCat(path, ": tensor '", t.name,
+                                              "': data callback produced ", buf.size(),
+                                              " bytes, expected ", t.nbytes));
     }
-    if (absl::Status s = put(zeros.data(), t.offset - written); !s.ok()) return fail(s);
-    if (absl::Status s = put(buf.data(), buf.size()); !s.ok()) return fail(s);
+    if (absl::Status s = f.Write(zeros.data(), t.offset - written); !s.ok()) return s;
+    if (absl::Status s = f.Write(buf.data(), buf.size()); !s.ok()) return s;
     written = t.offset + t.nbytes;
   }
   // Pad after the last tensor too, as ggml and gguf-py do.
-  if (absl::Status s = put(zeros.data(), AlignUp(written, alignment_) - written); !s.ok()) {
-    return fail(s);
+  if (absl::Status s = f.Write(zeros.data(), AlignUp(written, alignment_) - written); !s.ok()) {
+    return s;
   }
-  if (std::fflush(f) != 0) return fail(IoError(tmp_path, "fflush", errno));
-  if (::fsync(::fileno(f)) != 0) return fail(IoError(tmp_path, "fsync", errno));
-  if (std::fclose(f) != 0) {
-    const int err = errno;
-    std::remove(tmp_path.c_str());
-    return IoError(tmp_path, "fclose", err);
-  }
-  if (std::rename(tmp_path.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp_path.c_str());
-    return IoError(path, "rename", err);
-  }
-  return absl::OkStatus();
+  return f.Commit();
 }
 
 }  // namespace ovid::gguf

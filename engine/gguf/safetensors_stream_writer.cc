@@ -1,10 +1,10 @@
 // File: engine/gguf/safetensors_stream_writer.cc
 #include "engine/gguf/safetensors_stream_writer.h"
 
-#include <cstdio>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "engine/gguf/atomic_file.h"
 #include "nlohmann/json.hpp"
 
 namespace ovid::gguf {
@@ -38,39 +38,25 @@ absl::Status WriteSafetensorsStreaming(const std::string& path,
                                        const SafetensorsDataFn& data) {
   absl::StatusOr<std::string> header = SafetensorsHeader(tensors, metadata);
   if (!header.ok()) return header.status();
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return absl::PermissionDeniedError(absl::StrCat("cannot create ", tmp));
-  auto fail = [&](absl::Status s) {
-    std::fclose(f);
-    std::remove(tmp.c_str());
-    return s;
-  };
-  if (std::fwrite(header->data(), 1, header->size(), f) != header->size()) {
-    return fail(absl::DataLossError(absl::StrCat("writing ", tmp, " failed")));
-  }
+  absl::StatusOr<std::unique_ptr<AtomicFile>> out = AtomicFile::Create(path);
+  if (!out.ok()) return out.status();
+  AtomicFile& f = **out;  // removed unless committed
+  if (absl::Status s = f.Write(header->data(), header->size()); !s.ok()) return s;
   std::vector<uint8_t> scratch;
   for (size_t i = 0; i < tensors.size(); ++i) {
     absl::StatusOr<std::span<const uint8_t>> bytes = data(i, &scratch);
-    if (!bytes.ok()) return fail(bytes.status());
+    if (!bytes.ok()) return bytes.status();
     if (bytes->size() != tensors[i].nbytes) {
-      return fail(absl::InternalError(absl::StrCat(path, ": tensor '", tensors[i].name,
-                                                   "': ", bytes->size(), " bytes, planned ",
-                                                   tensors[i].nbytes)));
+      return absl::InternalError(absl::StrCat(path, ": tensor '", tensors[i].name, "': ",
+                                              bytes->size(), " bytes, planned ",
+                                              tensors[i].nbytes));
     }
-    if (std::fwrite(bytes->data(), 1, bytes->size(), f) != bytes->size()) {
-      return fail(absl::DataLossError(
-          absl::StrCat("writing ", tmp, " failed at tensor '", tensors[i].name, "'")));
+    if (absl::Status s = f.Write(bytes->data(), bytes->size()); !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat(s.message(), " (tensor '", tensors[i].name, "')"));
     }
   }
-  if (std::fclose(f) != 0) {
-    std::remove(tmp.c_str());
-    return absl::DataLossError(absl::StrCat("writing ", tmp, " failed"));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return absl::PermissionDeniedError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
+  if (absl::Status s = f.Commit(); !s.ok()) return s;
   return absl::OkStatus();
 }
 

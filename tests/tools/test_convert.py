@@ -131,6 +131,10 @@ def test_convert_errors_name_the_problem(checkpoint, tmp_path):
     assert proc.returncode == 1 and "nope.safetensors" in proc.stderr
     proc = run("convert", src, tmp_path / "o.gguf", "--variant", "1080p", check=False)
     assert proc.returncode == 2 and "1080p" in proc.stderr
+    # Sizes are written as uint32 keys: out of range is refused, not wrapped (2^32 + 512 was
+    # written as 512).
+    proc = run("convert", src, tmp_path / "o.gguf", "--text-len", "4294967808", check=False)
+    assert proc.returncode == 2 and "--text-len" in proc.stderr and "1048576" in proc.stderr
     proc = run("convert", src, tmp_path / "o.gguf", "--head-dim", "96", check=False)
     assert proc.returncode == 1 and "head_dim 96" in proc.stderr
     assert not (tmp_path / "o.gguf").exists()

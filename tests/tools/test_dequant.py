@@ -85,3 +85,17 @@ def test_dequant_errors_name_the_problem(models, tmp_path):
     assert proc.returncode == 2 and "'f8'" in proc.stderr
     proc = run("dequant", path, "t.F32", check=False)
     assert proc.returncode == 2 and "-o" in proc.stderr
+
+
+def test_dequant_over_its_own_input_leaves_no_partial_file(models, tmp_path):
+    # OUT is written beside itself and renamed at the end: naming the (memory-mapped) input as
+    # OUT cannot truncate it under its own reader (that was a SIGBUS and an empty model), and
+    # the floats come out whole.
+    src, _ = models["Q8_0"]
+    copy = tmp_path / "model.gguf"
+    copy.write_bytes(src.read_bytes())
+    want = reference(src, "t.Q8_0")
+    proc = run("dequant", copy, "t.Q8_0", "-o", copy, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert np.array_equal(np.fromfile(copy, np.float32).reshape(want.shape), want)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.gguf"]  # no temporary left

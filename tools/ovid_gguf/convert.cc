@@ -170,12 +170,14 @@ absl::StatusOr<ConvertOptions> ReadOptions(const ParsedArgs& args) {
     opt.variant = *v;
   }
   if (std::optional<std::string> v = args.Get("--head-dim")) {
-    absl::StatusOr<int64_t> n = ParseInt("--head-dim", *v, 1);
+    // Written as a uint32 key; the daemon's own bounds are far below this.
+    absl::StatusOr<int64_t> n = ParseInt("--head-dim", *v, 1, 1 << 16);
     if (!n.ok()) return n.status();
     opt.head_dim = *n;
   }
   if (std::optional<std::string> v = args.Get("--text-len")) {
-    absl::StatusOr<int64_t> n = ParseInt("--text-len", *v, 1);
+    // The daemon takes text_len up to 2^20 (OviWeights); more would be written and refused.
+    absl::StatusOr<int64_t> n = ParseInt("--text-len", *v, 1, int64_t{1} << 20);
     if (!n.ok()) return n.status();
     opt.text_len = *n;
   }

@@ -2,15 +2,13 @@
 // little-endian floats, row-major in PyTorch shape order (GGUF's ne[0] is the fastest axis,
 // which is exactly torch's last axis, so the rows come out in file order).
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/gguf/atomic_file.h"
 #include "engine/gguf/gguf_file.h"
 #include "kernels/cpu/dequantize.h"
 #include "tools/ovid_gguf/commands.h"
@@ -45,11 +43,10 @@ absl::Status Dequant(const std::string& path, const std::string& name, const std
                                                  GgmlTypeName(t->type),
                                                  ", which ovid cannot dequantize"));
   }
-  std::FILE* f = std::fopen(out.c_str(), "wb");
-  if (f == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat(out, ": cannot open for writing: ", std::strerror(errno)));
-  }
+  // Through a temporary file renamed at the end (AtomicFile): OUT may even be the input, which
+  // is still being read through its mapping, and a failed run leaves nothing under OUT.
+  absl::StatusOr<std::unique_ptr<gguf::AtomicFile>> file_out = gguf::AtomicFile::Create(out);
+  if (!file_out.ok()) return file_out.status();
   const std::span<const uint8_t> data = (*file)->TensorData(*t);
   const int64_t row_elements = t->RowElements();
   const int64_t row_bytes = GgmlRowBytes(t->type, row_elements);
@@ -63,14 +60,11 @@ absl::Status Dequant(const std::string& path, const std::string& name, const std
     if (!DequantizeTensor(t->type, data.data() + row * row_bytes, buf.data(), format, rows,
                           row_elements, threads)) {
       status = absl::InternalError(absl::StrCat(path, ": tensor '", name, "': decoding failed"));
-    } else if (std::fwrite(buf.data(), 1, buf.size(), f) != buf.size()) {
-      status = absl::DataLossError(absl::StrCat(out, ": write failed"));
+    } else {
+      status = (*file_out)->Write(buf.data(), buf.size());
     }
   }
-  if (std::fclose(f) != 0 && status.ok()) {
-    status = absl::DataLossError(absl::StrCat(out, ": close failed"));
-  }
-  if (!status.ok()) std::remove(out.c_str());
+  if (status.ok()) status = (*file_out)->Commit();
   return status;
 }
 

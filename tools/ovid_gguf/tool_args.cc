@@ -59,11 +59,14 @@ absl::StatusOr<ParsedArgs> ParseArgs(const Args& args, const std::set<std::strin
 }
 
 absl::StatusOr<int64_t> ParseInt(const std::string& option, const std::string& text,
-                                 int64_t min_value) {
+                                 int64_t min_value, int64_t max_value) {
   int64_t v = 0;
-  if (!absl::SimpleAtoi(text, &v) || v < min_value) {
+  if (!absl::SimpleAtoi(text, &v) || v < min_value || v > max_value) {
     return absl::InvalidArgumentError(
-        absl::StrCat(option, ": '", text, "' is not an integer >= ", min_value));
+        max_value == std::numeric_limits<int64_t>::max()
+            ? absl::StrCat(option, ": '", text, "' is not an integer >= ", min_value)
+            : absl::StrCat(option, ": '", text, "' is not an integer in [", min_value, ", ",
+                           max_value, "]"));
   }
   return v;
 }

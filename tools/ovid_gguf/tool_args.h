@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -32,7 +33,8 @@ absl::StatusOr<ParsedArgs> ParseArgs(const Args& args, const std::set<std::strin
 
 // Whole-string numeric parses; InvalidArgument naming the option and the bad text.
 absl::StatusOr<int64_t> ParseInt(const std::string& option, const std::string& text,
-                                 int64_t min_value);
+                                 int64_t min_value,
+                                 int64_t max_value = std::numeric_limits<int64_t>::max());
 absl::StatusOr<double> ParseDouble(const std::string& option, const std::string& text);
 
 // The worker count for --threads: the given value, or every core when absent.

@@ -1,0 +1,71 @@
+// File: engine/gguf/atomic_file.cc
+#include "engine/gguf/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace ovid::gguf {
+namespace {
+
+absl::Status IoError(const std::string& path, const char* what, int err) {
+  return absl::UnavailableError(absl::StrCat(path, ": ", what, " failed: ", std::strerror(err)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& path) {
+  // The pid tells processes apart, the counter threads of one process; O_EXCL makes sure no
+  // other writer's file is ever opened (and truncated) under it.
+  static std::atomic<uint64_t> counter{0};
+  const std::string temp = absl::StrCat(path, ".tmp.", ::getpid(), ".", counter++);
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) return IoError(temp, "create", errno);
+  std::FILE* f = ::fdopen(fd, "wb");
+  if (f == nullptr) {
+    const int err = errno;
+    ::close(fd);
+    std::remove(temp.c_str());
+    return IoError(temp, "fdopen", err);
+  }
+  return std::unique_ptr<AtomicFile>(new AtomicFile(path, temp, f));
+}
+
+AtomicFile::~AtomicFile() {
+  if (file_ == nullptr) return;
+  std::fclose(file_);
+  std::remove(temp_.c_str());
+}
+
+absl::Status AtomicFile::Write(const void* data, size_t bytes) {
+  if (file_ == nullptr) return absl::FailedPreconditionError(absl::StrCat(path_, ": committed"));
+  if (bytes > 0 && std::fwrite(data, 1, bytes, file_) != bytes) {
+    return IoError(temp_, "write", errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFile::Commit() {
+  if (file_ == nullptr) return absl::FailedPreconditionError(absl::StrCat(path_, ": committed"));
+  std::FILE* f = std::exchange(file_, nullptr);
+  absl::Status status;
+  if (std::fflush(f) != 0) {
+    status = IoError(temp_, "flush", errno);
+  } else if (::fsync(::fileno(f)) != 0) {
+    status = IoError(temp_, "fsync", errno);
+  }
+  if (std::fclose(f) != 0 && status.ok()) status = IoError(temp_, "close", errno);
+  if (status.ok() && std::rename(temp_.c_str(), path_.c_str()) != 0) {
+    status = IoError(path_, "rename", errno);
+  }
+  if (!status.ok()) std::remove(temp_.c_str());
+  return status;
+}
+
+}  // namespace ovid::gguf
