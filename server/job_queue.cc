@@ -130,10 +130,7 @@ absl::StatusOr<v1::JobStatus> JobQueue::Cancel(std::string_view job_id, CancelRe
 absl::StatusOr<v1::JobStatus> JobQueue::GetStatus(std::string_view job_id) {
   absl::StatusOr<std::shared_ptr<Job>> job = store_.Get(job_id);
   if (!job.ok()) return job.status();
-  v1::JobStatus status = (*job)->Status();
-  std::lock_guard<std::mutex> lock(mu_);
-  status.set_queue_position(QueuePositionLocked(**job));
-  return status;
+  return Statuses({*std::move(job)}).front();
 }
 
 std::vector<v1::JobStatus> JobQueue::Statuses(const std::vector<std::shared_ptr<Job>>& jobs) {
@@ -239,13 +236,6 @@ bool JobQueue::HeadFitsLocked() const {
   if (queue_.empty()) return false;
   const uint64_t budget = options_.vram_budget_bytes;
   return budget == 0 || vram_reserved_ + queue_.front()->estimated_vram_bytes() <= budget;
-}
-
-uint32_t JobQueue::QueuePositionLocked(const Job& job) const {
-  for (size_t i = 0; i < queue_.size(); ++i) {
-    if (queue_[i].get() == &job) return static_cast<uint32_t>(i);
-  }
-  return 0;
 }
 
 std::string JobQueue::NewJobIdLocked() {

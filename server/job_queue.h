@@ -77,7 +77,6 @@ class JobQueue {
   void WorkerLoop();
   void RunJob(const std::shared_ptr<Job>& job);
   bool HeadFitsLocked() const;
-  uint32_t QueuePositionLocked(const Job& job) const;
   std::string NewJobIdLocked();
 
   Pipeline& pipeline_;

@@ -103,7 +103,7 @@ DitModulationRows Rows(const DitModulation& m, int64_t shift, int64_t scale, int
     r.clean_gate = Row(m.clean, gate);
     r.clean_tokens = m.clean_tokens;
   }
-  r.batch_stride = m.rows->defined() ? m.rows->size(1) * m.rows->size(2) : 0;
+  r.batch_stride = m.rows->size(1) * m.rows->size(2);
   return r;
 }
 #endif

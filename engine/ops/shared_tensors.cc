@@ -17,7 +17,7 @@ c10::Stream CurrentStream(c10::Device device) {
 
 }  // namespace
 
-absl::Status FinishBeforeSharing(c10::Device device, const char* what) {
+absl::Status WaitForCurrentStream(c10::Device device, const char* what) {
   if (device.is_cpu()) return absl::OkStatus();
   return GuardTorch(absl::StrCat(what, ": waiting for the device").c_str(),
                     [&] { CurrentStream(device).synchronize(); });

@@ -5,7 +5,7 @@
 // Each worker runs on its own non-blocking stream, so nothing orders one stream's kernels after
 // another's. Two hazards follow, and these two calls close them:
 //  - the producer's kernels may still be queued when another job reads the tensor: the producer
-//    waits for its stream before it shares the tensor (FinishBeforeSharing);
+//    waits for its stream before it shares the tensor (WaitForCurrentStream);
 //  - the caching allocator recycles a freed block for its own stream's next allocation at once,
 //    while a reader on another stream may still have kernels queued that read it: each reader
 //    records its stream on the tensor (MarkReadOnCurrentStream), and the allocator then waits
@@ -20,9 +20,11 @@
 
 namespace ovid::ops {
 
-// Waits for the work queued so far on `device`'s current stream. A device error comes back as
-// INTERNAL naming `what`.
-absl::Status FinishBeforeSharing(c10::Device device, const char* what);
+// Waits for the work queued so far on `device`'s current stream (the worker's, under
+// SlotBinding). A device error comes back as INTERNAL naming `what`. Also what a clock needs
+// before it reads the time at a stage's or a step's end: CUDA lets the host run up to about a
+// thousand launches ahead of the device.
+absl::Status WaitForCurrentStream(c10::Device device, const char* what);
 
 // Waits for the work queued so far on every stream of `device`: before a shared instance's
 // memory is freed, when any job may still have kernels queued that read it.

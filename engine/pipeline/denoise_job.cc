@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/ops/torch_status.h"
-#include "engine/pipeline/device_util.h"
+#include "engine/ops/shared_tensors.h"
 #include "engine/pipeline/ovi_model_fn.h"
 #include "engine/sampling/noise.h"
 #include "engine/sampling/sample_loop.h"
@@ -134,7 +134,7 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
     // "Step done" means done on the device, so the step clock (ovid_denoise_step_seconds, the
     // remaining-time estimate) does not run ahead of it. A device error here shows again at the
     // stage's end (StageClock::Done), which returns it.
-    (void)SynchronizeCurrentStream(model.device(), "denoise step");
+    (void)ops::WaitForCurrentStream(model.device(), "denoise step");
     const double per_step = SecondsSince(loop_start) / s.step;
     sink.OnProgress({"denoise", static_cast<uint32_t>(s.step), static_cast<uint32_t>(s.steps),
                      SecondsSince(in.job_start), per_step * (s.steps - s.step)});

@@ -114,20 +114,6 @@ bool DeviceHasStickyError(c10::Device device, const c10::Stream* stream) {
 #endif
 }
 
-absl::Status SynchronizeCurrentStream(c10::Device device, const char* what) {
-#if defined(OVID_TORCH_CUDA)
-  if (!device.is_cuda()) return absl::OkStatus();
-  const cudaStream_t stream =
-      c10::cuda::getCurrentCUDAStream(device.has_index() ? device.index() : 0).stream();
-  if (const cudaError_t err = cudaStreamSynchronize(stream); err != cudaSuccess) {
-    return absl::InternalError(
-        absl::StrCat(what, ": the device reported ", cudaGetErrorName(err), " (",
-                     cudaGetErrorString(err), ")"));
-  }
-#endif
-  return absl::OkStatus();
-}
-
 std::optional<c10::Stream> NewWorkerStream(c10::Device device) {
 #if defined(OVID_TORCH_CUDA)
   if (!device.is_cuda()) return std::nullopt;

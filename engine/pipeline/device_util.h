@@ -40,12 +40,6 @@ void ReleaseCachedMemory(c10::Device device);
 // synchronize of `stream` (null: the default stream). False on the CPU.
 bool DeviceHasStickyError(c10::Device device, const c10::Stream* stream);
 
-// Waits for the work queued so far on the device's current stream (the worker's, under
-// SlotBinding). CUDA lets the host run up to about a thousand launches ahead of the device, so
-// without this a host clock read at a stage's or a step's end misses the work still queued.
-// OK on the CPU; a CUDA error as INTERNAL naming `what`.
-absl::Status SynchronizeCurrentStream(c10::Device device, const char* what);
-
 // A stream of LibTorch's CUDA pool for one worker (nullopt on the CPU).
 std::optional<c10::Stream> NewWorkerStream(c10::Device device);
 

@@ -9,6 +9,7 @@
 #include "engine/gguf/status_macros.h"
 #include "engine/models/wan_vae/wan_vae.h"
 #include "engine/pipeline/audio_stage.h"
+#include "engine/ops/shared_tensors.h"
 #include "engine/pipeline/device_util.h"
 #include "engine/pipeline/latents_output.h"
 #include "engine/pipeline/text_stage.h"
@@ -37,7 +38,7 @@ class StageClock {
   // Called once the stage succeeded on the host: waits for its device work, so the seconds are
   // the stage's own and a late device error is the stage's.
   absl::Status Done() {
-    OVID_RETURN_IF_ERROR(SynchronizeCurrentStream(job_.device, name_.c_str()));
+    OVID_RETURN_IF_ERROR(ops::WaitForCurrentStream(job_.device, name_.c_str()));
     uint64_t peak = 0;
     if (job_.device.is_cuda()) {
       const AllocatorStats s = QueryAllocatorStats(job_.device.has_index() ? job_.device.index() : 0);

@@ -72,7 +72,7 @@ class OnDemand {
     if (std::shared_ptr<T> live = shared_.lock()) return live;
     absl::StatusOr<std::unique_ptr<T>> built = loader_();
     if (!built.ok()) return built.status();
-    OVID_RETURN_IF_ERROR(ops::FinishBeforeSharing(device_, "loading a stage"));
+    OVID_RETURN_IF_ERROR(ops::WaitForCurrentStream(device_, "loading a stage"));
     if (!offload_) {
       resident_ = std::shared_ptr<T>(std::move(*built));
       return resident_;

@@ -353,7 +353,9 @@ cudaError_t FusedMatmulTiled(GgmlType type, const void* w, const void* x, void* 
     return cudaErrorMisalignedAddress;
   }
   if ((n + kBN - 1) / kBN > 65535) return cudaErrorInvalidValue;
-  if (!FusedMatmulSupports(type)) return cudaErrorInvalidValue;  // this device's shared memory
+  // This device's shared memory, read once for the support check and the token tile.
+  const int smem_optin = CurrentDeviceSmemOptin();
+  if (!FusedMatmulSupportsWithin(type, smem_optin)) return cudaErrorInvalidValue;
   const Problem p{static_cast<const uint8_t*>(w),
                   static_cast<const __nv_bfloat16*>(x),
                   static_cast<__nv_bfloat16*>(y),
@@ -383,7 +385,7 @@ cudaError_t FusedMatmulTiled(GgmlType type, const void* w, const void* x, void* 
     if constexpr (kFused<T>) {
       // 128-token tiles need more shared memory than the widest formats (Q8_0) leave.
       if constexpr (SmemBytes<T, 128>() <= kMaxSmem) {
-        const bool fits_128 = SmemBytes<T, 128>() <= CurrentDeviceSmemOptin();
+        const bool fits_128 = SmemBytes<T, 128>() <= smem_optin;
         err = big && fits_128 ? Launch<T, 128>(p, stream) : Launch<T, 64>(p, stream);
       } else {
         err = Launch<T, 64>(p, stream);

@@ -111,7 +111,9 @@ absl::StatusOr<std::vector<at::Tensor>> Umt5Encoder::Encode(
     OVID_ASSIGN_OR_RETURN(std::vector<at::Tensor> encoded,
                           ops::GuardTorch("UMT5 encode", [&] { return Forward(todo); }));
     // A cache entry is read at once by jobs on other streams: it must be complete when stored.
-    if (cache_->capacity() > 0) OVID_RETURN_IF_ERROR(ops::FinishBeforeSharing(device(), "UMT5 encode"));
+    if (cache_->capacity() > 0) {
+      OVID_RETURN_IF_ERROR(ops::WaitForCurrentStream(device(), "UMT5 encode"));
+    }
     for (size_t j = 0; j < todo.size(); ++j) {
       cache_->Put(todo[j], encoded[j]);
       for (size_t i = 0; i < prompts.size(); ++i) {
