@@ -68,6 +68,8 @@ class FakeOvid(pb_grpc.GenerationServicer):
         self.fail_at_step = None  # (step, grpc.StatusCode, message): the job fails there
         self.corrupt_chunk = False  # flips a byte of the first chunk's data
         self.unavailable = None  # every Generation call fails UNAVAILABLE with this message
+        self.end_delay = 0.0  # seconds between a JobError event and the call's end
+        self.error_ends = []  # (status code, was the call still open) for each JobError end
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -172,6 +174,8 @@ class FakeOvid(pb_grpc.GenerationServicer):
             yield ev
             if ev.WhichOneof("event") == "error":
                 code = next(c for c in grpc.StatusCode if c.value[0] == ev.error.code)
+                time.sleep(self.end_delay)
+                self.error_ends.append((code, context.is_active()))
                 context.abort(code, ev.error.message)
             if drop_after is not None and index >= drop_after:
                 context.abort(grpc.StatusCode.UNAVAILABLE, "fake: connection dropped")

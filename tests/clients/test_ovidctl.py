@@ -165,6 +165,15 @@ def test_job_error_exits_1_with_the_code_name(server, tmp_path):
     assert files_in(tmp_path) == []
 
 
+def test_a_job_error_lets_the_call_end_with_the_jobs_status(server, tmp_path):
+    server.fake.fail_at_step = (2, grpc.StatusCode.RESOURCE_EXHAUSTED, "CUDA out of memory")
+    server.fake.end_delay = 0.3  # a cancel after the JobError would land in this window
+    r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 4,
+                "--out-dir", tmp_path)
+    assert r.returncode == 1
+    assert server.fake.error_ends == [(grpc.StatusCode.RESOURCE_EXHAUSTED, True)]
+
+
 def test_corrupted_chunk_exits_1_and_leaves_no_file(server, tmp_path):
     server.fake.corrupt_chunk = True
     r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 1,

@@ -107,6 +107,19 @@ def test_job_error_carries_its_code_and_message(server):
     assert err.value.job_id == "job-0001"
 
 
+def test_a_job_error_lets_the_call_end_with_the_jobs_status(server):
+    # After the JobError the client reads to the call's end instead of cancelling it, so the
+    # server ends the call with the job's status (the daemon's RPC metrics count that, not a
+    # CANCELLED that races the client). The fake waits before ending to make a cancel visible.
+    server.fake.fail_at_step = (2, grpc.StatusCode.RESOURCE_EXHAUSTED, "CUDA out of memory")
+    server.fake.end_delay = 0.3
+    with OvidClient(server.address) as client:
+        with pytest.raises(OvidError) as err:
+            client.generate(prompt="x", steps=3, outputs=["wav"])
+    assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert server.fake.error_ends == [(grpc.StatusCode.RESOURCE_EXHAUSTED, True)]
+
+
 def test_call_errors_carry_their_code(server):
     with OvidClient(server.address) as client:
         with pytest.raises(OvidError) as err:

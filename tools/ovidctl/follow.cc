@@ -31,7 +31,8 @@ FollowResult FollowJob(const Connection& conn, ovid::v1::Generation::Stub& stub,
     first = false;
 
     ovid::v1::GenerateEvent ev;
-    bool stop = false;  // the job's outcome is known (JobError) or a hook refused an event
+    bool stop = false;     // the job's outcome is known (JobError) or a hook refused an event
+    bool refused = false;  // a hook refused an event: the server would go on streaming
     while (!stop && reader->Read(&ev)) {
       if (ev.index() < next_index) continue;  // a replay overlapping what was handled
       next_index = ev.index() + 1;
@@ -42,7 +43,7 @@ FollowResult FollowJob(const Connection& conn, ovid::v1::Generation::Stub& stub,
         if (absl::Status s = hooks.on_event(ev); !s.ok()) {
           r.error_code = static_cast<int>(s.code());
           r.error_message = std::string(s.message());
-          stop = true;
+          stop = refused = true;
         }
       }
       if (ev.has_error()) {
@@ -56,7 +57,10 @@ FollowResult FollowJob(const Connection& conn, ovid::v1::Generation::Stub& stub,
       }
     }
     if (stop) {
-      ctx.TryCancel();  // the outcome is known; don't wait for the server to close the stream
+      // After a refused event, stop the stream now. After a JobError the server ends the call at
+      // once: let it, so the call ends with the job's status on both sides (the daemon's RPC
+      // metrics count that, not a CANCELLED racing it).
+      if (refused) ctx.TryCancel();
       reader->Finish();
       return r;
     }

@@ -140,6 +140,7 @@ class OvidClient:
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         assembler = OutputAssembler(job_id)
         next_index, final, events, reattached, failures = 0, None, 0, 0, 0
+        job_error = None
         while True:
             try:
                 for ev in stream:
@@ -155,13 +156,20 @@ class OvidClient:
                     if kind == "chunk":
                         assembler.add(ev.chunk)
                     elif kind == "error":
-                        # A JobError is a failure even if its code was left at 0 (OK).
+                        # A JobError is a failure even if its code was left at 0 (OK). It is the
+                        # job's last event and the server ends the call right after it: read to
+                        # that end instead of cancelling, so the call ends with the job's status
+                        # on both sides (the daemon's RPC metrics count it, not CANCELLED).
                         code = status_code(ev.error.code or grpc.StatusCode.UNKNOWN.value[0])
-                        raise OvidError(code, ev.error.message, job_id)
+                        job_error = OvidError(code, ev.error.message, job_id)
                     elif kind == "final":
                         final = ev.final
+                if job_error is not None:
+                    raise job_error
                 break
             except grpc.RpcError as e:
+                if job_error is not None:
+                    raise job_error from None
                 if final is not None:
                     # Final is the job's last event and every output came (and was verified)
                     # before it: how the call ended after that changes nothing.
@@ -176,9 +184,9 @@ class OvidClient:
                 stream = self._stub.WatchJob(pb.JobRef(job_id=job_id, from_event=next_index),
                                              timeout=left, metadata=self._metadata)
             except BaseException:
-                # A JobError, a bad chunk or the caller's callback: stop the call now rather
-                # than leave it streaming into nothing (without keep_on_disconnect this also
-                # cancels the job).
+                # A bad chunk or the caller's callback: stop the call now rather than leave it
+                # streaming into nothing (without keep_on_disconnect this also cancels the job).
+                # After a JobError the call has already ended, and this changes nothing.
                 stream.cancel()
                 raise
         if final is None:
