@@ -39,12 +39,19 @@ class Corpus : public sentencepiece::SentenceIterator {
 }  // namespace
 
 std::string TrainTinyModel(int eos_id, std::string* error) {
+  return TrainTinyModelWithFlags(
+      "--vocab_size=100 --normalization_rule_name=nmt_nfkc --eos_id=" + std::to_string(eos_id),
+      error);
+}
+
+std::string TrainTinyModelWithFlags(const std::string& flags, std::string* error) {
   Corpus corpus;
   std::string model;
-  const std::string args =
-      "--model_type=unigram --vocab_size=100 --character_coverage=1.0 "
-      "--normalization_rule_name=nmt_nfkc --pad_id=0 --bos_id=2 --unk_id=3 --eos_id=" +
-      std::to_string(eos_id) + " --minloglevel=2 --num_threads=1";
+  // Each flag once: the caller's flags are not repeated here, so none has to override another.
+  const std::string shared =
+      "--model_type=unigram --character_coverage=1.0 --pad_id=0 --bos_id=2 --unk_id=3 "
+      "--minloglevel=2 --num_threads=1 ";
+  const std::string args = shared + flags;
   const auto status = sentencepiece::SentencePieceTrainer::Train(args, &corpus, &model);
   if (!status.ok()) {
     *error = status.ToString();
