@@ -14,6 +14,10 @@ namespace {
 constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581
 // SentencePiece looks at no more than this many prefix matches of the charsmap trie.
 constexpr int kMaxRuleMatches = 32;
+// The longest normalization rule key (source string) accepted, in bytes. SentencePiece's own rule
+// sets have keys of a few characters (the longest in nmt_nfkc, nfkc and their _cf forms is 12
+// bytes); see CheckTrie for why there is a limit at all.
+constexpr size_t kMaxRuleKeyBytes = 256;
 
 // Darts-clone's unit layout: bit 8 says the node has a leaf (a key ends here), whose value unit
 // sits at the node's offset; a value unit has bit 31 set, so its "label" never equals a byte.
@@ -28,38 +32,82 @@ uint32_t LittleEndian32(const char* p) {
   return b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
 }
 
-// Visits every node reachable from the root (over all 256 labels, so also what a NUL byte could
-// reach) and checks each leaf's replacement offset, so Normalize never reads outside the blob.
-absl::Status CheckTrie(const std::vector<uint32_t>& trie, std::string_view strings,
-                       std::string_view origin) {
+// Walks every state reachable from the root (over all 256 labels, so also what a NUL byte could
+// reach), checks each leaf's replacement offset, so Normalize never reads outside the blob, and
+// returns the longest key in bytes. LongestRule follows the text's bytes through the trie until
+// they leave it, so a cycle (a state reachable from itself, which no real trie has) or a very
+// deep chain made every position of the text walk to its end: a 400-byte charsmap with one
+// looping unit took 16 s for a 64 KiB prompt of one letter. Refusing cycles and keys longer
+// than kMaxRuleKeyBytes, and stopping the walk at the longest key, bound a prompt's
+// normalization to kMaxRuleKeyBytes steps per byte whatever the model.
+absl::StatusOr<size_t> CheckTrie(const std::vector<uint32_t>& trie, std::string_view strings,
+                                 std::string_view origin) {
   auto error = [&](std::string why) {
     return absl::InvalidArgumentError(absl::StrCat(
         std::string(origin), ": malformed precompiled_charsmap (normalizer rules): ", why));
   };
-  std::vector<bool> visited(trie.size(), false);
-  std::vector<uint32_t> stack = {Offset(trie[0])};
-  while (!stack.empty()) {
-    const uint32_t base = stack.back();
-    stack.pop_back();
-    if (base >= trie.size() || visited[base]) continue;
-    visited[base] = true;
-    for (uint32_t label = 0; label < 256; ++label) {
-      const uint32_t child = base ^ label;
-      if (child >= trie.size() || Label(trie[child]) != label) continue;
-      const uint32_t next = child ^ Offset(trie[child]);
-      if (HasLeaf(trie[child])) {
-        if (next >= trie.size()) return error(absl::StrCat("trie unit ", child, " has no value"));
-        const uint32_t value = Value(trie[next]);
-        if (value >= strings.size() || strings.find('\0', value) == std::string_view::npos) {
-          return error(absl::StrCat("trie unit ", next, " points at byte ", value,
-                                    " of the replacement strings, which are ", strings.size(),
-                                    " bytes with no NUL after it"));
-        }
+  // A state is the base a walk stands on; its children are the units base ^ label. Only bases
+  // below the trie rounded up to 256 units have any, so the rest are dead ends.
+  const size_t states = (trie.size() + 255) / 256 * 256;
+  enum : uint8_t { kNew, kOnPath, kDone };
+  std::vector<uint8_t> mark(states, kNew);
+  std::vector<int32_t> deepest(states, -1);  // the longest key below a state, -1 for none
+  struct Frame {
+    uint32_t base;
+    uint32_t label;  // the next label to try
+  };
+  // `base` has a child whose state has keys of up to `below` more bytes (-1: none), or a leaf (0).
+  auto extend = [&deepest](uint32_t base, int32_t below) {
+    if (below >= 0) deepest[base] = std::max(deepest[base], below + 1);
+  };
+  const uint32_t root = Offset(trie[0]);
+  if (root >= states) return 0;
+  std::vector<Frame> path = {{root, 0}};
+  mark[root] = kOnPath;
+  while (!path.empty()) {
+    Frame& frame = path.back();
+    if (frame.label == 256) {
+      mark[frame.base] = kDone;
+      const int32_t below = deepest[frame.base];
+      path.pop_back();
+      if (!path.empty()) extend(path.back().base, below);
+      continue;
+    }
+    const uint32_t label = frame.label++;
+    const uint32_t child = frame.base ^ label;
+    if (child >= trie.size() || Label(trie[child]) != label) continue;
+    const uint32_t next = child ^ Offset(trie[child]);
+    if (HasLeaf(trie[child])) {
+      if (next >= trie.size()) return error(absl::StrCat("trie unit ", child, " has no value"));
+      const uint32_t value = Value(trie[next]);
+      if (value >= strings.size() || strings.find('\0', value) == std::string_view::npos) {
+        return error(absl::StrCat("trie unit ", next, " points at byte ", value,
+                                  " of the replacement strings, which are ", strings.size(),
+                                  " bytes with no NUL after it"));
       }
-      stack.push_back(next);
+      extend(frame.base, 0);
+    }
+    if (next >= states) continue;
+    if (mark[next] == kOnPath) {
+      return error(absl::StrCat("trie unit ", child, " leads back to a state on its own path"));
+    }
+    if (mark[next] == kDone) {  // shared by two paths (Darts-clone merges common suffixes)
+      extend(frame.base, deepest[next]);
+      continue;
+    }
+    mark[next] = kOnPath;
+    path.push_back({next, 0});
+    if (path.size() > kMaxRuleKeyBytes + 1) {
+      return error(absl::StrCat("a path longer than ", kMaxRuleKeyBytes,
+                                " bytes (the longest rule key accepted)"));
     }
   }
-  return absl::OkStatus();
+  const int32_t longest = deepest[root];
+  if (longest > static_cast<int32_t>(kMaxRuleKeyBytes)) {
+    return error(absl::StrCat("a rule key of ", longest, " bytes, longer than ", kMaxRuleKeyBytes,
+                              " bytes (the longest accepted)"));
+  }
+  return static_cast<size_t>(std::max(longest, 0));
 }
 
 }  // namespace
@@ -90,7 +138,9 @@ absl::StatusOr<SpmNormalizer> SpmNormalizer::Create(const SpmNormalizerSpec& spe
   n.trie_.resize(trie_bytes / 4);
   for (size_t i = 0; i < n.trie_.size(); ++i) n.trie_[i] = LittleEndian32(blob.data() + 4 + 4 * i);
   n.replacements_.assign(blob.substr(4 + trie_bytes));
-  if (absl::Status s = CheckTrie(n.trie_, n.replacements_, origin); !s.ok()) return s;
+  absl::StatusOr<size_t> longest_key = CheckTrie(n.trie_, n.replacements_, origin);
+  if (!longest_key.ok()) return longest_key.status();
+  n.longest_key_ = *longest_key;
   return n;
 }
 
@@ -101,7 +151,9 @@ size_t SpmNormalizer::LongestRule(std::string_view text, uint32_t* value) const 
   size_t longest = 0;
   int matches = 0;
   uint32_t pos = Offset(trie_[0]);
-  for (size_t i = 0; i < text.size() && matches < kMaxRuleMatches; ++i) {
+  // No key is longer than longest_key_, so no match lies further (CheckTrie says why it matters).
+  const size_t end = std::min(text.size(), longest_key_);
+  for (size_t i = 0; i < end && matches < kMaxRuleMatches; ++i) {
     const auto byte = static_cast<uint8_t>(text[i]);
     pos ^= byte;
     if (pos >= trie_.size() || Label(trie_[pos]) != byte) break;

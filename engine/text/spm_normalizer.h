@@ -32,7 +32,9 @@ namespace ovid::text {
 class SpmNormalizer {
  public:
   // INVALID_ARGUMENT naming `origin` when the charsmap is malformed: too short, a trie size past
-  // the blob, or a trie key whose replacement offset lies outside the strings or is not NUL-ended.
+  // the blob, a trie key whose replacement offset lies outside the strings or is not NUL-ended,
+  // a cycle in the trie, or a rule key (or path) longer than 256 bytes, which would make every
+  // prompt byte walk that far (spm_normalizer.cc, CheckTrie).
   static absl::StatusOr<SpmNormalizer> Create(const SpmNormalizerSpec& spec,
                                               bool treat_whitespace_as_suffix,
                                               std::vector<std::string> user_defined_symbols,
@@ -52,6 +54,7 @@ class SpmNormalizer {
   SpmNormalizerSpec spec_;
   bool suffix_ = false;
   std::vector<uint32_t> trie_;     // Darts-clone units; empty without character rules
+  size_t longest_key_ = 0;         // bytes of the longest rule key (CheckTrie bounds it)
   std::string replacements_;       // NUL-ended replacement strings
   std::vector<std::string> user_;  // user-defined symbols, longest first
 };
