@@ -226,6 +226,10 @@ const std::vector<Flag>& Flags() {
        Bytes(&Config::vram_budget_bytes, 0, std::numeric_limits<uint64_t>::max())},
       {"max-queue", "N", "16", "Jobs that may wait for a worker; more get RESOURCE_EXHAUSTED.",
        Uint32(&Config::max_queue, 1, 100000)},
+      {"max-queue-wait", "DURATION", "0 (none)",
+       "Longest a job may wait in the queue; one still queued after this ends with "
+       "DEADLINE_EXCEEDED (reason queue_timeout). A request's max_queue_seconds may shorten it.",
+       Duration(&Config::max_queue_wait, absl::Hours(24))},
       {"workers", "N", "1", "Jobs run at once (one per GPU slot).",
        Uint32(&Config::workers, 1, 64)},
       {"batch-guidance", "MODE", "auto",

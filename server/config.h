@@ -36,6 +36,7 @@ struct Config {
   uint64_t cache_budget_bytes = 0;              // --dequant cache: bf16 copies kept within this
   uint64_t vram_budget_bytes = 0;  // 0 = no budget: admission does not check the estimate
   uint32_t max_queue = 16;
+  absl::Duration max_queue_wait = absl::ZeroDuration();  // 0 = jobs may wait indefinitely
   uint32_t workers = 1;
   BatchGuidance batch_guidance = BatchGuidance::kAuto;  // --batch-guidance off|on|auto
   absl::Duration drain_timeout = absl::Seconds(30);

@@ -261,8 +261,15 @@ int RunDaemon(int argc, char** argv) {
   sources.version = version;
   metrics->SetSources(sources);
   {
+    const absl::Duration max_wait = config.max_queue_wait == absl::ZeroDuration()
+                                        ? absl::InfiniteDuration()
+                                        : config.max_queue_wait;
     JobQueue queue(*pipeline, store,
-                   JobQueueOptions{config.max_queue, config.workers, budget, &observers});
+                   JobQueueOptions{.max_queue = config.max_queue,
+                                   .workers = config.workers,
+                                   .vram_budget_bytes = budget,
+                                   .max_queue_wait = max_wait,
+                                   .observer = &observers});
     MetricsSources with_queue = sources;
     with_queue.queue_depth = [&queue] { return queue.queued(); };
     with_queue.running_jobs = [&queue] { return queue.running(); };
@@ -272,8 +279,10 @@ int RunDaemon(int argc, char** argv) {
       return ToModelInfo(model_source->Describe(), model_source->Vram(), version);
     });
     health.SetReady(true);
-    log.Info("ready", {{"workers", absl::StrCat(config.workers)},
-                       {"max_queue", absl::StrCat(config.max_queue)}});
+    log.Info("ready",
+             {{"workers", absl::StrCat(config.workers)},
+              {"max_queue", absl::StrCat(config.max_queue)},
+              {"max_queue_wait_s", absl::StrCat(absl::ToDoubleSeconds(config.max_queue_wait))}});
 
     std::string why;
     const StopSignal::Reason reason = stop.Wait(&why);

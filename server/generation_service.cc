@@ -59,8 +59,10 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
   if (jobs == nullptr) return refuse(LoadingError());
   absl::StatusOr<GenerationRequest> converted = ToGenerationRequest(*request);
   if (!converted.ok()) return refuse(converted.status());
+  absl::StatusOr<JobSchedule> schedule = ToJobSchedule(*request);
+  if (!schedule.ok()) return refuse(schedule.status());
   absl::StatusOr<std::shared_ptr<Job>> job =
-      jobs->Submit(*std::move(converted), request->client_request_id());
+      jobs->Submit(*std::move(converted), request->client_request_id(), *schedule);
   if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()), StreamDone("Generate"));
   const auto ownership = request->keep_on_disconnect()
                              ? EventStream::Ownership::kCancelJobOnDeadline

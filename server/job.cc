@@ -25,12 +25,15 @@ bool IsTerminal(v1::JobState state) {
 }  // namespace
 
 Job::Job(std::string id, GenerationRequest request, std::string client_request_id,
-         uint64_t estimated_vram_bytes, absl::Time created)
+         uint64_t estimated_vram_bytes, absl::Time created, int32_t priority,
+         absl::Time queue_deadline)
     : id_(std::move(id)),
       request_(std::move(request)),
       client_request_id_(std::move(client_request_id)),
       estimated_vram_bytes_(estimated_vram_bytes),
-      created_(created) {}
+      created_(created),
+      priority_(priority),
+      queue_deadline_(queue_deadline) {}
 
 std::optional<uint64_t> Job::Append(v1::GenerateEvent event) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -142,6 +145,7 @@ v1::JobStatus Job::Status() const {
   v1::JobStatus status;
   status.set_job_id(id_);
   status.set_client_request_id(client_request_id_);
+  status.set_priority(priority_);
   *status.mutable_created() = ToTimestamp(created_);
   std::lock_guard<std::mutex> lock(mu_);
   status.set_state(state_);

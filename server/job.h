@@ -31,8 +31,11 @@ class Job {
   using EventPtr = std::shared_ptr<const v1::GenerateEvent>;
   using Subscriber = std::function<void(const EventPtr& event)>;
 
+  // `queue_deadline`: when the job, still queued, ends with DEADLINE_EXCEEDED (InfiniteFuture:
+  // never).
   Job(std::string id, GenerationRequest request, std::string client_request_id,
-      uint64_t estimated_vram_bytes, absl::Time created);
+      uint64_t estimated_vram_bytes, absl::Time created, int32_t priority = 0,
+      absl::Time queue_deadline = absl::InfiniteFuture());
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
@@ -43,6 +46,8 @@ class Job {
   // for --job-ttl).
   const GenerationRequest& request() const { return request_; }
   uint64_t estimated_vram_bytes() const { return estimated_vram_bytes_; }
+  int32_t priority() const { return priority_; }
+  absl::Time queue_deadline() const { return queue_deadline_; }
   // The worker passes this to Pipeline::Run; Cancel paths set it.
   CancelToken& cancel_token() { return cancel_; }
 
@@ -89,6 +94,8 @@ class Job {
   const std::string client_request_id_;
   const uint64_t estimated_vram_bytes_;
   const absl::Time created_;
+  const int32_t priority_;
+  const absl::Time queue_deadline_;
   CancelToken cancel_;
 
   mutable std::mutex mu_;

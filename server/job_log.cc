@@ -28,6 +28,7 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status, const Genera
   LogFields fields = {{"job", job.id()}};
   if (!job.client_request_id().empty())
     fields.emplace_back("client_request_id", job.client_request_id());
+  if (job.priority() != 0) fields.emplace_back("priority", absl::StrCat(job.priority()));
   fields.emplace_back("outcome", Outcome(status));
   fields.emplace_back("code", absl::StatusCodeToString(status.code()));
   const absl::Time started = job.started();

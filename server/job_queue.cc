@@ -45,14 +45,16 @@ JobQueue::JobQueue(Pipeline& pipeline, JobStore& store, JobQueueOptions options)
       id_rng_(std::random_device{}()) {
   workers_.reserve(options_.workers);
   for (uint32_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  expirer_ = std::thread([this] { ExpireLoop(); });
 }
 
 JobQueue::~JobQueue() { Drain(absl::ZeroDuration()); }
 
 absl::StatusOr<std::shared_ptr<Job>> JobQueue::Submit(GenerationRequest request,
-                                                      std::string client_request_id) {
+                                                      std::string client_request_id,
+                                                      JobSchedule schedule) {
   absl::StatusOr<std::shared_ptr<Job>> job =
-      Admit(std::move(request), std::move(client_request_id));
+      Admit(std::move(request), std::move(client_request_id), schedule);
   if (job.ok()) {
     observer_.OnQueued(**job);
   } else {
@@ -62,7 +64,8 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Submit(GenerationRequest request,
 }
 
 absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
-                                                     std::string client_request_id) {
+                                                     std::string client_request_id,
+                                                     JobSchedule schedule) {
   if (draining()) {
     return absl::UnavailableError("the server is draining and accepts no new jobs");
   }
@@ -81,18 +84,27 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     if (queue_.size() >= options_.max_queue) {
       return QueueFullError(queue_.size(), options_.max_queue, running_.size());
     }
+    const absl::Time now = store_.clock()();
+    const absl::Duration wait = std::min(schedule.max_queue_wait, options_.max_queue_wait);
+    const absl::Time queue_deadline =
+        wait == absl::InfiniteDuration() ? absl::InfiniteFuture() : now + wait;
     job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
-                                *estimate, store_.clock()());
-    position = static_cast<uint32_t>(queue_.size());
+                                *estimate, now, schedule.priority, queue_deadline);
+    // Behind every job of the same or a higher priority: FIFO within a priority.
+    const auto at = std::find_if(queue_.begin(), queue_.end(), [&](const auto& queued) {
+      return queued->priority() < schedule.priority;
+    });
+    position = static_cast<uint32_t>(at - queue_.begin());
     // Accepted is logged before any worker can see the job, so it is always event 0.
     v1::GenerateEvent accepted;
     accepted.mutable_accepted()->set_queue_position(position);
     accepted.mutable_accepted()->set_estimated_vram_bytes(*estimate);
     job->Append(std::move(accepted));
     store_.Add(job);
-    queue_.push_back(job);
+    queue_.insert(at, job);
   }
   work_.notify_all();
+  if (job->queue_deadline() != absl::InfiniteFuture()) expiry_.notify_all();
   return job;
 }
 
@@ -114,11 +126,7 @@ absl::StatusOr<v1::JobStatus> JobQueue::Cancel(std::string_view job_id, CancelRe
   if (!was_queued) return GetStatus(job_id);
   // The head may have changed: the job behind a cancelled head may fit the budget now.
   work_.notify_all();
-  if (job->Fail(job->cancel_token().status(), store_.clock()())) {
-    observer_.OnFinished(*job, job->cancel_token().status(), nullptr,
-                         store_.clock()() - job->created());
-    idle_.notify_all();
-  }
+  FinishUnrun(job, job->cancel_token().status());
   // Read before eviction: with --job-ttl=0 the finished job leaves the store at once, and the
   // caller is still owed its final state.
   v1::JobStatus status = job->Status();
@@ -166,15 +174,62 @@ void JobQueue::Drain(absl::Duration timeout) {
     stop_ = true;
   }
   work_.notify_all();
+  expiry_.notify_all();
   for (const auto& job : dropped) {
     job->cancel_token().Cancel(CancelReason::kCancelled, "the server is shutting down");
-    if (job->Fail(job->cancel_token().status(), store_.clock()())) {
-      observer_.OnFinished(*job, job->cancel_token().status(), nullptr,
-                           store_.clock()() - job->created());
-    }
+    FinishUnrun(job, job->cancel_token().status());
   }
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
+  }
+  if (expirer_.joinable()) expirer_.join();
+}
+
+bool JobQueue::FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& status) {
+  const absl::Time now = store_.clock()();
+  if (!job->Fail(status, now)) return false;
+  observer_.OnFinished(*job, status, nullptr, now - job->created());
+  idle_.notify_all();
+  return true;
+}
+
+void JobQueue::ExpireLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    absl::Time next = absl::InfiniteFuture();
+    for (const auto& job : queue_) next = std::min(next, job->queue_deadline());
+    if (next == absl::InfiniteFuture()) {
+      expiry_.wait(lock);  // Admit wakes us for a job with a deadline, Drain for the stop
+      continue;
+    }
+    const absl::Time now = store_.clock()();
+    if (next > now) {
+      // Woken early by a new job (its deadline may be sooner) or spuriously: look again.
+      expiry_.wait_for(lock, absl::ToChronoNanoseconds(next - now));
+      continue;
+    }
+    std::vector<std::shared_ptr<Job>> expired;
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if ((*it)->queue_deadline() <= now) {
+        expired.push_back(*it);
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    lock.unlock();
+    // The head may have gone: the job behind it may fit the budget now.
+    work_.notify_all();
+    for (const auto& job : expired) {
+      absl::Status timeout =
+          QueueTimeoutError(now - job->created(), job->queue_deadline() - job->created());
+      // A client's cancel or the call's deadline that came first is what the job reports.
+      const bool ours = job->cancel_token().Cancel(CancelReason::kDeadlineExceeded,
+                                                   std::string(timeout.message()));
+      FinishUnrun(job, ours ? timeout : job->cancel_token().status());
+    }
+    store_.Evict();
+    lock.lock();
   }
 }
 
@@ -231,7 +286,8 @@ void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   }
 }
 
-// FIFO: the head waits for VRAM rather than being overtaken, so a large job cannot starve.
+// The head (highest priority, then oldest) waits for VRAM rather than being overtaken, so a large
+// job cannot starve behind small ones.
 bool JobQueue::HeadFitsLocked() const {
   if (queue_.empty()) return false;
   const uint64_t budget = options_.vram_budget_bytes;

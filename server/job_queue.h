@@ -1,7 +1,8 @@
 // File: server/job_queue.h
 // The job runtime between the gRPC handlers and the engine: admission (draining, VRAM estimate
-// against the budget, queue bound), a FIFO of queued jobs, N worker threads that run them through
-// Pipeline::Run, cancellation of queued and running jobs, and drain on shutdown.
+// against the budget, queue bound), the queue of waiting jobs (by priority, then arrival), N worker
+// threads that run them through Pipeline::Run, a timer that ends jobs waiting past their queue
+// limit, cancellation of queued and running jobs, and drain on shutdown.
 //
 // Nothing here blocks a caller for long: Submit and Cancel only take a short lock, so gRPC
 // reactions may call them; the waiting happens on the worker threads and in Drain.
@@ -23,6 +24,7 @@
 #include "ovid/engine.h"
 #include "server/job.h"
 #include "server/job_observer.h"
+#include "server/job_schedule.h"
 #include "server/job_store.h"
 
 namespace ovid::server {
@@ -31,6 +33,9 @@ struct JobQueueOptions {
   uint32_t max_queue = 16;         // jobs waiting for a worker
   uint32_t workers = 1;            // jobs running at once
   uint64_t vram_budget_bytes = 0;  // 0 = no budget
+  // --max-queue-wait: the longest any job waits for a worker (infinite = no limit); a request's
+  // own max_queue_seconds can only shorten it.
+  absl::Duration max_queue_wait = absl::InfiniteDuration();
   JobObserver* observer = nullptr; // metrics and logs; must outlive the queue; null = none
 };
 
@@ -43,11 +48,13 @@ class JobQueue {
   JobQueue(const JobQueue&) = delete;
   JobQueue& operator=(const JobQueue&) = delete;
 
-  // Admits and queues a job; its first event is Accepted. UNAVAILABLE while draining;
-  // RESOURCE_EXHAUSTED when the VRAM estimate exceeds the budget or the queue is full (the
-  // message gives the numbers); the estimate's own error otherwise.
+  // Admits and queues a job behind every queued job of its priority or higher; its first event
+  // is Accepted (with the jobs ahead of it). UNAVAILABLE while draining; RESOURCE_EXHAUSTED when
+  // the VRAM estimate exceeds the budget or the queue is full (the message gives the numbers);
+  // the estimate's own error otherwise.
   absl::StatusOr<std::shared_ptr<Job>> Submit(GenerationRequest request,
-                                              std::string client_request_id);
+                                              std::string client_request_id,
+                                              JobSchedule schedule = {});
 
   // Stops a job: a queued one at once, a running one at its next step (the token). Finished
   // jobs are left as they are. NOT_FOUND for unknown ids. Returns the job's status after the
@@ -73,8 +80,13 @@ class JobQueue {
 
  private:
   absl::StatusOr<std::shared_ptr<Job>> Admit(GenerationRequest request,
-                                             std::string client_request_id);
+                                             std::string client_request_id, JobSchedule schedule);
   void WorkerLoop();
+  // The queue-limit timer: sleeps until the earliest queued deadline and ends the jobs past it.
+  void ExpireLoop();
+  // Ends a job that left the queue without running (cancelled, expired, drained) with `status`
+  // and tells the observer; false if it had already ended.
+  bool FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& status);
   void RunJob(const std::shared_ptr<Job>& job);
   bool HeadFitsLocked() const;
   std::string NewJobIdLocked();
@@ -87,7 +99,8 @@ class JobQueue {
   mutable std::mutex mu_;
   std::condition_variable work_;  // a job was queued, VRAM was freed, or stop
   std::condition_variable idle_;  // a job left the queue or finished (for Drain)
-  std::deque<std::shared_ptr<Job>> queue_;
+  std::condition_variable expiry_;  // a job with a queue deadline was queued, or stop
+  std::deque<std::shared_ptr<Job>> queue_;  // by priority (highest first), then arrival
   std::vector<std::shared_ptr<Job>> running_;
   uint64_t vram_reserved_ = 0;
   bool draining_ = false;
@@ -95,6 +108,7 @@ class JobQueue {
   std::mt19937_64 id_rng_;
   uint64_t id_counter_ = 0;
   std::vector<std::thread> workers_;
+  std::thread expirer_;
 };
 
 }  // namespace ovid::server

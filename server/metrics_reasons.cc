@@ -73,6 +73,8 @@ std::string_view FailureReasonName(FailureReason reason) {
       return "device_oom";
     case FailureReason::kDeadlineExceeded:
       return "deadline_exceeded";
+    case FailureReason::kQueueTimeout:
+      return "queue_timeout";
     case FailureReason::kCancelled:
       return "cancelled";
     case FailureReason::kUnavailable:
@@ -101,6 +103,15 @@ absl::Status VramBudgetError(uint64_t estimate_bytes, uint64_t budget_bytes) {
       kVramBudgetPayload);
 }
 
+absl::Status QueueTimeoutError(absl::Duration waited, absl::Duration limit) {
+  absl::Status status = absl::DeadlineExceededError(absl::StrFormat(
+      "max_queue_seconds: the job waited %.1f s in the queue without starting (limit %g s, the "
+      "shorter of the request's max_queue_seconds and the server's --max-queue-wait)",
+      absl::ToDoubleSeconds(waited), absl::ToDoubleSeconds(limit)));
+  status.SetPayload(kQueueTimeoutPayloadUrl, absl::Cord("queue_timeout"));
+  return status;
+}
+
 FailureReason RejectionReason(const absl::Status& status) {
   if (status.code() != absl::StatusCode::kResourceExhausted) return CommonReason(status.code());
   const auto payload = status.GetPayload(kAdmissionPayloadUrl);
@@ -114,6 +125,10 @@ FailureReason RejectionReason(const absl::Status& status) {
 
 FailureReason FinishReason(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kResourceExhausted) return FailureReason::kDeviceOom;
+  if (status.code() == absl::StatusCode::kDeadlineExceeded &&
+      status.GetPayload(kQueueTimeoutPayloadUrl).has_value()) {
+    return FailureReason::kQueueTimeout;
+  }
   return CommonReason(status.code());
 }
 

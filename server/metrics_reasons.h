@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 
 namespace ovid::server {
 
@@ -30,18 +31,20 @@ enum class FailureReason {
   kVramBudget,
   kDeviceOom,
   kDeadlineExceeded,
+  kQueueTimeout,
   kCancelled,
   kUnavailable,
   kUnauthenticated,
   kInternal,
 };
-inline constexpr size_t kFailureReasonCount = 10;
+inline constexpr size_t kFailureReasonCount = 11;
 inline constexpr std::array<FailureReason, kFailureReasonCount> kAllFailureReasons = {
     FailureReason::kInvalidArgument, FailureReason::kFailedPrecondition,
     FailureReason::kQueueFull,       FailureReason::kVramBudget,
     FailureReason::kDeviceOom,       FailureReason::kDeadlineExceeded,
-    FailureReason::kCancelled,       FailureReason::kUnavailable,
-    FailureReason::kUnauthenticated, FailureReason::kInternal,
+    FailureReason::kQueueTimeout,    FailureReason::kCancelled,
+    FailureReason::kUnavailable,     FailureReason::kUnauthenticated,
+    FailureReason::kInternal,
 };
 std::string_view FailureReasonName(FailureReason reason);
 
@@ -52,6 +55,12 @@ inline constexpr char kAdmissionPayloadUrl[] = "type.ovid.dev/admission";
 absl::Status QueueFullError(size_t waiting, uint32_t max_queue, size_t running);
 absl::Status VramBudgetError(uint64_t estimate_bytes, uint64_t budget_bytes);
 
+// A queued job that waited past its limit (GenerateRequest.max_queue_seconds or --max-queue-wait):
+// DEADLINE_EXCEEDED naming the limit, with a payload (kQueueTimeoutPayloadUrl) so FinishReason
+// tells it from a call's deadline: the first means too few workers, the second a client's choice.
+inline constexpr char kQueueTimeoutPayloadUrl[] = "type.ovid.dev/queue_timeout";
+absl::Status QueueTimeoutError(absl::Duration waited, absl::Duration limit);
+
 // The reason for a request refused before it became a job (JobObserver::OnRejected).
 // RESOURCE_EXHAUSTED here is admission's: the payload above decides; without one (a queue that
 // builds its own errors) a message starting "queue full" is kQueueFull and anything else
@@ -60,6 +69,7 @@ FailureReason RejectionReason(const absl::Status& status);
 
 // The reason for a job that ended without success (JobObserver::OnFinished, status not OK).
 // RESOURCE_EXHAUSTED here can only come from the engine: device OOM (ovid/engine.h, Run).
+// DEADLINE_EXCEEDED is kQueueTimeout with QueueTimeoutError's payload, else kDeadlineExceeded.
 FailureReason FinishReason(const absl::Status& status);
 
 // Succeeded / failed / cancelled for a job's end (never kRejected).

@@ -1,6 +1,7 @@
 // File: server/request_convert.cc
 #include "server/request_convert.h"
 
+#include <cmath>
 #include <set>
 #include <string>
 #include <utility>
@@ -105,6 +106,27 @@ absl::StatusOr<GenerationRequest> ToGenerationRequest(const v1::GenerateRequest&
   if (!outputs.ok()) return outputs.status();
   request.outputs = *std::move(outputs);
   return request;
+}
+
+absl::StatusOr<JobSchedule> ToJobSchedule(const v1::GenerateRequest& wire) {
+  JobSchedule schedule;
+  if (wire.priority() < kMinPriority || wire.priority() > kMaxPriority) {
+    return absl::InvalidArgumentError(absl::StrCat("priority: ", wire.priority(),
+                                                   " is outside ", kMinPriority, "..",
+                                                   kMaxPriority));
+  }
+  schedule.priority = wire.priority();
+  if (wire.has_max_queue_seconds()) {
+    const float seconds = wire.max_queue_seconds();
+    // !(x > 0) also catches NaN.
+    if (!(seconds > 0) || !std::isfinite(seconds) || seconds > kMaxQueueSecondsLimit) {
+      return absl::InvalidArgumentError(absl::StrCat("max_queue_seconds: ", seconds,
+                                                     " is outside (0, ", kMaxQueueSecondsLimit,
+                                                     "]"));
+    }
+    schedule.max_queue_wait = absl::Seconds(seconds);
+  }
+  return schedule;
 }
 
 }  // namespace ovid::server

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "ovid/engine.h"
 #include "ovid/v1/generation.pb.h"
+#include "server/job_schedule.h"
 
 namespace ovid::server {
 
@@ -17,5 +18,9 @@ inline constexpr size_t kMaxClientRequestIdBytes = 128;
 
 // INVALID_ARGUMENT naming the field (as spelled in generation.proto) and what is allowed.
 absl::StatusOr<GenerationRequest> ToGenerationRequest(const v1::GenerateRequest& request);
+
+// priority and max_queue_seconds, the queue's part of the request; INVALID_ARGUMENT naming the
+// field and its range.
+absl::StatusOr<JobSchedule> ToJobSchedule(const v1::GenerateRequest& request);
 
 }  // namespace ovid::server

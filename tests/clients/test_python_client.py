@@ -80,12 +80,14 @@ def test_broken_stream_is_resumed_from_the_next_index(server):
     server.fake.drop_after = 4
     with OvidClient(server.address) as client:
         result = client.generate(prompt="x", steps=3, outputs=["mp4"], seed=3,
-                                 keep_on_disconnect=True)
+                                 keep_on_disconnect=True, priority=4, max_queue_seconds=90)
     assert result.reattached == 1
     assert result.outputs[pb.OUTPUT_FORMAT_MP4] == output_bytes(pb.OUTPUT_FORMAT_MP4, 3, 704, 704)
     (_, ref), = server.fake.calls_of("WatchJob")
     assert ref.from_event == 5
-    assert server.fake.calls_of("Generate")[0][1].keep_on_disconnect
+    sent = server.fake.calls_of("Generate")[0][1]
+    assert sent.keep_on_disconnect and sent.priority == 4
+    assert sent.HasField("max_queue_seconds") and sent.max_queue_seconds == 90
 
 
 def test_a_drop_right_after_final_still_returns_the_result(server):

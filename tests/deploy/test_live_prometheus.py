@@ -6,7 +6,8 @@ rule the HPA scales on. Each must parse, and each must return data where the dae
 Two daemons (CPU, the tiny Q4_K_M model of tests/e2e) play two replicas of one Deployment, with
 the target labels prometheus-operator would add (namespace, pod, container):
   ovid-0  --max-queue=1 and slow steps: a burst of requests both succeeds and fills the queue
-          (queue_full rejections, queue wait, stage and step times, request durations);
+          (queue_full rejections, queue wait, stage and step times, request durations), and
+          a job limited to 0.2 s in the queue times out there (queue_timeout);
   ovid-1  --fault-oom-at-step=1: every job fails with a device out-of-memory error.
 A static exporter stands in for kube-state-metrics (one of two replicas unavailable) and
 dcgm-exporter (framebuffer used by ovid-0), which cannot run here. At the end ovid-1 is stopped,
@@ -23,6 +24,7 @@ import sys
 import threading
 import time
 
+import grpc
 import pytest
 
 from sources import (ROOT, RULES, adapter_rules, dashboard, dashboard_queries, rule_queries)
@@ -88,6 +90,30 @@ def burst(address, count, steps):
     return results
 
 
+def queue_timeout(address):
+    """One job holds the worker (3 steps) while a second, limited to 0.2 s in the queue, times
+    out there: [the first's GenerateResult, the second's OvidError]."""
+    with ovid_client.OvidClient(address) as client:
+        holder = [None]
+
+        def hold():
+            holder[0] = client.generate(make_request(client, seed=30, steps=3))
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not any(j.state == ovid_client.pb.JOB_STATE_RUNNING for j in client.list_jobs()):
+            assert time.monotonic() < deadline, "the holding job never ran"
+            time.sleep(0.02)
+        try:
+            client.generate(make_request(client, seed=31, steps=1, max_queue_seconds=0.2))
+            timed_out = None
+        except ovid_client.OvidError as e:
+            timed_out = e
+        thread.join(180)
+    return [holder[0], timed_out]
+
+
 @pytest.fixture(scope="module")
 def live(request, tmp_path_factory):
     for binary in (OVID, OVID.parent / "ovid-gguf", OVID.parent / "ovidctl"):
@@ -120,11 +146,15 @@ def live(request, tmp_path_factory):
 
         served = burst(busy.address, count=4, steps=3)
         served += burst(busy.address, count=1, steps=2)
+        served += queue_timeout(busy.address)
         failed = burst(oom.address, count=2, steps=2)
         succeeded = [r for r in served if isinstance(r, ovid_client.GenerateResult)]
         rejected = [r for r in served if isinstance(r, ovid_client.OvidError)]
         assert succeeded and rejected, f"the burst must both succeed and fill the queue: {served}"
-        assert all("queue full" in e.message for e in rejected), rejected
+        timed_out = [e for e in rejected if e.code == grpc.StatusCode.DEADLINE_EXCEEDED]
+        assert len(timed_out) == 1 and "max_queue_seconds" in timed_out[0].message, rejected
+        rejected = [e for e in rejected if e not in timed_out]
+        assert rejected and all("queue full" in e.message for e in rejected), rejected
         assert all(isinstance(r, ovid_client.OvidError) for r in failed), failed
 
         # Prometheus has seen it all once the counters it scraped match what the clients saw.
@@ -137,9 +167,13 @@ def live(request, tmp_path_factory):
         prometheus.wait_for(
             'sum(ovid_request_failures_total{reason="queue_full"})',
             lambda r: r and float(r[0]["value"][1]) == len(rejected), what="the rejections")
+        prometheus.wait_for(
+            'sum(ovid_request_failures_total{reason="queue_timeout"})',
+            lambda r: r and float(r[0]["value"][1]) == 1, what="the queue timeout")
         time.sleep(3)  # a few rule evaluations after the last scrape of the traffic
         yield {"prometheus": prometheus, "daemons": dict(zip(PODS, started)),
-               "succeeded": len(succeeded), "rejected": len(rejected), "failed": len(failed)}
+               "succeeded": len(succeeded), "rejected": len(rejected), "failed": len(failed),
+               "timed_out": len(timed_out)}
     finally:
         for thing in reversed(started):
             thing.stop()
@@ -213,9 +247,11 @@ def test_alerts_see_the_faults(live):
     assert float(oom[0]["value"][1]) >= 1
     saturated = prom.query(dict(rule_queries())["alert: OvidQueueSaturated"])["data"]["result"]
     assert [r["metric"]["namespace"] for r in saturated] == [NAMESPACE]
+    timeouts = prom.query(dict(rule_queries())["alert: OvidQueueTimeouts"])["data"]["result"]
+    assert [r["metric"]["namespace"] for r in timeouts] == [NAMESPACE]
     ratio = prom.query("namespace_job:ovid_request_errors:ratio_rate5m")["data"]["result"]
     # ovid-1's failures over every request of both replicas (rejections included)
-    total = live["succeeded"] + live["rejected"] + live["failed"]
+    total = live["succeeded"] + live["rejected"] + live["failed"] + live["timed_out"]
     assert float(ratio[0]["value"][1]) == pytest.approx(live["failed"] / total, rel=0.1)
 
 

@@ -56,7 +56,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
              "--max-queue=3", "--workers", "2", "--drain-timeout=90s", "--job-ttl=2h",
              "--max-jobs-kept=7", "--max-kept-bytes=512M", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-client-ca=ca.pem",
              "--log-format=json", "--max-receive-bytes=32MiB", "--fault-oom-at-step=3",
-             "--health-address=0.0.0.0:8081", "--batch-guidance=on"});
+             "--health-address=0.0.0.0:8081", "--batch-guidance=on", "--max-queue-wait=5m"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->model, "m.gguf");
   EXPECT_EQ(c->listen, "127.0.0.1:1");
@@ -75,6 +75,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->fault_oom_at_step, 3u);
   EXPECT_EQ(c->health_address, "0.0.0.0:8081");
   EXPECT_EQ(c->batch_guidance, BatchGuidance::kOn);
+  EXPECT_EQ(c->max_queue_wait, absl::Minutes(5));
 }
 
 TEST(ConfigTest, EnvironmentTwinsApplyAndFlagsWin) {
@@ -101,6 +102,7 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--max-receive-bytes=1K"}), {"--max-receive-bytes", "4096"});
   ExpectError(Parse({"--model=m", "--job-ttl=-5s"}), {"--job-ttl", "duration"});
   ExpectError(Parse({"--model=m", "--drain-timeout=soon"}), {"--drain-timeout"});
+  ExpectError(Parse({"--model=m", "--max-queue-wait=25h"}), {"--max-queue-wait", "24h"});
 }
 
 TEST(ConfigTest, PipelineStagesOffloadAndDecodeSettings) {

@@ -135,28 +135,37 @@ TEST(JobQueueTest, CancelQueuedJobNeverRuns) {
   EXPECT_EQ(again->state(), v1::JOB_STATE_SUCCEEDED);
 }
 
-TEST(JobQueueTest, CancellingABlockedHeadStartsTheJobBehindItThatFits) {
+TEST(JobQueueTest, ABlockedHeadThatLeavesStartsTheJobBehindItThatFits) {
   // Budget 1000, two workers: A (600) runs; B (600) waits at the head for A's VRAM; C (300)
-  // waits behind B. Cancelling B must start C at once, not when A ends.
-  Runtime rt({.estimate_from_seed = true, .hold = true},
-             {.max_queue = 4, .workers = 2, .vram_budget_bytes = 1000});
-  GenerationRequest a, b, c;
-  a.seed = 600;
-  b.seed = 600;
-  c.seed = 300;
-  auto running = rt.queue.Submit(a, "");
-  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
-  auto head = rt.queue.Submit(b, "");
-  auto behind = rt.queue.Submit(c, "");
-  ASSERT_TRUE(head.ok() && behind.ok());
-  EXPECT_FALSE(rt.pipeline.WaitForRunsStarted(2, absl::Milliseconds(100)));  // B does not fit
-  ASSERT_TRUE(rt.queue.Cancel((*head)->id()).ok());
-  EXPECT_TRUE(rt.pipeline.WaitForRunsStarted(2, absl::Seconds(5)));
-  EXPECT_EQ(rt.queue.vram_reserved_bytes(), 900u);
-  rt.pipeline.Release();
-  FollowToEnd(**running);
-  FollowToEnd(**behind);
-  EXPECT_EQ((*behind)->state(), v1::JOB_STATE_SUCCEEDED);
+  // waits behind B. When B leaves the queue, cancelled or past its queue limit, C must start at
+  // once, not when A ends.
+  for (const bool expire : {false, true}) {
+    SCOPED_TRACE(expire ? "B expires" : "B is cancelled");
+    Runtime rt({.estimate_from_seed = true, .hold = true},
+               {.max_queue = 4, .workers = 2, .vram_budget_bytes = 1000});
+    GenerationRequest a, b, c;
+    a.seed = 600;
+    b.seed = 600;
+    c.seed = 300;
+    auto running = rt.queue.Submit(a, "");
+    ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+    const JobSchedule limit = {.max_queue_wait = absl::Milliseconds(expire ? 400 : 60000)};
+    auto head = rt.queue.Submit(b, "", limit);
+    auto behind = rt.queue.Submit(c, "");
+    ASSERT_TRUE(head.ok() && behind.ok());
+    EXPECT_FALSE(rt.pipeline.WaitForRunsStarted(2, absl::Milliseconds(100)));  // B does not fit
+    if (!expire) {
+      ASSERT_TRUE(rt.queue.Cancel((*head)->id()).ok());
+    }
+    EXPECT_TRUE(rt.pipeline.WaitForRunsStarted(2, absl::Seconds(5)));
+    EXPECT_EQ(rt.queue.vram_reserved_bytes(), 900u);
+    FollowToEnd(**head);  // C may start a moment before B's end is logged
+    EXPECT_EQ((*head)->state(), v1::JOB_STATE_CANCELLED);
+    rt.pipeline.Release();
+    FollowToEnd(**running);
+    FollowToEnd(**behind);
+    EXPECT_EQ((*behind)->state(), v1::JOB_STATE_SUCCEEDED);
+  }
 }
 
 TEST(JobQueueTest, CancelAnswersWithTheFinalStateEvenWhenFinishedJobsAreNotKept) {

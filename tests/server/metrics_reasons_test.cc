@@ -15,8 +15,8 @@ TEST(MetricsReasonsTest, NamesAreTheDocumentedSnakeCaseValuesAndDistinct) {
   for (FailureReason reason : kAllFailureReasons) reasons.emplace(FailureReasonName(reason));
   EXPECT_EQ(reasons, (std::set<std::string>{"invalid_argument", "failed_precondition",
                                             "queue_full", "vram_budget", "device_oom",
-                                            "deadline_exceeded", "cancelled", "unavailable",
-                                            "unauthenticated", "internal"}));
+                                            "deadline_exceeded", "queue_timeout", "cancelled",
+                                            "unavailable", "unauthenticated", "internal"}));
   std::set<std::string> outcomes;
   for (Outcome outcome : kAllOutcomes) outcomes.emplace(OutcomeName(outcome));
   EXPECT_EQ(outcomes, (std::set<std::string>{"succeeded", "failed", "cancelled", "rejected"}));
@@ -33,6 +33,20 @@ TEST(MetricsReasonsTest, AdmissionHelpersCarryThePayloadAndTheQueuesWording) {
   EXPECT_EQ(vram.message(),
             "the job needs an estimated 100 bytes of VRAM; 50 are available (--vram-budget)");
   EXPECT_EQ(RejectionReason(vram), FailureReason::kVramBudget);
+}
+
+TEST(MetricsReasonsTest, AQueueTimeoutIsToldFromACallsDeadlineByItsPayload) {
+  const absl::Status timeout = QueueTimeoutError(absl::Milliseconds(30500), absl::Seconds(30));
+  EXPECT_EQ(timeout.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_NE(timeout.message().find("max_queue_seconds: the job waited 30.5 s"),
+            absl::string_view::npos)
+      << timeout;
+  EXPECT_NE(timeout.message().find("limit 30 s"), absl::string_view::npos) << timeout;
+  EXPECT_EQ(FinishReason(timeout), FailureReason::kQueueTimeout);
+  EXPECT_EQ(FinishOutcome(timeout), Outcome::kCancelled);
+  // The same code without the payload, even with the same words, is a call's deadline.
+  EXPECT_EQ(FinishReason(absl::DeadlineExceededError(timeout.message())),
+            FailureReason::kDeadlineExceeded);
 }
 
 TEST(MetricsReasonsTest, ThePayloadWinsOverTheMessage) {

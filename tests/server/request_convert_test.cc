@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 
 namespace ovid::server {
@@ -102,6 +103,61 @@ TEST(RequestConvertTest, AClientIdOfExactly128BytesIsAccepted) {
   v1::GenerateRequest wire = WithEmbedding();
   wire.set_client_request_id(std::string(kMaxClientRequestIdBytes, 'x'));
   EXPECT_TRUE(ToGenerationRequest(wire).ok());
+}
+
+TEST(RequestConvertTest, ScheduleDefaultsToPriorityZeroAndNoQueueLimit) {
+  absl::StatusOr<JobSchedule> schedule = ToJobSchedule(WithEmbedding());
+  ASSERT_TRUE(schedule.ok()) << schedule.status();
+  EXPECT_EQ(schedule->priority, 0);
+  EXPECT_EQ(schedule->max_queue_wait, absl::InfiniteDuration());
+}
+
+TEST(RequestConvertTest, ScheduleCopiesPriorityAndQueueLimitAtTheirBounds) {
+  v1::GenerateRequest wire = WithEmbedding();
+  wire.set_priority(kMaxPriority);
+  wire.set_max_queue_seconds(86400.0f);
+  absl::StatusOr<JobSchedule> schedule = ToJobSchedule(wire);
+  ASSERT_TRUE(schedule.ok()) << schedule.status();
+  EXPECT_EQ(schedule->priority, 100);
+  EXPECT_EQ(schedule->max_queue_wait, absl::Hours(24));
+  wire.set_priority(kMinPriority);
+  wire.set_max_queue_seconds(0.25f);
+  schedule = ToJobSchedule(wire);
+  ASSERT_TRUE(schedule.ok()) << schedule.status();
+  EXPECT_EQ(schedule->priority, -100);
+  EXPECT_EQ(schedule->max_queue_wait, absl::Milliseconds(250));
+}
+
+TEST(RequestConvertTest, ScheduleOutOfRangeNamesTheFieldAndTheRange) {
+  struct Case {
+    const char* name;
+    void (*set)(v1::GenerateRequest&);
+    const char* want;
+  };
+  const Case cases[] = {
+      {"priority over", [](v1::GenerateRequest& r) { r.set_priority(101); }, "priority: 101"},
+      {"priority under", [](v1::GenerateRequest& r) { r.set_priority(-101); }, "-100..100"},
+      {"zero wait", [](v1::GenerateRequest& r) { r.set_max_queue_seconds(0); },
+       "max_queue_seconds: 0"},
+      {"negative wait", [](v1::GenerateRequest& r) { r.set_max_queue_seconds(-1); },
+       "max_queue_seconds"},
+      {"NaN wait",
+       [](v1::GenerateRequest& r) { r.set_max_queue_seconds(std::numeric_limits<float>::quiet_NaN()); },
+       "max_queue_seconds"},
+      {"infinite wait",
+       [](v1::GenerateRequest& r) { r.set_max_queue_seconds(std::numeric_limits<float>::infinity()); },
+       "max_queue_seconds"},
+      {"over a day", [](v1::GenerateRequest& r) { r.set_max_queue_seconds(86401); },
+       "(0, 86400]"},
+  };
+  for (const Case& c : cases) {
+    v1::GenerateRequest wire = WithEmbedding();
+    c.set(wire);
+    absl::StatusOr<JobSchedule> schedule = ToJobSchedule(wire);
+    EXPECT_EQ(schedule.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_NE(schedule.status().message().find(c.want), std::string::npos)
+        << c.name << ": " << schedule.status();
+  }
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ EXTENSIONS = {pb.OUTPUT_FORMAT_LATENTS: "safetensors", pb.OUTPUT_FORMAT_MP4: "mp
 
 # Plain optional scalars: set only when given, so the server applies its own defaults otherwise.
 _SCALARS = ("width", "height", "duration_seconds", "steps", "shift", "video_guidance",
-            "audio_guidance", "slg_layer", "seed")
+            "audio_guidance", "slg_layer", "seed", "priority", "max_queue_seconds")
 
 
 def _enum(value, names, what):

@@ -118,12 +118,15 @@ enum class CancelReason { kNone = 0, kCancelled, kDeadlineExceeded };
 // by its client and then past its deadline still reports CANCELLED.
 class CancelToken {
  public:
-  void Cancel(CancelReason reason, std::string message = "") {
-    if (reason == CancelReason::kNone) return;
+  // True when this call stopped the token (false: kNone, or an earlier Cancel won), so a
+  // caller can tell whether its own reason is the one the job will report.
+  bool Cancel(CancelReason reason, std::string message = "") {
+    if (reason == CancelReason::kNone) return false;
     std::lock_guard<std::mutex> lock(mu_);
-    if (reason_.load(std::memory_order_relaxed) != CancelReason::kNone) return;
+    if (reason_.load(std::memory_order_relaxed) != CancelReason::kNone) return false;
     message_ = std::move(message);
     reason_.store(reason, std::memory_order_release);
+    return true;
   }
   bool cancelled() const { return reason() != CancelReason::kNone; }
   CancelReason reason() const { return reason_.load(std::memory_order_acquire); }

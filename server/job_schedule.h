@@ -1,0 +1,27 @@
+// File: server/job_schedule.h
+// How a job is scheduled, apart from what it generates: its priority among queued jobs and how
+// long it may wait for a worker (GenerateRequest.priority / max_queue_seconds). The engine never
+// sees these; they are the queue's business.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+
+namespace ovid::server {
+
+// GenerateRequest.priority's range. Wide enough for a few tiers with room between them, small
+// enough that nobody mistakes it for a timestamp or a weight.
+inline constexpr int32_t kMinPriority = -100;
+inline constexpr int32_t kMaxPriority = 100;
+// Longest GenerateRequest.max_queue_seconds: a day, like --drain-timeout's bound.
+inline constexpr double kMaxQueueSecondsLimit = 86400;
+
+struct JobSchedule {
+  int32_t priority = 0;  // higher starts first; equal ones in arrival order
+  // Longest wait in the queue; infinite = no limit of the request's own (the server's
+  // --max-queue-wait may still apply).
+  absl::Duration max_queue_wait = absl::InfiniteDuration();
+};
+
+}  // namespace ovid::server

@@ -1,0 +1,139 @@
+"""Scheduling on the real daemon: GenerateRequest.priority orders the queue, and a job that waits
+past its queue limit (max_queue_seconds, --max-queue-wait) ends with DEADLINE_EXCEEDED without
+running, counted as reason="queue_timeout"."""
+import re
+import threading
+import time
+import urllib.request
+
+import grpc
+import pytest
+
+import ovid_client
+from conftest import make_request
+from ovid_client import pb
+
+
+def _scrape(daemon):
+    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/metrics",
+                                timeout=10) as reply:
+        return reply.read().decode()
+
+
+def _failures(daemon, reason):
+    match = re.search(r'^ovid_request_failures_total\{reason="%s"\} (\S+)$' % reason,
+                      _scrape(daemon), re.M)
+    assert match, f"no ovid_request_failures_total for reason {reason}"
+    return float(match.group(1))
+
+
+def _wait_for(what, predicate, timeout=20):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+class _Background:
+    """client.generate(request) on a thread; .result is the GenerateResult or the OvidError."""
+
+    def __init__(self, client, request):
+        self.result = None
+        self._thread = threading.Thread(target=self._run, args=(client, request))
+        self._thread.start()
+
+    def _run(self, client, request):
+        try:
+            self.result = client.generate(request)
+        except ovid_client.OvidError as e:
+            self.result = e
+
+    def join(self):
+        self._thread.join(120)
+        return self.result
+
+
+def _start_blocker(client, steps):
+    """A job that holds the only worker; returns once it is running."""
+    blocker = _Background(client, make_request(client, seed=1, steps=steps))
+    _wait_for("the blocker never ran", lambda: any(
+        j.state == pb.JOB_STATE_RUNNING for j in client.list_jobs()))
+    return blocker
+
+
+def _queued_count(client):
+    return sum(j.state == pb.JOB_STATE_QUEUED for j in client.list_jobs())
+
+
+def test_higher_priority_jobs_start_first_and_equal_ones_in_arrival_order(start_daemon):
+    daemon = start_daemon("--workers=1", "--max-queue=8", "--fault-step-delay-ms=100")
+    with ovid_client.OvidClient(daemon.address) as client:
+        blocker = _start_blocker(client, steps=20)  # 2 s: long enough to queue the four
+        submitted = []
+        for seed, priority in [(10, -5), (11, 0), (12, 10), (13, 0)]:
+            submitted.append((priority, _Background(
+                client, make_request(client, seed=seed, steps=1, priority=priority))))
+            # One at a time, so arrival order is what this loop says.
+            _wait_for("a job did not queue", lambda n=len(submitted): _queued_count(client) == n)
+        queued = {j.job_id: j for j in client.list_jobs() if j.state == pb.JOB_STATE_QUEUED}
+        assert sorted(j.priority for j in queued.values()) == [-5, 0, 0, 10]
+        assert blocker.join().final.parameters.steps == 20
+        results = [(priority, job.join()) for priority, job in submitted]
+        assert all(isinstance(r, ovid_client.GenerateResult) for _, r in results), results
+        started = {r.job_id: client.get_job(r.job_id).started.ToNanoseconds() for _, r in results}
+        by_start = sorted((r for _, r in results), key=lambda r: started[r.job_id])
+        # Priority 10 first, then the two 0s in arrival order, then -5.
+        assert [r.seed for r in by_start] == [12, 11, 13, 10]
+    # The job's log line names a priority other than the default.
+    assert daemon.wait_for_log(r"job finished .*priority=(10) ", timeout=10) == 10
+    assert daemon.wait_for_log(r"job finished .*priority=(-5) ", timeout=10) == -5
+
+
+def test_a_job_past_its_max_queue_seconds_ends_with_deadline_exceeded(start_daemon):
+    daemon = start_daemon("--workers=1", "--fault-step-delay-ms=200")
+    with ovid_client.OvidClient(daemon.address) as client:
+        blocker = _start_blocker(client, steps=10)
+        start = time.monotonic()
+        with pytest.raises(ovid_client.OvidError) as err:
+            client.generate(make_request(client, seed=2, steps=1, max_queue_seconds=0.3))
+        waited = time.monotonic() - start
+        assert err.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "max_queue_seconds" in err.value.message and "limit 0.3 s" in err.value.message
+        assert 0.3 <= waited < 1.8, waited  # well before the blocker's 2 s are up
+        assert isinstance(blocker.join(), ovid_client.GenerateResult)
+        timed_out = [j for j in client.list_jobs() if j.state == pb.JOB_STATE_CANCELLED]
+        assert len(timed_out) == 1
+        assert timed_out[0].started.ToNanoseconds() == 0  # never started: the zero timestamp
+        assert timed_out[0].error.code == grpc.StatusCode.DEADLINE_EXCEEDED.value[0]
+        assert _failures(daemon, "queue_timeout") == 1
+        assert _failures(daemon, "deadline_exceeded") == 0
+
+
+def test_the_servers_max_queue_wait_applies_to_every_request(start_daemon):
+    daemon = start_daemon("--workers=1", "--fault-step-delay-ms=200", "--max-queue-wait=300ms")
+    with ovid_client.OvidClient(daemon.address) as client:
+        blocker = _start_blocker(client, steps=10)
+        # The request's hour does not lengthen the server's 300 ms.
+        with pytest.raises(ovid_client.OvidError) as err:
+            client.generate(make_request(client, seed=3, steps=1, max_queue_seconds=3600))
+        assert err.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "limit 0.3 s" in err.value.message, err.value.message
+        assert isinstance(blocker.join(), ovid_client.GenerateResult)
+        # A job that starts at once is not bound by the limit, however long it runs (2 s).
+        assert client.generate(make_request(client, seed=4, steps=10)).final.parameters.steps == 10
+        assert _failures(daemon, "queue_timeout") == 1
+
+
+def test_out_of_range_scheduling_fields_are_invalid_arguments(daemon):
+    cases = [("priority", 101, "priority: 101 is outside -100..100"),
+             ("priority", -101, "priority: -101 is outside -100..100"),
+             ("max_queue_seconds", 0.0, "max_queue_seconds: 0 is outside (0, 86400]"),
+             ("max_queue_seconds", 86401.0, "max_queue_seconds: 86401 is outside (0, 86400]")]
+    with ovid_client.OvidClient(daemon.address) as client:
+        for field, value, message in cases:
+            with pytest.raises(ovid_client.OvidError) as err:
+                client.generate(make_request(client, **{field: value}))
+            assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT, field
+            assert message in err.value.message, err.value.message
+        assert client.list_jobs() == []
+        assert _failures(daemon, "invalid_argument") == len(cases)

@@ -1,0 +1,200 @@
+// File: tests/server/job_queue_schedule_test.cc
+// The job runtime's scheduling against a fake Pipeline: priorities order the queue (FIFO within
+// one), and a job waiting past its queue limit (the request's or the server's, the shorter one)
+// ends with DEADLINE_EXCEEDED without running, reported as a queue timeout.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "server/job_queue.h"
+#include "server/metrics_reasons.h"
+#include "tests/server/fake_pipeline.h"
+
+namespace ovid::server {
+namespace {
+
+using testing::FakePipeline;
+using testing::FakePipelineOptions;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+void WaitUntilFinished(const Job& job) {
+  std::vector<v1::GenerateEvent> events;
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline && job.WaitForEvents(events.size(), absl::Seconds(1), &events)) {
+  }
+}
+
+// Records the status and reason of every job that ends, as the metrics observer sees them.
+class RecordingObserver : public JobObserver {
+ public:
+  void OnFinished(const Job& job, const absl::Status& status, const GenerationResult*,
+                  absl::Duration) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_.push_back({job.id(), status});
+    }
+    reported_.notify_all();
+  }
+  // The status the observer got for `id`, waiting for it (the job's terminal event is logged
+  // just before the observer hears of it); UNKNOWN when none came.
+  absl::Status StatusOf(const std::string& id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    absl::Status found = absl::UnknownError("not reported");
+    reported_.wait_for(lock, absl::ToChronoNanoseconds(kWait), [&] {
+      for (const auto& [job_id, status] : finished_) {
+        if (job_id == id) found = status;
+      }
+      return !absl::IsUnknown(found);
+    });
+    return found;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable reported_;
+  std::vector<std::pair<std::string, absl::Status>> finished_;
+};
+
+struct Runtime {
+  Runtime(FakePipelineOptions pipeline_options, JobQueueOptions queue_options)
+      : pipeline(std::move(pipeline_options)), store(absl::Hours(1), 1000) {
+    queue_options.observer = &observer;
+    queue = std::make_unique<JobQueue>(pipeline, store, queue_options);
+  }
+  FakePipeline pipeline;
+  JobStore store;
+  RecordingObserver observer;
+  std::unique_ptr<JobQueue> queue;
+};
+
+std::shared_ptr<Job> SubmitOk(JobQueue& queue, JobSchedule schedule) {
+  absl::StatusOr<std::shared_ptr<Job>> job = queue.Submit({}, "", schedule);
+  EXPECT_TRUE(job.ok()) << job.status();
+  return job.ok() ? *job : nullptr;
+}
+
+TEST(JobQueueScheduleTest, HigherPriorityStartsFirstAndEqualOnesInArrivalOrder) {
+  Runtime rt({.steps = 2, .hold = true}, {.max_queue = 8, .workers = 1});
+  auto running = SubmitOk(*rt.queue, {});
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  auto b = SubmitOk(*rt.queue, {.priority = 0});
+  auto c = SubmitOk(*rt.queue, {.priority = 5});
+  auto d = SubmitOk(*rt.queue, {.priority = 5});
+  auto e = SubmitOk(*rt.queue, {.priority = -1});
+  auto f = SubmitOk(*rt.queue, {.priority = 0});
+  // Accepted counts the jobs ahead at submission: c jumps b, d queues behind c, e goes last,
+  // f behind b (same priority, later) but ahead of e.
+  auto accepted_position = [](const Job& job) {
+    std::vector<v1::GenerateEvent> events;
+    job.WaitForEvents(0, absl::ZeroDuration(), &events);
+    return events.at(0).accepted().queue_position();
+  };
+  EXPECT_EQ(accepted_position(*b), 0u);
+  EXPECT_EQ(accepted_position(*c), 0u);
+  EXPECT_EQ(accepted_position(*d), 1u);
+  EXPECT_EQ(accepted_position(*e), 3u);
+  EXPECT_EQ(accepted_position(*f), 3u);
+  // The live positions: c, d, b, f, e.
+  const std::vector<std::shared_ptr<Job>> want_order = {c, d, b, f, e};
+  for (size_t i = 0; i < want_order.size(); ++i) {
+    absl::StatusOr<v1::JobStatus> status = rt.queue->GetStatus(want_order[i]->id());
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(status->queue_position(), i) << i;
+    EXPECT_EQ(status->priority(), want_order[i]->priority());
+  }
+  rt.pipeline.Release();
+  for (const auto& job : want_order) WaitUntilFinished(*job);
+  for (size_t i = 0; i < want_order.size(); ++i) {
+    EXPECT_EQ(want_order[i]->state(), v1::JOB_STATE_SUCCEEDED) << i;
+    if (i > 0) {
+      EXPECT_LT(want_order[i - 1]->started(), want_order[i]->started()) << i;
+    }
+  }
+}
+
+TEST(JobQueueScheduleTest, AJobWaitingPastItsLimitEndsWithDeadlineExceededWithoutRunning) {
+  Runtime rt({.hold = true}, {.max_queue = 4, .workers = 1});
+  auto running = SubmitOk(*rt.queue, {});
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  auto waiting = SubmitOk(*rt.queue, {.max_queue_wait = absl::Milliseconds(100)});
+  auto patient = SubmitOk(*rt.queue, {});
+  WaitUntilFinished(*waiting);
+  EXPECT_EQ(waiting->state(), v1::JOB_STATE_CANCELLED);
+  const v1::JobStatus status = waiting->Status();
+  EXPECT_EQ(status.error().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_NE(status.error().message().find("max_queue_seconds"), std::string::npos)
+      << status.error().message();
+  EXPECT_GE(waiting->finished_at() - waiting->created(), absl::Milliseconds(100));
+  EXPECT_LT(waiting->finished_at() - waiting->created(), absl::Seconds(5));
+  // The observer (the metrics) tells it from a call's deadline.
+  EXPECT_EQ(FinishReason(rt.observer.StatusOf(waiting->id())), FailureReason::kQueueTimeout);
+  // The job behind it moved up, and nothing but the first job ran.
+  EXPECT_EQ(rt.queue->GetStatus(patient->id())->queue_position(), 0u);
+  EXPECT_EQ(rt.pipeline.runs_started(), 1);
+  rt.pipeline.Release();
+  WaitUntilFinished(*patient);
+  EXPECT_EQ(patient->state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST(JobQueueScheduleTest, TheShorterOfTheRequestsAndTheServersLimitApplies) {
+  Runtime rt({.hold = true},
+             {.max_queue = 4, .workers = 1, .max_queue_wait = absl::Milliseconds(150)});
+  auto running = SubmitOk(*rt.queue, {});
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  // The server's 150 ms beats the request's hour; the request's 50 ms beats the server's.
+  auto server_limited = SubmitOk(*rt.queue, {.max_queue_wait = absl::Hours(1)});
+  auto request_limited = SubmitOk(*rt.queue, {.max_queue_wait = absl::Milliseconds(50)});
+  EXPECT_EQ(server_limited->queue_deadline() - server_limited->created(),
+            absl::Milliseconds(150));
+  EXPECT_EQ(request_limited->queue_deadline() - request_limited->created(),
+            absl::Milliseconds(50));
+  WaitUntilFinished(*request_limited);
+  WaitUntilFinished(*server_limited);
+  EXPECT_EQ(request_limited->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ(server_limited->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_LT(request_limited->finished_at(), server_limited->finished_at());
+  rt.pipeline.Release();
+  WaitUntilFinished(*running);
+  EXPECT_EQ(running->state(), v1::JOB_STATE_SUCCEEDED);
+}
+
+TEST(JobQueueScheduleTest, TheLimitDoesNotBoundAJobThatHasStarted) {
+  // Five 60 ms steps: the run outlasts the 100 ms queue limit, which no longer applies.
+  Runtime rt({.steps = 5, .step_delay = absl::Milliseconds(60)}, {.max_queue = 4, .workers = 1});
+  auto job = SubmitOk(*rt.queue, {.max_queue_wait = absl::Milliseconds(100)});
+  WaitUntilFinished(*job);
+  EXPECT_EQ(job->state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_GT(job->finished_at() - job->created(), absl::Milliseconds(100));
+}
+
+TEST(JobQueueScheduleTest, ACancelThatCameFirstIsWhatTheJobReports) {
+  Runtime rt({.hold = true}, {.max_queue = 4, .workers = 1});
+  auto running = SubmitOk(*rt.queue, {});
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  auto job = SubmitOk(*rt.queue, {.max_queue_wait = absl::Milliseconds(200)});
+  ASSERT_TRUE(rt.queue->Cancel(job->id()).ok());
+  absl::SleepFor(absl::Milliseconds(300));  // past the limit: the timer must not answer again
+  EXPECT_EQ(job->Status().error().code(), static_cast<int>(absl::StatusCode::kCancelled));
+  EXPECT_EQ(FinishReason(rt.observer.StatusOf(job->id())), FailureReason::kCancelled);
+  rt.pipeline.Release();
+  WaitUntilFinished(*running);
+}
+
+TEST(JobQueueScheduleTest, DrainWithJobsThatHaveLimitsStopsTheTimer) {
+  Runtime rt({.steps = 1000000, .step_delay = absl::Milliseconds(1)},
+             {.max_queue = 4, .workers = 1});
+  auto running = SubmitOk(*rt.queue, {});
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  auto queued = SubmitOk(*rt.queue, {.max_queue_wait = absl::Hours(1)});
+  const absl::Time start = absl::Now();
+  rt.queue->Drain(absl::ZeroDuration());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // the timer's hour-long sleep was woken
+  EXPECT_EQ(queued->state(), v1::JOB_STATE_CANCELLED);
+}
+
+}  // namespace
+}  // namespace ovid::server
