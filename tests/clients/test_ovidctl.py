@@ -59,7 +59,8 @@ def test_generate_writes_verified_outputs_and_summary(server, embedding_file, tm
                 "--width", 256, "--height", 128, "--steps", 3, "--seed", 9, "--solver", "euler",
                 "--shift", 3.5, "--video-guidance", 5, "--audio-guidance", 2.5,
                 "--slg-layer", -1, "--output-format", "latents", "--output-format", "mp4",
-                "--client-request-id", "abc", "--out-dir", out)
+                "--client-request-id", "abc", "--priority", -7, "--max-queue-seconds", 2.5,
+                "--out-dir", out)
     assert r.returncode == 0, r.stderr
     assert files_in(out) == ["job-0001.mp4", "job-0001.safetensors"]
     assert (out / "job-0001.mp4").read_bytes() == output_bytes(pb.OUTPUT_FORMAT_MP4, 9, 256, 128)
@@ -80,6 +81,7 @@ def test_generate_writes_verified_outputs_and_summary(server, embedding_file, tm
     assert req.shift == pytest.approx(3.5) and req.audio_guidance == pytest.approx(2.5)
     assert list(req.outputs) == [pb.OUTPUT_FORMAT_LATENTS, pb.OUTPUT_FORMAT_MP4]
     assert req.client_request_id == "abc" and not req.keep_on_disconnect
+    assert req.priority == -7 and req.max_queue_seconds == pytest.approx(2.5)
     # The C++ conversion sends the same bytes as the Python client's (kernels/fp16.h formula).
     assert req.conditioning.embedding == text_embedding(context)
     assert req.conditioning.embedding.bf16[:8] == struct.pack("<4H", 0x3F80, 0x3F82, 0xBF80, 0x0008)

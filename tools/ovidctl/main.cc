@@ -36,6 +36,8 @@ commands:
              --video-guidance X --audio-guidance X --slg-layer N --seed N
              --output-format latents|mp4|wav|png_frames (repeatable) --client-request-id ID
              --keep (the job survives a lost connection) --out-dir DIR (default .)
+             --priority N (-100..100, higher starts first; default 0)
+             --max-queue-seconds S (give up if the job has not started after S seconds)
              -o/--output FILE (repeatable): write that output to FILE; its extension picks
                and requests the format: .mp4, .wav, .tar (PNG frames), .safetensors (latents)
              --job ID (follow an existing job instead of starting one)

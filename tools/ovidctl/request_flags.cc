@@ -18,6 +18,7 @@ const std::vector<FlagSpec>& RequestFlags() {
       {"video-guidance"}, {"audio-guidance"},  {"slg-layer"},
       {"seed"},           {"output-format", true, true},
       {"client-request-id"}, {"keep", false},
+      {"priority"},       {"max-queue-seconds"},
   };
   return flags;
 }
@@ -81,6 +82,8 @@ ovid::v1::GenerateRequest RequestFromFlags(const Args& args) {
   for (const std::string& f : args.All("output-format")) req.add_outputs(ParseFormat(f));
   if (auto v = args.Get("client-request-id")) req.set_client_request_id(*v);
   req.set_keep_on_disconnect(args.Has("keep"));
+  if (auto v = args.GetI32("priority")) req.set_priority(*v);
+  if (args.Has("max-queue-seconds")) req.set_max_queue_seconds(GetFloat(args, "max-queue-seconds"));
   return req;
 }
 
