@@ -204,7 +204,8 @@ class FakeOvid(pb_grpc.GenerationServicer):
 
     def _status(self, job):
         st = pb.JobStatus(job_id=job.job_id, client_request_id=job.request.client_request_id,
-                          state=job.state, event_count=len(job.events))
+                          state=job.state, event_count=len(job.events),
+                          priority=job.request.priority)
         st.created.FromNanoseconds(int(job.created * 1e9))
         if job.progress is not None:
             st.progress.CopyFrom(job.progress)

@@ -196,17 +196,17 @@ def test_jobs_table_and_state_filter(server):
     server.fake.step_delay = 0.05
     with OvidClient(server.address) as client:
         client.generate(prompt="x", steps=1)
-    slow = server.fake.start_job(build_request(prompt="slow", steps=200))
+    slow = server.fake.start_job(build_request(prompt="slow", steps=200, priority=-3))
     deadline = time.monotonic() + 10
     while len(slow.events) < 4 and time.monotonic() < deadline:  # running, a few steps in
         time.sleep(0.01)
     r = ovidctl("--address", server.address, "jobs")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["ID", "STATE", "PROGRESS", "CREATED"]
-    assert lines[1].split()[:3] == ["job-0001", "succeeded", "denoise"]
-    assert lines[1].split()[3] == "1/1" and lines[1].endswith("UTC")
-    assert lines[2].split()[:3] == ["job-0002", "running", "denoise"]
+    assert lines[0].split() == ["ID", "STATE", "PRIORITY", "PROGRESS", "CREATED"]
+    assert lines[1].split()[:4] == ["job-0001", "succeeded", "0", "denoise"]
+    assert lines[1].split()[4] == "1/1" and lines[1].endswith("UTC")
+    assert lines[2].split()[:4] == ["job-0002", "running", "-3", "denoise"]
     r = ovidctl("--address", server.address, "jobs", "--state", "running")
     assert [line.split()[0] for line in r.stdout.splitlines()] == ["ID", "job-0002"]
     (_, req), = server.fake.calls_of("ListJobs")[1:]

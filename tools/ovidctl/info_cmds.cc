@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -58,19 +59,23 @@ int RunJobs(const std::vector<std::string>& argv) {
   const grpc::Status st = stub->ListJobs(&ctx, req, &resp);
   if (!st.ok()) return ReportFailure("jobs", st.error_code(), st.error_message());
 
-  std::vector<std::array<std::string, 4>> rows = {{"ID", "STATE", "PROGRESS", "CREATED"}};
+  constexpr size_t kColumns = 5;
+  std::vector<std::array<std::string, kColumns>> rows = {
+      {"ID", "STATE", "PRIORITY", "PROGRESS", "CREATED"}};
   for (const auto& j : resp.jobs()) {
-    rows.push_back({j.job_id(), JobStateName(j.state()), ProgressText(j),
-                    TimestampText(j.created())});
+    rows.push_back({j.job_id(), JobStateName(j.state()), absl::StrCat(j.priority()),
+                    ProgressText(j), TimestampText(j.created())});
   }
-  std::array<size_t, 4> width{};
+  std::array<size_t, kColumns> width{};
   for (const auto& row : rows) {
-    for (size_t c = 0; c < 4; ++c) width[c] = std::max(width[c], row[c].size());
+    for (size_t c = 0; c < kColumns; ++c) width[c] = std::max(width[c], row[c].size());
   }
   for (const auto& row : rows) {
-    std::printf("%-*s  %-*s  %-*s  %s\n", static_cast<int>(width[0]), row[0].c_str(),
-                static_cast<int>(width[1]), row[1].c_str(), static_cast<int>(width[2]),
-                row[2].c_str(), row[3].c_str());
+    std::string line;
+    for (size_t c = 0; c + 1 < kColumns; ++c) {
+      absl::StrAppend(&line, row[c], std::string(width[c] - row[c].size() + 2, ' '));
+    }
+    std::printf("%s%s\n", line.c_str(), row[kColumns - 1].c_str());
   }
   return 0;
 }
