@@ -120,9 +120,8 @@ absl::StatusOr<SpmNormalizer> SpmNormalizer::Create(const SpmNormalizerSpec& spe
   n.spec_ = spec;
   n.spec_.precompiled_charsmap.clear();  // kept decoded in trie_ and replacements_
   n.suffix_ = treat_whitespace_as_suffix;
-  n.user_ = std::move(user_defined_symbols);
-  std::stable_sort(n.user_.begin(), n.user_.end(),
-                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  // A trie, not a list to try in turn: that cost every prompt byte one comparison per symbol.
+  n.user_ = SpmPrefixMatcher(std::move(user_defined_symbols));
   const std::string_view blob = spec.precompiled_charsmap;
   if (blob.empty()) return n;
   auto error = [&](std::string why) {
@@ -169,17 +168,8 @@ size_t SpmNormalizer::LongestRule(std::string_view text, uint32_t* value) const 
   return longest;
 }
 
-size_t SpmNormalizer::LongestUserSymbol(std::string_view text) const {
-  for (const std::string& symbol : user_) {
-    if (text.size() >= symbol.size() && text.compare(0, symbol.size(), symbol) == 0) {
-      return symbol.size();
-    }
-  }
-  return 0;
-}
-
 std::string_view SpmNormalizer::NormalizePrefix(std::string_view text, size_t* consumed) const {
-  if (const size_t n = LongestUserSymbol(text); n > 0) {
+  if (const size_t n = user_.LongestPrefix(text); n > 0) {
     *consumed = n;
     return text.substr(0, n);
   }

@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "engine/text/spm_model_proto.h"
+#include "engine/text/spm_prefix_matcher.h"
 
 namespace ovid::text {
 
@@ -49,14 +50,13 @@ class SpmNormalizer {
   std::string_view NormalizePrefix(std::string_view text, size_t* consumed) const;
   // Length of the longest charsmap key that prefixes `text`, 0 if none; *value its string offset.
   size_t LongestRule(std::string_view text, uint32_t* value) const;
-  size_t LongestUserSymbol(std::string_view text) const;
 
   SpmNormalizerSpec spec_;
   bool suffix_ = false;
-  std::vector<uint32_t> trie_;     // Darts-clone units; empty without character rules
-  size_t longest_key_ = 0;         // bytes of the longest rule key (CheckTrie bounds it)
-  std::string replacements_;       // NUL-ended replacement strings
-  std::vector<std::string> user_;  // user-defined symbols, longest first
+  std::vector<uint32_t> trie_;  // Darts-clone units; empty without character rules
+  size_t longest_key_ = 0;      // bytes of the longest rule key (CheckTrie bounds it)
+  std::string replacements_;    // NUL-ended replacement strings
+  SpmPrefixMatcher user_;       // user-defined symbols
 };
 
 }  // namespace ovid::text
