@@ -275,8 +275,10 @@ int RunDaemon(int argc, char** argv) {
     with_queue.running_jobs = [&queue] { return queue.running(); };
     with_queue.vram_reserved_bytes = [&queue] { return queue.vram_reserved_bytes(); };
     metrics->SetSources(with_queue);
-    service.Attach(&queue, [model_source, version] {
-      return ToModelInfo(model_source->Describe(), model_source->Vram(), version);
+    service.Attach(&queue, [model_source, version, limits = ToServingLimits(config, budget)] {
+      v1::ModelInfo info = ToModelInfo(model_source->Describe(), model_source->Vram(), version);
+      *info.mutable_limits() = limits;
+      return info;
     });
     health.SetReady(true);
     log.Info("ready",

@@ -51,4 +51,15 @@ v1::ModelInfo ToModelInfo(const ModelDescription& model, const VramSnapshot& vra
   return info;
 }
 
+v1::ServingLimits ToServingLimits(const Config& config, uint64_t vram_budget_bytes) {
+  v1::ServingLimits limits;
+  limits.set_workers(config.workers);
+  limits.set_max_queue(config.max_queue);
+  limits.set_max_queue_wait_seconds(absl::ToDoubleSeconds(config.max_queue_wait));
+  limits.set_vram_budget_bytes(vram_budget_bytes);
+  limits.set_max_request_bytes(config.max_receive_bytes);
+  limits.set_job_ttl_seconds(absl::ToDoubleSeconds(config.job_ttl));
+  return limits;
+}
+
 }  // namespace ovid::server

@@ -251,7 +251,10 @@ def model_info():
                           device_used_bytes=9 * gib, torch_peak_bytes=30 * gib),
         stages=[pb.StageInfo(name="denoiser", loaded=True, file="ovi-q4_k_m.gguf"),
                 pb.StageInfo(name="video_vae", loaded=False)],
-        output_formats=[pb.OUTPUT_FORMAT_LATENTS])
+        output_formats=[pb.OUTPUT_FORMAT_LATENTS],
+        limits=pb.ServingLimits(workers=2, max_queue=16, max_queue_wait_seconds=90,
+                                vram_budget_bytes=70 * gib, max_request_bytes=16 << 20,
+                                job_ttl_seconds=600))
 
 
 class FakeServer:

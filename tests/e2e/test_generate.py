@@ -112,6 +112,10 @@ def test_get_model_describes_what_is_loaded(daemon, tiny_model):
     assert "/" not in denoiser[0].file
     assert list(info.output_formats) == [pb.OUTPUT_FORMAT_LATENTS]
     assert info.version
+    # The daemon's defaults on a CPU: one worker, 16 queued, no queue limit, no VRAM budget.
+    assert (info.limits.workers, info.limits.max_queue) == (1, 16)
+    assert info.limits.max_queue_wait_seconds == 0 and info.limits.vram_budget_bytes == 0
+    assert info.limits.max_request_bytes == 16 << 20 and info.limits.job_ttl_seconds == 600
 
 
 def test_list_jobs_and_get_job(daemon):

@@ -112,6 +112,7 @@ def test_a_job_past_its_max_queue_seconds_ends_with_deadline_exceeded(start_daem
 def test_the_servers_max_queue_wait_applies_to_every_request(start_daemon):
     daemon = start_daemon("--workers=1", "--fault-step-delay-ms=200", "--max-queue-wait=300ms")
     with ovid_client.OvidClient(daemon.address) as client:
+        assert client.model().limits.max_queue_wait_seconds == pytest.approx(0.3)
         blocker = _start_blocker(client, steps=10)
         # The request's hour does not lengthen the server's 300 ms.
         with pytest.raises(ovid_client.OvidError) as err:

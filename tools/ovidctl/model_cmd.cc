@@ -54,6 +54,16 @@ void PrintModel(const ovid::v1::ModelInfo& m) {
     formats.push_back(OutputFormatName(static_cast<ovid::v1::OutputFormat>(f)));
   }
   std::printf("output formats: %s\n", absl::StrJoin(formats, ", ").c_str());
+  if (m.has_limits()) {
+    const auto& l = m.limits();
+    std::printf("limits:         %u workers, queue %u", l.workers(), l.max_queue());
+    if (l.max_queue_wait_seconds() > 0) {
+      std::printf(" (wait at most %g s)", l.max_queue_wait_seconds());
+    }
+    std::printf(", VRAM budget %s, requests up to %s, finished jobs kept %g s\n",
+                l.vram_budget_bytes() == 0 ? "none" : HumanBytes(l.vram_budget_bytes()).c_str(),
+                HumanBytes(l.max_request_bytes()).c_str(), l.job_ttl_seconds());
+  }
 }
 
 }  // namespace
