@@ -17,12 +17,28 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path FreshDir(const std::string& name) {
-  const fs::path dir = fs::path(::testing::TempDir()) / (name + "." + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+// An empty folder of the test's own, removed with whatever is left in it when the test ends
+// (every run used to leave two behind in the temporary directory).
+class FreshDir {
+ public:
+  explicit FreshDir(const std::string& name)
+      : dir_(fs::path(::testing::TempDir()) / (name + "." + std::to_string(::getpid()))) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  ~FreshDir() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  FreshDir(const FreshDir&) = delete;
+  FreshDir& operator=(const FreshDir&) = delete;
+  operator const fs::path&() const { return dir_; }
+  fs::path operator/(const std::string& name) const { return dir_ / name; }
+  std::string string() const { return dir_.string(); }
+
+ private:
+  const fs::path dir_;
+};
 
 std::string Read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -37,7 +53,7 @@ std::vector<std::string> Names(const fs::path& dir) {
 }
 
 TEST(AtomicFileTest, TwoWritersOfOnePathNeverTruncateEachOther) {
-  const fs::path dir = FreshDir("atomic-two");
+  const FreshDir dir("atomic-two");
   const std::string path = (dir / "out.bin").string();
   std::ofstream(path) << "old contents";
   auto a = AtomicFile::Create(path), b = AtomicFile::Create(path);
@@ -55,7 +71,7 @@ TEST(AtomicFileTest, TwoWritersOfOnePathNeverTruncateEachOther) {
 }
 
 TEST(AtomicFileTest, AnUncommittedFileLeavesNothingAndAMissingFolderIsNamed) {
-  const fs::path dir = FreshDir("atomic-drop");
+  const FreshDir dir("atomic-drop");
   {
     auto f = AtomicFile::Create((dir / "out.bin").string());
     ASSERT_TRUE(f.ok());
