@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "engine/gguf/safetensors_writer.h"
 #include "engine/models/bigvgan/bigvgan_filter.h"
+#include "tests/common/temp_dir.h"
 
 namespace ovid {
 namespace {
@@ -36,9 +37,7 @@ double RelErr(const at::Tensor& a, const at::Tensor& b) {
   return a.sub(b).norm().item<double>() / a.norm().item<double>();
 }
 
-std::string TempPath(const std::string& name) {
-  return (std::filesystem::path(::testing::TempDir()) / name).string();
-}
+std::string TempPath(const std::string& name) { return testing::ProcessTempDir().File(name); }
 
 int64_t Elements(const std::vector<int64_t>& s) {
   int64_t n = 1;

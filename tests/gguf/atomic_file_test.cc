@@ -3,7 +3,6 @@
 #include "engine/gguf/atomic_file.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -12,33 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/temp_dir.h"
+
 namespace ovid::gguf {
 namespace {
 
 namespace fs = std::filesystem;
-
-// An empty folder of the test's own, removed with whatever is left in it when the test ends
-// (every run used to leave two behind in the temporary directory).
-class FreshDir {
- public:
-  explicit FreshDir(const std::string& name)
-      : dir_(fs::path(::testing::TempDir()) / (name + "." + std::to_string(::getpid()))) {
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~FreshDir() {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  FreshDir(const FreshDir&) = delete;
-  FreshDir& operator=(const FreshDir&) = delete;
-  operator const fs::path&() const { return dir_; }
-  fs::path operator/(const std::string& name) const { return dir_ / name; }
-  std::string string() const { return dir_.string(); }
-
- private:
-  const fs::path dir_;
-};
 
 std::string Read(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -53,7 +31,8 @@ std::vector<std::string> Names(const fs::path& dir) {
 }
 
 TEST(AtomicFileTest, TwoWritersOfOnePathNeverTruncateEachOther) {
-  const FreshDir dir("atomic-two");
+  const testing::ScopedTempDir temp("atomic-two");
+  const fs::path& dir = temp.path();
   const std::string path = (dir / "out.bin").string();
   std::ofstream(path) << "old contents";
   auto a = AtomicFile::Create(path), b = AtomicFile::Create(path);
@@ -71,7 +50,8 @@ TEST(AtomicFileTest, TwoWritersOfOnePathNeverTruncateEachOther) {
 }
 
 TEST(AtomicFileTest, AnUncommittedFileLeavesNothingAndAMissingFolderIsNamed) {
-  const FreshDir dir("atomic-drop");
+  const testing::ScopedTempDir temp("atomic-drop");
+  const fs::path& dir = temp.path();
   {
     auto f = AtomicFile::Create((dir / "out.bin").string());
     ASSERT_TRUE(f.ok());

@@ -22,6 +22,7 @@
 #include "engine/media/image_probe.h"
 #include "engine/media/libav_util.h"
 #include "gtest/gtest.h"
+#include "tests/common/temp_dir.h"
 
 extern "C" {
 #include <libavutil/log.h>
@@ -230,8 +231,8 @@ std::string ReadFile(const std::filesystem::path& p) {
 // rounding may differ (the CLI's fast path is not bit-exact).
 TEST(ImageDecodeJpeg, MatchesTheFfmpegCli) {
   if (!Shell("ffmpeg -version >/dev/null 2>&1")) GTEST_SKIP() << "no ffmpeg CLI on PATH";
-  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "image_jpeg";
-  std::filesystem::create_directories(dir);
+  const testing::ScopedTempDir temp("image_jpeg");
+  const std::filesystem::path& dir = temp.path();
   for (const char* pix_fmt : {"yuvj420p", "yuvj444p", "gray"}) {
     SCOPED_TRACE(pix_fmt);
     const std::filesystem::path jpg = dir / absl::StrCat(pix_fmt, ".jpg");

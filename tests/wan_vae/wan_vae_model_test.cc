@@ -15,6 +15,7 @@
 
 #include "absl/strings/match.h"
 #include "engine/gguf/safetensors_writer.h"
+#include "tests/common/temp_dir.h"
 #include "engine/models/wan_vae/wan_vae_keys.h"
 
 namespace ovid::wan_vae {
@@ -33,7 +34,7 @@ WanVaeConfig SmallConfig() {
 
 // Writes `c` in the diffusers layout with random weights scaled by 1/sqrt(fan-in), gammas ~1.
 std::string WriteModel(const WanVaeConfig& c, const std::string& name) {
-  const std::string path = (std::filesystem::path(::testing::TempDir()) / name).string();
+  const std::string path = testing::ProcessTempDir().File(name);
   const KeyTable* table = *BuiltinKeyTable(WanVaeLayout::kDiffusers);
   const std::vector<WanVaeTensor> layout = *BuildWanVaeLayout(c, *table);
   std::mt19937 rng(1234);
