@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/job_schedule.h"
 
 namespace ovid::server {
 namespace {
@@ -70,7 +71,9 @@ Setter Bytes(uint64_t Config::*field, uint64_t min, uint64_t max) {
 }
 
 // "30s", "5m", "1h30m", "250ms", or a plain number of seconds.
-Setter Duration(absl::Duration Config::*field, absl::Duration max) {
+// `min_set`: the shortest value other than 0 that makes sense (0 itself stays allowed).
+Setter Duration(absl::Duration Config::*field, absl::Duration max,
+                absl::Duration min_set = absl::ZeroDuration()) {
   return [=](absl::string_view v, Config& c) {
     absl::Duration d;
     int64_t seconds = 0;
@@ -80,6 +83,10 @@ Setter Duration(absl::Duration Config::*field, absl::Duration max) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "\"%s\" is not a duration in [0s, %s] (e.g. 30s, 5m, 1h; a plain number is seconds)", v,
           absl::FormatDuration(max)));
+    }
+    if (d > absl::ZeroDuration() && d < min_set) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "\"%s\" is shorter than %s (0 turns it off)", v, absl::FormatDuration(min_set)));
     }
     c.*field = d;
     return absl::OkStatus();
@@ -229,7 +236,8 @@ const std::vector<Flag>& Flags() {
       {"max-queue-wait", "DURATION", "0 (none)",
        "Longest a job may wait in the queue; one still queued after this ends with "
        "DEADLINE_EXCEEDED (reason queue_timeout). A request's max_queue_seconds may shorten it.",
-       Duration(&Config::max_queue_wait, absl::Hours(24))},
+       Duration(&Config::max_queue_wait, absl::Hours(24),
+                absl::Seconds(kMinQueueSecondsLimit))},
       {"workers", "N", "1", "Jobs run at once (one per GPU slot).",
        Uint32(&Config::workers, 1, 64)},
       {"batch-guidance", "MODE", "auto",

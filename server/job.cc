@@ -26,14 +26,19 @@ bool IsTerminal(v1::JobState state) {
 
 Job::Job(std::string id, GenerationRequest request, std::string client_request_id,
          uint64_t estimated_vram_bytes, absl::Time created, int32_t priority,
-         absl::Time queue_deadline)
+         absl::Duration queue_limit)
     : id_(std::move(id)),
       request_(std::move(request)),
       client_request_id_(std::move(client_request_id)),
       estimated_vram_bytes_(estimated_vram_bytes),
       created_(created),
       priority_(priority),
-      queue_deadline_(queue_deadline) {}
+      queue_limit_(queue_limit),
+      queue_deadline_(queue_limit == absl::InfiniteDuration()
+                          ? SteadyTime::max()
+                          : std::chrono::steady_clock::now() +
+                                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                    absl::ToChronoNanoseconds(queue_limit))) {}
 
 std::optional<uint64_t> Job::Append(v1::GenerateEvent event) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -69,12 +74,13 @@ bool Job::Succeed(v1::Final final, absl::Time now) {
   return FinishLocked(v1::JOB_STATE_SUCCEEDED, std::move(event), now);
 }
 
-bool Job::Fail(const absl::Status& status, absl::Time now) {
+bool Job::Fail(const absl::Status& status, absl::Time now, bool only_if_queued) {
   v1::GenerateEvent event;
   *event.mutable_error() = ToJobError(status);
   const bool stopped = absl::IsCancelled(status) || absl::IsDeadlineExceeded(status);
   std::lock_guard<std::mutex> lock(mu_);
   if (IsTerminal(state_)) return false;
+  if (only_if_queued && state_ != v1::JOB_STATE_QUEUED) return false;
   error_ = event.error();
   return FinishLocked(stopped ? v1::JOB_STATE_CANCELLED : v1::JOB_STATE_FAILED, std::move(event),
                       now);

@@ -8,6 +8,7 @@
 // quickly and must not call back into this Job.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -31,11 +32,12 @@ class Job {
   using EventPtr = std::shared_ptr<const v1::GenerateEvent>;
   using Subscriber = std::function<void(const EventPtr& event)>;
 
-  // `queue_deadline`: when the job, still queued, ends with DEADLINE_EXCEEDED (InfiniteFuture:
-  // never).
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  // `queue_limit`: how long the job may wait in the queue (infinite: no limit); its deadline is
+  // kept on the steady clock, so a step of the wall clock neither ends jobs early nor late.
   Job(std::string id, GenerationRequest request, std::string client_request_id,
       uint64_t estimated_vram_bytes, absl::Time created, int32_t priority = 0,
-      absl::Time queue_deadline = absl::InfiniteFuture());
+      absl::Duration queue_limit = absl::InfiniteDuration());
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
@@ -47,7 +49,9 @@ class Job {
   const GenerationRequest& request() const { return request_; }
   uint64_t estimated_vram_bytes() const { return estimated_vram_bytes_; }
   int32_t priority() const { return priority_; }
-  absl::Time queue_deadline() const { return queue_deadline_; }
+  absl::Duration queue_limit() const { return queue_limit_; }
+  // When the job, still queued, ends with DEADLINE_EXCEEDED; SteadyTime::max() for none.
+  SteadyTime queue_deadline() const { return queue_deadline_; }
   // The worker passes this to Pipeline::Run; Cancel paths set it.
   CancelToken& cancel_token() { return cancel_; }
 
@@ -61,7 +65,8 @@ class Job {
   // false and change nothing, so no job is ever answered twice.
   bool Succeed(v1::Final final, absl::Time now);
   // CANCELLED and DEADLINE_EXCEEDED end in JOB_STATE_CANCELLED, anything else in FAILED.
-  bool Fail(const absl::Status& status, absl::Time now);
+  // `only_if_queued`: change nothing (false) once the job has started.
+  bool Fail(const absl::Status& status, absl::Time now, bool only_if_queued = false);
 
   // Calls `subscriber` for every event from `from_index` on: the ones logged so far at once, the
   // rest as they are appended. Returns an id for Unsubscribe. After the terminal event no more
@@ -95,7 +100,8 @@ class Job {
   const uint64_t estimated_vram_bytes_;
   const absl::Time created_;
   const int32_t priority_;
-  const absl::Time queue_deadline_;
+  const absl::Duration queue_limit_;
+  const SteadyTime queue_deadline_;
   CancelToken cancel_;
 
   mutable std::mutex mu_;

@@ -84,12 +84,9 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     if (queue_.size() >= options_.max_queue) {
       return QueueFullError(queue_.size(), options_.max_queue, running_.size());
     }
-    const absl::Time now = store_.clock()();
-    const absl::Duration wait = std::min(schedule.max_queue_wait, options_.max_queue_wait);
-    const absl::Time queue_deadline =
-        wait == absl::InfiniteDuration() ? absl::InfiniteFuture() : now + wait;
+    const absl::Duration limit = std::min(schedule.max_queue_wait, options_.max_queue_wait);
     job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
-                                *estimate, now, schedule.priority, queue_deadline);
+                                *estimate, store_.clock()(), schedule.priority, limit);
     // Behind every job of the same or a higher priority: FIFO within a priority.
     const auto at = std::find_if(queue_.begin(), queue_.end(), [&](const auto& queued) {
       return queued->priority() < schedule.priority;
@@ -104,7 +101,7 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     queue_.insert(at, job);
   }
   work_.notify_all();
-  if (job->queue_deadline() != absl::InfiniteFuture()) expiry_.notify_all();
+  if (job->queue_deadline() != Job::SteadyTime::max()) expiry_.notify_all();
   return job;
 }
 
@@ -113,7 +110,7 @@ absl::StatusOr<v1::JobStatus> JobQueue::Cancel(std::string_view job_id, CancelRe
   absl::StatusOr<std::shared_ptr<Job>> found = store_.Get(job_id);
   if (!found.ok()) return found.status();
   std::shared_ptr<Job> job = *std::move(found);
-  job->cancel_token().Cancel(reason, std::move(message));
+  const bool ours = job->cancel_token().Cancel(reason, std::move(message));
   bool was_queued = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -123,7 +120,14 @@ absl::StatusOr<v1::JobStatus> JobQueue::Cancel(std::string_view job_id, CancelRe
       was_queued = true;
     }
   }
-  if (!was_queued) return GetStatus(job_id);
+  if (!was_queued) {
+    // Taken off the queue a moment ago (by the timer, Drain or a worker) but not yet ended or
+    // started: end it here, so the answer is final rather than a QUEUED that no longer holds.
+    // Whoever took it then finds it ended (Fail and Start refuse a finished job). Only when this
+    // cancel won the token: otherwise the other party's reason is the job's.
+    if (ours) FinishUnrun(job, job->cancel_token().status(), /*only_if_queued=*/true);
+    return GetStatus(job_id);
+  }
   // The head may have changed: the job behind a cancelled head may fit the budget now.
   work_.notify_all();
   FinishUnrun(job, job->cancel_token().status());
@@ -185,9 +189,10 @@ void JobQueue::Drain(absl::Duration timeout) {
   if (expirer_.joinable()) expirer_.join();
 }
 
-bool JobQueue::FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& status) {
+bool JobQueue::FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& status,
+                           bool only_if_queued) {
   const absl::Time now = store_.clock()();
-  if (!job->Fail(status, now)) return false;
+  if (!job->Fail(status, now, only_if_queued)) return false;
   observer_.OnFinished(*job, status, nullptr, now - job->created());
   idle_.notify_all();
   return true;
@@ -196,16 +201,16 @@ bool JobQueue::FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& 
 void JobQueue::ExpireLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    absl::Time next = absl::InfiniteFuture();
+    Job::SteadyTime next = Job::SteadyTime::max();
     for (const auto& job : queue_) next = std::min(next, job->queue_deadline());
-    if (next == absl::InfiniteFuture()) {
+    if (next == Job::SteadyTime::max()) {
       expiry_.wait(lock);  // Admit wakes us for a job with a deadline, Drain for the stop
       continue;
     }
-    const absl::Time now = store_.clock()();
+    const Job::SteadyTime now = std::chrono::steady_clock::now();
     if (next > now) {
       // Woken early by a new job (its deadline may be sooner) or spuriously: look again.
-      expiry_.wait_for(lock, absl::ToChronoNanoseconds(next - now));
+      expiry_.wait_until(lock, next);
       continue;
     }
     std::vector<std::shared_ptr<Job>> expired;
@@ -220,17 +225,19 @@ void JobQueue::ExpireLoop() {
     lock.unlock();
     // The head may have gone: the job behind it may fit the budget now.
     work_.notify_all();
-    for (const auto& job : expired) {
-      absl::Status timeout =
-          QueueTimeoutError(now - job->created(), job->queue_deadline() - job->created());
-      // A client's cancel or the call's deadline that came first is what the job reports.
-      const bool ours = job->cancel_token().Cancel(CancelReason::kDeadlineExceeded,
-                                                   std::string(timeout.message()));
-      FinishUnrun(job, ours ? timeout : job->cancel_token().status());
-    }
+    for (const auto& job : expired) Expire(job, now);
     store_.Evict();
     lock.lock();
   }
+}
+
+void JobQueue::Expire(const std::shared_ptr<Job>& job, Job::SteadyTime now) {
+  const absl::Duration late = absl::FromChrono(now - job->queue_deadline());
+  absl::Status timeout = QueueTimeoutError(job->queue_limit() + late, job->queue_limit());
+  // A client's cancel or the call's deadline that came first is what the job reports.
+  const bool ours = job->cancel_token().Cancel(CancelReason::kDeadlineExceeded,
+                                               std::string(timeout.message()));
+  FinishUnrun(job, ours ? timeout : job->cancel_token().status());
 }
 
 void JobQueue::WorkerLoop() {
@@ -242,6 +249,15 @@ void JobQueue::WorkerLoop() {
       if (stop_) return;
       job = queue_.front();
       queue_.pop_front();
+      // A head past its limit that the timer has not reached yet is not started late.
+      const Job::SteadyTime now = std::chrono::steady_clock::now();
+      if (job->queue_deadline() <= now) {
+        lock.unlock();
+        work_.notify_all();
+        Expire(job, now);
+        store_.Evict();
+        continue;
+      }
       running_.push_back(job);
       vram_reserved_ += job->estimated_vram_bytes();
     }

@@ -84,9 +84,13 @@ class JobQueue {
   void WorkerLoop();
   // The queue-limit timer: sleeps until the earliest queued deadline and ends the jobs past it.
   void ExpireLoop();
+  // Ends a job taken off the queue past its limit with QueueTimeoutError (unless a cancel came
+  // first).
+  void Expire(const std::shared_ptr<Job>& job, Job::SteadyTime now);
   // Ends a job that left the queue without running (cancelled, expired, drained) with `status`
-  // and tells the observer; false if it had already ended.
-  bool FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& status);
+  // and tells the observer; false if it had already ended (or, with `only_if_queued`, started).
+  bool FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& status,
+                   bool only_if_queued = false);
   void RunJob(const std::shared_ptr<Job>& job);
   bool HeadFitsLocked() const;
   std::string NewJobIdLocked();

@@ -14,7 +14,10 @@ namespace ovid::server {
 // enough that nobody mistakes it for a timestamp or a weight.
 inline constexpr int32_t kMinPriority = -100;
 inline constexpr int32_t kMaxPriority = 100;
-// Longest GenerateRequest.max_queue_seconds: a day, like --drain-timeout's bound.
+// GenerateRequest.max_queue_seconds' range (and --max-queue-wait's, 0 aside). The floor: a job a
+// free worker could take at once must not time out while the worker wakes (~10-100 us, more under
+// load); the ceiling: a day, like --drain-timeout's bound.
+inline constexpr double kMinQueueSecondsLimit = 0.01;
 inline constexpr double kMaxQueueSecondsLimit = 86400;
 
 struct JobSchedule {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace ovid::server {
 namespace {
@@ -118,11 +119,13 @@ absl::StatusOr<JobSchedule> ToJobSchedule(const v1::GenerateRequest& wire) {
   schedule.priority = wire.priority();
   if (wire.has_max_queue_seconds()) {
     const float seconds = wire.max_queue_seconds();
-    // !(x > 0) also catches NaN.
-    if (!(seconds > 0) || !std::isfinite(seconds) || seconds > kMaxQueueSecondsLimit) {
-      return absl::InvalidArgumentError(absl::StrCat("max_queue_seconds: ", seconds,
-                                                     " is outside (0, ", kMaxQueueSecondsLimit,
-                                                     "]"));
+    // The negated comparison also catches NaN; %.9g shows the float as received (StrCat's six
+    // digits would print 86400.0078 as 86400, "outside (0.01, 86400]").
+    if (!(seconds >= kMinQueueSecondsLimit) || !std::isfinite(seconds) ||
+        seconds > kMaxQueueSecondsLimit) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "max_queue_seconds: %.9g is outside [%g, %g]", seconds, kMinQueueSecondsLimit,
+          kMaxQueueSecondsLimit));
     }
     schedule.max_queue_wait = absl::Seconds(seconds);
   }

@@ -128,8 +128,8 @@ def test_the_servers_max_queue_wait_applies_to_every_request(start_daemon):
 def test_out_of_range_scheduling_fields_are_invalid_arguments(daemon):
     cases = [("priority", 101, "priority: 101 is outside -100..100"),
              ("priority", -101, "priority: -101 is outside -100..100"),
-             ("max_queue_seconds", 0.0, "max_queue_seconds: 0 is outside (0, 86400]"),
-             ("max_queue_seconds", 86401.0, "max_queue_seconds: 86401 is outside (0, 86400]")]
+             ("max_queue_seconds", 0.0, "max_queue_seconds: 0 is outside [0.01, 86400]"),
+             ("max_queue_seconds", 86401.0, "max_queue_seconds: 86401 is outside [0.01, 86400]")]
     with ovid_client.OvidClient(daemon.address) as client:
         for field, value, message in cases:
             with pytest.raises(ovid_client.OvidError) as err:

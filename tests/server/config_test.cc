@@ -103,6 +103,7 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--job-ttl=-5s"}), {"--job-ttl", "duration"});
   ExpectError(Parse({"--model=m", "--drain-timeout=soon"}), {"--drain-timeout"});
   ExpectError(Parse({"--model=m", "--max-queue-wait=25h"}), {"--max-queue-wait", "24h"});
+  ExpectError(Parse({"--model=m", "--max-queue-wait=1ms"}), {"--max-queue-wait", "10ms", "0 turns"});
 }
 
 TEST(ConfigTest, PipelineStagesOffloadAndDecodeSettings) {

@@ -4,6 +4,7 @@
 // ends with DEADLINE_EXCEEDED without running, reported as a queue timeout.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -148,10 +149,8 @@ TEST(JobQueueScheduleTest, TheShorterOfTheRequestsAndTheServersLimitApplies) {
   // The server's 150 ms beats the request's hour; the request's 50 ms beats the server's.
   auto server_limited = SubmitOk(*rt.queue, {.max_queue_wait = absl::Hours(1)});
   auto request_limited = SubmitOk(*rt.queue, {.max_queue_wait = absl::Milliseconds(50)});
-  EXPECT_EQ(server_limited->queue_deadline() - server_limited->created(),
-            absl::Milliseconds(150));
-  EXPECT_EQ(request_limited->queue_deadline() - request_limited->created(),
-            absl::Milliseconds(50));
+  EXPECT_EQ(server_limited->queue_limit(), absl::Milliseconds(150));
+  EXPECT_EQ(request_limited->queue_limit(), absl::Milliseconds(50));
   WaitUntilFinished(*request_limited);
   WaitUntilFinished(*server_limited);
   EXPECT_EQ(request_limited->state(), v1::JOB_STATE_CANCELLED);
@@ -169,6 +168,30 @@ TEST(JobQueueScheduleTest, TheLimitDoesNotBoundAJobThatHasStarted) {
   WaitUntilFinished(*job);
   EXPECT_EQ(job->state(), v1::JOB_STATE_SUCCEEDED);
   EXPECT_GT(job->finished_at() - job->created(), absl::Milliseconds(100));
+}
+
+TEST(JobQueueScheduleTest, AStepOfTheWallClockMovesNoQueueLimit) {
+  // The store's clock (the wall clock the jobs' timestamps come from) jumps an hour ahead right
+  // after the job is queued: its 300 ms limit must still mean 300 ms.
+  std::atomic<int64_t> offset_s{0};
+  FakePipeline pipeline({.hold = true});
+  JobStore store(absl::Hours(2), 100, [&] { return absl::Now() + absl::Seconds(offset_s.load()); });
+  JobQueue queue(pipeline, store, {.max_queue = 4, .workers = 1});
+  auto running = SubmitOk(queue, {});
+  ASSERT_TRUE(pipeline.WaitForRunsStarted(1, kWait));
+  const absl::Time start = absl::Now();
+  auto limited = SubmitOk(queue, {.max_queue_wait = absl::Milliseconds(300)});
+  offset_s = 3600;
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(limited->state(), v1::JOB_STATE_QUEUED);  // not ended by the jump
+  WaitUntilFinished(*limited);
+  EXPECT_EQ(limited->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));  // nor kept an hour by a jump back
+  const std::string message = limited->Status().error().message();
+  EXPECT_NE(message.find("waited 0."), std::string::npos) << message;  // not 3600 s
+  pipeline.Release();
+  WaitUntilFinished(*running);
 }
 
 TEST(JobQueueScheduleTest, ACancelThatCameFirstIsWhatTheJobReports) {

@@ -138,7 +138,12 @@ TEST(RequestConvertTest, ScheduleOutOfRangeNamesTheFieldAndTheRange) {
       {"priority over", [](v1::GenerateRequest& r) { r.set_priority(101); }, "priority: 101"},
       {"priority under", [](v1::GenerateRequest& r) { r.set_priority(-101); }, "-100..100"},
       {"zero wait", [](v1::GenerateRequest& r) { r.set_max_queue_seconds(0); },
-       "max_queue_seconds: 0"},
+       "max_queue_seconds: 0 is outside [0.01, 86400]"},
+      {"under the floor", [](v1::GenerateRequest& r) { r.set_max_queue_seconds(0.001f); },
+       "max_queue_seconds: 0.00100000005"},
+      {"just over a day, printed as received",
+       [](v1::GenerateRequest& r) { r.set_max_queue_seconds(86400.004f); },
+       "max_queue_seconds: 86400.0078"},
       {"negative wait", [](v1::GenerateRequest& r) { r.set_max_queue_seconds(-1); },
        "max_queue_seconds"},
       {"NaN wait",
@@ -148,7 +153,7 @@ TEST(RequestConvertTest, ScheduleOutOfRangeNamesTheFieldAndTheRange) {
        [](v1::GenerateRequest& r) { r.set_max_queue_seconds(std::numeric_limits<float>::infinity()); },
        "max_queue_seconds"},
       {"over a day", [](v1::GenerateRequest& r) { r.set_max_queue_seconds(86401); },
-       "(0, 86400]"},
+       "[0.01, 86400]"},
   };
   for (const Case& c : cases) {
     v1::GenerateRequest wire = WithEmbedding();
