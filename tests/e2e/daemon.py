@@ -16,6 +16,8 @@ ROOT = Path(os.environ.get("OVID_ROOT", Path(__file__).resolve().parents[2]))
 BIN = Path(os.environ.get("OVID_BIN", ROOT / "build" / "bin"))
 OVID = BIN / "ovid"
 SERVICE = "ovid.v1.Generation"
+# Where the daemons run: "cpu" (CI) or "cuda" / "cuda:N" (OVID_E2E_DEVICE, on the GPU machine).
+DEVICE = os.environ.get("OVID_E2E_DEVICE", "cpu")
 
 
 def stop_process(proc, grace=30):
@@ -41,7 +43,7 @@ class Daemon:
         base = {k: v for k, v in os.environ.items() if not k.startswith("OVID_")}
         base.update(env or {})
         argv = [str(OVID), f"--model={model}", "--listen=127.0.0.1:0",
-                "--metrics-listen=127.0.0.1:0", "--device=cpu", *map(str, args)]
+                "--metrics-listen=127.0.0.1:0", f"--device={DEVICE}", *map(str, args)]
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=base)
         self.port = self.wait_for_log(
             r'INFO listening .*\bport=(\d+)|"msg":"listening".*"port":(\d+)', timeout)

@@ -10,6 +10,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import ovid_client
 from conftest import make_request
+from daemon import DEVICE
 from ovid_client import pb
 
 
@@ -112,9 +113,11 @@ def test_get_model_describes_what_is_loaded(daemon, tiny_model):
     assert "/" not in denoiser[0].file
     assert list(info.output_formats) == [pb.OUTPUT_FORMAT_LATENTS]
     assert info.version
-    # The daemon's defaults on a CPU: one worker, 16 queued, no queue limit, no VRAM budget.
+    # The daemon's defaults: one worker, 16 queued, no queue limit; a VRAM budget (the free
+    # memory after loading, less 5%) only on a GPU.
     assert (info.limits.workers, info.limits.max_queue) == (1, 16)
-    assert info.limits.max_queue_wait_seconds == 0 and info.limits.vram_budget_bytes == 0
+    assert info.limits.max_queue_wait_seconds == 0
+    assert (info.limits.vram_budget_bytes == 0) == (DEVICE == "cpu"), info.limits
     assert info.limits.max_request_bytes == 16 << 20 and info.limits.job_ttl_seconds == 600
 
 
@@ -144,7 +147,8 @@ def test_every_job_ends_with_one_log_line(daemon):
     assert len(lines) == 1, daemon.log()
     for part in ("job finished", "client_request_id=log-me", "outcome=succeeded", "code=OK",
                  "queue_s=", "run_s=", "total_s=", "seed=8", "steps=1",
-                 "guidance=apart"):  # auto without a budget (the CPU): the passes apart
+                 # auto: without a budget (the CPU) the passes apart; a tiny job fits a GPU's.
+                 "guidance=apart" if DEVICE == "cpu" else "guidance=batched"):
         assert part in lines[0], lines[0]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import ovid_client
 from conftest import ROOT, make_request
+from daemon import DEVICE
 
 sys.path.insert(0, str(ROOT / "tests" / "server"))
 import metrics_doc  # noqa: E402
@@ -76,6 +77,7 @@ def test_metrics_match_the_documented_table_and_what_the_daemon_did(start_daemon
     assert get("ovid_queue_depth") == 0 and get("ovid_requests_running") == 0
     assert get("ovid_weights_resident_bytes", type="q4_K") > 0
     assert get("ovid_weights_bf16_equivalent_bytes") > get("ovid_weights_resident_bytes", type="q4_K")
+    device = DEVICE if DEVICE == "cpu" or ":" in DEVICE else f"{DEVICE}:0"
     assert get("ovid_model_info", variant=variant, weight_mode="lazy", batch_guidance="auto",
-               device="cpu") == 1
-    assert get("ovid_gpu_memory_total_bytes") == 0  # on the CPU
+               device=device) == 1
+    assert (get("ovid_gpu_memory_total_bytes") == 0) == (DEVICE == "cpu")
