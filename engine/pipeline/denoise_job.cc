@@ -34,10 +34,12 @@ double SecondsSince(std::chrono::steady_clock::time_point t) {
 }
 
 // The fault hooks, run before every model call (inside the forward pass's exception guard).
+// They act once per step: on the positive pass, or on the one call that runs both passes
+// batched (the default on a GPU; skipping it made every hook a no-op there).
 absl::Status ApplyFaults(const FaultHooks& faults, const sampling::ModelCall& call,
                          DenoiseState* state) {
   state->step = static_cast<uint32_t>(call.step + 1);
-  if (call.pass != sampling::GuidancePass::kPositive) return absl::OkStatus();
+  if (call.pass == sampling::GuidancePass::kNegative) return absl::OkStatus();
   if (faults.step_delay_ms > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(faults.step_delay_ms));
   }

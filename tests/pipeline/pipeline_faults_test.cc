@@ -3,6 +3,7 @@
 // injected sticky device error (INTERNAL, healthy() false for good).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -16,9 +17,11 @@ using ::ovid::testing::LoadTiny;
 using ::ovid::testing::RecordingSink;
 using ::ovid::testing::TinyRequest;
 
-std::unique_ptr<LoadedPipeline> WithFaults(FaultHooks faults) {
+std::unique_ptr<LoadedPipeline> WithFaults(FaultHooks faults,
+                                          BatchGuidance batch = BatchGuidance::kOff) {
   PipelineOptions o;
   o.faults = faults;
+  o.batch_guidance = batch;
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(o);
   EXPECT_TRUE(p.ok()) << p.status();
   return p.ok() ? *std::move(p) : nullptr;
@@ -93,6 +96,28 @@ TEST(PipelineFaultsTest, OomIsResourceExhaustedAndTheNextJobRuns) {
   absl::StatusOr<GenerationResult> ok = p->Run(TinyRequest(1, 1), next, cancel);
   EXPECT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(next.outputs().size(), 1u);
+}
+
+// Both guidance passes in one model call (the default on a GPU) still meet every hook once per
+// step: the OOM at its step, the delay on every step. They used to fire on the positive pass
+// only, which a batched step does not have, so on a GPU the hooks did nothing.
+TEST(PipelineFaultsTest, HooksFireOncePerStepWithBothPassesBatched) {
+  std::unique_ptr<LoadedPipeline> p =
+      WithFaults({.oom_at_step = 3, .step_delay_ms = 60}, BatchGuidance::kOn);
+  ASSERT_NE(p, nullptr);
+  CancelToken cancel;
+  RecordingSink sink;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(4, 1), sink, cancel);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_NE(r.status().message().find("at denoising step 3: "), std::string::npos) << r.status();
+  EXPECT_EQ(LastStep(sink), 2u);
+  EXPECT_GE(elapsed, std::chrono::milliseconds(3 * 60));  // steps 1, 2 and the failing 3
+  RecordingSink done;
+  absl::StatusOr<GenerationResult> ok = p->Run(TinyRequest(2, 1), done, cancel);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_TRUE(ok->parameters.guidance_batched);
 }
 
 TEST(PipelineFaultsTest, StickyDeviceErrorMakesThePipelineUnhealthy) {
