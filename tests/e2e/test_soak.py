@@ -200,6 +200,10 @@ def _difference(output, references):
 def _expected_state(out):
     """The job states that agree with what the client saw."""
     s = pb
+    if out.action == "oom":
+        assert out.code == grpc.StatusCode.RESOURCE_EXHAUSTED, (
+            f"job {out.job_id} passed step {OOM_STEP} without its out-of-memory fault: {out.code}")
+        return {s.JOB_STATE_FAILED}
     if out.code == grpc.StatusCode.OK and out.action != "cancel_job":
         return {s.JOB_STATE_SUCCEEDED}
     if out.action == "stream_cancel":
@@ -215,14 +219,14 @@ def _expected_state(out):
     if out.action == "queue_limit" and out.code == grpc.StatusCode.DEADLINE_EXCEEDED:
         assert "max_queue_seconds" in out.message, out  # the server's queue limit
         return {s.JOB_STATE_CANCELLED}
-    if out.action == "oom":
-        assert out.code == grpc.StatusCode.RESOURCE_EXHAUSTED, out
-        return {s.JOB_STATE_FAILED}
     raise AssertionError(f"unexpected outcome for an admitted job: {out}")
 
 
 def test_a_mixed_concurrent_load_ends_every_job_once_with_its_own_output(start_daemon):
-    daemon = start_daemon(f"--workers={WORKERS}", "--max-queue=4", "--fault-step-delay-ms=60",
+    # Both guidance passes batched, as a GPU runs every job that fits (a CPU daemon's default,
+    # auto without a budget, runs them apart; the other e2e files cover that path).
+    daemon = start_daemon(f"--workers={WORKERS}", "--batch-guidance=on", "--max-queue=4",
+                          "--fault-step-delay-ms=60",
                           f"--fault-oom-at-step={OOM_STEP}", "--max-jobs-kept=100000",
                           "--max-kept-bytes=8G")
     # Calls of the test itself have a deadline, so a daemon that stopped answering fails the test
