@@ -18,7 +18,8 @@ JobStore::JobStore(absl::Duration ttl, uint32_t max_finished_kept, Clock clock,
 void JobStore::Add(std::shared_ptr<Job> job) {
   std::lock_guard<std::mutex> lock(mu_);
   EvictLocked();
-  jobs_.emplace(job->id(), job);
+  jobs_.emplace(job->id(), Kept{job, next_number_++});
+  unfinished_.push_back(job);
   order_.push_back(std::move(job));
 }
 
@@ -30,7 +31,7 @@ absl::StatusOr<std::shared_ptr<Job>> JobStore::Get(std::string_view id) {
     return absl::NotFoundError(absl::StrCat("no job \"", std::string(id),
                                             "\" (unknown, or finished more than --job-ttl ago)"));
   }
-  return it->second;
+  return it->second.job;
 }
 
 std::vector<std::shared_ptr<Job>> JobStore::List(const std::vector<v1::JobState>& states) {
@@ -38,6 +39,11 @@ std::vector<std::shared_ptr<Job>> JobStore::List(const std::vector<v1::JobState>
   EvictLocked();
   std::vector<std::shared_ptr<Job>> out;
   for (const auto& job : order_) {
+    if (dropped_in_order_ != 0) {
+      // A dropped job may still sit in order_; its id may not (ids are unique).
+      auto it = jobs_.find(job->id());
+      if (it == jobs_.end() || it->second.job != job) continue;
+    }
     if (states.empty() || std::find(states.begin(), states.end(), job->state()) != states.end()) {
       out.push_back(job);
     }
@@ -57,27 +63,35 @@ size_t JobStore::size() {
 
 void JobStore::EvictLocked() {
   const absl::Time now = clock_();
-  // Finished jobs in finishing order, so "oldest finished first" holds even when a later job
-  // finished sooner than an earlier one.
-  std::vector<std::shared_ptr<Job>> finished;
-  for (const auto& job : order_) {
-    if (job->finished()) finished.push_back(job);
-  }
-  std::stable_sort(finished.begin(), finished.end(), [](const auto& a, const auto& b) {
-    return a->finished_at() < b->finished_at();
+  // File the jobs that finished since the last call by when they finished, so "oldest
+  // finished first" holds even when a later job finished sooner than an earlier one.
+  std::erase_if(unfinished_, [&](const std::shared_ptr<Job>& job) {
+    if (!job->finished()) return false;
+    const uint64_t bytes = job->event_bytes();
+    finished_.emplace(FinishKey{job->finished_at(), jobs_.at(job->id()).number},
+                      Finished{job, bytes});
+    finished_bytes_ += bytes;
+    return true;
   });
-  uint64_t bytes = 0;
-  for (const auto& job : finished) bytes += job->event_bytes();
-  size_t drop = 0;
-  while (drop < finished.size() &&
-         (finished[drop]->finished_at() + ttl_ <= now ||
-          finished.size() - drop > max_finished_kept_ || bytes > max_finished_bytes_)) {
-    bytes -= finished[drop]->event_bytes();
-    ++drop;
+  while (!finished_.empty()) {
+    const auto oldest = finished_.begin();
+    if (!(oldest->first.first + ttl_ <= now || finished_.size() > max_finished_kept_ ||
+          finished_bytes_ > max_finished_bytes_)) {
+      break;
+    }
+    finished_bytes_ -= oldest->second.bytes;
+    jobs_.erase(oldest->second.job->id());
+    finished_.erase(oldest);
+    ++dropped_in_order_;
   }
-  if (drop == 0) return;
-  for (size_t i = 0; i < drop; ++i) jobs_.erase(finished[i]->id());
-  std::erase_if(order_, [&](const auto& job) { return !jobs_.contains(job->id()); });
+  // Compact the creation order once half of it is dropped jobs: amortised O(1) per job.
+  if (dropped_in_order_ != 0 && 2 * dropped_in_order_ >= order_.size()) {
+    std::erase_if(order_, [&](const std::shared_ptr<Job>& job) {
+      auto it = jobs_.find(job->id());
+      return it == jobs_.end() || it->second.job != job;
+    });
+    dropped_in_order_ = 0;
+  }
 }
 
 }  // namespace ovid::server

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,7 +36,9 @@ class JobStore {
   // Jobs in creation order, only those in `states` (empty = all).
   std::vector<std::shared_ptr<Job>> List(const std::vector<v1::JobState>& states);
   // Drops finished jobs past their TTL, then the oldest finished beyond the bounds. Called on
-  // every Add/Get/List, and by the runtime when a job finishes.
+  // every Add/Get/List, and by the runtime when a job finishes. Costs the jobs not yet seen
+  // finished plus a log per job it files or drops, not a pass over every kept job: a daemon
+  // may keep up to 100,000 of them, and every call holds the store's lock.
   void Evict();
   size_t size();
 
@@ -48,9 +51,26 @@ class JobStore {
   const uint32_t max_finished_kept_;
   const Clock clock_;
   const uint64_t max_finished_bytes_;
+  // A finished job's place in eviction order: when it finished, then its creation number
+  // (ties in creation order); its event bytes no longer change.
+  using FinishKey = std::pair<absl::Time, uint64_t>;
+  struct Finished {
+    std::shared_ptr<Job> job;
+    uint64_t bytes = 0;
+  };
+
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Job>, std::less<>> jobs_;
-  std::deque<std::shared_ptr<Job>> order_;  // creation order
+  struct Kept {
+    std::shared_ptr<Job> job;
+    uint64_t number = 0;  // creation order
+  };
+  std::map<std::string, Kept, std::less<>> jobs_;
+  std::deque<std::shared_ptr<Job>> order_;  // creation order; may hold dropped jobs (see List)
+  size_t dropped_in_order_ = 0;             // of those, compacted away once they are half
+  std::vector<std::shared_ptr<Job>> unfinished_;  // not yet seen finished
+  std::map<FinishKey, Finished> finished_;        // the oldest finished first
+  uint64_t finished_bytes_ = 0;
+  uint64_t next_number_ = 0;
 };
 
 }  // namespace ovid::server
