@@ -31,8 +31,8 @@ SECONDS = float(os.environ.get("OVID_SOAK_SECONDS", "20"))
 CLIENTS = int(os.environ.get("OVID_SOAK_CLIENTS", "6"))
 WORKERS = int(os.environ.get("OVID_SOAK_WORKERS", "2"))
 OOM_STEP = 3  # --fault-oom-at-step: a job that reaches this step fails as out of memory
-# What a request may be: (seed, steps, video_guidance); each ran alone once before the load, and
-# its bytes are the reference for every later run. Fewer steps than OOM_STEP, so they succeed.
+# What a request may be: (seed, steps, video_guidance); each runs alone, twice, before the load,
+# and its bytes are the reference for every later run. Fewer steps than OOM_STEP: they succeed.
 KINDS = [(1, 2, None), (2, 1, None), (3, 2, 2.5), (4, 2, None)]
 # Client actions and their weights.
 ACTIONS = {"complete": 8, "stream_cancel": 3, "cancel_job": 3, "reattach": 3, "deadline": 2,
@@ -41,8 +41,8 @@ ACTIONS = {"complete": 8, "stream_cancel": 3, "cancel_job": 3, "reattach": 3, "d
 
 @dataclass
 class Outcome:
-    """What one client call saw: the action, the request kind, the job id if one was admitted,
-    and how the call ended (an ovid_client result, or a grpc.StatusCode)."""
+    """What one client call saw: the action, the request kind, the job id if the call learnt
+    one, how the call ended (a grpc.StatusCode and its message) and the output it received."""
     action: str
     kind: int
     crid: str  # the request's client_request_id: finds the job even if the call never saw it
