@@ -7,6 +7,9 @@ request was mixed up with another), the counters must equal the clients' tally, 
 per job, and the daemon must be ready, back at its idle device memory (on a GPU), and drain to
 exit 0.
 
+Meanwhile two watcher threads follow other clients' jobs, live or finished, with WatchJob
+from event 0 or 1 or a whole re-attach, and check what they get the same way.
+
 OVID_SOAK_SECONDS (default 20) sets how long the load runs, OVID_SOAK_CLIENTS (default 6) how
 many threads send it and OVID_SOAK_WORKERS (default 2) to how many workers; OVID_E2E_DEVICE=cuda
 runs the daemon on the GPU."""
@@ -30,6 +33,7 @@ from ovid_client import pb
 SECONDS = float(os.environ.get("OVID_SOAK_SECONDS", "20"))
 CLIENTS = int(os.environ.get("OVID_SOAK_CLIENTS", "6"))
 WORKERS = int(os.environ.get("OVID_SOAK_WORKERS", "2"))
+WATCHERS = 2  # threads that follow other clients' jobs (WatchJob, re-attach) meanwhile
 OOM_STEP = 3  # --fault-oom-at-step: a job that reaches this step fails as out of memory
 # What a request may be: (seed, steps, video_guidance); each runs alone, twice, before the load,
 # and its bytes are the reference for every later run. Fewer steps than OOM_STEP: they succeed.
@@ -57,6 +61,7 @@ class Tally:
     outcomes: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     errors: list = field(default_factory=list)
+    watches: int = 0  # jobs followed by the watchers
 
     def add(self, outcome):
         with self.lock:
@@ -147,13 +152,68 @@ def _client_loop(daemon, index, stop_at, tally):
                 kind = rng.randrange(len(KINDS))
                 calls += 1
                 out = _run_action(daemon, client, rng, action, kind, rng.choice([-5, 0, 0, 5]),
-                                  f"soak-{index}-{calls}")
+                                  f"soak-{index}-{calls}-{action}-{kind}")
                 tally.add(out)
                 if out.code == grpc.StatusCode.RESOURCE_EXHAUSTED and not out.job_id:
                     time.sleep(rng.uniform(0.05, 0.25))  # a full queue: back off, as clients do
     except BaseException as e:  # an assertion or a crash of the client itself
         with tally.lock:
             tally.errors.append(f"client {index}: {e!r}")
+
+
+def _check_watch(client, rng, job, references):
+    """Follows one job as a second client would: WatchJob from event 0 or 1 (indices in order,
+    one job, a terminal last event), or a whole re-attach (the output of the same request run
+    alone, or the job's error). Returns what is wrong, or ""."""
+    _, _, _, action, kind = job.client_request_id.split("-")
+    kind = int(kind)
+    if rng.random() < 0.5:
+        start = rng.randrange(2)  # every job has an Accepted and a last event
+        events, code = [], grpc.StatusCode.OK
+        try:
+            for event in client.watch(job.job_id, from_event=start):
+                events.append(event)
+        except ovid_client.OvidError as e:
+            code = e.code
+        if [e.index for e in events] != list(range(start, start + len(events))):
+            return f"{job.job_id}: event indices {[e.index for e in events]} from {start}"
+        if {e.job_id for e in events} != {job.job_id}:
+            return f"{job.job_id}: events of {sorted({e.job_id for e in events})}"
+        if not events or events[-1].WhichOneof("event") not in ("final", "error"):
+            return f"{job.job_id}: the watch ended without a final event ({code})"
+        return ""
+    try:
+        output = _latents(client.attach(job.job_id))
+    except ovid_client.OvidError as e:
+        allowed = ({grpc.StatusCode.RESOURCE_EXHAUSTED} if action == "oom" else
+                   {grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED})
+        return "" if e.code in allowed else f"{job.job_id} ({action}): {e.code} {e.message}"
+    if action == "oom":
+        return f"{job.job_id}: an out-of-memory job succeeded"
+    return "" if output == references[kind] else f"{job.job_id} ({action}, kind {kind}): " + \
+        _difference(output, references)
+
+
+def _watch_loop(daemon, index, stop_at, references, tally):
+    """A second client that follows the soak's jobs while they run: ListJobs, then one job
+    (queued or running if any) watched or re-attached."""
+    rng = random.Random(2000 + index)
+    try:
+        with ovid_client.OvidClient(daemon.address, timeout=120) as client:
+            while time.monotonic() < stop_at:
+                jobs = [j for j in client.list_jobs() if j.client_request_id.startswith("soak-")]
+                live = [j for j in jobs if j.state in (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)]
+                if not jobs:
+                    time.sleep(0.05)
+                    continue
+                problem = _check_watch(client, rng, rng.choice(live or jobs), references)
+                with tally.lock:
+                    tally.watches += 1
+                    if problem:
+                        tally.errors.append(f"watcher {index}: {problem}")
+    except BaseException as e:
+        with tally.lock:
+            tally.errors.append(f"watcher {index}: {e!r}")
 
 
 def _scrape(daemon):
@@ -249,6 +309,9 @@ def test_a_mixed_concurrent_load_ends_every_job_once_with_its_own_output(start_d
         stop_at = time.monotonic() + SECONDS
         threads = [threading.Thread(target=_client_loop, args=(daemon, i, stop_at, tally))
                    for i in range(CLIENTS)]
+        threads += [threading.Thread(target=_watch_loop,
+                                     args=(daemon, i, stop_at, references, tally))
+                    for i in range(WATCHERS)]
         for t in threads:
             t.start()
         for t in threads:
@@ -259,7 +322,9 @@ def test_a_mixed_concurrent_load_ends_every_job_once_with_its_own_output(start_d
         actions = Counter(o.action for o in outcomes)
         codes = Counter(o.code for o in outcomes)
         print(f"soak: {len(outcomes)} calls over {SECONDS:.0f} s on {DEVICE}; "
-              f"actions {dict(actions)}; codes {dict((c.name, n) for c, n in codes.items())}")
+              f"actions {dict(actions)}; codes {dict((c.name, n) for c, n in codes.items())}; "
+              f"{tally.watches} jobs followed by {WATCHERS} watchers")
+        assert tally.watches > 0
         # The load did what it is for: every action ran, and the queue overflowed at times.
         assert set(actions) == set(ACTIONS), actions
         assert codes[grpc.StatusCode.OK] > 0
