@@ -39,11 +39,8 @@ std::vector<std::shared_ptr<Job>> JobStore::List(const std::vector<v1::JobState>
   EvictLocked();
   std::vector<std::shared_ptr<Job>> out;
   for (const auto& job : order_) {
-    if (dropped_in_order_ != 0) {
-      // A dropped job may still sit in order_; its id may not (ids are unique).
-      auto it = jobs_.find(job->id());
-      if (it == jobs_.end() || it->second.job != job) continue;
-    }
+    // A dropped job may still sit in order_ (ids are unique, so its id is gone from jobs_).
+    if (dropped_in_order_ != 0 && !jobs_.contains(job->id())) continue;
     if (states.empty() || std::find(states.begin(), states.end(), job->state()) != states.end()) {
       out.push_back(job);
     }
@@ -86,10 +83,7 @@ void JobStore::EvictLocked() {
   }
   // Compact the creation order once half of it is dropped jobs: amortised O(1) per job.
   if (dropped_in_order_ != 0 && 2 * dropped_in_order_ >= order_.size()) {
-    std::erase_if(order_, [&](const std::shared_ptr<Job>& job) {
-      auto it = jobs_.find(job->id());
-      return it == jobs_.end() || it->second.job != job;
-    });
+    std::erase_if(order_, [&](const auto& job) { return !jobs_.contains(job->id()); });
     dropped_in_order_ = 0;
   }
 }
