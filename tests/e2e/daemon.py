@@ -6,18 +6,30 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(os.environ.get("OVID_ROOT", Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(ROOT / "tests" / "server"))
+import metrics_doc  # noqa: E402  (the scrape parser the metrics tests share)
 BIN = Path(os.environ.get("OVID_BIN", ROOT / "build" / "bin"))
 OVID = BIN / "ovid"
 SERVICE = "ovid.v1.Generation"
 # Where the daemons run: "cpu" (CI) or "cuda" / "cuda:N" (OVID_E2E_DEVICE, on the GPU machine).
 DEVICE = os.environ.get("OVID_E2E_DEVICE", "cpu")
+
+
+def wait_for(what, predicate, timeout=20):
+    """Polls `predicate` until it holds; fails naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
 
 
 def stop_process(proc, grace=30):
@@ -56,6 +68,16 @@ class Daemon:
 
     def log(self):
         return self.log_path.read_text()
+
+    def scrape(self):
+        """The /metrics text."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
+                                    timeout=10) as reply:
+            return reply.read().decode()
+
+    def metric(self, name, **labels):
+        """One sample's value from a fresh scrape (metrics_doc.value)."""
+        return metrics_doc.value(metrics_doc.sample_values(self.scrape()), name, **labels)
 
     def wait_for_log(self, pattern, timeout):
         """Waits for a log line matching `pattern`; returns its first group as an int."""

@@ -2,26 +2,16 @@
 with its documented type and labels (docs/metrics.md), `promtool check metrics` clean, and the
 counters equal to what this test did."""
 import subprocess
-import sys
 import time
-import urllib.request
 import grpc
 import pytest
 
 import ovid_client
 from conftest import ROOT, make_request
-from daemon import DEVICE
+from daemon import DEVICE, metrics_doc
 
-sys.path.insert(0, str(ROOT / "tests" / "server"))
-import metrics_doc  # noqa: E402
 
 DOC = ROOT / "docs" / "metrics.md"
-
-
-def scrape(daemon):
-    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/metrics",
-                                timeout=10) as reply:
-        return reply.read().decode()
 
 
 def test_metrics_match_the_documented_table_and_what_the_daemon_did(start_daemon, tmp_path):
@@ -44,7 +34,7 @@ def test_metrics_match_the_documented_table_and_what_the_daemon_did(start_daemon
     # event, so the final counts may take a moment to show.
     deadline = time.monotonic() + 10
     while True:
-        text = scrape(daemon)
+        text = daemon.scrape()
         v = metrics_doc.sample_values(text)
         done = metrics_doc.value(v, "ovid_request_duration_seconds_count", outcome="failed")
         if done == 1 and metrics_doc.value(v, "ovid_requests_running") == 0:

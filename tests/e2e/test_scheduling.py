@@ -1,37 +1,20 @@
 """Scheduling on the real daemon: GenerateRequest.priority orders the queue, and a job that waits
 past its queue limit (max_queue_seconds, --max-queue-wait) ends with DEADLINE_EXCEEDED without
 running, counted as reason="queue_timeout"."""
-import re
 import threading
 import time
-import urllib.request
 
 import grpc
 import pytest
 
 import ovid_client
 from conftest import make_request
+from daemon import wait_for
 from ovid_client import pb
 
 
-def _scrape(daemon):
-    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/metrics",
-                                timeout=10) as reply:
-        return reply.read().decode()
-
-
 def _failures(daemon, reason):
-    match = re.search(r'^ovid_request_failures_total\{reason="%s"\} (\S+)$' % reason,
-                      _scrape(daemon), re.M)
-    assert match, f"no ovid_request_failures_total for reason {reason}"
-    return float(match.group(1))
-
-
-def _wait_for(what, predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
+    return daemon.metric("ovid_request_failures_total", reason=reason)
 
 
 class _Background:
@@ -56,7 +39,7 @@ class _Background:
 def _start_blocker(client, steps):
     """A job that holds the only worker; returns once it is running."""
     blocker = _Background(client, make_request(client, seed=1, steps=steps))
-    _wait_for("the blocker never ran", lambda: any(
+    wait_for("the blocker never ran", lambda: any(
         j.state == pb.JOB_STATE_RUNNING for j in client.list_jobs()))
     return blocker
 
@@ -74,7 +57,7 @@ def test_higher_priority_jobs_start_first_and_equal_ones_in_arrival_order(start_
             submitted.append((priority, _Background(
                 client, make_request(client, seed=seed, steps=1, priority=priority))))
             # One at a time, so arrival order is what this loop says.
-            _wait_for("a job did not queue", lambda n=len(submitted): _queued_count(client) == n)
+            wait_for("a job did not queue", lambda n=len(submitted): _queued_count(client) == n)
         queued = {j.job_id: j for j in client.list_jobs() if j.state == pb.JOB_STATE_QUEUED}
         assert sorted(j.priority for j in queued.values()) == [-5, 0, 0, 10]
         assert blocker.join().final.parameters.steps == 20

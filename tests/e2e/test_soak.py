@@ -18,7 +18,6 @@ import random
 import re
 import threading
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,12 +26,13 @@ import numpy as np
 
 import ovid_client
 from conftest import make_request
-from daemon import DEVICE
+from daemon import DEVICE, wait_for
 from ovid_client import pb
 
 SECONDS = float(os.environ.get("OVID_SOAK_SECONDS", "20"))
 CLIENTS = int(os.environ.get("OVID_SOAK_CLIENTS", "6"))
 WORKERS = int(os.environ.get("OVID_SOAK_WORKERS", "2"))
+OUTCOMES = ("succeeded", "failed", "cancelled", "rejected")  # ovid_requests_total{outcome}
 WATCHERS = 2  # threads that follow other clients' jobs (WatchJob, re-attach) meanwhile
 OOM_STEP = 3  # --fault-oom-at-step: a job that reaches this step fails as out of memory
 # What a request may be: (seed, steps, video_guidance); each runs alone, twice, before the load,
@@ -216,31 +216,6 @@ def _watch_loop(daemon, index, stop_at, references, tally):
             tally.errors.append(f"watcher {index}: {e!r}")
 
 
-def _scrape(daemon):
-    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/metrics",
-                                timeout=10) as reply:
-        return reply.read().decode()
-
-
-def _series(text, name):
-    """{label string: value} of one metric (label string "" when it has none)."""
-    values = {}
-    for m in re.finditer(r"^%s(?:\{([^}]*)\})? (\S+)$" % re.escape(name), text, re.M):
-        values[m.group(1) or ""] = float(m.group(2))
-    return values
-
-
-def _torch_allocated(daemon):
-    return _series(_scrape(daemon), "ovid_torch_allocated_bytes").get("", 0.0)
-
-
-def _wait_for(what, predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
 def _difference(output, references):
     """Why an output is not its reference: the kind whose bytes it has instead (a mix-up), or
     the largest difference from each reference's latents."""
@@ -302,8 +277,8 @@ def test_a_mixed_concurrent_load_ends_every_job_once_with_its_own_output(start_d
             assert again == references[k], (
                 f"kind {k} alone gave other bytes the second time: "
                 f"{_difference(again, references)}")
-        idle = _torch_allocated(daemon)
-        before = _scrape(daemon)
+        idle = daemon.metric("ovid_torch_allocated_bytes")
+        before = {o: daemon.metric("ovid_requests_total", outcome=o) for o in OUTCOMES}
 
         tally = Tally()
         stop_at = time.monotonic() + SECONDS
@@ -334,7 +309,7 @@ def test_a_mixed_concurrent_load_ends_every_job_once_with_its_own_output(start_d
             print(f"soak: {what} checked at +{time.monotonic() - began:.1f} s")
 
         # Afterwards nothing is left queued or running.
-        _wait_for("jobs still queued or running", lambda: all(
+        wait_for("jobs still queued or running", lambda: all(
             j.state in (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
             for j in client.list_jobs()))
         jobs = {j.job_id: j for j in client.list_jobs()}
@@ -382,25 +357,24 @@ def test_a_mixed_concurrent_load_ends_every_job_once_with_its_own_output(start_d
         def logged():
             return Counter(m.group(1) for m in re.finditer(r"job finished .*?job=(\S+)",
                                                             daemon.log()))
-        _wait_for("a job without its log line", lambda: set(logged()) >= set(jobs))
+        wait_for("a job without its log line", lambda: set(logged()) >= set(jobs))
         assert all(n == 1 for n in logged().values()), logged()
         phase("the log lines")
 
         # The counters moved by exactly what the clients saw.
-        after = _scrape(daemon)
-        requests = {k: _series(after, "ovid_requests_total").get(k, 0.0) -
-                    _series(before, "ovid_requests_total").get(k, 0.0)
-                    for k in _series(after, "ovid_requests_total")}
+        requests = {o: daemon.metric("ovid_requests_total", outcome=o) - before[o]
+                    for o in OUTCOMES}
         refused = len(outcomes) - len(admitted) - len(late)
-        assert refused <= requests.get('outcome="rejected"', 0) <= refused + len(late)
-        assert requests.get('outcome="succeeded"', 0) == states[pb.JOB_STATE_SUCCEEDED]
-        assert requests.get('outcome="failed"', 0) == states[pb.JOB_STATE_FAILED]
-        assert requests.get('outcome="cancelled"', 0) == states[pb.JOB_STATE_CANCELLED]
-        assert _series(after, "ovid_queue_depth")[""] == 0
-        assert _series(after, "ovid_requests_running")[""] == 0
+        assert refused <= requests["rejected"] <= refused + len(late)
+        assert requests["succeeded"] == states[pb.JOB_STATE_SUCCEEDED]
+        assert requests["failed"] == states[pb.JOB_STATE_FAILED]
+        assert requests["cancelled"] == states[pb.JOB_STATE_CANCELLED]
+        assert daemon.metric("ovid_queue_depth") == 0
+        assert daemon.metric("ovid_requests_running") == 0
         if DEVICE != "cpu":
             # No device memory left behind by cancelled, failed or timed-out jobs.
-            assert _torch_allocated(daemon) == idle, (idle, _torch_allocated(daemon))
+            allocated = daemon.metric("ovid_torch_allocated_bytes")
+            assert allocated == idle, (idle, allocated)
 
         phase("the counters and memory")
         assert client.health("ovid.v1.Generation") == "SERVING"
