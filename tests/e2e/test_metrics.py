@@ -31,13 +31,17 @@ def test_metrics_match_the_documented_table_and_what_the_daemon_did(start_daemon
         variant = client.model().config.variant
 
     # Observers (metrics, the job log) hear of a job's end just after its client got the last
-    # event, so the final counts may take a moment to show.
+    # event, and a streamed RPC is counted in its OnDone, which gRPC may run after the client has
+    # its status: the final counts may take a moment to show.
     deadline = time.monotonic() + 10
     while True:
         text = daemon.scrape()
         v = metrics_doc.sample_values(text)
         done = metrics_doc.value(v, "ovid_request_duration_seconds_count", outcome="failed")
-        if done == 1 and metrics_doc.value(v, "ovid_requests_running") == 0:
+        generate_rpcs = sum(value for (name, labels), value in v.items()
+                            if name == "ovid_grpc_requests_total"
+                            and ("method", "Generate") in labels)
+        if done == 1 and metrics_doc.value(v, "ovid_requests_running") == 0 and generate_rpcs == 4:
             break
         assert time.monotonic() < deadline, text
         time.sleep(0.1)
