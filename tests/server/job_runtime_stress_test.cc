@@ -247,7 +247,10 @@ TEST(JobRuntimeStressTest, ConcurrentClientsEndEveryJobOnceWithItsOwnResult) {
           case 0:  // cancel its own job at once or a moment later
             if (roll(2)) std::this_thread::sleep_for(std::chrono::microseconds(roll(800)));
             ledger.MarkCancel(s.job->id());
-            EXPECT_TRUE(queue.Cancel(s.job->id()).ok());
+            if (absl::StatusOr<v1::JobStatus> status = queue.Cancel(s.job->id()); !status.ok()) {
+              // Only a job that already ended can have left the store (it keeps few).
+              EXPECT_TRUE(absl::IsNotFound(status.status()) && s.job->finished()) << status.status();
+            }
             break;
           case 1:  // cancel somebody's job, which may be gone from the store by now
             if (std::string other = ledger.Pick(rng); !other.empty()) {
@@ -346,6 +349,80 @@ TEST(JobRuntimeStressTest, ConcurrentClientsEndEveryJobOnceWithItsOwnResult) {
   EXPECT_GT(refused.load(), 0);
   std::printf("stress: %d admitted (%d ran: %d succeeded; %d cancelled, %d timed out), %d refused\n",
               admitted, ran, succeeded, cancelled, timed_out, refused.load());
+}
+
+
+// SIGTERM under load: Drain starts while clients are still submitting and following. Every job
+// admitted before it ends exactly once (finished or cancelled for the shutdown), every later
+// Submit is refused with UNAVAILABLE, and nothing is left running or reserved.
+TEST(JobRuntimeStressTest, DrainUnderLoadEndsEveryAdmittedJobAndRefusesTheRest) {
+  TrackingPipeline pipeline({.step_delay = absl::Milliseconds(2)});
+  JobStore store(absl::Hours(1), kKeptFinished);
+  CountingObserver observer(pipeline);
+  JobQueue queue(pipeline, store,
+                 {.max_queue = 8, .workers = kWorkers, .observer = &observer});
+  std::atomic<int> refused_full{0}, refused_draining{0};
+  std::vector<std::vector<Submitted>> submitted(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      std::mt19937_64 rng(99 + c);
+      for (int n = 0;; ++n) {
+        Submitted s{.seed = static_cast<uint64_t>(c) * 1000000 + n,
+                    .steps = 1 + static_cast<uint32_t>(rng() % 4)};
+        GenerationRequest request;
+        request.seed = s.seed;
+        request.steps = s.steps;
+        absl::StatusOr<std::shared_ptr<Job>> job =
+            queue.Submit(request, absl::StrCat("d", c, "-", n),
+                         {.priority = static_cast<int32_t>(rng() % 5) - 2});
+        if (job.ok()) {
+          s.job = *job;
+          // Half the clients follow each job to its end before the next; the rest fire away.
+          if (c % 2 == 0) ExpectWholeLog(s, WaitToEnd(*s.job, 0), absl::StrCat("d", c, "-", n));
+          submitted[c].push_back(std::move(s));
+        } else if (absl::IsUnavailable(job.status())) {
+          ++refused_draining;
+          return;  // the server is going away: this client stops
+        } else {
+          EXPECT_EQ(job.status().code(), absl::StatusCode::kResourceExhausted) << job.status();
+          ++refused_full;
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // A short grace: some jobs finish in it, the rest are cancelled for the shutdown.
+  queue.Drain(absl::Milliseconds(5));
+  for (std::thread& t : clients) t.join();
+  EXPECT_TRUE(absl::IsUnavailable(queue.Submit({}, "late").status()));
+
+  int admitted = 0, succeeded = 0, shut_down = 0;
+  for (const auto& mine : submitted) {
+    for (const Submitted& s : mine) {
+      ++admitted;
+      ASSERT_TRUE(s.job->finished()) << s.job->id();
+      EXPECT_EQ(observer.finished(s.job->id()), 1) << s.job->id();
+      std::vector<v1::GenerateEvent> events = WaitToEnd(*s.job, 0);
+      ExpectWholeLog(s, events, s.job->client_request_id());
+      if (events.back().has_final()) {
+        ++succeeded;
+      } else {
+        ++shut_down;
+        EXPECT_EQ(events.back().error().code(), static_cast<int>(absl::StatusCode::kCancelled));
+      }
+    }
+  }
+  EXPECT_EQ(refused_draining.load(), kClients);  // every client saw the refusal and stopped
+  EXPECT_EQ(observer.ended_while_running(), 0);
+  EXPECT_EQ(queue.queued(), 0u);
+  EXPECT_EQ(queue.running(), 0u);
+  EXPECT_EQ(queue.vram_reserved_bytes(), 0u);
+  EXPECT_GT(succeeded, 0);
+  EXPECT_GT(shut_down, 0);
+  std::printf("drain: %d admitted (%d succeeded, %d cancelled by the drain), %d refused full\n",
+              admitted, succeeded, shut_down, refused_full.load());
 }
 
 }  // namespace
