@@ -79,17 +79,18 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
   state->stage = "denoise";
   sink.OnProgress({"denoise", 0, p.steps, SecondsSince(in.job_start), 0});
 
-  // Contexts: positive for both towers; each tower's negative where given, else the positive
-  // (only allowed where that tower's guidance is 1, so the guided result does not depend on it).
+  // Contexts: positive for both towers, and each tower's negative whenever the negative pass
+  // runs (PlanJob gives both then: the request's or Ovi's defaults).
   const TextContexts& text = in.text;
   OVID_ASSIGN_OR_RETURN(ovi::OviContextCache positive,
                         model.PrepareContext(text.positive, text.positive));
   ovi::OviContextCache negative;
   if (!plan.Unguided()) {
-    OVID_ASSIGN_OR_RETURN(
-        negative, model.PrepareContext(
-                      text.video_negative.defined() ? text.video_negative : text.positive,
-                      text.audio_negative.defined() ? text.audio_negative : text.positive));
+    if (!text.video_negative.defined() || !text.audio_negative.defined()) {
+      return absl::InternalError("the negative pass runs but a tower's negative context is missing");
+    }
+    OVID_ASSIGN_OR_RETURN(negative,
+                          model.PrepareContext(text.video_negative, text.audio_negative));
   }
 
   // Ovi's noise: bf16 randn from a generator seeded with `seed`, one per tower, then the model

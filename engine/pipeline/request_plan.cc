@@ -92,11 +92,14 @@ absl::Status PromptNeedsEncoder(const std::string& field) {
 }
 
 // A negative Conditioning: an embedding is checked; a prompt needs the encoder; absence means
-// Ovi's default negative prompt where that tower is guided (needs the encoder too), and "the
-// positive" where its guidance is 1 (the guided result then does not depend on it).
+// A tower's negative: the request's, else Ovi's default negative prompt (needs the encoder)
+// whenever the negative pass runs at all. That pass runs both towers together, and each tower
+// cross-attends to the other's hidden states, so an unguided tower's negative context still
+// shapes the guided tower's negative prediction: Ovi always gives both towers their negatives.
+// Only with both scales at 1 (no negative pass) are the negatives unused.
 absl::StatusOr<TextInput> NegativeInput(const Conditioning& c, const std::string& field,
-                                        const char* guidance_field, float guidance,
-                                        const char* default_prompt, const ModelLimits& limits) {
+                                        const EffectiveParameters& p, const char* default_prompt,
+                                        const ModelLimits& limits) {
   TextInput in;
   if (const auto* e = std::get_if<TextEmbedding>(&c)) {
     if (absl::Status s = CheckEmbedding(*e, field, limits); !s.ok()) return s;
@@ -109,13 +112,14 @@ absl::StatusOr<TextInput> NegativeInput(const Conditioning& c, const std::string
     in.prompt = *prompt;
     return in;
   }
-  if (guidance == 1.0f) return in;
+  if (p.video_guidance == 1.0f && p.audio_guidance == 1.0f) return in;
   if (!limits.text_encoder) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(field, " is not given and ", guidance_field, " is ", guidance,
-                     ": the default negative prompt (\"", default_prompt,
-                     "\") needs the text encoder, which is not loaded; pass ", field,
-                     ".embedding, or set ", guidance_field, " to 1 to run without a negative"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        field, " is not given and the negative pass runs (video_guidance ", p.video_guidance,
+        ", audio_guidance ", p.audio_guidance,
+        "): it needs a negative for both towers, and the default negative prompt (\"",
+        default_prompt, "\") needs the text encoder, which is not loaded; pass ", field,
+        ".embedding, or set both guidance scales to 1 to run without negatives"));
   }
   in.prompt = default_prompt;
   return in;
@@ -227,13 +231,11 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
     plan.positive.embedding = e;
   }
   absl::StatusOr<TextInput> vn =
-      NegativeInput(request.video_negative, "video_negative", "video_guidance", p.video_guidance,
-                    kDefaultVideoNegative, limits);
+      NegativeInput(request.video_negative, "video_negative", p, kDefaultVideoNegative, limits);
   if (!vn.ok()) return vn.status();
   plan.video_negative = *std::move(vn);
   absl::StatusOr<TextInput> an =
-      NegativeInput(request.audio_negative, "audio_negative", "audio_guidance", p.audio_guidance,
-                    kDefaultAudioNegative, limits);
+      NegativeInput(request.audio_negative, "audio_negative", p, kDefaultAudioNegative, limits);
   if (!an.ok()) return an.status();
   plan.audio_negative = *std::move(an);
 

@@ -40,14 +40,13 @@ struct ModelLimits {
   bool media = false;              // this build can encode MP4/WAV/PNG and read PNG/JPEG
 };
 
-// Ovi's default negative prompts (inference_fusion.yaml), used when a guided tower's negative
-// is not given and the text encoder is loaded.
+// Ovi's default negative prompts (inference_fusion.yaml), used when a tower's negative is not
+// given, the negative pass runs (either guidance scale is not 1) and the text encoder is loaded.
 inline constexpr char kDefaultVideoNegative[] = "jitter, bad hands, blur, distortion";
 inline constexpr char kDefaultAudioNegative[] = "robotic, muffled, echo, distorted";
 
 // One text input of a job: an embedding from the request, or a prompt for the text encoder, or
-// neither (a negative that is the positive: allowed only where that tower's guidance is 1, so
-// the guided result does not depend on it).
+// neither (a negative when both guidance scales are 1: there is no negative pass).
 struct TextInput {
   const TextEmbedding* embedding = nullptr;
   std::optional<std::string> prompt;

@@ -139,6 +139,33 @@ ModelLimits AllStagesLimits() {
   return l;
 }
 
+// One tower at guidance 1 does not make its negative unused: the negative pass runs both towers,
+// which cross-attend to each other, so Ovi gives each its negative (a bug here once substituted
+// the positive prompt, changing the guided tower's output).
+TEST(PipelinePlanTest, OneGuidedTowerStillGivesBothTowersTheirNegatives) {
+  GenerationRequest r = Valid();
+  r.video_negative = std::monostate();
+  r.video_guidance = 1.0f;
+  r.audio_guidance = 3.0f;
+  const absl::Status s = PlanJob(r, TinyLimits()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("video_negative is not given and the negative pass runs "
+                             "(video_guidance 1, audio_guidance 3)"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.message().find("pass video_negative.embedding"), std::string::npos) << s;
+
+  r.conditioning = std::string("a cat <AUDCAP>purring<ENDAUDCAP>");
+  r.audio_negative = std::monostate();
+  r.video_guidance = 4.0f;
+  r.audio_guidance = 1.0f;
+  absl::StatusOr<JobPlan> plan = PlanJob(r, AllStagesLimits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->Unguided());
+  EXPECT_EQ(*plan->video_negative.prompt, kDefaultVideoNegative);
+  EXPECT_EQ(*plan->audio_negative.prompt, kDefaultAudioNegative);
+}
+
 TEST(PipelinePlanTest, PromptsAndDefaultNegativesWithTheTextEncoder) {
   GenerationRequest r = Valid();
   r.conditioning = std::string("a cat <AUDCAP>purring<ENDAUDCAP>");
