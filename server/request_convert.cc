@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,8 +19,11 @@ absl::StatusOr<Conditioning> ToConditioning(const v1::Conditioning& wire, const 
       return Conditioning{};
     case v1::Conditioning::kPrompt:
       if (wire.prompt().empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(field, ".prompt is empty; give a prompt or leave ", field, " unset"));
+        // Unset means "Ovi's default" for a negative; the positive has no default.
+        const bool negative = std::string_view(field) != "conditioning";
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ".prompt is empty; give a prompt",
+            negative ? absl::StrCat(" or leave ", field, " unset for the default") : ""));
       }
       return Conditioning{wire.prompt()};
     case v1::Conditioning::kEmbedding: {

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/media/media_input.h"  // kMaxSide only (a constant; no library needed)
+#include "engine/text/prompt_clean.h"
 
 namespace ovid::pipeline {
 namespace {
@@ -79,11 +80,24 @@ absl::Status CheckEmbedding(const TextEmbedding& e, const std::string& field,
 // cannot tie up a worker and gigabytes of host memory for tokens that are thrown away.
 constexpr size_t kMaxPromptBytes = 64 * 1024;
 
-absl::Status CheckPromptSize(const std::string& prompt, const std::string& field) {
-  if (prompt.size() <= kMaxPromptBytes) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(field, ".prompt is ", prompt.size(),
-                                                 " bytes; at most ", kMaxPromptBytes,
-                                                 " (the model reads 512 tokens of it)"));
+// What a prompt must pass without a tokenizer, so the request is refused at admission rather
+// than after queueing: its size, valid UTF-8, and some text left after Ovi's cleaning. A prompt
+// of spaces or "&nbsp;" would condition on nothing, like "", which the API refuses too.
+absl::Status CheckPromptText(const std::string& prompt, const std::string& field) {
+  if (prompt.size() > kMaxPromptBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".prompt is ", prompt.size(),
+                                                   " bytes; at most ", kMaxPromptBytes,
+                                                   " (the model reads 512 tokens of it)"));
+  }
+  absl::StatusOr<std::string> cleaned = text::CleanPrompt(prompt);
+  if (!cleaned.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".prompt: ", cleaned.status().message()));
+  }
+  if (cleaned->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".prompt has no text: it is only whitespace once HTML entities are decoded"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PromptNeedsEncoder(const std::string& field) {
@@ -108,7 +122,7 @@ absl::StatusOr<TextInput> NegativeInput(const Conditioning& c, const std::string
   }
   if (const auto* prompt = std::get_if<std::string>(&c)) {
     if (!limits.text_encoder) return PromptNeedsEncoder(field);
-    if (absl::Status s = CheckPromptSize(*prompt, field); !s.ok()) return s;
+    if (absl::Status s = CheckPromptText(*prompt, field); !s.ok()) return s;
     in.prompt = *prompt;
     return in;
   }
@@ -222,7 +236,7 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
   }
   if (const auto* prompt = std::get_if<std::string>(&request.conditioning)) {
     if (!limits.text_encoder) return PromptNeedsEncoder("conditioning");
-    if (absl::Status s = CheckPromptSize(*prompt, "conditioning"); !s.ok()) return s;
+    if (absl::Status s = CheckPromptText(*prompt, "conditioning"); !s.ok()) return s;
     plan.positive.prompt = *prompt;
     plan.positive.positive_prompt = true;
   }

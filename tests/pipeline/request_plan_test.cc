@@ -166,6 +166,37 @@ TEST(PipelinePlanTest, OneGuidedTowerStillGivesBothTowersTheirNegatives) {
   EXPECT_EQ(*plan->audio_negative.prompt, kDefaultAudioNegative);
 }
 
+// Prompts that clean to nothing, or are not UTF-8, are refused at admission with the field's
+// name, as "" is by the API: before, "   " ran a whole job conditioned on no text.
+TEST(PipelinePlanTest, BlankOrMalformedPromptsAreRefusedWithTheirField) {
+  struct Case {
+    const char* name;
+    void (*mutate)(GenerationRequest&);
+    const char* message;
+  };
+  const Case cases[] = {
+      {"spaces", [](GenerationRequest& r) { r.conditioning = std::string("   "); },
+       "conditioning.prompt has no text"},
+      {"entities", [](GenerationRequest& r) { r.video_negative = std::string("&nbsp;\n\t"); },
+       "video_negative.prompt has no text"},
+      {"unicode space", [](GenerationRequest& r) { r.audio_negative = std::string("\u3000"); },
+       "audio_negative.prompt has no text"},
+      {"bad utf-8", [](GenerationRequest& r) { r.conditioning = std::string("a cat \xff"); },
+       "conditioning.prompt: "},
+  };
+  for (const Case& c : cases) {
+    GenerationRequest r = Valid();
+    r.conditioning = std::string("a cat");
+    c.mutate(r);
+    const absl::Status s = PlanJob(r, AllStagesLimits()).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.name << ": " << s;
+    EXPECT_NE(s.message().find(c.message), std::string::npos) << c.name << ": " << s;
+  }
+  GenerationRequest r = Valid();
+  r.conditioning = std::string("  a cat  ");
+  EXPECT_TRUE(PlanJob(r, AllStagesLimits()).ok());
+}
+
 TEST(PipelinePlanTest, PromptsAndDefaultNegativesWithTheTextEncoder) {
   GenerationRequest r = Valid();
   r.conditioning = std::string("a cat <AUDCAP>purring<ENDAUDCAP>");
