@@ -24,6 +24,11 @@ absl::StatusOr<at::Tensor> DecodeVideo(const wan_vae::WanVae& vae, const at::Ten
                                        int64_t chunk_frames,
                                        std::function<absl::Status(int64_t, int64_t)> on_chunk);
 
+// An RGB image (rows of width * 3 bytes) as Ovi's tensor ops normalize it, on the host:
+// [1, 3, height, width] bf16 of (x / 255 in f32, rounded to bf16) * 2 - 1, rounded after each
+// step. Peak host memory is the bf16 result plus one band of rows.
+at::Tensor NormalizeFrame(const uint8_t* rgb, int64_t image_width, int64_t image_height);
+
 // An RGB image (rows of width * 3 bytes) as Ovi feeds it to the VAE: /255, bf16, * 2 - 1,
 // bicubic-resized to width x height in bf16 (align_corners=False, no clamp), then encoded:
 // the clean latent of frame 0, [48, 1, height/16, width/16] in the VAE's dtype on its device.

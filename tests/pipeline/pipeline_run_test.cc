@@ -1,15 +1,18 @@
 // Whole jobs through LoadOviPipeline / Run on the tiny model (CPU, f32, 128x128_5s): what Run
 // reports, the LATENTS output, determinism, equality with the sampling loop driven directly,
 // concurrent workers, batched guidance, Describe/Vram/Warmup/EstimateVram, load errors.
+#include <ATen/ops/equal.h>
 #include <ATen/ops/from_blob.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <vector>
 #include <thread>
 
 #include "engine/gguf/safetensors_file.h"
 #include "engine/models/ovi/ovi_model.h"
 #include "engine/pipeline/denoise_job.h"
+#include "engine/pipeline/video_stage.h"
 #include "engine/sampling/noise.h"
 #include "engine/sampling/sample_loop.h"
 #include "tests/engine/engine_test_util.h"
@@ -403,6 +406,22 @@ TEST(PipelineRunTest, AnOffloadedDenoiserInCacheModeIsEstimatedWithItsCachedCopi
   absl::StatusOr<uint64_t> a = (*with_cache)->EstimateVram(r), b = (*without)->EstimateVram(r);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(*a - *b, cache);
+}
+
+// The first frame's normalization, band by band and in place, equals the original's chain of
+// whole-frame tensor ops bit for bit, at a height that is not a multiple of the band.
+TEST(PipelineRunTest, FirstFrameNormalizationMatchesTheWholeFrameChain) {
+  const int64_t width = 37, height = 601;
+  std::vector<uint8_t> rgb(static_cast<size_t>(width * height * 3));
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>((i * 7919u + 13u) % 256u);
+  at::Tensor pixels =
+      at::from_blob(rgb.data(), {height, width, 3}, at::TensorOptions().dtype(at::kByte));
+  at::Tensor expected = pixels.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0);
+  expected = expected.to(at::kBFloat16).mul(2).sub(1);
+  at::Tensor got = pipeline::NormalizeFrame(rgb.data(), width, height);
+  ASSERT_EQ(got.sizes(), expected.sizes());
+  EXPECT_EQ(got.scalar_type(), at::kBFloat16);
+  EXPECT_TRUE(at::equal(got, expected));
 }
 
 }  // namespace
