@@ -240,6 +240,13 @@ absl::Status PthFile::Load() {
                                                      ") has no record ", record));
     }
     OVID_ASSIGN_OR_RETURN(std::span<const uint8_t> data, zip_->Data(*e));
+    // A storage's element count comes from the pickle: bound it before multiplying, or a huge
+    // one wraps to a small byte count and views index far past the record.
+    if (s->numel > kMaxElements) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path_, ": storage '", s->text, "' (data.pkl byte ", s->offset, ") claims ", s->numel,
+          " elements; at most ", kMaxElements));
+    }
     const uint64_t need = s->dtype ? static_cast<uint64_t>(s->numel) * StDtypeBytes(*s->dtype) : 0;
     if (data.size() < need) {
       return absl::InvalidArgumentError(

@@ -110,6 +110,11 @@ std::string Str(const std::string& s) {
   return out + s;
 }
 std::string Int(int64_t v) {
+  if (v < INT32_MIN || v > INT32_MAX) {  // LONG1: 8 bytes of little-endian two's complement
+    std::string out = "\x8a\x08";
+    Put(&out, static_cast<uint64_t>(v), 8);
+    return out;
+  }
   std::string out = "J";
   Put(&out, static_cast<uint64_t>(v), 4);
   return out;
@@ -264,6 +269,18 @@ TEST(PthFileTest, ViewsOutsideTheirStorageFail) {
   const absl::Status s = TensorsError(bytes);
   EXPECT_THAT(s.ToString(), HasSubstr("tensor 'w'"));
   EXPECT_THAT(s.ToString(), HasSubstr("reaches element 7 of storage '0', which has 6"));
+}
+
+// A storage claiming 2^62 float elements once wrapped its byte count to 0, so a 16-byte record
+// passed the size check and views read past it (a segfault in ovid-gguf convert).
+TEST(PthFileTest, AStorageWhoseByteCountWouldOverflowIsRefused) {
+  const std::vector<uint8_t> bytes =
+      Archive(Dict({{"w", Tensor("FloatStorage", "0", int64_t{1} << 62, 0, {64}, {1})}}),
+              {{"0", std::string(16, '\0')}});
+  const absl::Status s = OpenError(bytes);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.ToString(), HasSubstr("storage '0'"));
+  EXPECT_THAT(s.ToString(), HasSubstr("claims 4611686018427387904 elements"));
 }
 
 TEST(PthFileTest, EmptyTensorsNeedNoStorageBytes) {
