@@ -132,6 +132,20 @@ TEST(OviLayoutTest, InfersTheConfigFromShapes) {
   absl::StatusOr<OviConfig> none = InferOviConfig(lookup, {"video_model.head.modulation"}, 128);
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("num_layers"), std::string::npos);
+  // One stray key with a huge block index is refused by name before any layout is built for it
+  // (it once sized a layout of billions of entries); INT_MAX itself must not overflow.
+  for (const char* stray : {"video_model.blocks.2147483646.norm3.weight",
+                            "audio_model.blocks.2147483647.norm3.weight"}) {
+    std::vector<std::string> with_stray = names;
+    with_stray.push_back(stray);
+    absl::StatusOr<OviConfig> huge = InferOviConfig(lookup, with_stray, 64);
+    ASSERT_FALSE(huge.ok()) << stray;
+    EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(huge.status().message().find(stray), std::string::npos) << huge.status();
+    EXPECT_NE(huge.status().message().find("most blocks a model may have (1024)"),
+              std::string::npos)
+        << huge.status();
+  }
 }
 
 TEST(OviLayoutTest, ReportsEveryMismatchInOneMessage) {

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <map>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -184,15 +186,25 @@ absl::StatusOr<int64_t> ProbeDim(const ShapeLookup& shape_of, const char* field,
       "cannot infer Ovi ", field, " from the tensor shapes: tried ", absl::StrJoin(tried, ", ")));
 }
 
-// Largest block index + 1 among "<tower>.blocks.N." keys; 0 if there are none.
-int CountLayers(const std::vector<std::string>& names) {
-  int layers = 0;
+// Largest block index + 1 among "<tower>.blocks.N." keys (0 if there are none), and the key
+// that has it.
+std::pair<int64_t, std::string> CountLayers(const std::vector<std::string>& names) {
+  int64_t layers = 0;
+  std::string from;
   for (const std::string& name : names) {
     const std::optional<OviKeyInfo> info = ClassifyOviKey(name);
-    if (info && info->part == OviPart::kBlock) layers = std::max(layers, info->layer + 1);
+    if (info && info->part == OviPart::kBlock && int64_t{info->layer} + 1 > layers) {
+      layers = int64_t{info->layer} + 1;
+      from = name;
+    }
   }
-  return layers;
+  return {layers, from};
 }
+
+// Ovi has 30 blocks a tower. The layout has ~70 entries a block, so one stray key such as
+// "video_model.blocks.2147483646.norm3.weight" must not size it: that took hundreds of MB per
+// 10,000 blocks before the missing tensors were reported.
+constexpr int64_t kMaxOviLayers = 1024;
 
 void AppendCapped(const std::vector<std::string>& items, const char* what,
                   std::vector<std::string>* parts) {
@@ -376,10 +388,16 @@ std::optional<OviKeyInfo> ClassifyOviKey(std::string_view name) {
 absl::StatusOr<OviConfig> InferOviConfig(const ShapeLookup& shape_of,
                                          const std::vector<std::string>& names, int64_t head_dim) {
   OviConfig c;
-  c.num_layers = CountLayers(names);
+  const auto [layers, deepest] = CountLayers(names);
+  c.num_layers = layers;
   if (c.num_layers == 0) {
     return absl::InvalidArgumentError(
         "cannot infer Ovi num_layers: no video_model.blocks.N.* or audio_model.blocks.N.* keys");
+  }
+  if (c.num_layers > kMaxOviLayers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block index ", c.num_layers - 1, " in '", deepest,
+                     "' is past the most blocks a model may have (", kMaxOviLayers, ")"));
   }
   // Each field is read from the first key that has it, so one missing tensor is reported by
   // the layout check instead of making the inference fail.
