@@ -28,13 +28,17 @@ int64_t TensorBytes(GgmlType type, const std::vector<int64_t>& shape) {
   return row == 0 ? 0 : n / row * GgmlRowBytes(type, row);
 }
 
-absl::StatusOr<std::string> WriteTestGguf(const std::string& file_name,
-                                          std::vector<TestTensor> tensors) {
+absl::StatusOr<std::string> WriteTestGguf(
+    const std::string& file_name, std::vector<TestTensor> tensors,
+    std::vector<std::pair<std::string, gguf::Value>> metadata) {
   const char* dir = std::getenv("TEST_TMPDIR");
   // The pid keeps parallel ctest processes (one per test case) off each other's files.
   const std::string path =
       absl::StrCat(dir != nullptr ? dir : "/tmp", "/ovid_", getpid(), "_", file_name);
   gguf::GgufWriter writer;
+  for (auto& [key, value] : metadata) {
+    if (absl::Status s = writer.AddMetadata(key, std::move(value)); !s.ok()) return s;
+  }
   uint32_t seed = 1;
   for (TestTensor& t : tensors) {
     int64_t n = 1;

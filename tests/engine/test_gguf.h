@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/gguf/metadata.h"
 #include "kernels/ggml_types.h"
 
 namespace ovid::testing {
@@ -25,9 +27,11 @@ struct TestTensor {
 // Deterministic N(0, scale^2)-ish values.
 std::vector<float> RandomValues(int64_t n, uint32_t seed, float scale = 0.05f);
 
-// Writes `tensors` to a fresh file under the test temp dir; returns its path.
-absl::StatusOr<std::string> WriteTestGguf(const std::string& file_name,
-                                          std::vector<TestTensor> tensors);
+// Writes `tensors` (and `metadata`, in order) to a fresh file under the test temp dir; returns
+// its path.
+absl::StatusOr<std::string> WriteTestGguf(
+    const std::string& file_name, std::vector<TestTensor> tensors,
+    std::vector<std::pair<std::string, gguf::Value>> metadata = {});
 
 // The bytes a tensor of `type` and `shape` occupies in the file.
 int64_t TensorBytes(GgmlType type, const std::vector<int64_t>& shape);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -292,6 +293,41 @@ TEST(OviModelLoadTest, MissingUnexpectedAndMisshapedTensorsAreNamed) {
   EXPECT_NE(message.find("video_model.blocks.2.norm3.weight is [255]"), std::string::npos)
       << message;
   EXPECT_NE(message.find("video_model.extra.weight"), std::string::npos) << message;
+}
+
+// Values that would load and then compute garbage are refused at load, naming what is wrong:
+// an integer tensor among the parameters (it truncated the activations it met) and an audio
+// rope scale that is not a positive number.
+TEST(OviModelLoadTest, IntegerParametersAndABadAudioRopeScaleAreRefused) {
+  std::vector<TestTensor> tensors = TinyTensors();
+  for (TestTensor& t : tensors) {
+    if (t.name == "video_model.patch_embedding.weight") {
+      t.type = GgmlType::kI32;
+      t.zero_bytes = true;
+    }
+  }
+  absl::StatusOr<std::string> path = WriteTestGguf("ovi_int.gguf", tensors);
+  ASSERT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<std::unique_ptr<OviModel>> model = OviModel::Load(*path, Quiet());
+  std::remove(path->c_str());
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(model.status().message().find(
+                "tensor 'video_model.patch_embedding.weight' is i32; Ovi's parameters are "
+                "floating point"),
+            std::string::npos)
+      << model.status();
+
+  for (const float scale : {std::nanf(""), INFINITY, 0.0f, -1.0f}) {
+    path = WriteTestGguf("ovi_scale.gguf", TinyTensors(),
+                         {{"ovi.audio_rope_scale", gguf::Value::F32(scale)}});
+    ASSERT_TRUE(path.ok()) << path.status();
+    model = OviModel::Load(*path, Quiet());
+    std::remove(path->c_str());
+    ASSERT_FALSE(model.ok()) << scale;
+    EXPECT_NE(model.status().message().find("ovi.audio_rope_scale"), std::string::npos)
+        << model.status();
+  }
 }
 
 // Files from `ovid-gguf synth --preset ovi-tiny` (the real writer and quantization rules).

@@ -1,5 +1,6 @@
 #include "engine/models/ovi/ovi_weights.h"
 
+#include <cmath>
 #include <map>
 #include <optional>
 
@@ -143,6 +144,22 @@ absl::StatusOr<OviModelSpec> ReadOviModelSpec(const gguf::GgufFile& file,
                         OptionalMeta<int64_t>(file, "ovi.text_len", &gguf::GgufFile::GetInt));
   spec.variant = variant.value_or(fallback_variant);
   spec.audio_rope_scale = scale.value_or(0.19676);
+  // It scales the audio tower's rotary positions: NaN, Inf or <= 0 would run and give garbage.
+  if (!std::isfinite(spec.audio_rope_scale) || spec.audio_rope_scale <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        file.path(), ": ovi.audio_rope_scale ", spec.audio_rope_scale, " must be finite and > 0"));
+  }
+  // Every Ovi parameter is real-valued: an integer tensor would load and then truncate the
+  // activations it meets (or fail inside a forward pass without a name).
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    const bool integer = t.type == GgmlType::kI8 || t.type == GgmlType::kI16 ||
+                         t.type == GgmlType::kI32 || t.type == GgmlType::kI64;
+    if (integer && ClassifyOviKey(t.name).has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(file.path(), ": tensor '", t.name, "' is ",
+                                                     GgmlTypeName(t.type),
+                                                     "; Ovi's parameters are floating point"));
+    }
+  }
   spec.text_len = text_len.value_or(512);
   if (spec.text_len <= 0 || spec.text_len > (int64_t{1} << 20)) {
     return absl::InvalidArgumentError(
