@@ -193,6 +193,16 @@ VramSnapshot OviPipeline::Vram() const {
 }
 
 absl::Status OviPipeline::Warmup() {
+  absl::Status warm = WarmupSlots();
+  // An offloaded denoiser was loaded for the warm-up and is gone again. Its blocks would stay
+  // reserved by the caching allocator, and the daemon's automatic budget (free device memory
+  // just after this) would count them as used while every job's estimate counts its load too:
+  // hand them back as Load does.
+  if (options_.offload.denoiser) ReleaseCachedMemory(device_);
+  return warm;
+}
+
+absl::Status OviPipeline::WarmupSlots() {
   // Hold every slot, so each one runs once (and no job interleaves).
   std::vector<WorkerPool::Lease> leases;
   for (size_t i = 0; i < pool_->size(); ++i) leases.push_back(pool_->Acquire());

@@ -39,6 +39,8 @@ class OviPipeline final : public LoadedPipeline {
  private:
   OviPipeline() = default;
   void Describe(const PipelineOptions& options, const ovi::OviModel& model);
+  // Warmup's passes, one per worker slot; the model they acquired is released on return.
+  absl::Status WarmupSlots();
   // A planned job's device memory for admission, and whether it batches its guidance passes
   // (PipelineOptions::batch_guidance); EstimateVram and Run share it, so the job runs the way
   // it was admitted.
