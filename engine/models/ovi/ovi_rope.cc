@@ -10,7 +10,10 @@
 #include <ATen/ops/stack.h>
 #include <ATen/ops/zeros.h>
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "engine/ops/shared_tensors.h"
 
 namespace ovid::ovi {
 namespace {
@@ -86,9 +89,17 @@ RopeTable RopeCache::Lookup(const std::string& key, Make make) {
       }
       tables_.erase(oldest);
     }
-    it = tables_.emplace(key, Entry{make(), 0}).first;
+    RopeTable made = make();
+    // Made on this worker's stream while other workers read the cache on theirs: its values
+    // must be there before it is shared (a device error shows in the caller's next op).
+    if (!ops::WaitForCurrentStream(made.cos.device(), "RoPE table").ok()) return made;
+    it = tables_.emplace(key, Entry{std::move(made), 0}).first;
   }
   it->second.last_use = ++uses_;
+  // Perhaps made on another worker's stream: an evicted table's memory must outlast the reads
+  // this worker queues, or that stream's allocator could hand it out under them.
+  ops::MarkReadOnCurrentStream(it->second.table.cos);
+  ops::MarkReadOnCurrentStream(it->second.table.sin);
   return it->second.table;
 }
 
