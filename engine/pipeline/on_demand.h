@@ -67,12 +67,15 @@ class OnDemand {
 
   // The instance, loading it if needed. Holding the pointer keeps it loaded.
   absl::StatusOr<std::shared_ptr<T>> Acquire() {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (resident_) return resident_;
-    if (std::shared_ptr<T> live = shared_.lock()) return live;
+    if (std::shared_ptr<T> live = Peek()) return live;
+    // One load at a time, under its own lock: a load takes seconds (an offloaded denoiser's
+    // upload), and Peek (the metrics scrape, GetModel) must not wait for it.
+    std::lock_guard<std::mutex> load_lock(load_mu_);
+    if (std::shared_ptr<T> live = Peek()) return live;  // loaded while this call waited
     absl::StatusOr<std::unique_ptr<T>> built = loader_();
     if (!built.ok()) return built.status();
     OVID_RETURN_IF_ERROR(ops::WaitForCurrentStream(device_, "loading a stage"));
+    std::lock_guard<std::mutex> lock(mu_);
     if (!offload_) {
       resident_ = std::shared_ptr<T>(std::move(*built));
       return resident_;
@@ -87,7 +90,8 @@ class OnDemand {
     return instance;
   }
 
-  // The resident instance without loading (null when offloaded and not in use).
+  // The resident instance without loading (null when offloaded and not in use, or while it is
+  // being loaded).
   std::shared_ptr<T> Peek() const {
     std::lock_guard<std::mutex> lock(mu_);
     return resident_ ? resident_ : shared_.lock();
@@ -97,7 +101,8 @@ class OnDemand {
   Loader loader_;
   bool offload_ = false;
   c10::Device device_ = c10::Device(c10::kCPU);
-  mutable std::mutex mu_;
+  std::mutex load_mu_;     // held for a whole load
+  mutable std::mutex mu_;  // held only to read or set the pointers below
   std::shared_ptr<T> resident_;
   std::weak_ptr<T> shared_;
 };
