@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 #include <vector>
@@ -163,6 +164,47 @@ TEST(Umt5Layout, HeadsThatDoNotDivideTheWidthAreRefused) {
   absl::Status s = ReadUmt5Spec(shapes, "x.gguf").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(s.message(), "does not split into 5 heads")) << s;
+}
+
+// One stray key with a huge block index is refused by name before a layout is sized by it (it
+// once took gigabytes, then bad_alloc); an infinite or huge eps is refused (+Inf zeroed every
+// embedding).
+TEST(Umt5Layout, AStrayDeepBlockAndAnAbsurdEpsAreRefused) {
+  std::vector<NamedShape> shapes = Shapes(Layout(Umt5TinyConfig(), Umt5Layout::kGguf));
+  shapes.push_back({"enc.blk.999999.attn_norm.weight", {64}});
+  for (const absl::Status& s :
+       {ReadUmt5Spec(shapes, "x.gguf").status(), ExpectUmt5Tensors(shapes, "x.gguf").status(),
+        InferUmt5Config(shapes, Umt5Layout::kGguf, "x.gguf").status()}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), "block index 999999 in "
+                                               "'enc.blk.999999.attn_norm.weight'"))
+        << s;
+  }
+  for (const double eps : {double{INFINITY}, 1.0, 0.0}) {
+    Umt5Config c = Umt5TinyConfig();
+    c.eps = eps;
+    EXPECT_FALSE(c.Validate().ok()) << eps;
+  }
+}
+
+// Integer tensors where UMT5 has real-valued parameters are refused at load, naming the tensor
+// (they loaded and encoded garbage without an error).
+TEST(Umt5Layout, IntegerParametersAreRefusedNamingTheTensor) {
+  std::vector<ovid::testing::TestTensor> tensors = testing::TinyUmt5Tensors(Umt5Layout::kGguf);
+  for (ovid::testing::TestTensor& t : tensors) {
+    if (t.name == "enc.blk.0.attn_q.weight") {
+      t.type = GgmlType::kI32;
+      t.zero_bytes = true;
+    }
+  }
+  absl::StatusOr<std::string> path = testing::WriteUmt5Gguf("layout_int.gguf", tensors);
+  ASSERT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<std::unique_ptr<gguf::GgufFile>> file = gguf::GgufFile::Open(*path);
+  ASSERT_TRUE(file.ok()) << file.status();
+  const absl::Status s = ReadUmt5Spec(**file).status();
+  std::remove(path->c_str());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "tensor 'enc.blk.0.attn_q.weight' is i32")) << s;
 }
 
 TEST(Umt5Layout, ReadsAWrittenGgufAndItsEpsilon) {

@@ -21,7 +21,11 @@ absl::Status Umt5Config::Validate() const {
                                                    " must be a multiple of 4 and max_distance ",
                                                    max_distance, " larger than buckets/4"));
   }
-  if (!(eps > 0)) return absl::InvalidArgumentError("UMT5 config: eps must be positive");
+  // +Inf passed "> 0" and zeroed every embedding; real models use 1e-6.
+  if (!(eps > 0) || !(eps < 1e-2)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("UMT5 config: eps ", eps, " must be positive and below 0.01"));
+  }
   return absl::OkStatus();
 }
 

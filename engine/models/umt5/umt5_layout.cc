@@ -5,6 +5,7 @@
 #include <initializer_list>
 #include <map>
 #include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -58,6 +59,23 @@ absl::StatusOr<Umt5Layout> DetectUmt5Layout(const std::vector<NamedShape>& tenso
 }
 
 namespace {
+
+// UMT5-XXL has 24 blocks and the layout ~10 entries a block: one stray key such as
+// "enc.blk.999999.attn_norm.weight" must not size it (it once took gigabytes to report). Checked
+// before anything is inferred or built, naming the key.
+absl::Status CheckBlockIndices(const std::vector<NamedShape>& tensors, Umt5Layout layout,
+                               std::string_view source) {
+  constexpr int kMaxUmt5Layers = 256;
+  for (const NamedShape& t : tensors) {
+    std::optional<Umt5KeyMatch> m = MatchUmt5Key(layout, t.name);
+    if (m && m->layer >= kMaxUmt5Layers) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          std::string(source), ": block index ", m->layer, " in '", t.name,
+          "' is past the most blocks a UMT5 encoder may have (", kMaxUmt5Layers, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 // Fills `c` (starting from the defaults) with every size the tensors show; the first size none
 // of them shows is the returned error, its field left at the default. ReadUmt5Spec checks the
@@ -128,6 +146,7 @@ absl::StatusOr<Umt5Config> InferUmt5Config(const std::vector<NamedShape>& tensor
                                            Umt5Layout layout, std::string_view source,
                                            const Umt5Config& defaults) {
   Umt5Config c = defaults;
+  OVID_RETURN_IF_ERROR(CheckBlockIndices(tensors, layout, source));
   OVID_RETURN_IF_ERROR(InferInto(tensors, layout, source, &c));
   if (absl::Status s = c.Validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(source), ": ", s.message()));
@@ -183,6 +202,7 @@ absl::StatusOr<Umt5FileSpec> ReadUmt5Spec(const std::vector<NamedShape>& tensors
                                           std::string_view source, const Umt5Config& defaults) {
   Umt5FileSpec spec;
   OVID_ASSIGN_OR_RETURN(spec.layout, DetectUmt5Layout(tensors, source));
+  OVID_RETURN_IF_ERROR(CheckBlockIndices(tensors, spec.layout, source));
   Umt5Config config = defaults;
   const absl::Status inferred = InferInto(tensors, spec.layout, source, &config);
   // The set is checked first: its report lists every problem, where the inference error names
@@ -211,6 +231,7 @@ absl::StatusOr<Umt5FileSpec> ExpectUmt5Tensors(const std::vector<NamedShape>& te
                                                const Umt5Config& defaults) {
   Umt5FileSpec spec;
   OVID_ASSIGN_OR_RETURN(spec.layout, DetectUmt5Layout(tensors, source));
+  OVID_RETURN_IF_ERROR(CheckBlockIndices(tensors, spec.layout, source));
   spec.config = defaults;
   const absl::Status inferred = InferInto(tensors, spec.layout, source, &spec.config);
   if (spec.config.layers <= 0 || spec.config.heads <= 0 || spec.config.d_kv <= 0) {
@@ -237,7 +258,21 @@ absl::StatusOr<Umt5FileSpec> ReadUmt5Spec(const gguf::GgufFile& file) {
   }
   std::vector<NamedShape> tensors;
   for (const gguf::TensorInfo& t : file.tensors()) tensors.push_back({t.name, t.TorchShape()});
-  return ReadUmt5Spec(tensors, file.path(), defaults);
+  OVID_ASSIGN_OR_RETURN(Umt5FileSpec spec, ReadUmt5Spec(tensors, file.path(), defaults));
+  // Every UMT5 parameter is real-valued: an integer tensor would load and silently truncate
+  // (the layers cast weights to the activations' type).
+  std::set<std::string> expected;
+  for (const Umt5Tensor& t : spec.tensors) expected.insert(t.names.begin(), t.names.end());
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    const bool integer = t.type == GgmlType::kI8 || t.type == GgmlType::kI16 ||
+                         t.type == GgmlType::kI32 || t.type == GgmlType::kI64;
+    if (integer && expected.count(t.name) > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(file.path(), ": tensor '", t.name, "' is ",
+                                                     GgmlTypeName(t.type),
+                                                     "; UMT5's parameters are floating point"));
+    }
+  }
+  return spec;
 }
 
 }  // namespace ovid::umt5
