@@ -36,6 +36,17 @@ absl::StatusOr<std::unique_ptr<AudioDecoders>> LoadAudioDecoders(const Component
         files.vocoder, ": the vocoder takes ", wanted, " mel bins but the audio VAE ",
         files.audio_vae, " makes ", mels));
   }
+  // The upsampling both infer from which tensors are present must give Ovi's 512 samples per
+  // latent, or the audio comes out shorter or longer than the video it is muxed with.
+  const int64_t per_latent =
+      decoders->vae->config().LengthFactor() * decoders->vocoder->config().HopLength();
+  if (per_latent != kAudioSamplesPerLatent) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        files.audio_vae, " and ", files.vocoder, ": together they make ", per_latent,
+        " samples per audio latent (", decoders->vae->config().LengthFactor(),
+        " mel frames x hop ", decoders->vocoder->config().HopLength(), "); Ovi's audio needs ",
+        kAudioSamplesPerLatent, " (an upsampling tensor missing from a file?)"));
+  }
   return decoders;
 }
 

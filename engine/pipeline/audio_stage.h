@@ -33,6 +33,10 @@ struct AudioDecoders {
   uint64_t parameter_bytes() const;
 };
 
+// 16 kHz samples per audio latent (OviVariant::AudioSamples): the VAE's mel frames per latent
+// times the vocoder's hop.
+inline constexpr int64_t kAudioSamplesPerLatent = 512;
+
 // Errors name the file (and the tensor, for layout problems).
 absl::StatusOr<std::unique_ptr<AudioDecoders>> LoadAudioDecoders(const ComponentFiles& files,
                                                                   c10::Device device, bool bf16);

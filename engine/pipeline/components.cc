@@ -92,8 +92,21 @@ absl::Status LoadVideoVae(const PipelineOptions& options, c10::Device device,
   wan_vae::WanVaeOptions vo;
   vo.device = device;
   vo.dtype = options.decode.video_vae_bf16 ? at::kBFloat16 : at::kFloat;
+  // Checked at every load (an offloaded VAE is reloaded per job): the up stages, inferred from
+  // which tensors are present, must scale latents as the denoiser's plan does.
   c->video_vae.ConfigureFile(
-      path, [vo](const std::string& f) { return wan_vae::WanVae::Load(f, vo); },
+      path,
+      [vo](const std::string& f) -> absl::StatusOr<std::unique_ptr<wan_vae::WanVae>> {
+        OVID_ASSIGN_OR_RETURN(std::unique_ptr<wan_vae::WanVae> vae, wan_vae::WanVae::Load(f, vo));
+        const wan_vae::WanVaeConfig& vc = vae->config();
+        if (vc.TemporalFactor() != 4 || vc.SpatialFactor() != 16) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              f, ": the video VAE's decoder scales latents by ", vc.TemporalFactor(),
+              " in time and ", vc.SpatialFactor(), " in space; Ovi's latents need 4 and 16 "
+              "(an upsampling or time_conv tensor missing from the file?)"));
+        }
+        return vae;
+      },
       options.offload.video_vae, device);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<wan_vae::WanVae> vae, c->video_vae.Acquire());
   if (vae->config().z_dim != denoiser.video_latent_channels) {

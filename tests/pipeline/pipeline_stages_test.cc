@@ -15,6 +15,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/gguf/safetensors_file.h"
+#include "engine/gguf/safetensors_writer.h"
 #include "gtest/gtest.h"
 #include "tests/pipeline/pipeline_test_util.h"
 #include "tests/text/spm_test_model.h"
@@ -266,6 +268,23 @@ TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   EXPECT_TRUE(absl::StrContains(bad.message(), "first_frame")) << bad;
 }
 
+// A copy of the safetensors file at `from` without the tensors whose names contain `drop`.
+std::string WithoutTensors(const std::string& from, const std::string& drop,
+                           const std::string& to) {
+  absl::StatusOr<std::unique_ptr<gguf::SafetensorsFile>> file = gguf::SafetensorsFile::Open(from);
+  EXPECT_TRUE(file.ok()) << file.status();
+  if (!file.ok()) return "";
+  std::vector<gguf::SafetensorsEntry> kept;
+  for (const gguf::SafetensorsTensor& t : (*file)->tensors()) {
+    if (absl::StrContains(t.name, drop)) continue;
+    kept.push_back({t.name, gguf::StDtypeName(t.dtype), t.shape, (*file)->Data(t)});
+  }
+  EXPECT_LT(kept.size(), (*file)->tensors().size()) << "nothing named like " << drop;
+  const absl::Status written = gguf::WriteSafetensors(to, kept);
+  EXPECT_TRUE(written.ok()) << written;
+  return to;
+}
+
 TEST_F(PipelineStagesTest, BadComponentFilesStopTheLoadNamingTheFile) {
   PipelineOptions missing = FullOptions();
   missing.components.video_vae = Components().dir + "/nope.safetensors";
@@ -291,6 +310,26 @@ TEST_F(PipelineStagesTest, BadComponentFilesStopTheLoadNamingTheFile) {
   s = LoadTiny(swapped).status();
   EXPECT_FALSE(s.ok());
   EXPECT_TRUE(absl::StrContains(s.message(), "bigvgan.safetensors")) << s;
+
+  // Files that lack an upsampling tensor still load as a structure of their own, which would
+  // scale the latents otherwise than Ovi's plan (a video of other length, audio shorter than
+  // the video it is muxed with): refused naming the file and the factors.
+  const std::string dir = Components().dir;
+  PipelineOptions no_time_conv = FullOptions();
+  no_time_conv.components.video_vae = WithoutTensors(
+      Components().files.video_vae, "time_conv", dir + "/vae_no_time_conv.safetensors");
+  s = LoadTiny(no_time_conv).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "vae_no_time_conv.safetensors")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "Ovi's latents need 4 and 16")) << s;
+
+  PipelineOptions no_upsample = FullOptions();
+  no_upsample.components.audio_vae = WithoutTensors(
+      Components().files.audio_vae, "upsample", dir + "/mmaudio_no_upsample.safetensors");
+  s = LoadTiny(no_upsample).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "mmaudio_no_upsample.safetensors")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "Ovi's audio needs 512")) << s;
 }
 
 }  // namespace
