@@ -237,6 +237,26 @@ TEST(BigVganLayout, RefusesWhatShapesCannotTell) {
   EXPECT_TRUE(absl::StrContains(r.status().message(), "ups.1.0 weight is [32, 16, 6]"))
       << r.status();
   EXPECT_TRUE(absl::StrContains(r.status().message(), "stride")) << r.status();
+  // A kernel of 0 passed "multiple of 4" and failed at vocoding without a name.
+  for (auto& t : file) {
+    if (t.name == "ups.1.0.weight") t.shape = {32, 16, 0};
+  }
+  r = bigvgan::ResolveBigVganLayout(file, "k0");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "ups.1.0 weight is [32, 16, 0]"))
+      << r.status();
+  // The filter's tap count sizes every filter the file leaves out: 1 failed at vocoding, 50,000
+  // took gigabytes at load.
+  for (const int64_t taps : {int64_t{1}, int64_t{13}, int64_t{50000}}) {
+    std::vector<NamedShape> with_filter =
+        VocoderFile(bigvgan::BigVganTinyConfig(), bigvgan::WeightForm::kFolded);
+    with_filter.push_back({"resblocks.0.activations.0.upsample.filter", {1, 1, taps}});
+    auto f = bigvgan::ResolveBigVganLayout(with_filter, "taps");
+    ASSERT_FALSE(f.ok()) << taps;
+    EXPECT_TRUE(absl::StrContains(f.status().message(),
+                                  absl::StrCat("upsample.filter has ", taps, " taps")))
+        << f.status();
+  }
   auto none = bigvgan::ResolveBigVganLayout({{"decoder.conv_in.weight", {1}}}, "vae");
   ASSERT_FALSE(none.ok());
   EXPECT_TRUE(absl::StrContains(none.status().message(), "vae: not a BigVGAN generator file"))

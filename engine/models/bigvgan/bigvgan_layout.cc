@@ -166,7 +166,7 @@ absl::StatusOr<BigVganConfig> InferConfig(const audio::AudioKeyTable& table, con
     OVID_ASSIGN_OR_RETURN(const std::string m, key("ups.{i}", {{'i', i}}));
     const Shape* w = WeightShape(shapes, m);
     if (w == nullptr) break;
-    if (w->size() != 3 || (*w)[2] % 4 != 0) {
+    if (w->size() != 3 || (*w)[2] <= 0 || (*w)[2] % 4 != 0) {
       return bad(absl::StrCat(
           m, " weight is ", audio::ShapeString(*w),
           ": ovid reads the upsampling stride as kernel/2 (BigVGAN v1 16 kHz: kernels 8,8,4,4,4,4, "
@@ -204,7 +204,17 @@ absl::StatusOr<BigVganConfig> InferConfig(const audio::AudioKeyTable& table, con
   }
   OVID_ASSIGN_OR_RETURN(const std::string act, key("rb.{r}.act.{n}", {{'r', 0}, {'n', 0}}));
   auto filter = shapes.find(act + ".upsample.filter");
-  if (filter != shapes.end() && filter->second.size() == 3) c.filter_taps = filter->second[2];
+  if (filter != shapes.end() && filter->second.size() == 3) {
+    // Every anti-aliasing filter the file leaves out is built with this many taps, and the
+    // resampling pads by taps/2 - 1: BigVGAN's is 12. A tiny or huge count loads and then fails
+    // (or fills gigabytes) far from this tensor.
+    const int64_t taps = filter->second[2];
+    if (taps < 4 || taps > 64 || taps % 2 != 0) {
+      return bad(absl::StrCat(act, ".upsample.filter has ", taps,
+                              " taps; ovid takes an even count of 4..64 (BigVGAN's is 12)"));
+    }
+    c.filter_taps = taps;
+  }
   return c;
 }
 
