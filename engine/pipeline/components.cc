@@ -64,20 +64,30 @@ absl::Status LoadText(const PipelineOptions& options, c10::Device device,
   eo.load.mode = LinearModeFor(options.weights);
   eo.max_tokens = denoiser.text_len;
   const std::string path = files.text_encoder;
+  // The cross-checks run at every load: an offloaded encoder is reopened by path per job, and
+  // the file may have been replaced since startup.
   c->text_encoder.ConfigureFile(
-      path, [eo](const std::string& f) { return umt5::Umt5Encoder::Load(f, eo); },
+      path,
+      [eo, model = options.model_path, text_dim = denoiser.text_dim,
+       pieces = c->tokenizer->vocab_size(),
+       tokenizer = files.tokenizer](const std::string& f)
+          -> absl::StatusOr<std::unique_ptr<umt5::Umt5Encoder>> {
+        OVID_ASSIGN_OR_RETURN(std::unique_ptr<umt5::Umt5Encoder> encoder,
+                              umt5::Umt5Encoder::Load(f, eo));
+        if (encoder->config().d_model != text_dim) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              f, ": the text encoder's width (d_model) is ", encoder->config().d_model,
+              " but the denoiser ", model, " takes text_dim ", text_dim));
+        }
+        if (pieces > encoder->config().vocab) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              tokenizer.empty() ? f : tokenizer, ": the tokenizer has ", pieces,
+              " pieces but the text encoder ", f, " embeds only ", encoder->config().vocab));
+        }
+        return encoder;
+      },
       options.offload.text_encoder, device);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<umt5::Umt5Encoder> encoder, c->text_encoder.Acquire());
-  if (encoder->config().d_model != denoiser.text_dim) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": the text encoder's width (d_model) is ", encoder->config().d_model,
-        " but the denoiser ", options.model_path, " takes text_dim ", denoiser.text_dim));
-  }
-  if (c->tokenizer->vocab_size() > encoder->config().vocab) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        files.tokenizer, ": the tokenizer has ", c->tokenizer->vocab_size(),
-        " pieces but the text encoder ", path, " embeds only ", encoder->config().vocab));
-  }
   if (options.offload.text_encoder) {
     c->text_encoder_transient_bytes =
         static_cast<uint64_t>(encoder->store().Accounting().weight_bytes);
@@ -96,9 +106,15 @@ absl::Status LoadVideoVae(const PipelineOptions& options, c10::Device device,
   // which tensors are present, must scale latents as the denoiser's plan does.
   c->video_vae.ConfigureFile(
       path,
-      [vo](const std::string& f) -> absl::StatusOr<std::unique_ptr<wan_vae::WanVae>> {
+      [vo, model = options.model_path, channels = denoiser.video_latent_channels](
+          const std::string& f) -> absl::StatusOr<std::unique_ptr<wan_vae::WanVae>> {
         OVID_ASSIGN_OR_RETURN(std::unique_ptr<wan_vae::WanVae> vae, wan_vae::WanVae::Load(f, vo));
         const wan_vae::WanVaeConfig& vc = vae->config();
+        if (vc.z_dim != channels) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(f, ": the video VAE's latent has ", vc.z_dim,
+                           " channels but the denoiser ", model, " makes ", channels));
+        }
         if (vc.TemporalFactor() != 4 || vc.SpatialFactor() != 16) {
           return absl::InvalidArgumentError(absl::StrCat(
               f, ": the video VAE's decoder scales latents by ", vc.TemporalFactor(),
@@ -109,11 +125,6 @@ absl::Status LoadVideoVae(const PipelineOptions& options, c10::Device device,
       },
       options.offload.video_vae, device);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<wan_vae::WanVae> vae, c->video_vae.Acquire());
-  if (vae->config().z_dim != denoiser.video_latent_channels) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": the video VAE's latent has ", vae->config().z_dim, " channels but the denoiser ",
-        options.model_path, " makes ", denoiser.video_latent_channels));
-  }
   c->video_vae_has_encoder = vae->has_encoder();
   if (options.offload.video_vae) {
     c->video_vae_transient_bytes = static_cast<uint64_t>(vae->parameter_bytes());
@@ -133,15 +144,22 @@ absl::Status LoadAudio(const PipelineOptions& options, c10::Device device,
         files.audio_vae.empty() ? files.vocoder : files.audio_vae));
   }
   const bool bf16 = options.decode.audio_bf16;
-  c->audio.Configure([files, device, bf16]() { return LoadAudioDecoders(files, device, bf16); },
-                     options.offload.audio, device);
+  c->audio.Configure(
+      [files, device, bf16, model = options.model_path,
+       channels = denoiser.audio_latent_channels]()
+          -> absl::StatusOr<std::unique_ptr<AudioDecoders>> {
+        OVID_ASSIGN_OR_RETURN(std::unique_ptr<AudioDecoders> audio,
+                              LoadAudioDecoders(files, device, bf16));
+        if (audio->latent_channels() != channels) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(files.audio_vae, ": the audio VAE's latent has ",
+                           audio->latent_channels(), " channels but the denoiser ", model,
+                           " makes ", channels));
+        }
+        return audio;
+      },
+      options.offload.audio, device);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<AudioDecoders> audio, c->audio.Acquire());
-  if (audio->latent_channels() != denoiser.audio_latent_channels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(files.audio_vae, ": the audio VAE's latent has ", audio->latent_channels(),
-                     " channels but the denoiser ", options.model_path, " makes ",
-                     denoiser.audio_latent_channels));
-  }
   if (options.offload.audio) c->audio_transient_bytes = audio->parameter_bytes();
   return absl::OkStatus();
 }

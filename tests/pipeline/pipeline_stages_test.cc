@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -266,6 +267,29 @@ TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   const absl::Status bad = (*p)->Run(r, sink, cancel).status();
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument) << bad;
   EXPECT_TRUE(absl::StrContains(bad.message(), "first_frame")) << bad;
+}
+
+// An offloaded stage is reopened by path for each job: a file replaced since startup gets the
+// checks it had at startup, and the job fails naming it rather than deep in the denoiser.
+TEST_F(PipelineStagesTest, AnOffloadedStageReplacedOnDiskIsCheckedAgainAtItsNextLoad) {
+  namespace fs = std::filesystem;
+  const std::string path = Components().dir + "/swapped_text.gguf";
+  fs::copy_file(Components().files.text_encoder, path, fs::copy_options::overwrite_existing);
+  PipelineOptions o = FullOptions();
+  o.components.text_encoder = path;
+  o.offload.text_encoder = true;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  fs::copy_file(Components().narrow_text_encoder, path + ".new",
+                fs::copy_options::overwrite_existing);
+  fs::rename(path + ".new", path);
+  RecordingSink sink;
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> r =
+      (*p)->Run(PromptRequest({OutputFormat::kLatents}), sink, cancel);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "swapped_text.gguf")) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "text_dim 256")) << r.status();
 }
 
 // A copy of the safetensors file at `from` without the tensors whose names contain `drop`.
