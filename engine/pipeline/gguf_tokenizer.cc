@@ -1,6 +1,7 @@
 // File: engine/pipeline/gguf_tokenizer.cc
 #include "engine/pipeline/gguf_tokenizer.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -51,14 +52,22 @@ absl::StatusOr<text::TokenizerVocabulary> ReadGgufTokenizer(const gguf::GgufFile
   }
   absl::StatusOr<const gguf::Array*> types = ArrayOf(f, "tokenizer.ggml.token_type");
   if (!types.ok()) return types.status();
+  // Narrowed only after a range check: 2^32 + 1 would otherwise pass as 1.
+  auto as_int32 = [](int64_t x) -> std::optional<int32_t> {
+    if (x < INT32_MIN || x > INT32_MAX) return std::nullopt;
+    return static_cast<int32_t>(x);
+  };
   for (const gguf::Value& t : (*types)->items) {
+    std::optional<int32_t> type;
     if (const auto* i = std::get_if<int64_t>(&t.data)) {
-      v.token_types.push_back(static_cast<int32_t>(*i));
+      type = as_int32(*i);
     } else if (const auto* u = std::get_if<uint64_t>(&t.data)) {
-      v.token_types.push_back(static_cast<int32_t>(*u));
+      if (*u <= static_cast<uint64_t>(INT32_MAX)) type = static_cast<int32_t>(*u);
     } else {
       return Bad(f, "tokenizer.ggml.token_type", "not an array of integers");
     }
+    if (!type) return Bad(f, "tokenizer.ggml.token_type", "a value outside the 32-bit range");
+    v.token_types.push_back(*type);
   }
   if (v.scores.size() != v.tokens.size() || v.token_types.size() != v.tokens.size()) {
     return Bad(f, "tokenizer.ggml.scores/token_type",
@@ -71,11 +80,13 @@ absl::StatusOr<text::TokenizerVocabulary> ReadGgufTokenizer(const gguf::GgufFile
   if (absl::StatusOr<bool> b = f.GetBool("tokenizer.ggml.remove_extra_whitespaces"); b.ok()) {
     v.remove_extra_whitespaces = *b;
   }
-  if (absl::StatusOr<int64_t> id = f.GetInt("tokenizer.ggml.eos_token_id"); id.ok()) {
-    v.eos_id = static_cast<int32_t>(*id);
-  }
-  if (absl::StatusOr<int64_t> id = f.GetInt("tokenizer.ggml.padding_token_id"); id.ok()) {
-    v.pad_id = static_cast<int32_t>(*id);
+  for (const auto& [key, id_out] : {std::pair{"tokenizer.ggml.eos_token_id", &v.eos_id},
+                                     std::pair{"tokenizer.ggml.padding_token_id", &v.pad_id}}) {
+    if (absl::StatusOr<int64_t> id = f.GetInt(key); id.ok()) {
+      std::optional<int32_t> narrow = as_int32(*id);
+      if (!narrow) return Bad(f, key, absl::StrCat(*id, " is outside the 32-bit range"));
+      *id_out = *narrow;
+    }
   }
   // The normalization rules: llama.cpp writes them as an array of bytes.
   if (f.FindMetadata("tokenizer.ggml.precompiled_charsmap") != nullptr) {

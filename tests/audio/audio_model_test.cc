@@ -63,7 +63,7 @@ std::vector<float> Normal(std::mt19937& rng, int64_t n, float mean, float stddev
   return v;
 }
 
-std::string WriteVae(const std::string& name) {
+std::string WriteVae(const std::string& name, float gain = 0.f) {
   const std::string path = TempPath(name);
   std::mt19937 rng(7);
   std::map<std::string, std::pair<std::vector<int64_t>, std::vector<float>>> t;
@@ -75,6 +75,12 @@ std::string WriteVae(const std::string& name) {
                                         std ? 0.1f : 1.f)};
   }
   t["encoder.conv_in.weight"] = {{16, 80, 3}, std::vector<float>(16 * 80 * 3, 0.f)};
+  if (gain != 0.f) {
+    for (const auto& x : *layout) {
+      std::vector<float>& values = t[x.expected.file].second;
+      if (x.logical == "gain") values.assign(values.size(), gain);
+    }
+  }
   WriteFile(path, t);
   return path;
 }
@@ -126,6 +132,12 @@ TEST(MmAudioVae, RefusesBadInputsAndFiles) {
   auto dtype = mmaudio_vae::MmAudioVae::Load(WriteVae("vae-f16.safetensors"),
                                              {c10::kCPU, at::kHalf});
   EXPECT_EQ(dtype.status().code(), absl::StatusCode::kInvalidArgument);
+  // A NaN learnable gain loaded and made every mel value NaN.
+  auto nan_gain = mmaudio_vae::MmAudioVae::Load(WriteVae("vae-nan.safetensors", std::nanf("")));
+  ASSERT_FALSE(nan_gain.ok());
+  EXPECT_EQ(nan_gain.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(nan_gain.status().message(), "learnable gain"))
+      << nan_gain.status();
 }
 
 // One BigVGAN (tiny config) written in `form`, always from the same random values: direction v

@@ -25,7 +25,8 @@ using gguf::ValueType;
 
 // The GGUF of `model` (serialized SentencePiece) with no tensors; `charsmap` false leaves the
 // normalization rules out, as a converter without them would.
-std::string WriteGguf(const std::string& model, bool charsmap, bool broken_scores = false) {
+std::string WriteGguf(const std::string& model, bool charsmap, bool broken_scores = false,
+                      uint64_t eos = 1) {
   absl::StatusOr<text::SpmModelProto> proto = text::ParseSpmModelProto(model, "trained");
   EXPECT_TRUE(proto.ok()) << proto.status();
   std::vector<Value> tokens, scores, types, map;
@@ -46,14 +47,14 @@ std::string WriteGguf(const std::string& model, bool charsmap, bool broken_score
   EXPECT_TRUE(
       w.AddMetadata("tokenizer.ggml.token_type", Value::Arr(ValueType::kInt32, types)).ok());
   EXPECT_TRUE(w.AddMetadata("tokenizer.ggml.add_space_prefix", Value::Bool(true)).ok());
-  EXPECT_TRUE(w.AddMetadata("tokenizer.ggml.eos_token_id", Value::U32(1)).ok());
+  EXPECT_TRUE(w.AddMetadata("tokenizer.ggml.eos_token_id", Value::U64(eos)).ok());
   if (charsmap) {
     EXPECT_TRUE(w.AddMetadata("tokenizer.ggml.precompiled_charsmap",
                               Value::Arr(ValueType::kUint8, map))
                     .ok());
   }
   const std::string path = absl::StrCat("/tmp/ovid_", getpid(), "_tok_", charsmap, broken_scores,
-                                        ".gguf");
+                                        "_", eos, ".gguf");
   EXPECT_TRUE(w.Write(path, [](const gguf::GgufWriter::PlannedTensor&, std::vector<uint8_t>*) {
                  return absl::OkStatus();
                }).ok());
@@ -109,6 +110,16 @@ TEST(GgufTokenizerTest, MissingOrMalformedVocabulariesAreNamed) {
   EXPECT_TRUE(absl::StrContains(s.message(), "tokenizer.ggml.scores")) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), path)) << s;
   std::remove(path.c_str());
+
+  // An id past 32 bits is refused by name, not narrowed (2^32 + 1 passed as 1).
+  const std::string wide = WriteGguf(model, true, false, (uint64_t{1} << 32) + 1);
+  file = gguf::GgufFile::Open(wide);
+  ASSERT_TRUE(file.ok()) << file.status();
+  s = ReadGgufTokenizer(**file).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "tokenizer.ggml.eos_token_id")) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "outside the 32-bit range")) << s;
+  std::remove(wide.c_str());
 
   gguf::GgufWriter w;
   ASSERT_TRUE(w.AddMetadata("general.architecture", Value::Str("t5encoder")).ok());

@@ -105,6 +105,11 @@ absl::StatusOr<MmAudioVaeWeights> LoadMmAudioVaeWeights(const std::string& path,
   // conv_out runs with gain = learnable_gain + 1 (a scalar): folded into its weight here.
   OVID_ASSIGN_OR_RETURN(at::Tensor gain, b.Raw("gain"));
   const double g = gain.reshape({-1})[0].item<double>() + 1.0;
+  // Folded into every conv_out weight: a NaN here loaded and made every sample NaN.
+  if (!std::isfinite(g)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the learnable gain (", files.at("gain"), ") is not finite"));
+  }
   OVID_ASSIGN_OR_RETURN(w.conv_out, b.Upload("conv_out", options.dtype, [&](const at::Tensor& raw) {
                           return FoldMpConv(raw).mul(g);
                         }));
