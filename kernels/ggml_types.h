@@ -71,6 +71,12 @@ const GgmlTypeInfo* GgmlTypeInfoFor(uint32_t id);
 const GgmlTypeInfo& GgmlInfo(GgmlType t);
 inline const char* GgmlTypeName(GgmlType t) { return GgmlInfo(t).name; }
 
+// I8/I16/I32/I64: a model's real-valued parameters must not be stored as these (loaders refuse
+// them by name rather than let them truncate the activations they meet).
+inline bool GgmlTypeIsInteger(GgmlType t) {
+  return t == GgmlType::kI8 || t == GgmlType::kI16 || t == GgmlType::kI32 || t == GgmlType::kI64;
+}
+
 // True for ids that name a live type (in range, not removed).
 inline bool GgmlTypeIsValid(uint32_t id) {
   const GgmlTypeInfo* info = GgmlTypeInfoFor(id);

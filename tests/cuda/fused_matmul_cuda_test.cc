@@ -218,15 +218,21 @@ TEST_P(FusedPanelTest, ChainedLaunchesSeeTheirInputs) {
       const uint8_t* src = static_cast<const uint8_t*>(dxq.get()) + r * round_bytes;
       ASSERT_EQ(DequantizeCuda(GgmlType::kQ8_0, src, dx.get(), FloatFormat::kBF16, m, k, stream),
                 cudaSuccess);
-      if (sync_each) ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      if (sync_each) {
+        ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      }
       void* y1r = static_cast<uint8_t*>(y1.get()) + size_t{2} * r * m * n1;
       void* y2r = static_cast<uint8_t*>(y2.get()) + size_t{2} * r * m * n2;
       ASSERT_EQ(FusedPanelMatmul(type, dw1.get(), dx.get(), y1r, m, n1, k, nullptr, 0, 0, stream),
                 cudaSuccess);
-      if (sync_each) ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      if (sync_each) {
+        ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      }
       ASSERT_EQ(FusedPanelMatmul(type, dw2.get(), y1r, y2r, m, n2, n1, nullptr, 0, 0, stream),
                 cudaSuccess);
-      if (sync_each) ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      if (sync_each) {
+        ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      }
     }
     ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
   };

@@ -152,9 +152,7 @@ absl::StatusOr<OviModelSpec> ReadOviModelSpec(const gguf::GgufFile& file,
   // Every Ovi parameter is real-valued: an integer tensor would load and then truncate the
   // activations it meets (or fail inside a forward pass without a name).
   for (const gguf::TensorInfo& t : file.tensors()) {
-    const bool integer = t.type == GgmlType::kI8 || t.type == GgmlType::kI16 ||
-                         t.type == GgmlType::kI32 || t.type == GgmlType::kI64;
-    if (integer && ClassifyOviKey(t.name).has_value()) {
+    if (GgmlTypeIsInteger(t.type) && ClassifyOviKey(t.name).has_value()) {
       return absl::InvalidArgumentError(absl::StrCat(file.path(), ": tensor '", t.name, "' is ",
                                                      GgmlTypeName(t.type),
                                                      "; Ovi's parameters are floating point"));

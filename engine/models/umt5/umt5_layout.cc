@@ -264,9 +264,7 @@ absl::StatusOr<Umt5FileSpec> ReadUmt5Spec(const gguf::GgufFile& file) {
   std::set<std::string> expected;
   for (const Umt5Tensor& t : spec.tensors) expected.insert(t.names.begin(), t.names.end());
   for (const gguf::TensorInfo& t : file.tensors()) {
-    const bool integer = t.type == GgmlType::kI8 || t.type == GgmlType::kI16 ||
-                         t.type == GgmlType::kI32 || t.type == GgmlType::kI64;
-    if (integer && expected.count(t.name) > 0) {
+    if (GgmlTypeIsInteger(t.type) && expected.count(t.name) > 0) {
       return absl::InvalidArgumentError(absl::StrCat(file.path(), ": tensor '", t.name, "' is ",
                                                      GgmlTypeName(t.type),
                                                      "; UMT5's parameters are floating point"));
