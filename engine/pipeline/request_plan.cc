@@ -105,14 +105,14 @@ absl::Status PromptNeedsEncoder(const std::string& field) {
       field, ".prompt: no text encoder is loaded; pass ", field, ".embedding (UMT5-XXL output)"));
 }
 
-// A negative Conditioning: an embedding is checked; a prompt needs the encoder; absence means
-// A tower's negative: the request's, else Ovi's default negative prompt (needs the encoder)
-// whenever the negative pass runs at all. That pass runs both towers together, and each tower
-// cross-attends to the other's hidden states, so an unguided tower's negative context still
-// shapes the guided tower's negative prediction: Ovi always gives both towers their negatives.
-// Only with both scales at 1 (no negative pass) are the negatives unused.
+// A tower's negative: an embedding is checked; a prompt needs the encoder; absence means Ovi's
+// default negative prompt (needs the encoder too) whenever the negative pass runs at all. That
+// pass runs both towers together, and each cross-attends to the other's hidden states, so an
+// unguided tower's negative context still shapes the guided tower's negative prediction: Ovi
+// always gives both towers their negatives. Only with both scales at 1 (no negative pass) are
+// the negatives unused.
 absl::StatusOr<TextInput> NegativeInput(const Conditioning& c, const std::string& field,
-                                        const EffectiveParameters& p, const char* default_prompt,
+                                        const JobPlan& plan, const char* default_prompt,
                                         const ModelLimits& limits) {
   TextInput in;
   if (const auto* e = std::get_if<TextEmbedding>(&c)) {
@@ -126,7 +126,8 @@ absl::StatusOr<TextInput> NegativeInput(const Conditioning& c, const std::string
     in.prompt = *prompt;
     return in;
   }
-  if (p.video_guidance == 1.0f && p.audio_guidance == 1.0f) return in;
+  if (plan.Unguided()) return in;
+  const EffectiveParameters& p = plan.parameters;
   if (!limits.text_encoder) {
     return absl::FailedPreconditionError(absl::StrCat(
         field, " is not given and the negative pass runs (video_guidance ", p.video_guidance,
@@ -245,11 +246,11 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
     plan.positive.embedding = e;
   }
   absl::StatusOr<TextInput> vn =
-      NegativeInput(request.video_negative, "video_negative", p, kDefaultVideoNegative, limits);
+      NegativeInput(request.video_negative, "video_negative", plan, kDefaultVideoNegative, limits);
   if (!vn.ok()) return vn.status();
   plan.video_negative = *std::move(vn);
   absl::StatusOr<TextInput> an =
-      NegativeInput(request.audio_negative, "audio_negative", p, kDefaultAudioNegative, limits);
+      NegativeInput(request.audio_negative, "audio_negative", plan, kDefaultAudioNegative, limits);
   if (!an.ok()) return an.status();
   plan.audio_negative = *std::move(an);
 
