@@ -42,6 +42,33 @@ std::string KnownVariants() {
   return absl::StrJoin(names, ", ");
 }
 
+// One worker's warm-up, on its slot's thread with the slot bound. Two passes: one video token
+// (the fused quantized matmul's range) and 32x32 = 1024 tokens (dequantize + cuBLAS GEMM, beyond
+// any fused threshold), so every kernel path, the slot thread's cuBLAS handles and their
+// workspaces on the slot's stream exist before readiness: the first request then finds the
+// device memory at its steady level rather than adding the library's one-time allocations.
+absl::Status WarmupPasses(ovi::OviModel& model, const ovi::OviConfig& c, int worker) {
+  const std::string what = absl::StrCat("warmup on worker ", worker);
+  for (const int64_t side : {int64_t{2}, int64_t{64}}) {
+    OVID_ASSIGN_OR_RETURN(auto inputs, ops::GuardTorch(what.c_str(), [&] {
+                            const at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat);
+                            return std::tuple{at::zeros({c.video_in_dim, 1, side, side}, f32),
+                                              at::zeros({1, c.audio_in_dim}, f32),
+                                              at::zeros({1, c.text_dim}, f32)};
+                          }));
+    const auto& [video, audio, context] = inputs;
+    absl::StatusOr<ovi::OviContextCache> ctx = model.PrepareContext(context, context);
+    if (!ctx.ok())
+      return absl::Status(ctx.status().code(), absl::StrCat(what, ": ", ctx.status().message()));
+    absl::StatusOr<ovi::OviForwardOutputs> out = model.Forward({video, audio, 999.0}, *ctx);
+    if (!out.ok())
+      return absl::Status(out.status().code(), absl::StrCat(what, ": ", out.status().message()));
+    // Copying a value back waits for the slot's stream: readiness means the pass finished.
+    OVID_RETURN_IF_ERROR(ops::GuardTorch(what.c_str(), [&] { (void)out->video.to(at::kCPU); }));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOptions& options) {
@@ -207,31 +234,10 @@ absl::Status OviPipeline::WarmupSlots() {
   std::vector<WorkerPool::Lease> leases;
   for (size_t i = 0; i < pool_->size(); ++i) leases.push_back(pool_->Acquire());
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, model_.Acquire());
-  const ovi::OviConfig& c = spec_.config;
   for (const WorkerPool::Lease& lease : leases) {
-    SlotBinding bind(lease.slot());
-    const std::string what = absl::StrCat("warmup on worker ", lease.slot().index);
-    // Two passes: one video token (the fused quantized matmul's range) and 32x32 = 1024 tokens
-    // (dequantize + cuBLAS GEMM, beyond any fused threshold), so every kernel path, the cuBLAS
-    // handle and its workspace exist before readiness: the first request then finds the device
-    // memory at its steady level rather than adding the library's one-time allocations.
-    for (const int64_t side : {int64_t{2}, int64_t{64}}) {
-      OVID_ASSIGN_OR_RETURN(auto inputs, ops::GuardTorch(what.c_str(), [&] {
-                              const at::TensorOptions f32 = at::TensorOptions().dtype(at::kFloat);
-                              return std::tuple{at::zeros({c.video_in_dim, 1, side, side}, f32),
-                                                at::zeros({1, c.audio_in_dim}, f32),
-                                                at::zeros({1, c.text_dim}, f32)};
-                            }));
-      const auto& [video, audio, context] = inputs;
-      absl::StatusOr<ovi::OviContextCache> ctx = model->PrepareContext(context, context);
-      if (!ctx.ok())
-        return absl::Status(ctx.status().code(), absl::StrCat(what, ": ", ctx.status().message()));
-      absl::StatusOr<ovi::OviForwardOutputs> out = model->Forward({video, audio, 999.0}, *ctx);
-      if (!out.ok())
-        return absl::Status(out.status().code(), absl::StrCat(what, ": ", out.status().message()));
-      // Copying a value back waits for the slot's stream: readiness means the pass finished.
-      OVID_RETURN_IF_ERROR(ops::GuardTorch(what.c_str(), [&] { (void)out->video.to(at::kCPU); }));
-    }
+    absl::Status warm;
+    lease.Run([&] { warm = WarmupPasses(*model, spec_.config, lease.slot().index); });
+    OVID_RETURN_IF_ERROR(warm);
   }
   return absl::OkStatus();
 }

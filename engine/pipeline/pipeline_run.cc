@@ -141,12 +141,17 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
   };
 
   WorkerPool::Lease lease = pool_->Acquire();
-  const SlotBinding bind(lease.slot());
   DenoiseState state;
   RunningJob running(&running_);
   job.alone = [&running] { return running.alone(); };
-  const absl::Status status = RunJobStages(job, sink, cancel, &state, &result);
-  if (!status.ok()) return MapJobError(status, state, lease.slot(), running.alone());
+  absl::Status status;
+  // On the slot's thread, the error's mapping too: the sticky-error check reads the CUDA
+  // runtime's per-thread last error.
+  lease.Run([&] {
+    status = RunJobStages(job, sink, cancel, &state, &result);
+    if (!status.ok()) status = MapJobError(status, state, lease.slot(), running.alone());
+  });
+  if (!status.ok()) return status;
   return result;
 }
 

@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(const WeightStore
     }
     slot->workspace = *std::move(ws);
     slot->stream = NewWorkerStream(store.device());
+    slot->thread = std::make_unique<SlotThread>();
     pool->free_.push_back(slot.get());
     pool->slots_.push_back(std::move(slot));
   }
@@ -31,6 +32,14 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(const WeightStore
 
 WorkerPool::Lease::~Lease() {
   if (pool_ != nullptr) pool_->Release(slot_);
+}
+
+void WorkerPool::Lease::Run(absl::FunctionRef<void()> task) const {
+  const WorkerSlot& slot = *slot_;
+  slot.thread->Run([&] {
+    const SlotBinding bind(slot);
+    task();
+  });
 }
 
 WorkerPool::Lease WorkerPool::Acquire() {

@@ -1,9 +1,10 @@
 // File: engine/pipeline/worker_pool.h
 // The pipeline's worker slots: what one concurrently running job owns on the device. Each slot
 // has its own dequant workspace (two jobs sharing one would race on it, see
-// dequant_workspace.h) and, on CUDA, its own stream, so jobs on different slots overlap. A Run
-// leases a free slot for its whole duration (waiting if all are taken) and binds it to its
-// thread with SlotBinding; the server runs one thread per slot, so normally nobody waits.
+// dequant_workspace.h), on CUDA its own stream, so jobs on different slots overlap, and its own
+// thread (slot_thread.h: LibTorch's per-thread library handles stay one per slot). A Run leases
+// a free slot for its whole duration (waiting if all are taken) and runs its work on the slot's
+// thread with the slot bound; the server runs one thread per slot, so normally nobody waits.
 #pragma once
 
 #include <c10/core/Stream.h>
@@ -15,7 +16,9 @@
 #include <optional>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "engine/pipeline/slot_thread.h"
 #include "engine/tensor/dequant_workspace.h"
 #include "engine/tensor/weight_store.h"
 
@@ -24,7 +27,8 @@ namespace ovid::pipeline {
 struct WorkerSlot {
   int index = 0;
   std::shared_ptr<DequantWorkspace> workspace;
-  std::optional<c10::Stream> stream;  // CUDA only
+  std::optional<c10::Stream> stream;   // CUDA only
+  std::unique_ptr<SlotThread> thread;  // last: joined before the rest goes
 };
 
 class WorkerPool {
@@ -45,6 +49,8 @@ class WorkerPool {
     Lease& operator=(Lease&&) = delete;
     ~Lease();
     WorkerSlot& slot() const { return *slot_; }
+    // Runs `task` on the slot's thread with the slot bound (SlotBinding) and waits for it.
+    void Run(absl::FunctionRef<void()> task) const;
 
    private:
     WorkerPool* pool_;
