@@ -85,19 +85,21 @@ void EventStream::OnWriteDone(bool ok) {
 void EventStream::OnCancel() {
   // The call is over for the client (it cancelled, went away, or its deadline passed). What
   // happens to the job depends on who owns it; the queue takes its own locks, so ours is not held.
-  if (job_ != nullptr && queue_ != nullptr && ownership_ != Ownership::kWatchOnly) {
+  // A job kept on disconnect is left alone: the call's deadline travels with it (the queue's
+  // timer stops it then), so neither a cancel nor a lost connection shortens it.
+  if (job_ != nullptr && queue_ != nullptr && ownership_ == Ownership::kCancelJobOnDisconnect) {
     // The client's own deadline timer usually fires first and cancels the call a moment before
-    // the server's does, so "cancelled within a second of the deadline" counts as the deadline.
+    // the server's does, so "cancelled within a second of the deadline" is reported as the
+    // deadline. The job stops either way; only the reason differs.
     const auto deadline =
         context_ != nullptr ? context_->deadline() : std::chrono::system_clock::time_point::max();
-    const bool past_deadline =
-        deadline != std::chrono::system_clock::time_point::max() &&
-        deadline - std::chrono::system_clock::now() <= std::chrono::seconds(1);
-    if (past_deadline) {
-      // NOT_FOUND (evicted meanwhile) leaves nothing to stop.
+    const bool at_deadline = deadline != std::chrono::system_clock::time_point::max() &&
+                             deadline - std::chrono::system_clock::now() <= std::chrono::seconds(1);
+    // NOT_FOUND (evicted meanwhile) leaves nothing to stop.
+    if (at_deadline) {
       (void)queue_->Cancel(job_->id(), CancelReason::kDeadlineExceeded,
                            "the Generate call's deadline passed before the job finished");
-    } else if (ownership_ == Ownership::kCancelJobOnDisconnect) {
+    } else {
       (void)queue_->Cancel(job_->id(), CancelReason::kCancelled,
                            "the client cancelled the Generate stream (keep_on_disconnect not set)");
     }

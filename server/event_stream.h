@@ -24,8 +24,9 @@ namespace ovid::server {
 class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
  public:
   // What the stream's end means for its job. A Generate stream owns its job unless the client
-  // asked to keep it; a WatchJob stream only looks.
-  enum class Ownership { kWatchOnly, kCancelJobOnDisconnect, kCancelJobOnDeadline };
+  // asked to keep it (keep_on_disconnect: the job's own call deadline still stops it, see
+  // JobSchedule::call_time_left); a WatchJob stream only looks.
+  enum class Ownership { kWatchOnly, kCancelJobOnDisconnect, kKeepJob };
 
   // Told the call's final status once it is over (metrics); may be empty.
   using DoneCallback = std::function<void(const grpc::Status& status)>;

@@ -61,11 +61,17 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
   if (!converted.ok()) return refuse(converted.status());
   absl::StatusOr<JobSchedule> schedule = ToJobSchedule(*request);
   if (!schedule.ok()) return refuse(schedule.status());
+  // The call's deadline goes with the job, so it holds after the stream is gone (a client with
+  // keep_on_disconnect that went away); the queue's timer enforces it.
+  if (const auto deadline = context->deadline();
+      deadline != std::chrono::system_clock::time_point::max()) {
+    schedule->call_time_left = absl::FromChrono(deadline - std::chrono::system_clock::now());
+  }
   absl::StatusOr<std::shared_ptr<Job>> job =
       jobs->Submit(*std::move(converted), request->client_request_id(), *schedule);
   if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()), StreamDone("Generate"));
   const auto ownership = request->keep_on_disconnect()
-                             ? EventStream::Ownership::kCancelJobOnDeadline
+                             ? EventStream::Ownership::kKeepJob
                              : EventStream::Ownership::kCancelJobOnDisconnect;
   return EventStream::Follow(context, *std::move(job), 0, jobs, ownership, StreamDone("Generate"));
 }

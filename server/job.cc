@@ -1,6 +1,7 @@
 // File: server/job.cc
 #include "server/job.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "server/status_util.h"
@@ -22,11 +23,19 @@ bool IsTerminal(v1::JobState state) {
          state == v1::JOB_STATE_CANCELLED;
 }
 
+// Now + `left` on the steady clock; SteadyTime::max() for an infinite (or absurdly long) time.
+Job::SteadyTime SteadyDeadline(absl::Duration left) {
+  if (left >= absl::Hours(24 * 365)) return Job::SteadyTime::max();
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+             absl::ToChronoNanoseconds(std::max(left, absl::ZeroDuration())));
+}
+
 }  // namespace
 
 Job::Job(std::string id, GenerationRequest request, std::string client_request_id,
          uint64_t estimated_vram_bytes, absl::Time created, int32_t priority,
-         absl::Duration queue_limit)
+         absl::Duration queue_limit, absl::Duration call_time_left)
     : id_(std::move(id)),
       request_(std::move(request)),
       client_request_id_(std::move(client_request_id)),
@@ -34,11 +43,8 @@ Job::Job(std::string id, GenerationRequest request, std::string client_request_i
       created_(created),
       priority_(priority),
       queue_limit_(queue_limit),
-      queue_deadline_(queue_limit == absl::InfiniteDuration()
-                          ? SteadyTime::max()
-                          : std::chrono::steady_clock::now() +
-                                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                    absl::ToChronoNanoseconds(queue_limit))) {}
+      queue_deadline_(SteadyDeadline(queue_limit)),
+      call_deadline_(SteadyDeadline(call_time_left)) {}
 
 std::optional<uint64_t> Job::Append(v1::GenerateEvent event) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -35,9 +35,12 @@ class Job {
   using SteadyTime = std::chrono::steady_clock::time_point;
   // `queue_limit`: how long the job may wait in the queue (infinite: no limit); its deadline is
   // kept on the steady clock, so a step of the wall clock neither ends jobs early nor late.
+  // `call_time_left`: time until the Generate call's deadline (JobSchedule), also kept on the
+  // steady clock.
   Job(std::string id, GenerationRequest request, std::string client_request_id,
       uint64_t estimated_vram_bytes, absl::Time created, int32_t priority = 0,
-      absl::Duration queue_limit = absl::InfiniteDuration());
+      absl::Duration queue_limit = absl::InfiniteDuration(),
+      absl::Duration call_time_left = absl::InfiniteDuration());
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
@@ -52,6 +55,9 @@ class Job {
   absl::Duration queue_limit() const { return queue_limit_; }
   // When the job, still queued, ends with DEADLINE_EXCEEDED; SteadyTime::max() for none.
   SteadyTime queue_deadline() const { return queue_deadline_; }
+  // When the job, queued or running, is stopped with DEADLINE_EXCEEDED (the Generate call's
+  // deadline); SteadyTime::max() for none.
+  SteadyTime call_deadline() const { return call_deadline_; }
   // The worker passes this to Pipeline::Run; Cancel paths set it.
   CancelToken& cancel_token() { return cancel_; }
 
@@ -102,6 +108,7 @@ class Job {
   const int32_t priority_;
   const absl::Duration queue_limit_;
   const SteadyTime queue_deadline_;
+  const SteadyTime call_deadline_;
   CancelToken cancel_;
 
   mutable std::mutex mu_;

@@ -86,7 +86,8 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     }
     const absl::Duration limit = std::min(schedule.max_queue_wait, options_.max_queue_wait);
     job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
-                                *estimate, store_.clock()(), schedule.priority, limit);
+                                *estimate, store_.clock()(), schedule.priority, limit,
+                                schedule.call_time_left);
     // Behind every job of the same or a higher priority: FIFO within a priority.
     const auto at = std::find_if(queue_.begin(), queue_.end(), [&](const auto& queued) {
       return queued->priority() < schedule.priority;
@@ -101,7 +102,10 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     queue_.insert(at, job);
   }
   work_.notify_all();
-  if (job->queue_deadline() != Job::SteadyTime::max()) expiry_.notify_all();
+  if (job->queue_deadline() != Job::SteadyTime::max() ||
+      job->call_deadline() != Job::SteadyTime::max()) {
+    expiry_.notify_all();
+  }
   return job;
 }
 
@@ -199,10 +203,18 @@ bool JobQueue::FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& 
 }
 
 void JobQueue::ExpireLoop() {
+  // A call deadline still to enforce: not yet stopped by anyone (a stopped running job stays in
+  // running_ until its worker sees the token; without this it would be found again at once).
+  auto call_deadline = [](const std::shared_ptr<Job>& job) {
+    return job->cancel_token().cancelled() ? Job::SteadyTime::max() : job->call_deadline();
+  };
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     Job::SteadyTime next = Job::SteadyTime::max();
-    for (const auto& job : queue_) next = std::min(next, job->queue_deadline());
+    for (const auto& job : queue_) {
+      next = std::min({next, job->queue_deadline(), call_deadline(job)});
+    }
+    for (const auto& job : running_) next = std::min(next, call_deadline(job));
     if (next == Job::SteadyTime::max()) {
       expiry_.wait(lock);  // Admit wakes us for a job with a deadline, Drain for the stop
       continue;
@@ -213,19 +225,34 @@ void JobQueue::ExpireLoop() {
       expiry_.wait_until(lock, next);
       continue;
     }
-    std::vector<std::shared_ptr<Job>> expired;
+    // Each job ends by whichever of its deadlines came first: the queue limit (queue_timeout)
+    // or the call's (deadline_exceeded, through Cancel, which also takes it off the queue).
+    std::vector<std::shared_ptr<Job>> expired, past_call;
     for (auto it = queue_.begin(); it != queue_.end();) {
-      if ((*it)->queue_deadline() <= now) {
+      const Job::SteadyTime call = call_deadline(*it);
+      if (call <= now && call <= (*it)->queue_deadline()) {
+        past_call.push_back(*it);
+        ++it;
+      } else if ((*it)->queue_deadline() <= now) {
         expired.push_back(*it);
         it = queue_.erase(it);
       } else {
         ++it;
       }
     }
+    for (const auto& job : running_) {
+      if (call_deadline(job) <= now) past_call.push_back(job);
+    }
     lock.unlock();
     // The head may have gone: the job behind it may fit the budget now.
     work_.notify_all();
     for (const auto& job : expired) Expire(job, now);
+    for (const auto& job : past_call) {
+      // NOT_FOUND cannot happen (unfinished jobs stay in the store); a job that ended meanwhile
+      // is left as it is.
+      (void)Cancel(job->id(), CancelReason::kDeadlineExceeded,
+                   "the Generate call's deadline passed before the job finished");
+    }
     store_.Evict();
     lock.lock();
   }
@@ -235,8 +262,8 @@ void JobQueue::Expire(const std::shared_ptr<Job>& job, Job::SteadyTime now) {
   const absl::Duration late = absl::FromChrono(now - job->queue_deadline());
   absl::Status timeout = QueueTimeoutError(job->queue_limit() + late, job->queue_limit());
   // A client's cancel or the call's deadline that came first is what the job reports.
-  const bool ours = job->cancel_token().Cancel(CancelReason::kDeadlineExceeded,
-                                               std::string(timeout.message()));
+  const bool ours =
+      job->cancel_token().Cancel(CancelReason::kDeadlineExceeded, std::string(timeout.message()));
   FinishUnrun(job, ours ? timeout : job->cancel_token().status());
 }
 

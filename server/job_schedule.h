@@ -25,6 +25,10 @@ struct JobSchedule {
   // Longest wait in the queue; infinite = no limit of the request's own (the server's
   // --max-queue-wait may still apply).
   absl::Duration max_queue_wait = absl::InfiniteDuration();
+  // Time left until the Generate call's deadline (infinite: none). The job is stopped then with
+  // DEADLINE_EXCEEDED, queued or running, whether or not a stream still follows it: a client
+  // that set keep_on_disconnect and went away is still owed the deadline it asked for.
+  absl::Duration call_time_left = absl::InfiniteDuration();
 };
 
 }  // namespace ovid::server

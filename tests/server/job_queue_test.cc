@@ -233,6 +233,40 @@ TEST(JobQueueTest, DeadlineCancelReportsDeadlineExceeded) {
   EXPECT_EQ((*job)->state(), v1::JOB_STATE_CANCELLED);
 }
 
+// The Generate call's deadline travels with the job (JobSchedule::call_time_left): the queue's
+// timer stops it, running or queued, with no stream left to do it.
+TEST(JobQueueTest, TheCallDeadlineStopsRunningAndQueuedJobsWithDeadlineExceeded) {
+  Runtime rt({.steps = 100000, .step_delay = absl::Milliseconds(2)},
+             {.max_queue = 4, .workers = 1});
+  const absl::Time start = absl::Now();
+  auto running = rt.queue.Submit({}, "", {.call_time_left = absl::Milliseconds(400)});
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  // Queued behind it: the call's deadline (200 ms) comes before its queue limit (60 s).
+  auto queued = rt.queue.Submit(
+      {}, "", {.max_queue_wait = absl::Seconds(60), .call_time_left = absl::Milliseconds(200)});
+  // And one whose queue limit comes first: still a queue timeout.
+  auto queue_first = rt.queue.Submit(
+      {}, "", {.max_queue_wait = absl::Milliseconds(100), .call_time_left = absl::Seconds(60)});
+  ASSERT_TRUE(running.ok() && queued.ok() && queue_first.ok());
+
+  std::vector<v1::GenerateEvent> events = FollowToEnd(**queued);
+  ASSERT_TRUE(events.back().has_error());
+  EXPECT_EQ(events.back().error().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_NE(events.back().error().message().find("call's deadline"), std::string::npos)
+      << events.back().error().message();
+  events = FollowToEnd(**queue_first);
+  EXPECT_NE(events.back().error().message().find("max_queue_seconds"), std::string::npos)
+      << events.back().error().message();
+  events = FollowToEnd(**running);
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(events.back().has_error());
+  EXPECT_EQ(events.back().error().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ((*running)->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_GE(took, absl::Milliseconds(390));
+  EXPECT_LT(took, absl::Seconds(5));
+  EXPECT_EQ(rt.pipeline.runs_started(), 1);  // the queued ones never ran
+}
+
 TEST(JobQueueTest, CancelUnknownJobIsNotFound) {
   Runtime rt({}, {});
   EXPECT_EQ(rt.queue.Cancel("job-nope").status().code(), absl::StatusCode::kNotFound);

@@ -232,6 +232,36 @@ TEST(ServiceTest, TheCallDeadlineStopsTheJobWithDeadlineExceeded) {
   EXPECT_EQ(h.queue.GetStatus(id)->error().code(), grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
+// keep_on_disconnect: the stream's end does not stop the job, but the call's deadline still does,
+// exactly then. A cancel 1.2 s before the deadline used to leave the job running for ever; one
+// 0.6 s before it killed the job at once as "past its deadline".
+TEST(ServiceTest, AKeptJobRunsUntilTheCallDeadlineWhateverItsStreamDoes) {
+  Harness h({.steps = 100000, .step_delay = absl::Milliseconds(2)});
+  for (const auto cancel_before :
+       {std::chrono::milliseconds(1200), std::chrono::milliseconds(600)}) {
+    SCOPED_TRACE(cancel_before.count());
+    v1::GenerateRequest request = Request(100000);
+    request.set_keep_on_disconnect(true);
+    grpc::ClientContext context;
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(1500);
+    context.set_deadline(deadline);
+    auto reader = h.stub->Generate(&context, request);
+    v1::GenerateEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    const std::string id = event.job_id();
+    std::this_thread::sleep_until(deadline - cancel_before);
+    context.TryCancel();
+    reader->Finish();
+    // Still running a moment later, well before the deadline.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_LT(std::chrono::system_clock::now(), deadline - std::chrono::milliseconds(100));
+    EXPECT_EQ(h.queue.GetStatus(id)->state(), v1::JOB_STATE_RUNNING);
+    ASSERT_TRUE(WaitForState(h, id, v1::JOB_STATE_CANCELLED));
+    EXPECT_GE(std::chrono::system_clock::now(), deadline);
+    EXPECT_EQ(h.queue.GetStatus(id)->error().code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+}
+
 TEST(ServiceTest, AFailedJobEndsTheStreamWithItsStatusAndTheServerGoesOn) {
   Harness h({.steps = 5, .oom_at_step = 2});
   StreamResult r = Generate(h, Request(5));
