@@ -1,6 +1,6 @@
 """What tests/deploy checks, read from the repository: the paths, every PromQL query that deploy/
-ships (dashboard panels, recording and alerting rules, the prometheus-adapter rule), the rendered
-Kustomize overlays, and the flags `ovid` accepts."""
+ships (dashboard panels, recording and alerting rules, the prometheus-adapter rule) or that
+docs/metrics.md offers, the rendered Kustomize overlays, and the flags `ovid` accepts."""
 import json
 import os
 import re
@@ -16,6 +16,7 @@ DEPLOY = ROOT / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "ovid.json"
 RULES = DEPLOY / "prometheus" / "ovid-rules.yaml"
 ADAPTER = DEPLOY / "k8s" / "prometheus-adapter" / "values.yaml"
+METRICS_DOC = ROOT / "docs" / "metrics.md"
 OVERLAYS = ["single-gpu", "multi-replica"]
 VENV_BIN = Path(sys.executable).parent
 
@@ -42,6 +43,26 @@ def dashboard_queries():
     for panel in dashboard()["panels"]:
         for target in panel.get("targets", []):
             out.append((f"dashboard: {panel['title']} [{target['refId']}]", target["expr"]))
+    return out
+
+
+def doc_queries():
+    """[(id, expr)] of the example queries in docs/metrics.md's promql blocks. A query is a line
+    and its indented continuations; id = "docs: FIRST LINE OF THE COMMENT ABOVE (n)"."""
+    out = []
+    for block in re.findall(r"```promql\n(.*?)```", METRICS_DOC.read_text(), re.S):
+        comment, previous = "", ""
+        for line in block.splitlines():
+            if line.startswith("#"):
+                if not previous.startswith("#"):  # a comment of several lines: its first line
+                    comment = line.lstrip("# ").strip()
+            elif line.startswith((" ", "\t")) and out and previous and not previous.startswith("#"):
+                qid, expr = out[-1]
+                out[-1] = (qid, f"{expr}\n{line}")  # a continuation of the query above
+            elif line.strip():
+                n = sum(1 for qid, _ in out if qid.startswith(f"docs: {comment} ("))
+                out.append((f"docs: {comment} ({n + 1})", line))
+            previous = line
     return out
 
 

@@ -27,7 +27,8 @@ import time
 import grpc
 import pytest
 
-from sources import (ROOT, RULES, adapter_rules, dashboard, dashboard_queries, rule_queries)
+from sources import (ROOT, RULES, adapter_rules, dashboard, dashboard_queries, doc_queries,
+                     rule_queries)
 import promql
 from prometheus_server import Prometheus, StaticExporter
 
@@ -52,7 +53,6 @@ DCGM_FI_DEV_FB_USED{{gpu="0",UUID="GPU-0",namespace="{NAMESPACE}",pod="ovid-0",c
 CPU_HAS_NO_GPU = "a CPU daemon reports ovid_gpu_memory_total_bytes 0 and observes no per-job peak"
 EXPECTED = {
     "dashboard: GPU memory used [A]": ("empty", CPU_HAS_NO_GPU),
-    "dashboard: Per-request peak VRAM (p99) [A]": ("nan", CPU_HAS_NO_GPU),
     "dashboard: Peak VRAM by stage (p99) [A]": ("nan", CPU_HAS_NO_GPU),
     "record: ovid:gpu_memory_used:ratio": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidVramNearLimit": ("empty", CPU_HAS_NO_GPU),
@@ -193,6 +193,14 @@ def live_queries():
     return out
 
 
+# docs/metrics.md's examples: each one must parse and evaluate; what they return on CPU daemons
+# varies (some are guarded against 0/0 and then give nothing), so only that is checked.
+@pytest.mark.parametrize("query_id,expr", doc_queries(), ids=[q for q, _ in doc_queries()])
+def test_documented_query_evaluates(live, query_id, expr):
+    reply = live["prometheus"].query(expr)
+    assert reply.get("status") == "success", f"{query_id}: {expr}\n{reply}"
+
+
 @pytest.mark.parametrize("query_id,expr", live_queries(), ids=[q for q, _ in live_queries()])
 def test_query_parses_and_returns_what_the_daemons_produced(live, query_id, expr):
     reply = live["prometheus"].query(expr)
@@ -250,8 +258,9 @@ def test_alerts_see_the_faults(live):
     timeouts = prom.query(dict(rule_queries())["alert: OvidQueueTimeouts"])["data"]["result"]
     assert [r["metric"]["namespace"] for r in timeouts] == [NAMESPACE]
     ratio = prom.query("namespace_job:ovid_request_errors:ratio_rate5m")["data"]["result"]
-    # ovid-1's failures over every request of both replicas (rejections included)
-    total = live["succeeded"] + live["rejected"] + live["failed"] + live["timed_out"]
+    # ovid-1's failures over the jobs of both replicas: the refusals for a full queue never became
+    # jobs and stay out; the job that timed out in the queue was admitted and counts
+    total = live["succeeded"] + live["failed"] + live["timed_out"]
     assert float(ratio[0]["value"][1]) == pytest.approx(live["failed"] / total, rel=0.1)
 
 

@@ -13,7 +13,7 @@ import yaml
 from known_names import EXTERNAL, TARGET_LABELS, documented, recorded
 from promql import names
 from sources import (DASHBOARD, DEPLOY, RULES, adapter_rules, dashboard, dashboard_queries,
-                     rule_queries)
+                     doc_queries, rule_queries)
 
 PROMETHEUS_DIR = DEPLOY / "prometheus"
 
@@ -25,7 +25,7 @@ def promtool(*args, cwd=PROMETHEUS_DIR):
 
 
 def all_queries():
-    out = dashboard_queries() + rule_queries()
+    out = dashboard_queries() + rule_queries() + doc_queries()
     for i, rule in enumerate(adapter_rules()):
         out.append((f"adapter rule {i}: seriesQuery", rule["seriesQuery"]))
         out.append((f"adapter rule {i}: metricsQuery", rule["metricsQuery"]))
@@ -122,9 +122,18 @@ def test_dashboard_datasource_is_a_variable():
 
 
 def test_dashboard_rates_follow_the_rate_interval():
-    for query_id, expr in dashboard_queries():
-        for window in re.findall(r"(?:rate|increase)\([^\[]*\[([^\]]*)\]", expr):
-            assert window in ("$__rate_interval", "$__range"), f"{query_id}: window [{window}]"
+    # A time series draws one point per step, so its windows follow the rate interval; the whole
+    # range ($__range) belongs in panels that show one value per series (stat, bar gauge, table):
+    # in a time series every point would cover the whole range.
+    for panel in dashboard()["panels"]:
+        for target in panel.get("targets", []):
+            query_id = f"dashboard: {panel['title']} [{target['refId']}]"
+            windows = re.findall(r"(?:rate|increase|_over_time)\([^\[]*\[([^\]]*)\]",
+                                 target["expr"])
+            allowed = ({"$__rate_interval"} if panel["type"] == "timeseries"
+                       else {"$__rate_interval", "$__range"})
+            for window in windows:
+                assert window in allowed, f"{query_id} ({panel['type']}): window [{window}]"
 
 
 def test_dashboard_layout_has_no_overlaps_and_vram_comes_first():
