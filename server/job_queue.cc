@@ -2,9 +2,12 @@
 #include "server/job_queue.h"
 
 #include <algorithm>
+#include <exception>
+#include <new>
 #include <unordered_map>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/events.h"
 #include "server/metrics_reasons.h"
@@ -301,6 +304,25 @@ void JobQueue::WorkerLoop() {
   }
 }
 
+namespace {
+
+// Pipeline::Run behind a catch: an engine that throws (a bug, or a host allocation that failed
+// outside its own guards) fails its job instead of ending the daemon through std::terminate on
+// a worker thread.
+absl::StatusOr<GenerationResult> RunContained(Pipeline& pipeline, Job& job, ProgressSink& sink) {
+  try {
+    return pipeline.Run(job.request(), sink, job.cancel_token());
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of host memory while running the job");
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("the engine failed unexpectedly: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("the engine failed unexpectedly (a non-standard exception)");
+  }
+}
+
+}  // namespace
+
 void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   const absl::Time started = store_.clock()();
   if (!job->Start(started)) return;  // cancelled between the pop and here
@@ -313,8 +335,7 @@ void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
     return;
   }
   JobSink sink(*job, observer_);
-  absl::StatusOr<GenerationResult> result =
-      pipeline_.Run(job->request(), sink, job->cancel_token());
+  absl::StatusOr<GenerationResult> result = RunContained(pipeline_, *job, sink);
   const absl::Time now = store_.clock()();
   if (!result.ok()) {
     if (job->Fail(result.status(), now)) {

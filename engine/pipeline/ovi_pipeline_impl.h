@@ -38,6 +38,10 @@ class OviPipeline final : public LoadedPipeline {
 
  private:
   OviPipeline() = default;
+  // Run's work; Run itself turns anything thrown (a host allocation outside a guard, a sink that
+  // throws) into a Status.
+  absl::StatusOr<GenerationResult> RunUnguarded(const GenerationRequest& request,
+                                                ProgressSink& sink, const CancelToken& cancel);
   void Describe(const PipelineOptions& options, const ovi::OviModel& model);
   // Warmup's passes, one per worker slot; the model they acquired is released on return.
   absl::Status WarmupSlots();

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "engine/gguf/status_macros.h"
+#include "engine/ops/torch_status.h"
 #include "engine/pipeline/device_util.h"
 #include "engine/pipeline/job_stages.h"
 #include "engine/pipeline/ovi_pipeline_impl.h"
@@ -95,6 +96,12 @@ absl::Status OviPipeline::MapJobError(const absl::Status& status, const DenoiseS
 
 absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& request,
                                                   ProgressSink& sink, const CancelToken& cancel) {
+  return ops::GuardTorch("job", [&] { return RunUnguarded(request, sink, cancel); });
+}
+
+absl::StatusOr<GenerationResult> OviPipeline::RunUnguarded(const GenerationRequest& request,
+                                                           ProgressSink& sink,
+                                                           const CancelToken& cancel) {
   const auto job_start = std::chrono::steady_clock::now();
   // Image to video: the image is read first, since its aspect sets the video's size.
   std::optional<RgbImage> first_frame;
@@ -148,7 +155,10 @@ absl::StatusOr<GenerationResult> OviPipeline::Run(const GenerationRequest& reque
   // On the slot's thread, the error's mapping too: the sticky-error check reads the CUDA
   // runtime's per-thread last error.
   lease.Run([&] {
-    status = RunJobStages(job, sink, cancel, &state, &result);
+    // Guarded here as well, so an exception is mapped like any error of the job (an OOM, a
+    // sticky device error) and never crosses the slot's thread.
+    status =
+        ops::GuardTorch("job", [&] { return RunJobStages(job, sink, cancel, &state, &result); });
     if (!status.ok()) status = MapJobError(status, state, lease.slot(), running.alone());
   });
   if (!status.ok()) return status;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <stdexcept>
 #include <vector>
 #include <thread>
 
@@ -108,6 +109,24 @@ TEST(PipelineRunTest, ReportsDefaultsProgressAndLatents) {
   EXPECT_EQ(f->metadata().at("slg_layer"), "2");
   EXPECT_EQ(f->metadata().at("variant"), "128x128_5s");
   EXPECT_EQ(f->metadata().at("video_guidance"), "4");
+}
+
+// Whatever a job throws (here its sink, on the slot's thread) comes back from Run as a Status:
+// an exception crossing the worker would end the daemon through std::terminate.
+TEST(PipelineRunTest, AnExceptionInAJobIsAStatusAndTheNextJobRuns) {
+  std::unique_ptr<LoadedPipeline> p = Tiny();
+  ASSERT_NE(p, nullptr);
+  RecordingSink sink;
+  sink.on_progress = [](const Progress& progress) {
+    if (progress.step == 1) throw std::runtime_error("the sink broke");
+  };
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(2, 3), sink, cancel);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
+  EXPECT_NE(r.status().message().find("the sink broke"), std::string::npos) << r.status();
+  EXPECT_TRUE(p->healthy());
+  EXPECT_FALSE(RunLatents(*p, TinyRequest(2, 3)).empty());
 }
 
 TEST(PipelineRunTest, SameSeedSameBitsOtherSeedOtherBits) {

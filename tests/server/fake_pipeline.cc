@@ -2,6 +2,8 @@
 #include "tests/server/fake_pipeline.h"
 
 #include <algorithm>
+#include <new>
+#include <stdexcept>
 #include <thread>
 
 namespace ovid::server::testing {
@@ -33,6 +35,11 @@ absl::StatusOr<GenerationResult> FakePipeline::Run(const GenerationRequest& requ
       return cancel.status();
     }
     std::this_thread::sleep_for(absl::ToChronoNanoseconds(options_.step_delay));
+    if (step == options_.throw_at_step) {
+      last_steps_done_ = step - 1;
+      if (options_.throw_bad_alloc) throw std::bad_alloc();
+      throw std::runtime_error("fake engine bug");
+    }
     if (step == options_.oom_at_step) {
       last_steps_done_ = step - 1;
       return absl::ResourceExhaustedError("CUDA out of memory (fake, at step)");

@@ -25,6 +25,8 @@ struct FakePipelineOptions {
   bool estimate_from_seed = false;  // a request with `seed` is estimated at seed bytes
   std::string output = "latents";  // the one output, as kLatents
   bool hold = false;               // runs wait at their start until Release()
+  uint32_t throw_at_step = 0;      // 0 = never; else Run throws there (an engine's bug)
+  bool throw_bad_alloc = false;    // what it throws: std::bad_alloc, else std::runtime_error
 };
 
 class FakePipeline : public Pipeline {

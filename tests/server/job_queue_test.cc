@@ -267,6 +267,32 @@ TEST(JobQueueTest, TheCallDeadlineStopsRunningAndQueuedJobsWithDeadlineExceeded)
   EXPECT_EQ(rt.pipeline.runs_started(), 1);  // the queued ones never ran
 }
 
+// An engine that throws fails its job (a worker thread's uncaught exception would end the
+// daemon through std::terminate) and the queue goes on with the next one.
+TEST(JobQueueTest, AnEngineThatThrowsFailsTheJobAndTheQueueGoesOn) {
+  for (const bool bad_alloc : {false, true}) {
+    SCOPED_TRACE(bad_alloc ? "std::bad_alloc" : "std::runtime_error");
+    Runtime rt({.steps = 3, .throw_at_step = 2, .throw_bad_alloc = bad_alloc}, {.workers = 1});
+    auto thrown = rt.queue.Submit({}, "");
+    ASSERT_TRUE(thrown.ok());
+    std::vector<v1::GenerateEvent> events = FollowToEnd(**thrown);
+    ASSERT_TRUE(events.back().has_error());
+    EXPECT_EQ((*thrown)->state(), v1::JOB_STATE_FAILED);
+    EXPECT_EQ(events.back().error().code(),
+              static_cast<int>(bad_alloc ? absl::StatusCode::kResourceExhausted
+                                         : absl::StatusCode::kInternal));
+    EXPECT_NE(events.back().error().message().find(bad_alloc ? "host memory" : "fake engine bug"),
+              std::string::npos)
+        << events.back().error().message();
+    GenerationRequest short_job;
+    short_job.steps = 1;  // before the step that throws
+    auto next = rt.queue.Submit(short_job, "");
+    ASSERT_TRUE(next.ok());
+    FollowToEnd(**next);
+    EXPECT_EQ((*next)->state(), v1::JOB_STATE_SUCCEEDED);
+  }
+}
+
 TEST(JobQueueTest, CancelUnknownJobIsNotFound) {
   Runtime rt({}, {});
   EXPECT_EQ(rt.queue.Cancel("job-nope").status().code(), absl::StatusCode::kNotFound);
