@@ -146,8 +146,12 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
   absl::StatusOr<sampling::SampleResult> result =
       sampling::Sample(fn, noise.first, noise.second, options, progress, cancelled);
   if (!result.ok()) {
-    // The loop's CANCELLED carries its own words; the token knows why (client or deadline).
-    if (cancel.cancelled()) return cancel.status();
+    // The loop's CANCELLED carries its own words; the token knows why (client or deadline). Any
+    // other error stands even if a cancel came meanwhile: a device error must still be seen
+    // (the sticky-error check, healthy()).
+    if (result.status().code() == absl::StatusCode::kCancelled && cancel.cancelled()) {
+      return cancel.status();
+    }
     return result.status();
   }
   return DenoisedLatents{result->video, result->audio};

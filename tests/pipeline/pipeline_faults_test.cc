@@ -138,5 +138,35 @@ TEST(PipelineFaultsTest, StickyDeviceErrorMakesThePipelineUnhealthy) {
             absl::StatusCode::kUnavailable);
 }
 
+// A cancel that arrives while a step fails on the device must not hide the device error: the
+// job reports it and the pipeline turns unhealthy (it used to say CANCELLED and stay healthy).
+TEST(PipelineFaultsTest, ADeviceErrorDuringACancelledStepIsStillADeviceError) {
+  std::unique_ptr<LoadedPipeline> p =
+      WithFaults({.device_error_at_step = 1, .step_delay_ms = 300});
+  ASSERT_NE(p, nullptr);
+  CancelToken cancel;
+  RecordingSink sink;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool started = false;
+  sink.on_progress = [&](const Progress& pr) {
+    if (pr.stage != "denoise" || pr.step != 0) return;
+    std::lock_guard<std::mutex> lock(mu);
+    started = true;
+    cv.notify_one();
+  };
+  std::thread canceller([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return started; });
+    lock.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // inside step 1's delay
+    cancel.Cancel(CancelReason::kCancelled, "client went away");
+  });
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(2, 1), sink, cancel);
+  canceller.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
+  EXPECT_FALSE(p->healthy());
+}
+
 }  // namespace
 }  // namespace ovid
