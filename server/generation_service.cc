@@ -85,14 +85,13 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
   if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()), StreamDone("WatchJob"));
   // Past the end of the log the stream would wait for events that never come (a finished job
   // logs nothing more), so that is refused rather than left hanging.
-  const uint64_t logged = (*job)->event_count();
-  const bool finished = (*job)->finished();
+  const auto [logged, finished] = (*job)->log_end();
   if (ref->from_event() > logged || (finished && ref->from_event() == logged)) {
-    return EventStream::Refuse(
-        ToGrpcStatus(absl::OutOfRangeError(absl::StrCat(
-            "from_event: ", ref->from_event(), " is past the end of job ", ref->job_id(),
-            "'s log (", logged, " events", finished ? ", finished" : " so far", ")"))),
-        StreamDone("WatchJob"));
+    return EventStream::Refuse(ToGrpcStatus(absl::OutOfRangeError(absl::StrCat(
+                                   "from_event: ", ref->from_event(), " is past the end of job ",
+                                   JobIdForMessage(ref->job_id()), "'s log (", logged, " events",
+                                   finished ? ", finished" : " so far", ")"))),
+                               StreamDone("WatchJob"));
   }
   return EventStream::Follow(context, *std::move(job), ref->from_event(), queue(),
                              EventStream::Ownership::kWatchOnly, StreamDone("WatchJob"));
@@ -105,7 +104,8 @@ grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext*
     return Reply("GetJob", context, status);
   JobQueue* jobs = queue();
   if (jobs == nullptr) {
-    return Reply("GetJob", context, absl::NotFoundError(absl::StrCat("no job ", ref->job_id())));
+    return Reply("GetJob", context,
+                 absl::NotFoundError(absl::StrCat("no job ", JobIdForMessage(ref->job_id()))));
   }
   absl::StatusOr<v1::JobStatus> status = jobs->GetStatus(ref->job_id());
   if (status.ok()) *response = *std::move(status);
@@ -119,7 +119,8 @@ grpc::ServerUnaryReactor* GenerationService::CancelJob(grpc::CallbackServerConte
     return Reply("CancelJob", context, status);
   JobQueue* jobs = queue();
   if (jobs == nullptr) {
-    return Reply("CancelJob", context, absl::NotFoundError(absl::StrCat("no job ", ref->job_id())));
+    return Reply("CancelJob", context,
+                 absl::NotFoundError(absl::StrCat("no job ", JobIdForMessage(ref->job_id()))));
   }
   absl::StatusOr<v1::JobStatus> status =
       jobs->Cancel(ref->job_id(), CancelReason::kCancelled, "cancelled by CancelJob");
@@ -133,7 +134,16 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
   if (absl::Status status = auth_.Check(*context); !status.ok())
     return Reply("ListJobs", context, status);
   std::vector<v1::JobState> states;
-  for (int state : request->states()) states.push_back(static_cast<v1::JobState>(state));
+  for (int i = 0; i < request->states_size(); ++i) {
+    const int state = request->states(i);
+    if (!v1::JobState_IsValid(state) || state == v1::JOB_STATE_UNSPECIFIED) {
+      return Reply("ListJobs", context,
+                   absl::InvalidArgumentError(absl::StrCat("states[", i, "]: ", state,
+                                                           " is not a job state (QUEUED, RUNNING, ",
+                                                           "SUCCEEDED, FAILED or CANCELLED)")));
+    }
+    states.push_back(static_cast<v1::JobState>(state));
+  }
   JobQueue* jobs = queue();
   const std::vector<std::shared_ptr<Job>> listed = store_.List(states);
   if (jobs != nullptr) {

@@ -148,6 +148,11 @@ uint64_t Job::event_bytes() const {
   return event_bytes_;
 }
 
+Job::LogEnd Job::log_end() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {events_.size(), IsTerminal(state_)};
+}
+
 uint64_t Job::event_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return events_.size();

@@ -91,6 +91,13 @@ class Job {
   absl::Time started() const;
   absl::Time finished_at() const;
   uint64_t event_count() const;
+  // The number of logged events and whether the last of them ended the job, read together (two
+  // calls could see the terminal event appended between them).
+  struct LogEnd {
+    uint64_t events = 0;
+    bool finished = false;
+  };
+  LogEnd log_end() const;
   // Serialized bytes of the logged events (the outputs, mostly): what keeping this job costs.
   uint64_t event_bytes() const;
   // The GetJob view; queue_position is filled by the caller that knows the queue.

@@ -23,13 +23,19 @@ void JobStore::Add(std::shared_ptr<Job> job) {
   order_.push_back(std::move(job));
 }
 
+std::string JobIdForMessage(std::string_view id) {
+  constexpr size_t kShown = 64;
+  if (id.size() <= kShown) return absl::StrCat("\"", std::string(id), "\"");
+  return absl::StrCat("\"", std::string(id.substr(0, kShown)), "...\" (", id.size(), " bytes)");
+}
+
 absl::StatusOr<std::shared_ptr<Job>> JobStore::Get(std::string_view id) {
   std::lock_guard<std::mutex> lock(mu_);
   EvictLocked();
   auto it = jobs_.find(id);
   if (it == jobs_.end()) {
-    return absl::NotFoundError(absl::StrCat("no job \"", std::string(id),
-                                            "\" (unknown, or finished more than --job-ttl ago)"));
+    return absl::NotFoundError(absl::StrCat("no job ", JobIdForMessage(id),
+                                            " (unknown, or finished more than --job-ttl ago)"));
   }
   return it->second.job;
 }

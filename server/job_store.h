@@ -25,6 +25,11 @@ namespace ovid::server {
 
 using Clock = std::function<absl::Time()>;
 
+// A client's job id as error messages quote it: whole up to 64 bytes, else its start and length.
+// Ids come from clients and may be as long as a request may be; echoed whole, a long one made
+// the status message overflow gRPC's metadata limit (RESOURCE_EXHAUSTED instead of NOT_FOUND).
+std::string JobIdForMessage(std::string_view id);
+
 class JobStore {
  public:
   JobStore(absl::Duration ttl, uint32_t max_finished_kept, Clock clock = absl::Now,

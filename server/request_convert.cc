@@ -125,7 +125,8 @@ absl::StatusOr<JobSchedule> ToJobSchedule(const v1::GenerateRequest& wire) {
     const float seconds = wire.max_queue_seconds();
     // The negated comparison also catches NaN; %.9g shows the float as received (StrCat's six
     // digits would print 86400.0078 as 86400, "outside (0.01, 86400]").
-    if (!(seconds >= kMinQueueSecondsLimit) || !std::isfinite(seconds) ||
+    // The floor as a float: 0.01f is 0.0099999998, and the documented bound must be accepted.
+    if (!(seconds >= static_cast<float>(kMinQueueSecondsLimit)) || !std::isfinite(seconds) ||
         seconds > kMaxQueueSecondsLimit) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "max_queue_seconds: %.9g is outside [%g, %g]", seconds, kMinQueueSecondsLimit,

@@ -29,7 +29,13 @@ TEST(JobTest, AppendNumbersEventsAndStopsAfterTheTerminalOne) {
   progress.mutable_progress()->set_step(1);
   EXPECT_EQ(job.Append(progress), 0u);
   EXPECT_EQ(job.Append(progress), 1u);
+  EXPECT_EQ(job.log_end().events, 2u);
+  EXPECT_FALSE(job.log_end().finished);
   EXPECT_TRUE(job.Fail(absl::InternalError("boom"), absl::Now()));
+  // Read together: WatchJob's "past the end" test must not see the count before the terminal
+  // event and `finished` after it.
+  EXPECT_EQ(job.log_end().events, 3u);
+  EXPECT_TRUE(job.log_end().finished);
   EXPECT_FALSE(job.Succeed({}, absl::Now()));  // never answered twice
   EXPECT_FALSE(job.Fail(absl::CancelledError(), absl::Now()));
   EXPECT_EQ(job.Append(progress), std::nullopt);

@@ -126,6 +126,12 @@ TEST(RequestConvertTest, ScheduleCopiesPriorityAndQueueLimitAtTheirBounds) {
   ASSERT_TRUE(schedule.ok()) << schedule.status();
   EXPECT_EQ(schedule->priority, -100);
   EXPECT_EQ(schedule->max_queue_wait, absl::Milliseconds(250));
+  // The documented floor, as a float arrives: 0.01f is 0.0099999998 (it used to be refused).
+  wire.set_max_queue_seconds(0.01f);
+  schedule = ToJobSchedule(wire);
+  ASSERT_TRUE(schedule.ok()) << schedule.status();
+  EXPECT_LT(absl::AbsDuration(schedule->max_queue_wait - absl::Milliseconds(10)),
+            absl::Microseconds(1));
 }
 
 TEST(RequestConvertTest, ScheduleOutOfRangeNamesTheFieldAndTheRange) {

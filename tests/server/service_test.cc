@@ -177,6 +177,45 @@ TEST(ServiceTest, WatchJobRefusesUnknownJobsAndIndexesPastTheEnd) {
   }
 }
 
+// Ids come from clients: a 20,000-byte one echoed whole overflowed gRPC's metadata limit, so the
+// client saw RESOURCE_EXHAUSTED about headers instead of NOT_FOUND.
+TEST(ServiceTest, AHugeUnknownJobIdIsNotFoundWithAShortMessage) {
+  Harness h({.steps = 1});
+  v1::JobRef ref;
+  ref.set_job_id(std::string(20000, 'x'));
+  {
+    grpc::ClientContext context;
+    auto reader = h.stub->WatchJob(&context, ref);
+    StreamResult r = Drain(reader);
+    EXPECT_EQ(r.status.error_code(), grpc::StatusCode::NOT_FOUND) << r.status.error_message();
+    EXPECT_LT(r.status.error_message().size(), 200u);
+    EXPECT_NE(r.status.error_message().find("20000 bytes"), std::string::npos);
+  }
+  for (const bool cancel : {false, true}) {
+    grpc::ClientContext context;
+    v1::JobStatus status;
+    const grpc::Status s =
+        cancel ? h.stub->CancelJob(&context, ref, &status) : h.stub->GetJob(&context, ref, &status);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+    EXPECT_LT(s.error_message().size(), 200u);
+  }
+}
+
+// A state filter that is no job state was answered with an empty list, as if nothing matched.
+TEST(ServiceTest, ListJobsRefusesStatesThatAreNoJobState) {
+  Harness h({.steps = 1});
+  for (const int state : {99, static_cast<int>(v1::JOB_STATE_UNSPECIFIED)}) {
+    grpc::ClientContext context;
+    v1::ListJobsRequest request;
+    request.add_states(v1::JOB_STATE_RUNNING);
+    request.add_states(static_cast<v1::JobState>(state));
+    v1::ListJobsResponse response;
+    const grpc::Status s = h.stub->ListJobs(&context, request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << state;
+    EXPECT_NE(s.error_message().find("states[1]"), std::string::npos) << s.error_message();
+  }
+}
+
 TEST(ServiceTest, AClientThatCancelsItsStreamCancelsTheJob) {
   Harness h({.steps = 1000, .step_delay = absl::Milliseconds(2)});
   grpc::ClientContext context;
