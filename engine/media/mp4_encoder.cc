@@ -80,6 +80,9 @@ absl::StatusOr<std::string> EncodeMp4(const VideoFrames& video, const AudioPcm& 
 
   const PacketSink video_sink = MuxInto(fmt.get(), *video_stream, (*h264)->codec());
   for (int64_t t = 0; t < video.frames; ++t) {
+    if (options.stop && options.stop()) {
+      return absl::CancelledError(absl::StrCat("MP4 encoding stopped at frame ", t));
+    }
     if (absl::Status s = (*h264)->Encode(video, t, video_sink); !s.ok()) return s;
   }
   if (absl::Status s = (*h264)->Flush(video_sink); !s.ok()) return s;

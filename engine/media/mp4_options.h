@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,6 +28,9 @@ struct Mp4Options {
   // for the same input within one process, depending on what memory it is handed.
   std::string x264_params;
   Rounding rounding = Rounding::kTruncate;  // float -> 8-bit RGB before YUV conversion
+  // Polled before each frame; true ends the encode with CANCELLED (a job cancelled while its
+  // 241 frames encode stops within a frame). Empty: never.
+  std::function<bool()> stop;
 };
 
 // INVALID_ARGUMENT naming the first field out of range (the ranges above).

@@ -35,7 +35,8 @@ absl::StatusOr<CodecContextPtr> OpenPngEncoder(int width, int height) {
 
 }  // namespace
 
-absl::StatusOr<std::string> EncodePngFrames(const VideoFrames& video, Rounding rounding) {
+absl::StatusOr<std::string> EncodePngFrames(const VideoFrames& video, Rounding rounding,
+                                            const std::function<bool()>& stop) {
   if (absl::Status s = ValidateVideo(video); !s.ok()) return s;
   const int width = static_cast<int>(video.width);
   const int height = static_cast<int>(video.height);
@@ -49,6 +50,9 @@ absl::StatusOr<std::string> EncodePngFrames(const VideoFrames& video, Rounding r
 
   UstarWriter tar;
   for (int64_t t = 0; t < video.frames; ++t) {
+    if (stop && stop()) {
+      return absl::CancelledError(absl::StrCat("PNG encoding stopped at frame ", t));
+    }
     // The encoder may still reference the previous frame's buffer.
     if (int ret = av_frame_make_writable(frame->get()); ret < 0) {
       return AvError(ret, "av_frame_make_writable (png)");

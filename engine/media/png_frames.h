@@ -5,6 +5,7 @@
 // the decoder output.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -14,8 +15,10 @@
 namespace ovid::media {
 
 // INVALID_ARGUMENT as ValidateVideo (odd sizes are fine for PNG); FAILED_PRECONDITION without
-// libavcodec's png encoder; INTERNAL for a libav failure, naming the call.
+// libavcodec's png encoder; INTERNAL for a libav failure, naming the call. `stop` is polled
+// before each frame: true ends the encode with CANCELLED.
 absl::StatusOr<std::string> EncodePngFrames(const VideoFrames& video,
-                                            Rounding rounding = Rounding::kTruncate);
+                                            Rounding rounding = Rounding::kTruncate,
+                                            const std::function<bool()>& stop = nullptr);
 
 }  // namespace ovid::media

@@ -134,9 +134,13 @@ absl::Status MuxStage(const JobContext& job, const DecodedMedia& media, Progress
   for (uint32_t i = 0; i < total; ++i) {
     Report(job, sink, "mux", i, total);
     OVID_RETURN_IF_ERROR(cancel.status());
-    OVID_ASSIGN_OR_RETURN(std::string bytes,
-                          EncodeMediaOutput(formats[i], media, job.options->decode));
-    sink.OnOutput({formats[i], std::move(bytes)});
+    // Each frame checks the token: a 241-frame encode takes seconds.
+    absl::StatusOr<std::string> bytes = EncodeMediaOutput(formats[i], media, job.options->decode,
+                                                          [&cancel] { return cancel.cancelled(); });
+    // The encoder's CANCELLED has its own words; the token knows why (client or deadline).
+    OVID_RETURN_IF_ERROR(cancel.status());
+    if (!bytes.ok()) return bytes.status();
+    sink.OnOutput({formats[i], *std::move(bytes)});
   }
   OVID_RETURN_IF_ERROR(clock.Done());
   Report(job, sink, "mux", total, total);

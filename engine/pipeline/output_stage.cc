@@ -38,7 +38,8 @@ absl::StatusOr<media::AudioPcm> Pcm(const DecodedMedia& m) {
 bool MediaAvailable() { return true; }
 
 absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat format, const DecodedMedia& m,
-                                              const DecodeSettings& settings) {
+                                              const DecodeSettings& settings,
+                                              const std::function<bool()>& stop) {
   switch (format) {
     case OutputFormat::kMp4: {
       absl::StatusOr<media::VideoFrames> v = Frames(m);
@@ -48,6 +49,7 @@ absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat format, const Decoded
       media::Mp4Options o;
       o.crf = static_cast<int>(settings.mp4_crf);
       o.preset = settings.mp4_preset;
+      o.stop = stop;
       return media::EncodeMp4(*v, *a, o);
     }
     case OutputFormat::kWav: {
@@ -58,7 +60,7 @@ absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat format, const Decoded
     case OutputFormat::kPngFrames: {
       absl::StatusOr<media::VideoFrames> v = Frames(m);
       if (!v.ok()) return v.status();
-      return media::EncodePngFrames(*v);
+      return media::EncodePngFrames(*v, media::Rounding::kTruncate, stop);
     }
     default:
       return absl::InternalError("EncodeMediaOutput: not a media format");

@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,9 +31,11 @@ struct DecodedMedia {
 };
 
 // One output file. INVALID_ARGUMENT for non-finite decoder output (a broken model; named with
-// its position), FAILED_PRECONDITION when this build cannot encode `format`.
+// its position), FAILED_PRECONDITION when this build cannot encode `format`; CANCELLED when
+// `stop` (polled once per video frame; may be empty) returns true.
 absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat format, const DecodedMedia& media,
-                                              const DecodeSettings& settings);
+                                              const DecodeSettings& settings,
+                                              const std::function<bool()>& stop = nullptr);
 
 struct RgbImage {
   int64_t width = 0;

@@ -9,7 +9,7 @@ namespace ovid::pipeline {
 bool MediaAvailable() { return false; }
 
 absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat, const DecodedMedia&,
-                                              const DecodeSettings&) {
+                                              const DecodeSettings&, const std::function<bool()>&) {
   return absl::FailedPreconditionError(
       "this build of ovid has no MP4/WAV/PNG encoder (built without libavcodec)");
 }

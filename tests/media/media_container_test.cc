@@ -108,6 +108,16 @@ TEST(MediaUstarWriter, RoundTripsAndRefusesBadNames) {
   EXPECT_EQ(w.Add("late", "x").code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(MediaEncodePngFrames, StopEndsTheEncodeWithCancelledAtTheNextFrame) {
+  auto v = testing::MakeVideo(3, 8, 8);
+  int polls = 0;
+  absl::StatusOr<std::string> tar =
+      EncodePngFrames(v.view, Rounding::kTruncate, [&polls] { return ++polls > 1; });
+  EXPECT_EQ(tar.status().code(), absl::StatusCode::kCancelled) << tar.status();
+  EXPECT_NE(tar.status().message().find("frame 1"), std::string::npos) << tar.status();
+  EXPECT_EQ(polls, 2);
+}
+
 TEST(MediaEncodePngFrames, OnePngPerFrameInOrder) {
   // 7x10: odd sizes are fine for PNG.
   auto v = testing::MakeVideo(3, 7, 10);

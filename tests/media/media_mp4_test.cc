@@ -50,6 +50,20 @@ Mp4Options Fast() {
   return o;
 }
 
+// `stop` is polled before each frame: a job cancelled during the encode stops there.
+TEST(MediaEncodeMp4, StopEndsTheEncodeWithCancelledAtTheNextFrame) {
+  Input in;
+  Mp4Options o = Fast();
+  int polls = 0;
+  o.stop = [&polls] { return ++polls > 2; };
+  absl::StatusOr<std::string> mp4 = EncodeMp4(in.video.view, in.pcm(), o);
+  EXPECT_EQ(mp4.status().code(), absl::StatusCode::kCancelled) << mp4.status();
+  EXPECT_NE(mp4.status().message().find("frame 2"), std::string::npos) << mp4.status();
+  EXPECT_EQ(polls, 3);
+  o.stop = [] { return false; };
+  EXPECT_TRUE(EncodeMp4(in.video.view, in.pcm(), o).ok());
+}
+
 TEST(MediaEncodeMp4, MoovPrecedesMdat) {
   Input in;
   absl::StatusOr<std::string> mp4 = EncodeMp4(in.video.view, in.pcm(), Fast());

@@ -223,6 +223,27 @@ TEST_F(PipelineStagesTest, TheDefaultOutputIsTheMp4AndNegativesDefaultToOvis) {
   EXPECT_NE(latents(base), latents(other));
 }
 
+// A cancel during the mux stops the encode at the next frame and the job ends CANCELLED with
+// no media output (the token used to be read only between outputs, so a cancel during the last
+// one ended the job as a success).
+TEST_F(PipelineStagesTest, ACancelDuringTheMuxStopsTheEncode) {
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(FullOptions());
+  ASSERT_TRUE(p.ok()) << p.status();
+  for (const OutputFormat format : {OutputFormat::kMp4, OutputFormat::kPngFrames}) {
+    GenerationRequest r = PromptRequest({});
+    r.outputs = {format};
+    RecordingSink sink;
+    CancelToken cancel;
+    sink.on_progress = [&cancel](const Progress& pr) {
+      if (pr.stage == "mux" && pr.step == 0) cancel.Cancel(CancelReason::kCancelled, "gone");
+    };
+    absl::StatusOr<GenerationResult> result = (*p)->Run(r, sink, cancel);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kCancelled) << result.status();
+    EXPECT_EQ(result.status().message(), "gone");
+    EXPECT_TRUE(sink.outputs().empty());
+  }
+}
+
 TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(FullOptions());
   ASSERT_TRUE(p.ok()) << p.status();
