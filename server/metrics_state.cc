@@ -98,13 +98,17 @@ std::vector<MetricFamily> StateCollector::Collect() const {
   }
   if (sources_.vram) AppendVram(sources_.vram(), out);
 
-  MetricFamily model = GaugeFamily("ovid_model_info", "The loaded model; always 1.");
-  AddSample(model, 1,
-            {{"batch_guidance", sources_.model.batch_guidance},
-             {"device", sources_.model.device},
-             {"variant", sources_.model.variant},
-             {"weight_mode", sources_.model.weight_mode}});
-  out.push_back(std::move(model));
+  // Only once a model is loaded: while it loads the labels would be empty, a series of blanks
+  // that then changes its labels (docs/metrics.md: absent until there is something to say).
+  if (!sources_.model.variant.empty()) {
+    MetricFamily model = GaugeFamily("ovid_model_info", "The loaded model; always 1.");
+    AddSample(model, 1,
+              {{"batch_guidance", sources_.model.batch_guidance},
+               {"device", sources_.model.device},
+               {"variant", sources_.model.variant},
+               {"weight_mode", sources_.model.weight_mode}});
+    out.push_back(std::move(model));
+  }
   MetricFamily build = GaugeFamily("ovid_build_info", "The daemon's build; always 1.");
   AddSample(build, 1, {{"version", sources_.version}});
   out.push_back(std::move(build));

@@ -200,7 +200,9 @@ VramSnapshot OviPipeline::Vram() const {
   VramSnapshot v;
   v.weights_resident_bytes = static_cast<uint64_t>(acc.weight_bytes);
   v.weights_bf16_equivalent_bytes = static_cast<uint64_t>(acc.bf16_equivalent_bytes);
-  v.dequant_workspace_bytes = static_cast<uint64_t>(acc.workspace_bytes);
+  // From the slots, not the store: an offloaded denoiser's later loads are new stores that never
+  // made the workspaces, which stay resident all along (they read 0 that way).
+  v.dequant_workspace_bytes = static_cast<uint64_t>(pool_->workspace_bytes());
   v.cache_bytes = static_cast<uint64_t>(acc.cache_bytes);
   if (acc.allocator.valid) {
     v.torch_allocated_bytes = static_cast<uint64_t>(acc.allocator.allocated);
@@ -211,10 +213,18 @@ VramSnapshot OviPipeline::Vram() const {
     v.device_total_bytes = m->total;
     v.device_used_bytes = m->used;
   }
+  // Every storage type of the model, at 0 while an offloaded denoiser is away: the series stay
+  // (ovid_weights_resident_bytes{type}), so sums over them read 0 instead of nothing.
+  for (const auto& [type, tensors] : resident_tensors_by_type_) {
+    auto it = acc.bytes_by_type.find(type);
+    const bool resident = it != acc.bytes_by_type.end();
+    v.resident_by_type.push_back(
+        {type, resident ? tensors : 0u, resident ? static_cast<uint64_t>(it->second) : 0u});
+  }
   for (const auto& [type, bytes] : acc.bytes_by_type) {
-    auto it = resident_tensors_by_type_.find(type);
-    v.resident_by_type.push_back({type, it == resident_tensors_by_type_.end() ? 0u : it->second,
-                                  static_cast<uint64_t>(bytes)});
+    if (!resident_tensors_by_type_.contains(type)) {
+      v.resident_by_type.push_back({type, 0u, static_cast<uint64_t>(bytes)});
+    }
   }
   return v;
 }

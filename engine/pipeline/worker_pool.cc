@@ -58,6 +58,12 @@ void WorkerPool::Release(WorkerSlot* slot) {
   freed_.notify_one();
 }
 
+int64_t WorkerPool::workspace_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& slot : slots_) bytes += slot->workspace->capacity_bytes();
+  return bytes;
+}
+
 int WorkerPool::busy() const {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(slots_.size() - free_.size());

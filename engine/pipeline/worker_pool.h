@@ -60,6 +60,8 @@ class WorkerPool {
   // Waits for a free slot.
   Lease Acquire();
   size_t size() const { return slots_.size(); }
+  // Device memory of the slots' dequantization workspaces now (they may grow).
+  int64_t workspace_bytes() const;
   // Jobs holding a slot now.
   int busy() const;
 

@@ -427,6 +427,36 @@ TEST(PipelineRunTest, AnOffloadedDenoiserInCacheModeIsEstimatedWithItsCachedCopi
   EXPECT_EQ(*a - *b, cache);
 }
 
+// The slots' workspaces stay resident while an offloaded denoiser is away, and are reported so:
+// they were counted in the first (startup) store only, so they read 0 from then on.
+TEST(PipelineRunTest, AnOffloadedDenoiserStillReportsItsWorkspaces) {
+  PipelineOptions o;
+  o.workers = 2;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> resident = LoadTiny(o);
+  ASSERT_TRUE(resident.ok()) << resident.status();
+  const uint64_t workspaces = (*resident)->Vram().dequant_workspace_bytes;
+  ASSERT_GT(workspaces, 0u);
+  o.offload.denoiser = true;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> offloaded = LoadTiny(o);
+  ASSERT_TRUE(offloaded.ok()) << offloaded.status();
+  EXPECT_EQ((*offloaded)->Vram().dequant_workspace_bytes, workspaces);
+  EXPECT_FALSE(RunLatents(**offloaded, TinyRequest(2, 1)).empty());
+  const VramSnapshot away = (*offloaded)->Vram();
+  EXPECT_EQ(away.dequant_workspace_bytes, workspaces);
+  // The weights' types stay listed, at 0 bytes (the metric keeps its series).
+  std::vector<std::string> types;
+  for (const QuantTypeCount& q : away.resident_by_type) {
+    types.push_back(q.type);
+    EXPECT_EQ(q.bytes, 0u) << q.type;
+  }
+  std::vector<std::string> resident_types;
+  for (const QuantTypeCount& q : (*resident)->Vram().resident_by_type) {
+    resident_types.push_back(q.type);
+  }
+  EXPECT_EQ(types, resident_types);
+  EXPECT_EQ(types.size(), 3u);  // bf16, q4_K, q6_K
+}
+
 // The first frame's normalization, band by band and in place, equals the original's chain of
 // whole-frame tensor ops bit for bit, at a height that is not a multiple of the band.
 TEST(PipelineRunTest, FirstFrameNormalizationMatchesTheWholeFrameChain) {

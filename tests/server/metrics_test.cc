@@ -217,6 +217,7 @@ TEST(ServerMetricsTest, EmptySourcesLeaveTheirGaugesOutAndSetSourcesSwapsThem) {
   std::string text = metrics->Scrape();
   EXPECT_FALSE(absl::StrContains(text, "ovid_queue_depth")) << text;
   EXPECT_FALSE(absl::StrContains(text, "ovid_weights_bf16_equivalent_bytes")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "ovid_model_info")) << text;  // no model yet: no blanks
   EXPECT_TRUE(absl::StrContains(text, "ovid_build_info")) << text;
 
   metrics->SetSources(with_queue);
