@@ -110,17 +110,22 @@ absl::Status PromptNeedsEncoder(const std::string& field) {
 // pass runs both towers together, and each cross-attends to the other's hidden states, so an
 // unguided tower's negative context still shapes the guided tower's negative prediction: Ovi
 // always gives both towers their negatives. Only with both scales at 1 (no negative pass) are
-// the negatives unused.
+// the negatives unused: a given one is still checked, but not kept, so it is neither encoded
+// (an offloaded UMT5 is not loaded for it) nor needs an encoder.
 absl::StatusOr<TextInput> NegativeInput(const Conditioning& c, const std::string& field,
                                         const JobPlan& plan, const char* default_prompt,
                                         const ModelLimits& limits) {
   TextInput in;
   if (const auto* e = std::get_if<TextEmbedding>(&c)) {
     if (absl::Status s = CheckEmbedding(*e, field, limits); !s.ok()) return s;
-    in.embedding = e;
+    if (!plan.Unguided()) in.embedding = e;
     return in;
   }
   if (const auto* prompt = std::get_if<std::string>(&c)) {
+    if (plan.Unguided()) {
+      if (absl::Status s = CheckPromptText(*prompt, field); !s.ok()) return s;
+      return in;
+    }
     if (!limits.text_encoder) return PromptNeedsEncoder(field);
     if (absl::Status s = CheckPromptText(*prompt, field); !s.ok()) return s;
     in.prompt = *prompt;

@@ -126,6 +126,17 @@ TEST(PipelinePlanTest, NegativesMayBeAbsentOnlyAtGuidanceOne) {
   EXPECT_TRUE(plan->Unguided());
   EXPECT_FALSE(plan->video_negative.given());
   EXPECT_FALSE(plan->audio_negative.given());
+  // Given but unused (no negative pass): checked, not kept, so not encoded, and no encoder is
+  // needed for a prompt (it was refused with FAILED_PRECONDITION).
+  r.video_negative = std::string("blur");
+  r.audio_negative = Valid().audio_negative;
+  ASSERT_FALSE(TinyLimits().text_encoder);
+  plan = PlanJob(r, TinyLimits());
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->video_negative.given());
+  EXPECT_FALSE(plan->audio_negative.given());
+  r.video_negative = std::string("   ");  // still a malformed field
+  EXPECT_EQ(PlanJob(r, TinyLimits()).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // Limits of a pipeline with every stage loaded.
