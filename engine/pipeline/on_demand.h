@@ -73,7 +73,8 @@ class OnDemand {
     std::lock_guard<std::mutex> load_lock(load_mu_);
     if (std::shared_ptr<T> live = Peek()) return live;  // loaded while this call waited
     absl::StatusOr<std::unique_ptr<T>> built = loader_();
-    if (!built.ok()) return built.status();
+    if (!built.ok()) return ReloadError(built.status());
+    loaded_once_ = true;
     OVID_RETURN_IF_ERROR(ops::WaitForCurrentStream(device_, "loading a stage"));
     std::lock_guard<std::mutex> lock(mu_);
     if (!offload_) {
@@ -90,6 +91,17 @@ class OnDemand {
     return instance;
   }
 
+  // A failed load of a stage that loaded before (an offloaded one, rebuilt per job) is the
+  // server's problem, not the request's: its file changed or went away since startup. Its code
+  // becomes INTERNAL (a client's INVALID_ARGUMENT or NOT_FOUND would blame the request); an
+  // out-of-memory during the upload stays RESOURCE_EXHAUSTED. The first load keeps its code.
+  absl::Status ReloadError(const absl::Status& s) const {
+    if (!loaded_once_ || s.code() == absl::StatusCode::kResourceExhausted) return s;
+    return absl::InternalError(
+        absl::StrCat("reloading an offloaded stage failed (its file changed since startup?): ",
+                     s.message()));
+  }
+
   // The resident instance without loading (null when offloaded and not in use, or while it is
   // being loaded).
   std::shared_ptr<T> Peek() const {
@@ -102,6 +114,7 @@ class OnDemand {
   bool offload_ = false;
   c10::Device device_ = c10::Device(c10::kCPU);
   std::mutex load_mu_;     // held for a whole load
+  bool loaded_once_ = false;  // guarded by load_mu_
   mutable std::mutex mu_;  // held only to read or set the pointers below
   std::shared_ptr<T> resident_;
   std::weak_ptr<T> shared_;

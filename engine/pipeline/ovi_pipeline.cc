@@ -90,8 +90,16 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   mo.load.cache_budget_bytes = static_cast<int64_t>(options.cache_budget_bytes);
   mo.fallback_variant = options.fallback_variant.empty() ? "720x720_5s" : options.fallback_variant;
   mo.default_workspace = false;  // each worker slot brings its own
+  // A reload (an offloaded denoiser, per job) must be the model of startup: the plans, limits and
+  // VRAM estimates were made from it.
+  OviPipeline* self = p.get();
   p->model_.ConfigureFile(
-      path, [mo](const std::string& f) { return ovi::OviModel::Load(f, mo); },
+      path,
+      [mo, self](const std::string& f) -> absl::StatusOr<std::unique_ptr<ovi::OviModel>> {
+        OVID_ASSIGN_OR_RETURN(std::unique_ptr<ovi::OviModel> m, ovi::OviModel::Load(f, mo));
+        if (self->denoiser_load_bytes_ != 0) OVID_RETURN_IF_ERROR(self->SameAsStartup(*m));
+        return m;
+      },
       options.offload.denoiser, p->device_);
   // Held until Load returns; an offloaded denoiser is freed then and reloaded per job.
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, p->model_.Acquire());
@@ -186,6 +194,24 @@ void OviPipeline::Describe(const PipelineOptions& options, const ovi::OviModel& 
   d.stages = {{"denoiser", true, options.offload.denoiser, file}};
   DescribeComponents(options, *components_, &d.stages);
   d.output_formats = AvailableOutputFormats(limits_);
+}
+
+absl::Status OviPipeline::SameAsStartup(const ovi::OviModel& m) const {
+  const ovi::OviModelSpec& s = m.spec();
+  const ovi::OviConfig& a = s.config;
+  const ovi::OviConfig& b = spec_.config;
+  const VramAccounting& acc = m.store().Accounting();
+  const auto bytes = static_cast<uint64_t>(acc.weight_bytes + acc.cache_bytes);
+  if (s.variant != spec_.variant || a.dim != b.dim || a.ffn_dim != b.ffn_dim ||
+      a.num_heads != b.num_heads || a.num_layers != b.num_layers || a.text_dim != b.text_dim ||
+      s.text_len != spec_.text_len || bytes != denoiser_load_bytes_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the denoiser is not the one loaded at startup: variant ", s.variant, " (was ",
+        spec_.variant, "), dim ", a.dim, " (was ", b.dim, "), layers ", a.num_layers, " (was ",
+        b.num_layers, "), ", bytes, " bytes on the device (was ", denoiser_load_bytes_,
+        "); restart the daemon to serve a new file"));
+  }
+  return absl::OkStatus();
 }
 
 VramSnapshot OviPipeline::Vram() const {

@@ -43,6 +43,9 @@ class OviPipeline final : public LoadedPipeline {
   absl::StatusOr<GenerationResult> RunUnguarded(const GenerationRequest& request,
                                                 ProgressSink& sink, const CancelToken& cancel);
   void Describe(const PipelineOptions& options, const ovi::OviModel& model);
+  // A reloaded (offloaded) denoiser against the startup one: FAILED_PRECONDITION naming what
+  // differs (the file was replaced since startup).
+  absl::Status SameAsStartup(const ovi::OviModel& m) const;
   // Warmup's passes, one per worker slot; the model they acquired is released on return.
   absl::Status WarmupSlots();
   // A planned job's device memory for admission, and whether it batches its guidance passes

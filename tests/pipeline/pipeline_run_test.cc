@@ -5,11 +5,15 @@
 #include <ATen/ops/from_blob.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <vector>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "engine/gguf/safetensors_file.h"
 #include "engine/models/ovi/ovi_model.h"
 #include "engine/pipeline/denoise_job.h"
@@ -455,6 +459,38 @@ TEST(PipelineRunTest, AnOffloadedDenoiserStillReportsItsWorkspaces) {
   }
   EXPECT_EQ(types, resident_types);
   EXPECT_EQ(types.size(), 3u);  // bf16, q4_K, q6_K
+}
+
+// An offloaded denoiser is reloaded from its path for each job. A file replaced since startup
+// (another quantization: the same shapes, other bytes, so the plans and estimates no longer hold)
+// or gone fails the job as the server's error, INTERNAL, not as the request's.
+TEST(PipelineRunTest, AnOffloadedDenoiserReplacedOnDiskFailsItsJobAsTheServersError) {
+  namespace fs = std::filesystem;
+  const std::string path = TinyModelPath() + ".swapped.gguf";
+  fs::copy_file(TinyModelPath(), path, fs::copy_options::overwrite_existing);
+  PipelineOptions o;
+  o.model_path = path;
+  o.device = "cpu";
+  o.offload.denoiser = true;
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadOviPipeline(o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_FALSE(RunLatents(**p, TinyRequest(1, 1)).empty());
+
+  const std::string cmd = absl::StrCat(OVID_GGUF_BIN, " synth ", path,
+                                       ".new --preset ovi-tiny --seed 3 --type Q8_0 > /dev/null");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  fs::rename(path + ".new", path);
+  RecordingSink sink;
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> r = (*p)->Run(TinyRequest(1, 1), sink, cancel);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "not the one loaded at startup"))
+      << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), path)) << r.status();
+
+  fs::remove(path);
+  r = (*p)->Run(TinyRequest(1, 1), sink, cancel);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
 }
 
 // The first frame's normalization, band by band and in place, equals the original's chain of
