@@ -97,9 +97,8 @@ class OnDemand {
   // out-of-memory during the upload stays RESOURCE_EXHAUSTED. The first load keeps its code.
   absl::Status ReloadError(const absl::Status& s) const {
     if (!loaded_once_ || s.code() == absl::StatusCode::kResourceExhausted) return s;
-    return absl::InternalError(
-        absl::StrCat("reloading an offloaded stage failed (its file changed since startup?): ",
-                     s.message()));
+    return absl::InternalError(absl::StrCat(
+        "reloading an offloaded stage failed (its file changed since startup?): ", s.message()));
   }
 
   // The resident instance without loading (null when offloaded and not in use, or while it is
