@@ -9,9 +9,11 @@
 # entrypoint takes its configuration from the environment (Kubernetes: env in the Deployment);
 # arguments after the image name are appended as flags and win over the variables.
 #
-# Build arguments: CUDA_TAG (the CUDA/Ubuntu tag of both base images; its CUDA major must match the
-# torch wheel's, 13 for torch 2.11.0, which install-venv.sh checks), CUDA_ARCHS (sm numbers
-# compiled) and BUILD_JOBS (parallel compile jobs; each needs ~2 GB of memory).
+# Build arguments: CUDA_TAG (the CUDA/Ubuntu tag of the build image; its CUDA major must match the
+# torch wheel's, 13 for torch 2.11.0, which install-venv.sh checks), CUDA_RUNTIME_TAG (the
+# runtime image's tag: the same CUDA version and Ubuntu release as CUDA_TAG, since
+# stage-runtime.sh copies libraries built against the build image's glibc), CUDA_ARCHS (sm
+# numbers compiled) and BUILD_JOBS (parallel compile jobs; each needs ~2 GB of memory).
 ARG CUDA_TAG=13.0.1-devel-ubuntu24.04
 ARG CUDA_RUNTIME_TAG=13.0.1-runtime-ubuntu24.04
 
