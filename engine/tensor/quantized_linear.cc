@@ -110,6 +110,10 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
                                                     LinearActivation activation) const {
   LinearPath unused;
   LinearPath& taken = path != nullptr ? *path : unused;
+  if (!dense_.defined() && weight_ == nullptr) {
+    // A default-constructed layer that model code never bound (an optional layer left out).
+    return absl::FailedPreconditionError("linear layer has no weight (never bound)");
+  }
   const c10::Device device = dense_.defined() ? dense_.device() : weight_->device();
   if (!x.defined() || x.dim() < 1 || x.size(-1) != in_) {
     return absl::InvalidArgumentError(

@@ -5,6 +5,7 @@
 // bit and the fused kernel must stay within a bf16 tolerance.
 #include <ATen/ops/gelu.h>
 #include <ATen/ops/linear.h>
+#include <ATen/ops/zeros.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -160,6 +161,13 @@ TEST(QuantizedLinearTest, ForwardUsesTheThreadsWorkspace) {
   ASSERT_TRUE(linear->Forward(x, ws->get(), &path).ok());
   EXPECT_EQ(path, LinearPath::kDequantGemm);
   EXPECT_TRUE(BitEqual(y, at::linear(x, f.ref_weight, f.ref_bias)));
+}
+
+// A layer nobody bound answers with an error instead of dereferencing a null weight.
+TEST(QuantizedLinearTest, AnUnboundLayerIsFailedPrecondition) {
+  const QuantizedLinear unbound;
+  absl::StatusOr<at::Tensor> y = unbound.Forward(at::zeros({2, kIn}), nullptr);
+  EXPECT_EQ(y.status().code(), absl::StatusCode::kFailedPrecondition) << y.status();
 }
 
 TEST(QuantizedLinearTest, BadInputIsInvalidArgument) {
