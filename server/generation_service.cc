@@ -1,8 +1,10 @@
 // File: server/generation_service.cc
 #include "server/generation_service.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/request_convert.h"
 #include "server/status_util.h"
@@ -144,8 +146,19 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
     }
     states.push_back(static_cast<v1::JobState>(state));
   }
+  // The page token is the creation number the previous page ended at, in decimal.
+  uint64_t after = 0;
+  if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
+    return Reply("ListJobs", context,
+                 absl::InvalidArgumentError("page_token: not a next_page_token of ListJobs"));
+  }
+  constexpr uint32_t kMaxPageSize = 1000;
+  const uint32_t page_size =
+      request->page_size() == 0 ? kMaxPageSize : std::min(request->page_size(), kMaxPageSize);
+  uint64_t next = 0;
   JobQueue* jobs = queue();
-  const std::vector<std::shared_ptr<Job>> listed = store_.List(states);
+  const std::vector<std::shared_ptr<Job>> listed = store_.ListPage(states, after, page_size, &next);
+  if (next != 0) response->set_next_page_token(absl::StrCat(next));
   if (jobs != nullptr) {
     // The queue knows the positions.
     for (v1::JobStatus& status : jobs->Statuses(listed)) *response->add_jobs() = std::move(status);

@@ -2,6 +2,7 @@
 #include "server/job_store.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -41,15 +42,31 @@ absl::StatusOr<std::shared_ptr<Job>> JobStore::Get(std::string_view id) {
 }
 
 std::vector<std::shared_ptr<Job>> JobStore::List(const std::vector<v1::JobState>& states) {
+  uint64_t next = 0;
+  return ListPage(states, 0, SIZE_MAX, &next);
+}
+
+std::vector<std::shared_ptr<Job>> JobStore::ListPage(const std::vector<v1::JobState>& states,
+                                                     uint64_t after, size_t limit, uint64_t* next) {
   std::lock_guard<std::mutex> lock(mu_);
   EvictLocked();
   std::vector<std::shared_ptr<Job>> out;
+  *next = 0;
   for (const auto& job : order_) {
     // A dropped job may still sit in order_ (ids are unique, so its id is gone from jobs_).
-    if (dropped_in_order_ != 0 && !jobs_.contains(job->id())) continue;
-    if (states.empty() || std::find(states.begin(), states.end(), job->state()) != states.end()) {
-      out.push_back(job);
+    auto kept = jobs_.find(job->id());
+    if (kept == jobs_.end()) continue;
+    // Creation numbers start at 0; a page token counts from 1 so that 0 can mean "the start".
+    const uint64_t number = kept->second.number + 1;
+    if (number <= after) continue;
+    if (!states.empty() && std::find(states.begin(), states.end(), job->state()) == states.end()) {
+      continue;
     }
+    if (out.size() == limit) {
+      *next = out.empty() ? 0 : jobs_.at(out.back()->id()).number + 1;
+      break;
+    }
+    out.push_back(job);
   }
   return out;
 }

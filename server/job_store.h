@@ -40,6 +40,10 @@ class JobStore {
   absl::StatusOr<std::shared_ptr<Job>> Get(std::string_view id);
   // Jobs in creation order, only those in `states` (empty = all).
   std::vector<std::shared_ptr<Job>> List(const std::vector<v1::JobState>& states);
+  // One page of that list: up to `limit` jobs created after creation number `after` (0: from
+  // the first). `*next` is the number to pass as `after` for the next page, 0 on the last.
+  std::vector<std::shared_ptr<Job>> ListPage(const std::vector<v1::JobState>& states,
+                                             uint64_t after, size_t limit, uint64_t* next);
   // Drops finished jobs past their TTL, then the oldest finished beyond the bounds. Called on
   // every Add/Get/List, and by the runtime when a job finishes. Costs the jobs not yet seen
   // finished plus a log per job it files or drops, not a pass over every kept job: a daemon

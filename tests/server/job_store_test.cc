@@ -126,6 +126,39 @@ TEST(JobStoreTest, ListFiltersByStateInCreationOrder) {
   EXPECT_EQ(queued_or_cancelled[1]->id(), "c");
 }
 
+// Pages of the listing: creation order, each job once, the filter applied before the page is
+// cut, and the last page says so (next 0).
+TEST(JobStoreTest, PagesCoverTheListOnceInCreationOrder) {
+  JobStore store(absl::Hours(1), 100);
+  std::vector<std::string> ids, cancelled;
+  for (int i = 0; i < 25; ++i) {
+    auto job = NewJob(absl::StrCat("job-", i), absl::Now());
+    store.Add(job);
+    ids.push_back(job->id());
+    if (i % 3 == 0) {
+      job->Fail(absl::CancelledError(), absl::Now());
+      cancelled.push_back(job->id());
+    }
+  }
+  for (const auto& [states, want] :
+       {std::pair{std::vector<v1::JobState>{}, ids},
+        std::pair{std::vector<v1::JobState>{v1::JOB_STATE_CANCELLED}, cancelled}}) {
+    std::vector<std::string> seen;
+    uint64_t after = 0;
+    int pages = 0;
+    do {
+      uint64_t next = 0;
+      const auto page = store.ListPage(states, after, 4, &next);
+      EXPECT_LE(page.size(), 4u);
+      for (const auto& j : page) seen.push_back(j->id());
+      after = next;
+      ASSERT_LT(++pages, 100);
+    } while (after != 0);
+    EXPECT_EQ(seen, want);
+    EXPECT_EQ(pages, static_cast<int>((want.size() + 3) / 4));
+  }
+}
+
 // Ties of the finishing time go in creation order; the listing stays in creation order, without
 // the dropped jobs, across many evictions (the creation order is compacted now and then).
 TEST(JobStoreTest, TiesGoInCreationOrderAndListingSkipsDroppedJobs) {

@@ -201,6 +201,50 @@ TEST(ServiceTest, AHugeUnknownJobIdIsNotFoundWithAShortMessage) {
   }
 }
 
+// ListJobs pages: one response could hold only about 12,000-40,000 jobs within gRPC's 4 MiB, and
+// a daemon may keep 100,000 (RESOURCE_EXHAUSTED at the client). Pages of page_size (at most
+// 1000) follow creation order; a token that is not one of ours is INVALID_ARGUMENT.
+TEST(ServiceTest, ListJobsPagesThroughEveryJobOnce) {
+  Harness h({.steps = 1});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    StreamResult r = Generate(h, Request(1));
+    ASSERT_TRUE(r.status.ok());
+    ids.push_back(r.events[0].job_id());
+  }
+  std::vector<std::string> seen;
+  v1::ListJobsRequest request;
+  request.set_page_size(2);
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    v1::ListJobsResponse response;
+    ASSERT_TRUE(h.stub->ListJobs(&context, request, &response).ok());
+    EXPECT_LE(response.jobs_size(), 2);
+    for (const v1::JobStatus& j : response.jobs()) seen.push_back(j.job_id());
+    request.set_page_token(response.next_page_token());
+    ASSERT_LT(++pages, 10);
+  } while (!request.page_token().empty());
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(pages, 3);
+  // 0 and oversized page sizes mean 1000: all five at once.
+  request.set_page_size(0);
+  for (const uint32_t size : {0u, 1000000u}) {
+    grpc::ClientContext context;
+    v1::ListJobsResponse response;
+    request.set_page_size(size);
+    ASSERT_TRUE(h.stub->ListJobs(&context, request, &response).ok());
+    EXPECT_EQ(response.jobs_size(), 5);
+    EXPECT_TRUE(response.next_page_token().empty());
+  }
+  grpc::ClientContext context;
+  v1::ListJobsResponse response;
+  request.set_page_token("not-a-token");
+  const grpc::Status bad = h.stub->ListJobs(&context, request, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("page_token"), std::string::npos);
+}
+
 // A state filter that is no job state was answered with an empty list, as if nothing matched.
 TEST(ServiceTest, ListJobsRefusesStatesThatAreNoJobState) {
   Harness h({.steps = 1});

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -53,11 +54,17 @@ int RunJobs(const std::vector<std::string>& argv) {
   for (const std::string& s : args.All("state")) req.add_states(ParseState(s));
   const Connection conn(ConnectionOptionsFrom(args));
   auto stub = ovid::v1::Generation::NewStub(conn.channel());
-  grpc::ClientContext ctx;
-  conn.Prepare(&ctx);
+  // Every page (the server sends at most 1000 jobs per response).
   ovid::v1::ListJobsResponse resp;
-  const grpc::Status st = stub->ListJobs(&ctx, req, &resp);
-  if (!st.ok()) return ReportFailure("jobs", st.error_code(), st.error_message());
+  do {
+    grpc::ClientContext ctx;
+    conn.Prepare(&ctx);
+    ovid::v1::ListJobsResponse page;
+    const grpc::Status st = stub->ListJobs(&ctx, req, &page);
+    if (!st.ok()) return ReportFailure("jobs", st.error_code(), st.error_message());
+    for (auto& j : *page.mutable_jobs()) *resp.add_jobs() = std::move(j);
+    req.set_page_token(page.next_page_token());
+  } while (!req.page_token().empty());
 
   constexpr size_t kColumns = 5;
   std::vector<std::array<std::string, kColumns>> rows = {

@@ -87,7 +87,16 @@ class OvidClient:
         return self._call(self._stub.CancelJob, pb.JobRef(job_id=job_id), job_id)
 
     def list_jobs(self, states=()):
-        return list(self._call(self._stub.ListJobs, pb.ListJobsRequest(states=states)).jobs)
+        """Every kept job (in `states`, if given), in creation order, over as many pages as the
+        server sends (at most 1000 jobs each)."""
+        jobs, token = [], ""
+        while True:
+            page = self._call(self._stub.ListJobs,
+                              pb.ListJobsRequest(states=states, page_token=token))
+            jobs.extend(page.jobs)
+            token = page.next_page_token
+            if not token:
+                return jobs
 
     def model(self):
         return self._call(self._stub.GetModel, pb.GetModelRequest())
