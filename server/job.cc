@@ -70,6 +70,7 @@ bool Job::Start(absl::Time now) {
   if (state_ != v1::JOB_STATE_QUEUED) return false;
   state_ = v1::JOB_STATE_RUNNING;
   started_ = now;
+  started_steady_ = std::chrono::steady_clock::now();
   return true;
 }
 
@@ -96,6 +97,7 @@ bool Job::FinishLocked(v1::JobState state, v1::GenerateEvent event, absl::Time n
   if (IsTerminal(state_)) return false;
   state_ = state;
   finished_ = now;
+  finished_steady_ = std::chrono::steady_clock::now();
   AppendLocked(std::move(event));
   // Nothing follows a terminal event: subscribers can be let go now, and the request too (no
   // worker reads it any more: a running job finishes only after Run returned).
@@ -141,6 +143,29 @@ absl::Time Job::started() const {
 absl::Time Job::finished_at() const {
   std::lock_guard<std::mutex> lock(mu_);
   return finished_;
+}
+
+absl::Duration Job::queue_wait() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const SteadyTime end = started_ != absl::InfinitePast()    ? started_steady_
+                         : finished_ != absl::InfinitePast() ? finished_steady_
+                                                             : std::chrono::steady_clock::now();
+  return absl::FromChrono(end - created_steady_);
+}
+
+absl::Duration Job::run_time() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_ == absl::InfinitePast()) return absl::ZeroDuration();
+  const SteadyTime end =
+      finished_ != absl::InfinitePast() ? finished_steady_ : std::chrono::steady_clock::now();
+  return absl::FromChrono(end - started_steady_);
+}
+
+absl::Duration Job::age() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const SteadyTime end =
+      finished_ != absl::InfinitePast() ? finished_steady_ : std::chrono::steady_clock::now();
+  return absl::FromChrono(end - created_steady_);
 }
 
 uint64_t Job::event_bytes() const {

@@ -90,6 +90,12 @@ class Job {
   absl::Time created() const { return created_; }
   absl::Time started() const;
   absl::Time finished_at() const;
+  // Durations on the steady clock, so a step of the wall clock (NTP) never makes one negative
+  // or wrong: time queued (until now while queued), time running (0 before the start, until now
+  // while running) and time since creation (until the end once finished).
+  absl::Duration queue_wait() const;
+  absl::Duration run_time() const;
+  absl::Duration age() const;
   uint64_t event_count() const;
   // The number of logged events and whether the last of them ended the job, read together (two
   // calls could see the terminal event appended between them).
@@ -123,6 +129,9 @@ class Job {
   v1::JobState state_ = v1::JOB_STATE_QUEUED;
   absl::Time started_ = absl::InfinitePast();
   absl::Time finished_ = absl::InfinitePast();
+  const SteadyTime created_steady_ = std::chrono::steady_clock::now();
+  SteadyTime started_steady_{};   // set with started_
+  SteadyTime finished_steady_{};  // set with finished_
   std::vector<EventPtr> events_;
   uint64_t event_bytes_ = 0;
   v1::Progress last_progress_;

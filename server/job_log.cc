@@ -31,11 +31,9 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status, const Genera
   if (job.priority() != 0) fields.emplace_back("priority", absl::StrCat(job.priority()));
   fields.emplace_back("outcome", Outcome(status));
   fields.emplace_back("code", absl::StatusCodeToString(status.code()));
-  const absl::Time started = job.started();
-  const absl::Time finished = job.finished_at();
-  if (started != absl::InfinitePast()) {
-    fields.emplace_back("queue_s", Seconds(started - job.created()));
-    if (finished != absl::InfinitePast()) fields.emplace_back("run_s", Seconds(finished - started));
+  if (job.started() != absl::InfinitePast()) {
+    fields.emplace_back("queue_s", Seconds(job.queue_wait()));
+    if (job.finished()) fields.emplace_back("run_s", Seconds(job.run_time()));
   }
   fields.emplace_back("total_s", Seconds(total));
   if (result != nullptr) {

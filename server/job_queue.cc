@@ -200,7 +200,7 @@ bool JobQueue::FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& 
                            bool only_if_queued) {
   const absl::Time now = store_.clock()();
   if (!job->Fail(status, now, only_if_queued)) return false;
-  observer_.OnFinished(*job, status, nullptr, now - job->created());
+  observer_.OnFinished(*job, status, nullptr, job->age());
   idle_.notify_all();
   return true;
 }
@@ -326,11 +326,11 @@ absl::StatusOr<GenerationResult> RunContained(Pipeline& pipeline, Job& job, Prog
 void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   const absl::Time started = store_.clock()();
   if (!job->Start(started)) return;  // cancelled between the pop and here
-  observer_.OnStarted(*job, started - job->created());
+  observer_.OnStarted(*job, job->queue_wait());
   // A job cancelled while it was being handed over never reaches the device.
   if (job->cancel_token().cancelled()) {
     if (job->Fail(job->cancel_token().status(), started)) {
-      observer_.OnFinished(*job, job->cancel_token().status(), nullptr, started - job->created());
+      observer_.OnFinished(*job, job->cancel_token().status(), nullptr, job->age());
     }
     return;
   }
@@ -339,14 +339,14 @@ void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   const absl::Time now = store_.clock()();
   if (!result.ok()) {
     if (job->Fail(result.status(), now)) {
-      observer_.OnFinished(*job, result.status(), nullptr, now - job->created());
+      observer_.OnFinished(*job, result.status(), nullptr, job->age());
     }
     return;
   }
-  if (job->Succeed(FinalFromResult(*result, absl::ToDoubleSeconds(started - job->created()),
-                                   absl::ToDoubleSeconds(now - job->created())),
+  if (job->Succeed(FinalFromResult(*result, absl::ToDoubleSeconds(job->queue_wait()),
+                                   absl::ToDoubleSeconds(job->age())),
                    now)) {
-    observer_.OnFinished(*job, absl::OkStatus(), &*result, now - job->created());
+    observer_.OnFinished(*job, absl::OkStatus(), &*result, job->age());
   }
 }
 

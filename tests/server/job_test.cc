@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -43,6 +44,25 @@ TEST(JobTest, AppendNumbersEventsAndStopsAfterTheTerminalOne) {
   EXPECT_EQ(job.state(), v1::JOB_STATE_FAILED);
   EXPECT_EQ(job.Status().error().message(), "boom");
   EXPECT_EQ(job.Status().progress().step(), 1u);
+}
+
+// Queue, run and total times come from the steady clock: a wall clock stepped back by NTP
+// during a job made them negative (and decremented the histograms' sums).
+TEST(JobTest, DurationsFollowTheSteadyClockNotTheWallClock) {
+  const absl::Time t = absl::Now();
+  Job job("job-1", {}, "", 0, t);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(job.Start(t - absl::Seconds(10)));  // the wall clock stepped back 10 s
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(job.Succeed({}, t - absl::Seconds(20)));
+  EXPECT_GE(job.queue_wait(), absl::Milliseconds(15));
+  EXPECT_LT(job.queue_wait(), absl::Seconds(5));
+  EXPECT_GE(job.run_time(), absl::Milliseconds(15));
+  EXPECT_LT(job.run_time(), absl::Seconds(5));
+  EXPECT_GE(job.age(), job.queue_wait() + job.run_time() - absl::Milliseconds(1));
+  const absl::Duration age = job.age();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(job.age(), age);  // finished: it stops
 }
 
 TEST(JobTest, StartOnlyFromQueued) {
