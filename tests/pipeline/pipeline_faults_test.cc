@@ -141,29 +141,33 @@ TEST(PipelineFaultsTest, StickyDeviceErrorMakesThePipelineUnhealthy) {
 // A cancel that arrives while a step fails on the device must not hide the device error: the
 // job reports it and the pipeline turns unhealthy (it used to say CANCELLED and stay healthy).
 TEST(PipelineFaultsTest, ADeviceErrorDuringACancelledStepIsStillADeviceError) {
+  // Step 2 sleeps 600 ms, then fails on the device; the cancel comes 150 ms after step 1 was
+  // reported, while step 2 sleeps (the loop looks at the token right after the report, before
+  // step 2 starts, so the cancel must come later than that look).
   std::unique_ptr<LoadedPipeline> p =
-      WithFaults({.device_error_at_step = 1, .step_delay_ms = 300});
+      WithFaults({.device_error_at_step = 2, .step_delay_ms = 600});
   ASSERT_NE(p, nullptr);
   CancelToken cancel;
   RecordingSink sink;
   std::mutex mu;
   std::condition_variable cv;
-  bool started = false;
+  bool step_one = false;
   sink.on_progress = [&](const Progress& pr) {
-    if (pr.stage != "denoise" || pr.step != 0) return;
+    if (pr.stage != "denoise" || pr.step != 1) return;
     std::lock_guard<std::mutex> lock(mu);
-    started = true;
+    step_one = true;
     cv.notify_one();
   };
   std::thread canceller([&] {
     std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return started; });
+    cv.wait(lock, [&] { return step_one; });
     lock.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // inside step 1's delay
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
     cancel.Cancel(CancelReason::kCancelled, "client went away");
   });
-  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(2, 1), sink, cancel);
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(3, 1), sink, cancel);
   canceller.join();
+  EXPECT_TRUE(cancel.cancelled());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
   EXPECT_FALSE(p->healthy());
 }
