@@ -32,27 +32,47 @@ uint32_t LastStep(const RecordingSink& sink) {
   return p.empty() ? 0 : p.back().step;
 }
 
+// Cancels `cancel` ("client went away") from its own thread, `delay` after `sink` reports
+// denoising step `step` (nothing if that step is not reported within a minute); joined on
+// destruction.
+class CancelAfterStep {
+ public:
+  CancelAfterStep(RecordingSink& sink, CancelToken& cancel, uint32_t step,
+                  std::chrono::milliseconds delay) {
+    sink.on_progress = [this, step](const Progress& pr) {
+      if (pr.stage != "denoise" || pr.step != step) return;
+      std::lock_guard<std::mutex> lock(mu_);
+      reached_ = true;
+      cv_.notify_one();
+    };
+    thread_ = std::thread([this, &cancel, delay] {
+      std::unique_lock<std::mutex> lock(mu_);
+      // A run that fails before the step never reports it: give up rather than hang the test.
+      if (!cv_.wait_for(lock, std::chrono::seconds(60), [&] { return reached_; })) return;
+      lock.unlock();
+      std::this_thread::sleep_for(delay);
+      cancel.Cancel(CancelReason::kCancelled, "client went away");
+    });
+  }
+  ~CancelAfterStep() { thread_.join(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool reached_ = false;
+  std::thread thread_;
+};
+
 TEST(PipelineFaultsTest, CancelFromAnotherThreadStopsWithinOneStep) {
   std::unique_ptr<LoadedPipeline> p = WithFaults({.step_delay_ms = 40});
   ASSERT_NE(p, nullptr);
   CancelToken cancel;
   RecordingSink sink;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool two_done = false;
-  sink.on_progress = [&](const Progress& pr) {
-    if (pr.step != 2) return;
-    std::lock_guard<std::mutex> lock(mu);
-    two_done = true;
-    cv.notify_one();
-  };
-  std::thread canceller([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return two_done; });
-    cancel.Cancel(CancelReason::kCancelled, "client went away");
-  });
-  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(40, 1), sink, cancel);
-  canceller.join();
+  absl::StatusOr<GenerationResult> r;
+  {
+    CancelAfterStep canceller(sink, cancel, 2, std::chrono::milliseconds(0));
+    r = p->Run(TinyRequest(40, 1), sink, cancel);
+  }
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
   EXPECT_EQ(r.status().message(), "client went away");
   // Cancelled after step 2 was reported: step 3 may have been under way, no step after it.
@@ -144,29 +164,15 @@ TEST(PipelineFaultsTest, ADeviceErrorDuringACancelledStepIsStillADeviceError) {
   // Step 2 sleeps 600 ms, then fails on the device; the cancel comes 150 ms after step 1 was
   // reported, while step 2 sleeps (the loop looks at the token right after the report, before
   // step 2 starts, so the cancel must come later than that look).
-  std::unique_ptr<LoadedPipeline> p =
-      WithFaults({.device_error_at_step = 2, .step_delay_ms = 600});
+  std::unique_ptr<LoadedPipeline> p = WithFaults({.device_error_at_step = 2, .step_delay_ms = 600});
   ASSERT_NE(p, nullptr);
   CancelToken cancel;
   RecordingSink sink;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool step_one = false;
-  sink.on_progress = [&](const Progress& pr) {
-    if (pr.stage != "denoise" || pr.step != 1) return;
-    std::lock_guard<std::mutex> lock(mu);
-    step_one = true;
-    cv.notify_one();
-  };
-  std::thread canceller([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return step_one; });
-    lock.unlock();
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    cancel.Cancel(CancelReason::kCancelled, "client went away");
-  });
-  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(3, 1), sink, cancel);
-  canceller.join();
+  absl::StatusOr<GenerationResult> r;
+  {
+    CancelAfterStep canceller(sink, cancel, 1, std::chrono::milliseconds(150));
+    r = p->Run(TinyRequest(3, 1), sink, cancel);
+  }
   EXPECT_TRUE(cancel.cancelled());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal) << r.status();
   EXPECT_FALSE(p->healthy());
