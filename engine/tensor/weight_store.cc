@@ -317,8 +317,12 @@ at::ScalarType WeightStore::compute_dtype() const {
 }
 
 absl::StatusOr<std::shared_ptr<DequantWorkspace>> WeightStore::NewWorkspace() const {
-  const int64_t bytes = accounting_.largest_layer_elements *
-                        static_cast<int64_t>(c10::elementSize(compute_dtype()));
+  // Eager layers multiply their dense copies and never expand a block, so an eager store's
+  // workspaces start empty (a layer that did need one would grow it, visibly): a full one per
+  // worker was device memory for nothing, counted as workspace in the lazy-eager comparison.
+  const int64_t elements =
+      options_.mode == LinearMode::kEager ? 0 : accounting_.largest_layer_elements;
+  const int64_t bytes = elements * static_cast<int64_t>(c10::elementSize(compute_dtype()));
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<DequantWorkspace> ws,
                         DequantWorkspace::Create(device_, bytes));
   std::shared_ptr<DequantWorkspace> shared = std::move(ws);

@@ -91,6 +91,11 @@ TEST(WeightStoreTest, EagerAccountingCountsDenseCopies) {
   EXPECT_EQ(a.bytes_by_type.size(), 1u);
   absl::StatusOr<std::shared_ptr<const QuantizedTensor>> q = store->Quantized("blk.0.q.weight");
   EXPECT_EQ(q.status().code(), absl::StatusCode::kFailedPrecondition);
+  // Eager layers never expand blocks: their workers' workspaces start empty.
+  absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws = store->NewWorkspace();
+  ASSERT_TRUE(ws.ok()) << ws.status();
+  EXPECT_EQ((*ws)->capacity_bytes(), 0);
+  EXPECT_EQ(store->Accounting().workspace_bytes, 0);
 }
 
 TEST(WeightStoreTest, CacheModePicksWithinBudget) {
