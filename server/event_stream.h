@@ -23,10 +23,10 @@ namespace ovid::server {
 
 class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
  public:
-  // What the stream's end means for its job. A Generate stream owns its job unless the client
-  // asked to keep it (keep_on_disconnect: the job's own call deadline still stops it, see
-  // JobSchedule::call_time_left); a WatchJob stream only looks.
-  enum class Ownership { kWatchOnly, kCancelJobOnDisconnect, kKeepJob };
+  // What the stream's end means for its job. A Generate stream cancels its job unless the client
+  // asked to keep it; a kept job (its own call deadline still stops it, see
+  // JobSchedule::call_time_left) and a WatchJob stream's job are left alone.
+  enum class Ownership { kLeaveJob, kCancelJobOnDisconnect };
 
   // Told the call's final status once it is over (metrics); may be empty.
   using DoneCallback = std::function<void(const grpc::Status& status)>;
@@ -52,7 +52,7 @@ class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
   grpc::CallbackServerContext* context_ = nullptr;
   std::shared_ptr<Job> job_;
   JobQueue* queue_ = nullptr;
-  Ownership ownership_ = Ownership::kWatchOnly;
+  Ownership ownership_ = Ownership::kLeaveJob;
   std::optional<uint64_t> subscription_;
 
   std::mutex mu_;

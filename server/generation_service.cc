@@ -73,7 +73,7 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
       jobs->Submit(*std::move(converted), request->client_request_id(), *schedule);
   if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()), StreamDone("Generate"));
   const auto ownership = request->keep_on_disconnect()
-                             ? EventStream::Ownership::kKeepJob
+                             ? EventStream::Ownership::kLeaveJob
                              : EventStream::Ownership::kCancelJobOnDisconnect;
   return EventStream::Follow(context, *std::move(job), 0, jobs, ownership, StreamDone("Generate"));
 }
@@ -96,7 +96,7 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
                                StreamDone("WatchJob"));
   }
   return EventStream::Follow(context, *std::move(job), ref->from_event(), queue(),
-                             EventStream::Ownership::kWatchOnly, StreamDone("WatchJob"));
+                             EventStream::Ownership::kLeaveJob, StreamDone("WatchJob"));
 }
 
 grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext* context,

@@ -145,27 +145,25 @@ absl::Time Job::finished_at() const {
   return finished_;
 }
 
+Job::SteadyTime Job::SteadyEndLocked() const {
+  return finished_ != absl::InfinitePast() ? finished_steady_ : std::chrono::steady_clock::now();
+}
+
 absl::Duration Job::queue_wait() const {
   std::lock_guard<std::mutex> lock(mu_);
-  const SteadyTime end = started_ != absl::InfinitePast()    ? started_steady_
-                         : finished_ != absl::InfinitePast() ? finished_steady_
-                                                             : std::chrono::steady_clock::now();
+  const SteadyTime end = started_ != absl::InfinitePast() ? started_steady_ : SteadyEndLocked();
   return absl::FromChrono(end - created_steady_);
 }
 
 absl::Duration Job::run_time() const {
   std::lock_guard<std::mutex> lock(mu_);
   if (started_ == absl::InfinitePast()) return absl::ZeroDuration();
-  const SteadyTime end =
-      finished_ != absl::InfinitePast() ? finished_steady_ : std::chrono::steady_clock::now();
-  return absl::FromChrono(end - started_steady_);
+  return absl::FromChrono(SteadyEndLocked() - started_steady_);
 }
 
 absl::Duration Job::age() const {
   std::lock_guard<std::mutex> lock(mu_);
-  const SteadyTime end =
-      finished_ != absl::InfinitePast() ? finished_steady_ : std::chrono::steady_clock::now();
-  return absl::FromChrono(end - created_steady_);
+  return absl::FromChrono(SteadyEndLocked() - created_steady_);
 }
 
 uint64_t Job::event_bytes() const {

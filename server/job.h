@@ -132,6 +132,8 @@ class Job {
   const SteadyTime created_steady_ = std::chrono::steady_clock::now();
   SteadyTime started_steady_{};   // set with started_
   SteadyTime finished_steady_{};  // set with finished_
+  // finished_steady_ once finished, else now (the end of age() and run_time()).
+  SteadyTime SteadyEndLocked() const;
   std::vector<EventPtr> events_;
   uint64_t event_bytes_ = 0;
   v1::Progress last_progress_;

@@ -52,6 +52,7 @@ std::vector<std::shared_ptr<Job>> JobStore::ListPage(const std::vector<v1::JobSt
   EvictLocked();
   std::vector<std::shared_ptr<Job>> out;
   *next = 0;
+  uint64_t last = 0;  // the page token of the last job taken
   for (const auto& job : order_) {
     // A dropped job may still sit in order_ (ids are unique, so its id is gone from jobs_).
     auto kept = jobs_.find(job->id());
@@ -63,10 +64,11 @@ std::vector<std::shared_ptr<Job>> JobStore::ListPage(const std::vector<v1::JobSt
       continue;
     }
     if (out.size() == limit) {
-      *next = out.empty() ? 0 : jobs_.at(out.back()->id()).number + 1;
+      *next = last;  // more follow
       break;
     }
     out.push_back(job);
+    last = number;
   }
   return out;
 }
