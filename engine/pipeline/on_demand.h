@@ -82,12 +82,21 @@ class OnDemand {
       return resident_;
     }
     const c10::Device device = device_;
-    std::shared_ptr<T> instance(built->release(), [device](T* freed) {
+    std::shared_ptr<Observed> observed = observed_;
+    std::shared_ptr<T> instance(built->release(), [device, observed](T* freed) {
+      {
+        // An Inspect running on it finishes first; later ones no longer see it (a newer
+        // instance may already be the observed one).
+        std::lock_guard<std::mutex> inspect_lock(observed->mu);
+        if (observed->instance == freed) observed->instance = nullptr;
+      }
       // A failure here is a sticky device error, reported by the next job's own wait.
       ops::FinishAllStreams(device, "freeing an offloaded stage").IgnoreError();
       delete freed;
     });
     shared_ = instance;
+    std::lock_guard<std::mutex> inspect_lock(observed_->mu);
+    observed_->instance = instance.get();
     return instance;
   }
 
@@ -102,10 +111,29 @@ class OnDemand {
   }
 
   // The resident instance without loading (null when offloaded and not in use, or while it is
-  // being loaded).
+  // being loaded). The caller becomes one of its holders: for jobs (Acquire's fast path), not
+  // for observers, which use Inspect.
   std::shared_ptr<T> Peek() const {
     std::lock_guard<std::mutex> lock(mu_);
     return resident_ ? resident_ : shared_.lock();
+  }
+
+  // Calls look(const T&) on the loaded instance, if any, without holding it: returns whether it
+  // did. For observers (the metrics scrape, GetModel), which must never be an offloaded stage's
+  // last holder: that holder frees it, waiting on every stream of the device (other jobs'
+  // kernels included) on the observer's thread. `look` runs under a lock that the instance's
+  // release waits for, so keep it short; it must not call back into this OnDemand.
+  template <class Look>
+  bool Inspect(Look&& look) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (resident_) {
+      look(static_cast<const T&>(*resident_));
+      return true;
+    }
+    std::lock_guard<std::mutex> inspect_lock(observed_->mu);
+    if (observed_->instance == nullptr) return false;
+    look(static_cast<const T&>(*observed_->instance));
+    return true;
   }
 
  private:
@@ -117,6 +145,14 @@ class OnDemand {
   mutable std::mutex mu_;  // held only to read or set the pointers below
   std::shared_ptr<T> resident_;
   std::weak_ptr<T> shared_;
+  // The offloaded instance that Inspect may read: set when it is built, cleared by its release
+  // under `mu` before it is freed. Shared with the release, which may run after this OnDemand
+  // is gone.
+  struct Observed {
+    std::mutex mu;
+    T* instance = nullptr;
+  };
+  std::shared_ptr<Observed> observed_ = std::make_shared<Observed>();
 };
 
 }  // namespace ovid::pipeline

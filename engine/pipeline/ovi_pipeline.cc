@@ -216,11 +216,10 @@ absl::Status OviPipeline::SameAsStartup(const ovi::OviModel& m) const {
 
 VramSnapshot OviPipeline::Vram() const {
   // An offloaded denoiser between jobs holds no weights; the allocator is asked directly.
-  const std::shared_ptr<ovi::OviModel> model = model_.Peek();
   VramAccounting acc;
-  if (model) {
-    acc = model->store().Accounting();
-  } else if (device_.is_cuda()) {
+  const bool loaded =
+      model_.Inspect([&acc](const ovi::OviModel& model) { acc = model.store().Accounting(); });
+  if (!loaded && device_.is_cuda()) {
     acc.allocator = QueryAllocatorStats(device_.has_index() ? device_.index() : 0);
   }
   VramSnapshot v;

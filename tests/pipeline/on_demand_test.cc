@@ -1,7 +1,8 @@
 // File: tests/pipeline/on_demand_test.cc
 // OnDemand (engine/pipeline/on_demand.h) on the CPU: concurrent Acquires share one load, an
-// offloaded instance goes when its last holder lets go, and Peek (what /metrics and GetModel
-// call) answers while a load is running instead of waiting seconds for it.
+// offloaded instance goes when its last holder lets go, Peek answers while a load is running
+// instead of waiting seconds for it, and Inspect (what /metrics and GetModel call) never makes
+// the observer an offloaded instance's last holder.
 #include "engine/pipeline/on_demand.h"
 
 #include <gtest/gtest.h>
@@ -77,6 +78,56 @@ TEST(OnDemandTest, AResidentInstanceLoadsOnceAndAFailedLoadIsRetried) {
   EXPECT_NE(stage.Peek(), nullptr);  // resident: kept without holders
   EXPECT_EQ(*stage.Acquire().value(), 3);
   EXPECT_EQ(calls, 2);
+}
+
+// Records the thread that frees it.
+struct Stage {
+  std::thread::id* freed_on;
+  int value;
+  ~Stage() { *freed_on = std::this_thread::get_id(); }
+};
+
+TEST(OnDemandTest, AnInspectorIsNeverTheLastHolderOfAnOffloadedInstance) {
+  std::thread::id freed_on;
+  OnDemand<Stage> stage;
+  stage.Configure(
+      [&]() -> absl::StatusOr<std::unique_ptr<Stage>> {
+        return std::unique_ptr<Stage>(new Stage{&freed_on, 5});
+      },
+      /*offload=*/true, c10::Device(c10::kCPU));
+  EXPECT_FALSE(stage.Inspect([](const Stage&) { ADD_FAILURE() << "nothing is loaded"; }));
+  std::shared_ptr<Stage> job = *stage.Acquire();
+
+  // The job lets go while an inspector is reading the instance: the release waits for the
+  // inspector, and the instance is freed on the job's thread, not the inspector's.
+  std::promise<void> inside, job_released;
+  std::thread inspector([&] {
+    const bool seen = stage.Inspect([&](const Stage& s) {
+      EXPECT_EQ(s.value, 5);
+      inside.set_value();
+      // Give the job's release time to start waiting; it must not free the instance now.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      EXPECT_EQ(freed_on, std::thread::id());
+    });
+    EXPECT_TRUE(seen);
+  });
+  inside.get_future().wait();
+  std::thread releaser([&] {
+    job.reset();
+    job_released.set_value();
+  });
+  job_released.get_future().wait();
+  const std::thread::id releaser_id = releaser.get_id();
+  inspector.join();
+  releaser.join();
+  EXPECT_EQ(freed_on, releaser_id);
+  EXPECT_FALSE(stage.Inspect([](const Stage&) { ADD_FAILURE() << "the instance was freed"; }));
+
+  // A new instance is observed again, and a resident one always is.
+  std::shared_ptr<Stage> again = *stage.Acquire();
+  int seen_value = 0;
+  EXPECT_TRUE(stage.Inspect([&](const Stage& s) { seen_value = s.value; }));
+  EXPECT_EQ(seen_value, 5);
 }
 
 }  // namespace
