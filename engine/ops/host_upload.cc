@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/ops/device_index.h"
 #include "engine/ops/torch_status.h"
 
 #ifdef OVID_TORCH_CUDA
@@ -68,7 +69,7 @@ HostUploader::~HostUploader() {
 absl::StatusOr<std::unique_ptr<HostUploader>> HostUploader::Create(const c10::Device& device,
                                                                    int64_t staging_bytes) {
   auto impl = std::make_unique<Impl>();
-  impl->device = device;
+  impl->device = WithIndex(device);  // compared with each destination tensor's device
   impl->staging_bytes = std::max<int64_t>(staging_bytes, 1 << 20);
   if (device.is_cpu()) return std::unique_ptr<HostUploader>(new HostUploader(std::move(impl)));
 #ifdef OVID_TORCH_CUDA

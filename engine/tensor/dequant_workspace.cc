@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "engine/ops/device_index.h"
 #include "engine/ops/shared_tensors.h"
 #include "engine/ops/torch_status.h"
 
@@ -16,10 +17,11 @@ thread_local DequantWorkspace* current_workspace = nullptr;
 
 absl::StatusOr<std::unique_ptr<DequantWorkspace>> DequantWorkspace::Create(c10::Device device,
                                                                            int64_t capacity_bytes) {
-  std::unique_ptr<DequantWorkspace> ws(new DequantWorkspace(device));
+  // Compared with each weight's device: "cuda" as tensors report it, "cuda:N".
+  std::unique_ptr<DequantWorkspace> ws(new DequantWorkspace(ops::WithIndex(device)));
   absl::Status s = ops::GuardTorch("allocating the dequantize workspace", [&] {
     ws->buffer_ = at::empty({std::max<int64_t>(capacity_bytes, 0)},
-                            at::TensorOptions().dtype(at::kByte).device(device));
+                            at::TensorOptions().dtype(at::kByte).device(ws->device_));
     ws->capacity_.store(ws->buffer_.numel(), std::memory_order_relaxed);
   });
   if (!s.ok()) return s;

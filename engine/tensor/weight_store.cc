@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/gguf/status_macros.h"
+#include "engine/ops/device_index.h"
 #include "engine/ops/host_upload.h"
 #include "engine/ops/torch_status.h"
 
@@ -88,7 +89,7 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::FromFile(
     std::unique_ptr<gguf::GgufFile> file, c10::Device device, LoadOptions options) {
   std::unique_ptr<WeightStore> store(new WeightStore());
   store->file_ = std::move(file);
-  store->device_ = device;
+  store->device_ = ops::WithIndex(device);  // "cuda" as its tensors report it: "cuda:N"
   store->options_ = std::move(options);
   OVID_RETURN_IF_ERROR(store->LoadAll());
   if (store->options_.log) {

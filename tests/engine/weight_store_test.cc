@@ -1,6 +1,7 @@
 // File: tests/engine/weight_store_test.cc
 // WeightStore: exact accounting, named errors, plain tensor conversion, and (on a GPU) the
-// pinned upload, allocator figures, no VRAM growth over 1000 forwards, and OOM as a Status.
+// pinned upload, allocator figures, no VRAM growth over 1000 forwards, OOM as a Status, and a
+// bare "cuda" device.
 #include "engine/tensor/weight_store.h"
 
 #include <ATen/ops/empty.h>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/ops/device_index.h"
 #include "engine/ops/torch_status.h"
 #include "tests/engine/engine_test_util.h"
 #include "tests/engine/test_gguf.h"
@@ -219,6 +221,26 @@ TEST_F(GpuStoreTest, NoVramGrowthOver1000Forwards) {
   const int64_t after = QueryAllocatorStats(0).allocated;
   EXPECT_EQ(after, before);
   EXPECT_EQ((*ws)->capacity_bytes(), 512 * 256 * 2);
+}
+
+// "cuda" without an index is the current device. Tensors made there report "cuda:0", so a
+// store that kept the bare device refused its own uploads ("upload destination must be ... on
+// cuda") and its workspace refused its own weights.
+TEST_F(GpuStoreTest, ABareCudaDeviceLoadsAndRuns) {
+  std::unique_ptr<WeightStore> store = LoadSmall(LinearMode::kLazy, c10::Device(c10::kCUDA));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Accounting().device, "cuda:0");
+  absl::StatusOr<QuantizedLinear> ffn = store->Linear("blk.0.ffn.weight", "", 512, 256);
+  ASSERT_TRUE(ffn.ok()) << ffn.status();
+  absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws = store->NewWorkspace();
+  ASSERT_TRUE(ws.ok()) << ws.status();
+  EXPECT_EQ((*ws)->device(), c10::Device(c10::kCUDA, 0));
+  const at::Tensor large =
+      testing::RandomInput({2048, 256}, at::kBFloat16, c10::Device(c10::kCUDA, 0), 3);
+  absl::StatusOr<at::Tensor> y = ffn->Forward(large, ws->get());  // dequantize + GEMM
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_EQ(y->size(1), 512);
+  EXPECT_EQ(ops::WithIndex(c10::Device(c10::kCPU)), c10::Device(c10::kCPU));
 }
 
 TEST(DequantWorkspaceTest, GrowsForALargerLayerAndReportsItsCapacityFromAnyThread) {
