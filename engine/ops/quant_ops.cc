@@ -81,6 +81,16 @@ absl::Status DequantizeViaHost(GgmlType type, const at::Tensor& blocks, int64_t 
   });
 }
 
+#ifdef OVID_TORCH_CUDA
+// `t` contiguous and starting on a 16-byte boundary, as the CUDA kernels want their pointers: a
+// contiguous view into a larger tensor may start anywhere, and those (rare: weights live in an
+// aligned arena, activations are fresh tensors) are copied rather than refused.
+at::Tensor Aligned16(const at::Tensor& t) {
+  at::Tensor c = t.contiguous();
+  return reinterpret_cast<uintptr_t>(c.const_data_ptr()) % 16 == 0 ? c : c.clone();
+}
+#endif
+
 }  // namespace
 
 bool CanDequantize(GgmlType type) { return GgmlInfo(type).dequantizable; }
@@ -122,15 +132,23 @@ absl::Status DequantizeInto(GgmlType type, const at::Tensor& blocks, int64_t row
         !k.dequantize_supports(type)) {
       return DequantizeViaHost(type, blocks, rows, row_elements, *format, out);
     }
-    const c10::cuda::CUDAGuard guard(blocks.device());
-    void* stream = c10::cuda::getCurrentCUDAStream(blocks.device().index()).stream();
-    const int err = k.dequantize(type, blocks.const_data_ptr(), out.mutable_data_ptr(), rows,
-                                 row_elements, *format, use == DequantUse::kReadNext, stream);
-    if (err != 0) {
-      return absl::InternalError(absl::StrCat("CUDA dequantize ", GgmlTypeName(type), " [", rows,
-                                              ", ", row_elements, "]: ", k.error_string(err)));
-    }
-    return absl::OkStatus();
+    return GuardTorch("dequantize", [&]() -> absl::Status {
+      const c10::cuda::CUDAGuard guard(blocks.device());
+      void* stream = c10::cuda::getCurrentCUDAStream(blocks.device().index()).stream();
+      const at::Tensor src = Aligned16(blocks);
+      // An output view that does not start on a 16-byte boundary gets the result by a copy.
+      const int64_t n = rows * row_elements;
+      const bool staged = reinterpret_cast<uintptr_t>(out.const_data_ptr()) % 16 != 0;
+      const at::Tensor target = staged ? at::empty({n}, out.options()) : out;
+      const int err = k.dequantize(type, src.const_data_ptr(), target.mutable_data_ptr(), rows,
+                                   row_elements, *format, use == DequantUse::kReadNext, stream);
+      if (err != 0) {
+        return absl::InternalError(absl::StrCat("CUDA dequantize ", GgmlTypeName(type), " [", rows,
+                                                ", ", row_elements, "]: ", k.error_string(err)));
+      }
+      if (staged) out.view({-1}).narrow(0, 0, n).copy_(target);
+      return absl::OkStatus();
+    });
   }
 #endif
   return absl::UnimplementedError(
@@ -158,20 +176,15 @@ absl::StatusOr<at::Tensor> FusedQuantMatmul(const at::Tensor& x, GgmlType type,
 #ifdef OVID_TORCH_CUDA
   return GuardTorch("fused quantized matmul", [&]() -> absl::StatusOr<at::Tensor> {
     const c10::cuda::CUDAGuard guard(x.device());
-    // The kernel wants 16-byte aligned rows; a contiguous view into a larger tensor may start
-    // anywhere, so copy those (rare: activations are fresh tensors).
-    auto aligned = [](const at::Tensor& t) {
-      at::Tensor c = t.contiguous();
-      return reinterpret_cast<uintptr_t>(c.const_data_ptr()) % 16 == 0 ? c : c.clone();
-    };
-    const at::Tensor xa = aligned(x);
-    const at::Tensor ba = bias.defined() ? aligned(bias) : at::Tensor();
+    const at::Tensor wa = Aligned16(blocks);
+    const at::Tensor xa = Aligned16(x);
+    const at::Tensor ba = bias.defined() ? Aligned16(bias) : at::Tensor();
     at::Tensor y = at::empty({x.size(0), n}, x.options());
     if (x.size(0) == 0) return y;
     const QuantKernels& kern = CudaQuantKernels();
     void* stream = c10::cuda::getCurrentCUDAStream(x.device().index()).stream();
     const int err =
-        kern.qmatmul(type, blocks.const_data_ptr(), xa.const_data_ptr(), y.mutable_data_ptr(),
+        kern.qmatmul(type, wa.const_data_ptr(), xa.const_data_ptr(), y.mutable_data_ptr(),
                      x.size(0), n, k, ba.defined() ? ba.const_data_ptr() : nullptr, stream);
     if (err != 0) {
       return absl::InternalError(absl::StrCat("CUDA fused matmul ", GgmlTypeName(type),
