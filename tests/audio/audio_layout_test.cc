@@ -257,6 +257,25 @@ TEST(BigVganLayout, RefusesWhatShapesCannotTell) {
                                   absl::StrCat("upsample.filter has ", taps, " taps")))
         << f.status();
   }
+  // An even residual kernel loaded and then failed every vocode on the residual add.
+  bigvgan::BigVganConfig even = bigvgan::BigVganTinyConfig();
+  even.rb_kernels[0] = 4;
+  auto e = bigvgan::ResolveBigVganLayout(VocoderFile(even, bigvgan::WeightForm::kFolded), "even");
+  ASSERT_FALSE(e.ok());
+  EXPECT_TRUE(absl::StrContains(e.status().message(), "resblocks.0.convs1.0 weight is [32, 32, 4]"))
+      << e.status();
+  EXPECT_TRUE(absl::StrContains(e.status().message(), "must be odd")) << e.status();
+  // Dozens of stages shifted the channel count past 63 bits (undefined behaviour); more stages
+  // than the channels can be halved for left zero-channel convs.
+  for (const int64_t stages : {int64_t{7}, int64_t{17}}) {
+    bigvgan::BigVganConfig deep = bigvgan::BigVganTinyConfig();
+    deep.up_kernels.assign(static_cast<size_t>(stages), 4);
+    auto d = bigvgan::ResolveBigVganLayout(VocoderFile(deep, bigvgan::WeightForm::kFolded), "deep");
+    ASSERT_FALSE(d.ok()) << stages;
+    EXPECT_TRUE(absl::StrContains(
+        d.status().message(), stages == 7 ? "cannot be halved 7 times" : "more than 16 upsampling"))
+        << d.status();
+  }
   auto none = bigvgan::ResolveBigVganLayout({{"decoder.conv_in.weight", {1}}}, "vae");
   ASSERT_FALSE(none.ok());
   EXPECT_TRUE(absl::StrContains(none.status().message(), "vae: not a BigVGAN generator file"))

@@ -330,6 +330,28 @@ TEST(OviModelLoadTest, IntegerParametersAndABadAudioRopeScaleAreRefused) {
   }
 }
 
+// An even audio conv kernel: every shape is consistent, but the padded convolutions add a token
+// each, so every forward pass failed with an unnamed reshape error. Refused at load, naming the
+// file and the tensor.
+TEST(OviModelLoadTest, AnEvenAudioConvKernelIsRefusedAtLoad) {
+  OviConfig config = OviTinyConfig();
+  config.audio_conv_kernel = 6;
+  std::vector<TestTensor> tensors;
+  for (const OviTensor& t : BuildOviLayout(config))
+    tensors.push_back({t.name, GgmlType::kF32, t.shape});
+  absl::StatusOr<std::string> path = WriteTestGguf("ovi_even_kernel.gguf", tensors);
+  ASSERT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<std::unique_ptr<OviModel>> model = OviModel::Load(*path, Quiet());
+  std::remove(path->c_str());
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(model.status().message());
+  EXPECT_NE(message.find(*path), std::string::npos) << message;
+  EXPECT_NE(message.find("audio_model.patch_embedding.0.weight's last dim) must be odd, got 6"),
+            std::string::npos)
+      << message;
+}
+
 // Files from `ovid-gguf synth --preset ovi-tiny` (the real writer and quantization rules).
 std::string Synth(const std::string& type) {
   const char* dir = std::getenv("TEST_TMPDIR");

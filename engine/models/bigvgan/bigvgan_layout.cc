@@ -144,6 +144,9 @@ WeightForm DetectForm(const ShapeMap& shapes, const std::string& m) {
   return WeightForm::kFolded;
 }
 
+// More than any BigVGAN has (v1 16 kHz: 6, v2 44 kHz: 6 or 7); caps the shift and the hop length.
+constexpr int64_t kMaxStages = 16;
+
 absl::StatusOr<BigVganConfig> InferConfig(const audio::AudioKeyTable& table, const ShapeMap& shapes,
                                           const std::string& prefix, absl::string_view source) {
   auto key = [&](const char* pattern, const Vars& v) {
@@ -174,8 +177,18 @@ absl::StatusOr<BigVganConfig> InferConfig(const audio::AudioKeyTable& table, con
           "cannot be inferred"));
     }
     c.up_kernels.push_back((*w)[2]);
+    // Each stage halves the channels (initial_channel >> stages must stay >= 1) and multiplies
+    // the hop length: a file listing dozens of stages shifted past 63 bits.
+    if (static_cast<int64_t>(c.up_kernels.size()) > kMaxStages) {
+      return bad(absl::StrCat("more than ", kMaxStages,
+                              " upsampling stages (ups.N); BigVGAN v1 16 kHz has 6"));
+    }
   }
   if (c.up_kernels.empty()) return bad("no upsampling stage (ups.0.0) found");
+  if (c.StageChannels(c.Stages() - 1) < 1) {
+    return bad(absl::StrCat("conv_pre's ", c.initial_channel, " channels cannot be halved ",
+                            c.Stages(), " times, once per upsampling stage"));
+  }
   int64_t blocks = 0;
   for (;; ++blocks) {
     OVID_ASSIGN_OR_RETURN(const std::string m, key("rb.{r}.convs1.{m}", {{'r', blocks}, {'m', 0}}));
@@ -190,6 +203,13 @@ absl::StatusOr<BigVganConfig> InferConfig(const audio::AudioKeyTable& table, con
     OVID_ASSIGN_OR_RETURN(const std::string m, key("rb.{r}.convs1.{m}", {{'r', j}, {'m', 0}}));
     const Shape* w = WeightShape(shapes, m);
     if (w->size() != 3) return bad(absl::StrCat(m, " weight is ", audio::ShapeString(*w)));
+    // The dilated convs pad by (kernel * d - d) / 2 to keep the length, which only an odd kernel
+    // does: an even one loaded and then failed every vocode on the residual add.
+    if ((*w)[2] <= 0 || (*w)[2] % 2 == 0) {
+      return bad(
+          absl::StrCat(m, " weight is ", audio::ShapeString(*w),
+                       ": the residual blocks' kernels must be odd (BigVGAN's are 3, 7, 11)"));
+    }
     c.rb_kernels.push_back((*w)[2]);
   }
   int64_t convs = 0;

@@ -249,6 +249,14 @@ absl::Status OviConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat("Ovi config: dim ", dim, " is not num_heads ",
                                                    num_heads, " x head_dim ", head_dim));
   }
+  // The audio patch embedding's convolutions pad by kernel / 2 to keep the length; an even
+  // kernel adds a token per convolution and every forward pass would fail on the shapes.
+  if (audio_conv_kernel % 2 == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Ovi config: the audio conv kernel (audio_model.patch_embedding.0.weight's "
+                     "last dim) must be odd, got ",
+                     audio_conv_kernel));
+  }
   return absl::OkStatus();
 }
 

@@ -182,7 +182,9 @@ absl::StatusOr<OviModelSpec> ReadOviModelSpec(const gguf::GgufFile& file,
         absl::StrCat(file.path(), ": not an Ovi model: ", config.status().message()));
   }
   OVID_RETURN_IF_ERROR(CheckOviTensors(BuildOviLayout(*config), actual, file.path()));
-  OVID_RETURN_IF_ERROR(config->Validate());
+  if (absl::Status s = config->Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(file.path(), ": ", s.message()));
+  }
   if (config->head_dim % 2 != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(file.path(), ": head_dim ", config->head_dim, " is odd"));
