@@ -1,8 +1,12 @@
 // File: engine/media/image_probe.cc
 #include "engine/media/image_probe.h"
 
+#include <zlib.h>
+
 #include <algorithm>
+#include <array>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,12 +37,88 @@ std::string HexPrefix(std::string_view b) {
   return out;
 }
 
+bool SideInRange(int64_t side) { return side >= 1 && side <= kMaxImageSide; }
+
+// Channels of a PNG colour type at a bit depth the specification allows for it; 0 if it does not.
+int PngChannels(int color_type, int depth) {
+  const bool any = depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
+  switch (color_type) {
+    case 0:  // grey
+      return any ? 1 : 0;
+    case 3:  // palette indices
+      return any && depth != 16 ? 1 : 0;
+    case 2:  // RGB
+    case 4:  // grey + alpha
+    case 6:  // RGBA
+      return depth == 8 || depth == 16 ? (color_type == 2 ? 3 : color_type == 4 ? 2 : 4) : 0;
+    default:
+      return 0;
+  }
+}
+
+// The inflated size of a w x h image: per row a filter byte and the packed samples; an interlaced
+// image is seven smaller ones (Adam7), each row of each pass filtered on its own.
+int64_t PngRawBytes(int64_t w, int64_t h, int64_t bits_per_pixel, bool interlaced) {
+  auto image = [&](int64_t pw, int64_t ph) {
+    return pw <= 0 || ph <= 0 ? 0 : ph * (1 + (pw * bits_per_pixel + 7) / 8);
+  };
+  if (!interlaced) return image(w, h);
+  struct Pass {
+    int64_t x0, y0, dx, dy;
+  };
+  constexpr std::array<Pass, 7> kAdam7 = {{{0, 0, 8, 8},
+                                           {4, 0, 8, 8},
+                                           {0, 4, 4, 8},
+                                           {2, 0, 4, 4},
+                                           {0, 2, 2, 4},
+                                           {1, 0, 2, 2},
+                                           {0, 1, 1, 2}}};
+  int64_t total = 0;
+  for (const Pass& p : kAdam7) {
+    total += image((w - p.x0 + p.dx - 1) / p.dx, (h - p.y0 + p.dy - 1) / p.dy);
+  }
+  return total;
+}
+
+// Inflates the IDAT data without keeping it (64 KiB at a time) and checks that it holds at least
+// `expected` bytes. More is ignored, as decoders do.
+absl::Status CheckPngPixelData(const std::vector<std::string_view>& idat, int64_t expected) {
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return absl::ResourceExhaustedError("first_frame: zlib init");
+  std::array<unsigned char, 64 * 1024> sink;
+  int64_t produced = 0;
+  int rc = Z_OK;
+  for (size_t i = 0; i < idat.size() && produced < expected && rc == Z_OK; ++i) {
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(idat[i].data()));
+    z.avail_in = static_cast<uInt>(idat[i].size());
+    while (z.avail_in > 0 && produced < expected && rc == Z_OK) {
+      z.next_out = sink.data();
+      z.avail_out = static_cast<uInt>(sink.size());
+      rc = inflate(&z, Z_NO_FLUSH);
+      produced += static_cast<int64_t>(sink.size() - z.avail_out);
+      if (rc == Z_BUF_ERROR) rc = Z_OK;  // no progress possible with this input: take the next
+    }
+  }
+  const std::string why = rc == Z_OK || rc == Z_STREAM_END ? "" : (z.msg ? z.msg : "zlib error");
+  inflateEnd(&z);
+  if (produced >= expected) return absl::OkStatus();
+  if (!why.empty()) {
+    return Bad(absl::StrCat("corrupt PNG: the pixel data stops inflating (", why, ") after ",
+                            produced, " of the ", expected, " bytes IHDR's size needs"));
+  }
+  return Bad(absl::StrCat("truncated PNG: the pixel data inflates to ", produced,
+                          " bytes; IHDR's size needs ", expected));
+}
+
 // Walks the chunks (length, type, data, CRC) from IHDR to IEND. The CRCs are left to the decoder
-// (AV_EF_CRCCHECK); this only makes sure every chunk is complete and IHDR comes first, as the
-// PNG specification requires.
+// (AV_EF_CRCCHECK); this makes sure every chunk is complete, IHDR comes first, as the PNG
+// specification requires, and the pixel data (the IDAT chunks) inflates to every row IHDR
+// declares.
 absl::StatusOr<ImageHeader> ProbePng(std::string_view b) {
   ImageHeader h{ImageFormat::kPng};
   size_t pos = kPngSignature.size();
+  int depth = 0, color_type = 0, interlace = 0;
+  std::vector<std::string_view> idat;
   for (int chunk = 0;; ++chunk) {
     if (b.size() - pos < 12) {
       return Bad(absl::StrCat("truncated PNG: ends inside chunk ", chunk, " (byte ", b.size(),
@@ -54,10 +134,30 @@ absl::StatusOr<ImageHeader> ProbePng(std::string_view b) {
       if (type != "IHDR" || length != 13) return Bad("corrupt PNG: the first chunk is not IHDR");
       h.width = Be32(b, pos + 8);
       h.height = Be32(b, pos + 12);
+      depth = uint8_t(b[pos + 16]);
+      color_type = uint8_t(b[pos + 17]);
+      interlace = uint8_t(b[pos + 20]);
     }
-    if (type == "IEND") return h;
+    if (type == "IDAT") idat.push_back(b.substr(pos + 8, length));
+    if (type == "IEND") break;
     pos += 12 + length;
   }
+  if (!SideInRange(h.width) || !SideInRange(h.height)) return h;  // refused by the caller
+  const int channels = PngChannels(color_type, depth);
+  if (channels == 0 || interlace > 1) {
+    return Bad(absl::StrCat("corrupt PNG: IHDR's colour type ", color_type, ", bit depth ", depth,
+                            ", interlace ", interlace, " is not a valid combination"));
+  }
+  const int64_t raw = PngRawBytes(h.width, h.height, channels * depth, interlace == 1);
+  if (raw > kMaxPngRawBytes) {
+    return Bad(absl::StrCat("PNG image ", h.width, "x", h.height, " at ", channels * depth,
+                            " bits per pixel is ", raw, " bytes decoded, more than the limit of ",
+                            kMaxPngRawBytes, " (8-bit RGBA at ", kMaxImageSide, "x", kMaxImageSide,
+                            ")"));
+  }
+  if (idat.empty()) return Bad("corrupt PNG: no IDAT chunk (no pixel data)");
+  if (absl::Status s = CheckPngPixelData(idat, raw); !s.ok()) return s;
+  return h;
 }
 
 bool IsStandaloneJpegMarker(uint8_t m) { return m == 0x01 || (m >= 0xd0 && m <= 0xd7); }
@@ -73,6 +173,7 @@ bool IsJpegFrameHeader(uint8_t m) {
 absl::StatusOr<ImageHeader> ProbeJpeg(std::string_view b) {
   ImageHeader h{ImageFormat::kJpeg};
   bool have_frame = false;
+  int scans = 0;
   size_t pos = 2;  // after SOI
   auto truncated = [&] {
     return Bad(absl::StrCat("truncated JPEG: ends at byte ", b.size(), " before the EOI marker"));
@@ -103,6 +204,11 @@ absl::StatusOr<ImageHeader> ProbeJpeg(std::string_view b) {
     pos += length;
     if (marker != 0xda) continue;  // SOS: entropy-coded data follows
     if (!have_frame) return Bad("corrupt JPEG: scan before the frame header");
+    if (++scans > kMaxJpegScans) {
+      return Bad(absl::StrCat("JPEG has more than ", kMaxJpegScans,
+                              " scans (progressive encoders write about 10; each costs a pass "
+                              "over the whole image)"));
+    }
     while (true) {
       if (b.size() - pos < 2) return truncated();
       if (uint8_t(b[pos]) == 0xff) {
@@ -138,7 +244,7 @@ absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes) {
     return Bad(absl::StrCat("not a PNG or JPEG image (starts with ", HexPrefix(bytes), ")"));
   }
   if (!h.ok()) return h;
-  if (h->width < 1 || h->height < 1 || h->width > kMaxImageSide || h->height > kMaxImageSide) {
+  if (!SideInRange(h->width) || !SideInRange(h->height)) {
     return Bad(absl::StrCat(ImageFormatName(h->format), " image is ", h->width, "x", h->height,
                             "; each side must be 1..", kMaxImageSide));
   }

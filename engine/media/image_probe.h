@@ -1,9 +1,13 @@
 // File: engine/media/image_probe.h
 // The checks an uploaded first-frame image (I2V, spec encoders.md §3.4) passes before any decoder
 // sees it: the byte size, the format by magic bytes (PNG or JPEG only), the container structure
-// walked to its end marker (so a truncated upload is refused instead of decoded half-grey), and
-// the pixel size read from the header (so an absurd size is refused before a decoder allocates
-// for it). Torch-free and libav-free: plain byte parsing.
+// walked to its end marker (so a truncated upload is refused instead of decoded half-grey), a
+// PNG's compressed pixel data inflated to its end without keeping it (libavcodec decodes image
+// data that stops early as black rows and calls it success), and the pixel size read from the
+// header (so an absurd size is refused before a decoder allocates for it). Work is bounded too: a
+// PNG's decoded bytes, and a JPEG's scans (a progressive decoder walks the whole image once per
+// scan: 10,000 tiny scans of an 8192x8192 frame took 18 s). Torch-free and libav-free: byte
+// parsing, and zlib for the PNG check.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +23,11 @@ namespace ovid::media {
 inline constexpr size_t kMaxImageBytes = size_t{32} << 20;
 // Largest width or height accepted (8192x8192 RGB is 192 MiB decoded).
 inline constexpr int64_t kMaxImageSide = 8192;
+// A PNG's raw pixel data (filter bytes included) may be at most what 8-bit RGBA at the largest
+// size holds: 16-bit RGBA at 8192x8192 (512 MiB, from a 0.5 MB upload of zeros) is refused.
+inline constexpr int64_t kMaxPngRawBytes = kMaxImageSide * (1 + 4 * kMaxImageSide);
+// Progressive JPEG encoders write about 10 scans (libjpeg's default script: 10 for colour).
+inline constexpr int kMaxJpegScans = 100;
 
 enum class ImageFormat : uint8_t { kPng, kJpeg };
 const char* ImageFormatName(ImageFormat format);  // "PNG", "JPEG"
@@ -30,8 +39,9 @@ struct ImageHeader {
 };
 
 // INVALID_ARGUMENT starting "first_frame: " for empty or oversized input, a format other than
-// PNG/JPEG (quoting the first bytes in hex), a structure that ends early or is malformed, and a
-// width or height outside 1..kMaxImageSide.
+// PNG/JPEG (quoting the first bytes in hex), a structure that ends early or is malformed, PNG pixel
+// data that does not inflate to exactly the rows IHDR declares, more than kMaxPngRawBytes of it or
+// more than kMaxJpegScans scans, and a width or height outside 1..kMaxImageSide.
 absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes);
 
 }  // namespace ovid::media

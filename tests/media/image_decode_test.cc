@@ -280,17 +280,25 @@ TEST(ImageDecodeErrors, TruncatedFiles) {
   }
 }
 
-TEST(ImageDecodeErrors, CorruptDataNamesTheDecoder) {
+TEST(ImageDecodeErrors, CorruptDataNamesTheProblem) {
   std::string png = PngRgb();
-  // A byte inside the IDAT payload: the chunk CRC (and zlib's Adler-32) no longer match.
+  // A byte inside the IDAT payload: the probe's inflate of the pixel data stops.
   const size_t idat = png.find("IDAT");
   ASSERT_NE(idat, std::string::npos);
   png[idat + 20] ^= 0x5a;
-  ExpectRefused(png, "PNG decoder rejected the image");
+  ExpectRefused(png, "corrupt PNG: the pixel data stops inflating");
+
+  // The IDAT chunk's CRC: the data is whole, and the decoder's CRC check refuses it.
+  std::string bad_crc = PngRgb();
+  const uint32_t length = (uint32_t{uint8_t(bad_crc[idat - 4])} << 24) |
+                          (uint32_t{uint8_t(bad_crc[idat - 3])} << 16) |
+                          (uint32_t{uint8_t(bad_crc[idat - 2])} << 8) | uint8_t(bad_crc[idat - 1]);
+  bad_crc[idat + 4 + length] ^= 0x01;
+  ExpectRefused(bad_crc, "PNG decoder rejected the image");
 
   std::string bad_ihdr = PngRgb();
   bad_ihdr[24] = 7;  // bit depth 7 does not exist
-  ExpectRefused(bad_ihdr, "PNG decoder rejected the image");
+  ExpectRefused(bad_ihdr, "colour type 2, bit depth 7, interlace 0 is not a valid combination");
 }
 
 // Hand-made headers: the size is refused from the header alone, before any decoder runs.
