@@ -47,7 +47,8 @@ struct TensorInfo {
   // PyTorch/NumPy order: reversed(ne).
   std::vector<int64_t> TorchShape() const { return {ne.rbegin(), ne.rend()}; }
   int64_t RowElements() const { return ne.empty() ? 1 : ne[0]; }
-  int64_t Rows() const { return ne.empty() || ne[0] == 0 ? 0 : n_elements / ne[0]; }
+  // A 0-dim tensor (a scalar) is one row of one element.
+  int64_t Rows() const { return ne.empty() ? 1 : ne[0] == 0 ? 0 : n_elements / ne[0]; }
 };
 
 class GgufFile {

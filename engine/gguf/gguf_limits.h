@@ -17,5 +17,9 @@ inline constexpr int kMaxArrayDepth = 8;
 // bound every count, but one byte of file (a u8 array item) expands to a whole Value in memory,
 // so a hostile file could still ask for ~50x its size without this.
 inline constexpr uint64_t kMaxParsedBytes = uint64_t{2} << 30;
+// general.alignment: files use 32 (ggml's default); a page or a huge page is the most anyone has
+// a reason for. A tensor-less file of 64 bytes claiming 2^31 made a writer that copies its
+// alignment pad its header to 2 GiB.
+inline constexpr uint64_t kMaxAlignment = uint64_t{1} << 21;
 
 }  // namespace ovid::gguf

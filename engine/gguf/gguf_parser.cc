@@ -173,6 +173,10 @@ absl::Status GgufParser::ParseAlignment() {
   if (alignment == 0 || !std::has_single_bit(alignment)) {
     return Error(offset, absl::StrCat("alignment ", alignment, " is not a non-zero power of two"));
   }
+  if (alignment > kMaxAlignment) {
+    return Error(offset, absl::StrCat("alignment ", alignment, " is more than the ", kMaxAlignment,
+                                      " bytes ovid accepts (files use 32)"));
+  }
   file_->alignment_ = static_cast<uint32_t>(alignment);
   return absl::OkStatus();
 }

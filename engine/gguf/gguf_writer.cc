@@ -208,9 +208,9 @@ absl::Status GgufWriter::AddTensor(std::string name, GgmlType type, std::vector<
 }
 
 absl::Status GgufWriter::Write(const std::string& path, const DataFn& data) const {
-  if (alignment_ == 0 || !std::has_single_bit(alignment_)) {
+  if (alignment_ == 0 || !std::has_single_bit(alignment_) || alignment_ > kMaxAlignment) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": GgufWriter alignment ", alignment_,
-                                                   " is not a non-zero power of two"));
+                                                   " is not a power of two in 1..", kMaxAlignment));
   }
   if (!data && !tensors_.empty()) {
     return absl::InvalidArgumentError(

@@ -95,6 +95,10 @@ bool Known(std::string_view full) {
 }
 
 constexpr int kMaxApplyDepth = 4;  // _rebuild_from_type_v2 wraps one rebuild function
+// Objects one pickle may build. A one-byte opcode makes a node of a few hundred bytes, so a 4 MB
+// pickle of empty lists took 1 GB; a state dict needs about 20 nodes a tensor, so this allows
+// ~50,000 tensors (Ovi's whole checkpoint has ~2,100) in at most a few hundred MB.
+constexpr size_t kMaxNodes = size_t{1} << 20;
 
 class Unpickler {
  public:
@@ -108,6 +112,11 @@ class Unpickler {
       absl::Status s = Step(op);
       if (!s.ok()) return s;
       if (stopped_) break;
+      if (tree_.arena.size() > kMaxNodes) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat(name_, ": byte ", op_at_, ": more than ", kMaxNodes,
+                         " objects; not a state dict ovid reads (a pickle bomb?)"));
+      }
     }
     if (stack_.size() != 1 || !marks_.empty()) {
       return Error(op_at_, absl::StrCat("STOP with ", stack_.size(), " values and ", marks_.size(),

@@ -2,6 +2,7 @@
 #include "engine/gguf/pth_file.h"
 
 #include <cstring>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -46,13 +47,22 @@ std::string ListKeys(const PickleNode* dict) {
 // Walks one subtree, collecting tensors and the first error.
 class Flattener {
  public:
-  Flattener(const std::string& path, const std::map<std::string, std::span<const uint8_t>>& data)
-      : path_(path), data_(data) {}
+  // max_visits: a bound on the walk; a tree visits each node once (tied weights a few more).
+  Flattener(const std::string& path, const std::map<std::string, std::span<const uint8_t>>& data,
+            size_t max_visits)
+      : path_(path), data_(data), max_visits_(max_visits) {}
 
   absl::Status Walk(const PickleNode* n, const std::string& name, int depth) {
     if (depth > kMaxDepth) {
       return absl::InvalidArgumentError(absl::StrCat(path_, ": '", name, "' is nested more than ",
                                                      kMaxDepth, " levels deep (a cycle?)"));
+    }
+    // Memo references make the pickle a graph: a list holding itself twice, or a chain of
+    // shared pairs, has exponentially many paths within the depth limit.
+    if (++visits_ > max_visits_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": the pickle's objects are reached by more than ", max_visits_,
+                       " paths (shared or cyclic containers), at '", name, "'"));
     }
     switch (n->kind) {
       case Kind::kDict:
@@ -133,15 +143,21 @@ class Flattener {
 
   const std::string& path_;
   const std::map<std::string, std::span<const uint8_t>>& data_;
+  const size_t max_visits_;
+  size_t visits_ = 0;
 };
 
-// Tensors below `n` (for the nesting report).
-size_t CountTensors(const PickleNode* n, int depth) {
-  if (depth > kMaxDepth) return 0;
+// Bound on a walk over `tree`: each node a few times.
+size_t MaxVisits(const PickleTree& tree) { return 4 * tree.arena.size() + 1024; }
+
+// Tensors below `n` (for the nesting report), each node counted once however often it is
+// referenced (memo references make the pickle a graph, possibly cyclic).
+size_t CountTensors(const PickleNode* n, int depth, std::set<const PickleNode*>* seen) {
+  if (depth > kMaxDepth || !seen->insert(n).second) return 0;
   if (n->kind == Kind::kTensor) return 1;
   size_t count = 0;
-  for (const PickleNode* i : n->items) count += CountTensors(i, depth + 1);
-  for (const auto& [k, v] : n->entries) count += CountTensors(v, depth + 1);
+  for (const PickleNode* i : n->items) count += CountTensors(i, depth + 1, seen);
+  for (const auto& [k, v] : n->entries) count += CountTensors(v, depth + 1, seen);
   return count;
 }
 
@@ -230,16 +246,23 @@ absl::Status PthFile::Load() {
   }
   OVID_ASSIGN_OR_RETURN(std::span<const uint8_t> pickle, zip_->Data(*pkl));
   OVID_ASSIGN_OR_RETURN(tree_, ReadPickle(absl::StrCat(path_, ": ", pkl->name), pickle));
+  // Every storage node is checked against its record, not only the first one of a key: a later
+  // node may name the same record with another dtype or element count, and views are bounded by
+  // the node they use.
   for (const PickleNode* s : tree_.storages) {
-    if (storage_bytes_.count(s->text)) continue;
     const std::string record = absl::StrCat(archive_, "/data/", s->text);
-    const ZipEntry* e = zip_->Find(record);
-    if (e == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(path_, ": storage '", s->text,
-                                                     "' (data.pkl byte ", s->offset,
-                                                     ") has no record ", record));
+    std::span<const uint8_t> data;
+    if (auto known = storage_bytes_.find(s->text); known != storage_bytes_.end()) {
+      data = known->second;
+    } else {
+      const ZipEntry* e = zip_->Find(record);
+      if (e == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(path_, ": storage '", s->text,
+                                                       "' (data.pkl byte ", s->offset,
+                                                       ") has no record ", record));
+      }
+      OVID_ASSIGN_OR_RETURN(data, zip_->Data(*e));
     }
-    OVID_ASSIGN_OR_RETURN(std::span<const uint8_t> data, zip_->Data(*e));
     // A storage's element count comes from the pickle: bound it before multiplying, or a huge
     // one wraps to a small byte count and views index far past the record.
     if (s->numel > kMaxElements) {
@@ -301,7 +324,8 @@ absl::StatusOr<std::vector<PthTensor>> PthFile::Tensors(std::string_view select,
     std::vector<std::string> nested;
     for (const auto& [k, v] : node->entries) {
       if (v->kind == Kind::kTensor) continue;
-      if (const size_t n = CountTensors(v, 0); n > 0) {
+      std::set<const PickleNode*> seen;
+      if (const size_t n = CountTensors(v, 0, &seen); n > 0) {
         nested.push_back(absl::StrCat("'", KeyText(k), "' (", n, " tensors)"));
       }
     }
@@ -319,7 +343,7 @@ absl::StatusOr<std::vector<PthTensor>> PthFile::Tensors(std::string_view select,
     return absl::InvalidArgumentError(absl::StrCat(path_, ": --select ", std::string(select), ": '",
                                                    at, "' is ", what, ", not a dict of tensors"));
   }
-  Flattener flat(path_, storage_bytes_);
+  Flattener flat(path_, storage_bytes_, MaxVisits(tree_));
   OVID_RETURN_IF_ERROR(flat.Walk(node, "", 0));
   if (skipped != nullptr) *skipped = flat.skipped_;
   return std::move(flat.tensors);

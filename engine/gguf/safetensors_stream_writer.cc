@@ -3,23 +3,50 @@
 
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/atomic_file.h"
 #include "nlohmann/json.hpp"
 
 namespace ovid::gguf {
+namespace {
+
+// JSON strings are UTF-8, and names and metadata come from other files (a GGUF's tensor names, a
+// pickle's keys, a source path) as arbitrary bytes: nlohmann's dump throws on invalid ones.
+bool IsUtf8(const std::string& s) {
+  try {
+    (void)nlohmann::json(s).dump();
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> SafetensorsHeader(const std::vector<SafetensorsPlan>& tensors,
                                               const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   // Readers (the Python safetensors package included) expect string values only here.
+  for (const auto& [key, value] : metadata) {
+    if (!IsUtf8(key) || !IsUtf8(value)) {
+      return absl::InvalidArgumentError(absl::StrCat("safetensors: metadata '",
+                                                     absl::CHexEscape(key),
+                                                     "' is not valid UTF-8, which JSON needs"));
+    }
+  }
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string> names;
   uint64_t offset = 0;
   for (const SafetensorsPlan& t : tensors) {
     if (t.name.empty() || t.name == "__metadata__" || !names.insert(t.name).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat("safetensors: bad or duplicate name '", t.name, "'"));
+          absl::StrCat("safetensors: bad or duplicate name '", absl::CHexEscape(t.name), "'"));
+    }
+    if (!IsUtf8(t.name)) {
+      return absl::InvalidArgumentError(absl::StrCat("safetensors: tensor name '",
+                                                     absl::CHexEscape(t.name),
+                                                     "' is not valid UTF-8, which JSON needs"));
     }
     header[t.name] = {
         {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.nbytes}}};

@@ -225,6 +225,18 @@ TEST(GgufCorruptTest, AlignmentNotPowerOfTwo) {
   ExpectError(b, {"general.alignment", "alignment 48 is not", At(24)});
 }
 
+// A 64-byte file claiming 2^28 made `ovid-gguf quantize` write (and allocate) a 256 MiB header
+// pad; 2^31 would be 2 GiB on disk and 4 GiB of memory.
+TEST(GgufCorruptTest, AlignmentOverTheCap) {
+  GgufBytes b;
+  b.Header(0, 1).KvU32("general.alignment", uint32_t{1} << 28);
+  ExpectError(b,
+              {"general.alignment", "alignment 268435456 is more than the 2097152 bytes", At(24)});
+  GgufBytes ok;
+  ok.Header(0, 1).KvU32("general.alignment", uint32_t{1} << 21);
+  ASSERT_TRUE(Parse(ok).ok());
+}
+
 TEST(GgufCorruptTest, BoolNonZeroIsTrueLikeGgml) {
   GgufBytes b;
   b.Header(0, 3).Key("t2", kTypeBool).U8(2).Key("t255", kTypeBool).U8(255);

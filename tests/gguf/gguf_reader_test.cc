@@ -143,6 +143,9 @@ TEST_F(GgufReaderTest, TensorsAndData) {
   ASSERT_NE(scalar, nullptr);
   EXPECT_TRUE(scalar->ne.empty());
   EXPECT_EQ(scalar->n_elements, 1);
+  // One row of one element (Rows() said 0: ovid-gguf dequant wrote 0 bytes for it).
+  EXPECT_EQ(scalar->Rows(), 1);
+  EXPECT_EQ(scalar->RowElements(), 1);
   EXPECT_EQ(file_->TensorData(*scalar)[0], 0xEF);
   EXPECT_EQ(file_->FindTensor("absent"), nullptr);
 }

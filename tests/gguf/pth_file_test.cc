@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+
 namespace ovid::gguf {
 namespace {
 
@@ -283,6 +285,20 @@ TEST(PthFileTest, AStorageWhoseByteCountWouldOverflowIsRefused) {
   EXPECT_THAT(s.ToString(), HasSubstr("claims 4611686018427387904 elements"));
 }
 
+// Two storage nodes naming one record: only the first was checked against the record's size, and
+// the second (a larger dtype and count) bounded its views, so they read past a 2-byte record (a
+// segfault in ovid-gguf convert).
+TEST(PthFileTest, EveryStorageNodeOfARecordIsChecked) {
+  const std::vector<uint8_t> bytes =
+      Archive(Dict({{"h", Tensor("HalfStorage", "0", 1, 0, {1}, {1})},
+                    {"w", Tensor("FloatStorage", "0", 50000000, 0, {50000000}, {1})}}),
+              {{"0", std::string(2, '\0')}});
+  const absl::Status s = OpenError(bytes);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(s.ToString(), HasSubstr("record model/data/0 holds 2 bytes"));
+  EXPECT_THAT(s.ToString(), HasSubstr("50000000 elements = 200000000 bytes"));
+}
+
 TEST(PthFileTest, EmptyTensorsNeedNoStorageBytes) {
   // torch keeps the storage offset of an emptied view; nothing is read from it.
   const std::vector<uint8_t> bytes =
@@ -347,7 +363,10 @@ TEST(PthFileTest, MalformedPicklesNameByteAndOpcode) {
       {"\x80\x02}", "ends without a STOP"},
       {"\x80\x02\xff", "byte 2: opcode 0xff"},
       {"\x80\x02h\x07.", "memo entry 7 was never stored"},
-      {std::string("\x80\x02X\xff\xff\x00\x00" "ab.", 10), "runs past the end"},
+      {std::string("\x80\x02X\xff\xff\x00\x00"
+                   "ab.",
+                   10),
+       "runs past the end"},
       {"\x80\x02s.", "stack is empty"},
       {"\x80\x02NN.", "STOP with 2 values"},
       {"\x80\x02]N}s.", "sets items on a list"},
@@ -368,6 +387,35 @@ TEST(PthFileTest, DeepNestingIsBounded) {
   for (int i = 0; i < 99; ++i) pickle += "a";
   pickle += "u.";
   EXPECT_THAT(TensorsError(Archive(pickle, {}), "x").ToString(), HasSubstr("nested more than"));
+}
+
+// Memo references make the pickle a graph. A list holding itself twice hung the nesting report
+// (2^64 paths within the depth limit); it now counts each node once, and the walk stops at the
+// depth limit. A chain of 25 lists, each holding the next twice, is acyclic and within the depth
+// limit but has 2^25 paths: the walk is bounded by visits.
+TEST(PthFileTest, SharedAndCyclicContainersAreBounded) {
+  const std::string cycle =
+      absl::StrCat("\x80\x02}q", std::string(1, '\0'), "(", Str("a"), "]q\x01(h\x01h\x01", "eu.");
+  EXPECT_THAT(TensorsError(Archive(cycle, {})).ToString(), HasSubstr("levels deep (a cycle?)"));
+
+  std::string chain = absl::StrCat("\x80\x02}(", Str("x"), "]q", std::string(1, '\0'));
+  auto memo = [](int i) { return std::string(1, static_cast<char>(i)); };
+  for (int i = 1; i <= 25; ++i) absl::StrAppend(&chain, "]q", memo(i), "0");  // list i, memo i
+  for (int i = 25; i >= 1; --i) {
+    // list i-1 .append((list i, list i)), then drop the list i-1 the BINGET pushed
+    absl::StrAppend(&chain, "h", memo(i - 1), "h", memo(i), "h", memo(i), "\x86", "a0");
+  }
+  chain += "u.";
+  EXPECT_THAT(TensorsError(Archive(chain, {})).ToString(),
+              HasSubstr("paths (shared or cyclic containers)"));
+}
+
+// One-byte opcodes that each build an object: 1 GB of memory from a 4 MB pickle before the cap.
+TEST(PthFileTest, APickleOfTooManyObjectsIsRefused) {
+  const std::string bomb = absl::StrCat("\x80\x02(", std::string((size_t{1} << 20) + 8, ']'), "l.");
+  const absl::Status s = OpenError(Archive(bomb, {}));
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_THAT(s.ToString(), HasSubstr("more than 1048576 objects"));
 }
 
 TEST(PthFileTest, LegacyFormatIsRefusedByName) {

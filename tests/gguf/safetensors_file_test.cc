@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/gguf/safetensors_stream_writer.h"
+
 namespace ovid::gguf {
 namespace {
 
@@ -142,6 +144,22 @@ TEST(SafetensorsFileTest, ShapeOverflow) {
 
 TEST(SafetensorsFileTest, BadMetadata) {
   ExpectError(Build(R"({"__metadata__":{"k":1}})", 0), {"__metadata__ key 'k'"});
+}
+
+// Names and metadata come from other files as arbitrary bytes; JSON needs UTF-8, and the JSON
+// library threw (ovid-gguf convert aborted) instead of returning an error.
+TEST(SafetensorsHeaderTest, NonUtf8NamesAndMetadataAreRefused) {
+  const SafetensorsPlan ok{"w", "F32", {1}, 4};
+  ASSERT_TRUE(SafetensorsHeader({ok}, {{"ovid.source", "a.pth"}}).ok());
+  const SafetensorsPlan bad{"blocks.0.\xff", "F32", {1}, 4};
+  absl::StatusOr<std::string> h = SafetensorsHeader({ok, bad}, {});
+  ASSERT_FALSE(h.ok());
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(h.status().message()),
+              ::testing::HasSubstr("tensor name 'blocks.0.\\xff' is not valid UTF-8"));
+  h = SafetensorsHeader({ok}, {{"ovid.source", "a\xff.safetensors"}});
+  ASSERT_FALSE(h.ok());
+  EXPECT_THAT(std::string(h.status().message()), ::testing::HasSubstr("metadata 'ovid.source'"));
 }
 
 TEST(SafetensorsFileTest, OpenMissingFile) {
