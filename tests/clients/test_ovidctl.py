@@ -149,6 +149,22 @@ def test_an_output_in_a_missing_folder_is_refused_before_the_job(server, tmp_pat
     assert server.fake.calls_of("Generate") == []
 
 
+def test_unreadable_output_folders_are_usage_errors_not_aborts(server, tmp_path):
+    # A symlink loop (ELOOP) and a name too long (ENAMETOOLONG) threw from std::filesystem and
+    # ended ovidctl through std::terminate (exit 134).
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    long_dir = tmp_path / ("d" * 5000)
+    for args, flag in ((["--out-dir", loop], "--out-dir"),
+                       (["-o", loop / "clip.wav"], "-o/--output"),
+                       (["--out-dir", long_dir], "--out-dir")):
+        r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 1, *args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        why = ("Too many levels of symbolic links", "File name too long")
+        assert flag in r.stderr and any(w in r.stderr for w in why), r.stderr
+    assert server.fake.calls_of("Generate") == []
+
+
 def test_an_empty_tls_ca_file_is_refused_not_plaintext(server, tmp_path):
     empty = tmp_path / "ca.pem"
     empty.write_text("\n")

@@ -112,3 +112,12 @@ def test_synth_errors_name_the_problem(tmp_path):
     proc = run("synth", tmp_path / "no_such_dir" / "x.gguf", "--preset", "ovi-tiny", check=False)
     assert proc.returncode == 1 and "no_such_dir" in proc.stderr
     assert not (tmp_path / "x.gguf").exists()
+
+
+def test_every_preset_takes_the_joined_flag_form(tmp_path):
+    # --preset=NAME was read only by the Ovi presets; the others' dispatch looked for the
+    # two-argument form and fell through to "unknown preset".
+    for preset, out in (("umt5-tiny", "u.gguf"), ("wan-vae-tiny", "v.safetensors")):
+        joined = run("synth", tmp_path / out, f"--preset={preset}", check=False)
+        assert joined.returncode == 0, (preset, joined.stderr)
+        assert (tmp_path / out).stat().st_size > 0

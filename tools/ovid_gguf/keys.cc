@@ -69,7 +69,9 @@ void PrintJson(const TensorSource& src, const KeyReport& r) {
   for (const MisshapedTensor& m : r.misshaped) {
     j["misshaped"].push_back({{"name", m.name}, {"shape", m.shape}, {"expected", m.expected}});
   }
-  std::printf("%s\n", j.dump(2).c_str());
+  // Names are the file's bytes, not necessarily UTF-8: shown with U+FFFD rather than thrown on.
+  std::printf("%s\n",
+              j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
 }
 
 std::string ComponentList() {

@@ -97,8 +97,13 @@ absl::StatusOr<uint64_t> SeedOption(const ParsedArgs& args) {
 }
 
 bool PresetStartsWith(const Args& args, const std::string& prefix) {
-  for (size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--preset" && args[i + 1].compare(0, prefix.size(), prefix) == 0) return true;
+  const std::string joined = "--preset=" + prefix;  // ParseArgs takes --opt=value too
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].compare(0, joined.size(), joined) == 0) return true;
+    if (args[i] == "--preset" && i + 1 < args.size() &&
+        args[i + 1].compare(0, prefix.size(), prefix) == 0) {
+      return true;
+    }
   }
   return false;
 }

@@ -48,6 +48,17 @@ void PrintSummary(const std::string& job_id, const ovid::v1::Final& f,
   std::printf("peak VRAM: %s\n", HumanBytes(f.peak_vram_bytes()).c_str());
 }
 
+// Throws a UsageError unless `dir` is a directory. The error_code form: a symlink loop or a name
+// too long throws filesystem_error from the plain one, which ended ovidctl through terminate.
+void RequireDirectory(const std::string& dir, const std::string& flag) {
+  std::error_code ec;
+  const bool is_dir = std::filesystem::is_directory(dir, ec);
+  const bool missing =
+      ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
+  if (ec && !missing) throw UsageError(absl::StrCat(flag, ": '", dir, "': ", ec.message()));
+  if (!is_dir) throw UsageError(absl::StrCat(flag, ": '", dir, "' is not a directory"));
+}
+
 }  // namespace
 
 int RunGenerate(const std::vector<std::string>& argv) {
@@ -85,19 +96,15 @@ int RunGenerate(const std::vector<std::string>& argv) {
     }
     // Found out now, not after the whole job has run.
     const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-      throw UsageError(absl::StrCat("-o/--output: '", parent.string(), "' (for '", path,
-                                    "') is not a directory"));
-    }
+    if (!parent.empty())
+      RequireDirectory(parent.string(), absl::StrCat("-o/--output (for '", path, "')"));
     if (request && std::find(request->outputs().begin(), request->outputs().end(), f) ==
                        request->outputs().end()) {
       request->add_outputs(f);
     }
   }
   const std::string out_dir = args.Get("out-dir").value_or(".");
-  if (!std::filesystem::is_directory(out_dir)) {
-    throw UsageError(absl::StrCat("--out-dir: '", out_dir, "' is not a directory"));
-  }
+  RequireDirectory(out_dir, "--out-dir");
 
   ProgressView view(isatty(STDERR_FILENO) != 0, stderr);
   OutputWriter writer(out_dir);
