@@ -58,4 +58,17 @@ ScopedWorkspace::ScopedWorkspace(DequantWorkspace* workspace) : previous_(curren
 
 ScopedWorkspace::~ScopedWorkspace() { current_workspace = previous_; }
 
+namespace {
+// Locks `own_mu` when the thread has no workspace bound (so `own` will be): decided before the
+// binding, so a nested call, which finds `own` already bound, does not lock it a second time.
+std::unique_lock<std::mutex> LockIfUnbound(DequantWorkspace* own, std::mutex& own_mu) {
+  if (current_workspace != nullptr || own == nullptr) return {};
+  return std::unique_lock<std::mutex>(own_mu);
+}
+}  // namespace
+
+OwnOrBoundWorkspace::OwnOrBoundWorkspace(DequantWorkspace* own, std::mutex& own_mu)
+    : lock_(LockIfUnbound(own, own_mu)),
+      bind_(current_workspace != nullptr ? current_workspace : own) {}
+
 }  // namespace ovid

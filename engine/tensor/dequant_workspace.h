@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "absl/status/statusor.h"
 
@@ -56,6 +57,18 @@ class ScopedWorkspace {
 
  private:
   DequantWorkspace* previous_;
+};
+
+// For a model that keeps a workspace of its own for callers that bind none (tools, tests): binds
+// the thread's workspace if it has one, else `own` while holding `own_mu`, since two such callers
+// on different threads would expand their weights into one buffer at once.
+class OwnOrBoundWorkspace {
+ public:
+  OwnOrBoundWorkspace(DequantWorkspace* own, std::mutex& own_mu);
+
+ private:
+  std::unique_lock<std::mutex> lock_;  // held only while `own` is the bound one
+  ScopedWorkspace bind_;
 };
 
 }  // namespace ovid

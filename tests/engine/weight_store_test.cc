@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -241,6 +243,39 @@ TEST_F(GpuStoreTest, ABareCudaDeviceLoadsAndRuns) {
   ASSERT_TRUE(y.ok()) << y.status();
   EXPECT_EQ(y->size(1), 512);
   EXPECT_EQ(ops::WithIndex(c10::Device(c10::kCPU)), c10::Device(c10::kCPU));
+}
+
+// A model's own workspace, for callers that bind none: they take turns on it (two threads once
+// expanded their weights into one buffer at once), a nested call does not lock it again, and a
+// caller with its own workspace neither waits nor uses the model's.
+TEST(DequantWorkspaceTest, OwnWorkspaceCallersTakeTurns) {
+  std::unique_ptr<DequantWorkspace> own = *DequantWorkspace::Create(c10::kCPU, 0);
+  std::unique_ptr<DequantWorkspace> theirs = *DequantWorkspace::Create(c10::kCPU, 0);
+  std::mutex mu;
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  auto call = [&] {
+    OwnOrBoundWorkspace bind(own.get(), mu);
+    EXPECT_EQ(DequantWorkspace::Current(), own.get());
+    if (++inside > 1) overlapped = true;
+    {
+      OwnOrBoundWorkspace nested(own.get(), mu);  // would deadlock if it locked again
+      EXPECT_EQ(DequantWorkspace::Current(), own.get());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    --inside;
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back(call);
+  {
+    ScopedWorkspace mine(theirs.get());
+    const std::lock_guard<std::mutex> held(mu);  // the own-workspace lock is taken: no waiting
+    OwnOrBoundWorkspace bind(own.get(), mu);
+    EXPECT_EQ(DequantWorkspace::Current(), theirs.get());
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_FALSE(overlapped.load());
+  EXPECT_EQ(DequantWorkspace::Current(), nullptr);
 }
 
 TEST(DequantWorkspaceTest, GrowsForALargerLayerAndReportsItsCapacityFromAnyThread) {

@@ -82,8 +82,7 @@ absl::StatusOr<OviContextCache> OviModel::PrepareContext(const at::Tensor& video
                                                          const at::Tensor& audio_context) const {
   OVID_RETURN_IF_ERROR(CheckRank(video_context, "video_context", 2, "[Lt, text_dim]"));
   OVID_RETURN_IF_ERROR(CheckRank(audio_context, "audio_context", 2, "[Lt, text_dim]"));
-  ScopedWorkspace bind(DequantWorkspace::Current() ? DequantWorkspace::Current()
-                                                   : workspace_.get());
+  OwnOrBoundWorkspace bind(workspace_.get(), workspace_mu_);
   return ops::GuardTorch("Ovi PrepareContext", [&] {
     OviContextCache cache;
     const at::Tensor ctx_v = TextEmbed(weights_.video, video_context.to(device()), spec_.text_len,
@@ -130,8 +129,7 @@ absl::StatusOr<OviForwardOutputs> OviModel::Forward(const OviForwardInputs& inpu
                                                     const OviContextCache& context,
                                                     const OviForwardOptions& options) const {
   OVID_RETURN_IF_ERROR(CheckForward(inputs, {&context}));
-  ScopedWorkspace bind(DequantWorkspace::Current() ? DequantWorkspace::Current()
-                                                   : workspace_.get());
+  OwnOrBoundWorkspace bind(workspace_.get(), workspace_mu_);
   return ops::GuardTorch("Ovi forward", [&] {
     return ForwardImpl(inputs, {{&context, options.slg_layer}}, options.first_frame_clean)[0];
   });
@@ -142,8 +140,7 @@ absl::StatusOr<OviGuidedOutputs> OviModel::ForwardGuided(const OviForwardInputs&
                                                          const OviContextCache& negative,
                                                          const OviForwardOptions& options) const {
   OVID_RETURN_IF_ERROR(CheckForward(inputs, {&positive, &negative}));
-  ScopedWorkspace bind(DequantWorkspace::Current() ? DequantWorkspace::Current()
-                                                   : workspace_.get());
+  OwnOrBoundWorkspace bind(workspace_.get(), workspace_mu_);
   return ops::GuardTorch("Ovi guided forward", [&] {
     std::vector<OviForwardOutputs> out = ForwardImpl(
         inputs, {{&positive, -1}, {&negative, options.slg_layer}}, options.first_frame_clean);

@@ -13,6 +13,7 @@
 
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -132,8 +133,10 @@ class OviModel {
   // Bound to the calling thread in Forward/PrepareContext unless the caller bound its own (null
   // without OviModelOptions::default_workspace: callers must then bind one). One
   // workspace serves one job at a time: concurrent callers (workers) each bind their own
-  // (ScopedWorkspace around the call).
+  // (ScopedWorkspace around the call), and callers that bind none take turns on this one
+  // (workspace_mu_).
   std::shared_ptr<DequantWorkspace> workspace_;
+  mutable std::mutex workspace_mu_;
   OviModelSpec spec_;
   OviWeights weights_;
   at::ScalarType dtype_ = at::kFloat;

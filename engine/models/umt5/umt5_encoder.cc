@@ -104,10 +104,7 @@ absl::StatusOr<std::vector<at::Tensor>> Umt5Encoder::Encode(
     }
   }
   if (!todo.empty()) {
-    DequantWorkspace* bound = DequantWorkspace::Current();
-    std::unique_lock<std::mutex> lock(run_mu_, std::defer_lock);
-    if (bound == nullptr) lock.lock();  // our own workspace: one caller at a time
-    ScopedWorkspace bind(bound != nullptr ? bound : workspace_.get());
+    OwnOrBoundWorkspace bind(workspace_.get(), run_mu_);
     OVID_ASSIGN_OR_RETURN(std::vector<at::Tensor> encoded,
                           ops::GuardTorch("UMT5 encode", [&] { return Forward(todo); }));
     // A cache entry is read at once by jobs on other streams: it must be complete when stored.
