@@ -176,5 +176,25 @@ TEST(WanVaeKeysTest, ConfigValidationCatchesIndivisibleShortcuts) {
   EXPECT_FALSE(c.Validate().ok());
 }
 
+// An encoder that does not mirror the decoder loaded, and the I2V first frame's latent came out
+// at another size than the video's, failing later without a name.
+TEST(WanVaeKeysTest, AnEncoderThatDoesNotMirrorTheDecoderIsRefused) {
+  WanVaeConfig c = WanVae22Config();
+  c.enc_temporal = {false, false, true};
+  absl::Status s = c.Validate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.message(),
+                                "the encoder's 4 stages (temporal downsampling 0,0,1) "
+                                "do not mirror the decoder's 4 (temporal upsampling "
+                                "1,1,0)"))
+      << s;
+  c = WanVae22Config();
+  c.enc_stage_dims = {160, 320, 640};
+  c.enc_temporal = {true, true};
+  EXPECT_FALSE(c.Validate().ok());
+  c.has_encoder = false;  // a decoder-only file has nothing to mirror
+  EXPECT_TRUE(c.Validate().ok());
+}
+
 }  // namespace
 }  // namespace ovid::wan_vae

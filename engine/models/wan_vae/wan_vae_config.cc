@@ -1,5 +1,8 @@
 #include "engine/models/wan_vae/wan_vae_config.h"
 
+#include <algorithm>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 
 namespace ovid::wan_vae {
@@ -72,6 +75,22 @@ absl::Status WanVaeConfig::Validate() const {
                               " is not a multiple of its output width ", out));
     }
     in = out;
+  }
+  // The encoder must undo the decoder: the I2V first frame is encoded, and its latent must have
+  // the size the decoder's factors give the video's (checked against the decoder's alone).
+  const auto flags = [](auto begin, auto end) {
+    std::string out;
+    for (auto it = begin; it != end; ++it)
+      absl::StrAppend(&out, out.empty() ? "" : ",", *it ? 1 : 0);
+    return out;
+  };
+  if (enc_stage_dims.size() != dec_stage_dims.size() ||
+      !std::equal(enc_temporal.rbegin(), enc_temporal.rend(), dec_temporal.begin())) {
+    return Bad(absl::StrCat(
+        "the encoder's ", enc_stage_dims.size(), " stages (temporal downsampling ",
+        flags(enc_temporal.begin(), enc_temporal.end()), ") do not mirror the decoder's ",
+        dec_stage_dims.size(), " (temporal upsampling ",
+        flags(dec_temporal.begin(), dec_temporal.end()), ")"));
   }
   return absl::OkStatus();
 }
