@@ -70,6 +70,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
         self.unavailable = None  # every Generation call fails UNAVAILABLE with this message
         self.end_delay = 0.0  # seconds between a JobError event and the call's end
         self.error_ends = []  # (status code, was the call still open) for each JobError end
+        self.job_id_format = "job-{:04d}"  # a hostile server's ids, for the client's checks
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
 
     def start_job(self, request):
         with self.lock:
-            job = Job(f"job-{len(self.jobs) + 1:04d}", request)
+            job = Job(self.job_id_format.format(len(self.jobs) + 1), request)
             self.jobs[job.job_id] = job
         threading.Thread(target=self._run, args=(job,), daemon=True).start()
         return job

@@ -165,6 +165,22 @@ def test_unreadable_output_folders_are_usage_errors_not_aborts(server, tmp_path)
     assert server.fake.calls_of("Generate") == []
 
 
+def test_a_job_id_that_is_not_a_file_name_writes_nothing_outside_the_folder(server, tmp_path):
+    # The default output name is the server's job id: a hostile server's "../x" made ovidctl
+    # write outside --out-dir.
+    out = tmp_path / "out"
+    out.mkdir()
+    server.fake.job_id_format = "../escaped-{:04d}"
+    try:
+        r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 1,
+                    "--out-dir", out)
+    finally:
+        server.fake.job_id_format = "job-{:04d}"
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    assert "is not a plain file name" in r.stderr, r.stderr
+    assert not any(p.name.startswith("escaped") for p in tmp_path.rglob("*"))
+
+
 def test_an_empty_tls_ca_file_is_refused_not_plaintext(server, tmp_path):
     empty = tmp_path / "ca.pem"
     empty.write_text("\n")

@@ -2,10 +2,11 @@
 #include "tools/ovidctl/output_writer.h"
 
 #include <openssl/evp.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +35,19 @@ struct OutputWriter::Partial {
   }
 };
 
+namespace {
+
+// The server's job id names the default output file, so it must be a plain file name: a server
+// that sent "../x" would otherwise have ovidctl write outside --out-dir.
+bool IsPlainFileName(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id.front() == '.') return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+}  // namespace
+
 OutputWriter::OutputWriter(std::string dir) : dir_(std::move(dir)) {}
 OutputWriter::~OutputWriter() = default;
 
@@ -49,6 +63,11 @@ absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::Output
   if (!slot) {
     slot = std::make_unique<Partial>();
     const auto named = paths_.find(chunk.format());
+    if (named == paths_.end() && !IsPlainFileName(job_id)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the server's job id '", absl::CHexEscape(job_id.substr(0, 128)),
+                       "' is not a plain file name; name the output with -o instead"));
+    }
     slot->path = named != paths_.end()
                      ? named->second
                      : absl::StrCat(dir_, "/", job_id, ".", OutputExtension(chunk.format()));
