@@ -274,6 +274,20 @@ TEST(OviModelLoadTest, LayoutVariantsGiveTheSameOutput) {
   EXPECT_TRUE(Same(RunTiny(*base, 400.0), RunTiny(*variant, 400.0)));
 }
 
+// Writes `tensors` to a file, loads it and returns the load's error (failing the test if it
+// loads); `path` gets the file's name.
+absl::Status LoadError(const std::string& name, std::vector<TestTensor> tensors,
+                       std::string* path = nullptr) {
+  absl::StatusOr<std::string> written = WriteTestGguf(name, std::move(tensors));
+  EXPECT_TRUE(written.ok()) << written.status();
+  if (!written.ok()) return written.status();
+  if (path != nullptr) *path = *written;
+  absl::StatusOr<std::unique_ptr<OviModel>> model = OviModel::Load(*written, Quiet());
+  std::remove(written->c_str());
+  EXPECT_FALSE(model.ok());
+  return model.ok() ? absl::OkStatus() : model.status();
+}
+
 TEST(OviModelLoadTest, MissingUnexpectedAndMisshapedTensorsAreNamed) {
   std::vector<TestTensor> tensors;
   for (TestTensor& t : TinyTensors()) {
@@ -282,13 +296,9 @@ TEST(OviModelLoadTest, MissingUnexpectedAndMisshapedTensorsAreNamed) {
     tensors.push_back(t);
   }
   tensors.push_back({"video_model.extra.weight", GgmlType::kF32, {4}});
-  absl::StatusOr<std::string> path = WriteTestGguf("ovi_broken.gguf", tensors);
-  ASSERT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<std::unique_ptr<OviModel>> model = OviModel::Load(*path, Quiet());
-  std::remove(path->c_str());
-  ASSERT_FALSE(model.ok());
-  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
-  const std::string message(model.status().message());
+  const absl::Status s = LoadError("ovi_broken.gguf", tensors);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(s.message());
   EXPECT_NE(message.find("audio_model.blocks.1.ffn.0.bias"), std::string::npos) << message;
   EXPECT_NE(message.find("video_model.blocks.2.norm3.weight is [255]"), std::string::npos)
       << message;
@@ -339,14 +349,11 @@ TEST(OviModelLoadTest, AnEvenAudioConvKernelIsRefusedAtLoad) {
   std::vector<TestTensor> tensors;
   for (const OviTensor& t : BuildOviLayout(config))
     tensors.push_back({t.name, GgmlType::kF32, t.shape});
-  absl::StatusOr<std::string> path = WriteTestGguf("ovi_even_kernel.gguf", tensors);
-  ASSERT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<std::unique_ptr<OviModel>> model = OviModel::Load(*path, Quiet());
-  std::remove(path->c_str());
-  ASSERT_FALSE(model.ok());
-  EXPECT_EQ(model.status().code(), absl::StatusCode::kInvalidArgument);
-  const std::string message(model.status().message());
-  EXPECT_NE(message.find(*path), std::string::npos) << message;
+  std::string path;
+  const absl::Status s = LoadError("ovi_even_kernel.gguf", tensors, &path);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(s.message());
+  EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("audio_model.patch_embedding.0.weight's last dim) must be odd, got 6"),
             std::string::npos)
       << message;
