@@ -20,14 +20,21 @@ bool HasGgufMagic(const std::string& path) {
 }
 
 // Copies `bytes` into an aligned buffer (neither format aligns data to its dtype for certain)
-// and views it as `dtype` with `shape`, then converts to f32.
-absl::StatusOr<at::Tensor> ToF32(std::span<const uint8_t> bytes, at::ScalarType dtype,
+// and views it as `dtype` with `shape`, then converts to f32. Errors (out of memory: the readers
+// checked the sizes) name the file and the tensor.
+absl::StatusOr<at::Tensor> ToF32(const std::string& path, const std::string& name,
+                                 std::span<const uint8_t> bytes, at::ScalarType dtype,
                                  const std::vector<int64_t>& shape) {
-  return ops::GuardTorch("reading an audio decoder tensor", [&] {
+  absl::StatusOr<at::Tensor> t = ops::GuardTorch("reading an audio decoder tensor", [&] {
     at::Tensor raw = at::empty({static_cast<int64_t>(bytes.size())}, at::kByte);
     std::memcpy(raw.data_ptr(), bytes.data(), bytes.size());
     return raw.view(dtype).view(shape).to(at::kFloat);
   });
+  if (!t.ok()) {
+    return absl::Status(t.status().code(),
+                        absl::StrCat(path, ": tensor ", name, ": ", t.status().message()));
+  }
+  return t;
 }
 
 }  // namespace
@@ -59,7 +66,7 @@ absl::StatusOr<at::Tensor> AudioWeightFile::ReadF32(const std::string& name) con
             absl::StrCat(path_, ": tensor ", name, " is ", GgmlTypeName(t->type),
                          ", expected F32, F16 or BF16 (audio decoder weights are not quantized)"));
     }
-    return ToF32(gguf_->TensorData(*t), dtype, t->TorchShape());
+    return ToF32(path_, name, gguf_->TensorData(*t), dtype, t->TorchShape());
   }
   const gguf::SafetensorsTensor* t = st_->Find(name);
   if (t == nullptr) return absl::NotFoundError(absl::StrCat(path_, ": no tensor ", name));
@@ -69,7 +76,7 @@ absl::StatusOr<at::Tensor> AudioWeightFile::ReadF32(const std::string& name) con
                                                    gguf::StDtypeName(t->dtype),
                                                    ", expected a float dtype"));
   }
-  return ToF32(st_->Data(*t), *dtype, t->shape);
+  return ToF32(path_, name, st_->Data(*t), *dtype, t->shape);
 }
 
 absl::StatusOr<at::Tensor> PrepareTensor(const std::string& path, const std::string& tensor,
