@@ -71,6 +71,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
         self.end_delay = 0.0  # seconds between a JobError event and the call's end
         self.error_ends = []  # (status code, was the call still open) for each JobError end
         self.job_id_format = "job-{:04d}"  # a hostile server's ids, for the client's checks
+        self.list_page_size = 0  # ListJobs pages of this many jobs (0: one page)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -230,7 +231,12 @@ class FakeOvid(pb_grpc.GenerationServicer):
     def ListJobs(self, request, context):
         self._enter("ListJobs", request, context)
         jobs = [j for j in self.jobs.values() if not request.states or j.state in request.states]
-        return pb.ListJobsResponse(jobs=[self._status(j) for j in jobs])
+        if not self.list_page_size:
+            return pb.ListJobsResponse(jobs=[self._status(j) for j in jobs])
+        start = int(request.page_token or 0)
+        end = start + self.list_page_size
+        return pb.ListJobsResponse(jobs=[self._status(j) for j in jobs[start:end]],
+                                   next_page_token=str(end) if end < len(jobs) else "")
 
     def GetModel(self, request, context):
         self._enter("GetModel", request, context)

@@ -147,6 +147,21 @@ def test_bearer_token_is_sent_and_required(server):
     assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
 
 
+def test_list_jobs_sends_its_filter_with_every_page_and_outputs_take_one_name(server):
+    server.fake.list_page_size = 1
+    for _ in range(3):
+        server.fake.start_job(build_request(prompt="x", steps=1))
+    with OvidClient(server.address) as client:
+        # A generator is used up by the first page; pages 2+ went out without the filter.
+        states = (s for s in [pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_RUNNING, pb.JOB_STATE_QUEUED])
+        client.list_jobs(states=states)
+        requests = [req for _, req in server.fake.calls_of("ListJobs")]
+        assert len(requests) >= 2
+        assert all(len(req.states) == 3 for req in requests), requests
+        # One format by name: "mp4" was read as the formats "m", "p" and "4".
+        assert list(build_request(prompt="x", outputs="mp4").outputs) == [pb.OUTPUT_FORMAT_MP4]
+
+
 def test_jobs_cancel_health(server):
     server.fake.step_delay = 0.05
     job = server.fake.start_job(build_request(prompt="slow", steps=200))

@@ -90,6 +90,7 @@ class OvidClient:
         """Every kept job (in `states`, if given), in creation order, over as many pages as the
         server sends (at most 1000 jobs each)."""
         jobs, token = [], ""
+        states = list(states)  # sent with every page: an iterator would be empty after the first
         while True:
             page = self._call(self._stub.ListJobs,
                               pb.ListJobsRequest(states=states, page_token=token))

@@ -65,6 +65,8 @@ def build_request(prompt=None, embedding=None, video_negative=None, audio_negati
             setattr(req, name, value)
     if solver is not None:
         req.solver = _enum(solver, SOLVERS, "solver")
+    if isinstance(outputs, (str, int)):  # one format: "mp4" is not the formats "m", "p", "4"
+        outputs = [outputs]
     req.outputs.extend(output_format(f) for f in outputs)
     req.first_frame = bytes(first_frame)
     req.client_request_id = client_request_id
