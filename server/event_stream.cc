@@ -55,7 +55,12 @@ void EventStream::Push(const Job::EventPtr& event) {
 void EventStream::PumpLocked() {
   if (writing_ || finished_) return;
   if (broken_) {
-    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call"));
+    // As the client sees it end, and as ovid_grpc_requests_total counts it. Either OnCancel or a
+    // failed write may get here first.
+    FinishLocked(
+        AtDeadline()
+            ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed")
+            : grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call"));
     return;
   }
   if (!pending_.empty()) {
@@ -88,15 +93,8 @@ void EventStream::OnCancel() {
   // A job kept on disconnect is left alone: the call's deadline travels with it (the queue's
   // timer stops it then), so neither a cancel nor a lost connection shortens it.
   if (job_ != nullptr && queue_ != nullptr && ownership_ == Ownership::kCancelJobOnDisconnect) {
-    // The client's own deadline timer usually fires first and cancels the call a moment before
-    // the server's does, so "cancelled within a second of the deadline" is reported as the
-    // deadline. The job stops either way; only the reason differs.
-    const auto deadline =
-        context_ != nullptr ? context_->deadline() : std::chrono::system_clock::time_point::max();
-    const bool at_deadline = deadline != std::chrono::system_clock::time_point::max() &&
-                             deadline - std::chrono::system_clock::now() <= std::chrono::seconds(1);
     // NOT_FOUND (evicted meanwhile) leaves nothing to stop.
-    if (at_deadline) {
+    if (AtDeadline()) {
       (void)queue_->Cancel(job_->id(), CancelReason::kDeadlineExceeded,
                            "the Generate call's deadline passed before the job finished");
     } else {
@@ -107,6 +105,15 @@ void EventStream::OnCancel() {
   std::lock_guard<std::mutex> lock(mu_);
   broken_ = true;
   PumpLocked();
+}
+
+bool EventStream::AtDeadline() const {
+  // The client's own deadline timer usually fires first and cancels the call a moment before the
+  // server's does, so "cancelled within a second of the deadline" is taken as the deadline.
+  const auto deadline =
+      context_ != nullptr ? context_->deadline() : std::chrono::system_clock::time_point::max();
+  return deadline != std::chrono::system_clock::time_point::max() &&
+         deadline - std::chrono::system_clock::now() <= std::chrono::seconds(1);
 }
 
 void EventStream::OnDone() {

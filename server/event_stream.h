@@ -47,6 +47,8 @@ class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
   void Push(const Job::EventPtr& event);
   // Starts the next write, or ends the call once the terminal event went out. Needs mu_.
   void PumpLocked();
+  // Whether the call is ending at (within a second of) its deadline.
+  bool AtDeadline() const;
   void FinishLocked(const grpc::Status& status);
 
   grpc::CallbackServerContext* context_ = nullptr;

@@ -1,20 +1,21 @@
 // File: tests/server/service_test.cc
 // ovid.v1.Generation through a real gRPC server on a local port, with the fake Pipeline: stream
 // order, re-attach, ownership of the job by its stream, deadlines, authentication, admission.
-#include "server/generation_service.h"
-
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-
+#include "absl/time/clock.h"
+#include "server/generation_service.h"
 #include "tests/server/fake_pipeline.h"
 
 namespace ovid::server {
@@ -29,7 +30,11 @@ struct Harness {
       : pipeline(std::move(fake)),
         store(absl::Minutes(5), 100),
         queue(pipeline, store, queue_options),
-        service(store, std::move(auth), nullptr) {
+        service(store, std::move(auth), nullptr,
+                [this](std::string_view method, absl::StatusCode code) {
+                  const std::lock_guard<std::mutex> lock(rpcs_mu);
+                  rpcs.emplace_back(std::string(method), code);
+                }) {
     if (attach) Attach();
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -55,6 +60,8 @@ struct Harness {
   FakePipeline pipeline;
   JobStore store;
   JobQueue queue;
+  std::mutex rpcs_mu;
+  std::vector<std::pair<std::string, absl::StatusCode>> rpcs;  // what the metrics are told
   GenerationService service;
   int port = 0;
   std::unique_ptr<grpc::Server> server;
@@ -313,6 +320,16 @@ TEST(ServiceTest, TheCallDeadlineStopsTheJobWithDeadlineExceeded) {
   const std::string id = r.events[0].job_id();
   ASSERT_TRUE(WaitForState(h, id, v1::JOB_STATE_CANCELLED));
   EXPECT_EQ(h.queue.GetStatus(id)->error().code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The call is counted as the client saw it end (it was counted CANCELLED).
+  const auto counted = [&] {
+    const std::lock_guard<std::mutex> lock(h.rpcs_mu);
+    return h.rpcs;
+  };
+  for (int i = 0; i < 200 && counted().empty(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  const auto rpcs = counted();
+  ASSERT_EQ(rpcs.size(), 1u);
+  EXPECT_EQ(rpcs[0].first, "Generate");
+  EXPECT_EQ(rpcs[0].second, absl::StatusCode::kDeadlineExceeded);
 }
 
 // keep_on_disconnect: the stream's end does not stop the job, but the call's deadline still does,
