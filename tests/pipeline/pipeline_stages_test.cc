@@ -268,17 +268,19 @@ TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   EXPECT_EQ(Untar(ByFormat(sink).at(OutputFormat::kPngFrames)).size(),
             static_cast<size_t>(kFrames));
 
-  // Admission reads only the header: an image whose chunks are complete but whose pixel data
-  // is damaged gets the same estimate as the intact one, and the job refuses it when it
-  // decodes the image, before any device work, naming first_frame.
+  // Admission probes the image: one whose chunks are complete but whose pixel data is damaged
+  // (it no longer inflates) is refused there, naming first_frame, before it queues; the job
+  // refuses it too, before any device work.
   const absl::StatusOr<uint64_t> intact = (*p)->EstimateVram(r);
   ASSERT_TRUE(intact.ok()) << intact.status();
   const size_t idat = r.first_frame.find("IDAT");
   ASSERT_NE(idat, std::string::npos);
   for (size_t i = idat + 8; i < idat + 40; ++i) r.first_frame[i] = static_cast<char>(~r.first_frame[i]);
   const absl::StatusOr<uint64_t> damaged = (*p)->EstimateVram(r);
-  ASSERT_TRUE(damaged.ok()) << damaged.status();
-  EXPECT_EQ(*damaged, *intact);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(damaged.status().message(), "first_frame: corrupt PNG"))
+      << damaged.status();
   const absl::Status undecodable = (*p)->Run(r, sink, cancel).status();
   EXPECT_EQ(undecodable.code(), absl::StatusCode::kInvalidArgument) << undecodable;
   EXPECT_TRUE(absl::StrContains(undecodable.message(), "first_frame")) << undecodable;
