@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "ovid/engine_log.h"
 #include "ovid/ovi_pipeline.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -120,6 +121,20 @@ int RunDaemon(int argc, char** argv) {
     return 0;
   }
   const Logger log(config.log_format);
+  // The engine's own lines (load summaries, libav's codecs) in the daemon's format: with
+  // --log-format=json they were plain text between the JSON objects.
+  SetEngineLogSink([log](EngineLogLevel level, std::string_view text) {
+    const absl::string_view message(text.data(), text.size());
+    const LogFields fields = {{"source", "engine"}};
+    switch (level) {
+      case EngineLogLevel::kError:
+        return log.Error(message, fields);
+      case EngineLogLevel::kWarning:
+        return log.Warn(message, fields);
+      case EngineLogLevel::kInfo:
+        return log.Info(message, fields);
+    }
+  });
   BearerAuth auth;
   if (!config.auth_token_file.empty()) {
     absl::StatusOr<BearerAuth> loaded = BearerAuth::FromFile(config.auth_token_file);

@@ -31,6 +31,7 @@ absl::Status DecodeError(int err, ImageFormat format, const char* call) {
 
 absl::StatusOr<CodecContextPtr> OpenDecoder(ImageFormat format) {
   const AVCodecID id = format == ImageFormat::kPng ? AV_CODEC_ID_PNG : AV_CODEC_ID_MJPEG;
+  RouteLibavLog();
   const AVCodec* codec = avcodec_find_decoder(id);
   if (codec == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat("the ", ImageFormatName(format),

@@ -51,8 +51,14 @@ using OutputFormatPtr = std::unique_ptr<AVFormatContext, OutputFormatDeleter>;
 absl::Status AvError(int err, const std::string& what);
 
 // FAILED_PRECONDITION naming the encoder when this libavcodec lacks it (libx264 needs a GPL
-// build of FFmpeg; Debian's and Ubuntu's have it).
+// build of FFmpeg; Debian's and Ubuntu's have it). Routes libav's log first (RouteLibavLog).
 absl::StatusOr<const AVCodec*> FindEncoder(const char* name);
+
+// Sends libav's log lines through EngineLog (ovid/engine_log.h) instead of straight to stderr, so
+// a daemon logging JSON gets them as JSON. Lines above av_log_get_level() are dropped as before.
+// Process-wide and idempotent; every entry point of this library that makes a codec or a muxer
+// calls it.
+void RouteLibavLog();
 
 // An allocated frame with buffers for the given video format/size.
 absl::StatusOr<FramePtr> AllocVideoFrame(AVPixelFormat format, int width, int height);

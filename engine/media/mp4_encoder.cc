@@ -55,6 +55,7 @@ absl::StatusOr<std::string> EncodeMp4(const VideoFrames& video, const AudioPcm& 
   absl::StatusOr<std::unique_ptr<MemoryAvio>> io = MemoryAvio::Create();
   if (!io.ok()) return io.status();
   AVFormatContext* raw = nullptr;
+  RouteLibavLog();
   if (int ret = avformat_alloc_output_context2(&raw, nullptr, "mp4", nullptr); ret < 0) {
     return AvError(ret, "avformat_alloc_output_context2 (mp4)");
   }

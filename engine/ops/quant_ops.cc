@@ -5,12 +5,12 @@
 #include <ATen/ops/empty.h>
 
 #include <atomic>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "engine/ops/quant_kernels.h"
 #include "engine/ops/torch_status.h"
 #include "kernels/cpu/dequantize.h"
+#include "ovid/engine_log.h"
 
 #ifdef OVID_TORCH_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -65,8 +65,9 @@ absl::Status DequantizeViaHost(GgmlType type, const at::Tensor& blocks, int64_t 
                                int64_t row_elements, FloatFormat format, const at::Tensor& out) {
   static std::atomic<bool> warned{false};
   if (!warned.exchange(true)) {
-    std::fprintf(stderr, "ovid: no CUDA dequantize kernel for %s; dequantizing on the host\n",
-                 GgmlTypeName(type));
+    EngineLog(EngineLogLevel::kWarning,
+              absl::StrCat("no CUDA dequantize kernel for ", GgmlTypeName(type),
+                           "; dequantizing on the host"));
   }
   return GuardTorch("dequantize via host", [&]() -> absl::Status {
     const at::Tensor host_blocks = blocks.cpu();

@@ -1,7 +1,6 @@
 // File: engine/pipeline/components.cc
 #include "engine/pipeline/components.h"
 
-#include <cstdio>
 #include <filesystem>
 #include <utility>
 
@@ -12,6 +11,7 @@
 #include "engine/pipeline/audio_stage.h"
 #include "engine/pipeline/gguf_tokenizer.h"
 #include "engine/pipeline/output_stage.h"
+#include "ovid/engine_log.h"
 
 namespace ovid::pipeline {
 namespace {
@@ -36,11 +36,12 @@ absl::StatusOr<text::Tokenizer> LoadTokenizer(const ComponentFiles& files, int64
   if (vocabulary->precompiled_charsmap.empty()) {
     // Without the rules the text is not NFKC-normalized: ids differ from the original for
     // ligatures, fullwidth forms, combining accents (README "Prompt text").
-    std::fprintf(stderr,
-                 "ovid: %s: the tokenizer has no normalization rules "
-                 "(tokenizer.ggml.precompiled_charsmap); prompts are not NFKC-normalized, pass "
-                 "--tokenizer spiece.model for the original's ids\n",
-                 files.text_encoder.c_str());
+    EngineLog(
+        EngineLogLevel::kWarning,
+        absl::StrCat(files.text_encoder,
+                     ": the tokenizer has no normalization rules "
+                     "(tokenizer.ggml.precompiled_charsmap); prompts are not NFKC-normalized, "
+                     "pass --tokenizer spiece.model for the original's ids"));
   }
   return text::Tokenizer::FromVocabulary(*vocabulary, files.text_encoder, text_len);
 }

@@ -3,12 +3,11 @@
 
 #include <ATen/ops/empty.h>
 
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
 #include "engine/ops/device_index.h"
 #include "engine/ops/shared_tensors.h"
 #include "engine/ops/torch_status.h"
+#include "ovid/engine_log.h"
 
 namespace ovid {
 namespace {
@@ -35,8 +34,8 @@ absl::StatusOr<at::Tensor> DequantWorkspace::View(int64_t rows, int64_t cols,
     if (bytes > buffer_.numel()) {
       // A layer bigger than the one the workspace was sized for: growing costs a reallocation
       // (the old buffer goes back to the caching allocator), so make it visible.
-      std::fprintf(stderr, "ovid: dequantize workspace grows from %lld to %lld bytes\n",
-                   static_cast<long long>(buffer_.numel()), static_cast<long long>(bytes));
+      EngineLog(EngineLogLevel::kInfo, absl::StrCat("dequantize workspace grows from ",
+                                                    buffer_.numel(), " to ", bytes, " bytes"));
       // The old buffer was made on the loading thread's stream and read by this worker's GEMMs,
       // which may still be queued: its memory must wait for them before anyone reuses it.
       ops::MarkReadOnCurrentStream(buffer_);

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,6 +12,7 @@
 #include "engine/ops/device_index.h"
 #include "engine/ops/host_upload.h"
 #include "engine/ops/torch_status.h"
+#include "ovid/engine_log.h"
 
 namespace ovid {
 namespace {
@@ -94,8 +94,8 @@ absl::StatusOr<std::unique_ptr<WeightStore>> WeightStore::FromFile(
   OVID_RETURN_IF_ERROR(store->LoadAll());
   if (store->options_.log) {
     const VramAccounting a = store->Accounting();
-    std::fprintf(stderr, "ovid: %s: %s\novid: resident by type: %s\n", store->file_->path().c_str(),
-                 a.Summary().c_str(), a.ByTypeLine().c_str());
+    EngineLog(EngineLogLevel::kInfo, absl::StrCat(store->file_->path(), ": ", a.Summary()));
+    EngineLog(EngineLogLevel::kInfo, absl::StrCat("resident by type: ", a.ByTypeLine()));
   }
   return store;
 }

@@ -174,7 +174,7 @@ def test_prompt_to_mp4_wav_png_and_latents(start_daemon, components, tmp_path):
 
 def test_default_output_is_the_mp4_and_offloading_changes_no_byte(start_daemon, components):
     resident = start_daemon(*flags(components))
-    offloaded = start_daemon(*flags(components, "--offload=text,vae,audio"))
+    offloaded = start_daemon(*flags(components, "--offload=text,vae,audio", "--log-format=json"))
     # No outputs asked for: the MP4; no negatives given at guidance != 1: Ovi's defaults.
     kinds = ["wav", "png_frames"]
     a, _ = generate(resident, outputs=kinds, seed=9)
@@ -186,6 +186,12 @@ def test_default_output_is_the_mp4_and_offloading_changes_no_byte(start_daemon, 
         stages = {s.name: s.offloaded for s in client.model().stages}
     assert stages == {"denoiser": False, "text_encoder": True, "video_vae": True,
                       "audio_vae": True, "vocoder": True}
+    # --log-format=json: every line one JSON object, the engine's own (load summaries, the MP4
+    # codecs' libav lines) included; they were plain text between the JSON lines.
+    lines = [line for line in offloaded.log().splitlines() if line.strip()]
+    for line in lines:
+        json.loads(line)
+    assert any('"source":"engine"' in line and "resident by type" in line for line in lines)
 
 
 def test_a_prompt_differs_from_another_and_negatives_matter(start_daemon, components):
