@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <map>
@@ -70,15 +71,17 @@ Setter Bytes(uint64_t Config::*field, uint64_t min, uint64_t max) {
   };
 }
 
-// "30s", "5m", "1h30m", "250ms", or a plain number of seconds.
+// "30s", "5m", "1h30m", "250ms", or a plain number of seconds ("1.5" too, as the proto's
+// max_queue_seconds takes fractions).
 // `min_set`: the shortest value other than 0 that makes sense (0 itself stays allowed).
 Setter Duration(absl::Duration Config::*field, absl::Duration max,
                 absl::Duration min_set = absl::ZeroDuration()) {
   return [=](absl::string_view v, Config& c) {
     absl::Duration d;
-    int64_t seconds = 0;
-    bool ok = absl::SimpleAtoi(v, &seconds) ? (d = absl::Seconds(seconds), true)
-                                            : absl::ParseDuration(v, &d);
+    double seconds = 0;
+    bool ok = absl::SimpleAtod(v, &seconds)
+                  ? std::isfinite(seconds) && (d = absl::Seconds(seconds), true)
+                  : absl::ParseDuration(v, &d);
     if (!ok || d < absl::ZeroDuration() || d > max) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "\"%s\" is not a duration in [0s, %s] (e.g. 30s, 5m, 1h; a plain number is seconds)", v,

@@ -104,6 +104,16 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--drain-timeout=soon"}), {"--drain-timeout"});
   ExpectError(Parse({"--model=m", "--max-queue-wait=25h"}), {"--max-queue-wait", "24h"});
   ExpectError(Parse({"--model=m", "--max-queue-wait=1ms"}), {"--max-queue-wait", "10ms", "0 turns"});
+  ExpectError(Parse({"--model=m", "--drain-timeout=nan"}), {"--drain-timeout", "duration"});
+  ExpectError(Parse({"--model=m", "--drain-timeout=-1.5"}), {"--drain-timeout", "duration"});
+}
+
+// A plain number is seconds, fractions included ("1.5" was refused as "not a duration").
+TEST(ConfigTest, PlainDurationsMayHaveFractions) {
+  absl::StatusOr<Config> c = Parse({"--model=m", "--drain-timeout=1.5", "--max-queue-wait=0.25"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->drain_timeout, absl::Milliseconds(1500));
+  EXPECT_EQ(c->max_queue_wait, absl::Milliseconds(250));
 }
 
 TEST(ConfigTest, PipelineStagesOffloadAndDecodeSettings) {
