@@ -16,10 +16,12 @@ namespace {
 constexpr int kTrainTimesteps = 1000;
 
 // The float32 shift of diffusers' FlowMatchEulerDiscreteScheduler.__init__, which runs on a
-// float32 tensor: every operation rounds to float.
-float ShiftSigmaF32(float sigma, float shift) {
-  const float scaled = shift * sigma;
-  const float denom = 1.0f + (shift - 1.0f) * sigma;
+// float32 tensor: every tensor operation rounds to float. `shift - 1` is Python arithmetic on
+// the float shift, in double, before it meets the tensor (f32(shift) - 1 differs for 127 of
+// 2000 shifts in 0.01..20, e.g. 16.44).
+float ShiftSigmaF32(float sigma, double shift) {
+  const float scaled = static_cast<float>(shift) * sigma;
+  const float denom = 1.0f + static_cast<float>(shift - 1.0) * sigma;
   return scaled / denom;
 }
 
@@ -64,9 +66,8 @@ FlowSchedule DpmSchedule(int steps, double shift) {
 
 FlowSchedule EulerSchedule(int steps, double shift) {
   // __init__: σ = f32(t/1000) for t = 1000..1, shifted in float32; σ_max = shift(1) = 1.
-  const float shift_f = static_cast<float>(shift);
-  const double sigma_max = ShiftSigmaF32(1.0f, shift_f);
-  const double sigma_min = ShiftSigmaF32(1.0f / static_cast<float>(kTrainTimesteps), shift_f);
+  const double sigma_max = ShiftSigmaF32(1.0f, shift);
+  const double sigma_min = ShiftSigmaF32(1.0f / static_cast<float>(kTrainTimesteps), shift);
   // set_timesteps(N): linspace over t = σ·1000, back to σ, then shifted again (in float64).
   std::vector<double> sigmas =
       NumpyLinspace(sigma_max * kTrainTimesteps, sigma_min * kTrainTimesteps, steps);
@@ -128,7 +129,13 @@ std::vector<double> NumpyLinspace(double start, double stop, int num) {
 }
 
 absl::StatusOr<FlowSchedule> MakeFlowSchedule(SolverKind kind, int steps, double shift) {
-  if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("steps must be >= 1: ", steps));
+  // The top bound keeps steps + 1 from overflowing and the tables from taking gigabytes (the
+  // request path caps steps at 200; tools pass theirs here).
+  constexpr int kMaxSteps = 100000;
+  if (steps < 1 || steps > kMaxSteps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("steps must be in [1, ", kMaxSteps, "]: ", steps));
+  }
   if (!(shift > 0.0) || !std::isfinite(shift)) {
     return absl::InvalidArgumentError(absl::StrCat("shift must be positive: ", shift));
   }

@@ -43,7 +43,7 @@ double ShiftSigma(double sigma, double shift);
 // numpy.linspace(start, stop, num) (endpoint included), reproducing its rounding.
 std::vector<double> NumpyLinspace(double start, double stop, int num);
 
-// steps >= 1, shift > 0; INVALID_ARGUMENT otherwise.
+// steps in [1, 100000], shift > 0; INVALID_ARGUMENT otherwise.
 absl::StatusOr<FlowSchedule> MakeFlowSchedule(SolverKind kind, int steps, double shift);
 
 }  // namespace ovid::sampling

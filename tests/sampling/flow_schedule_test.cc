@@ -100,6 +100,13 @@ TEST(FlowScheduleTest, RejectsBadArguments) {
   EXPECT_FALSE(MakeFlowSchedule(SolverKind::kUniPc, 0, 5.0).ok());
   EXPECT_FALSE(MakeFlowSchedule(SolverKind::kUniPc, 10, 0.0).ok());
   EXPECT_FALSE(MakeFlowSchedule(SolverKind::kUniPc, 10, NAN).ok());
+  // INT_MAX steps overflowed steps + 1 (a segfault in ovid-sampler-cli) or ran for minutes.
+  for (SolverKind kind : {SolverKind::kUniPc, SolverKind::kDpm, SolverKind::kEuler}) {
+    const absl::StatusOr<FlowSchedule> huge = MakeFlowSchedule(kind, 2147483647, 5.0);
+    ASSERT_FALSE(huge.ok());
+    EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(MakeFlowSchedule(kind, 100000, 5.0).ok());
+  }
 }
 
 TEST(FlowScheduleTest, ParsesOvisSolverNames) {

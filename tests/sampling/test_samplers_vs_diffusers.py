@@ -285,3 +285,14 @@ def test_noise_matches_torch(tmp_path, dtype, device):
     gen = torch.Generator(device=device).manual_seed(seed)
     ref = torch.randn(shape, dtype=torch_dtype, device=device, generator=gen)
     assert torch.equal(got, ref.float().cpu())
+
+
+@pytest.mark.parametrize("shift", (16.44, 0.37, 7.77))
+def test_euler_schedule_matches_at_shifts_whose_f32_minus_1_rounds_differently(shift):
+    # diffusers computes `shift - 1` in Python (double) before it meets the float32 tensor;
+    # f32(shift) - 1 gave sigma_max 1.0 instead of 1.0000001 at 16.44 and moved 13 of 50
+    # timesteps by an ulp.
+    sigmas, timesteps = cpp_schedule("euler", 50, shift)
+    sched = diffusers_scheduler("euler", 50, shift)
+    np.testing.assert_array_equal(sigmas, sched.sigmas.numpy())
+    np.testing.assert_array_equal(timesteps, sched.timesteps.numpy().astype(np.float32))
