@@ -36,7 +36,14 @@ absl::Status StatusFromCurrentException(const char* context) {
     return absl::InvalidArgumentError(
         absl::StrCat(context, ": ", first_line(e.what_without_backtrace())));
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(context, ": ", first_line(e.what_without_backtrace())));
+    const std::string what = first_line(e.what_without_backtrace());
+    // LibTorch's CPU allocator reports a failed allocation as a plain enforce failure ("...
+    // DefaultCPUAllocator: can't allocate memory ..."), not as OutOfMemoryError: it is host
+    // memory running out, not a bug.
+    if (what.find("can't allocate memory") != std::string::npos) {
+      return absl::ResourceExhaustedError(absl::StrCat(context, ": out of host memory: ", what));
+    }
+    return absl::InternalError(absl::StrCat(context, ": ", what));
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(absl::StrCat(context, ": out of host memory"));
   } catch (const std::exception& e) {

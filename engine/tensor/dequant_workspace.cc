@@ -40,6 +40,7 @@ absl::StatusOr<at::Tensor> DequantWorkspace::View(int64_t rows, int64_t cols,
       // which may still be queued: its memory must wait for them before anyone reuses it.
       ops::MarkReadOnCurrentStream(buffer_);
       buffer_ = at::Tensor();
+      capacity_.store(0, std::memory_order_relaxed);  // nothing held if the allocation fails
       buffer_ = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(device_));
       capacity_.store(buffer_.numel(), std::memory_order_relaxed);
     }
@@ -68,6 +69,15 @@ std::unique_lock<std::mutex> LockIfUnbound(DequantWorkspace* own, std::mutex& ow
 
 OwnOrBoundWorkspace::OwnOrBoundWorkspace(DequantWorkspace* own, std::mutex& own_mu)
     : lock_(LockIfUnbound(own, own_mu)),
+      own_(own),
       bind_(current_workspace != nullptr ? current_workspace : own) {}
+
+OwnOrBoundWorkspace::~OwnOrBoundWorkspace() {
+  // The lock orders the callers' host code, not their streams: the next caller's kernels, on its
+  // own stream, must not overwrite the buffer while this one's GEMMs may still read it. A device
+  // error here is the next call's to report.
+  if (lock_.owns_lock())
+    ops::WaitForCurrentStream(own_->device(), "a model's own workspace").IgnoreError();
+}
 
 }  // namespace ovid

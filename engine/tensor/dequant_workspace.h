@@ -65,9 +65,14 @@ class ScopedWorkspace {
 class OwnOrBoundWorkspace {
  public:
   OwnOrBoundWorkspace(DequantWorkspace* own, std::mutex& own_mu);
+  // Waits for this thread's stream before letting the next caller have `own`.
+  ~OwnOrBoundWorkspace();
+  OwnOrBoundWorkspace(const OwnOrBoundWorkspace&) = delete;
+  OwnOrBoundWorkspace& operator=(const OwnOrBoundWorkspace&) = delete;
 
  private:
   std::unique_lock<std::mutex> lock_;  // held only while `own` is the bound one
+  DequantWorkspace* own_;
   ScopedWorkspace bind_;
 };
 

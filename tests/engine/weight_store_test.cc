@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "engine/ops/device_index.h"
 #include "engine/ops/torch_status.h"
 #include "tests/engine/engine_test_util.h"
@@ -177,6 +178,11 @@ TEST(TorchStatusTest, ExceptionsMapToCodes) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(ops::GuardTorch("t", [] { throw std::bad_alloc(); }).code(),
             absl::StatusCode::kResourceExhausted);
+  // The CPU allocator's failure is a plain enforce failure, which read as INTERNAL (a bug).
+  const absl::Status host =
+      ops::GuardTorch("t", [] { (void)at::empty({int64_t{1} << 52}, at::kByte); });
+  EXPECT_EQ(host.code(), absl::StatusCode::kResourceExhausted) << host;
+  EXPECT_TRUE(absl::StrContains(host.message(), "out of host memory")) << host;
 }
 
 // ---- GPU ----
@@ -298,6 +304,15 @@ TEST(DequantWorkspaceTest, GrowsForALargerLayerAndReportsItsCapacityFromAnyThrea
   reader.join();
   EXPECT_EQ((*ws)->capacity_bytes(), 512 * 512 * 4);
   EXPECT_LE(seen_max.load(), 512 * 512 * 4);
+  // A growth that fails frees the old buffer: the capacity says so (it kept the old size, and
+  // the VRAM accounting with it).
+  absl::StatusOr<at::Tensor> huge = (*ws)->View(int64_t{1} << 25, int64_t{1} << 25, at::kFloat);
+  ASSERT_FALSE(huge.ok());
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted) << huge.status();
+  EXPECT_EQ((*ws)->capacity_bytes(), 0);
+  absl::StatusOr<at::Tensor> again = (*ws)->View(16, 16, at::kFloat);  // usable again
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*ws)->capacity_bytes(), 16 * 16 * 4);
 }
 
 TEST_F(GpuStoreTest, OutOfMemoryIsResourceExhausted) {
