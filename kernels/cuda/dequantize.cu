@@ -592,6 +592,9 @@ cudaError_t DequantizeRowsCuda(GgmlType type, const void* src, int64_t n_rows, i
   }
   if (n_ids < 0 || (n_ids > 0 && row_ids == nullptr)) return cudaErrorInvalidValue;
   if (n_ids == 0 || row_elements == 0) return cudaSuccess;
+  // A row is written for every id (zeros for ids out of range), even from an empty source, whose
+  // dst Check does not test.
+  if (dst == nullptr) return cudaErrorInvalidValue;
   return Dispatch(type, src, GgmlRowBytes(type, row_elements), n_rows, row_ids, n_ids, row_elements,
                   dst, out, DequantCaching::kStream, stream);
 }

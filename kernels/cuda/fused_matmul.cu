@@ -129,6 +129,7 @@ __global__ void __launch_bounds__(kThreads<kBM>, 1) FusedMatmulKernel(Problem p)
   if (threadIdx.x < kDecodeThreads<kBM>) {
     // ---------------- decoder warps ----------------
     const int tid = threadIdx.x;
+    const uint8_t* const w_end = p.w + static_cast<int64_t>(p.n) * p.w_row_bytes;
     auto load_raw = [&](int s) {
       if (s >= n_stages) return;
       const int first = s * kBlocksPerStage;
@@ -143,7 +144,10 @@ __global__ void __launch_bounds__(kThreads<kBM>, 1) FusedMatmulKernel(Problem p)
         const uint8_t* a0 =
             reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(a) & ~uintptr_t{15});
         if (a0 + ch * 16 < a + nblk * C::kBytes) {
-          CpAsync16(base + row * G::kSlot + ch * 16, a0 + ch * 16, 16);
+          // The last row's last covering word may reach past the tensor: read only its bytes
+          // (the rest is zero-filled; within a row the decode never uses them).
+          const int64_t left = w_end - (a0 + ch * 16);
+          CpAsync16(base + row * G::kSlot + ch * 16, a0 + ch * 16, left < 16 ? int(left) : 16);
         }
       }
     };

@@ -111,7 +111,9 @@ struct PanelLayout {
   static constexpr int kAhead = kRing - 2;
   static constexpr int kMain = kTiles + kRing * kXStage + kRawBufs * kRaw;
   static constexpr int kPart = kBT * kPartStride * 4;
-  static constexpr int kBarOffset = kMain > kPart ? kMain : kPart;  // X-stage mbarriers
+  // X-stage mbarriers, 16 bytes past the last raw buffer: a decoder's last 8-byte load of a row
+  // (Q8_0's block 7) reaches 4 bytes past its slot, which must not be an initialised mbarrier.
+  static constexpr int kBarOffset = kMain + 16 > kPart ? kMain + 16 : kPart;
   static constexpr int kSmem = 1024 + kBarOffset + 8 * (kRing + kRawBufs);
 };
 
@@ -205,7 +207,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
         pair(s0, std::integral_constant<int, 1>{});
       }
     }
-    NamedSync(kBarDone, kPanelThreads);
+    NamedSyncDivergent(kBarDone, kPanelThreads);
   } else {
     // ---------------- MMA warpgroups (and the copies) ----------------
     const int mt = tid - kPanelDecThreads;
@@ -226,6 +228,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     const int rrow = mt >> 1;
     const bool rrow_ok = n0 + rrow < p.n;
     const uint8_t* wrow = p.w + static_cast<int64_t>(n0 + rrow) * p.w_row_bytes;
+    const uint8_t* const w_end = p.w + static_cast<int64_t>(p.n) * p.w_row_bytes;
     const uint32_t rdst = SmemAddr(raw + rrow * G::kSlot);
     // Unit u's copies, then this thread's arrival on the unit buffer's mbarrier.
     auto load_raw = [&](int u) {
@@ -253,7 +256,10 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
       for (int wd = 0; wd < G::kWords; wd += 2) {
         const int w = wd + (mt & 1);
         if (w < G::kWords && a0 + w * 16 < a + G::kUnitBytes) {
-          CpAsync16(rb + w * 16, a0 + w * 16, 16);
+          // The last row's last covering word may reach past the tensor: only its bytes are
+          // read, the rest zero-filled.
+          const int64_t left = w_end - (a0 + w * 16);
+          CpAsync16(rb + w * 16, a0 + w * 16, left < 16 ? int(left) : 16);
         }
       }
       CpAsyncArriveOn(bar);
@@ -304,7 +310,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
     CpAsyncWait<0>();
     WgmmaWait<0>();
     FenceOperands(acc);
-    NamedSync(kBarDone, kPanelThreads);  // every warp is done with the rings
+    NamedSyncDivergent(kBarDone, kPanelThreads);  // every warp is done with the rings
 
     // Partial tile, [token][row] fp32. MMA thread: rows 64wg + 16w + g (+8), tokens 8j + 2t (+1).
     const int lane = mt & 31;

@@ -13,6 +13,12 @@ namespace ovid::cuda_detail {
 __device__ __forceinline__ void NamedSync(int id, int count) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
+// The same barrier for threads that reach it from different instructions (warp-specialized
+// branches): bar.sync is the .aligned form, which PTX allows only where every thread of the block
+// executes the same instruction (compute-sanitizer's synccheck reports the divergent use).
+__device__ __forceinline__ void NamedSyncDivergent(int id, int count) {
+  asm volatile("barrier.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
 __device__ __forceinline__ void NamedArrive(int id, int count) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }

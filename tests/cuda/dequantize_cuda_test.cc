@@ -224,6 +224,12 @@ TEST(DequantizeCudaErrors, BadShapesAndPointers) {
   EXPECT_EQ(
       DequantizeRowsCuda(GgmlType::kQ4_K, buf, 1, 256, nullptr, 3, buf, FloatFormat::kF32, nullptr),
       cudaErrorInvalidValue);
+  // Ids into an empty source still write their (zero) rows: a null output is refused, not
+  // written through.
+  alignas(16) static int64_t ids[3] = {0, 1, 2};
+  EXPECT_EQ(
+      DequantizeRowsCuda(GgmlType::kQ4_K, buf, 0, 256, ids, 3, nullptr, FloatFormat::kF32, nullptr),
+      cudaErrorInvalidValue);
   // Empty work is a successful no-op.
   EXPECT_EQ(DequantizeCuda(GgmlType::kQ4_K, buf, buf, FloatFormat::kBF16, 0, 256, nullptr),
             cudaSuccess);
