@@ -8,6 +8,7 @@
 
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/fused_matmul.cuh"
+#include "kernels/cuda/kernel_image.cuh"
 #endif
 
 namespace ovid::ops {
@@ -30,6 +31,7 @@ const QuantKernels& CudaQuantKernels() {
     };
     t.qmatmul_supports = &FusedMatmulSupports;
     t.error_string = [](int error) { return cudaGetErrorString(static_cast<cudaError_t>(error)); };
+    t.runs_here = [] { return static_cast<int>(CudaKernelsRunHere()); };
 #endif
     return t;
   }();

@@ -33,6 +33,9 @@ struct QuantKernels {
 
   // cudaGetErrorString for the ints above.
   const char* (*error_string)(int error) = nullptr;
+  // 0 when the current device can run these kernels (the build has code for its architecture),
+  // else the cudaError_t a launch would meet.
+  int (*runs_here)() = nullptr;
 };
 
 // Never null; entries may be.

@@ -15,6 +15,7 @@
 #ifdef OVID_TORCH_CUDA
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
 #endif
 
 namespace ovid::ops {
@@ -95,6 +96,28 @@ at::Tensor Aligned16(const at::Tensor& t) {
 }  // namespace
 
 bool CanDequantize(GgmlType type) { return GgmlInfo(type).dequantizable; }
+
+absl::Status CheckKernelsRunOn(c10::Device device) {
+  const QuantKernels& k = CudaQuantKernels();
+  if (!device.is_cuda() || k.runs_here == nullptr) return absl::OkStatus();
+#ifdef OVID_TORCH_CUDA
+  return GuardTorch("checking the CUDA kernels", [&]() -> absl::Status {
+    const c10::cuda::CUDAGuard guard(device);
+    const int err = k.runs_here();
+    if (err == 0) return absl::OkStatus();
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, device.has_index() ? device.index() : 0) != cudaSuccess) {
+      cudaGetLastError();
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("this build's CUDA kernels have no code for ", p.name, " (compute capability ",
+                     p.major, ".", p.minor, "): ", k.error_string(err),
+                     "; rebuild with OVID_CUDA_ARCHS including ", p.major, p.minor));
+  });
+#else
+  return absl::OkStatus();
+#endif
+}
 
 bool HasFusedMatmul(GgmlType type) {
   const QuantKernels& k = CudaQuantKernels();

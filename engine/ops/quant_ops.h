@@ -8,6 +8,8 @@
 // bytes ("blocks" below), one row per output feature of a linear layer.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 
 #include "absl/status/status.h"
@@ -26,6 +28,11 @@ bool CanDequantize(GgmlType type);
 
 // True if a fused quantized matmul kernel exists for `type` (CUDA only).
 bool HasFusedMatmul(GgmlType type);
+
+// OK unless `device` is a CUDA device this build's kernels have no code for (they are compiled
+// for OVID_CUDA_ARCHS only): then FAILED_PRECONDITION naming the card, its compute capability and
+// the build option, instead of a failure in every layer later.
+absl::Status CheckKernelsRunOn(c10::Device device);
 
 // What happens to a dequantized output next. On CUDA, kStored expands with streaming stores
 // (fastest for a tensor kept for later); kReadNext keeps the output in L2 for the kernel that

@@ -11,6 +11,7 @@
 #include "engine/gguf/status_macros.h"
 #include "engine/ops/device_index.h"
 #include "engine/ops/host_upload.h"
+#include "engine/ops/quant_ops.h"
 #include "engine/ops/torch_status.h"
 #include "ovid/engine_log.h"
 
@@ -117,6 +118,8 @@ absl::Status WeightStore::LoadAll() {
                                                  " tensor(s): ", absl::StrJoin(unsupported, ", ")));
   }
 
+  // A card this build has no kernel code for is refused here, by name, not in every layer later.
+  OVID_RETURN_IF_ERROR(ops::CheckKernelsRunOn(device_));
   VramAccounting& acc = accounting_;
   acc = VramAccounting();
   acc.device = device_.str();

@@ -22,6 +22,12 @@ extern template cudaError_t LaunchPanel<GgmlType::kQ8_0>(const PanelProblem&, in
 
 namespace {
 
+#ifdef OVID_CUDA_HAS_SM90A
+constexpr bool kBuiltForSm90a = true;
+#else
+constexpr bool kBuiltForSm90a = false;
+#endif
+
 bool PanelType(GgmlType type) {
   return type == GgmlType::kQ4_K || type == GgmlType::kQ5_K || type == GgmlType::kQ6_K ||
          type == GgmlType::kQ8_0;
@@ -44,6 +50,8 @@ int ChooseTokenTile(int64_t m) {
 }  // namespace
 
 bool FusedPanelSupports(GgmlType type, int64_t k) {
+  // Built without sm_90a (OVID_CUDA_ARCHS): the kernel's body would be a trap on a Hopper too.
+  if (!kBuiltForSm90a) return false;
   if (!PanelType(type) || k <= 0 || k % cuda_detail::kPanelUnit != 0) return false;
   int device = 0, major = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||

@@ -20,6 +20,7 @@
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/fused_matmul.cuh"
 #include "kernels/cuda/fused_matmul_panel.cuh"
+#include "kernels/cuda/kernel_image.cuh"
 #include "kernels/fp16.h"
 #include "tests/cuda/cuda_test_util.h"
 
@@ -293,6 +294,21 @@ TEST(FusedMatmulSupport, FollowsTheDevicesSharedMemory) {
     EXPECT_EQ(FusedMatmulSupports(t), have && FusedMatmulSupportsWithin(t, optin))
         << GgmlInfo(t).name;
   }
+}
+
+// The test card is one this build has code for (OVID_CUDA_ARCHS), and the panel kernel, whose
+// body exists only for sm_90a, is offered on a Hopper only when that code was built.
+TEST(CudaKernelImage, ThisBuildRunsOnTheTestCard) {
+  OVID_REQUIRE_GPU();
+  EXPECT_EQ(CudaKernelsRunHere(), cudaSuccess);
+  int device = 0, major = 0;
+  ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), cudaSuccess);
+#ifdef OVID_CUDA_HAS_SM90A
+  EXPECT_EQ(FusedPanelSupports(GgmlType::kQ4_K, 3072), major == 9);
+#else
+  EXPECT_FALSE(FusedPanelSupports(GgmlType::kQ4_K, 3072));
+#endif
 }
 
 TEST(FusedMatmulErrors, UnsupportedTypesAndBadArguments) {

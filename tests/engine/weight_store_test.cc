@@ -17,6 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "engine/ops/device_index.h"
+#include "engine/ops/quant_ops.h"
 #include "engine/ops/torch_status.h"
 #include "tests/engine/engine_test_util.h"
 #include "tests/engine/test_gguf.h"
@@ -234,6 +235,12 @@ TEST_F(GpuStoreTest, NoVramGrowthOver1000Forwards) {
 // "cuda" without an index is the current device. Tensors made there report "cuda:0", so a
 // store that kept the bare device refused its own uploads ("upload destination must be ... on
 // cuda") and its workspace refused its own weights.
+// This build has kernel code for the test card, so loads are not refused; the CPU never is.
+TEST_F(GpuStoreTest, TheKernelsRunOnTheTestCard) {
+  EXPECT_TRUE(ops::CheckKernelsRunOn(c10::Device(c10::kCUDA, 0)).ok());
+  EXPECT_TRUE(ops::CheckKernelsRunOn(c10::Device(c10::kCPU)).ok());
+}
+
 TEST_F(GpuStoreTest, ABareCudaDeviceLoadsAndRuns) {
   std::unique_ptr<WeightStore> store = LoadSmall(LinearMode::kLazy, c10::Device(c10::kCUDA));
   ASSERT_NE(store, nullptr);
