@@ -2,6 +2,7 @@
 # The A/B run of this folder (twenty-fifth session), run on the GPU machine from the repository
 # root with ab_old_dequantize.cu / ab_old_async_copy.cuh (the files at 267f260) beside the tree.
 set -e
+# shellcheck source=/dev/null  # packed on the GPU machine, absent from a clone
 source .device-deps/env.sh
 b=build-device
 cmake --preset device -B $b -DOVID_TESTS=ON >/dev/null 2>&1
