@@ -8,8 +8,8 @@
 
 namespace ovid::ops {
 
-// `device` with its index filled in (the current device of its type); the CPU and devices that
-// have an index come back as they are.
+// `device` with its index filled in (the current device of its type); the CPU, devices that have
+// an index and types without a backend in this LibTorch come back as they are. Never throws.
 c10::Device WithIndex(c10::Device device);
 
 }  // namespace ovid::ops

@@ -168,6 +168,19 @@ TEST(WeightStoreTest, MissingFileIsAnError) {
   EXPECT_NE(store.status().message().find("/nonexistent/model.gguf"), std::string::npos);
 }
 
+// A bare "cuda" on a machine (or a LibTorch) without CUDA: WithIndex leaves it as it is instead
+// of throwing, and the load reports the missing device as a Status.
+TEST(WeightStoreTest, ABareCudaDeviceWithoutCudaIsAStatus) {
+  if (testing::HaveCuda()) GTEST_SKIP() << "this machine has CUDA";
+  const c10::Device bare(c10::kCUDA);
+  EXPECT_EQ(ops::WithIndex(bare), bare);
+  absl::StatusOr<std::string> path = testing::WriteTestGguf("bare_cuda.gguf", SmallModel());
+  ASSERT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<std::unique_ptr<WeightStore>> store = WeightStore::Load(*path, bare, {});
+  std::remove(path->c_str());
+  EXPECT_FALSE(store.ok());
+}
+
 TEST(TorchStatusTest, ExceptionsMapToCodes) {
   EXPECT_EQ(ops::GuardTorch("t", [] { TORCH_CHECK_WITH(OutOfMemoryError, false, "x"); }).code(),
             absl::StatusCode::kResourceExhausted);
