@@ -18,6 +18,14 @@ __device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, int src
                "r"(src_bytes));
 }
 
+// The 16-byte word at src, read only up to `end` (a buffer's end that may fall inside the word,
+// e.g. the last covering word of a tensor whose byte size is not a multiple of 16).
+__device__ __forceinline__ void CpAsync16Until(uint32_t dst, const uint8_t* src,
+                                               const uint8_t* end) {
+  const int64_t left = end - src;
+  CpAsync16(dst, src, left < 16 ? static_cast<int>(left) : 16);
+}
+
 // 8-byte async copy (the .ca form: .cg copies 16 bytes only); both addresses 8-byte aligned.
 __device__ __forceinline__ void CpAsync8(uint32_t dst, const void* src) {
   asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst), "l"(src));

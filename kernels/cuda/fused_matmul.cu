@@ -85,6 +85,7 @@ __device__ __forceinline__ void BarArrive(int id, int count) {
 }
 
 using cuda_detail::CpAsync16;
+using cuda_detail::CpAsync16Until;
 using cuda_detail::CpAsyncCommit;
 using cuda_detail::CpAsyncWait;
 using cuda_detail::SmemAddr;
@@ -146,8 +147,7 @@ __global__ void __launch_bounds__(kThreads<kBM>, 1) FusedMatmulKernel(Problem p)
         if (a0 + ch * 16 < a + nblk * C::kBytes) {
           // The last row's last covering word may reach past the tensor: read only its bytes
           // (the rest is zero-filled; within a row the decode never uses them).
-          const int64_t left = w_end - (a0 + ch * 16);
-          CpAsync16(base + row * G::kSlot + ch * 16, a0 + ch * 16, left < 16 ? int(left) : 16);
+          CpAsync16Until(base + row * G::kSlot + ch * 16, a0 + ch * 16, w_end);
         }
       }
     };

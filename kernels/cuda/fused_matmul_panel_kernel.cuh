@@ -258,8 +258,7 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
         if (w < G::kWords && a0 + w * 16 < a + G::kUnitBytes) {
           // The last row's last covering word may reach past the tensor: only its bytes are
           // read, the rest zero-filled.
-          const int64_t left = w_end - (a0 + w * 16);
-          CpAsync16(rb + w * 16, a0 + w * 16, left < 16 ? int(left) : 16);
+          CpAsync16Until(rb + w * 16, a0 + w * 16, w_end);
         }
       }
       CpAsyncArriveOn(bar);
