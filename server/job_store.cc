@@ -36,7 +36,8 @@ absl::StatusOr<std::shared_ptr<Job>> JobStore::Get(std::string_view id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) {
     return absl::NotFoundError(absl::StrCat("no job ", JobIdForMessage(id),
-                                            " (unknown, or finished more than --job-ttl ago)"));
+                                            " (unknown to this replica, or finished more than --job-ttl ago; a job lives in the "
+                                            "replica that accepted it)"));
   }
   return it->second.job;
 }

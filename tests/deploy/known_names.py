@@ -19,6 +19,8 @@ EXTERNAL = {
     "DCGM_FI_DEV_FB_USED": {"gpu", "UUID", "device", "modelName", "Hostname"},
     "kube_deployment_spec_replicas": {"deployment"},
     "kube_deployment_status_replicas_available": {"deployment"},
+    "kube_deployment_status_replicas_updated": {"deployment"},
+    "kube_deployment_status_condition": {"deployment", "condition", "status"},
 }
 
 

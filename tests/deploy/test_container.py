@@ -94,3 +94,8 @@ def test_dockerignore_keeps_local_builds_and_models_out():
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".git", ".venv", ".deps", "build", "build-*", "**/*.gguf"):
         assert entry in ignored
+    # Every local folder that git ignores at the top (e.g. .flashinfer, the GPU machine's header
+    # subset, which CMake would prefer to the pinned headers) stays out of the build context.
+    for line in (ROOT / ".gitignore").read_text().splitlines():
+        if line.startswith("/") and line.endswith("/") and "*" not in line:
+            assert line.strip("/") in ignored, f".dockerignore lacks {line.strip('/')}"

@@ -5,6 +5,7 @@ passes yamllint; and the rendered objects agree with each other and with the dae
 probes, drain time, selectors, the autoscaler's metric)."""
 import json
 import re
+import shutil
 import subprocess
 
 import kubernetes_validate
@@ -66,9 +67,11 @@ def test_overlays_hold_the_expected_objects(overlay):
     kinds = sorted(o["kind"] for o in objects)
     common = ["ConfigMap", "ConfigMap", "Deployment", "PersistentVolumeClaim", "PrometheusRule",
               "Service", "Service"]
+    # Both scrape pods directly: a ServiceMonitor loses a pod when it starts draining (it leaves
+    # the Service's endpoints), and with it the outcomes of the jobs it finishes while draining.
     expected = {"single-gpu": common + ["PodMonitor"],
                 "multi-replica": common + ["HorizontalPodAutoscaler", "PodDisruptionBudget",
-                                           "ServiceMonitor"]}[name]
+                                           "PodMonitor"]}[name]
     assert kinds == sorted(expected)
     assert {o["metadata"].get("namespace") for o in objects} == {"ovid"}
 
@@ -216,20 +219,58 @@ def test_selectors_reach_the_pods(overlay):
     assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     service = named(objects, "Service", "ovid")
     assert service["spec"]["selector"].items() <= pod_labels.items()
-    if name == "single-gpu":
-        monitor = one(objects, "PodMonitor")
-        assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
-        container_ports = {p["name"] for p in container(objects)["ports"]}
-        assert {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]} <= container_ports
-    else:
-        monitor = one(objects, "ServiceMonitor")
-        assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-        headless = named(objects, "Service", "ovid-headless")
-        # only the Service with the metrics port is scraped, so no pod is scraped twice
-        assert not monitor["spec"]["selector"]["matchLabels"].items() <= headless["metadata"]["labels"].items()
-        assert {e["port"] for e in monitor["spec"]["endpoints"]} <= {p["name"] for p in service["spec"]["ports"]}
+    monitor = one(objects, "PodMonitor")
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    container_ports = {p["name"] for p in container(objects)["ports"]}
+    assert {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]} <= container_ports
+    if name == "multi-replica":
         pdb = one(objects, "PodDisruptionBudget")
         assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_servicemonitor_component_scrapes_one_service(tmp_path):
+    # No overlay uses it (see above), but it stays for clusters that only scrape through
+    # Services: rendered on the base in a copy of deploy/, it must select the metrics Service
+    # only (not the headless one, or every pod is scraped twice) and validate.
+    shutil.copytree(DEPLOY, tmp_path / "deploy")
+    own = tmp_path / "deploy" / "k8s" / "overlays" / "servicemonitor"
+    own.mkdir()
+    (own / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources:\n  - ../../base\ncomponents:\n  - ../../components/servicemonitor\n")
+    result = subprocess.run([tool("kubectl"), "kustomize", str(own)], capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    monitor = one(objects, "ServiceMonitor")
+    service = named(objects, "Service", "ovid")
+    headless = named(objects, "Service", "ovid-headless")
+    selector = monitor["spec"]["selector"]["matchLabels"].items()
+    assert selector <= service["metadata"]["labels"].items()
+    assert not selector <= headless["metadata"]["labels"].items()
+    assert {e["port"] for e in monitor["spec"]["endpoints"]} <= {p["name"] for p in service["spec"]["ports"]}
+    checked = check_jsonschema(CRD_SCHEMAS["ServiceMonitor"], [monitor], tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_jobs_calls_reach_the_pod_that_holds_the_job(overlay):
+    # A job lives in the pod that accepted it: the Service keeps a client address on one pod for
+    # hours, so a reconnecting client can re-attach to, look up and cancel its jobs.
+    _, objects = overlay
+    spec = named(objects, "Service", "ovid")["spec"]
+    assert spec["sessionAffinity"] == "ClientIP"
+    assert spec["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] >= 3600
+
+
+def test_rollouts_have_time_for_a_drain_and_a_model_load(overlay):
+    # maxSurge 0: a new pod waits for the old pod's grace period, then starts (the startup
+    # probe's budget). Kubernetes' default deadline (600 s) would fail every rollout.
+    _, objects = overlay
+    deployment = one(objects, "Deployment")
+    grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    startup = container(objects)["startupProbe"]
+    budget = startup["periodSeconds"] * startup["failureThreshold"]
+    assert deployment["spec"].get("progressDeadlineSeconds", 600) >= grace + budget + 60
 
 
 def test_autoscaler_uses_the_adapter_metric():

@@ -41,9 +41,13 @@ NAMESPACE = "ovid"
 PODS = ["ovid-0", "ovid-1"]
 # What Grafana sends for "All" of a multi-value variable, and a window covering the whole run.
 GRAFANA_VARS = dict(namespace=NAMESPACE, pod="(ovid-0|ovid-1)", rate_interval="2m", range_="10m")
-STAND_INS = f"""# kube-state-metrics: the Deployment wants 2 replicas, 1 is available
+STAND_INS = f"""# kube-state-metrics: the Deployment wants 2 replicas, 1 is available, both are updated, and
+# its rollout has passed its progress deadline
 kube_deployment_spec_replicas{{namespace="{NAMESPACE}",deployment="ovid"}} 2
 kube_deployment_status_replicas_available{{namespace="{NAMESPACE}",deployment="ovid"}} 1
+kube_deployment_status_replicas_updated{{namespace="{NAMESPACE}",deployment="ovid"}} 2
+kube_deployment_status_condition{{namespace="{NAMESPACE}",deployment="ovid",condition="Progressing",status="true"}} 0
+kube_deployment_status_condition{{namespace="{NAMESPACE}",deployment="ovid",condition="Progressing",status="false"}} 1
 # dcgm-exporter with pod mapping: the GPU of ovid-0 (MiB)
 DCGM_FI_DEV_FB_USED{{gpu="0",UUID="GPU-0",namespace="{NAMESPACE}",pod="ovid-0",container="ovid"}} 1024
 """
@@ -54,6 +58,7 @@ CPU_HAS_NO_GPU = "a CPU daemon reports ovid_gpu_memory_total_bytes 0 and observe
 EXPECTED = {
     "dashboard: GPU memory used [A]": ("empty", CPU_HAS_NO_GPU),
     "dashboard: Peak VRAM by stage (p99) [A]": ("nan", CPU_HAS_NO_GPU),
+    "dashboard: Largest per-request peak VRAM [A]": ("empty", CPU_HAS_NO_GPU),
     "record: ovid:gpu_memory_used:ratio": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidRequestPeakVramNearLimit": ("empty", CPU_HAS_NO_GPU),
