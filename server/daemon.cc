@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -99,10 +100,22 @@ std::unique_ptr<grpc::Server> StartServer(const std::string& address,
                                           std::shared_ptr<grpc::ServerCredentials> credentials,
                                           grpc::Service* service, uint64_t max_receive, int* port) {
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default: a second daemon on a busy port would then start and take
+  // half of the connections, and a health address on the API port would answer its calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(address, std::move(credentials), port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive));
   if (service != nullptr) builder.RegisterService(service);
   return builder.BuildAndStart();
+}
+
+// Stops the servers, giving open calls 5 s to finish. Shutdown() without a deadline waits for
+// every call, and a client's health Watch stream never ends by itself: it held a daemon whose
+// model did not load until the watch ended, or forever.
+void StopServers(grpc::Server* server, grpc::Server* health_server) {
+  const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
+  if (server != nullptr) server->Shutdown(deadline);
+  if (health_server != nullptr) health_server->Shutdown(deadline);
 }
 
 }  // namespace
@@ -206,6 +219,7 @@ int RunDaemon(int argc, char** argv) {
                                 4096, &health_port);
     if (health_server == nullptr || health_port == 0) {
       log.Error("cannot listen", {{"address", config.health_address}, {"what", "health"}});
+      StopServers(server.get(), nullptr);
       return 2;
     }
     health.Add(health_server.get());
@@ -226,7 +240,7 @@ int RunDaemon(int argc, char** argv) {
   if (!loaded.ok()) {
     log.Error("cannot load the model",
               {{"model", config.model}, {"error", std::string(loaded.status().message())}});
-    server->Shutdown();
+    StopServers(server.get(), health_server.get());
     return 1;
   }
   std::unique_ptr<LoadedPipeline> pipeline = *std::move(loaded);
@@ -241,7 +255,7 @@ int RunDaemon(int argc, char** argv) {
             {"seconds", absl::StrFormat("%.2f", absl::ToDoubleSeconds(absl::Now() - load_start))}});
   if (absl::Status warm = pipeline->Warmup(); !warm.ok()) {
     log.Error("warm-up failed", {{"error", std::string(warm.message())}});
-    server->Shutdown();
+    StopServers(server.get(), health_server.get());
     return 1;
   }
   const VramSnapshot vram = pipeline->Vram();
@@ -310,9 +324,7 @@ int RunDaemon(int argc, char** argv) {
                           {"running", absl::StrCat(queue.running())}});
     queue.Drain(config.drain_timeout);
     // Every job has its terminal event now; streams finish writing it, then the servers stop.
-    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
-    server->Shutdown(deadline);
-    if (health_server != nullptr) health_server->Shutdown(deadline);
+    StopServers(server.get(), health_server.get());
     server->Wait();
     // The queue goes next and the pipeline after it (it is declared after the metrics server,
     // which serves to the end): neither's gauges may be read after that. SetSources waits for a

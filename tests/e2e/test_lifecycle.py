@@ -1,6 +1,7 @@
 """The fault hooks and the daemon's life: OOM inside a job, a sticky device error, SIGTERM
 drain, a drain that runs out of time, bad flags and a bad model file."""
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -8,6 +9,7 @@ import urllib.request
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import ovid_client
 from conftest import make_request
@@ -169,3 +171,45 @@ def test_environment_twins_configure_the_daemon_and_json_logs(start_daemon):
     daemon = start_daemon(env={"OVID_MAX_QUEUE": "3", "OVID_LOG_FORMAT": "json"})
     assert '"msg":"ready"' in daemon.log()
     assert '"max_queue":3' in daemon.log()
+
+
+def test_a_failed_load_exits_even_while_a_client_watches_health(start_daemon, tmp_path):
+    # A client with client-side health checking keeps a Watch stream open. The daemon used to wait
+    # for every open call before exiting after a failed load: until the watch ended, or forever.
+    garbage = tmp_path / "garbage.gguf"
+    garbage.write_bytes(b"GGUF" + b"\x00" * 16)
+    daemon = start_daemon("--fault-load-delay-ms=1500", model=garbage, ready=False)
+    channel = grpc.insecure_channel(daemon.address)
+    watch = health_pb2_grpc.HealthStub(channel).Watch(
+        health_pb2.HealthCheckRequest(service=SERVICE))
+    assert health_pb2.HealthCheckResponse.ServingStatus.Name(next(watch).status) == "NOT_SERVING"
+    try:
+        assert daemon.wait_exit(15) == 1
+        assert "cannot load the model" in daemon.log()
+    finally:
+        watch.cancel()
+        channel.close()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_busy_api_or_health_port_is_refused(start_daemon, tmp_path):
+    # gRPC's default SO_REUSEPORT let a second daemon share a busy port (and take half of its
+    # connections), and a health address on the API port answer API calls with UNIMPLEMENTED.
+    first = start_daemon()
+    second = subprocess.run([str(OVID), "--model=unused.gguf", f"--listen={first.address}",
+                             "--metrics-listen=127.0.0.1:0", "--device=cpu"],
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 2, second.stderr
+    assert "cannot listen" in second.stderr
+    port = _free_port()
+    shared = subprocess.run([str(OVID), "--model=unused.gguf", f"--listen=0.0.0.0:{port}",
+                             f"--health-address=127.0.0.1:{port}",
+                             "--metrics-listen=127.0.0.1:0", "--device=cpu"],
+                            capture_output=True, text=True, timeout=60)
+    assert shared.returncode == 2, shared.stderr
+    assert "cannot listen" in shared.stderr and "health" in shared.stderr
