@@ -173,6 +173,9 @@ absl::Status RunJobStages(const JobContext& job, ProgressSink& sink, const Cance
     OVID_RETURN_IF_ERROR(clock.Done());
   }
   in = DenoiseInputs();  // the text contexts and the first frame's latent are done with
+  // The sampler checks the token before each step, not after the last: a cancel or deadline
+  // during that step must not end in outputs and success.
+  OVID_RETURN_IF_ERROR(cancel.status());
 
   if (plan.Wants(OutputFormat::kLatents)) {
     OVID_ASSIGN_OR_RETURN(std::string bytes,

@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/ops/torch_status.h"
@@ -137,9 +138,10 @@ absl::StatusOr<GenerationResult> OviPipeline::RunUnguarded(const GenerationReque
       {"seed", absl::StrCat(result.seed)},
       {"steps", absl::StrCat(p.steps)},
       {"solver", SolverName(p.solver)},
-      {"shift", absl::StrCat(p.shift)},
-      {"video_guidance", absl::StrCat(p.video_guidance)},
-      {"audio_guidance", absl::StrCat(p.audio_guidance)},
+      // %.9g reads back as the same float (StrCat keeps 6 digits): the file reproduces its run.
+      {"shift", absl::StrFormat("%.9g", p.shift)},
+      {"video_guidance", absl::StrFormat("%.9g", p.video_guidance)},
+      {"audio_guidance", absl::StrFormat("%.9g", p.audio_guidance)},
       {"slg_layer", absl::StrCat(p.slg_layer)},
       {"guidance_batched", p.guidance_batched ? "1" : "0"},
       {"variant", limits_.variant.name},

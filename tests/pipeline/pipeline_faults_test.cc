@@ -99,6 +99,23 @@ TEST(PipelineFaultsTest, DeadlineStopsWithDeadlineExceeded) {
   EXPECT_TRUE(idle.progress().empty());
 }
 
+// A cancel during the last step: the sampler has no later step to check the token before, and
+// the job used to emit its latents and succeed after the client had cancelled it.
+TEST(PipelineFaultsTest, ACancelDuringTheLastStepEndsTheJobWithoutOutputs) {
+  std::unique_ptr<LoadedPipeline> p = WithFaults({});
+  ASSERT_NE(p, nullptr);
+  CancelToken cancel;
+  RecordingSink sink;
+  sink.on_progress = [&](const Progress& pr) {
+    if (pr.stage == "denoise" && pr.step == 1) {
+      cancel.Cancel(CancelReason::kCancelled, "client went away");
+    }
+  };
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(1, 1), sink, cancel);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_TRUE(sink.outputs().empty());
+}
+
 TEST(PipelineFaultsTest, OomIsResourceExhaustedAndTheNextJobRuns) {
   std::unique_ptr<LoadedPipeline> p = WithFaults({.oom_at_step = 2});
   ASSERT_NE(p, nullptr);

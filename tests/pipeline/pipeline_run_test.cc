@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <string>
 #include <vector>
 #include <thread>
 
@@ -56,6 +57,21 @@ std::unique_ptr<gguf::SafetensorsFile> Parse(const std::string& bytes) {
       "latents", {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
   EXPECT_TRUE(f.ok()) << f.status();
   return f.ok() ? *std::move(f) : nullptr;
+}
+
+// The LATENTS file's metadata says how to reproduce its run: every float reads back exactly.
+TEST(PipelineRunTest, LatentsMetadataKeepsEveryFloatExactly) {
+  std::unique_ptr<LoadedPipeline> p = Tiny();
+  ASSERT_NE(p, nullptr);
+  GenerationRequest request = TinyRequest(1, 3);
+  request.video_guidance = 4.1234567f;
+  request.audio_guidance = 2.7182817f;
+  request.shift = 5.0999999f;
+  std::unique_ptr<gguf::SafetensorsFile> f = Parse(RunLatents(*p, request));
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(std::stof(f->metadata().at("video_guidance")), 4.1234567f);
+  EXPECT_EQ(std::stof(f->metadata().at("audio_guidance")), 2.7182817f);
+  EXPECT_EQ(std::stof(f->metadata().at("shift")), 5.0999999f);
 }
 
 TEST(PipelineRunTest, ReportsDefaultsProgressAndLatents) {
