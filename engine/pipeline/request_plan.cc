@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -162,15 +164,48 @@ absl::Status CheckRange(const char* field, double value, double lo, double hi, b
 
 }  // namespace
 
+// std::nearbyint in the default rounding mode rounds half to even, as Python's round does.
 std::pair<uint32_t, uint32_t> SnapToArea(uint32_t width, uint32_t height, int64_t area) {
-  // Python: scale = sqrt(area / (h * w)); round(x * scale / 32) * 32. std::nearbyint in the
-  // default rounding mode rounds half to even, as Python's round does.
+  // Python: scale = sqrt(area / (h * w)); x = int(round(x * scale)); max(32, round(x / 32) * 32).
   const double scale = std::sqrt(static_cast<double>(area) / (static_cast<double>(width) * height));
   auto snap = [&](uint32_t side) {
-    const double units = std::nearbyint(static_cast<double>(side) * scale / 32.0);
-    return static_cast<uint32_t>(std::max(1.0, units)) * 32u;
+    const double pixels = std::nearbyint(static_cast<double>(side) * scale);
+    return static_cast<uint32_t>(std::max(1.0, std::nearbyint(pixels / 32.0))) * 32u;
   };
   return {snap(width), snap(height)};
+}
+
+std::pair<uint32_t, uint32_t> FitImageToArea(uint32_t width, uint32_t height, int64_t area) {
+  constexpr int64_t kMultiple = 32;
+  if (area <= 0) return {width, height};
+  const double ratio = static_cast<double>(width) / height;  // width over height
+  const int64_t target_units = std::max<int64_t>(1, area / (kMultiple * kMultiple));
+  const auto p0 = std::max<int64_t>(
+      1, static_cast<int64_t>(std::nearbyint(
+             std::sqrt(static_cast<double>(target_units) / std::max(ratio, 1e-8)))));
+  std::vector<std::pair<int64_t, int64_t>> candidates;  // {height, width}, Ovi's order
+  for (int64_t dp = -3; dp <= 3; ++dp) {
+    const int64_t p = std::max<int64_t>(1, p0 + dp);
+    const auto q =
+        std::max<int64_t>(1, static_cast<int64_t>(std::nearbyint(static_cast<double>(p) * ratio)));
+    candidates.emplace_back(p * kMultiple, q * kMultiple);
+  }
+  const double scale = std::sqrt(static_cast<double>(area) / (static_cast<double>(height) * width));
+  auto scaled = [&](uint32_t side) {
+    const double units = std::nearbyint(static_cast<double>(side) * scale / kMultiple);
+    return std::max<int64_t>(kMultiple, static_cast<int64_t>(units) * kMultiple);
+  };
+  candidates.emplace_back(scaled(height), scaled(width));
+  // Python's min over (|area difference|, |aspect difference|): the first of equal scores wins.
+  auto score = [&](const std::pair<int64_t, int64_t>& hw) {
+    return std::make_pair(std::llabs(hw.first * hw.second - area),
+                          std::fabs(static_cast<double>(hw.second) /
+                                        std::max(static_cast<double>(hw.first), 1e-8) -
+                                    ratio));
+  };
+  const auto best = std::min_element(candidates.begin(), candidates.end(),
+                                     [&](const auto& a, const auto& b) { return score(a) < score(b); });
+  return {static_cast<uint32_t>(best->second), static_cast<uint32_t>(best->first)};
 }
 
 bool JobPlan::Wants(OutputFormat f) const {
@@ -290,8 +325,11 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
         "width and height: give both or neither with first_frame (neither keeps the image's "
         "aspect)");
   }
-  std::tie(p.width, p.height) = SnapToArea(request.width.value_or(aspect_w),
-                                           request.height.value_or(aspect_h), v.area);
+  // Ovi sizes a first frame by its own rule; sizes from the request follow the text-to-video one.
+  std::tie(p.width, p.height) =
+      plan.image_to_video && !request.width.has_value()
+          ? FitImageToArea(aspect_w, aspect_h, v.area)
+          : SnapToArea(request.width.value_or(aspect_w), request.height.value_or(aspect_h), v.area);
   // The request's sides are checked before snapping; an extreme aspect (a first frame of 40x8192,
   // say) can still snap past what the decoder and the muxer take, which would fail only after
   // the whole run.

@@ -90,9 +90,17 @@ struct ImageSize {
   uint32_t height = 0;
 };
 
-// Ovi's size rule: scale (width, height) to `area` keeping the aspect, then round each side to
-// a multiple of 32 with Python's round (half to even: 720x720 at 720² -> 704x704), at least 32.
+// Ovi's text-to-video size rule (snap_hw_to_multiple_of_32): scale (width, height) to `area`
+// keeping the aspect, round each side to a whole pixel, then to a multiple of 32 (at least 32),
+// both with Python's round (half to even: 720x720 at 720² -> 704x704). Returns {width, height}.
 std::pair<uint32_t, uint32_t> SnapToArea(uint32_t width, uint32_t height, int64_t area);
+
+// Ovi's image-to-video size rule (_best_hw_for_area of its first-frame preprocessing): of the
+// multiples of 32 near the image's aspect at `area` (seven heights around the ideal one, each
+// with its nearest width, plus the image scaled and rounded per side), the one whose area is
+// closest to `area`, then whose aspect is closest to the image's; the first such on a tie.
+// Returns {width, height}.
+std::pair<uint32_t, uint32_t> FitImageToArea(uint32_t width, uint32_t height, int64_t area);
 
 // What a pipeline with `limits` can produce, LATENTS first.
 std::vector<OutputFormat> AvailableOutputFormats(const ModelLimits& limits);

@@ -51,7 +51,24 @@ TEST(PipelineSnapTest, OviRoundsHalfToEven) {
   EXPECT_EQ(SnapToArea(1280, 704, 720 * 720), (std::pair<uint32_t, uint32_t>{960, 544}));
   // Ovi's 10 s yaml default (704x1280 at 960^2) stays 704x1280 (spec ovi.md §4's table).
   EXPECT_EQ(SnapToArea(1280, 704, 960 * 960), (std::pair<uint32_t, uint32_t>{1280, 704}));
-  EXPECT_EQ(SnapToArea(1920, 128, 128 * 128), (std::pair<uint32_t, uint32_t>{480, 32}));
+  // Each side is rounded to a whole pixel before the multiple of 32, as Ovi does (128 * 0.2887 =
+  // 36.95 -> 37 px -> 32; 1920 * 0.2887 = 554.3 -> 554 px -> 17.3 -> 512).
+  EXPECT_EQ(SnapToArea(1920, 128, 128 * 128), (std::pair<uint32_t, uint32_t>{512, 32}));
+  // Sides where the pixel rounding changes the multiple of 32 (Ovi: 832x640 and 1280x736; without
+  // it 832x608 and 1248x736).
+  EXPECT_EQ(SnapToArea(1024, 768, 720 * 720), (std::pair<uint32_t, uint32_t>{832, 640}));
+  EXPECT_EQ(SnapToArea(832, 480, 960 * 960), (std::pair<uint32_t, uint32_t>{1280, 736}));
+}
+
+// A first frame is sized by Ovi's other rule: the candidate whose area is closest to the target
+// (values from Ovi's _best_hw_for_area; the text-to-video rule would give 992x960 and 608x832).
+TEST(PipelineSnapTest, FirstFramesFollowOvisImageRule) {
+  EXPECT_EQ(FitImageToArea(1034, 1000, 960 * 960), (std::pair<uint32_t, uint32_t>{960, 928}));
+  EXPECT_EQ(FitImageToArea(722, 1000, 720 * 720), (std::pair<uint32_t, uint32_t>{608, 864}));
+  EXPECT_EQ(FitImageToArea(1000, 1000, 720 * 720), (std::pair<uint32_t, uint32_t>{704, 704}));
+  EXPECT_EQ(FitImageToArea(1280, 720, 720 * 720), (std::pair<uint32_t, uint32_t>{960, 544}));
+  EXPECT_EQ(FitImageToArea(1280, 720, 128 * 128), (std::pair<uint32_t, uint32_t>{160, 96}));
+  EXPECT_EQ(FitImageToArea(40, 8192, 720 * 720), (std::pair<uint32_t, uint32_t>{64, 10208}));
 }
 
 TEST(PipelinePlanTest, DefaultsAndShapes) {
@@ -292,12 +309,12 @@ TEST(PipelinePlanTest, FirstFrameSetsTheAspect) {
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_LT(plan->parameters.width, plan->parameters.height);
   // An extreme first frame snaps to a side the decoder and the muxer refuse: refused here,
-  // before any device work, naming first_frame (40x8192 at the 720^2 area: 64x10304).
+  // before any device work, naming first_frame (40x8192 at the 720^2 area: 64x10208).
   ModelLimits at_720 = AllStagesLimits();
   at_720.variant = *ovi::FindOviVariant("720x720_5s");
   const absl::Status tall = PlanJob(r, at_720, ImageSize{40, 8192}).status();
   EXPECT_EQ(tall.code(), absl::StatusCode::kInvalidArgument) << tall;
-  EXPECT_NE(tall.message().find("first_frame: aspect too extreme, the video would be 64x10304"),
+  EXPECT_NE(tall.message().find("first_frame: aspect too extreme, the video would be 64x10208"),
             std::string::npos)
       << tall;
   // Only one of width/height with a first frame is ambiguous.
