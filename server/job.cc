@@ -84,7 +84,11 @@ bool Job::Succeed(v1::Final final, absl::Time now) {
 bool Job::Fail(const absl::Status& status, absl::Time now, bool only_if_queued) {
   v1::GenerateEvent event;
   *event.mutable_error() = ToJobError(status);
-  const bool stopped = absl::IsCancelled(status) || absl::IsDeadlineExceeded(status);
+  // A job the shutdown drain stopped (UNAVAILABLE, so its client retries elsewhere) was stopped,
+  // not failed, like one cancelled or past its deadline.
+  const bool stopped = absl::IsCancelled(status) || absl::IsDeadlineExceeded(status) ||
+                       (absl::IsUnavailable(status) &&
+                        cancel_.reason() == CancelReason::kShutdown);
   std::lock_guard<std::mutex> lock(mu_);
   if (IsTerminal(state_)) return false;
   if (only_if_queued && state_ != v1::JOB_STATE_QUEUED) return false;

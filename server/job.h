@@ -70,7 +70,8 @@ class Job {
   // Terminal transitions, each appending the last event. The first one wins; later calls return
   // false and change nothing, so no job is ever answered twice.
   bool Succeed(v1::Final final, absl::Time now);
-  // CANCELLED and DEADLINE_EXCEEDED end in JOB_STATE_CANCELLED, anything else in FAILED.
+  // CANCELLED, DEADLINE_EXCEEDED and the shutdown drain's UNAVAILABLE end in
+  // JOB_STATE_CANCELLED, anything else in FAILED.
   // `only_if_queued`: change nothing (false) once the job has started.
   bool Fail(const absl::Status& status, absl::Time now, bool only_if_queued = false);
 

@@ -179,15 +179,19 @@ void JobQueue::Drain(absl::Duration timeout) {
                    [&] { return queue_.empty() && running_.empty(); });
     dropped.assign(queue_.begin(), queue_.end());
     queue_.clear();
+    // UNAVAILABLE, as the proto has it for a draining server: the client may retry elsewhere
+    // (CANCELLED is for CancelJob and clients that left).
     for (const auto& job : running_) {
-      job->cancel_token().Cancel(CancelReason::kCancelled, "the server is shutting down");
+      job->cancel_token().Cancel(CancelReason::kShutdown,
+                                 "the server is shutting down (--drain-timeout passed)");
     }
     stop_ = true;
   }
   work_.notify_all();
   expiry_.notify_all();
   for (const auto& job : dropped) {
-    job->cancel_token().Cancel(CancelReason::kCancelled, "the server is shutting down");
+    job->cancel_token().Cancel(CancelReason::kShutdown,
+                               "the server is shutting down; the job never started");
     FinishUnrun(job, job->cancel_token().status());
   }
   for (std::thread& worker : workers_) {

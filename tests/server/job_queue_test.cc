@@ -360,6 +360,8 @@ TEST(JobQueueTest, DrainLetsJobsFinishAndRefusesNewOnes) {
   EXPECT_EQ(rt.queue.Submit({}, "").status().code(), absl::StatusCode::kUnavailable);
 }
 
+// What the drain stops ends UNAVAILABLE (the proto's code for a draining server: retry
+// elsewhere), in state CANCELLED; CANCELLED as a code is for CancelJob and clients that left.
 TEST(JobQueueTest, DrainTimeoutCancelsRunningAndQueued) {
   Runtime rt({.steps = 1000000, .step_delay = absl::Milliseconds(1)},
              {.max_queue = 4, .workers = 1});
@@ -372,7 +374,14 @@ TEST(JobQueueTest, DrainTimeoutCancelsRunningAndQueued) {
   EXPECT_EQ((*running)->state(), v1::JOB_STATE_CANCELLED);
   EXPECT_EQ((*queued)->state(), v1::JOB_STATE_CANCELLED);
   EXPECT_EQ(rt.pipeline.runs_started(), 1);
-  EXPECT_EQ(TerminalEvents(FollowToEnd(**queued)), 1);
+  const std::vector<v1::GenerateEvent> ran = FollowToEnd(**running);
+  const std::vector<v1::GenerateEvent> waited = FollowToEnd(**queued);
+  EXPECT_EQ(TerminalEvents(waited), 1);
+  ASSERT_TRUE(!ran.empty() && ran.back().has_error() && !waited.empty() &&
+              waited.back().has_error());
+  EXPECT_EQ(ran.back().error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(waited.back().error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_NE(waited.back().error().message().find("never started"), std::string::npos);
 }
 
 }  // namespace

@@ -111,8 +111,9 @@ class ProgressSink {
   virtual void OnOutput(Output output) = 0;
 };
 
-// Why a job was asked to stop.
-enum class CancelReason { kNone = 0, kCancelled, kDeadlineExceeded };
+// Why a job was asked to stop. kShutdown: the server is going away (its drain dropped or stopped
+// the job); the client may retry elsewhere, so it reports UNAVAILABLE, not CANCELLED.
+enum class CancelReason { kNone = 0, kCancelled, kDeadlineExceeded, kShutdown };
 
 // A thread-safe stop flag that Run polls between steps. The first Cancel wins: a job cancelled
 // by its client and then past its deadline still reports CANCELLED.
@@ -130,8 +131,8 @@ class CancelToken {
   }
   bool cancelled() const { return reason() != CancelReason::kNone; }
   CancelReason reason() const { return reason_.load(std::memory_order_acquire); }
-  // OK while not cancelled; else CANCELLED or DEADLINE_EXCEEDED with the message, for Run to
-  // return as is.
+  // OK while not cancelled; else CANCELLED, DEADLINE_EXCEEDED or UNAVAILABLE with the message,
+  // for Run to return as is.
   absl::Status status() const {
     std::lock_guard<std::mutex> lock(mu_);
     switch (reason_.load(std::memory_order_relaxed)) {
@@ -141,6 +142,8 @@ class CancelToken {
         return absl::CancelledError(message_.empty() ? "job cancelled" : message_);
       case CancelReason::kDeadlineExceeded:
         return absl::DeadlineExceededError(message_.empty() ? "deadline exceeded" : message_);
+      case CancelReason::kShutdown:
+        return absl::UnavailableError(message_.empty() ? "the server is shutting down" : message_);
     }
     return absl::OkStatus();
   }
