@@ -2,10 +2,13 @@
 #include "server/log.h"
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <cstdio>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -73,6 +76,32 @@ bool IsNumber(absl::string_view text) {
   return i == n;
 }
 
+// A JSON number that a double-based reader (Python, Go, most log pipelines) gets back as written:
+// at most 15 significant digits, and neither overflowing ("1e999" -> inf) nor underflowing to 0.
+bool IsExactNumber(absl::string_view text) {
+  if (!IsNumber(text)) return false;
+  int significant = 0;
+  bool nonzero = false;
+  for (const char c : text) {
+    if (c == 'e' || c == 'E') break;
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) continue;
+    nonzero = nonzero || c != '0';
+    if (nonzero) ++significant;
+  }
+  double value = 0;
+  return significant <= 15 && absl::SimpleAtod(text, &value) && std::isfinite(value) &&
+         !(nonzero && value == 0.0);
+}
+
+// Fields that hold a client's text or an identifier are always JSON strings, so a field keeps
+// one type from line to line (a client_request_id of "123" is not a number) and a 64-bit seed
+// keeps every digit.
+bool AlwaysText(absl::string_view key) {
+  static constexpr absl::string_view kKeys[] = {"client_request_id", "job", "seed",
+                                               "error",             "model", "address"};
+  return std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys);
+}
+
 // Text values with spaces, quotes or control characters are quoted (and escaped) so that k=v
 // pairs stay parseable and a client's text cannot start a line of its own.
 std::string TextValue(absl::string_view value) {
@@ -100,7 +129,7 @@ std::string Logger::Format(absl::string_view level, absl::string_view message,
                      ",\"msg\":", JsonString(message));
     for (const auto& [key, value] : fields) {
       absl::StrAppend(&line, ",", JsonString(key), ":",
-                      IsNumber(value) ? value : JsonString(value));
+                      !AlwaysText(key) && IsExactNumber(value) ? value : JsonString(value));
     }
     return line + "}";
   }
