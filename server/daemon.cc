@@ -23,6 +23,7 @@
 #include "server/job_log.h"
 #include "server/job_queue.h"
 #include "server/job_store.h"
+#include "server/library_log.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/model_info.h"
@@ -134,6 +135,7 @@ int RunDaemon(int argc, char** argv) {
     return 0;
   }
   const Logger log(config.log_format);
+  RouteLibraryLogs(log);
   // The engine's own lines (load summaries, libav's codecs) in the daemon's format: with
   // --log-format=json they were plain text between the JSON objects.
   SetEngineLogSink([log](EngineLogLevel level, std::string_view text) {

@@ -1,5 +1,7 @@
 """Bearer tokens, TLS, mutual TLS, and the plaintext health listener for kubelet probes."""
+import json
 import subprocess
+import time
 
 import grpc
 import pytest
@@ -74,3 +76,34 @@ def test_mutual_tls_requires_a_client_certificate(start_daemon, pki):
         with pytest.raises(ovid_client.OvidError) as err:
             anonymous.model()
         assert err.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_json_logs_stay_json_when_peers_make_the_libraries_log(start_daemon, pki):
+    # A plaintext client on a TLS port makes gRPC log a failed handshake, and a request with
+    # invalid UTF-8 in a string field makes protobuf log its parse error: both went to stderr as
+    # plain text between the JSON lines, and any peer can cause them.
+    daemon = start_daemon(f"--tls-cert={pki / 'server.pem'}", f"--tls-key={pki / 'server.key'}",
+                          "--health-address=127.0.0.1:0", "--log-format=json", ready=False)
+    health_port = daemon.wait_for_log(r'"msg":"health listening".*"port":(\d+)', 60)
+    daemon.wait_ready(address=f"127.0.0.1:{health_port}")
+    with ovid_client.OvidClient(daemon.address) as plaintext:
+        with pytest.raises(ovid_client.OvidError):
+            plaintext.model()
+    with ovid_client.OvidClient(daemon.address, tls_ca=str(pki / "ca.pem")) as client:
+        good = make_request(client, steps=1)
+    good.conditioning.prompt = "cafe"
+    raw = good.SerializeToString().replace(b"cafe", b"caf\xe9")
+    channel = grpc.secure_channel(daemon.address, grpc.ssl_channel_credentials(
+        (pki / "ca.pem").read_bytes()))
+    with channel:
+        call = channel.unary_stream("/ovid.v1.Generation/Generate",
+                                    request_serializer=lambda b: b,
+                                    response_deserializer=lambda b: b)
+        with pytest.raises(grpc.RpcError):
+            list(call(raw, timeout=10))
+    time.sleep(0.5)
+    lines = [line for line in daemon.log().splitlines() if line.strip()]
+    for line in lines:
+        json.loads(line)
+    assert any('"source":"grpc"' in line for line in lines), "\n".join(lines)
+    assert any('"source":"protobuf"' in line for line in lines), "\n".join(lines)
