@@ -325,6 +325,12 @@ def test_timeout_bounds_the_whole_command(server, tmp_path):
     ["jobs", "--state", "sleeping"],
     ["jobs", "--timeout", "0"],
     ["health", "--tls-cert", "/nonexistent.pem"],
+    # text that is not UTF-8 cannot travel in a proto string: gRPC refused the whole call with
+    # UNIMPLEMENTED and no message (os.fsencode turns "\udce9" back into the byte 0xE9)
+    ["generate", "--prompt", "caf\udce9"],
+    ["generate", "--prompt", "a", "--client-request-id", "\udcff"],
+    ["generate", "--job", "job-\udce9"],
+    ["cancel", "job-\udce9"],
 ])
 def test_usage_errors_exit_2(args):
     r = ovidctl("--address", "127.0.0.1:1", *args)

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/text/utf8.h"
 
 namespace ovidctl {
 
@@ -62,6 +63,18 @@ std::optional<std::string> Args::Get(const std::string& name) const {
   auto it = values_.find(name);
   if (it == values_.end()) return std::nullopt;
   return it->second.back();
+}
+
+std::optional<std::string> Args::GetText(const std::string& name) const {
+  std::optional<std::string> value = Get(name);
+  if (value) value = RequireUtf8(*std::move(value), "--" + name);
+  return value;
+}
+
+std::string RequireUtf8(std::string value, const std::string& what) {
+  const absl::Status valid = ovid::text::ValidateUtf8(value, what);
+  if (!valid.ok()) throw UsageError(std::string(valid.message()));
+  return value;
 }
 
 std::vector<std::string> Args::All(const std::string& name) const {

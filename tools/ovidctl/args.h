@@ -17,6 +17,11 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// `value` as is, or a UsageError naming `what` when it is not UTF-8. For text that travels in a
+// proto string field: the server's gRPC refuses a whole call with invalid UTF-8 there before ovid
+// sees it (UNIMPLEMENTED, without a message).
+std::string RequireUtf8(std::string value, const std::string& what);
+
 struct FlagSpec {
   std::string name;  // without the leading "--"
   bool takes_value = true;
@@ -33,6 +38,8 @@ class Args {
 
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
   std::optional<std::string> Get(const std::string& name) const;
+  // Get, for a value sent in a proto string field: must be UTF-8 (RequireUtf8).
+  std::optional<std::string> GetText(const std::string& name) const;
   std::vector<std::string> All(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 

@@ -73,7 +73,7 @@ int RunGenerate(const std::vector<std::string>& argv) {
   const Connection conn(ConnectionOptionsFrom(args));
   std::optional<ovid::v1::GenerateRequest> request;
   std::string job_id;
-  if (auto j = args.Get("job")) {
+  if (auto j = args.GetText("job")) {
     for (const FlagSpec& f : RequestFlags()) {
       if (args.Has(f.name)) throw UsageError(absl::StrCat("--job re-attaches; --", f.name,
                                                           " only applies to a new job"));

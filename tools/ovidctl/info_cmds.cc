@@ -95,7 +95,7 @@ int RunCancel(const std::vector<std::string>& argv) {
   grpc::ClientContext ctx;
   conn.Prepare(&ctx);
   ovid::v1::JobRef ref;
-  ref.set_job_id(args.positional()[0]);
+  ref.set_job_id(RequireUtf8(args.positional()[0], "the job id"));
   ovid::v1::JobStatus status;
   const grpc::Status st = stub->CancelJob(&ctx, ref, &status);
   if (!st.ok()) return ReportFailure("cancel " + ref.job_id(), st.error_code(), st.error_message());

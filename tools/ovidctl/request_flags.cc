@@ -54,7 +54,7 @@ ovid::v1::GenerateRequest RequestFromFlags(const Args& args) {
   const bool embedding = args.Has("embedding"), prompt = args.Has("prompt");
   if (embedding == prompt) throw UsageError("generate needs exactly one of --embedding, --prompt");
   if (prompt) {
-    req.mutable_conditioning()->set_prompt(*args.Get("prompt"));
+    req.mutable_conditioning()->set_prompt(*args.GetText("prompt"));
   } else {
     auto emb = LoadEmbeddings(*args.Get("embedding"));
     if (!emb.ok()) throw UsageError(absl::StrCat("--embedding: ", emb.status().message()));
@@ -80,7 +80,7 @@ ovid::v1::GenerateRequest RequestFromFlags(const Args& args) {
   if (auto v = args.GetI32("slg-layer")) req.set_slg_layer(*v);
   if (auto v = args.GetU64("seed")) req.set_seed(*v);
   for (const std::string& f : args.All("output-format")) req.add_outputs(ParseFormat(f));
-  if (auto v = args.Get("client-request-id")) req.set_client_request_id(*v);
+  if (auto v = args.GetText("client-request-id")) req.set_client_request_id(*v);
   req.set_keep_on_disconnect(args.Has("keep"));
   if (auto v = args.GetI32("priority")) req.set_priority(*v);
   if (args.Has("max-queue-seconds")) req.set_max_queue_seconds(GetFloat(args, "max-queue-seconds"));
