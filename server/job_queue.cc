@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ovid/host_memory.h"
 #include "server/events.h"
 #include "server/metrics_reasons.h"
 
@@ -317,7 +318,7 @@ absl::StatusOr<GenerationResult> RunContained(Pipeline& pipeline, Job& job, Prog
   try {
     return pipeline.Run(job.request(), sink, job.cancel_token());
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of host memory while running the job");
+    return HostOutOfMemoryError("out of host memory while running the job");
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("the engine failed unexpectedly: ", e.what()));
   } catch (...) {

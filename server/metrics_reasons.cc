@@ -6,6 +6,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "ovid/host_memory.h"
 
 namespace ovid::server {
 namespace {
@@ -71,6 +72,8 @@ std::string_view FailureReasonName(FailureReason reason) {
       return "vram_budget";
     case FailureReason::kDeviceOom:
       return "device_oom";
+    case FailureReason::kHostOom:
+      return "host_oom";
     case FailureReason::kDeadlineExceeded:
       return "deadline_exceeded";
     case FailureReason::kQueueTimeout:
@@ -124,6 +127,7 @@ FailureReason RejectionReason(const absl::Status& status) {
 }
 
 FailureReason FinishReason(const absl::Status& status) {
+  if (IsHostOutOfMemory(status)) return FailureReason::kHostOom;
   if (status.code() == absl::StatusCode::kResourceExhausted) return FailureReason::kDeviceOom;
   if (status.code() == absl::StatusCode::kDeadlineExceeded &&
       status.GetPayload(kQueueTimeoutPayloadUrl).has_value()) {

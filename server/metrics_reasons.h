@@ -30,6 +30,7 @@ enum class FailureReason {
   kQueueFull,
   kVramBudget,
   kDeviceOom,
+  kHostOom,
   kDeadlineExceeded,
   kQueueTimeout,
   kCancelled,
@@ -37,11 +38,12 @@ enum class FailureReason {
   kUnauthenticated,
   kInternal,
 };
-inline constexpr size_t kFailureReasonCount = 11;
+inline constexpr size_t kFailureReasonCount = 12;
 inline constexpr std::array<FailureReason, kFailureReasonCount> kAllFailureReasons = {
     FailureReason::kInvalidArgument, FailureReason::kFailedPrecondition,
     FailureReason::kQueueFull,       FailureReason::kVramBudget,
-    FailureReason::kDeviceOom,       FailureReason::kDeadlineExceeded,
+    FailureReason::kDeviceOom,       FailureReason::kHostOom,
+    FailureReason::kDeadlineExceeded,
     FailureReason::kQueueTimeout,    FailureReason::kCancelled,
     FailureReason::kUnavailable,     FailureReason::kUnauthenticated,
     FailureReason::kInternal,

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "absl/strings/str_cat.h"
+#include "ovid/host_memory.h"
 
 namespace ovid::ops {
 
@@ -41,11 +42,11 @@ absl::Status StatusFromCurrentException(const char* context) {
     // DefaultCPUAllocator: can't allocate memory ..."), not as OutOfMemoryError: it is host
     // memory running out, not a bug.
     if (what.find("can't allocate memory") != std::string::npos) {
-      return absl::ResourceExhaustedError(absl::StrCat(context, ": out of host memory: ", what));
+      return HostOutOfMemoryError(absl::StrCat(context, ": out of host memory: ", what));
     }
     return absl::InternalError(absl::StrCat(context, ": ", what));
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat(context, ": out of host memory"));
+    return HostOutOfMemoryError(absl::StrCat(context, ": out of host memory"));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(context, ": ", first_line(e.what())));
   } catch (...) {

@@ -21,6 +21,7 @@
 #include "engine/pipeline/device_util.h"
 #include "engine/pipeline/job_stages.h"
 #include "engine/pipeline/ovi_pipeline_impl.h"
+#include "ovid/host_memory.h"
 
 namespace ovid::pipeline {
 namespace {
@@ -73,6 +74,12 @@ absl::Status OviPipeline::MapJobError(const absl::Status& status, const DenoiseS
       state.stage != "denoise"   ? absl::StrCat("in stage ", state.stage)
       : state.step > 0           ? absl::StrCat("at denoising step ", state.step)
                                  : std::string("before the first denoising step");
+  if (IsHostOutOfMemory(status)) {
+    // Host RAM, not the device: its cache stays, and the message says which memory ran out.
+    const std::string detail =
+        absl::StrReplaceAll(status.message(), {{"out of host memory: ", ""}});
+    return HostOutOfMemoryError(absl::StrCat("out of host memory ", where, ": ", detail));
+  }
   if (IsOutOfMemory(status)) {
     // The job's tensors are gone by now (they lived in RunDenoise). The caching allocator keeps
     // their blocks for the next job, which is what normally avoids cudaMalloc between jobs;

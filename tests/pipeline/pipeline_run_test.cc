@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/safetensors_file.h"
+#include "ovid/host_memory.h"
 #include "engine/models/ovi/ovi_model.h"
 #include "engine/pipeline/denoise_job.h"
 #include "engine/pipeline/video_stage.h"
@@ -146,6 +147,25 @@ TEST(PipelineRunTest, AnExceptionInAJobIsAStatusAndTheNextJobRuns) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInternal);
   EXPECT_NE(r.status().message().find("the sink broke"), std::string::npos) << r.status();
   EXPECT_TRUE(p->healthy());
+  EXPECT_FALSE(RunLatents(*p, TinyRequest(2, 3)).empty());
+}
+
+// Host memory running out is not device OOM: RESOURCE_EXHAUSTED with the host payload (the
+// server counts it as host_oom, no GPU alert) and a message that says so.
+TEST(PipelineRunTest, HostOutOfMemoryIsToldFromDeviceOutOfMemory) {
+  std::unique_ptr<LoadedPipeline> p = Tiny();
+  ASSERT_NE(p, nullptr);
+  RecordingSink sink;
+  sink.on_progress = [](const Progress& progress) {
+    if (progress.step == 1) throw std::bad_alloc();
+  };
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(2, 3), sink, cancel);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(IsHostOutOfMemory(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("out of host memory"), std::string::npos) << r.status();
+  EXPECT_EQ(r.status().message().find("device memory"), std::string::npos) << r.status();
   EXPECT_FALSE(RunLatents(*p, TinyRequest(2, 3)).empty());
 }
 

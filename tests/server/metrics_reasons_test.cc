@@ -7,6 +7,8 @@
 #include <set>
 #include <string>
 
+#include "ovid/host_memory.h"
+
 namespace ovid::server {
 namespace {
 
@@ -14,7 +16,7 @@ TEST(MetricsReasonsTest, NamesAreTheDocumentedSnakeCaseValuesAndDistinct) {
   std::set<std::string> reasons;
   for (FailureReason reason : kAllFailureReasons) reasons.emplace(FailureReasonName(reason));
   EXPECT_EQ(reasons, (std::set<std::string>{"invalid_argument", "failed_precondition",
-                                            "queue_full", "vram_budget", "device_oom",
+                                            "queue_full", "vram_budget", "device_oom", "host_oom",
                                             "deadline_exceeded", "queue_timeout", "cancelled",
                                             "unavailable", "unauthenticated", "internal"}));
   std::set<std::string> outcomes;
@@ -70,6 +72,9 @@ TEST(MetricsReasonsTest, ResourceExhaustedAtTheEndOfAJobIsDeviceOom) {
             FailureReason::kDeviceOom);
   // Even with admission's wording: a job that ran cannot have been refused by admission.
   EXPECT_EQ(FinishReason(QueueFullError(1, 1, 1)), FailureReason::kDeviceOom);
+  // Host RAM is not the GPU: its own reason, so the device-OOM alert does not fire for it.
+  EXPECT_EQ(FinishReason(HostOutOfMemoryError("out of host memory while running the job")),
+            FailureReason::kHostOom);
 }
 
 TEST(MetricsReasonsTest, OtherCodesMapTheSameWayWhereverTheyComeFrom) {
