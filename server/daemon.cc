@@ -104,6 +104,14 @@ std::unique_ptr<grpc::Server> StartServer(const std::string& address,
   // gRPC sets SO_REUSEPORT by default: a second daemon on a busy port would then start and take
   // half of the connections, and a health address on the API port would answer its calls.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Keepalive on open calls: the daemon pings a client every 60 s, so one that vanished without
+  // closing (a node gone, a NAT entry dropped) is noticed within ~80 s and its job, unless kept,
+  // cancelled; and it accepts the clients' own pings (ovidctl and the Python client send one a
+  // minute) down to every 30 s, where gRPC's default of 5 minutes answered them with GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 30000);
   builder.AddListeningPort(address, std::move(credentials), port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive));
   if (service != nullptr) builder.RegisterService(service);

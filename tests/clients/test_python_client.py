@@ -205,3 +205,22 @@ def test_request_accepts_a_proto_and_rejects_unknown_fields(server):
     assert result.final.parameters.solver == pb.SOLVER_DPMPP
     assert result.final.parameters.shift == 3.0
     assert hashlib.sha256(result.outputs[pb.OUTPUT_FORMAT_LATENTS]).digest()
+
+
+def test_channels_send_keepalive_pings_without_a_ping_limit(server, monkeypatch):
+    # A queued job sends nothing for minutes; without pings a proxy or NAT that drops idle
+    # connections ends the stream silently. gRPC's default also stops pinging after 2 pings
+    # without data, so the limit must be off.
+    seen = []
+    real = grpc.insecure_channel
+
+    def spy(target, options=None, **kwargs):
+        seen.append(dict(options or ()))
+        return real(target, options=options, **kwargs)
+
+    monkeypatch.setattr(grpc, "insecure_channel", spy)
+    with OvidClient(server.address) as client:
+        assert client.health() is not None
+    assert seen and seen[0].get("grpc.keepalive_time_ms") == 60000
+    assert seen[0].get("grpc.keepalive_timeout_ms") == 20000
+    assert seen[0].get("grpc.http2.max_pings_without_data") == 0

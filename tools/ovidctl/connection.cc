@@ -77,7 +77,14 @@ Connection::Connection(const ConnectionOptions& options) : options_(options) {
   } else {
     creds = grpc::InsecureChannelCredentials();
   }
-  channel_ = grpc::CreateChannel(options.address, creds);
+  // Keepalive pings while a call is open: a queued job sends nothing for minutes, and a load
+  // balancer or NAT that drops idle connections would end the stream silently. The daemon
+  // accepts pings every 30 s (server/daemon.cc).
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  channel_args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  channel_ = grpc::CreateCustomChannel(options.address, creds, channel_args);
   if (options.timeout_seconds) {
     deadline_ = std::chrono::system_clock::now() +
                 std::chrono::duration_cast<std::chrono::system_clock::duration>(

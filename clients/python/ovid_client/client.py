@@ -36,6 +36,14 @@ def _read(value):
         return f.read()
 
 
+# Keepalive pings while a call is open: a queued job sends nothing for minutes, and a load
+# balancer or NAT that drops idle connections would end its stream silently (the client waiting
+# until its deadline, the job cancelled). Every 60 s, unlimited without data; the daemon accepts
+# pings every 30 s (server/daemon.cc).
+KEEPALIVE_OPTIONS = (("grpc.keepalive_time_ms", 60000), ("grpc.keepalive_timeout_ms", 20000),
+                     ("grpc.http2.max_pings_without_data", 0))
+
+
 class OvidClient:
     """A connection to one ovid daemon.
 
@@ -51,9 +59,9 @@ class OvidClient:
             creds = grpc.ssl_channel_credentials(root_certificates=_read(tls_ca),
                                                  private_key=_read(tls_key),
                                                  certificate_chain=_read(tls_cert))
-            self._channel = grpc.secure_channel(address, creds)
+            self._channel = grpc.secure_channel(address, creds, options=KEEPALIVE_OPTIONS)
         else:
-            self._channel = grpc.insecure_channel(address)
+            self._channel = grpc.insecure_channel(address, options=KEEPALIVE_OPTIONS)
         # Sent per call rather than as call credentials: gRPC refuses call credentials on an
         # insecure channel, and a token over plaintext is the operator's choice to make.
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
