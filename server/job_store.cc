@@ -2,6 +2,7 @@
 #include "server/job_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <utility>
 
@@ -9,12 +10,17 @@
 
 namespace ovid::server {
 
+absl::Duration SteadyTicks() {
+  return absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+}
+
 JobStore::JobStore(absl::Duration ttl, uint32_t max_finished_kept, Clock clock,
-                   uint64_t max_finished_bytes)
+                   uint64_t max_finished_bytes, Ticks ticks)
     : ttl_(ttl),
       max_finished_kept_(max_finished_kept),
       clock_(std::move(clock)),
-      max_finished_bytes_(max_finished_bytes) {}
+      max_finished_bytes_(max_finished_bytes),
+      ticks_(std::move(ticks)) {}
 
 void JobStore::Add(std::shared_ptr<Job> job) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -85,20 +91,20 @@ size_t JobStore::size() {
 }
 
 void JobStore::EvictLocked() {
-  const absl::Time now = clock_();
+  const absl::Duration now = ticks_();
   // File the jobs that finished since the last call by when they finished, so "oldest
   // finished first" holds even when a later job finished sooner than an earlier one.
   std::erase_if(unfinished_, [&](const std::shared_ptr<Job>& job) {
     if (!job->finished()) return false;
     const uint64_t bytes = job->event_bytes();
-    finished_.emplace(FinishKey{job->finished_at(), jobs_.at(job->id()).number},
+    finished_.emplace(FinishKey{now, job->finished_at(), jobs_.at(job->id()).number},
                       Finished{job, bytes});
     finished_bytes_ += bytes;
     return true;
   });
   while (!finished_.empty()) {
     const auto oldest = finished_.begin();
-    if (!(oldest->first.first + ttl_ <= now || finished_.size() > max_finished_kept_ ||
+    if (!(std::get<0>(oldest->first) + ttl_ <= now || finished_.size() > max_finished_kept_ ||
           finished_bytes_ > max_finished_bytes_)) {
       break;
     }

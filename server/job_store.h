@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,10 @@
 namespace ovid::server {
 
 using Clock = std::function<absl::Time()>;
+// A monotonic time (the steady clock since an arbitrary origin), for ages that a step of the wall
+// clock must not change.
+using Ticks = std::function<absl::Duration()>;
+absl::Duration SteadyTicks();
 
 // A client's job id as error messages quote it: whole up to 64 bytes, else its start and length.
 // Ids come from clients and may be as long as a request may be; echoed whole, a long one made
@@ -32,8 +37,10 @@ std::string JobIdForMessage(std::string_view id);
 
 class JobStore {
  public:
+  // `clock` stamps the jobs (the times clients see); `ticks` measures how long a finished job has
+  // been kept, so that a step of the wall clock (NTP, a resumed VM) never evicts jobs early.
   JobStore(absl::Duration ttl, uint32_t max_finished_kept, Clock clock = absl::Now,
-           uint64_t max_finished_bytes = UINT64_MAX);
+           uint64_t max_finished_bytes = UINT64_MAX, Ticks ticks = SteadyTicks);
 
   void Add(std::shared_ptr<Job> job);
   // NOT_FOUND naming the id for unknown or evicted jobs.
@@ -60,9 +67,11 @@ class JobStore {
   const uint32_t max_finished_kept_;
   const Clock clock_;
   const uint64_t max_finished_bytes_;
-  // A finished job's place in eviction order: when it finished, then its creation number
-  // (ties in creation order); its event bytes no longer change.
-  using FinishKey = std::pair<absl::Time, uint64_t>;
+  const Ticks ticks_;
+  // A finished job's place in eviction order: when the store filed it (ticks; the runtime calls
+  // Evict as each job finishes), then when it finished (wall time, for jobs filed together), then
+  // its creation number (ties in creation order). Its event bytes no longer change.
+  using FinishKey = std::tuple<absl::Duration, absl::Time, uint64_t>;
   struct Finished {
     std::shared_ptr<Job> job;
     uint64_t bytes = 0;

@@ -16,8 +16,16 @@ namespace {
 
 struct FakeClock {
   absl::Time now = absl::FromUnixSeconds(1000000);
+  absl::Duration ticks = absl::Hours(5);  // the steady clock: moves with `now` unless a test steps
   Clock AsClock() {
     return [this] { return now; };
+  }
+  Ticks AsTicks() {
+    return [this] { return ticks; };
+  }
+  void Advance(absl::Duration d) {
+    now += d;
+    ticks += d;
   }
 };
 
@@ -34,25 +42,42 @@ TEST(JobStoreTest, UnknownIdIsNotFound) {
 
 TEST(JobStoreTest, FinishedJobsExpireAfterTheTtlUnfinishedStay) {
   FakeClock clock;
-  JobStore store(absl::Minutes(10), 100, clock.AsClock());
+  JobStore store(absl::Minutes(10), 100, clock.AsClock(), UINT64_MAX, clock.AsTicks());
   auto done = NewJob("done", clock.now);
   auto running = NewJob("running", clock.now);
   store.Add(done);
   store.Add(running);
   running->Start(clock.now);
   done->Succeed({}, clock.now);
-  clock.now += absl::Minutes(10) - absl::Seconds(1);
+  store.Evict();  // as the runtime does when a job finishes
+  clock.Advance(absl::Minutes(10) - absl::Seconds(1));
   EXPECT_TRUE(store.Get("done").ok());
-  clock.now += absl::Seconds(1);
+  clock.Advance(absl::Seconds(1));
   EXPECT_EQ(store.Get("done").status().code(), absl::StatusCode::kNotFound);
-  clock.now += absl::Hours(24);
+  clock.Advance(absl::Hours(24));
   EXPECT_TRUE(store.Get("running").ok());
   EXPECT_EQ(store.size(), 1u);
 }
 
+// The TTL runs on the steady clock: a forward step of the wall clock (NTP, a resumed VM) used to
+// evict every finished job at once, so GetJob and WatchJob answered NOT_FOUND long before
+// --job-ttl.
+TEST(JobStoreTest, AWallClockStepDoesNotEvictEarly) {
+  FakeClock clock;
+  JobStore store(absl::Minutes(10), 100, clock.AsClock(), UINT64_MAX, clock.AsTicks());
+  auto done = NewJob("done", clock.now);
+  store.Add(done);
+  done->Succeed({}, clock.now);
+  store.Evict();
+  clock.now += absl::Hours(3);  // the wall clock only
+  EXPECT_TRUE(store.Get("done").ok());
+  clock.ticks += absl::Minutes(10);
+  EXPECT_EQ(store.Get("done").status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(JobStoreTest, MaxKeptEvictsTheOldestFinishedFirst) {
   FakeClock clock;
-  JobStore store(absl::Hours(1), 2, clock.AsClock());
+  JobStore store(absl::Hours(1), 2, clock.AsClock(), UINT64_MAX, clock.AsTicks());
   std::vector<std::shared_ptr<Job>> jobs;
   for (int i = 0; i < 4; ++i) {
     jobs.push_back(NewJob(absl::StrCat("j", i), clock.now));
@@ -60,7 +85,7 @@ TEST(JobStoreTest, MaxKeptEvictsTheOldestFinishedFirst) {
   }
   // Finish in the order j2, j0, j3 (j1 keeps running).
   for (int i : {2, 0, 3}) {
-    clock.now += absl::Seconds(1);
+    clock.Advance(absl::Seconds(1));
     jobs[i]->Fail(absl::InternalError("x"), clock.now);
   }
   store.Evict();
@@ -82,7 +107,7 @@ void FinishWithOutput(Job& job, size_t bytes, absl::Time now) {
 
 TEST(JobStoreTest, MaxKeptBytesEvictsTheOldestFinishedFirst) {
   FakeClock clock;
-  JobStore store(absl::Hours(1), 100, clock.AsClock(), 2500);
+  JobStore store(absl::Hours(1), 100, clock.AsClock(), 2500, clock.AsTicks());
   std::vector<std::shared_ptr<Job>> jobs;
   for (int i = 0; i < 4; ++i) {
     jobs.push_back(NewJob(absl::StrCat("j", i), clock.now));
@@ -91,7 +116,7 @@ TEST(JobStoreTest, MaxKeptBytesEvictsTheOldestFinishedFirst) {
   // j1 runs on; j0, j2, j3 finish in that order with 1000-byte outputs: 3000+ bytes > 2500.
   jobs[1]->Start(clock.now);
   for (int i : {0, 2, 3}) {
-    clock.now += absl::Seconds(1);
+    clock.Advance(absl::Seconds(1));
     FinishWithOutput(*jobs[i], 1000, clock.now);
     EXPECT_GT(jobs[i]->event_bytes(), 1000u);
   }
@@ -163,7 +188,7 @@ TEST(JobStoreTest, PagesCoverTheListOnceInCreationOrder) {
 // the dropped jobs, across many evictions (the creation order is compacted now and then).
 TEST(JobStoreTest, TiesGoInCreationOrderAndListingSkipsDroppedJobs) {
   FakeClock clock;
-  JobStore store(absl::Hours(1), 3, clock.AsClock());
+  JobStore store(absl::Hours(1), 3, clock.AsClock(), UINT64_MAX, clock.AsTicks());
   std::vector<std::shared_ptr<Job>> jobs;
   for (int i = 0; i < 10; ++i) {
     jobs.push_back(NewJob(absl::StrCat("j", i), clock.now));
@@ -171,14 +196,14 @@ TEST(JobStoreTest, TiesGoInCreationOrderAndListingSkipsDroppedJobs) {
   }
   // j9 and j1 finish at one instant, j7 and j5 at the next: four finished, three kept, and of
   // the tie the job created first goes.
-  clock.now += absl::Seconds(1);
+  clock.Advance(absl::Seconds(1));
   for (int i : {9, 1}) jobs[i]->Fail(absl::InternalError("x"), clock.now);
-  clock.now += absl::Seconds(1);
+  clock.Advance(absl::Seconds(1));
   for (int i : {7, 5}) jobs[i]->Fail(absl::InternalError("x"), clock.now);
   EXPECT_EQ(store.Get("j1").status().code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(store.Get("j9").ok());
   // Two more: j9 goes, then j5 of the j7/j5 tie.
-  clock.now += absl::Seconds(1);
+  clock.Advance(absl::Seconds(1));
   for (int i : {4, 2}) jobs[i]->Fail(absl::InternalError("x"), clock.now);
   std::vector<std::string> listed;
   for (const auto& job : store.List({})) listed.push_back(job->id());
@@ -187,7 +212,7 @@ TEST(JobStoreTest, TiesGoInCreationOrderAndListingSkipsDroppedJobs) {
   for (int i = 10; i < 40; ++i) {
     jobs.push_back(NewJob(absl::StrCat("j", i), clock.now));
     store.Add(jobs.back());
-    clock.now += absl::Seconds(1);
+    clock.Advance(absl::Seconds(1));
     jobs.back()->Succeed({}, clock.now);
   }
   listed.clear();
@@ -202,7 +227,7 @@ TEST(JobStoreTest, TiesGoInCreationOrderAndListingSkipsDroppedJobs) {
 TEST(JobStoreTest, CallsStayCheapWithFiftyThousandJobsKept) {
   FakeClock clock;
   constexpr int kKept = 50000;
-  JobStore store(absl::Hours(1), kKept, clock.AsClock());
+  JobStore store(absl::Hours(1), kKept, clock.AsClock(), UINT64_MAX, clock.AsTicks());
   for (int i = 0; i < kKept; ++i) {
     auto job = NewJob(absl::StrCat("j", i), clock.now);
     store.Add(job);
@@ -212,7 +237,7 @@ TEST(JobStoreTest, CallsStayCheapWithFiftyThousandJobsKept) {
   for (int i = kKept; i < kKept + 2000; ++i) {
     auto job = NewJob(absl::StrCat("j", i), clock.now);
     store.Add(job);  // drops the oldest finished job once this one has finished
-    clock.now += absl::Milliseconds(1);
+    clock.Advance(absl::Milliseconds(1));
     job->Succeed({}, clock.now);
     EXPECT_TRUE(store.Get(absl::StrCat("j", i)).ok());
     EXPECT_EQ(store.Get(absl::StrCat("j", i - kKept)).status().code(),
