@@ -178,6 +178,7 @@ absl::Status RunJobStages(const JobContext& job, ProgressSink& sink, const Cance
   OVID_RETURN_IF_ERROR(cancel.status());
 
   if (plan.Wants(OutputFormat::kLatents)) {
+    state->stage = "latents";  // a failure here is not one of a denoising step
     OVID_ASSIGN_OR_RETURN(std::string bytes,
                           SerializeLatents(latents->video, latents->audio, job.latents_metadata));
     sink.OnOutput({OutputFormat::kLatents, std::move(bytes)});

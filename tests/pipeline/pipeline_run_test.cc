@@ -169,6 +169,22 @@ TEST(PipelineRunTest, HostOutOfMemoryIsToldFromDeviceOutOfMemory) {
   EXPECT_FALSE(RunLatents(*p, TinyRequest(2, 3)).empty());
 }
 
+// A failure while the latents are written out names that, not the last denoising step.
+TEST(PipelineRunTest, AFailureWritingTheLatentsNamesThatStage) {
+  struct FullSink : ProgressSink {
+    void OnProgress(const Progress&) override {}
+    void OnOutput(Output) override { throw std::bad_alloc(); }
+  } sink;
+  std::unique_ptr<LoadedPipeline> p = Tiny();
+  ASSERT_NE(p, nullptr);
+  CancelToken cancel;
+  absl::StatusOr<GenerationResult> r = p->Run(TinyRequest(2, 3), sink, cancel);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(IsHostOutOfMemory(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("in stage latents"), std::string::npos) << r.status();
+  EXPECT_EQ(r.status().message().find("denoising step"), std::string::npos) << r.status();
+}
+
 TEST(PipelineRunTest, SameSeedSameBitsOtherSeedOtherBits) {
   std::unique_ptr<LoadedPipeline> p = Tiny();
   ASSERT_NE(p, nullptr);
