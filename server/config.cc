@@ -186,7 +186,7 @@ const std::vector<Flag>& Flags() {
        "Comma-separated stages kept off the GPU between uses and loaded per job: text, vae, "
        "audio, denoiser.",
        SetOffload},
-      {"vae-dtype", "DTYPE", "f32", "f32|bf16: the video VAE's compute (bf16 halves its memory).",
+      {"vae-dtype", "DTYPE", "f32", "f32|bf16: the video VAE's compute (f32 on bf16-rounded weights, as Ovi; bf16 halves its memory).",
        Precision([](Config& c) -> bool& { return c.decode.video_vae_bf16; })},
       {"audio-dtype", "DTYPE", "f32", "f32|bf16: the audio VAE's and the vocoder's compute.",
        Precision([](Config& c) -> bool& { return c.decode.audio_bf16; })},

@@ -96,13 +96,24 @@ absl::Status LoadText(const PipelineOptions& options, c10::Device device,
   return absl::OkStatus();
 }
 
+}  // namespace
+
+VideoVaeNumerics VideoVaeNumericsFor(const DecodeSettings& decode) {
+  if (decode.video_vae_bf16) return {at::kBFloat16, false};  // bf16 weights: nothing to round
+  return {at::kFloat, true};
+}
+
+namespace {
+
 absl::Status LoadVideoVae(const PipelineOptions& options, c10::Device device,
                           const DenoiserShape& denoiser, Components* c) {
   const std::string path = options.components.video_vae;
   if (path.empty()) return absl::OkStatus();
   wan_vae::WanVaeOptions vo;
   vo.device = device;
-  vo.dtype = options.decode.video_vae_bf16 ? at::kBFloat16 : at::kFloat;
+  const VideoVaeNumerics numerics = VideoVaeNumericsFor(options.decode);
+  vo.dtype = numerics.dtype;
+  vo.round_through_bf16 = numerics.round_through_bf16;
   // Checked at every load (an offloaded VAE is reloaded per job): the up stages, inferred from
   // which tensors are present, must scale latents as the denoiser's plan does.
   c->video_vae.ConfigureFile(

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,15 @@ class WanVae;
 }  // namespace ovid::wan_vae
 
 namespace ovid::pipeline {
+
+// The video VAE's numerics for the decode settings: bf16 throughout, or Ovi's own (spec
+// encoders.md §3.5): the fp32 checkpoint rounded to bf16, then computed in fp32. Plain fp32
+// weights gave videos up to ~1.6 levels off Ovi's.
+struct VideoVaeNumerics {
+  at::ScalarType dtype = at::kFloat;
+  bool round_through_bf16 = true;
+};
+VideoVaeNumerics VideoVaeNumericsFor(const DecodeSettings& decode);
 
 struct AudioDecoders;  // audio_stage.h
 

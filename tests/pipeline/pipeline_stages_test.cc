@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/safetensors_file.h"
 #include "engine/gguf/safetensors_writer.h"
+#include "engine/pipeline/components.h"
 #include "gtest/gtest.h"
 #include "tests/pipeline/pipeline_test_util.h"
 #include "tests/text/spm_test_model.h"
@@ -112,6 +113,19 @@ class PipelineStagesTest : public ::testing::Test {
     }
   }
 };
+
+// The default video VAE computes as Ovi does (encoders.md §3.5): fp32 on weights rounded to
+// bf16; it used the file's fp32 weights as they are.
+TEST(PipelineComponentsTest, TheDefaultVideoVaeRoundsItsWeightsThroughBf16LikeOvi) {
+  DecodeSettings decode;
+  pipeline::VideoVaeNumerics n = pipeline::VideoVaeNumericsFor(decode);
+  EXPECT_EQ(n.dtype, at::kFloat);
+  EXPECT_TRUE(n.round_through_bf16);
+  decode.video_vae_bf16 = true;
+  n = pipeline::VideoVaeNumericsFor(decode);
+  EXPECT_EQ(n.dtype, at::kBFloat16);
+  EXPECT_FALSE(n.round_through_bf16);
+}
 
 TEST_F(PipelineStagesTest, PromptToEveryOutputInOvisStageOrder) {
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(FullOptions());

@@ -62,7 +62,9 @@ struct OffloadOptions {
 
 // Numerics and sizes of the decode and output stages.
 struct DecodeSettings {
-  bool video_vae_bf16 = false;    // false: fp32 as the original; true: bf16 (about half the memory)
+  // false: as the original (fp32 compute on bf16-rounded weights); true: bf16 (about half the
+  // memory)
+  bool video_vae_bf16 = false;
   bool audio_bf16 = false;        // MMAudio VAE + BigVGAN in bf16 (Ovi runs them under bf16 autocast)
   uint32_t vae_chunk_frames = 1;  // latent frames per VAE decode chunk (1 = the original's loop)
   uint32_t mp4_crf = 23;          // x264 CRF; 23 is what Ovi's moviepy call leaves at its default
