@@ -13,7 +13,9 @@ std::string UncurlQuotes(std::string_view utf8) {
   size_t pos = 0;
   while (pos < utf8.size()) {
     const char32_t c = NextCodePoint(utf8, pos);
-    if (c >= 0x2018 && c <= 0x201B) {
+    // ftfy's uncurl_quotes: [\u02bc\u2018-\u201b] -> ', [\u201c-\u201f] -> " (U+02BC, the
+    // modifier letter apostrophe, is a single quote there too).
+    if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B)) {
       out += '\'';
     } else if (c >= 0x201C && c <= 0x201F) {
       out += '"';

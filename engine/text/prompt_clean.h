@@ -1,9 +1,9 @@
 // File: engine/text/prompt_clean.h
 // The prompt cleaning of the original's tokenizer call (HuggingfaceTokenizer(clean='whitespace'),
 // spec encoders.md §1), for ordinary text:
-//   1. curly quotes to straight ones (ftfy's uncurl_quotes: U+2018..U+201B -> ', U+201C..U+201F
-//      -> "), the one ftfy fix that changes ordinary prompts and that SentencePiece's NFKC does
-//      not undo;
+//   1. curly quotes to straight ones (ftfy's uncurl_quotes: U+02BC and U+2018..U+201B -> ',
+//      U+201C..U+201F -> "), the one ftfy fix that changes ordinary prompts and that
+//      SentencePiece's NFKC does not undo;
 //   2. html.unescape twice, then str.strip();
 //   3. every run of whitespace (the `regex` module's \s: Unicode White_Space) becomes one space,
 //      then str.strip() again (Python's isspace, which also counts U+001C..U+001F).

@@ -66,6 +66,8 @@ TEST(CleanPrompt, NamedReferencesUseTheLongestKnownPrefix) {
 TEST(CleanPrompt, StraightensCurlyQuotes) {
   EXPECT_EQ(Clean("\u201cHi,\u201d she said, \u2018ok\u2019 \u201e\u201f\u201a\u201b"),
             "\"Hi,\" she said, 'ok' \"\"''");
+  // ftfy 6.3.1's single quotes include U+02BC, the modifier letter apostrophe.
+  EXPECT_EQ(Clean("don\u02bct"), "don't");
 }
 
 TEST(CleanPrompt, RefusesInvalidUtf8NamingTheByte) {

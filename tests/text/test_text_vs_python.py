@@ -40,7 +40,7 @@ def cli(mode, strings, *flags):
 # ---- the original's rules, in Python ---------------------------------------------------------
 
 def uncurl(text):
-    text = re.sub("[\u2018-\u201b]", "'", text)
+    text = re.sub("[\u02bc\u2018-\u201b]", "'", text)
     return re.sub("[\u201c-\u201f]", '"', text)
 
 
