@@ -1,9 +1,11 @@
 // File: engine/media/image_decode.cc
 #include "engine/media/image_decode.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/media/image_probe.h"
@@ -202,6 +204,42 @@ absl::StatusOr<RgbImage> ToRgb24(const AVFrame& frame) {
   return out;
 }
 
+// The stored pixel that an EXIF orientation (2..8) puts at displayed pixel (x, y) of a stored
+// w x h image, as cv2.imread turns it.
+std::pair<int, int> StoredPixel(int orientation, int x, int y, int w, int h) {
+  switch (orientation) {
+    case 2:  // mirrored
+      return {w - 1 - x, y};
+    case 3:  // rotated 180 degrees
+      return {w - 1 - x, h - 1 - y};
+    case 4:  // flipped
+      return {x, h - 1 - y};
+    case 5:  // transposed
+      return {y, x};
+    case 6:  // rotate 90 degrees clockwise to display
+      return {y, h - 1 - x};
+    case 7:  // transversed
+      return {w - 1 - y, h - 1 - x};
+    case 8:  // rotate 90 degrees counter-clockwise to display
+      return {w - 1 - y, x};
+    default:
+      return {x, y};
+  }
+}
+
+RgbImage Orient(const RgbImage& in, int orientation) {
+  const bool swap = orientation >= 5;
+  RgbImage out = Blank(swap ? in.height : in.width, swap ? in.width : in.height);
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      const auto [sx, sy] = StoredPixel(orientation, x, y, in.width, in.height);
+      const uint8_t* src = in.rgb.data() + (static_cast<size_t>(sy) * in.width + sx) * 3;
+      std::copy(src, src + 3, out.rgb.data() + (static_cast<size_t>(y) * out.width + x) * 3);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes) {
@@ -216,7 +254,9 @@ absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes) {
                                                    "x", header->height, ", the decoder produced ",
                                                    (*frame)->width, "x", (*frame)->height));
   }
-  return ToRgb24(**frame);
+  absl::StatusOr<RgbImage> rgb = ToRgb24(**frame);
+  if (!rgb.ok() || header->orientation == 1) return rgb;
+  return Orient(*rgb, header->orientation);
 }
 
 }  // namespace ovid::media

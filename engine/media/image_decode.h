@@ -20,7 +20,8 @@ struct RgbImage {
 };
 
 // Any PNG (8/16-bit, gray, palette, with or without alpha: alpha is dropped, not composited) or
-// JPEG (baseline or progressive, any chroma subsampling). EXIF orientation is not applied.
+// JPEG (baseline or progressive, any chroma subsampling). A JPEG's EXIF orientation is applied,
+// as cv2.imread does (ImageHeader::orientation).
 // INVALID_ARGUMENT starting "first_frame: " for everything ProbeImage refuses and for data the
 // decoder rejects (with its message); FAILED_PRECONDITION if this libavcodec lacks the decoder;
 // INTERNAL/RESOURCE_EXHAUSTED for a libav failure, naming the call. Thread-safe: every call

@@ -160,6 +160,36 @@ absl::StatusOr<ImageHeader> ProbePng(std::string_view b) {
   return h;
 }
 
+// The Orientation tag (0x0112) of an APP1 "Exif\0\0" segment's first IFD; 1 when absent or
+// malformed (a broken EXIF block is not a broken image: cv2 reads the pixels all the same).
+int ExifOrientation(std::string_view segment) {
+  constexpr std::string_view kExif("Exif\0\0", 6);
+  if (segment.substr(0, kExif.size()) != kExif) return 1;
+  const std::string_view tiff = segment.substr(kExif.size());
+  if (tiff.size() < 8) return 1;
+  const bool little = tiff.substr(0, 2) == "II";
+  if (!little && tiff.substr(0, 2) != "MM") return 1;
+  auto u16 = [&](size_t at) -> uint32_t {
+    const auto a = static_cast<uint8_t>(tiff[at]), b = static_cast<uint8_t>(tiff[at + 1]);
+    return little ? a | (b << 8) : (a << 8) | b;
+  };
+  auto u32 = [&](size_t at) -> uint32_t {
+    return little ? u16(at) | (u16(at + 2) << 16) : (u16(at) << 16) | u16(at + 2);
+  };
+  if (u16(2) != 42) return 1;
+  const uint32_t ifd = u32(4);
+  if (ifd > tiff.size() - 2) return 1;
+  const uint32_t entries = u16(ifd);
+  for (uint32_t i = 0; i < entries; ++i) {
+    const size_t at = size_t{ifd} + 2 + 12 * size_t{i};
+    if (at + 12 > tiff.size()) return 1;
+    if (u16(at) != 0x0112) continue;
+    const uint32_t value = u16(at + 2) == 3 && u32(at + 4) == 1 ? u16(at + 8) : 1;  // SHORT x 1
+    return value >= 1 && value <= 8 ? static_cast<int>(value) : 1;
+  }
+  return 1;
+}
+
 bool IsStandaloneJpegMarker(uint8_t m) { return m == 0x01 || (m >= 0xd0 && m <= 0xd7); }
 // SOF0..SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but are not
 // frame headers.
@@ -172,7 +202,7 @@ bool IsJpegFrameHeader(uint8_t m) {
 // complete file from a truncated one: libavcodec's mjpeg decoder conceals a missing tail.
 absl::StatusOr<ImageHeader> ProbeJpeg(std::string_view b) {
   ImageHeader h{ImageFormat::kJpeg};
-  bool have_frame = false;
+  bool have_frame = false, have_exif = false;
   int scans = 0;
   size_t pos = 2;  // after SOI
   auto truncated = [&] {
@@ -200,6 +230,10 @@ absl::StatusOr<ImageHeader> ProbeJpeg(std::string_view b) {
       h.height = Be16(b, pos + 3);  // 0 means "set later by DNL": refused as a size below
       h.width = Be16(b, pos + 5);
       have_frame = true;
+    }
+    if (marker == 0xe1 && !have_exif && b.substr(pos + 2, 6) == std::string_view("Exif\0\0", 6)) {
+      h.orientation = ExifOrientation(b.substr(pos + 2, length - 2));  // the first EXIF block
+      have_exif = true;
     }
     pos += length;
     if (marker != 0xda) continue;  // SOS: entropy-coded data follows

@@ -34,8 +34,15 @@ const char* ImageFormatName(ImageFormat format);  // "PNG", "JPEG"
 
 struct ImageHeader {
   ImageFormat format = ImageFormat::kPng;
-  int64_t width = 0;
+  int64_t width = 0;  // as stored, before the orientation
   int64_t height = 0;
+  // A JPEG's EXIF orientation (1..8; 1 for none, for PNG and for values outside 1..8): how the
+  // stored pixels are to be turned for display. cv2.imread, which Ovi reads the first frame with,
+  // applies it, so a phone's portrait photo (6: rotate 90 degrees clockwise) is a portrait frame.
+  int orientation = 1;
+  // The displayed size: width and height swapped for orientations 5..8.
+  int64_t DisplayWidth() const { return orientation >= 5 ? height : width; }
+  int64_t DisplayHeight() const { return orientation >= 5 ? width : height; }
 };
 
 // INVALID_ARGUMENT starting "first_frame: " for empty or oversized input, a format other than

@@ -80,7 +80,9 @@ absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes) {
 absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes) {
   absl::StatusOr<media::ImageHeader> header = media::ProbeImage(bytes);
   if (!header.ok()) return header.status();
-  return ImageSize{static_cast<uint32_t>(header->width), static_cast<uint32_t>(header->height)};
+  // The displayed size: a portrait photo stored sideways (EXIF orientation) sizes a portrait video.
+  return ImageSize{static_cast<uint32_t>(header->DisplayWidth()),
+                   static_cast<uint32_t>(header->DisplayHeight())};
 }
 
 }  // namespace ovid::pipeline

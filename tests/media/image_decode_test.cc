@@ -204,6 +204,69 @@ TEST(ImageDecodeJpeg, FlatColoursComeBackClose) {
   }
 }
 
+// `jpeg` with an APP1 "Exif" segment right after SOI whose first IFD holds Orientation =
+// `orientation`, in big- (MM) or little-endian (II) TIFF byte order.
+std::string WithExifOrientation(const std::string& jpeg, int orientation, bool little) {
+  auto u16 = [&](uint32_t v) {
+    const char hi = static_cast<char>(v >> 8), lo = static_cast<char>(v & 0xff);
+    return little ? std::string{lo, hi} : std::string{hi, lo};
+  };
+  auto u32 = [&](uint32_t v) {
+    return little ? u16(v & 0xffff) + u16(v >> 16) : u16(v >> 16) + u16(v & 0xffff);
+  };
+  // TIFF header, one IFD of one entry (tag 0x0112, SHORT, count 1, the value), no next IFD.
+  const std::string tiff = std::string(little ? "II" : "MM") + u16(42) + u32(8) + u16(1) +
+                           u16(0x0112) + u16(3) + u32(1) + u16(orientation) + u16(0) + u32(0);
+  const std::string payload = std::string("Exif\0\0", 6) + tiff;
+  const size_t length = payload.size() + 2;
+  const std::string app1 = std::string("\xff\xe1", 2) + static_cast<char>(length >> 8) +
+                           static_cast<char>(length & 0xff) + payload;
+  return jpeg.substr(0, 2) + app1 + jpeg.substr(2);
+}
+
+// cv2.imread, which Ovi reads the first frame with, turns a JPEG as its EXIF orientation says:
+// a phone's portrait photo is stored sideways with orientation 6. ovid ignored the tag, so the
+// frame was sideways and the video landscape.
+TEST(ImageDecodeJpeg, ExifOrientationTurnsThePixelsLikeCv2) {
+  const std::string jpeg = Encode("mjpeg", AV_PIX_FMT_YUVJ444P, kW, kH, [](AVFrame* f) {
+    for (int p = 0; p < 3; ++p)
+      for (int y = 0; y < kH; ++y)
+        for (int x = 0; x < kW; ++x) f->data[p][y * f->linesize[p] + x] = Pixel(x, y, p);
+  });
+  const RgbImage stored = DecodeOk(jpeg);
+  auto at = [](const RgbImage& img, int x, int y) {
+    const uint8_t* p = img.rgb.data() + (static_cast<size_t>(y) * img.width + x) * 3;
+    return std::array<uint8_t, 3>{p[0], p[1], p[2]};
+  };
+  for (bool little : {false, true}) {
+    // 6: rotate 90 degrees clockwise: displayed (x, y) is stored (y, H - 1 - x).
+    const std::string six = WithExifOrientation(jpeg, 6, little);
+    absl::StatusOr<ImageHeader> header = ProbeImage(six);
+    ASSERT_TRUE(header.ok()) << header.status();
+    EXPECT_EQ(header->orientation, 6);
+    EXPECT_EQ(header->DisplayWidth(), kH);
+    EXPECT_EQ(header->DisplayHeight(), kW);
+    const RgbImage turned = DecodeOk(six);
+    ASSERT_EQ(turned.width, kH);
+    ASSERT_EQ(turned.height, kW);
+    for (int y = 0; y < turned.height; ++y)
+      for (int x = 0; x < turned.width; ++x)
+        ASSERT_EQ(at(turned, x, y), at(stored, y, kH - 1 - x)) << x << "," << y;
+  }
+  // 3: upside down; 8: rotate 90 degrees counter-clockwise (displayed top-left is stored
+  // top-right); 1 and values outside 1..8: as stored.
+  const RgbImage half = DecodeOk(WithExifOrientation(jpeg, 3, false));
+  EXPECT_EQ(at(half, 0, 0), at(stored, kW - 1, kH - 1));
+  EXPECT_EQ(at(half, kW - 1, 0), at(stored, 0, kH - 1));
+  const RgbImage left = DecodeOk(WithExifOrientation(jpeg, 8, true));
+  ASSERT_EQ(left.width, kH);
+  EXPECT_EQ(at(left, 0, 0), at(stored, kW - 1, 0));
+  EXPECT_EQ(at(left, 0, kW - 1), at(stored, 0, 0));
+  for (int o : {1, 0, 9}) {
+    EXPECT_EQ(DecodeOk(WithExifOrientation(jpeg, o, false)).rgb, stored.rgb) << o;
+  }
+}
+
 // Runs a shell command; its stdout, or nullopt when it fails.
 std::optional<std::string> Shell(const std::string& command) {
   FILE* p = popen(command.c_str(), "r");
