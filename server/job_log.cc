@@ -10,9 +10,14 @@ namespace {
 
 std::string Seconds(absl::Duration d) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(d)); }
 
-const char* Outcome(const absl::Status& status) {
+// As the metrics count it: the job's state decides "cancelled" (the shutdown drain's UNAVAILABLE
+// ends a job CANCELLED too).
+const char* Outcome(const Job& job, const absl::Status& status) {
   if (status.ok()) return "succeeded";
-  if (absl::IsCancelled(status) || absl::IsDeadlineExceeded(status)) return "cancelled";
+  if (job.state() == v1::JOB_STATE_CANCELLED || absl::IsCancelled(status) ||
+      absl::IsDeadlineExceeded(status)) {
+    return "cancelled";
+  }
   return "failed";
 }
 
@@ -29,7 +34,7 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status, const Genera
   if (!job.client_request_id().empty())
     fields.emplace_back("client_request_id", job.client_request_id());
   if (job.priority() != 0) fields.emplace_back("priority", absl::StrCat(job.priority()));
-  fields.emplace_back("outcome", Outcome(status));
+  fields.emplace_back("outcome", Outcome(job, status));
   fields.emplace_back("code", absl::StatusCodeToString(status.code()));
   if (job.started() != absl::InfinitePast()) {
     fields.emplace_back("queue_s", Seconds(job.queue_wait()));

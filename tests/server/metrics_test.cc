@@ -101,6 +101,21 @@ TEST(ServerMetricsTest, JobEndsCountOutcomeReasonAndDuration) {
             1);
 }
 
+// A job the shutdown drain stopped ends UNAVAILABLE in state CANCELLED: counted cancelled (reason
+// unavailable), not failed, which fed OvidHighErrorRate during rollouts.
+TEST(ServerMetricsTest, AJobStoppedByTheDrainCountsAsCancelled) {
+  auto metrics = ServerMetrics::CreateUnserved({});
+  auto job = NewJob("j1");
+  job->cancel_token().Cancel(CancelReason::kShutdown, "the server is shutting down");
+  const absl::Status status = job->cancel_token().status();
+  ASSERT_TRUE(job->Fail(status, absl::Now()));
+  ASSERT_EQ(job->state(), v1::JOB_STATE_CANCELLED);
+  metrics->OnFinished(*job, status, nullptr, absl::Seconds(3));
+  EXPECT_EQ(Sample(*metrics, "ovid_requests_total{outcome=\"cancelled\"}"), 1);
+  EXPECT_EQ(Sample(*metrics, "ovid_requests_total{outcome=\"failed\"}"), 0);
+  EXPECT_EQ(Sample(*metrics, "ovid_request_failures_total{reason=\"unavailable\"}"), 1);
+}
+
 TEST(ServerMetricsTest, ASuccessObservesEveryStageAndThePeak) {
   auto metrics = ServerMetrics::CreateUnserved({});
   auto job = NewJob("j1");
