@@ -4,21 +4,16 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/metrics_reasons.h"
 
 namespace ovid::server {
 namespace {
 
 std::string Seconds(absl::Duration d) { return absl::StrFormat("%.3f", absl::ToDoubleSeconds(d)); }
 
-// As the metrics count it: the job's state decides "cancelled" (the shutdown drain's UNAVAILABLE
-// ends a job CANCELLED too).
-const char* Outcome(const Job& job, const absl::Status& status) {
-  if (status.ok()) return "succeeded";
-  if (job.state() == v1::JOB_STATE_CANCELLED || absl::IsCancelled(status) ||
-      absl::IsDeadlineExceeded(status)) {
-    return "cancelled";
-  }
-  return "failed";
+// As the metrics count it (FinishOutcome).
+std::string OutcomeLabel(const Job& job, const absl::Status& status) {
+  return std::string(OutcomeName(FinishOutcome(status, job.state() == v1::JOB_STATE_CANCELLED)));
 }
 
 }  // namespace
@@ -34,7 +29,7 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status, const Genera
   if (!job.client_request_id().empty())
     fields.emplace_back("client_request_id", job.client_request_id());
   if (job.priority() != 0) fields.emplace_back("priority", absl::StrCat(job.priority()));
-  fields.emplace_back("outcome", Outcome(job, status));
+  fields.emplace_back("outcome", OutcomeLabel(job, status));
   fields.emplace_back("code", absl::StatusCodeToString(status.code()));
   if (job.started() != absl::InfinitePast()) {
     fields.emplace_back("queue_s", Seconds(job.queue_wait()));

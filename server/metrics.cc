@@ -171,10 +171,7 @@ void ServerMetrics::OnProgress(const Job& job, const Progress& progress) {
 void ServerMetrics::OnFinished(const Job& job, const absl::Status& status,
                                const GenerationResult* result, absl::Duration total) {
   step_timer_.Forget(job.id());
-  // The job's state decides "cancelled": a job the shutdown drain stopped ends UNAVAILABLE (retry
-  // elsewhere) in state CANCELLED, and counting it as failed fed the error-rate alert in rollouts.
-  const Outcome outcome =
-      job.state() == v1::JOB_STATE_CANCELLED ? Outcome::kCancelled : FinishOutcome(status);
+  const Outcome outcome = FinishOutcome(status, job.state() == v1::JOB_STATE_CANCELLED);
   requests_[Index(outcome)]->Increment();
   request_duration_[Index(outcome)]->Observe(absl::ToDoubleSeconds(total));
   if (!status.ok()) {

@@ -136,10 +136,10 @@ FailureReason FinishReason(const absl::Status& status) {
   return CommonReason(status.code());
 }
 
-Outcome FinishOutcome(const absl::Status& status) {
+Outcome FinishOutcome(const absl::Status& status, bool state_cancelled) {
+  if (status.ok()) return Outcome::kSucceeded;
+  if (state_cancelled) return Outcome::kCancelled;
   switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return Outcome::kSucceeded;
     case absl::StatusCode::kCancelled:
     case absl::StatusCode::kDeadlineExceeded:
       return Outcome::kCancelled;

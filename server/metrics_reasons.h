@@ -74,7 +74,10 @@ FailureReason RejectionReason(const absl::Status& status);
 // DEADLINE_EXCEEDED is kQueueTimeout with QueueTimeoutError's payload, else kDeadlineExceeded.
 FailureReason FinishReason(const absl::Status& status);
 
-// Succeeded / failed / cancelled for a job's end (never kRejected).
-Outcome FinishOutcome(const absl::Status& status);
+// Succeeded / failed / cancelled for a job's end (never kRejected). A job whose state is CANCELLED
+// is `cancelled` whatever its code: the shutdown drain ends jobs UNAVAILABLE (retry elsewhere) in
+// that state, and counting them as failed fed the error-rate alert during rollouts. The metrics
+// and the job log both take their outcome from here.
+Outcome FinishOutcome(const absl::Status& status, bool state_cancelled);
 
 }  // namespace ovid::server

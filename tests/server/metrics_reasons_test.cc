@@ -45,7 +45,7 @@ TEST(MetricsReasonsTest, AQueueTimeoutIsToldFromACallsDeadlineByItsPayload) {
       << timeout;
   EXPECT_NE(timeout.message().find("limit 30 s"), absl::string_view::npos) << timeout;
   EXPECT_EQ(FinishReason(timeout), FailureReason::kQueueTimeout);
-  EXPECT_EQ(FinishOutcome(timeout), Outcome::kCancelled);
+  EXPECT_EQ(FinishOutcome(timeout, false), Outcome::kCancelled);
   // The same code without the payload, even with the same words, is a call's deadline.
   EXPECT_EQ(FinishReason(absl::DeadlineExceededError(timeout.message())),
             FailureReason::kDeadlineExceeded);
@@ -103,11 +103,15 @@ TEST(MetricsReasonsTest, OtherCodesMapTheSameWayWhereverTheyComeFrom) {
 }
 
 TEST(MetricsReasonsTest, CancelledAndDeadlineEndAsCancelledLikeTheJobState) {
-  EXPECT_EQ(FinishOutcome(absl::OkStatus()), Outcome::kSucceeded);
-  EXPECT_EQ(FinishOutcome(absl::CancelledError("x")), Outcome::kCancelled);
-  EXPECT_EQ(FinishOutcome(absl::DeadlineExceededError("x")), Outcome::kCancelled);
-  EXPECT_EQ(FinishOutcome(absl::ResourceExhaustedError("x")), Outcome::kFailed);
-  EXPECT_EQ(FinishOutcome(absl::InternalError("x")), Outcome::kFailed);
+  EXPECT_EQ(FinishOutcome(absl::OkStatus(), false), Outcome::kSucceeded);
+  EXPECT_EQ(FinishOutcome(absl::CancelledError("x"), false), Outcome::kCancelled);
+  EXPECT_EQ(FinishOutcome(absl::DeadlineExceededError("x"), false), Outcome::kCancelled);
+  EXPECT_EQ(FinishOutcome(absl::ResourceExhaustedError("x"), false), Outcome::kFailed);
+  EXPECT_EQ(FinishOutcome(absl::InternalError("x"), false), Outcome::kFailed);
+  // The drain's UNAVAILABLE in state CANCELLED is cancelled; a success stays a success.
+  EXPECT_EQ(FinishOutcome(absl::UnavailableError("draining"), true), Outcome::kCancelled);
+  EXPECT_EQ(FinishOutcome(absl::UnavailableError("x"), false), Outcome::kFailed);
+  EXPECT_EQ(FinishOutcome(absl::OkStatus(), true), Outcome::kSucceeded);
 }
 
 }  // namespace
