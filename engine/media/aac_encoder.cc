@@ -105,6 +105,14 @@ absl::Status AacEncoder::SendFrame(const std::vector<float>& mono, int64_t start
 absl::Status AacEncoder::EncodeAll(const AudioPcm& audio, const PacketSink& sink) {
   absl::StatusOr<std::vector<float>> mono = Resample(audio);
   if (!mono.ok()) return mono.status();
+  // A few samples can resample to none; the muxer would then drop the audio track and the MP4
+  // would come back without sound and without an error.
+  if (mono->empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("audio: ", audio.samples.size(), " samples at ",
+                                                   audio.sample_rate, " Hz resample to none at ",
+                                                   codec_->sample_rate,
+                                                   " Hz; the MP4's audio track would be empty"));
+  }
   const int64_t total = static_cast<int64_t>(mono->size());
   const int frame_size = codec_->frame_size;  // 1024 for AAC-LC
   // The last frame may be short: the encoder pads it, and the MP4 edit list trims the padding.

@@ -247,7 +247,11 @@ absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes) {
   if (!header.ok()) return header.status();
   absl::StatusOr<CodecContextPtr> ctx = OpenDecoder(header->format);
   if (!ctx.ok()) return ctx.status();
-  absl::StatusOr<FramePtr> frame = DecodeOneFrame(ctx->get(), header->format, bytes);
+  // A PNG goes to the decoder without its ancillary chunks (PngPixelChunks says why).
+  const bool png = header->format == ImageFormat::kPng;
+  const std::string pixel_chunks = png ? PngPixelChunks(bytes) : std::string();
+  absl::StatusOr<FramePtr> frame =
+      DecodeOneFrame(ctx->get(), header->format, png ? std::string_view(pixel_chunks) : bytes);
   if (!frame.ok()) return frame.status();
   if ((*frame)->width != header->width || (*frame)->height != header->height) {
     return absl::InvalidArgumentError(absl::StrCat("first_frame: the header says ", header->width,

@@ -226,6 +226,11 @@ absl::StatusOr<ImageHeader> ProbeJpeg(std::string_view b) {
     if (length < 2) return Bad(absl::StrCat("corrupt JPEG: segment length ", length));
     if (b.size() - pos < length) return truncated();
     if (IsJpegFrameHeader(marker)) {
+      if (have_frame) {
+        return Bad(absl::StrCat("JPEG has a second frame header (marker 0x",
+                                absl::Hex(marker, absl::kZeroPad2), " at byte ", pos - 2,
+                                "); an image has one"));
+      }
       if (length < 8) return Bad("corrupt JPEG: frame header too short");
       h.height = Be16(b, pos + 3);  // 0 means "set later by DNL": refused as a size below
       h.width = Be16(b, pos + 5);
@@ -283,6 +288,21 @@ absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes) {
                             "; each side must be 1..", kMaxImageSide));
   }
   return h;
+}
+
+std::string PngPixelChunks(std::string_view png) {
+  std::string out(kPngSignature);
+  for (size_t pos = kPngSignature.size(); png.size() - pos >= 12;) {
+    const uint32_t length = Be32(png, pos);
+    if (png.size() - pos - 12 < length) break;  // ProbeImage refuses this; be safe anyway
+    const std::string_view type = png.substr(pos + 4, 4);
+    if (type == "IHDR" || type == "PLTE" || type == "tRNS" || type == "IDAT" || type == "IEND") {
+      out.append(png.substr(pos, 12 + size_t{length}));
+    }
+    if (type == "IEND") break;
+    pos += 12 + size_t{length};
+  }
+  return out;
 }
 
 }  // namespace ovid::media

@@ -2,7 +2,10 @@
 // MP4 quality and format settings. The defaults reproduce the file Ovi writes through moviepy
 // 1.0.3 (spec encoders.md §6): libx264 preset "medium" at x264's default CRF 23, yuv420p, 24 fps,
 // AAC at ffmpeg's default bit rate (128 kb/s stereo), resampled to 44.1 kHz with the mono track
-// duplicated to stereo (moviepy's audio defaults).
+// duplicated to stereo (moviepy's audio defaults). Three differences are deliberate and explained
+// where they are made: the video is tagged BT.709 (h264_encoder.h; Ovi's is untagged BT.601), and
+// the stereo channels carry the mono track at full level, from float samples (aac_encoder.h; Ovi's
+// are at -3 dB, through an int16 WAV).
 #pragma once
 
 #include <cstdint>

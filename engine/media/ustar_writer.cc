@@ -30,6 +30,11 @@ absl::Status UstarWriter::Add(std::string_view name, std::string_view data) {
     return absl::InvalidArgumentError(absl::StrCat("tar: entry \"", std::string(name), "\" is ", data.size(),
                                                    " bytes, over ustar's 8 GiB"));
   }
+  // mtime is 11 octal digits: outside 0..8^11-1 snprintf would cut it to another time silently.
+  if (mtime_ < 0 || mtime_ >= (int64_t{1} << 33)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tar: mtime ", mtime_, " does not fit ustar's 11 octal digits"));
+  }
   char h[kBlock] = {};
   std::memcpy(h, name.data(), name.size());  // name[100], NUL-padded when shorter
   PutOctal(h + 100, 8, 0644);                // mode

@@ -1,6 +1,10 @@
 // File: engine/pipeline/output_stage.cc
 #include "engine/pipeline/output_stage.h"
 
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "engine/media/image_decode.h"
 #include "engine/media/image_probe.h"
@@ -9,10 +13,20 @@
 namespace ovid::pipeline {
 namespace {
 
+// What a decoder stage handed over, for the error when it is not what the encoders take.
+std::string Describe(const at::Tensor& t) {
+  if (!t.defined()) return "no tensor";
+  std::ostringstream out;
+  out << t.sizes() << " " << t.scalar_type() << " on " << t.device()
+      << (t.is_contiguous() ? "" : ", not contiguous");
+  return out.str();
+}
+
 absl::StatusOr<media::VideoFrames> Frames(const DecodedMedia& m) {
   if (!m.video.defined() || m.video.dim() != 4 || m.video.scalar_type() != at::kFloat ||
       !m.video.is_contiguous() || !m.video.device().is_cpu()) {
-    return absl::InternalError("video output: expected contiguous host f32 [3, F, H, W]");
+    return absl::InternalError(absl::StrCat(
+        "video output: expected contiguous host f32 [3, F, H, W], got ", Describe(m.video)));
   }
   media::VideoFrames v;
   v.data = absl::MakeConstSpan(m.video.data_ptr<float>(), static_cast<size_t>(m.video.numel()));
@@ -25,7 +39,8 @@ absl::StatusOr<media::VideoFrames> Frames(const DecodedMedia& m) {
 absl::StatusOr<media::AudioPcm> Pcm(const DecodedMedia& m) {
   if (!m.audio.defined() || m.audio.dim() != 1 || m.audio.scalar_type() != at::kFloat ||
       !m.audio.is_contiguous() || !m.audio.device().is_cpu()) {
-    return absl::InternalError("audio output: expected contiguous host f32 [samples]");
+    return absl::InternalError(absl::StrCat(
+        "audio output: expected contiguous host f32 [samples], got ", Describe(m.audio)));
   }
   media::AudioPcm a;
   a.samples = absl::MakeConstSpan(m.audio.data_ptr<float>(), static_cast<size_t>(m.audio.numel()));

@@ -108,6 +108,18 @@ TEST(MediaUstarWriter, RoundTripsAndRefusesBadNames) {
   EXPECT_EQ(w.Add("late", "x").code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(MediaUstarWriter, AnMtimeOutsideElevenOctalDigitsIsRefused) {
+  // snprintf would cut it: -1 read back as 2147483647, 2^33 as 2^30.
+  for (int64_t mtime : {int64_t{-1}, int64_t{1} << 33}) {
+    UstarWriter w(mtime);
+    const absl::Status s = w.Add("a", "x");
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << mtime;
+    EXPECT_NE(s.message().find("does not fit"), std::string::npos) << s;
+  }
+  UstarWriter w((int64_t{1} << 33) - 1);
+  ASSERT_TRUE(w.Add("a", "x").ok());
+}
+
 TEST(MediaEncodePngFrames, StopEndsTheEncodeWithCancelledAtTheNextFrame) {
   auto v = testing::MakeVideo(3, 8, 8);
   int polls = 0;

@@ -125,6 +125,9 @@ TEST(MediaEncodeMp4, RefusesBadInputWithTheReason) {
       {"nan video", nan.view, in.pcm(), "non-finite"},
       {"no audio", in.video.view, AudioPcm{{}, 16000}, "no samples"},
       {"inf audio", in.video.view, AudioPcm{bad_audio, 16000}, "sample 17"},
+      // 17 samples at 16 kHz resample to none at 44.1 kHz: the track would silently vanish.
+      {"too short", in.video.view, AudioPcm{absl::MakeConstSpan(in.audio).first(17), 16000},
+       "17 samples at 16000 Hz resample to none at 44100 Hz"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<std::string> mp4 = EncodeMp4(c.video, c.audio, Fast());

@@ -4,6 +4,7 @@
 // width, Wan2.2 VAE, MMAudio VAE, BigVGAN) and a SentencePiece model trained here. Checks the
 // stage order and timings, the outputs' sizes, that offloading changes no byte, image to video,
 // and that bad component files stop the load naming the file.
+#include <ATen/ops/zeros.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include "engine/gguf/safetensors_file.h"
 #include "engine/gguf/safetensors_writer.h"
 #include "engine/pipeline/components.h"
+#include "engine/pipeline/output_stage.h"
 #include "gtest/gtest.h"
 #include "tests/pipeline/pipeline_test_util.h"
 #include "tests/text/spm_test_model.h"
@@ -125,6 +127,24 @@ TEST(PipelineComponentsTest, TheDefaultVideoVaeRoundsItsWeightsThroughBf16LikeOv
   n = pipeline::VideoVaeNumericsFor(decode);
   EXPECT_EQ(n.dtype, at::kBFloat16);
   EXPECT_FALSE(n.round_through_bf16);
+}
+
+TEST(PipelineOutputStageTest, AWrongDecoderOutputIsNamedWithWhatCame) {
+  using pipeline::DecodedMedia;
+  using pipeline::EncodeMediaOutput;
+  DecodedMedia m;
+  m.video = at::zeros({2, 3}, at::kInt);
+  m.audio = at::zeros({4, 5}).t();
+  const DecodeSettings settings;
+  absl::StatusOr<std::string> mp4 = EncodeMediaOutput(OutputFormat::kMp4, m, settings);
+  EXPECT_EQ(mp4.status().code(), absl::StatusCode::kInternal);
+  EXPECT_TRUE(absl::StrContains(mp4.status().message(), "got [2, 3] Int on cpu")) << mp4.status();
+  absl::StatusOr<std::string> wav = EncodeMediaOutput(OutputFormat::kWav, m, settings);
+  EXPECT_TRUE(absl::StrContains(wav.status().message(), "got [5, 4] Float on cpu, not contiguous"))
+      << wav.status();
+  m.audio = at::Tensor();
+  wav = EncodeMediaOutput(OutputFormat::kWav, m, settings);
+  EXPECT_TRUE(absl::StrContains(wav.status().message(), "got no tensor")) << wav.status();
 }
 
 TEST_F(PipelineStagesTest, PromptToEveryOutputInOvisStageOrder) {
