@@ -35,6 +35,16 @@ absl::StatusOr<BearerAuth> BearerAuth::FromFile(const std::string& path) {
   if (token.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--auth-token-file: ", path, " is empty"));
   }
+  // A header value no client can send (a BOM, a second line, a control byte) would start a
+  // daemon that refuses every call. The token itself is not echoed.
+  for (size_t i = 0; i < token.size(); ++i) {
+    const auto c = static_cast<unsigned char>(token[i]);
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--auth-token-file: ", path, " holds a byte outside printable ASCII (0x21-0x7e) at ",
+          "offset ", i, " of the token; a bearer token must be one line of visible characters"));
+    }
+  }
   return WithToken(std::move(token));
 }
 

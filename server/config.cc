@@ -46,6 +46,19 @@ Setter String(std::string Config::*field) {
   };
 }
 
+// A security file: an explicitly empty value (an unfilled template, an empty variable) would
+// silently start the daemon in plaintext or without auth, so it is refused.
+Setter SecurityFile(std::string Config::*field) {
+  return [field](absl::string_view v, Config& c) {
+    if (v.empty()) {
+      return absl::InvalidArgumentError(
+          "is empty, which would turn this security setting off; to leave it off, do not set it");
+    }
+    c.*field = std::string(v);
+    return absl::OkStatus();
+  };
+}
+
 Setter Uint32(uint32_t Config::*field, uint32_t min, uint32_t max) {
   return [=](absl::string_view v, Config& c) {
     uint64_t n = 0;
@@ -186,7 +199,9 @@ const std::vector<Flag>& Flags() {
        "Comma-separated stages kept off the GPU between uses and loaded per job: text, vae, "
        "audio, denoiser.",
        SetOffload},
-      {"vae-dtype", "DTYPE", "f32", "f32|bf16: the video VAE's compute (f32 on bf16-rounded weights, as Ovi; bf16 halves its memory).",
+      {"vae-dtype", "DTYPE", "f32",
+       "f32|bf16: the video VAE's compute (f32 on bf16-rounded weights, as Ovi; bf16 halves its "
+       "memory).",
        Precision([](Config& c) -> bool& { return c.decode.video_vae_bf16; })},
       {"audio-dtype", "DTYPE", "f32", "f32|bf16: the audio VAE's and the vocoder's compute.",
        Precision([](Config& c) -> bool& { return c.decode.audio_bf16; })},
@@ -239,8 +254,7 @@ const std::vector<Flag>& Flags() {
       {"max-queue-wait", "DURATION", "0 (none)",
        "Longest a job may wait in the queue; one still queued after this ends with "
        "DEADLINE_EXCEEDED (reason queue_timeout). A request's max_queue_seconds may shorten it.",
-       Duration(&Config::max_queue_wait, absl::Hours(24),
-                absl::Seconds(kMinQueueSecondsLimit))},
+       Duration(&Config::max_queue_wait, absl::Hours(24), absl::Seconds(kMinQueueSecondsLimit))},
       {"workers", "N", "1", "Jobs run at once (one per GPU slot).",
        Uint32(&Config::workers, 1, 64)},
       {"batch-guidance", "MODE", "auto",
@@ -265,14 +279,15 @@ const std::vector<Flag>& Flags() {
        "oldest finished go first. A job still streaming to its client keeps what it sends.",
        Bytes(&Config::max_kept_bytes, 0, std::numeric_limits<uint64_t>::max())},
       {"tls-cert", "PEM", "(plaintext)", "Server certificate chain; needs --tls-key.",
-       String(&Config::tls_cert)},
-      {"tls-key", "PEM", "", "Server private key; needs --tls-cert.", String(&Config::tls_key)},
+       SecurityFile(&Config::tls_cert)},
+      {"tls-key", "PEM", "", "Server private key; needs --tls-cert.",
+       SecurityFile(&Config::tls_key)},
       {"tls-client-ca", "PEM", "",
        "CA bundle; when given, clients must present a certificate it signed (mTLS).",
-       String(&Config::tls_client_ca)},
+       SecurityFile(&Config::tls_client_ca)},
       {"auth-token-file", "PATH", "(no auth)",
        "File holding the bearer token clients must send (authorization: Bearer ...).",
-       String(&Config::auth_token_file)},
+       SecurityFile(&Config::auth_token_file)},
       {"log-format", "FORMAT", "text", "text|json.",
        Enum(&Config::log_format, std::map<std::string, LogFormat>{{"text", LogFormat::kText},
                                                                   {"json", LogFormat::kJson}})},
@@ -383,6 +398,14 @@ absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text) {
 
 absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const EnvLookup& env) {
   Config config;
+  // --help validates nothing, not even a bad OVID_* variable or an earlier flag: it is how one
+  // finds out what a value should be.
+  for (const std::string& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      config.help = true;
+      return config;
+    }
+  }
   // Twins first, so that flags read afterwards overwrite them.
   for (const Flag& flag : Flags()) {
     std::string name = EnvName(flag.name);
@@ -393,10 +416,6 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
   }
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      config.help = true;
-      return config;
-    }
     if (!absl::ConsumePrefix(&arg, "--")) {
       return absl::InvalidArgumentError(
           absl::StrCat("unexpected argument \"", arg, "\" (flags look like --name=value)"));

@@ -190,7 +190,12 @@ int RunDaemon(int argc, char** argv) {
   log.Info("metrics listening",
            {{"address", config.metrics_listen}, {"port", absl::StrCat(metrics->port())}});
 
-  StopSignal stop;
+  StopSignal stop([&log](const std::string& signal) {
+    log.Warn("signal ignored", {{"signal", signal},
+                                {"why",
+                                 "ovid reloads nothing; restart it to pick up new "
+                                 "certificates, tokens or flags"}});
+  });
   Health health;
   JobStore store(config.job_ttl, config.max_jobs_kept, absl::Now, config.max_kept_bytes);
   ObserverList observers;
@@ -250,6 +255,7 @@ int RunDaemon(int argc, char** argv) {
   if (!loaded.ok()) {
     log.Error("cannot load the model",
               {{"model", config.model}, {"error", std::string(loaded.status().message())}});
+    stop.SetExitBeforeReady(nullptr);  // a signal now must not turn this exit into a 0
     StopServers(server.get(), health_server.get());
     return 1;
   }
@@ -265,6 +271,7 @@ int RunDaemon(int argc, char** argv) {
             {"seconds", absl::StrFormat("%.2f", absl::ToDoubleSeconds(absl::Now() - load_start))}});
   if (absl::Status warm = pipeline->Warmup(); !warm.ok()) {
     log.Error("warm-up failed", {{"error", std::string(warm.message())}});
+    stop.SetExitBeforeReady(nullptr);
     StopServers(server.get(), health_server.get());
     return 1;
   }

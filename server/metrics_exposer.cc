@@ -66,8 +66,12 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartExposer(
   if (absl::Status valid = ValidateMetricsAddress(address); !valid.ok()) return valid;
   std::unique_ptr<prometheus::Exposer> exposer;
   try {
-    // Two threads: scrapes come every few seconds at most, one at a time per Prometheus.
-    exposer = std::make_unique<prometheus::Exposer>(address, 2);
+    // civetweb gives each connection a thread until its request is read: with civetweb's
+    // defaults (2 threads here before, a 30 s read timeout) two idle TCP connections held every
+    // scrape for 30 s, and the alerts and the autoscaler's queue depth went blind. Eight threads
+    // and a 5 s read timeout: a scrape takes milliseconds.
+    exposer = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", address, "num_threads", "8", "request_timeout_ms", "5000"});
     for (const auto& collectable : collectables) exposer->RegisterCollectable(collectable);
   } catch (const std::exception& e) {
     // civetweb says no more than "null context ... possible problem binding to port".

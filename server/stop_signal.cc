@@ -16,6 +16,9 @@ sigset_t StopSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  // SIGHUP's default action kills the process without a drain (a closed terminal, a "reload"
+  // from systemd or a certificate sidecar). ovid reloads nothing, so it is taken and ignored.
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -27,7 +30,8 @@ void StopSignal::BlockSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
-StopSignal::StopSignal() : watcher_([this] { WatchSignals(); }) {}
+StopSignal::StopSignal(std::function<void(const std::string&)> on_ignored)
+    : on_ignored_(std::move(on_ignored)), watcher_([this] { WatchSignals(); }) {}
 
 StopSignal::~StopSignal() {
   {
@@ -47,14 +51,15 @@ void StopSignal::WatchSignals() {
       if (exiting_) return;
     }
     const int sig = sigtimedwait(&set, nullptr, &tick);
-    if (sig == SIGTERM || sig == SIGINT) {
+    if (sig == SIGHUP) {
+      if (on_ignored_) on_ignored_("SIGHUP");
+    } else if (sig == SIGTERM || sig == SIGINT) {
       const std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
-      {
-        // Held while the callback runs, so SetExitBeforeReady(nullptr) waits for it.
-        std::lock_guard<std::mutex> lock(exit_mu_);
-        if (exit_before_ready_) exit_before_ready_(name);
-      }
+      // Held while the reason is recorded and the callback runs: SetExitBeforeReady(nullptr)
+      // waits for the callback, and a callback set later sees the recorded signal.
+      std::lock_guard<std::mutex> lock(exit_mu_);
       Trigger(Reason::kSignal, name);
+      if (exit_before_ready_) exit_before_ready_(name);
     }
   }
 }
@@ -62,6 +67,15 @@ void StopSignal::WatchSignals() {
 void StopSignal::SetExitBeforeReady(std::function<void(const std::string&)> exit_now) {
   std::lock_guard<std::mutex> lock(exit_mu_);
   exit_before_ready_ = std::move(exit_now);
+  if (!exit_before_ready_) return;
+  // A signal taken before the callback was set (early in startup) must not wait for the load.
+  std::string signal;
+  {
+    std::lock_guard<std::mutex> state(mu_);
+    if (reason_ != Reason::kSignal) return;
+    signal = detail_;
+  }
+  exit_before_ready_(signal);
 }
 
 void StopSignal::Fatal(std::string why) { Trigger(Reason::kFatal, std::move(why)); }

@@ -17,11 +17,13 @@ class StopSignal {
  public:
   enum class Reason { kNone, kSignal, kFatal };
 
-  // Blocks SIGTERM and SIGINT in the calling thread (call first thing in main) and ignores
+  // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (call first thing in main) and ignores
   // SIGPIPE (a vanished peer is an error return, not a reason to die).
   static void BlockSignals();
 
-  StopSignal();
+  // `on_ignored` (may be empty) hears of a SIGHUP, which is taken and ignored (no reload), from
+  // the watcher thread.
+  explicit StopSignal(std::function<void(const std::string&)> on_ignored = nullptr);
   ~StopSignal();
   StopSignal(const StopSignal&) = delete;
   StopSignal& operator=(const StopSignal&) = delete;
@@ -31,7 +33,8 @@ class StopSignal {
   // While set, a signal calls `exit_now` (from the watcher thread, with the signal's name)
   // instead of waiting for the owner's Wait: before the daemon is ready there are no jobs to
   // drain, and a model load of minutes should not outlast a pod's grace period. Cleared with
-  // nullptr; after that returns, the callback is not running and will not run.
+  // nullptr; after that returns, the callback is not running and will not run. A signal taken
+  // before the callback is set calls it from here, at once.
   void SetExitBeforeReady(std::function<void(const std::string&)> exit_now);
   // Waits for a signal or Fatal; returns the reason and fills `detail`.
   Reason Wait(std::string* detail);
@@ -48,7 +51,8 @@ class StopSignal {
   bool exiting_ = false;
   std::mutex exit_mu_;  // guards exit_before_ready_ and is held while it runs
   std::function<void(const std::string&)> exit_before_ready_;
-  std::thread watcher_;
+  std::function<void(const std::string&)> on_ignored_;
+  std::thread watcher_;  // last: starts after the members it reads
 };
 
 }  // namespace ovid::server

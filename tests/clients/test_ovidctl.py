@@ -297,6 +297,15 @@ def test_token_and_address_from_flags_files_and_environment(server, tmp_path):
     assert [md["authorization"] for md, _ in server.fake.calls_of("ListJobs")] == ["Bearer t0k"] * 3
     r = ovidctl("--address", server.address, "jobs")
     assert r.returncode == 1 and "jobs: UNAUTHENTICATED: missing or wrong bearer token" in r.stderr
+    # A Secret's trailing newline is stripped from every source; a byte no header can carry is a
+    # usage error that does not echo the token (gRPC aborted the process and printed it).
+    assert ovidctl("jobs", env={"OVID_ADDRESS": server.address, "OVID_TOKEN": "t0k\n"}).returncode == 0
+    token_file.write_text("Secr3t\nsecond line\n")
+    for args, env in [(["--token-file", token_file], {}), ([], {"OVID_TOKEN": "Secr3t\x7f"})]:
+        r = ovidctl("--address", server.address, *args, "jobs", env=env)
+        assert r.returncode == 2, r.stderr
+        assert "outside printable ASCII (0x21-0x7e) at offset 6" in r.stderr, r.stderr
+        assert "Secr3t" not in r.stderr
 
 
 def test_timeout_bounds_the_whole_command(server, tmp_path):

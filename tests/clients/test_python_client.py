@@ -145,6 +145,13 @@ def test_bearer_token_is_sent_and_required(server):
     with OvidClient(server.address) as client, pytest.raises(OvidError) as err:
         client.model()
     assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+    # A file's or a Secret's newline is stripped; a byte no header can carry is a ValueError that
+    # does not echo the token (gRPC said INTERNAL "Invalid metadata", as if the server failed).
+    with OvidClient(server.address, token="s3cret\n") as client:
+        assert client.model().config.text_dim == 4096
+    with pytest.raises(ValueError, match="outside printable ASCII .* at offset 6") as bad:
+        OvidClient(server.address, token="s3cret\nline two")
+    assert "s3cret" not in str(bad.value)
 
 
 def test_list_jobs_sends_its_filter_with_every_page_and_outputs_take_one_name(server):

@@ -170,9 +170,24 @@ TEST(ConfigTest, TlsFlagsGoTogether) {
   ExpectError(Parse({"--model=m", "--health-address=0.0.0.0:50051"}), {"--health-address"});
 }
 
+TEST(ConfigTest, AnEmptySecurityFileIsRefusedNotTakenAsOff) {
+  // An unfilled template would otherwise start a plaintext daemon without auth.
+  for (const char* flag : {"--auth-token-file=", "--tls-cert=", "--tls-key=", "--tls-client-ca="}) {
+    ExpectError(Parse({"--model=m", flag}),
+                {std::string(flag).substr(0, std::string(flag).size() - 1),
+                 "is empty, which would turn this security setting off"});
+  }
+  ExpectError(Parse({"--model=m"}, {{"OVID_AUTH_TOKEN_FILE", ""}}),
+              {"OVID_AUTH_TOKEN_FILE", "is empty"});
+}
+
 TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
   absl::StatusOr<Config> c = Parse({"--help"});
   ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(c->help);
+  // Not even a bad variable or an earlier bad flag stands in the way of the help.
+  c = Parse({"--workers=0", "--help"}, {{"OVID_WORKERS", "0"}});
+  ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->help);
   const std::string help = HelpText();
   for (const char* flag : {"model",

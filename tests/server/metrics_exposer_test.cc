@@ -3,19 +3,22 @@
 // errors as Status values, and the civetweb thread-stack interposer. This binary links LibTorch
 // where the build has it (metrics_tests.cmake), so the scrape test is the one that fails when
 // server/civetweb_stack.cc is missing from the link.
+#include "server/metrics_exposer.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/metrics.h"
-#include "server/metrics_exposer.h"
 #include "tests/server/metrics_test_util.h"
 
 namespace ovid::server {
@@ -49,6 +52,33 @@ TEST(MetricsExposerTest, ServesTheMetricsOnAPickedPort) {
   response = HttpGet(port, "/metrics");
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(SampleValue(response->body, "ovid_requests_total{outcome=\"rejected\"}"), 2.0);
+}
+
+// Connections that send nothing must not hold the scrape: with civetweb's two threads and its
+// 30 s read timeout, two idle sockets made every scrape wait ~30 s.
+TEST(MetricsExposerTest, IdleConnectionsDoNotHoldAScrape) {
+  absl::StatusOr<std::unique_ptr<ServerMetrics>> metrics = ServerMetrics::Start("127.0.0.1:0", {});
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  std::vector<int> idle;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>((*metrics)->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    idle.push_back(fd);
+  }
+  usleep(200 * 1000);  // let civetweb hand the idle sockets to its workers
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<HttpResponse> response = HttpGet((*metrics)->port(), "/metrics");
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (int fd : idle) close(fd);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_LT(seconds, 2.0);
 }
 
 TEST(MetricsExposerTest, OnlyMetricsIsServed) {

@@ -36,13 +36,27 @@ ConnectionOptions ConnectionOptionsFrom(const Args& args) {
   if (args.Has("token") && args.Has("token-file")) {
     throw UsageError("give --token or --token-file, not both");
   }
+  const char* token_source = "OVID_TOKEN";
   if (auto t = args.Get("token")) {
     o.token = *t;
+    token_source = "--token";
   } else if (auto f = args.Get("token-file")) {
-    // A token file usually ends with a newline that is no part of the token.
-    o.token = std::string(absl::StripAsciiWhitespace(ReadFileOrThrow("token-file", *f)));
+    o.token = ReadFileOrThrow("token-file", *f);
+    token_source = "--token-file";
   } else {
     o.token = Env("OVID_TOKEN");
+  }
+  // A trailing newline (a file, a Kubernetes Secret) is no part of the token. Any other byte
+  // outside visible ASCII cannot go in a header: gRPC would abort the process, printing the
+  // token. The token is not echoed here.
+  o.token = std::string(absl::StripAsciiWhitespace(o.token));
+  for (size_t i = 0; i < o.token.size(); ++i) {
+    const auto c = static_cast<unsigned char>(o.token[i]);
+    if (c < 0x21 || c > 0x7e) {
+      throw UsageError(absl::StrCat(token_source, ": the token has a byte outside printable ASCII ",
+                                    "(0x21-0x7e) at offset ", i,
+                                    "; a bearer token is one line of visible characters"));
+    }
   }
   // An empty PEM file is a mistake (an unfilled secret, say), not "no CA": refused by name.
   const auto pem = [&](const char* flag, const std::string& path) {

@@ -36,6 +36,18 @@ def _read(value):
         return f.read()
 
 
+def _check_token(token):
+    """The bearer token without surrounding whitespace (a file's or a Secret's newline); a
+    ValueError, which does not echo it, for any other byte a header value cannot carry (gRPC
+    would refuse every call with INTERNAL "Invalid metadata", which reads as a server error)."""
+    token = token.strip()
+    for i, ch in enumerate(token):
+        if not "\x21" <= ch <= "\x7e":
+            raise ValueError(f"token: a character outside printable ASCII (0x21-0x7e) at offset "
+                             f"{i}; a bearer token is one line of visible characters")
+    return token
+
+
 # Keepalive pings while a call is open: a queued job sends nothing for minutes, and a load
 # balancer or NAT that drops idle connections would end its stream silently (the client waiting
 # until its deadline, the job cancelled). Every 60 s, unlimited without data; the daemon accepts
@@ -64,7 +76,7 @@ class OvidClient:
             self._channel = grpc.insecure_channel(address, options=KEEPALIVE_OPTIONS)
         # Sent per call rather than as call credentials: gRPC refuses call credentials on an
         # insecure channel, and a token over plaintext is the operator's choice to make.
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self._metadata = (("authorization", f"Bearer {_check_token(token)}"),) if token else ()
         self._timeout = timeout
         self.reattach_attempts = reattach_attempts
         self._stub = pb_grpc.GenerationStub(self._channel)
