@@ -158,6 +158,22 @@ int RunDaemon(int argc, char** argv) {
         return log.Info(message, fields);
     }
   });
+  // The TEST ONLY hooks fail or slow real jobs: a variable leaked into production must be seen.
+  {
+    LogFields faults;
+    if (config.fault_oom_at_step)
+      faults.push_back({"oom_at_step", absl::StrCat(config.fault_oom_at_step)});
+    if (config.fault_step_delay_ms)
+      faults.push_back({"step_delay_ms", absl::StrCat(config.fault_step_delay_ms)});
+    if (config.fault_vram_bytes)
+      faults.push_back({"vram_bytes", absl::StrCat(config.fault_vram_bytes)});
+    if (config.fault_device_error_at_step) {
+      faults.push_back({"device_error_at_step", absl::StrCat(config.fault_device_error_at_step)});
+    }
+    if (config.fault_load_delay_ms)
+      faults.push_back({"load_delay_ms", absl::StrCat(config.fault_load_delay_ms)});
+    if (!faults.empty()) log.Warn("TEST ONLY fault hooks are on", faults);
+  }
   BearerAuth auth;
   if (!config.auth_token_file.empty()) {
     absl::StatusOr<BearerAuth> loaded = BearerAuth::FromFile(config.auth_token_file);
@@ -218,7 +234,15 @@ int RunDaemon(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server =
       StartServer(config.listen, *credentials, &service, config.max_receive_bytes, &port);
   if (server == nullptr || port == 0) {
-    log.Error("cannot listen", {{"address", config.listen}});
+    // gRPC says no more; with TLS on, a key that does not match the certificate or a bad CA
+    // fails here too, so the message names those files as well as the address.
+    LogFields fields = {{"address", config.listen}};
+    if (config.tls()) {
+      fields.push_back({"hint",
+                        "address in use, or --tls-cert/--tls-key/--tls-client-ca not a "
+                        "matching certificate, key and CA"});
+    }
+    log.Error("cannot listen", fields);
     return 2;
   }
   health.Add(server.get());

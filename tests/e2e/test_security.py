@@ -8,7 +8,7 @@ import pytest
 
 import ovid_client
 from conftest import make_request
-from daemon import SERVICE
+from daemon import OVID, SERVICE
 
 
 def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
@@ -107,3 +107,25 @@ def test_json_logs_stay_json_when_peers_make_the_libraries_log(start_daemon, pki
         json.loads(line)
     assert any('"source":"grpc"' in line for line in lines), "\n".join(lines)
     assert any('"source":"protobuf"' in line for line in lines), "\n".join(lines)
+
+
+def test_bad_security_files_stop_the_start_naming_them(pki, tmp_path):
+    """A key that does not match the certificate, a token file no client could send and an empty
+    security flag exit 2 before the model loads, each with a message that points at the flag."""
+    def run(*flags):
+        return subprocess.run([str(OVID), "--model=never-loaded.gguf", "--listen=127.0.0.1:0",
+                               "--metrics-listen=127.0.0.1:0", "--device=cpu", *flags],
+                              capture_output=True, text=True, timeout=60)
+    mismatched = run(f"--tls-cert={pki / 'server.pem'}", f"--tls-key={pki / 'client.key'}")
+    assert mismatched.returncode == 2, mismatched.stderr
+    assert "cannot listen" in mismatched.stderr and "--tls-key" in mismatched.stderr
+    token = tmp_path / "token"
+    token.write_bytes(b"\xef\xbb\xbfs3cret\n")  # a BOM, as some editors write
+    bom = run(f"--auth-token-file={token}")
+    assert bom.returncode == 2, bom.stderr
+    assert "outside printable ASCII" in bom.stderr and "s3cret" not in bom.stderr
+    empty = run("--auth-token-file=")
+    assert empty.returncode == 2 and "--auth-token-file: is empty" in empty.stderr, empty.stderr
+    faults = run("--fault-step-delay-ms=5", f"--auth-token-file={token}")
+    assert "TEST ONLY fault hooks are on" in faults.stderr and "step_delay_ms=5" in faults.stderr
+
