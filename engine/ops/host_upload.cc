@@ -10,11 +10,11 @@
 #include <cstring>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/ops/device_index.h"
 #include "engine/ops/torch_status.h"
+#include "kernels/cpu/work_shares.h"
 
 #ifdef OVID_TORCH_CUDA
 #include <ATen/cuda/CUDAEvent.h>
@@ -28,22 +28,11 @@ namespace {
 // Reading the mapping (page-cache copies, page faults) is what bounds the upload: one thread
 // managed ~6.6 GB/s on the H200 machine, far below PCIe. Split big chunks over a few threads.
 void ParallelCopy(uint8_t* dst, const uint8_t* src, size_t n) {
-  constexpr size_t kMinPerThread = size_t{8} << 20;
-  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
-  const size_t parts = std::min<size_t>({4, hw, std::max<size_t>(1, n / kMinPerThread)});
-  if (parts <= 1) {
-    std::memcpy(dst, src, n);
-    return;
-  }
-  const size_t per = (n + parts - 1) / parts;
-  std::vector<std::thread> threads;
-  for (size_t p = 1; p < parts; ++p) {
-    const size_t begin = p * per;
-    const size_t len = std::min(per, n - begin);
-    threads.emplace_back([=] { std::memcpy(dst + begin, src + begin, len); });
-  }
-  std::memcpy(dst, src, per);
-  for (std::thread& t : threads) t.join();
+  constexpr int64_t kMinPerThread = int64_t{8} << 20;
+  const int64_t bytes = static_cast<int64_t>(n);
+  RunInShares(bytes, UsefulThreads(bytes, kMinPerThread, 4), [=](int64_t first, int64_t last) {
+    std::memcpy(dst + first, src + first, static_cast<size_t>(last - first));
+  });
 }
 
 }  // namespace

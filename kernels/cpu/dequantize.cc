@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
-#include <vector>
 
 #include "kernels/cpu/float_convert.h"
+#include "kernels/cpu/work_shares.h"
 #include "kernels/fp16.h"
 
 namespace ovid {
@@ -117,30 +116,14 @@ bool DequantizeTensor(GgmlType type, const void* src, void* dst, FloatFormat out
   // is a split by rows when there are many rows, and still parallel for a single huge row.
   const int64_t n_blocks = n_rows * (row_elements / info.block_size);
   const int64_t n_elements = n_blocks * info.block_size;
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int64_t useful = std::max<int64_t>(1, n_elements / kMinElementsPerThread);
-  const int64_t n_threads = std::min<int64_t>(threads, useful);
+  const int64_t n_threads = UsefulThreads(n_elements, kMinElementsPerThread, threads);
   const auto* in = static_cast<const uint8_t*>(src);
   auto* out_bytes = static_cast<uint8_t*>(dst);
   const int64_t out_block_bytes = info.block_size * FloatFormatBytes(out);
-  auto run = [&](int64_t first, int64_t last) {
+  RunInShares(n_blocks, n_threads, [&](int64_t first, int64_t last) {
     DecodeBlocks(decode, info.block_size, info.type_size, in + first * info.type_size,
                  out_bytes + first * out_block_bytes, out, last - first);
-  };
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(n_threads - 1));
-  const int64_t per = n_blocks / n_threads, extra = n_blocks % n_threads;
-  int64_t first = 0;
-  for (int64_t t = 0; t < n_threads; ++t) {
-    const int64_t last = first + per + (t < extra ? 1 : 0);
-    if (t + 1 == n_threads) {
-      run(first, last);  // the calling thread takes the last share
-    } else {
-      workers.emplace_back(run, first, last);
-    }
-    first = last;
-  }
-  for (std::thread& w : workers) w.join();
+  });
   return true;
 }
 

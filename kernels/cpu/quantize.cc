@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <thread>
-#include <vector>
 
 #include "kernels/cpu/float_convert.h"
+#include "kernels/cpu/work_shares.h"
 
 namespace ovid {
 namespace {
@@ -81,26 +80,12 @@ bool QuantizeTensor(GgmlType type, const float* src, void* dst, int64_t n_rows,
   }
   // Blocks are independent and rows contiguous, so split the whole run of blocks.
   const int64_t n_blocks = n_rows * (row_elements / info.block_size);
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int64_t useful = std::max<int64_t>(1, n_blocks * info.block_size / kMinElementsPerThread);
-  const int64_t n_threads = std::min<int64_t>(threads, useful);
+  const int64_t n_threads =
+      UsefulThreads(n_blocks * info.block_size, kMinElementsPerThread, threads);
   auto* out = static_cast<uint8_t*>(dst);
-  auto run = [&](int64_t first, int64_t last) {
+  RunInShares(n_blocks, n_threads, [&](int64_t first, int64_t last) {
     encode(src + first * info.block_size, out + first * info.type_size, last - first);
-  };
-  std::vector<std::thread> workers;
-  const int64_t per = n_blocks / n_threads, extra = n_blocks % n_threads;
-  int64_t first = 0;
-  for (int64_t t = 0; t < n_threads; ++t) {
-    const int64_t last = first + per + (t < extra ? 1 : 0);
-    if (t + 1 == n_threads) {
-      run(first, last);
-    } else {
-      workers.emplace_back(run, first, last);
-    }
-    first = last;
-  }
-  for (std::thread& w : workers) w.join();
+  });
   return true;
 }
 
