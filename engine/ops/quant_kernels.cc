@@ -1,6 +1,7 @@
 // File: engine/ops/quant_kernels.cc
 // Binds QuantKernels to the kernels/cuda launchers (kernels/cuda/dequantize.cuh,
-// fused_matmul.cuh). This is the one file to touch when those launchers change.
+// fused_matmul.cuh, fused_matmul_panel.cuh). This is the one file to touch when those launchers
+// change.
 #include "engine/ops/quant_kernels.h"
 
 #ifdef OVID_HAVE_CUDA_KERNELS
@@ -8,6 +9,7 @@
 
 #include "kernels/cuda/dequantize.cuh"
 #include "kernels/cuda/fused_matmul.cuh"
+#include "kernels/cuda/fused_matmul_panel.cuh"
 #include "kernels/cuda/kernel_image.cuh"
 #endif
 
@@ -30,6 +32,7 @@ const QuantKernels& CudaQuantKernels() {
           FusedMatmul(type, w, x, y, m, n, k, bias, static_cast<cudaStream_t>(stream)));
     };
     t.qmatmul_supports = &FusedMatmulSupports;
+    t.qmatmul_panel_supports = &FusedPanelSupports;
     t.error_string = [](int error) { return cudaGetErrorString(static_cast<cudaError_t>(error)); };
     t.runs_here = [] { return static_cast<int>(CudaKernelsRunHere()); };
 #endif

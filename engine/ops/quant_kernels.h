@@ -30,6 +30,10 @@ struct QuantKernels {
   int (*qmatmul)(GgmlType type, const void* w_blocks, const void* x_bf16, void* y_bf16, int64_t m,
                  int64_t n, int64_t k, const void* bias_bf16, void* stream) = nullptr;
   bool (*qmatmul_supports)(GgmlType type) = nullptr;
+  // True where qmatmul runs the Hopper panel kernel for (type, k) on the current device (a
+  // build with sm_90a code, a compute capability 9 card); elsewhere it runs the portable kernel,
+  // which loses to dequantize + cuBLAS from a few dozen tokens on.
+  bool (*qmatmul_panel_supports)(GgmlType type, int64_t k) = nullptr;
 
   // cudaGetErrorString for the ints above.
   const char* (*error_string)(int error) = nullptr;

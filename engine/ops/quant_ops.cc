@@ -124,6 +124,12 @@ bool HasFusedMatmul(GgmlType type) {
   return k.qmatmul != nullptr && k.qmatmul_supports != nullptr && k.qmatmul_supports(type);
 }
 
+bool HasPanelFusedMatmul(GgmlType type, int64_t k) {
+  const QuantKernels& t = CudaQuantKernels();
+  return HasFusedMatmul(type) && t.qmatmul_panel_supports != nullptr &&
+         t.qmatmul_panel_supports(type, k);
+}
+
 absl::Status DequantizeInto(GgmlType type, const at::Tensor& blocks, int64_t rows,
                             int64_t row_elements, const at::Tensor& out, DequantUse use) {
   if (absl::Status s = CheckBlocks(type, blocks, rows, row_elements); !s.ok()) return s;

@@ -28,6 +28,9 @@ bool CanDequantize(GgmlType type);
 
 // True if a fused quantized matmul kernel exists for `type` (CUDA only).
 bool HasFusedMatmul(GgmlType type);
+// True if that kernel is the Hopper panel kernel for (type, in_features `k`) on the current
+// CUDA device: the one that beats dequantize + cuBLAS up to hundreds of tokens.
+bool HasPanelFusedMatmul(GgmlType type, int64_t k);
 
 // OK unless `device` is a CUDA device this build's kernels have no code for (they are compiled
 // for OVID_CUDA_ARCHS only): then FAILED_PRECONDITION naming the card, its compute capability and

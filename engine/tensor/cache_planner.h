@@ -35,6 +35,13 @@ struct CacheCandidate {
   int64_t dense_element_bytes = 2;  // of the cached copy: 2 in bf16/f16, 4 in f32 (the CPU)
 };
 
+// How a model runs one linear weight, for the planner: without it every layer counts as one
+// dequantize per step, and equal layers tie, so file (name) order would pick them.
+struct LayerUsage {
+  int64_t tokens = 0;         // rows of input per forward; 0: unknown (assume it dequantizes)
+  double calls_per_step = 1;  // forwards per denoising step; 1/steps for once-per-request layers
+};
+
 struct CostModel {
   // Effective traffic rate of the CUDA dequantize kernels: 2.6-3.4 TB/s measured on an H200
   // (ovid-bench-linear, Q4_K/Q6_K/Q8_0, 9.4M- and 44M-weight layers); an H100 has ~70% of the

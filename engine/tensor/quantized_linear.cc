@@ -42,6 +42,16 @@ at::ScalarType ComputeDtype(c10::Device device) {
   return device.is_cuda() ? at::kBFloat16 : at::kFloat;
 }
 
+LinearPath QuantizedPathFor(GgmlType type, int64_t in_features, int64_t tokens, c10::Device device,
+                            const LinearOptions& options) {
+  if (!device.is_cuda() || options.exact_f32 || !ops::HasFusedMatmul(type)) {
+    return LinearPath::kDequantGemm;
+  }
+  const bool panel = ops::HasPanelFusedMatmul(type, in_features);
+  return tokens <= options.FusedMaxTokens(type, panel) ? LinearPath::kFused
+                                                       : LinearPath::kDequantGemm;
+}
+
 absl::StatusOr<QuantizedLinear> QuantizedLinear::Create(
     std::shared_ptr<const QuantizedTensor> weight, at::Tensor dense, at::Tensor bias,
     LinearMode mode, LinearOptions options) {
@@ -134,9 +144,8 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
     if (dense_.defined()) {
       taken = LinearPath::kDenseGemm;
       y = GemmActivation(x2d, dense_, bias_, activation);
-    } else if (device.is_cuda() && !options_.exact_f32 &&
-               tokens <= options_.FusedMaxTokens(weight_->type()) &&
-               ops::HasFusedMatmul(weight_->type())) {
+    } else if (QuantizedPathFor(weight_->type(), in_, tokens, device, options_) ==
+               LinearPath::kFused) {
       taken = LinearPath::kFused;
       absl::StatusOr<at::Tensor> fused =
           ops::FusedQuantMatmul(x2d, weight_->type(), weight_->blocks(), out_, in_, bias_);

@@ -41,11 +41,12 @@ struct LinearOptions {
   // the portable fused kernel handles (measured on an H200 with ovid-bench-linear: it wins up to
   // 8-32 tokens by 5-15% and loses from 128 on). Hence 32.
   int64_t fused_max_tokens = 32;
-  // Per-type overrides, for the Hopper panel kernel (kernels/cuda/fused_matmul_panel.cuh; other
-  // GPUs run the portable kernel for these types too). Measured on an H100, ovid-bench-cuda
-  // --quick --skip-dequant, 2026-11-27 (bench/NOTES.md, thirteenth session, Q6_K's conflict-free
-  // loads): fused / (dequantize + cuBLAS) time summed over 5 x [3072,3072] + [14336,3072] +
-  // [3072,14336]:
+  // Per-type limits where the Hopper panel kernel runs the type at the layer's K
+  // (kernels/cuda/fused_matmul_panel.cuh: a build with sm_90a code on a compute capability 9
+  // card); elsewhere the portable kernel runs these types too and `fused_max_tokens` applies.
+  // Measured on an H100, ovid-bench-cuda --quick --skip-dequant, 2026-11-27 (bench/NOTES.md,
+  // thirteenth session, Q6_K's conflict-free loads): fused / (dequantize + cuBLAS) time summed
+  // over 5 x [3072,3072] + [14336,3072] + [3072,14336]:
   //          16 tok  64 tok  157 tok  314 tok  512 tok
   //   Q4_K   0.48    0.53    0.62     0.80     1.19     -> 314
   //   Q5_K   0.52    0.56    0.64     0.81     1.24     -> 314
@@ -54,7 +55,9 @@ struct LinearOptions {
   std::map<GgmlType, int64_t> fused_max_tokens_by_type = {
       {GgmlType::kQ4_K, 314}, {GgmlType::kQ5_K, 314}, {GgmlType::kQ8_0, 314}, {GgmlType::kQ6_K, 314}};
 
-  int64_t FusedMaxTokens(GgmlType type) const {
+  // `panel_kernel`: whether the panel kernel runs this type at this layer's K here.
+  int64_t FusedMaxTokens(GgmlType type, bool panel_kernel) const {
+    if (!panel_kernel) return fused_max_tokens;
     auto it = fused_max_tokens_by_type.find(type);
     return it == fused_max_tokens_by_type.end() ? fused_max_tokens : it->second;
   }
@@ -112,6 +115,12 @@ class QuantizedLinear {
   int64_t in_ = 0;
   int64_t out_ = 0;
 };
+
+// The path a layer without a dense copy takes for `tokens` rows of input on `device`: kFused
+// where a fused kernel runs the type and `tokens` is within its limit, else kDequantGemm. The
+// cache planner asks it too, so it caches the layers whose forwards dequantize.
+LinearPath QuantizedPathFor(GgmlType type, int64_t in_features, int64_t tokens, c10::Device device,
+                            const LinearOptions& options);
 
 // The dtype layers compute in on `device`: bf16 on CUDA, f32 elsewhere.
 at::ScalarType ComputeDtype(c10::Device device);

@@ -232,7 +232,12 @@ absl::Status WeightStore::PlanAndFillCache() {
   std::vector<const QuantizedTensor*> layers;
   for (const auto& [name, q] : quantized_) {
     if (q->shape().size() != 2) continue;  // only linear weights go through the workspace
-    candidates.push_back({name, q->type(), q->numel(), q->nbytes(), 1.0, element_bytes});
+    const LayerUsage usage = options_.cache_usage ? options_.cache_usage(name) : LayerUsage{};
+    const bool dequantizes =
+        usage.tokens <= 0 || QuantizedPathFor(q->type(), q->shape()[1], usage.tokens, device_,
+                                              options_.linear) == LinearPath::kDequantGemm;
+    candidates.push_back({name, q->type(), q->numel(), q->nbytes(),
+                          dequantizes ? std::max(0.0, usage.calls_per_step) : 0.0, element_bytes});
     layers.push_back(q.get());
   }
   const CachePlan plan = PlanCache(candidates, options_.cache_budget_bytes, options_.cost_model);

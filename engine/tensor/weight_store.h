@@ -19,6 +19,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,10 @@ struct LoadOptions {
   std::optional<at::ScalarType> plain_dtype;
   int64_t cache_budget_bytes = 0;             // kCache only
   CostModel cost_model;                       // kCache only
+  // kCache only: how the model runs each 2-D weight (by tensor name). A layer whose forwards
+  // take the fused kernel (QuantizedPathFor at its tokens) saves nothing by a copy and is
+  // planned last. Unset: every layer one dequantize per step.
+  std::function<LayerUsage(std::string_view name)> cache_usage;
   int64_t staging_bytes = int64_t{64} << 20;  // per pinned staging buffer (two are used)
   LinearOptions linear;
   bool log = true;  // print the accounting summary to stderr

@@ -10,8 +10,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -39,13 +41,15 @@ std::vector<TestTensor> SmallModel() {
   };
 }
 
-std::unique_ptr<WeightStore> LoadSmall(LinearMode mode, c10::Device device,
-                                       int64_t cache_budget = 0) {
+std::unique_ptr<WeightStore> LoadSmall(
+    LinearMode mode, c10::Device device, int64_t cache_budget = 0,
+    std::function<LayerUsage(std::string_view)> cache_usage = nullptr) {
   absl::StatusOr<std::string> path = testing::WriteTestGguf("small_model.gguf", SmallModel());
   EXPECT_TRUE(path.ok()) << path.status();
   LoadOptions options;
   options.mode = mode;
   options.cache_budget_bytes = cache_budget;
+  options.cache_usage = std::move(cache_usage);
   absl::StatusOr<std::unique_ptr<WeightStore>> store = WeightStore::Load(*path, device, options);
   std::remove(path->c_str());  // the mapping stays valid; nothing piles up in /tmp
   EXPECT_TRUE(store.ok()) << store.status();
@@ -117,6 +121,31 @@ TEST(WeightStoreTest, CacheModePicksWithinBudget) {
   absl::StatusOr<QuantizedLinear> ffn = store->Linear("blk.0.ffn.weight", "", 512, 256);
   ASSERT_TRUE(ffn.ok());
   EXPECT_FALSE(ffn->has_dense());
+}
+
+bool HasCopy(const WeightStore& store, const char* name, int64_t out, int64_t in) {
+  absl::StatusOr<QuantizedLinear> l = store.Linear(name, "", out, in);
+  EXPECT_TRUE(l.ok()) << l.status();
+  return l.ok() && l->has_dense();
+}
+
+TEST(WeightStoreTest, CacheModeRanksLayersByHowOftenTheyDequantize) {
+  // Room for one of the two equal-sized layers (f32 copies on the CPU).
+  const int64_t budget = 4 * 128 * 256 + 100;
+  // Without usage figures the Q8_0 layer wins: more traffic per weight, more saved per byte.
+  std::unique_ptr<WeightStore> plain = LoadSmall(LinearMode::kCache, c10::kCPU, budget);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_TRUE(HasCopy(*plain, "blk.0.o.weight", 256, 128));
+  EXPECT_FALSE(HasCopy(*plain, "blk.0.q.weight", 128, 256));
+  // Once per request against twice per step: the per-step layer gets the copy.
+  auto usage = [](std::string_view name) {
+    return name == "blk.0.o.weight" ? LayerUsage{512, 2.0 / 50} : LayerUsage{4096, 2};
+  };
+  std::unique_ptr<WeightStore> ranked = LoadSmall(LinearMode::kCache, c10::kCPU, budget, usage);
+  ASSERT_NE(ranked, nullptr);
+  EXPECT_TRUE(HasCopy(*ranked, "blk.0.q.weight", 128, 256));
+  EXPECT_FALSE(HasCopy(*ranked, "blk.0.o.weight", 256, 128));
+  EXPECT_EQ(ranked->Accounting().cached_layers, 1);
 }
 
 TEST(WeightStoreTest, PlainTensorsKeepShapeAndValues) {

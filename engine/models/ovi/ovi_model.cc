@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
+#include "engine/models/ovi/ovi_cache_usage.h"
 #include "engine/ops/torch_status.h"
 
 namespace ovid::ovi {
@@ -48,7 +49,7 @@ absl::StatusOr<std::unique_ptr<OviModel>> OviModel::Load(const std::string& path
 absl::StatusOr<std::unique_ptr<OviModel>> OviModel::FromFile(std::unique_ptr<gguf::GgufFile> file,
                                                              OviModelOptions options) {
   // The tensor set is checked before a byte moves to the device.
-  OVID_RETURN_IF_ERROR(ReadOviModelSpec(*file, options.fallback_variant).status());
+  OVID_ASSIGN_OR_RETURN(OviModelSpec spec, ReadOviModelSpec(*file, options.fallback_variant));
   const at::ScalarType dtype = options.dtype.value_or(ComputeDtype(options.device));
   if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf) {
     return absl::InvalidArgumentError("Ovi activations must be f32, bf16 or f16");
@@ -57,6 +58,9 @@ absl::StatusOr<std::unique_ptr<OviModel>> OviModel::FromFile(std::unique_ptr<ggu
   // f32 asked for on CUDA is a reference run: f32 GEMMs too, not the bf16 ones of the
   // production path (bench/original measured 6e-3 against the original's CUDA f32 without it).
   if (dtype == at::kFloat && options.device.is_cuda()) options.load.linear.exact_f32 = true;
+  if (!options.load.cache_usage) {
+    options.load.cache_usage = [spec](std::string_view name) { return OviLayerUsage(spec, name); };
+  }
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> store,
                         WeightStore::FromFile(std::move(file), options.device, options.load));
   return Build(std::move(store), dtype, options);
