@@ -88,4 +88,11 @@ std::optional<GgmlType> GgmlTypeFromName(std::string_view name) {
   return std::nullopt;
 }
 
+int64_t GgmlTypeDataAlignment(GgmlType t) {
+  const GgmlTypeInfo& info = GgmlInfo(t);
+  if (!info.dequantizable || info.type_size <= 0) return 1;
+  if (info.block_size == 1) return info.type_size;
+  return t == GgmlType::kQ8_K ? 4 : 2;
+}
+
 }  // namespace ovid

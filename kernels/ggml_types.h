@@ -71,6 +71,11 @@ const GgmlTypeInfo* GgmlTypeInfoFor(uint32_t id);
 const GgmlTypeInfo& GgmlInfo(GgmlType t);
 inline const char* GgmlTypeName(GgmlType t) { return GgmlInfo(t).name; }
 
+// The byte alignment ovid's readers need for a tensor of `t` in memory (they load its f16/f32
+// fields in place): the element size for plain types, the widest scale field for the block
+// formats ovid expands (2: f16 scales; 4: Q8_K's f32), 1 for types ovid never reads.
+int64_t GgmlTypeDataAlignment(GgmlType t);
+
 // I8/I16/I32/I64: a model's real-valued parameters must not be stored as these (loaders refuse
 // them by name rather than let them truncate the activations they meet).
 inline bool GgmlTypeIsInteger(GgmlType t) {

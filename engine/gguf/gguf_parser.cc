@@ -193,7 +193,7 @@ absl::Status GgufParser::ReadValueType(ValueType* out) {
   return absl::OkStatus();
 }
 
-absl::Status GgufParser::ReadString(std::string* out, uint64_t max_len) {
+absl::Status GgufParser::ReadStringView(std::string_view* out, uint64_t max_len) {
   const uint64_t offset = pos_;
   uint64_t len = 0;
   OVID_RETURN_IF_ERROR(Read(&len, "string length"));
@@ -205,9 +205,16 @@ absl::Status GgufParser::ReadString(std::string* out, uint64_t max_len) {
     return Error(offset, absl::StrCat("truncated: string of ", len, " bytes but only ", remaining(),
                                       " remain (file size ", bytes_.size(), ")"));
   }
-  OVID_RETURN_IF_ERROR(Charge(len));
-  out->assign(reinterpret_cast<const char*>(bytes_.data() + pos_), len);
+  *out = std::string_view(reinterpret_cast<const char*>(bytes_.data() + pos_), len);
   pos_ += len;
+  return absl::OkStatus();
+}
+
+absl::Status GgufParser::ReadString(std::string* out, uint64_t max_len) {
+  std::string_view view;
+  OVID_RETURN_IF_ERROR(ReadStringView(&view, max_len));
+  OVID_RETURN_IF_ERROR(Charge(view.size()));
+  out->assign(view.data(), view.size());
   return absl::OkStatus();
 }
 
@@ -348,14 +355,17 @@ absl::Status GgufParser::ParseTensorInfos(uint64_t n_tensors) {
 absl::Status GgufParser::ParseTensorInfo(uint64_t index, TensorInfo* info) {
   info->info_offset = pos_;
   where_ = absl::StrCat("tensor #", index);
-  // Read the name whole (within the string limits) before judging its length, so the error
-  // can say which tensor has the over-long name.
-  OVID_RETURN_IF_ERROR(ReadString(&info->name, kMaxStringBytes));
-  where_ = absl::StrCat("tensor ", Quote(info->name));
-  if (info->name.size() > kMaxNameBytes) {
-    return Error(info->info_offset, absl::StrCat("name is ", info->name.size(), " bytes; at most ",
+  // Look at the name in place (within the string limits) before judging its length, so the
+  // error can say which tensor has the over-long name without copying a huge one first.
+  std::string_view name;
+  OVID_RETURN_IF_ERROR(ReadStringView(&name, kMaxStringBytes));
+  where_ = absl::StrCat("tensor ", Quote(name));
+  if (name.size() > kMaxNameBytes) {
+    return Error(info->info_offset, absl::StrCat("name is ", name.size(), " bytes; at most ",
                                                  kMaxNameBytes, " are allowed"));
   }
+  OVID_RETURN_IF_ERROR(Charge(name.size()));
+  info->name.assign(name.data(), name.size());
   const uint64_t dims_offset = pos_;
   uint32_t n_dims = 0;
   OVID_RETURN_IF_ERROR(Read(&n_dims, "n_dims"));
@@ -387,6 +397,10 @@ absl::Status GgufParser::ParseTensorInfo(uint64_t index, TensorInfo* info) {
   if (type_info->quantized && n_dims > static_cast<uint32_t>(kMaxDimsQuantized)) {
     return Error(dims_offset, absl::StrCat("has ", n_dims, " dims; quantized type ",
                                            type_info->name, " allows at most ", kMaxDimsQuantized));
+  }
+  if (n_dims == 0 && type_info->block_size > 1) {
+    return Error(dims_offset, absl::StrCat("has no dims (a scalar), which quantized type ",
+                                           type_info->name, " cannot hold"));
   }
   const int64_t ne0 = n_dims == 0 ? 1 : info->ne[0];
   if (ne0 % type_info->block_size != 0) {
@@ -441,6 +455,16 @@ absl::Status GgufParser::CheckTensorData() {
       return Error(t.info_offset,
                    absl::StrCat("data [", data_start, " + ", t.offset, ", +", t.nbytes,
                                 " bytes) extends past the end of the file (size ", size, ")"));
+    }
+    // A file written with general.alignment 1, 2 or 4 may place a tensor at an address its
+    // scale fields cannot be loaded from in place (undefined behaviour in the CPU decoders).
+    const int64_t need = GgmlTypeDataAlignment(t.type);
+    if ((data_start + t.offset) % static_cast<uint64_t>(need) != 0) {
+      return Error(t.info_offset,
+                   absl::StrCat("data starts at byte offset ", data_start + t.offset,
+                                ", which is not a multiple of ", need, " (", GgmlTypeName(t.type),
+                                " data must be ", need, "-byte aligned; general.alignment is ",
+                                file_->alignment_, ")"));
     }
     if (t.nbytes > 0) order.push_back(i);
   }

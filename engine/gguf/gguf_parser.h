@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -31,6 +32,8 @@ class GgufParser {
   absl::Status ReadValue(ValueType type, int depth, Value* out);
   absl::Status ReadArray(int depth, Value* out);
   absl::Status ReadString(std::string* out, uint64_t max_len);
+  // The same without a copy: `out` points into the file's bytes.
+  absl::Status ReadStringView(std::string_view* out, uint64_t max_len);
   absl::Status ReadValueType(ValueType* out);
 
   // Bounds-checked little-endian reads at pos_ (advance on success).

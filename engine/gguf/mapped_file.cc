@@ -25,7 +25,9 @@ absl::Status ErrnoError(const std::string& path, const char* call, int err) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever, before
+  // the regular-file check below could refuse it. It changes nothing for regular files.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return ErrnoError(path, "open", errno);
   struct stat st;
   if (::fstat(fd, &st) != 0) {

@@ -16,6 +16,7 @@ namespace {
 using BlockDecoder = void (*)(const void* src, float* dst, int64_t n_blocks);
 
 void DequantizeF32(const void* src, float* dst, int64_t n_blocks) {
+  if (n_blocks == 0) return;  // src/dst may be null for an empty tensor
   memcpy(dst, src, static_cast<size_t>(n_blocks) * sizeof(float));
 }
 

@@ -2,7 +2,9 @@
 // and a message naming the file, the key or tensor, the byte offset and the problem.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -363,6 +365,30 @@ TEST(GgufCorruptTest, MisalignedForCustomAlignment) {
   ExpectError(b, {"tensor 'm'", "data offset 32 is not a multiple of the alignment 64"});
 }
 
+TEST(GgufCorruptTest, DataAlignedBelowWhatItsTypeNeeds) {
+  // general.alignment 1 is a power of two, but a q8_0 tensor at an odd address would have its
+  // f16 scales loaded misaligned by the CPU decoders.
+  GgufBytes b;
+  b.Header(1, 1).KvU32("general.alignment", 1).TensorInfo("odd_", {32}, kQ8_0, 0);
+  ASSERT_EQ(b.size() % 2, 1u) << "the headers should end at an odd offset (93)";
+  const size_t data = b.size();
+  b.Fill(34, 0);
+  ExpectError(b, {"tensor 'odd_'", absl::StrCat("data starts at byte offset ", data),
+                  "q8_0 data must be 2-byte aligned", "general.alignment is 1"});
+  // The same alignment with the tensor on an even address parses.
+  GgufBytes even;
+  even.Header(1, 1).KvU32("general.alignment", 1).TensorInfo("even", {32}, kQ8_0, 1);
+  even.Fill(35, 0);
+  auto file = Parse(even);
+  ASSERT_TRUE(file.ok()) << file.status();
+}
+
+TEST(GgufCorruptTest, QuantizedScalar) {
+  GgufBytes b;
+  b.Header(1, 0).TensorInfo("s", {}, kQ8_0, 0).PadTo(32).Fill(34, 0);
+  ExpectError(b, {"tensor 's'", "has no dims (a scalar), which quantized type q8_0 cannot hold"});
+}
+
 TEST(GgufCorruptTest, OverlappingTensors) {
   GgufBytes b;
   b.Header(2, 0).TensorInfo("first", {16}, kF32, 0);
@@ -524,6 +550,15 @@ TEST_F(GgufOpenCorruptTest, Directory) {
   auto file = GgufFile::Open(dir_.string());
   ASSERT_FALSE(file.ok());
   EXPECT_THAT(file.status().message(), HasSubstr("not a regular file"));
+}
+
+TEST_F(GgufOpenCorruptTest, FifoIsRefusedWithoutWaitingForAWriter) {
+  // Opening a FIFO for reading blocks until a writer comes; the reader must not hang there.
+  const std::string path = (dir_ / "model.gguf").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0) << std::strerror(errno);
+  auto file = GgufFile::Open(path);
+  ASSERT_FALSE(file.ok());
+  EXPECT_THAT(file.status().message(), AllOf(HasSubstr(path), HasSubstr("not a regular file")));
 }
 
 TEST_F(GgufOpenCorruptTest, CorruptFilesOnDisk) {

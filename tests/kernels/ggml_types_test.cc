@@ -85,5 +85,25 @@ TEST(GgmlTypesTest, CapabilitiesAndBlockStructsAgree) {
   EXPECT_FALSE(GgmlInfo(GgmlType::kIQ2_XXS).quantizable);
 }
 
+TEST(GgmlTypesTest, DataAlignmentCoversWhatTheDecodersLoad) {
+  EXPECT_EQ(GgmlTypeDataAlignment(GgmlType::kF32), 4);
+  EXPECT_EQ(GgmlTypeDataAlignment(GgmlType::kF16), 2);
+  EXPECT_EQ(GgmlTypeDataAlignment(GgmlType::kBF16), 2);
+  // Every block struct the CPU decoders read in place.
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ4_0), static_cast<int64_t>(alignof(BlockQ4_0)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ4_1), static_cast<int64_t>(alignof(BlockQ4_1)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ5_0), static_cast<int64_t>(alignof(BlockQ5_0)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ5_1), static_cast<int64_t>(alignof(BlockQ5_1)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ8_0), static_cast<int64_t>(alignof(BlockQ8_0)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ2_K), static_cast<int64_t>(alignof(BlockQ2_K)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ3_K), static_cast<int64_t>(alignof(BlockQ3_K)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ4_K), static_cast<int64_t>(alignof(BlockQ4_K)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ5_K), static_cast<int64_t>(alignof(BlockQ5_K)));
+  EXPECT_GE(GgmlTypeDataAlignment(GgmlType::kQ6_K), static_cast<int64_t>(alignof(BlockQ6_K)));
+  // Types ovid never reads put no demand on a file.
+  EXPECT_EQ(GgmlTypeDataAlignment(GgmlType::kIQ2_XXS), 1);
+  EXPECT_EQ(GgmlTypeDataAlignment(GgmlType::kQ8_1), 1);
+}
+
 }  // namespace
 }  // namespace ovid
