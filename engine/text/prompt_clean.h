@@ -1,9 +1,12 @@
 // File: engine/text/prompt_clean.h
 // The prompt cleaning of the original's tokenizer call (HuggingfaceTokenizer(clean='whitespace'),
 // spec encoders.md §1), for ordinary text:
-//   1. curly quotes to straight ones (ftfy's uncurl_quotes: U+02BC and U+2018..U+201B -> ',
-//      U+201C..U+201F -> "), the one ftfy fix that changes ordinary prompts and that
-//      SentencePiece's NFKC does not undo;
+//   1. the ftfy 6.3.1 fixes that change token ids and that SentencePiece's NFKC does not undo:
+//      terminal escapes removed (remove_terminal_escapes: ESC [ digits/';' letter), C1 controls
+//      U+0080..U+009F read as Windows-1252 the way browsers do (fix_c1_controls: U+0093 -> “,
+//      U+0085 -> …), curly quotes straightened (uncurl_quotes: U+02BC and U+2018..U+201B -> ',
+//      U+201C..U+201F -> "), and control characters dropped (remove_control_chars: U+0000..0008,
+//      000B, 000E..001F, 007F, 206A..206F, FEFF, FFF9..FFFC), in ftfy's order;
 //   2. html.unescape twice, then str.strip();
 //   3. every run of whitespace (the `regex` module's \s: Unicode White_Space) becomes one space,
 //      then str.strip() again (Python's isspace, which also counts U+001C..U+001F).
@@ -15,9 +18,10 @@
 //   - ftfy's own HTML unescaping, which it does only when the text has no '<': triply escaped
 //     text without '<' ("&amp;amp;amp;") keeps one more level of escaping here, and an entity of a
 //     curly quote (&ldquo;) in such text stays curly here where ftfy would straighten it.
-//   - mojibake repair (fix_encoding, C1 controls, "sloppy" codecs), terminal escape removal,
-//     fullwidth/ligature fixes (NFKC covers these), line-break normalization, surrogate pairs and
-//     control-character removal: ordinary prompts have none of these.
+//   - mojibake repair (fix_encoding and its "sloppy" codecs), fullwidth/ligature fixes (NFKC
+//     covers these), line-break normalization (every break is whitespace to step 3) and
+//     surrogate pairs (not valid UTF-8, refused): ordinary prompts have none of these.
+//   - terminal escapes whose digits are not ASCII (Python's \d takes any Unicode digit).
 #pragma once
 
 #include <string>

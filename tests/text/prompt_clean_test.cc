@@ -23,11 +23,26 @@ TEST(CleanPrompt, CollapsesAndStripsWhitespace) {
   EXPECT_EQ(Clean(" \t\r\n "), "");
   // Unicode White_Space: ideographic space, no-break space, em space, line separator.
   EXPECT_EQ(Clean("a\u3000\u00a0b\u2003c\u2028d"), "a b c d");
-  // U+001C..U+001F: str.strip() removes them at the ends, regex's \s leaves them inside.
+  // U+001C..U+001F: ftfy's remove_control_chars drops them before either whitespace rule.
   EXPECT_EQ(Clean("\x1c a\x1f"), "a");
-  EXPECT_EQ(Clean("a\x1d b"), "a\x1d b");
+  EXPECT_EQ(Clean("a\x1d b"), "a b");
   // U+200B (zero width space) is not whitespace for either rule.
   EXPECT_EQ(Clean("a\u200bb"), "a\u200bb");
+}
+
+TEST(CleanPrompt, FtfyControlCharacterFixes) {
+  // remove_control_chars: vertical tab, BEL, DEL, BOM and the annotation marks go; tab, line
+  // feed, form feed and carriage return stay (whitespace).
+  EXPECT_EQ(Clean("a\vb"), "ab");
+  EXPECT_EQ(Clean("bell\x07 del\x7f bom\ufeff x\ufff9y"), "bell del bom xy");
+  EXPECT_EQ(Clean("a\fb\rc"), "a b c");
+  // fix_c1_controls: C1 controls are read as Windows-1252 (then uncurled where they are quotes);
+  // the five bytes Windows-1252 leaves undefined stay.
+  EXPECT_EQ(Clean("\u0093hi\u0094 a\u0085b \u0080"), "\"hi\" a\u2026b \u20ac");
+  EXPECT_EQ(Clean("a\u0081b"), "a\u0081b");
+  // remove_terminal_escapes: ESC [ digits/';' letter; a bare ESC is a control character.
+  EXPECT_EQ(Clean("\x1b[1;31mred\x1b[0m plain"), "red plain");
+  EXPECT_EQ(Clean("\x1b[31 no letter"), "[31 no letter");
 }
 
 TEST(CleanPrompt, LeavesTagsUnicodeAndEmojiAlone) {

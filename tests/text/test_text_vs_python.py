@@ -1,10 +1,11 @@
 # File: tests/text/test_text_vs_python.py
 # engine/text against Python, through ovid-text-cli:
-#   - the cleaning against the original's rules without ftfy (html.unescape twice, str.strip,
-#     regex's \s+ -> ' ', strip; curly quotes straightened as ftfy's uncurl_quotes does): ftfy is
-#     not a dependency, so the prompts listed in KNOWN_SAME are ones ftfy.fix_text leaves as they
-#     are (already NFC, no mojibake, control characters or curly quotes) -- for those the
-#     original's cleaning and this reference agree, and so must ovid;
+#   - the cleaning against the original's rules with ftfy cut down to the fixes ovid reproduces
+#     (html.unescape twice, str.strip, regex's \s+ -> ' ', strip; ftfy's own
+#     remove_terminal_escapes, fix_c1_controls, uncurl_quotes and remove_control_chars): the
+#     prompts listed in KNOWN_SAME are ones the rest of ftfy.fix_text leaves as they are (already
+#     NFC, no mojibake) -- for those the original's cleaning and this reference agree, and so
+#     must ovid;
 #   - every HTML5 entity name and numeric references over the whole code point range;
 #   - the audio-tag formatters against Ovi's own re.sub calls;
 #   - token ids against the Python `sentencepiece` package on a unigram model trained here
@@ -44,9 +45,18 @@ def uncurl(text):
     return re.sub("[\u201c-\u201f]", '"', text)
 
 
+def ftfy_subset(text):
+    """The ftfy.fix_text steps ovid reproduces, ftfy's own functions in fix_text's order."""
+    from ftfy import fixes
+    text = fixes.remove_terminal_escapes(text)
+    text = fixes.fix_c1_controls(text)
+    return fixes.remove_control_chars(uncurl(text))
+
+
 def clean_ref(text):
-    """Wan's HuggingfaceTokenizer(clean='whitespace') with ftfy.fix_text cut down to uncurl."""
-    text = html.unescape(html.unescape(uncurl(text))).strip()
+    """Wan's HuggingfaceTokenizer(clean='whitespace') with ftfy.fix_text cut down to the
+    terminal escapes, C1 controls, curly quotes and control characters."""
+    text = html.unescape(html.unescape(ftfy_subset(text))).strip()
     return regex.sub(r"\s+", " ", text).strip()
 
 
@@ -289,14 +299,16 @@ def original_clean(text):
 
 # Prompts ftfy leaves alone or changes only as ovid does: the same text.
 DOUBLY_ESCAPED = [p for p in KNOWN_SAME if p.startswith("doubly escaped")]
-FTFY_SAME_TEXT = [p for p in KNOWN_SAME + CURLY + TAG_PROMPTS
-                  if p not in DOUBLY_ESCAPED and "\x1c" not in p] + [
+FTFY_SAME_TEXT = [p for p in KNOWN_SAME + CURLY + TAG_PROMPTS if p not in DOUBLY_ESCAPED] + [
     "line\r\nbreak", "A <b>bold</b> &lt;tag&gt;", "\u00a0nbsp\u2003em space", "soft\u00adhyphen",
-    "zero\u200bwidth", "emoji \U0001F600 and 東京"]
-# ftfy normalizes these (NFC, ligatures, fullwidth forms, control characters) and ovid does not;
-# the tokenizer's nmt_nfkc normalization makes the same change, so the ids agree.
+    "zero\u200bwidth", "emoji \U0001F600 and 東京",
+    # the control-character fixes ovid reproduces
+    "tab\there\x07bell", "Audio:\u3000\x1cwind", "vertical\vtab", "a\x85b", "\x93hi\x94",
+    "\x1b[31mred\x1b[0m", "b\ufeffom", "del\x7f", "c1 \x81 undefined"]
+# ftfy normalizes these (NFC, ligatures, fullwidth forms) and ovid does not; the tokenizer's
+# nmt_nfkc normalization makes the same change, so the ids agree.
 FTFY_SAME_IDS = ["e\u0301 combining accent", "\ufb01 ligature \uff21\uff22\uff23",
-                 "A\u0308 decomposed", "tab\there\x07bell", "Audio:\u3000\x1cwind"]
+                 "A\u0308 decomposed"]
 # The differences that remain (README "Prompt text"): ftfy repairs mojibake, and without a '<'
 # in the text it unescapes HTML once more (and then straightens the curly quotes it produced).
 FTFY_DIFFERENT = {
