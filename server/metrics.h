@@ -8,9 +8,9 @@
 // makes ovid_server_metrics carry it.
 //
 // Daemon wiring:
-//   1. load the pipeline; metrics = ServerMetrics::Start(config.metrics_listen,
-//      {.vram = [&] { return pipeline->Vram(); }, .model = pipeline->Describe(),
-//       .version = ...}) — fail start-up with its status;
+//   1. metrics = ServerMetrics::Start(config.metrics_listen, {.version = ...}) before the model
+//      loads (a scrape during a long load sees the daemon up and not ready) — fail start-up
+//      with its status; once loaded, SetSources() with .vram and .model = pipeline->Describe();
 //   2. create the JobQueue with options.observer = metrics.get(), then SetSources() again with
 //      queue_depth / running_jobs / vram_reserved_bytes bound to the queue;
 //   3. every finished RPC: OnRpc(method, status code);

@@ -2,7 +2,7 @@
 // Histogram bucket bounds of the ovid_ metrics (docs/metrics.md lists the same numbers; the doc
 // test compares them). A bucket boundary is where histogram_quantile can be exact, so each list
 // is dense where the daemon's SLOs sit and sparse elsewhere; the bucket count stays near 15 so a
-// labelled histogram (5 stages) remains cheap to scrape.
+// labelled histogram (6 stages and `other`) remains cheap to scrape.
 #pragma once
 
 #include <vector>

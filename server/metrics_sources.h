@@ -22,7 +22,7 @@ struct MetricsSources {
   std::function<uint64_t()> vram_reserved_bytes;  // JobQueue::vram_reserved_bytes
   std::function<VramSnapshot()> vram;             // LoadedPipeline::Vram
 
-  // Static: read once, exported as ovid_model_info{variant, weight_mode, device} and
+  // Static: read once, exported as ovid_model_info{variant, weight_mode, device, batch_guidance} and
   // ovid_build_info{version}.
   ModelDescription model;  // LoadedPipeline::Describe()
   std::string version;     // the daemon's build version
