@@ -64,6 +64,7 @@ absl::Status LoadText(const PipelineOptions& options, c10::Device device,
   eo.device = device;
   eo.load.mode = LinearModeFor(options.weights);
   eo.max_tokens = denoiser.text_len;
+  eo.default_workspace = false;  // the worker slots bind theirs, sized for it too
   const std::string path = files.text_encoder;
   // The cross-checks run at every load: an offloaded encoder is reopened by path per job, and
   // the file may have been replaced since startup.
@@ -89,6 +90,7 @@ absl::Status LoadText(const PipelineOptions& options, c10::Device device,
       },
       options.offload.text_encoder, device);
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<umt5::Umt5Encoder> encoder, c->text_encoder.Acquire());
+  c->text_encoder_workspace_bytes = encoder->WorkspaceBytes();
   if (options.offload.text_encoder) {
     c->text_encoder_transient_bytes =
         static_cast<uint64_t>(encoder->store().Accounting().weight_bytes);

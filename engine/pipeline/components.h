@@ -64,6 +64,8 @@ struct Components {
   // Device bytes the offloaded stages take while loaded (0 for resident ones, which are already
   // in the device's used memory). Measured at start-up.
   uint64_t text_encoder_transient_bytes = 0;
+  // The dequant workspace the text encoder's lazy layers need in a worker slot (0: none).
+  int64_t text_encoder_workspace_bytes = 0;
   uint64_t video_vae_transient_bytes = 0;
   uint64_t audio_transient_bytes = 0;
 };

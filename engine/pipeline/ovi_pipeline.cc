@@ -144,10 +144,11 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   p->limits_.audio_decoder = c.has_audio_decoder();
   p->limits_.media = c.media;
 
-  // The slots' workspaces are sized to the denoiser's largest layer and stay resident, also
-  // while an offloaded denoiser is away (they are what its next load would need anyway).
-  absl::StatusOr<std::unique_ptr<WorkerPool>> pool =
-      WorkerPool::Create(model->store(), static_cast<int>(options.workers));
+  // The slots' workspaces are sized to the largest layer the slot expands (the denoiser's, or a
+  // lazy text encoder's if larger) and stay resident, also while an offloaded denoiser is away
+  // (they are what its next load would need anyway). A job never grows them.
+  absl::StatusOr<std::unique_ptr<WorkerPool>> pool = WorkerPool::Create(
+      model->store(), static_cast<int>(options.workers), c.text_encoder_workspace_bytes);
   if (!pool.ok()) return InFile(pool.status(), path);
   p->pool_ = *std::move(pool);
   p->Describe(options, *model);

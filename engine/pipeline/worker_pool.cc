@@ -1,13 +1,16 @@
 // File: engine/pipeline/worker_pool.cc
 #include "engine/pipeline/worker_pool.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/pipeline/device_util.h"
 
 namespace ovid::pipeline {
 
 absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(const WeightStore& store,
-                                                               int workers) {
+                                                               int workers,
+                                                               int64_t at_least_bytes) {
   if (workers < 1) {
     return absl::InvalidArgumentError(absl::StrCat("workers must be >= 1, got ", workers));
   }
@@ -15,7 +18,8 @@ absl::StatusOr<std::unique_ptr<WorkerPool>> WorkerPool::Create(const WeightStore
   for (int i = 0; i < workers; ++i) {
     auto slot = std::make_unique<WorkerSlot>();
     slot->index = i;
-    absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws = store.NewWorkspace();
+    absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws =
+        store.NewWorkspace(std::max(store.WorkspaceBytes(), at_least_bytes));
     if (!ws.ok()) {
       return absl::Status(
           ws.status().code(),

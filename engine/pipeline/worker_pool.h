@@ -34,8 +34,11 @@ struct WorkerSlot {
 class WorkerPool {
  public:
   // `workers` slots (>= 1), each with a workspace from `store` (allocated now, so a device
-  // that cannot hold them fails at load, not in a job).
-  static absl::StatusOr<std::unique_ptr<WorkerPool>> Create(const WeightStore& store, int workers);
+  // that cannot hold them fails at load, not in a job), of the store's WorkspaceBytes() or
+  // `at_least_bytes` if more: the other lazy models a slot runs (the text encoder) expand
+  // into the same workspace and must not grow it in a job.
+  static absl::StatusOr<std::unique_ptr<WorkerPool>> Create(const WeightStore& store, int workers,
+                                                            int64_t at_least_bytes = 0);
 
   // A slot held until the lease is destroyed.
   class Lease {

@@ -325,15 +325,19 @@ at::ScalarType WeightStore::compute_dtype() const {
   return options_.linear.exact_f32 ? at::kFloat : ComputeDtype(device_);
 }
 
-absl::StatusOr<std::shared_ptr<DequantWorkspace>> WeightStore::NewWorkspace() const {
+int64_t WeightStore::WorkspaceBytes() const {
   // Eager layers multiply their dense copies and never expand a block, so an eager store's
   // workspaces start empty (a layer that did need one would grow it, visibly): a full one per
   // worker was device memory for nothing, counted as workspace in the lazy-eager comparison.
   const int64_t elements =
       options_.mode == LinearMode::kEager ? 0 : accounting_.largest_layer_elements;
-  const int64_t bytes = elements * static_cast<int64_t>(c10::elementSize(compute_dtype()));
+  return elements * static_cast<int64_t>(c10::elementSize(compute_dtype()));
+}
+
+absl::StatusOr<std::shared_ptr<DequantWorkspace>> WeightStore::NewWorkspace(
+    std::optional<int64_t> bytes) const {
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<DequantWorkspace> ws,
-                        DequantWorkspace::Create(device_, bytes));
+                        DequantWorkspace::Create(device_, bytes.value_or(WorkspaceBytes())));
   std::shared_ptr<DequantWorkspace> shared = std::move(ws);
   const std::lock_guard<std::mutex> lock(workspaces_mu_);
   std::erase_if(workspaces_, [](const auto& w) { return w.expired(); });

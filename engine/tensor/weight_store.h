@@ -85,9 +85,13 @@ class WeightStore {
   absl::StatusOr<QuantizedLinear> Linear(std::string_view weight, std::string_view bias,
                                          int64_t out_features, int64_t in_features) const;
 
-  // A workspace sized to the largest quantized layer, for one worker. Counted in Accounting()
-  // while alive.
-  absl::StatusOr<std::shared_ptr<DequantWorkspace>> NewWorkspace() const;
+  // A workspace for one worker: `bytes`, or WorkspaceBytes() when unset. Counted in
+  // Accounting() while alive.
+  absl::StatusOr<std::shared_ptr<DequantWorkspace>> NewWorkspace(
+      std::optional<int64_t> bytes = std::nullopt) const;
+  // The largest quantized tensor in the compute dtype: what one worker's lazy layers expand
+  // into at most (0 in eager mode, whose layers never expand a block).
+  int64_t WorkspaceBytes() const;
 
   // The load-time figures plus current workspace and allocator figures.
   VramAccounting Accounting() const;

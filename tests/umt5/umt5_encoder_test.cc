@@ -147,6 +147,45 @@ TEST(Umt5Encoder, Q8_0LayersStayCloseToF32) {
   EXPECT_GT(rel, 0.0);   // and is not the F32 model by accident
 }
 
+TEST(Umt5Encoder, WorkspaceIsSizedToTheLargestExpandingLinearAndCounted) {
+  const auto q8_tensors =
+      testing::TinyUmt5Tensors(Umt5Layout::kGguf, GgmlType::kQ8_0, GgmlType::kQ8_0);
+  auto q8 = LoadTiny("ws.gguf", q8_tensors);
+  ASSERT_NE(q8, nullptr);
+  // d_ff x d_model = 96 x 64 in f32 (the CPU's compute dtype), not the 512 x 64 token table.
+  EXPECT_EQ(q8->WorkspaceBytes(), 96 * 64 * 4);
+  EXPECT_EQ(q8->store().Accounting().workspace_bytes, 96 * 64 * 4);  // counted while alive
+  // Nothing expands in an unquantized file or in eager mode: no workspace at all.
+  auto f32 = LoadTiny("ws_f32.gguf", testing::TinyUmt5Tensors(Umt5Layout::kGguf));
+  ASSERT_NE(f32, nullptr);
+  EXPECT_EQ(f32->WorkspaceBytes(), 0);
+  Umt5EncoderOptions eager = Quiet();
+  eager.load.mode = LinearMode::kEager;
+  auto expanded = LoadTiny("ws_eager.gguf", q8_tensors, eager);
+  ASSERT_NE(expanded, nullptr);
+  EXPECT_EQ(expanded->WorkspaceBytes(), 0);
+  EXPECT_EQ(expanded->store().Accounting().workspace_bytes, 0);
+}
+
+TEST(Umt5Encoder, WithoutItsOwnWorkspaceItRunsInTheCallersOne) {
+  Umt5EncoderOptions options = Quiet();
+  options.default_workspace = false;  // the pipeline's setting: worker slots bind theirs
+  auto enc = LoadTiny("bound.gguf",
+                      testing::TinyUmt5Tensors(Umt5Layout::kGguf, GgmlType::kQ8_0, GgmlType::kQ8_0),
+                      options);
+  ASSERT_NE(enc, nullptr);
+  EXPECT_EQ(enc->store().Accounting().workspace_bytes, 0);  // none allocated
+  absl::Status unbound = enc->Encode({kPromptA}).status();
+  EXPECT_EQ(unbound.code(), absl::StatusCode::kFailedPrecondition) << unbound;
+  EXPECT_TRUE(absl::StrContains(unbound.message(), "DequantWorkspace")) << unbound;
+  absl::StatusOr<std::unique_ptr<DequantWorkspace>> ws =
+      DequantWorkspace::Create(c10::kCPU, enc->WorkspaceBytes());
+  ASSERT_TRUE(ws.ok()) << ws.status();
+  const ScopedWorkspace bind(ws->get());
+  EXPECT_FALSE(EncodeOk(*enc, {kPromptA}).empty());
+  EXPECT_EQ((*ws)->capacity_bytes(), enc->WorkspaceBytes());  // it did not have to grow
+}
+
 TEST(Umt5Encoder, EagerModeMatchesLazyBitForBit) {
   // Eager expands every quantized tensor at load, the token table included (then looked up as
   // a dense table); lazy keeps blocks. On the CPU both use the same dequantizer and GEMM.

@@ -57,13 +57,21 @@ absl::StatusOr<std::unique_ptr<Umt5Encoder>> Umt5Encoder::FromFile(
   OVID_ASSIGN_OR_RETURN(enc->store_,
                         WeightStore::FromFile(std::move(file), options.device, options.load));
   OVID_ASSIGN_OR_RETURN(enc->weights_, BindUmt5Weights(*enc->store_, spec));
-  const Umt5Config& c = spec.config;
-  const int64_t largest = std::max(c.Inner() * c.d_model, c.d_ff * c.d_model);
-  OVID_ASSIGN_OR_RETURN(
-      std::unique_ptr<DequantWorkspace> ws,
-      DequantWorkspace::Create(options.device, largest * static_cast<int64_t>(c10::elementSize(
-                                                             ComputeDtype(options.device)))));
-  enc->workspace_ = std::move(ws);
+  // The largest Linear that expands its blocks per call (not an unquantized one, nor one with a
+  // dense copy: eager, cached), in the store's compute dtype (f32 under exact_f32).
+  int64_t largest = 0;
+  for (const Umt5BlockWeights& b : enc->weights_.blocks) {
+    for (const QuantizedLinear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+      if (l->weight() != nullptr && !l->has_dense()) {
+        largest = std::max(largest, l->in_features() * l->out_features());
+      }
+    }
+  }
+  enc->workspace_bytes_ =
+      largest * static_cast<int64_t>(c10::elementSize(enc->store_->compute_dtype()));
+  if (options.default_workspace) {
+    OVID_ASSIGN_OR_RETURN(enc->workspace_, enc->store_->NewWorkspace(enc->workspace_bytes_));
+  }
   enc->spec_ = std::move(spec);
   enc->dtype_ = dtype;
   enc->max_tokens_ = options.max_tokens;

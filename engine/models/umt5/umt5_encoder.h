@@ -34,6 +34,9 @@ struct Umt5EncoderOptions {
   LoadOptions load;                     // plain_dtype defaults to the activation dtype
   int64_t max_tokens = 512;             // per prompt, </s> included (Ovi's tokenizer limit)
   size_t cache_entries = 16;            // prompts whose outputs are kept; 0 disables the cache
+  // Create a dequant workspace of the encoder's own for callers that bind none. The pipeline
+  // turns it off: its worker slots bind theirs (sized for this encoder too, WorkspaceBytes()).
+  bool default_workspace = true;
 };
 
 class Umt5Encoder {
@@ -53,6 +56,10 @@ class Umt5Encoder {
   const Umt5FileSpec& spec() const { return spec_; }
   const Umt5Config& config() const { return spec_.config; }
   const WeightStore& store() const { return *store_; }
+  // What the encoder's lazy layers expand into at most: its largest quantized Linear without a
+  // dense copy, in the compute dtype (not the store's largest tensor, the quantized token
+  // table); 0 when none expands (eager mode, an unquantized file).
+  int64_t WorkspaceBytes() const { return workspace_bytes_; }
   at::ScalarType dtype() const { return dtype_; }
   c10::Device device() const { return store_->device(); }
   bool quantized_embedding() const { return weights_.embedding.quantized(); }
@@ -65,9 +72,10 @@ class Umt5Encoder {
   std::vector<at::Tensor> Forward(const std::vector<std::vector<int64_t>>& prompts) const;
 
   std::unique_ptr<WeightStore> store_;
-  // Sized to the largest Linear layer (the store's own NewWorkspace would size it to the
-  // quantized token table, 2 GB of bf16 for nothing). Used when the caller bound none; then
+  // WorkspaceBytes() (the store's default size would be the quantized token table's, 2 GB of
+  // bf16 for nothing). Null with default_workspace off; used when the caller bound none, and
   // run_mu_ keeps two callers off it at once.
+  int64_t workspace_bytes_ = 0;
   std::shared_ptr<DequantWorkspace> workspace_;
   mutable std::mutex run_mu_;
   Umt5FileSpec spec_;
