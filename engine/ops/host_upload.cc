@@ -20,6 +20,10 @@
 #include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <cuda_runtime.h>
+
+#include <map>
+#include <mutex>
 #endif
 
 namespace ovid::ops {
@@ -34,6 +38,30 @@ void ParallelCopy(uint8_t* dst, const uint8_t* src, size_t n) {
     std::memcpy(dst + first, src + first, static_cast<size_t>(last - first));
   });
 }
+
+#ifdef OVID_TORCH_CUDA
+// One stream per device for every upload, created for it and never destroyed. LibTorch's pool
+// hands out its 32 streams round-robin, so a pool stream could be a worker slot's: an offloaded
+// stage reloading for one job would then queue its copies behind another job's kernels, and
+// Finish() would wait for them. Never destroyed because the allocator records uses of the
+// uploaded tensors on it (record_stream) and replays them when they are freed.
+absl::StatusOr<c10::cuda::CUDAStream> UploadStream(c10::DeviceIndex index) {
+  static std::mutex mu;
+  static std::map<c10::DeviceIndex, cudaStream_t> streams;
+  const std::lock_guard<std::mutex> lock(mu);
+  auto it = streams.find(index);
+  if (it == streams.end()) {
+    cudaStream_t s = nullptr;
+    const cudaError_t err = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    if (err != cudaSuccess) {
+      return absl::ResourceExhaustedError(std::string("creating the weight upload stream: ") +
+                                          cudaGetErrorString(err));
+    }
+    it = streams.emplace(index, s).first;
+  }
+  return c10::cuda::getStreamFromExternal(it->second, index);
+}
+#endif
 
 }  // namespace
 
@@ -63,13 +91,16 @@ absl::StatusOr<std::unique_ptr<HostUploader>> HostUploader::Create(const c10::De
   if (device.is_cpu()) return std::unique_ptr<HostUploader>(new HostUploader(std::move(impl)));
 #ifdef OVID_TORCH_CUDA
   if (device.is_cuda()) {
-    absl::Status s = GuardTorch("allocating pinned staging buffers", [&] {
-      const c10::cuda::CUDAGuard guard(device);
-      impl->copy_stream = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index());
+    absl::Status s = GuardTorch("allocating pinned staging buffers", [&]() -> absl::Status {
+      const c10::cuda::CUDAGuard guard(impl->device);
+      absl::StatusOr<c10::cuda::CUDAStream> stream = UploadStream(impl->device.index());
+      if (!stream.ok()) return stream.status();
+      impl->copy_stream = *stream;
       for (at::Tensor& buffer : impl->staging) {
         buffer = at::empty({impl->staging_bytes},
                            at::TensorOptions().dtype(at::kByte).pinned_memory(true));
       }
+      return absl::OkStatus();
     });
     if (!s.ok()) return s;
     return std::unique_ptr<HostUploader>(new HostUploader(std::move(impl)));
