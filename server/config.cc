@@ -443,6 +443,20 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
   return config;
 }
 
+bool IsLoopbackListen(absl::string_view address) {
+  if (absl::StartsWith(address, "unix:") || absl::StartsWith(address, "unix-abstract:")) {
+    return true;
+  }
+  absl::string_view host = address;
+  if (absl::ConsumePrefix(&host, "[")) {
+    host = host.substr(0, host.find(']'));
+  } else if (const size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  return absl::EqualsIgnoreCase(host, "localhost") || host == "::1" ||
+         absl::StartsWith(host, "127.");
+}
+
 std::string HelpText() {
   std::string text =
       "usage: ovid --model=PATH [flags]\n\n"

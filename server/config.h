@@ -75,6 +75,11 @@ absl::StatusOr<Config> ParseConfig(const std::vector<std::string>& args, const E
 // --help: every flag, its twin, default and meaning.
 std::string HelpText();
 
+// True if a gRPC listen address (host:port, [v6]:port, unix:PATH) only takes connections from
+// this machine: 127.0.0.0/8, ::1, localhost, a unix socket. 0.0.0.0, [::] and any other host
+// are reachable from the network.
+bool IsLoopbackListen(absl::string_view address);
+
 // "512M" / "16G" / "1048576" -> bytes (K, M, G, T are powers of 1024; an optional trailing
 // "iB" or "B" is accepted).
 absl::StatusOr<uint64_t> ParseByteSize(absl::string_view text);

@@ -182,6 +182,13 @@ int RunDaemon(int argc, char** argv) {
       return 2;
     }
     auth = *std::move(loaded);
+    if (!config.tls() && !IsLoopbackListen(config.listen)) {
+      log.Warn("bearer tokens will cross the network in plaintext",
+               {{"address", config.listen},
+                {"hint",
+                 "anyone on the path can read and replay them: set --tls-cert/--tls-key, or "
+                 "keep the port behind a TLS-terminating proxy or mesh"}});
+    }
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFor(config);

@@ -129,3 +129,22 @@ def test_bad_security_files_stop_the_start_naming_them(pki, tmp_path):
     faults = run("--fault-step-delay-ms=5", f"--auth-token-file={token}")
     assert "TEST ONLY fault hooks are on" in faults.stderr and "step_delay_ms=5" in faults.stderr
 
+
+def test_tokens_over_plaintext_beyond_loopback_are_warned_about(tmp_path):
+    """A bearer token on a plaintext port that the network can reach is readable on the wire:
+    the start says so (and carries on: a mesh may encrypt); on loopback or with TLS it is quiet.
+    The model never loads, so each run ends at the load, after the warning."""
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    def run(listen):
+        return subprocess.run([str(OVID), "--model=never-loaded.gguf", f"--listen={listen}",
+                               "--metrics-listen=127.0.0.1:0", "--device=cpu",
+                               f"--auth-token-file={token}"],
+                              capture_output=True, text=True, timeout=60)
+    exposed = run("0.0.0.0:0")
+    assert "bearer tokens will cross the network in plaintext" in exposed.stderr, exposed.stderr
+    assert "--tls-cert" in exposed.stderr and "s3cret" not in exposed.stderr
+    local = run("127.0.0.1:0")
+    assert "never-loaded.gguf" in local.stderr, local.stderr  # it got as far as the load
+    assert "plaintext" not in local.stderr
+

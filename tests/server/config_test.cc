@@ -218,6 +218,17 @@ TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
   EXPECT_NE(help.find("TEST ONLY"), std::string::npos);
 }
 
+TEST(ConfigTest, LoopbackListenAddresses) {
+  for (const char* local : {"127.0.0.1:50051", "127.1.2.3:1", "localhost:50051", "LOCALHOST:1",
+                            "[::1]:50051", "unix:/run/ovid.sock", "unix-abstract:ovid"}) {
+    EXPECT_TRUE(IsLoopbackListen(local)) << local;
+  }
+  for (const char* network : {"0.0.0.0:50051", "[::]:50051", "10.0.0.5:50051", "ovid:50051",
+                              "[2001:db8::1]:50051", "128.0.0.1:1", ":50051"}) {
+    EXPECT_FALSE(IsLoopbackListen(network)) << network;
+  }
+}
+
 TEST(ConfigTest, ByteSizes) {
   EXPECT_EQ(*ParseByteSize("1048576"), 1048576u);
   EXPECT_EQ(*ParseByteSize("512K"), 512u << 10);
