@@ -53,7 +53,7 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
     grpc::CallbackServerContext* context, const v1::GenerateRequest* request) {
   // Refusals before a job exists; JobQueue::Submit reports its own to the observer.
   auto refuse = [&](const absl::Status& status) {
-    if (observer_ != nullptr) observer_->OnRejected(status);
+    if (observer_ != nullptr) observer_->OnRejected(status, context->peer());
     return EventStream::Refuse(ToGrpcStatus(status), StreamDone("Generate"));
   };
   if (absl::Status status = auth_.Check(*context); !status.ok()) return refuse(status);

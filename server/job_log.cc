@@ -18,9 +18,28 @@ std::string OutcomeLabel(const Job& job, const absl::Status& status) {
 
 }  // namespace
 
-void JobLog::OnRejected(const absl::Status& status) {
-  logger_.Info("request refused", {{"code", absl::StatusCodeToString(status.code())},
-                                   {"error", std::string(status.message())}});
+void JobLog::OnRejected(const absl::Status& status, std::string_view peer) {
+  LogFields fields = {{"code", absl::StatusCodeToString(status.code())},
+                      {"error", std::string(status.message())}};
+  if (!peer.empty()) fields.emplace_back("peer", std::string(peer));
+  {
+    const std::lock_guard<std::mutex> lock(refusals_mu_);
+    const absl::Time now = now_();
+    if (now - window_start_ >= kRefusalWindow) {
+      window_start_ = now;
+      logged_in_window_ = 0;
+    }
+    if (logged_in_window_ >= kRefusalsPerWindow) {
+      ++not_logged_;
+      return;
+    }
+    ++logged_in_window_;
+    if (not_logged_ > 0) {
+      fields.emplace_back("not_logged", absl::StrCat(not_logged_));
+      not_logged_ = 0;
+    }
+  }
+  logger_.Info("request refused", fields);
 }
 
 void JobLog::OnFinished(const Job& job, const absl::Status& status, const GenerationResult* result,
@@ -52,8 +71,8 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status, const Genera
   }
 }
 
-void ObserverList::OnRejected(const absl::Status& status) {
-  for (JobObserver* o : observers_) o->OnRejected(status);
+void ObserverList::OnRejected(const absl::Status& status, std::string_view peer) {
+  for (JobObserver* o : observers_) o->OnRejected(status, peer);
 }
 void ObserverList::OnQueued(const Job& job) {
   for (JobObserver* o : observers_) o->OnQueued(job);

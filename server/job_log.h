@@ -3,27 +3,47 @@
 // total time, steps, peak VRAM. Operators grep these; the metrics carry the aggregates.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string_view>
+
+#include "absl/time/clock.h"
 #include "server/job_observer.h"
 #include "server/log.h"
 
 namespace ovid::server {
 
+// Refusals are logged at most kRefusalsPerWindow per kRefusalWindow: a client retrying a bad
+// token in a loop must not fill the disk. The next line logged says how many were left out
+// (`not_logged`); the metrics count every one.
 class JobLog : public JobObserver {
  public:
-  explicit JobLog(const Logger& logger) : logger_(logger) {}
-  void OnRejected(const absl::Status& status) override;
+  static constexpr int kRefusalsPerWindow = 20;
+  static constexpr absl::Duration kRefusalWindow = absl::Seconds(10);
+
+  explicit JobLog(const Logger& logger, std::function<absl::Time()> now = absl::Now)
+      : logger_(logger), now_(std::move(now)) {}
+  using JobObserver::OnRejected;
+  void OnRejected(const absl::Status& status, std::string_view peer) override;
   void OnFinished(const Job& job, const absl::Status& status, const GenerationResult* result,
                   absl::Duration total) override;
 
  private:
   const Logger& logger_;
+  const std::function<absl::Time()> now_;
+  std::mutex refusals_mu_;
+  absl::Time window_start_ = absl::InfinitePast();
+  int logged_in_window_ = 0;
+  int64_t not_logged_ = 0;
 };
 
 // Calls every observer in order (metrics, the job log, the daemon's health watch).
 class ObserverList : public JobObserver {
  public:
   void Add(JobObserver* observer) { observers_.push_back(observer); }
-  void OnRejected(const absl::Status& status) override;
+  using JobObserver::OnRejected;
+  void OnRejected(const absl::Status& status, std::string_view peer) override;
   void OnQueued(const Job& job) override;
   void OnStarted(const Job& job, absl::Duration queue_wait) override;
   void OnProgress(const Job& job, const Progress& progress) override;

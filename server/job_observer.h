@@ -7,6 +7,8 @@
 // rest); implementations must be thread-safe and quick, and must not call back into the queue.
 #pragma once
 
+#include <string_view>
+
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "ovid/engine.h"
@@ -18,8 +20,13 @@ class JobObserver {
  public:
   virtual ~JobObserver() = default;
   // A request refused before it became a job: invalid, queue full, does not fit, draining,
-  // unauthenticated. `status` says which.
-  virtual void OnRejected(const absl::Status& status) { (void)status; }
+  // unauthenticated. `status` says which; `peer` is the client's address where the refusal
+  // knew it (gRPC's form, "ipv4:10.0.0.7:51234"), else empty.
+  virtual void OnRejected(const absl::Status& status, std::string_view peer) {
+    (void)status;
+    (void)peer;
+  }
+  void OnRejected(const absl::Status& status) { OnRejected(status, {}); }
   // A job was admitted (Accepted is its event 0).
   virtual void OnQueued(const Job& job) { (void)job; }
   // A worker took the job after it waited `queue_wait`.

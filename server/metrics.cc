@@ -154,7 +154,7 @@ void ServerMetrics::OnRpc(std::string_view method, absl::StatusCode code) {
   rpcs_->Add({{"method", KnownOr(method, kMethods, "other")}, {"code", code_name}}).Increment();
 }
 
-void ServerMetrics::OnRejected(const absl::Status& status) {
+void ServerMetrics::OnRejected(const absl::Status& status, std::string_view /*peer*/) {
   requests_[Index(Outcome::kRejected)]->Increment();
   failures_[Index(RejectionReason(status))]->Increment();
 }

@@ -68,7 +68,8 @@ class ServerMetrics : public JobObserver {
   void OnRpc(std::string_view method, absl::StatusCode code);
 
   // JobObserver.
-  void OnRejected(const absl::Status& status) override;
+  using JobObserver::OnRejected;
+  void OnRejected(const absl::Status& status, std::string_view peer) override;
   void OnStarted(const Job& job, absl::Duration queue_wait) override;
   void OnProgress(const Job& job, const Progress& progress) override;
   void OnFinished(const Job& job, const absl::Status& status, const GenerationResult* result,

@@ -1,0 +1,55 @@
+// File: tests/server/job_log_test.cc
+// JobLog's refusal lines: the client's address when known, and at most kRefusalsPerWindow per
+// window, the next logged line saying how many were left out.
+#include "server/job_log.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+
+namespace ovid::server {
+namespace {
+
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+TEST(JobLogTest, RefusalsNameThePeerAndAreRateLimited) {
+  const Logger logger(LogFormat::kText);
+  absl::Time now = absl::FromUnixSeconds(1000);
+  JobLog log(logger, [&] { return now; });
+  const absl::Status bad = absl::UnauthenticatedError("missing or wrong bearer token");
+
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 3 * JobLog::kRefusalsPerWindow; ++i) log.OnRejected(bad, "ipv4:10.0.0.7:5");
+  std::vector<std::string> lines = Lines(::testing::internal::GetCapturedStderr());
+  ASSERT_EQ(lines.size(), static_cast<size_t>(JobLog::kRefusalsPerWindow));
+  EXPECT_TRUE(absl::StrContains(lines[0], "request refused")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "peer=ipv4:10.0.0.7:5")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "UNAUTHENTICATED")) << lines[0];
+
+  // Still within the window: nothing more.
+  now += JobLog::kRefusalWindow / 2;
+  ::testing::internal::CaptureStderr();
+  log.OnRejected(bad, "ipv4:10.0.0.7:5");
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+
+  // A new window: logged again, with the count of those left out (40 + 1).
+  now += JobLog::kRefusalWindow;
+  ::testing::internal::CaptureStderr();
+  log.OnRejected(absl::ResourceExhaustedError("queue full"));  // a refusal without a peer
+  lines = Lines(::testing::internal::GetCapturedStderr());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], "not_logged=41")) << lines[0];
+  EXPECT_FALSE(absl::StrContains(lines[0], "peer=")) << lines[0];
+  ::testing::internal::CaptureStderr();
+  log.OnRejected(bad, "ipv4:10.0.0.7:5");
+  EXPECT_FALSE(absl::StrContains(::testing::internal::GetCapturedStderr(), "not_logged"));
+}
+
+}  // namespace
+}  // namespace ovid::server
