@@ -2,8 +2,10 @@
 #include "server/daemon.h"
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/impl/server_builder_option.h>
 
 #include <chrono>
 #include <cstdio>
@@ -97,6 +99,19 @@ class DeviceWatch : public JobObserver {
   const LoadedPipeline* pipeline_ = nullptr;
 };
 
+// Takes server reflection off one server. Linking grpc++_reflection registers its plugin for
+// every server the process builds (a static initializer), the plaintext, unauthenticated health
+// listener included, which then described the whole API to anyone who reached the probe port.
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    const std::string reflection = grpc::reflection::ProtoServerReflectionPlugin().name();
+    std::erase_if(*plugins, [&](const auto& p) { return p->name() == reflection; });
+  }
+};
+
+// `service` null: the health listener (health only, no reflection).
 std::unique_ptr<grpc::Server> StartServer(const std::string& address,
                                           std::shared_ptr<grpc::ServerCredentials> credentials,
                                           grpc::Service* service, uint64_t max_receive, int* port) {
@@ -114,7 +129,16 @@ std::unique_ptr<grpc::Server> StartServer(const std::string& address,
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 30000);
   builder.AddListeningPort(address, std::move(credentials), port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive));
-  if (service != nullptr) builder.RegisterService(service);
+  if (service != nullptr) {
+    builder.RegisterService(service);  // reflection comes with it (the global plugin)
+  } else {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+    // Without any service of its own the server would have no callback method and gRPC would
+    // leave the health service off and refuse to start. Calls to any other method meet this
+    // generic service's default: UNIMPLEMENTED. One per process (there is one health listener).
+    static grpc::CallbackGenericService others;
+    builder.RegisterCallbackGenericService(&others);
+  }
   return builder.BuildAndStart();
 }
 
@@ -236,7 +260,7 @@ int RunDaemon(int argc, char** argv) {
   // Health and reflection are served from the start, so probes see "alive, not ready" while the
   // model loads.
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();  // the API server's (see above)
   int port = 0;
   std::unique_ptr<grpc::Server> server =
       StartServer(config.listen, *credentials, &service, config.max_receive_bytes, &port);

@@ -5,6 +5,7 @@ import time
 
 import grpc
 import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import ovid_client
 from conftest import make_request
@@ -60,6 +61,14 @@ def test_tls_serves_the_api_and_health_stays_plaintext_on_its_own_port(start_dae
         with pytest.raises(ovid_client.OvidError) as err:
             plaintext.model()
         assert err.value.code == grpc.StatusCode.UNAVAILABLE
+    # The plaintext probe port serves health only: no reflection describing the API to whoever
+    # reaches it (gRPC's global reflection plugin used to add it to every server).
+    with grpc.insecure_channel(f"127.0.0.1:{health_port}") as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        with pytest.raises(grpc.RpcError) as err:
+            next(stub.ServerReflectionInfo(iter([request]), timeout=10))
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def test_mutual_tls_requires_a_client_certificate(start_daemon, pki):
