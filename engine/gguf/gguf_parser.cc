@@ -21,6 +21,11 @@ static_assert(std::endian::native == std::endian::little,
 constexpr uint64_t kMinKeyValueBytes = 8 + 1 + 4 + 1;
 // Smallest tensor info: u64 name length (empty name), u32 n_dims (0), u32 type, u64 offset.
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 4 + 8;
+// What one entry of a name index (std::unordered_map<std::string, size_t>) costs beyond its key's
+// characters, roughly: the node (next pointer, the string object, the value, the cached hash),
+// the bucket slot and the allocator's rounding. Charged so the parsed-memory cap holds for
+// files of millions of tiny entries, where this overhead is most of the memory.
+constexpr uint64_t kIndexEntryBytes = 80;
 
 // Keys and names come from untrusted bytes: escape them and keep errors a readable length.
 std::string Quote(std::string_view s) {
@@ -153,6 +158,7 @@ absl::Status GgufParser::ParseMetadata(uint64_t n_kv) {
     ValueType type;
     OVID_RETURN_IF_ERROR(ReadValueType(&type));
     OVID_RETURN_IF_ERROR(ReadValue(type, 0, &kv.value));
+    OVID_RETURN_IF_ERROR(Charge(kv.key.size() + kIndexEntryBytes + sizeof(uint64_t)));
     file_->metadata_index_.emplace(kv.key, file_->metadata_.size());
     file_->metadata_.push_back(std::move(kv));
     kv_offsets_.push_back(kv_offset);
@@ -346,6 +352,8 @@ absl::Status GgufParser::ParseTensorInfos(uint64_t n_tensors) {
                    absl::StrCat("duplicate tensor name (first defined at byte offset ",
                                 file_->tensors_[it->second].info_offset, ")"));
     }
+    OVID_RETURN_IF_ERROR(
+        Charge(info.name.size() + kIndexEntryBytes + info.ne.size() * sizeof(int64_t)));
     file_->tensor_index_.emplace(info.name, file_->tensors_.size());
     file_->tensors_.push_back(std::move(info));
   }
