@@ -1,15 +1,16 @@
 // File: server/auth.cc
 #include "server/auth.h"
 
+#include <grpcpp/server_context.h>
+
 #include <fstream>
 #include <sstream>
 #include <utility>
 
-#include <grpcpp/server_context.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace ovid::server {
 namespace {
@@ -26,32 +27,68 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 
 }  // namespace
 
-absl::StatusOr<BearerAuth> BearerAuth::FromFile(const std::string& path) {
+namespace {
+
+// The file's tokens, one per line; errors name the file and the line, never a token.
+absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("--auth-token-file: cannot read ", path));
   std::stringstream text;
   text << in.rdbuf();
-  std::string token(absl::StripAsciiWhitespace(text.str()));
-  if (token.empty()) {
+  std::vector<std::string> tokens;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(text.str(), '\n')) {
+    ++line_number;
+    const absl::string_view token = absl::StripAsciiWhitespace(line);
+    if (token.empty()) continue;
+    // A header value no client can send (a BOM, a control byte) would start a daemon that
+    // refuses every call.
+    for (size_t i = 0; i < token.size(); ++i) {
+      const auto c = static_cast<unsigned char>(token[i]);
+      if (c < 0x21 || c > 0x7e) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--auth-token-file: ", path, " holds a byte outside printable ASCII (0x21-0x7e) at ",
+            "offset ", i, " of the token on line ", line_number,
+            "; a bearer token must be one line of visible characters"));
+      }
+    }
+    tokens.emplace_back(token);
+  }
+  if (tokens.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--auth-token-file: ", path, " is empty"));
   }
-  // A header value no client can send (a BOM, a second line, a control byte) would start a
-  // daemon that refuses every call. The token itself is not echoed.
-  for (size_t i = 0; i < token.size(); ++i) {
-    const auto c = static_cast<unsigned char>(token[i]);
-    if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--auth-token-file: ", path, " holds a byte outside printable ASCII (0x21-0x7e) at ",
-          "offset ", i, " of the token; a bearer token must be one line of visible characters"));
-    }
-  }
-  return WithToken(std::move(token));
+  return tokens;
+}
+
+}  // namespace
+
+absl::StatusOr<BearerAuth> BearerAuth::FromFile(const std::string& path) {
+  absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(path);
+  if (!tokens.ok()) return tokens.status();
+  BearerAuth auth;
+  auth.tokens_ = std::make_shared<Tokens>();
+  auth.tokens_->path = path;
+  auth.tokens_->list = *std::move(tokens);
+  return auth;
 }
 
 BearerAuth BearerAuth::WithToken(std::string token) {
   BearerAuth auth;
-  auth.token_ = std::move(token);
+  if (token.empty()) return auth;  // an empty token would let any "Bearer " header in
+  auth.tokens_ = std::make_shared<Tokens>();
+  auth.tokens_->list.push_back(std::move(token));
   return auth;
+}
+
+absl::StatusOr<size_t> BearerAuth::Reload() const {
+  if (tokens_ == nullptr || tokens_->path.empty()) {
+    return absl::FailedPreconditionError("no --auth-token-file to reload");
+  }
+  absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(tokens_->path);
+  if (!tokens.ok()) return tokens.status();
+  const std::lock_guard<std::mutex> lock(tokens_->mu);
+  tokens_->list = *std::move(tokens);
+  return tokens_->list.size();
 }
 
 absl::Status BearerAuth::Check(const grpc::ServerContextBase& context) const {
@@ -72,7 +109,14 @@ absl::Status BearerAuth::CheckHeader(absl::string_view authorization) const {
     return absl::UnauthenticatedError("authorization metadata must use the Bearer scheme");
   }
   value.remove_prefix(7);
-  if (!ConstantTimeEquals(absl::StripAsciiWhitespace(value), token_)) {
+  value = absl::StripAsciiWhitespace(value);
+  bool match = false;
+  {
+    const std::lock_guard<std::mutex> lock(tokens_->mu);
+    // Every token is compared, so the time does not tell which one (or whether any) matched.
+    for (const std::string& token : tokens_->list) match |= ConstantTimeEquals(value, token);
+  }
+  if (!match) {
     return absl::UnauthenticatedError("invalid bearer token");
   }
   return absl::OkStatus();

@@ -4,7 +4,10 @@
 // a server-wide credentials processor, which would also cover them.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,18 +23,31 @@ class BearerAuth {
  public:
   // No token: every call is let through.
   BearerAuth() = default;
-  // Reads the token from `path` (surrounding whitespace trimmed). Errors name the file; an empty
-  // token is refused, since it would let any "Bearer " header in.
+  // Reads the tokens from `path`, one per line (each trimmed of surrounding whitespace; blank
+  // lines skipped). Several tokens let a rotation overlap: add the new one, move the clients,
+  // remove the old one. Errors name the file (and the line); the tokens are never echoed. An
+  // empty file is refused, since it would let any "Bearer " header in.
   static absl::StatusOr<BearerAuth> FromFile(const std::string& path);
+  // An empty `token` gives the open (no token) object.
   static BearerAuth WithToken(std::string token);
 
-  bool enabled() const { return !token_.empty(); }
+  // Reads FromFile's file again (the daemon's SIGHUP). Copies of this object share the tokens,
+  // so the service's copy sees the new ones. On an error the tokens stay as they were.
+  // Returns how many tokens there are now. FAILED_PRECONDITION without a file.
+  absl::StatusOr<size_t> Reload() const;
+
+  bool enabled() const { return tokens_ != nullptr; }
   // OK or UNAUTHENTICATED (missing header, wrong scheme, wrong token) without echoing the token.
   absl::Status Check(const grpc::ServerContextBase& context) const;
   absl::Status CheckHeader(absl::string_view authorization) const;
 
  private:
-  std::string token_;
+  struct Tokens {
+    std::string path;  // empty for WithToken
+    mutable std::mutex mu;
+    std::vector<std::string> list;  // never empty
+  };
+  std::shared_ptr<Tokens> tokens_;
 };
 
 }  // namespace ovid::server

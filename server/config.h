@@ -46,6 +46,7 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;  // given: clients must present a certificate it signed (mTLS)
+  absl::Duration tls_reload_interval = absl::Minutes(1);  // 0: the TLS files are read once
   std::string auth_token_file;
   LogFormat log_format = LogFormat::kText;
   uint64_t max_receive_bytes = 16ull << 20;

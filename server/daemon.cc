@@ -111,6 +111,29 @@ class WithoutReflection : public grpc::ServerBuilderOption {
   }
 };
 
+// The serving certificate at start: whom it names, when it expires, how often it is re-read.
+void LogTlsCertificate(const Config& config, const Logger& log) {
+  absl::StatusOr<TlsCertificateInfo> info = CheckTlsFiles(config);
+  if (!info.ok()) return;  // ServerCredentialsFor refused it already
+  const std::string expires =
+      absl::FormatTime(absl::RFC3339_sec, info->not_after, absl::UTCTimeZone());
+  LogFields fields = {{"subject", info->subject},
+                      {"expires", expires},
+                      {"chain", absl::StrCat(info->chain_length)},
+                      {"reload_every", config.tls_reload_interval == absl::ZeroDuration()
+                                           ? std::string("never")
+                                           : absl::FormatDuration(config.tls_reload_interval)}};
+  if (info->ca_certificates > 0)
+    fields.push_back({"client_ca_certificates", absl::StrCat(info->ca_certificates)});
+  if (info->not_after <= absl::Now()) {
+    log.Warn("tls certificate has expired; clients will refuse it", fields);
+  } else if (info->not_after - absl::Now() < absl::Hours(24 * 7)) {
+    log.Warn("tls certificate expires within 7 days", fields);
+  } else {
+    log.Info("tls certificate", fields);
+  }
+}
+
 // `service` null: the health listener (health only, no reflection).
 std::unique_ptr<grpc::Server> StartServer(const std::string& address,
                                           std::shared_ptr<grpc::ServerCredentials> credentials,
@@ -220,6 +243,7 @@ int RunDaemon(int argc, char** argv) {
     log.Error("bad configuration", {{"error", std::string(credentials.status().message())}});
     return 2;
   }
+  if (config.tls()) LogTlsCertificate(config, log);
 
   const std::string version = OVID_VERSION;
   // Up before the model loads, so a scrape during a long load shows the process (and its
@@ -237,11 +261,28 @@ int RunDaemon(int argc, char** argv) {
   log.Info("metrics listening",
            {{"address", config.metrics_listen}, {"port", absl::StrCat(metrics->port())}});
 
-  StopSignal stop([&log](const std::string& signal) {
-    log.Warn("signal ignored", {{"signal", signal},
-                                {"why",
-                                 "ovid reloads nothing; restart it to pick up new "
-                                 "certificates, tokens or flags"}});
+  // SIGHUP reloads the token file (a rotation: add the new token, move the clients, drop the
+  // old one, each step a SIGHUP). The TLS files need no signal: gRPC re-reads them.
+  StopSignal stop([&log, &auth](const std::string& signal) {
+    if (!auth.enabled()) {
+      log.Warn("signal ignored", {{"signal", signal},
+                                  {"why",
+                                   "SIGHUP re-reads --auth-token-file, which is not set; "
+                                   "flags take a restart, TLS files are re-read every "
+                                   "--tls-reload-interval"}});
+      return;
+    }
+    absl::StatusOr<size_t> tokens = auth.Reload();
+    if (tokens.ok()) {
+      log.Info(
+          "token file reloaded",
+          {{"signal", signal},
+           {"tokens", absl::StrCat(*tokens)},
+           {"note", "flags take a restart; TLS files are re-read every --tls-reload-interval"}});
+    } else {
+      log.Error("token file not reloaded; the previous tokens stay",
+                {{"signal", signal}, {"error", std::string(tokens.status().message())}});
+    }
   });
   Health health;
   JobStore store(config.job_ttl, config.max_jobs_kept, absl::Now, config.max_kept_bytes);
@@ -265,14 +306,9 @@ int RunDaemon(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server =
       StartServer(config.listen, *credentials, &service, config.max_receive_bytes, &port);
   if (server == nullptr || port == 0) {
-    // gRPC says no more; with TLS on, a key that does not match the certificate or a bad CA
-    // fails here too, so the message names those files as well as the address.
-    LogFields fields = {{"address", config.listen}};
-    if (config.tls()) {
-      fields.push_back({"hint",
-                        "address in use, or --tls-cert/--tls-key/--tls-client-ca not a "
-                        "matching certificate, key and CA"});
-    }
+    // gRPC says no more (the TLS files were checked before: a mismatched key or a CA that is no
+    // certificate stopped the start there, naming the file).
+    LogFields fields = {{"address", config.listen}, {"hint", "address in use or not this host's"}};
     log.Error("cannot listen", fields);
     return 2;
   }

@@ -21,8 +21,8 @@ class StopSignal {
   // SIGPIPE (a vanished peer is an error return, not a reason to die).
   static void BlockSignals();
 
-  // `on_ignored` (may be empty) hears of a SIGHUP, which is taken and ignored (no reload), from
-  // the watcher thread.
+  // `on_ignored` (may be empty) hears of a SIGHUP, which does not stop the daemon (it may reload
+  // something), from the watcher thread.
   explicit StopSignal(std::function<void(const std::string&)> on_ignored = nullptr);
   ~StopSignal();
   StopSignal(const StopSignal&) = delete;

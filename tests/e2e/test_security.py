@@ -1,5 +1,8 @@
 """Bearer tokens, TLS, mutual TLS, and the plaintext health listener for kubelet probes."""
 import json
+import os
+import re
+import signal
 import subprocess
 import time
 
@@ -9,7 +12,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import ovid_client
 from conftest import make_request
-from daemon import OVID, SERVICE
+from daemon import OVID, SERVICE, wait_for
 
 
 def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
@@ -30,14 +33,48 @@ def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
         assert client.generate(make_request(client, steps=1)).final.parameters.steps == 1
 
 
+
+def test_sighup_reloads_the_token_file_for_an_overlapping_rotation(start_daemon, tmp_path):
+    token_file = tmp_path / "tokens"
+    token_file.write_text("old-t0ken\n")
+    daemon = start_daemon(f"--auth-token-file={token_file}")
+
+    def hup_and_wait(message):
+        seen = daemon.log().count(message)
+        daemon.signal(signal.SIGHUP)
+        wait_for(message, lambda: daemon.log().count(message) > seen, timeout=10)
+
+    def accepted(token):
+        with ovid_client.OvidClient(daemon.address, token=token) as client:
+            try:
+                client.list_jobs()
+                return True
+            except ovid_client.OvidError as err:
+                assert err.code == grpc.StatusCode.UNAUTHENTICATED, err.message
+                return False
+
+    assert accepted("old-t0ken") and not accepted("new-t0ken")
+    token_file.write_text("old-t0ken\nnew-t0ken\n")  # step 1: both, while clients move
+    hup_and_wait("token file reloaded")
+    assert re.search(r"token file reloaded .*tokens=2", daemon.log()), daemon.log()
+    assert accepted("old-t0ken") and accepted("new-t0ken")
+    token_file.write_text("new-t0ken\n")  # step 2: the old one dropped
+    hup_and_wait("token file reloaded")
+    assert accepted("new-t0ken") and not accepted("old-t0ken")
+    # A bad file (emptied, or a byte no header carries) keeps the tokens in force and says why.
+    token_file.write_text("")
+    hup_and_wait("token file not reloaded")
+    assert "is empty" in daemon.log()
+    assert accepted("new-t0ken") and not accepted("")
+    assert daemon.proc.poll() is None
+    assert "new-t0ken" not in daemon.log() and "old-t0ken" not in daemon.log()
+
+
 def _openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
-    d = tmp_path_factory.mktemp("pki")
+def _make_pki(d):
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ovid-test-ca",
              "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
     (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
@@ -48,6 +85,51 @@ def pki(tmp_path_factory):
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                  "-CAcreateserial", "-days", "2", "-out", f"{name}.pem", *extra, cwd=d)
     return d
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
+    return _make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tmp_path):
+    """cert-manager renews the Secret; the kubelet swaps the mounted files at once (a `..data`
+    symlink to a new folder). ovid re-reads them (--tls-reload-interval) and new connections get
+    the new certificate, here one from another CA."""
+    (tmp_path / "renewed").mkdir()
+    renewed = _make_pki(tmp_path / "renewed")
+    mount = tmp_path / "mount"
+    for generation, source in (("gen1", pki), ("gen2", renewed)):
+        (mount / generation).mkdir(parents=True)
+        (mount / generation / "tls.crt").write_bytes((source / "server.pem").read_bytes())
+        (mount / generation / "tls.key").write_bytes((source / "server.key").read_bytes())
+    (mount / "..data").symlink_to("gen1")
+    for name in ("tls.crt", "tls.key"):
+        (mount / name).symlink_to(f"..data/{name}")
+    daemon = start_daemon(f"--tls-cert={mount / 'tls.crt'}", f"--tls-key={mount / 'tls.key'}",
+                          "--tls-reload-interval=1s", "--health-address=127.0.0.1:0", ready=False)
+    health_port = daemon.wait_for_log(r"health listening .*\bport=(\d+)", 60)
+    daemon.wait_ready(address=f"127.0.0.1:{health_port}")
+    # The test certificates live two days: the start warns that this one expires soon.
+    assert re.search(r'WARN tls certificate expires within 7 days subject="/CN=ovid-server" '
+                     r'.*reload_every=1s', daemon.log()), daemon.log()
+
+    def served_by(ca):
+        with ovid_client.OvidClient(daemon.address, tls_ca=str(ca), timeout=5) as client:
+            try:
+                return client.model().config.layers == 3
+            except ovid_client.OvidError as err:
+                assert err.code == grpc.StatusCode.UNAVAILABLE, err.message
+                return False
+
+    assert served_by(pki / "ca.pem") and not served_by(renewed / "ca.pem")
+    (mount / "..data_tmp").symlink_to("gen2")
+    os.replace(mount / "..data_tmp", mount / "..data")  # the kubelet's atomic swap
+    wait_for("the renewed certificate served", lambda: served_by(renewed / "ca.pem"), timeout=15)
+    assert not served_by(pki / "ca.pem")
+    assert daemon.proc.poll() is None
+    assert "Invalid private key" not in daemon.log()
 
 
 def test_tls_serves_the_api_and_health_stays_plaintext_on_its_own_port(start_daemon, pki):
@@ -71,19 +153,31 @@ def test_tls_serves_the_api_and_health_stays_plaintext_on_its_own_port(start_dae
         assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-def test_mutual_tls_requires_a_client_certificate(start_daemon, pki):
+@pytest.mark.parametrize("reload_interval", ["1m", "0"])  # gRPC's file watcher, or read once
+def test_mutual_tls_requires_a_client_certificate(start_daemon, pki, reload_interval, tmp_path):
     daemon = start_daemon(f"--tls-cert={pki / 'server.pem'}", f"--tls-key={pki / 'server.key'}",
                           f"--tls-client-ca={pki / 'ca.pem'}", "--health-address=127.0.0.1:0",
-                          ready=False)
+                          f"--tls-reload-interval={reload_interval}", ready=False)
     health_port = daemon.wait_for_log(r"health listening .*\bport=(\d+)", 60)
     daemon.wait_ready(address=f"127.0.0.1:{health_port}")
     with ovid_client.OvidClient(daemon.address, tls_ca=str(pki / "ca.pem"),
                                 tls_cert=str(pki / "client.pem"),
                                 tls_key=str(pki / "client.key")) as client:
         assert client.model().config.layers == 3
+    assert f"reload_every={'never' if reload_interval == '0' else '1m'}" in daemon.log()
+    assert "client_ca_certificates=1" in daemon.log()
     with ovid_client.OvidClient(daemon.address, tls_ca=str(pki / "ca.pem")) as anonymous:
         with pytest.raises(ovid_client.OvidError) as err:
             anonymous.model()
+        assert err.value.code == grpc.StatusCode.UNAVAILABLE
+    # A certificate the client CA did not sign is refused like none at all.
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+             "/CN=stranger", "-keyout", "stranger.key", "-out", "stranger.pem", cwd=tmp_path)
+    with ovid_client.OvidClient(daemon.address, tls_ca=str(pki / "ca.pem"),
+                                tls_cert=str(tmp_path / "stranger.pem"),
+                                tls_key=str(tmp_path / "stranger.key")) as stranger:
+        with pytest.raises(ovid_client.OvidError) as err:
+            stranger.model()
         assert err.value.code == grpc.StatusCode.UNAVAILABLE
 
 
@@ -127,7 +221,16 @@ def test_bad_security_files_stop_the_start_naming_them(pki, tmp_path):
                               capture_output=True, text=True, timeout=60)
     mismatched = run(f"--tls-cert={pki / 'server.pem'}", f"--tls-key={pki / 'client.key'}")
     assert mismatched.returncode == 2, mismatched.stderr
-    assert "cannot listen" in mismatched.stderr and "--tls-key" in mismatched.stderr
+    assert "bad configuration" in mismatched.stderr, mismatched.stderr
+    assert f"--tls-key: {pki / 'client.key'} is not the key of the certificate" in mismatched.stderr
+    assert "never-loaded.gguf" not in mismatched.stderr  # it stopped before the load
+    no_cert = run(f"--tls-cert={pki / 'server.key'}", f"--tls-key={pki / 'server.key'}")
+    assert no_cert.returncode == 2 and "holds no PEM certificate" in no_cert.stderr, no_cert.stderr
+    (tmp_path / "locked.key").write_bytes(subprocess.run(
+        ["openssl", "pkey", "-in", pki / "server.key", "-aes256", "-passout", "pass:pw"],
+        check=True, capture_output=True).stdout)
+    locked = run(f"--tls-cert={pki / 'server.pem'}", f"--tls-key={tmp_path / 'locked.key'}")
+    assert locked.returncode == 2 and "unencrypted PEM key" in locked.stderr, locked.stderr
     token = tmp_path / "token"
     token.write_bytes(b"\xef\xbb\xbfs3cret\n")  # a BOM, as some editors write
     bom = run(f"--auth-token-file={token}")

@@ -1,0 +1,95 @@
+// File: tests/server/bearer_auth_test.cc
+// The token file: one token per line, every token accepted, errors that name the line and never
+// echo a token, and a reload (the daemon's SIGHUP) that a copy of the object sees and that keeps
+// the old tokens when the new file is bad.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
+
+#include "server/auth.h"
+
+namespace ovid::server {
+namespace {
+
+class BearerAuthTest : public ::testing::Test {
+ protected:
+  void Write(const std::string& text) {
+    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  std::string path_ = (std::filesystem::path(::testing::TempDir()) /
+                       ("tokens-" + std::to_string(::getpid()) + "-" +
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+                          .string();
+};
+
+TEST_F(BearerAuthTest, EveryLineIsATokenAndBlankLinesAreSkipped) {
+  Write("old-t0ken\r\n\n  new-t0ken  \n");
+  absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_TRUE(auth->enabled());
+  EXPECT_TRUE(auth->CheckHeader("Bearer old-t0ken").ok());
+  EXPECT_TRUE(auth->CheckHeader("Bearer new-t0ken").ok());
+  EXPECT_EQ(auth->CheckHeader("Bearer old-t0ken\nnew-t0ken").code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth->CheckHeader("Bearer ").code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth->CheckHeader("Basic old-t0ken").code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(BearerAuthTest, ABadByteNamesItsLineAndOffsetWithoutTheToken) {
+  Write("good-one\nsecr\x01t\n");
+  absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
+  ASSERT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);
+  const std::string message(auth.status().message());
+  EXPECT_NE(message.find("offset 4 of the token on line 2"), std::string::npos) << message;
+  EXPECT_NE(message.find(path_), std::string::npos) << message;
+  EXPECT_EQ(message.find("secr"), std::string::npos) << message;
+  EXPECT_EQ(message.find("good-one"), std::string::npos) << message;
+}
+
+TEST_F(BearerAuthTest, AFileOfBlankLinesIsRefusedAsEmpty) {
+  Write("\n \r\n\t\n");
+  absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
+  ASSERT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(auth.status().message().find("is empty"), absl::string_view::npos);
+  EXPECT_EQ(BearerAuth::FromFile(path_ + ".missing").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(BearerAuthTest, ReloadIsSeenByCopiesAndABadFileKeepsTheOldTokens) {
+  Write("first\n");
+  absl::StatusOr<BearerAuth> loaded = BearerAuth::FromFile(path_);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const BearerAuth service_copy = *loaded;  // the service holds a copy, the daemon reloads
+  // An overlapping rotation: add the new token, then drop the old one.
+  Write("first\nsecond\n");
+  ASSERT_EQ(loaded->Reload().value_or(0), 2u);
+  EXPECT_TRUE(service_copy.CheckHeader("Bearer second").ok());
+  EXPECT_TRUE(service_copy.CheckHeader("Bearer first").ok());
+  Write("second\n");
+  ASSERT_EQ(loaded->Reload().value_or(0), 1u);
+  EXPECT_EQ(service_copy.CheckHeader("Bearer first").code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(service_copy.CheckHeader("Bearer second").ok());
+  // A half-written or emptied file must not lock every client out, nor let everyone in.
+  Write("");
+  EXPECT_EQ(loaded->Reload().status().code(), absl::StatusCode::kInvalidArgument);
+  std::filesystem::remove(path_);
+  EXPECT_EQ(loaded->Reload().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(service_copy.CheckHeader("Bearer second").ok());
+  EXPECT_EQ(service_copy.CheckHeader("Bearer first").code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(BearerAuthTest, ATokenGivenInCodeHasNoFileToReload) {
+  const BearerAuth auth = BearerAuth::WithToken("s3cret");
+  EXPECT_TRUE(auth.CheckHeader("Bearer s3cret").ok());
+  EXPECT_EQ(auth.Reload().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(BearerAuth().enabled());
+  EXPECT_TRUE(BearerAuth().CheckHeader("").ok());
+}
+
+}  // namespace
+}  // namespace ovid::server
