@@ -2,6 +2,7 @@
 #include "server/auth.h"
 
 #include <grpcpp/server_context.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -62,13 +63,23 @@ absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
 
 }  // namespace
 
+BearerAuth::FileStamp BearerAuth::StampOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+          static_cast<uint64_t>(st.st_size),
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
 absl::StatusOr<BearerAuth> BearerAuth::FromFile(const std::string& path) {
+  const FileStamp stamp = StampOf(path);  // before the read: a change during it is seen later
   absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(path);
   if (!tokens.ok()) return tokens.status();
   BearerAuth auth;
   auth.tokens_ = std::make_shared<Tokens>();
   auth.tokens_->path = path;
   auth.tokens_->list = *std::move(tokens);
+  auth.tokens_->seen = stamp;
   return auth;
 }
 
@@ -89,6 +100,21 @@ absl::StatusOr<size_t> BearerAuth::Reload() const {
   const std::lock_guard<std::mutex> lock(tokens_->mu);
   tokens_->list = *std::move(tokens);
   return tokens_->list.size();
+}
+
+absl::StatusOr<std::optional<size_t>> BearerAuth::ReloadIfChanged() const {
+  if (tokens_ == nullptr || tokens_->path.empty()) {
+    return absl::FailedPreconditionError("no --auth-token-file to reload");
+  }
+  const FileStamp stamp = StampOf(tokens_->path);
+  {
+    const std::lock_guard<std::mutex> lock(tokens_->mu);
+    if (stamp == tokens_->seen) return std::nullopt;
+    tokens_->seen = stamp;
+  }
+  absl::StatusOr<size_t> count = Reload();
+  if (!count.ok()) return count.status();
+  return *count;
 }
 
 absl::Status BearerAuth::Check(const grpc::ServerContextBase& context) const {

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ class BearerAuth {
   // so the service's copy sees the new ones. On an error the tokens stay as they were.
   // Returns how many tokens there are now. FAILED_PRECONDITION without a file.
   absl::StatusOr<size_t> Reload() const;
+  // Reload() when the file is not the one last looked at (device, inode, size or modification
+  // time differ: an edit, or the kubelet's swap of a mounted Secret); nullopt when it is. A file
+  // that fails to load is reported once, not at every check, until it changes again.
+  absl::StatusOr<std::optional<size_t>> ReloadIfChanged() const;
 
   bool enabled() const { return tokens_ != nullptr; }
   // OK or UNAUTHENTICATED (missing header, wrong scheme, wrong token) without echoing the token.
@@ -42,11 +47,19 @@ class BearerAuth {
   absl::Status CheckHeader(absl::string_view authorization) const;
 
  private:
+  // What identifies one version of the file (stat's answer); all zero: missing.
+  struct FileStamp {
+    uint64_t device = 0, inode = 0, size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
   struct Tokens {
     std::string path;  // empty for WithToken
     mutable std::mutex mu;
     std::vector<std::string> list;  // never empty
+    FileStamp seen;                 // the version ReloadIfChanged last looked at
   };
+  static FileStamp StampOf(const std::string& path);
   std::shared_ptr<Tokens> tokens_;
 };
 

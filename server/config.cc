@@ -285,14 +285,15 @@ const std::vector<Flag>& Flags() {
       {"tls-client-ca", "PEM", "",
        "CA bundle; when given, clients must present a certificate it signed (mTLS).",
        SecurityFile(&Config::tls_client_ca)},
-      {"tls-reload-interval", "DURATION", "1m",
-       "How often the TLS files are checked for a renewed certificate, key or CA, served to new "
-       "connections without a restart (a half-written or mismatched pair is skipped); 0 reads "
-       "them once at start.",
-       Duration(&Config::tls_reload_interval, absl::Hours(24), absl::Seconds(1))},
+      {"reload-interval", "DURATION", "1m",
+       "How often the TLS files and --auth-token-file are checked for changes (a renewed "
+       "certificate, a rotated token) and re-read, without a restart. Replace a certificate and "
+       "its key together (as a Kubernetes Secret volume does). 0: read once at start (SIGHUP "
+       "still re-reads the token file).",
+       Duration(&Config::reload_interval, absl::Hours(24), absl::Seconds(1))},
       {"auth-token-file", "PATH", "(no auth)",
-       "Bearer tokens clients must send (authorization: Bearer ...), one per line; SIGHUP "
-       "re-reads it.",
+       "Bearer tokens clients must send (authorization: Bearer ...), one per line; re-read "
+       "when it changes (--reload-interval) and on SIGHUP.",
        SecurityFile(&Config::auth_token_file)},
       {"log-format", "FORMAT", "text", "text|json.",
        Enum(&Config::log_format, std::map<std::string, LogFormat>{{"text", LogFormat::kText},

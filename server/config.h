@@ -46,7 +46,8 @@ struct Config {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;  // given: clients must present a certificate it signed (mTLS)
-  absl::Duration tls_reload_interval = absl::Minutes(1);  // 0: the TLS files are read once
+  // How often the TLS files and the token file are checked for changes; 0: read once.
+  absl::Duration reload_interval = absl::Minutes(1);
   std::string auth_token_file;
   LogFormat log_format = LogFormat::kText;
   uint64_t max_receive_bytes = 16ull << 20;

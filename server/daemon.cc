@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/model_info.h"
+#include "server/periodic.h"
 #include "server/stop_signal.h"
 #include "server/tls.h"
 
@@ -120,9 +122,9 @@ void LogTlsCertificate(const Config& config, const Logger& log) {
   LogFields fields = {{"subject", info->subject},
                       {"expires", expires},
                       {"chain", absl::StrCat(info->chain_length)},
-                      {"reload_every", config.tls_reload_interval == absl::ZeroDuration()
+                      {"reload_every", config.reload_interval == absl::ZeroDuration()
                                            ? std::string("never")
-                                           : absl::FormatDuration(config.tls_reload_interval)}};
+                                           : absl::FormatDuration(config.reload_interval)}};
   if (info->ca_certificates > 0)
     fields.push_back({"client_ca_certificates", absl::StrCat(info->ca_certificates)});
   if (info->not_after <= absl::Now()) {
@@ -261,29 +263,39 @@ int RunDaemon(int argc, char** argv) {
   log.Info("metrics listening",
            {{"address", config.metrics_listen}, {"port", absl::StrCat(metrics->port())}});
 
-  // SIGHUP reloads the token file (a rotation: add the new token, move the clients, drop the
-  // old one, each step a SIGHUP). The TLS files need no signal: gRPC re-reads them.
-  StopSignal stop([&log, &auth](const std::string& signal) {
+  // The token file is re-read when it changes (every --reload-interval) and on SIGHUP: a
+  // rotation adds the new token, moves the clients, drops the old one. The TLS files need
+  // neither: gRPC re-reads them.
+  auto report_reload = [&log](const std::string& cause, const absl::StatusOr<size_t>& tokens) {
+    if (tokens.ok()) {
+      log.Info("token file reloaded", {{"cause", cause}, {"tokens", absl::StrCat(*tokens)}});
+    } else {
+      log.Error("token file not reloaded; the previous tokens stay",
+                {{"cause", cause}, {"error", std::string(tokens.status().message())}});
+    }
+  };
+  StopSignal stop([&log, &auth, report_reload](const std::string& signal) {
     if (!auth.enabled()) {
       log.Warn("signal ignored", {{"signal", signal},
                                   {"why",
                                    "SIGHUP re-reads --auth-token-file, which is not set; "
                                    "flags take a restart, TLS files are re-read every "
-                                   "--tls-reload-interval"}});
+                                   "--reload-interval"}});
       return;
     }
-    absl::StatusOr<size_t> tokens = auth.Reload();
-    if (tokens.ok()) {
-      log.Info(
-          "token file reloaded",
-          {{"signal", signal},
-           {"tokens", absl::StrCat(*tokens)},
-           {"note", "flags take a restart; TLS files are re-read every --tls-reload-interval"}});
-    } else {
-      log.Error("token file not reloaded; the previous tokens stay",
-                {{"signal", signal}, {"error", std::string(tokens.status().message())}});
-    }
+    report_reload(signal, auth.Reload());
   });
+  std::optional<Periodic> token_watch;
+  if (auth.enabled() && config.reload_interval > absl::ZeroDuration()) {
+    token_watch.emplace(config.reload_interval, [&auth, report_reload] {
+      absl::StatusOr<std::optional<size_t>> tokens = auth.ReloadIfChanged();
+      if (!tokens.ok()) {
+        report_reload("file changed", tokens.status());
+      } else if (tokens->has_value()) {
+        report_reload("file changed", **tokens);
+      }
+    });
+  }
   Health health;
   JobStore store(config.job_ttl, config.max_jobs_kept, absl::Now, config.max_kept_bytes);
   ObserverList observers;

@@ -122,7 +122,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
   absl::StatusOr<TlsCertificateInfo> checked = CheckTlsFiles(config);
   if (!checked.ok()) return checked.status();
   const bool mutual = !config.tls_client_ca.empty();
-  if (config.tls_reload_interval == absl::ZeroDuration()) {
+  if (config.reload_interval == absl::ZeroDuration()) {
     // Read once: the files' contents as they are now.
     grpc::SslServerCredentialsOptions options;
     options.pem_key_cert_pairs.push_back(
@@ -135,7 +135,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
     return grpc::SslServerCredentials(options);
   }
   const auto seconds = static_cast<unsigned int>(
-      absl::ToInt64Seconds(absl::Ceil(config.tls_reload_interval, absl::Seconds(1))));
+      absl::ToInt64Seconds(absl::Ceil(config.reload_interval, absl::Seconds(1))));
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       config.tls_key, config.tls_cert, mutual ? config.tls_client_ca : std::string(), seconds);
   grpc::experimental::TlsServerCredentialsOptions options(provider);

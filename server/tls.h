@@ -1,6 +1,6 @@
 // File: server/tls.h
 // Server credentials from the TLS flags: plaintext, TLS, or mutual TLS (--tls-client-ca), with
-// the files re-read every --tls-reload-interval so that a renewed certificate is served without a
+// the files re-read every --reload-interval so that a renewed certificate is served without a
 // restart.
 #pragma once
 

@@ -228,20 +228,25 @@ def test_selectors_reach_the_pods(overlay):
         assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
 
-def test_servicemonitor_component_scrapes_one_service(tmp_path):
-    # No overlay uses it (see above), but it stays for clusters that only scrape through
-    # Services: rendered on the base in a copy of deploy/, it must select the metrics Service
-    # only (not the headless one, or every pod is scraped twice) and validate.
+def render_with_component(component, tmp_path):
+    """The base with one opt-in component, rendered in a copy of deploy/ (no overlay uses it)."""
     shutil.copytree(DEPLOY, tmp_path / "deploy")
-    own = tmp_path / "deploy" / "k8s" / "overlays" / "servicemonitor"
+    own = tmp_path / "deploy" / "k8s" / "overlays" / component
     own.mkdir()
     (own / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        "resources:\n  - ../../base\ncomponents:\n  - ../../components/servicemonitor\n")
+        f"resources:\n  - ../../base\ncomponents:\n  - ../../components/{component}\n")
     result = subprocess.run([tool("kubectl"), "kustomize", str(own)], capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stderr
-    objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def test_servicemonitor_component_scrapes_one_service(tmp_path):
+    # No overlay uses it (see above), but it stays for clusters that only scrape through
+    # Services: it must select the metrics Service only (not the headless one, or every pod is
+    # scraped twice) and validate.
+    objects = render_with_component("servicemonitor", tmp_path)
     monitor = one(objects, "ServiceMonitor")
     service = named(objects, "Service", "ovid")
     headless = named(objects, "Service", "ovid-headless")
@@ -251,6 +256,34 @@ def test_servicemonitor_component_scrapes_one_service(tmp_path):
     assert {e["port"] for e in monitor["spec"]["endpoints"]} <= {p["name"] for p in service["spec"]["ports"]}
     checked = check_jsonschema(CRD_SCHEMAS["ServiceMonitor"], [monitor], tmp_path)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_security_component_mounts_rotatable_secrets_where_the_flags_point(tmp_path):
+    objects = render_with_component("security", tmp_path)
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(one(objects, "Deployment"), version, strict=True)
+    env = ovid_env(objects)
+    assert set(env) <= ovid_env_names(), set(env) - ovid_env_names()
+    c = container(objects)
+    spec = one(objects, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    # Each file a flag names lies in a whole-Secret mount: a subPath mount is never updated,
+    # so a renewed certificate or a rotated token would need a restart.
+    expected = {"OVID_TLS_CERT": ("ovid-tls", "tls.crt"), "OVID_TLS_KEY": ("ovid-tls", "tls.key"),
+                "OVID_AUTH_TOKEN_FILE": ("ovid-auth", "tokens")}
+    for variable, (secret, key) in expected.items():
+        path = env[variable]
+        mount = next(m for m in c["volumeMounts"] if path.startswith(m["mountPath"].rstrip("/") + "/"))
+        assert "subPath" not in mount and mount["readOnly"] is True, mount
+        assert path == f"{mount['mountPath']}/{key}"
+        source = volumes[mount["name"]]["secret"]
+        assert source["secretName"] == secret
+        # Group-readable for the pod's fsGroup, not world-readable.
+        assert source["defaultMode"] == 0o440
+        assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsGroup"]
+    # The probes and the scrape are untouched: still the plaintext health and metrics ports.
+    assert env["OVID_HEALTH_ADDRESS"] == "0.0.0.0:50052"
+    assert c["startupProbe"]["grpc"]["port"] == 50052
 
 
 def test_jobs_calls_reach_the_pod_that_holds_the_job(overlay):

@@ -37,7 +37,8 @@ def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
 def test_sighup_reloads_the_token_file_for_an_overlapping_rotation(start_daemon, tmp_path):
     token_file = tmp_path / "tokens"
     token_file.write_text("old-t0ken\n")
-    daemon = start_daemon(f"--auth-token-file={token_file}")
+    # Only the signal: no periodic check that could read the file first.
+    daemon = start_daemon(f"--auth-token-file={token_file}", "--reload-interval=0")
 
     def hup_and_wait(message):
         seen = daemon.log().count(message)
@@ -56,7 +57,7 @@ def test_sighup_reloads_the_token_file_for_an_overlapping_rotation(start_daemon,
     assert accepted("old-t0ken") and not accepted("new-t0ken")
     token_file.write_text("old-t0ken\nnew-t0ken\n")  # step 1: both, while clients move
     hup_and_wait("token file reloaded")
-    assert re.search(r"token file reloaded .*tokens=2", daemon.log()), daemon.log()
+    assert re.search(r"token file reloaded cause=SIGHUP tokens=2", daemon.log()), daemon.log()
     assert accepted("old-t0ken") and accepted("new-t0ken")
     token_file.write_text("new-t0ken\n")  # step 2: the old one dropped
     hup_and_wait("token file reloaded")
@@ -68,6 +69,39 @@ def test_sighup_reloads_the_token_file_for_an_overlapping_rotation(start_daemon,
     assert accepted("new-t0ken") and not accepted("")
     assert daemon.proc.poll() is None
     assert "new-t0ken" not in daemon.log() and "old-t0ken" not in daemon.log()
+
+
+
+def test_a_changed_token_file_is_picked_up_without_a_signal(start_daemon, tmp_path):
+    """In Kubernetes nobody sends SIGHUP: the kubelet swaps the mounted Secret's file and ovid
+    notices the new version at its next check (--reload-interval)."""
+    token_file = tmp_path / "tokens"
+    token_file.write_text("old-t0ken\n")
+    daemon = start_daemon(f"--auth-token-file={token_file}", "--reload-interval=1s")
+
+    def accepted(token):
+        with ovid_client.OvidClient(daemon.address, token=token) as client:
+            try:
+                return client.list_jobs() is not None
+            except ovid_client.OvidError as err:
+                assert err.code == grpc.StatusCode.UNAUTHENTICATED, err.message
+                return False
+
+    assert accepted("old-t0ken") and not accepted("new-t0ken")
+    staged = tmp_path / "tokens.new"
+    staged.write_text("new-t0ken\n")
+    os.replace(staged, token_file)
+    wait_for("the new token accepted", lambda: accepted("new-t0ken"), timeout=15)
+    assert not accepted("old-t0ken")
+    assert re.search(r"token file reloaded cause=\"file changed\" tokens=1", daemon.log()), daemon.log()
+    # A broken version is reported once (not at every check) and the tokens in force stay.
+    token_file.write_text("bad\x01token\n")
+    wait_for("the bad file reported", lambda: "token file not reloaded" in daemon.log(), timeout=15)
+    time.sleep(2.5)
+    assert daemon.log().count("token file not reloaded") == 1, daemon.log()
+    assert "offset 3 of the token on line 1" in daemon.log()
+    assert "bad\x01token" not in daemon.log() and "bad\\x01token" not in daemon.log()
+    assert accepted("new-t0ken")
 
 
 def _openssl(*args, cwd):
@@ -95,7 +129,7 @@ def pki(tmp_path_factory):
 
 def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tmp_path):
     """cert-manager renews the Secret; the kubelet swaps the mounted files at once (a `..data`
-    symlink to a new folder). ovid re-reads them (--tls-reload-interval) and new connections get
+    symlink to a new folder). ovid re-reads them (--reload-interval) and new connections get
     the new certificate, here one from another CA."""
     (tmp_path / "renewed").mkdir()
     renewed = _make_pki(tmp_path / "renewed")
@@ -108,7 +142,7 @@ def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tm
     for name in ("tls.crt", "tls.key"):
         (mount / name).symlink_to(f"..data/{name}")
     daemon = start_daemon(f"--tls-cert={mount / 'tls.crt'}", f"--tls-key={mount / 'tls.key'}",
-                          "--tls-reload-interval=1s", "--health-address=127.0.0.1:0", ready=False)
+                          "--reload-interval=1s", "--health-address=127.0.0.1:0", ready=False)
     health_port = daemon.wait_for_log(r"health listening .*\bport=(\d+)", 60)
     daemon.wait_ready(address=f"127.0.0.1:{health_port}")
     # The test certificates live two days: the start warns that this one expires soon.
@@ -157,7 +191,7 @@ def test_tls_serves_the_api_and_health_stays_plaintext_on_its_own_port(start_dae
 def test_mutual_tls_requires_a_client_certificate(start_daemon, pki, reload_interval, tmp_path):
     daemon = start_daemon(f"--tls-cert={pki / 'server.pem'}", f"--tls-key={pki / 'server.key'}",
                           f"--tls-client-ca={pki / 'ca.pem'}", "--health-address=127.0.0.1:0",
-                          f"--tls-reload-interval={reload_interval}", ready=False)
+                          f"--reload-interval={reload_interval}", ready=False)
     health_port = daemon.wait_for_log(r"health listening .*\bport=(\d+)", 60)
     daemon.wait_ready(address=f"127.0.0.1:{health_port}")
     with ovid_client.OvidClient(daemon.address, tls_ca=str(pki / "ca.pem"),

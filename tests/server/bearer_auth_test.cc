@@ -3,12 +3,12 @@
 // echo a token, and a reload (the daemon's SIGHUP) that a copy of the object sees and that keeps
 // the old tokens when the new file is bad.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
-
-#include <unistd.h>
 
 #include "server/auth.h"
 
@@ -83,10 +83,38 @@ TEST_F(BearerAuthTest, ReloadIsSeenByCopiesAndABadFileKeepsTheOldTokens) {
   EXPECT_EQ(service_copy.CheckHeader("Bearer first").code(), absl::StatusCode::kUnauthenticated);
 }
 
+TEST_F(BearerAuthTest, ReloadIfChangedReadsOnlyANewVersionAndReportsABadOneOnce) {
+  Write("first\n");
+  absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::nullopt);  // the file FromFile read
+  // The kubelet's way: a new file renamed over the old one (a new inode, even at equal size
+  // and within one timestamp tick).
+  const std::string next = path_ + ".next";
+  {
+    std::ofstream out(next, std::ios::binary);
+    out << "secnd\n";
+  }
+  std::filesystem::rename(next, path_);
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::optional<size_t>(1));
+  EXPECT_TRUE(auth->CheckHeader("Bearer secnd").ok());
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::nullopt);
+  // Gone: reported once, then quiet until it is back; the tokens stay meanwhile.
+  std::filesystem::remove(path_);
+  EXPECT_EQ(auth->ReloadIfChanged().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::nullopt);
+  EXPECT_TRUE(auth->CheckHeader("Bearer secnd").ok());
+  Write("third\nfourth\n");
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::optional<size_t>(2));
+  EXPECT_TRUE(auth->CheckHeader("Bearer fourth").ok());
+  EXPECT_EQ(auth->CheckHeader("Bearer secnd").code(), absl::StatusCode::kUnauthenticated);
+}
+
 TEST_F(BearerAuthTest, ATokenGivenInCodeHasNoFileToReload) {
   const BearerAuth auth = BearerAuth::WithToken("s3cret");
   EXPECT_TRUE(auth.CheckHeader("Bearer s3cret").ok());
   EXPECT_EQ(auth.Reload().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(auth.ReloadIfChanged().status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(BearerAuth().enabled());
   EXPECT_TRUE(BearerAuth().CheckHeader("").ok());
 }

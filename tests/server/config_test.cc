@@ -205,7 +205,7 @@ TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
                            "tls-cert",
                            "tls-key",
                            "tls-client-ca",
-                           "tls-reload-interval",
+                           "reload-interval",
                            "auth-token-file",
                            "log-format",
                            "max-receive-bytes",
