@@ -4,14 +4,13 @@
 #include <grpcpp/server_context.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/secret_file.h"
 
 namespace ovid::server {
 namespace {
@@ -32,13 +31,11 @@ namespace {
 
 // The file's tokens, one per line; errors name the file and the line, never a token.
 absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("--auth-token-file: cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
+  absl::StatusOr<std::string> text = ReadSecretFile("--auth-token-file", path);
+  if (!text.ok()) return text.status();
   std::vector<std::string> tokens;
   int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text.str(), '\n')) {
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
     ++line_number;
     const absl::string_view token = absl::StripAsciiWhitespace(line);
     if (token.empty()) continue;
@@ -95,6 +92,7 @@ absl::StatusOr<size_t> BearerAuth::Reload() const {
   if (tokens_ == nullptr || tokens_->path.empty()) {
     return absl::FailedPreconditionError("no --auth-token-file to reload");
   }
+  const std::lock_guard<std::mutex> reloading(tokens_->reload_mu);
   absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(tokens_->path);
   if (!tokens.ok()) return tokens.status();
   const std::lock_guard<std::mutex> lock(tokens_->mu);

@@ -57,6 +57,9 @@ class BearerAuth {
     std::string path;  // empty for WithToken
     mutable std::mutex mu;
     std::vector<std::string> list;  // never empty
+    // Held across a reload's read and store: SIGHUP's and the periodic check's reloads must not
+    // interleave, or an older read could be stored last.
+    std::mutex reload_mu;
     FileStamp seen;                 // the version ReloadIfChanged last looked at
   };
   static FileStamp StampOf(const std::string& path);

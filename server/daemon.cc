@@ -114,22 +114,21 @@ class WithoutReflection : public grpc::ServerBuilderOption {
 };
 
 // The serving certificate at start: whom it names, when it expires, how often it is re-read.
-void LogTlsCertificate(const Config& config, const Logger& log) {
-  absl::StatusOr<TlsCertificateInfo> info = CheckTlsFiles(config);
-  if (!info.ok()) return;  // ServerCredentialsFor refused it already
-  const std::string expires =
-      absl::FormatTime(absl::RFC3339_sec, info->not_after, absl::UTCTimeZone());
-  LogFields fields = {{"subject", info->subject},
-                      {"expires", expires},
-                      {"chain", absl::StrCat(info->chain_length)},
-                      {"reload_every", config.reload_interval == absl::ZeroDuration()
-                                           ? std::string("never")
-                                           : absl::FormatDuration(config.reload_interval)}};
-  if (info->ca_certificates > 0)
-    fields.push_back({"client_ca_certificates", absl::StrCat(info->ca_certificates)});
-  if (info->not_after <= absl::Now()) {
+void LogTlsCertificate(const TlsCertificateInfo& info, const Config& config, const Logger& log) {
+  LogFields fields = {
+      {"subject", info.subject},
+      {"expires", info.not_after
+                      ? absl::FormatTime(absl::RFC3339_sec, *info.not_after, absl::UTCTimeZone())
+                      : std::string("unknown")},
+      {"chain", absl::StrCat(info.chain_length)},
+      {"reload_every", config.reload_interval == absl::ZeroDuration()
+                           ? std::string("never")
+                           : absl::FormatDuration(config.reload_interval)}};
+  if (info.ca_certificates > 0)
+    fields.push_back({"client_ca_certificates", absl::StrCat(info.ca_certificates)});
+  if (info.not_after && *info.not_after <= absl::Now()) {
     log.Warn("tls certificate has expired; clients will refuse it", fields);
-  } else if (info->not_after - absl::Now() < absl::Hours(24 * 7)) {
+  } else if (info.not_after && *info.not_after - absl::Now() < absl::Hours(24 * 7)) {
     log.Warn("tls certificate expires within 7 days", fields);
   } else {
     log.Info("tls certificate", fields);
@@ -239,13 +238,12 @@ int RunDaemon(int argc, char** argv) {
                  "keep the port behind a TLS-terminating proxy or mesh"}});
     }
   }
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      ServerCredentialsFor(config);
-  if (!credentials.ok()) {
-    log.Error("bad configuration", {{"error", std::string(credentials.status().message())}});
+  absl::StatusOr<ServerSecurity> security = ServerCredentialsFor(config);
+  if (!security.ok()) {
+    log.Error("bad configuration", {{"error", std::string(security.status().message())}});
     return 2;
   }
-  if (config.tls()) LogTlsCertificate(config, log);
+  if (security->certificate) LogTlsCertificate(*security->certificate, config, log);
 
   const std::string version = OVID_VERSION;
   // Up before the model loads, so a scrape during a long load shows the process (and its
@@ -316,7 +314,7 @@ int RunDaemon(int argc, char** argv) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();  // the API server's (see above)
   int port = 0;
   std::unique_ptr<grpc::Server> server =
-      StartServer(config.listen, *credentials, &service, config.max_receive_bytes, &port);
+      StartServer(config.listen, security->credentials, &service, config.max_receive_bytes, &port);
   if (server == nullptr || port == 0) {
     // gRPC says no more (the TLS files were checked before: a mismatched key or a CA that is no
     // certificate stopped the start there, naming the file).

@@ -70,7 +70,7 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
     schedule->call_time_left = absl::FromChrono(deadline - std::chrono::system_clock::now());
   }
   absl::StatusOr<std::shared_ptr<Job>> job =
-      jobs->Submit(*std::move(converted), request->client_request_id(), *schedule);
+      jobs->Submit(*std::move(converted), request->client_request_id(), *schedule, context->peer());
   if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()), StreamDone("Generate"));
   const auto ownership = request->keep_on_disconnect()
                              ? EventStream::Ownership::kLeaveJob

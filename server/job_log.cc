@@ -18,6 +18,12 @@ std::string OutcomeLabel(const Job& job, const absl::Status& status) {
 
 }  // namespace
 
+JobLog::~JobLog() {
+  if (not_logged_ > 0) {
+    logger_.Info("requests refused and not logged", {{"not_logged", absl::StrCat(not_logged_)}});
+  }
+}
+
 void JobLog::OnRejected(const absl::Status& status, std::string_view peer) {
   LogFields fields = {{"code", absl::StatusCodeToString(status.code())},
                       {"error", std::string(status.message())}};
@@ -25,7 +31,8 @@ void JobLog::OnRejected(const absl::Status& status, std::string_view peer) {
   {
     const std::lock_guard<std::mutex> lock(refusals_mu_);
     const absl::Time now = now_();
-    if (now - window_start_ >= kRefusalWindow) {
+    // A wall clock stepped back (NTP) starts a new window too, rather than none for as long.
+    if (now - window_start_ >= kRefusalWindow || now < window_start_) {
       window_start_ = now;
       logged_in_window_ = 0;
     }

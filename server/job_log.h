@@ -24,6 +24,8 @@ class JobLog : public JobObserver {
 
   explicit JobLog(const Logger& logger, std::function<absl::Time()> now = absl::Now)
       : logger_(logger), now_(std::move(now)) {}
+  // Refusals still left out are said at the end (a burst with no refusal after it).
+  ~JobLog() override;
   using JobObserver::OnRejected;
   void OnRejected(const absl::Status& status, std::string_view peer) override;
   void OnFinished(const Job& job, const absl::Status& status, const GenerationResult* result,

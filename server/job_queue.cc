@@ -56,13 +56,13 @@ JobQueue::~JobQueue() { Drain(absl::ZeroDuration()); }
 
 absl::StatusOr<std::shared_ptr<Job>> JobQueue::Submit(GenerationRequest request,
                                                       std::string client_request_id,
-                                                      JobSchedule schedule) {
+                                                      JobSchedule schedule, std::string_view peer) {
   absl::StatusOr<std::shared_ptr<Job>> job =
       Admit(std::move(request), std::move(client_request_id), schedule);
   if (job.ok()) {
     observer_.OnQueued(**job);
   } else {
-    observer_.OnRejected(job.status());
+    observer_.OnRejected(job.status(), peer);
   }
   return job;
 }

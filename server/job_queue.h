@@ -52,9 +52,11 @@ class JobQueue {
   // is Accepted (with the jobs ahead of it). UNAVAILABLE while draining; RESOURCE_EXHAUSTED when
   // the VRAM estimate exceeds the budget or the queue is full (the message gives the numbers);
   // the estimate's own error otherwise.
+  // `peer`: the client's address, for the observer's refusal line.
   absl::StatusOr<std::shared_ptr<Job>> Submit(GenerationRequest request,
                                               std::string client_request_id,
-                                              JobSchedule schedule = {});
+                                              JobSchedule schedule = {},
+                                              std::string_view peer = {});
 
   // Stops a job: a queued one at once, a running one at its next step (the token). Finished
   // jobs are left as they are. NOT_FOUND for unknown ids. Returns the job's status after the

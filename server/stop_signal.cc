@@ -17,7 +17,8 @@ sigset_t StopSignals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   // SIGHUP's default action kills the process without a drain (a closed terminal, a "reload"
-  // from systemd or a certificate sidecar). ovid reloads nothing, so it is taken and ignored.
+  // from systemd or a certificate sidecar). It is taken and handed to the daemon's callback,
+  // which re-reads the token file.
   sigaddset(&set, SIGHUP);
   return set;
 }

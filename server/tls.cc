@@ -11,23 +11,23 @@
 #include <openssl/x509.h>
 
 #include <ctime>
-#include <fstream>
-#include <sstream>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/secret_file.h"
 
 namespace ovid::server {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(flag, ": cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (text.str().find("-----BEGIN") == std::string::npos) {
+  absl::StatusOr<std::string> text = ReadSecretFile(flag, path);
+  if (!text.ok()) return text.status();
+  if (text->find("-----BEGIN") == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " holds no PEM block"));
   }
-  return text.str();
+  return text;
 }
 
 struct BioFree {
@@ -47,16 +47,28 @@ BioPtr MemoryBio(const std::string& pem) {
   return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
-// Every certificate in the PEM text, in order.
-std::vector<X509Ptr> Certificates(const std::string& pem) {
+// Every certificate in the PEM text, in order; an error names the one OpenSSL cannot parse
+// (gRPC would otherwise refuse the whole chain later, at listen, without saying why).
+absl::StatusOr<std::vector<X509Ptr>> Certificates(const char* flag, const std::string& path,
+                                                  const std::string& pem) {
   std::vector<X509Ptr> certificates;
   BioPtr bio = MemoryBio(pem);
-  while (bio != nullptr) {
-    X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
-    if (cert == nullptr) break;
+  if (bio == nullptr) return absl::ResourceExhaustedError(absl::StrCat(flag, ": out of memory"));
+  ERR_clear_error();
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
     certificates.emplace_back(cert);
   }
-  ERR_clear_error();  // the read past the last one leaves an "no start line" error queued
+  // The read past the last certificate ends with "no start line"; anything else is a bad one.
+  const unsigned long error = ERR_peek_last_error();
+  ERR_clear_error();
+  if (error != 0 &&
+      !(ERR_GET_LIB(error) == ERR_LIB_PEM && ERR_GET_REASON(error) == PEM_R_NO_START_LINE)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, ": ", path, " certificate ", certificates.size() + 1, " cannot be parsed as X.509"));
+  }
+  if (certificates.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", path, " holds no PEM certificate"));
+  }
   return certificates;
 }
 
@@ -64,25 +76,33 @@ std::vector<X509Ptr> Certificates(const std::string& pem) {
 // terminal the daemon does not have.
 int NoPassphrase(char*, int, int, void*) { return 0; }
 
-absl::Time NotAfter(const X509* cert) {
+std::optional<absl::Time> NotAfter(const X509* cert) {
   std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return absl::InfinitePast();
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
   return absl::FromTimeT(timegm(&tm));
 }
 
-}  // namespace
+struct TlsFiles {
+  std::string cert_pem, key_pem, ca_pem;
+  TlsCertificateInfo info;
+};
 
-absl::StatusOr<TlsCertificateInfo> CheckTlsFiles(const Config& config) {
+// Reads each file once: what is checked is what gRPC gets.
+absl::StatusOr<TlsFiles> ReadTlsFiles(const Config& config) {
+  TlsFiles files;
   absl::StatusOr<std::string> cert_pem = ReadPem("--tls-cert", config.tls_cert);
   if (!cert_pem.ok()) return cert_pem.status();
+  files.cert_pem = *std::move(cert_pem);
   absl::StatusOr<std::string> key_pem = ReadPem("--tls-key", config.tls_key);
   if (!key_pem.ok()) return key_pem.status();
-  std::vector<X509Ptr> chain = Certificates(*cert_pem);
-  if (chain.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--tls-cert: ", config.tls_cert, " holds no PEM certificate"));
-  }
-  BioPtr key_bio = MemoryBio(*key_pem);
+  files.key_pem = *std::move(key_pem);
+  absl::StatusOr<std::vector<X509Ptr>> chain =
+      Certificates("--tls-cert", config.tls_cert, files.cert_pem);
+  if (!chain.ok()) return chain.status();
+  BioPtr key_bio = MemoryBio(files.key_pem);
   KeyPtr key(key_bio == nullptr
                  ? nullptr
                  : PEM_read_bio_PrivateKey(key_bio.get(), nullptr, NoPassphrase, nullptr));
@@ -92,47 +112,48 @@ absl::StatusOr<TlsCertificateInfo> CheckTlsFiles(const Config& config) {
         absl::StrCat("--tls-key: ", config.tls_key,
                      " holds no private key ovid can read (it must be an unencrypted PEM key)"));
   }
-  if (X509_check_private_key(chain.front().get(), key.get()) != 1) {
+  const X509* leaf = chain->front().get();
+  if (X509_check_private_key(leaf, key.get()) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(
         absl::StrCat("--tls-key: ", config.tls_key, " is not the key of the certificate in ",
                      "--tls-cert ", config.tls_cert, " (its first certificate)"));
   }
-  TlsCertificateInfo info;
-  info.chain_length = static_cast<int>(chain.size());
-  info.not_after = NotAfter(chain.front().get());
+  files.info.chain_length = static_cast<int>(chain->size());
+  files.info.not_after = NotAfter(leaf);
   char subject[256] = {};
-  X509_NAME_oneline(X509_get_subject_name(chain.front().get()), subject, sizeof(subject));
-  info.subject = subject;
+  X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof(subject));
+  files.info.subject = subject;
   if (!config.tls_client_ca.empty()) {
     absl::StatusOr<std::string> ca_pem = ReadPem("--tls-client-ca", config.tls_client_ca);
     if (!ca_pem.ok()) return ca_pem.status();
-    info.ca_certificates = static_cast<int>(Certificates(*ca_pem).size());
-    if (info.ca_certificates == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--tls-client-ca: ", config.tls_client_ca, " holds no PEM certificate"));
-    }
+    files.ca_pem = *std::move(ca_pem);
+    absl::StatusOr<std::vector<X509Ptr>> cas =
+        Certificates("--tls-client-ca", config.tls_client_ca, files.ca_pem);
+    if (!cas.ok()) return cas.status();
+    files.info.ca_certificates = static_cast<int>(cas->size());
   }
-  return info;
+  return files;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
-    const Config& config) {
-  if (!config.tls()) return grpc::InsecureServerCredentials();
-  absl::StatusOr<TlsCertificateInfo> checked = CheckTlsFiles(config);
-  if (!checked.ok()) return checked.status();
+}  // namespace
+
+absl::StatusOr<ServerSecurity> ServerCredentialsFor(const Config& config) {
+  if (!config.tls()) return ServerSecurity{grpc::InsecureServerCredentials(), std::nullopt};
+  absl::StatusOr<TlsFiles> files = ReadTlsFiles(config);
+  if (!files.ok()) return files.status();
   const bool mutual = !config.tls_client_ca.empty();
+  ServerSecurity security{nullptr, files->info};
   if (config.reload_interval == absl::ZeroDuration()) {
-    // Read once: the files' contents as they are now.
     grpc::SslServerCredentialsOptions options;
-    options.pem_key_cert_pairs.push_back(
-        {*ReadPem("--tls-key", config.tls_key), *ReadPem("--tls-cert", config.tls_cert)});
+    options.pem_key_cert_pairs.push_back({files->key_pem, files->cert_pem});
     if (mutual) {
-      options.pem_root_certs = *ReadPem("--tls-client-ca", config.tls_client_ca);
+      options.pem_root_certs = files->ca_pem;
       options.client_certificate_request =
           GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
     }
-    return grpc::SslServerCredentials(options);
+    security.credentials = grpc::SslServerCredentials(options);
+    return security;
   }
   const auto seconds = static_cast<unsigned int>(
       absl::ToInt64Seconds(absl::Ceil(config.reload_interval, absl::Seconds(1))));
@@ -144,7 +165,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
     options.watch_root_certs();
     options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   }
-  return grpc::experimental::TlsServerCredentials(options);
+  security.credentials = grpc::experimental::TlsServerCredentials(options);
+  return security;
 }
 
 }  // namespace ovid::server

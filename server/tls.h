@@ -7,6 +7,7 @@
 #include <grpcpp/security/server_credentials.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -18,19 +19,24 @@ namespace ovid::server {
 // What the certificate file holds, for the start-up log.
 struct TlsCertificateInfo {
   std::string subject;  // of the first (leaf) certificate
-  absl::Time not_after;
-  int chain_length = 0;     // certificates in --tls-cert
+  std::optional<absl::Time> not_after;  // nullopt: a date OpenSSL could not read
+  int chain_length = 0;                 // certificates in --tls-cert
   int ca_certificates = 0;  // in --tls-client-ca (0 without mTLS)
 };
 
-// Parses the PEM files named by the config and checks that the key is unencrypted and belongs to
-// the leaf certificate, so that a mismatch stops the start with a message naming both files
-// instead of failing every handshake later. Errors name the flag and the file.
-absl::StatusOr<TlsCertificateInfo> CheckTlsFiles(const Config& config);
+struct ServerSecurity {
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  std::optional<TlsCertificateInfo> certificate;  // with TLS
+};
 
-// Checks the files (CheckTlsFiles) and builds the credentials. With a reload interval gRPC
-// watches the files itself; a renewal takes effect for new connections within the interval, and
-// a half-written or mismatched pair is skipped (the previous one stays in use).
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const Config& config);
+// Plaintext without --tls-cert. With it, the PEM files are read once and checked before gRPC
+// sees them: every certificate parses, the key is unencrypted and belongs to the leaf
+// certificate, the client CA holds a certificate. A mismatch stops the start with a message
+// naming the flag and the file instead of failing every handshake later.
+// With a reload interval gRPC then watches the files itself; a renewal takes effect for new
+// connections within the interval. gRPC (1.51) does not keep the previous pair when it reads a
+// key and a certificate that do not match: until a later read finds a matching pair, new
+// handshakes fail. Hence the README's advice to replace both at once.
+absl::StatusOr<ServerSecurity> ServerCredentialsFor(const Config& config);
 
 }  // namespace ovid::server

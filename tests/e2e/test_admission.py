@@ -1,5 +1,6 @@
 """Admission and stopping work: a bounded queue under concurrent clients, invalid requests,
 the VRAM budget, cancellation and deadlines."""
+import re
 import threading
 import time
 
@@ -129,6 +130,9 @@ def test_a_job_larger_than_the_vram_budget_is_refused_at_once(start_daemon):
         assert time.monotonic() - started < 5
         assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "1048576" in err.value.message and "VRAM" in err.value.message
+    # The refusal's log line names the client, as the queue's own refusals must too.
+    assert re.search(r"request refused code=RESOURCE_EXHAUSTED .*peer=ipv[46]:", daemon.log()), \
+        daemon.log()
 
 
 def _generate_with_estimate(daemon, seed):

@@ -258,6 +258,14 @@ def test_bad_security_files_stop_the_start_naming_them(pki, tmp_path):
     assert "bad configuration" in mismatched.stderr, mismatched.stderr
     assert f"--tls-key: {pki / 'client.key'} is not the key of the certificate" in mismatched.stderr
     assert "never-loaded.gguf" not in mismatched.stderr  # it stopped before the load
+    # A chain whose second certificate is damaged: named, not a bare "cannot listen".
+    pem = (pki / "server.pem").read_text()
+    body = pem.splitlines()
+    damaged = body[:len(body) // 2] + body[-1:]  # its DER cut in half, the PEM frame intact
+    (tmp_path / "chain.pem").write_text(pem + "\n".join(damaged) + "\n")
+    chain = run(f"--tls-cert={tmp_path / 'chain.pem'}", f"--tls-key={pki / 'server.key'}")
+    assert chain.returncode == 2, chain.stderr
+    assert f"{tmp_path / 'chain.pem'} certificate 2 cannot be parsed as X.509" in chain.stderr
     no_cert = run(f"--tls-cert={pki / 'server.key'}", f"--tls-key={pki / 'server.key'}")
     assert no_cert.returncode == 2 and "holds no PEM certificate" in no_cert.stderr, no_cert.stderr
     (tmp_path / "locked.key").write_bytes(subprocess.run(

@@ -51,5 +51,28 @@ TEST(JobLogTest, RefusalsNameThePeerAndAreRateLimited) {
   EXPECT_FALSE(absl::StrContains(::testing::internal::GetCapturedStderr(), "not_logged"));
 }
 
+TEST(JobLogTest, AClockSteppedBackStartsAWindowAndTheLastCountIsSaidAtTheEnd) {
+  const Logger logger(LogFormat::kText);
+  absl::Time now = absl::FromUnixSeconds(100000);
+  const absl::Status bad = absl::UnauthenticatedError("missing or wrong bearer token");
+  ::testing::internal::CaptureStderr();
+  {
+    JobLog log(logger, [&] { return now; });
+    for (int i = 0; i < JobLog::kRefusalsPerWindow + 5; ++i) log.OnRejected(bad, "ipv4:1.2.3.4:5");
+    // NTP steps the clock an hour back: the next refusal is logged (with the 5), not an hour
+    // of silence.
+    now -= absl::Hours(1);
+    log.OnRejected(bad, "ipv4:1.2.3.4:5");
+    for (int i = 0; i < 2 * JobLog::kRefusalsPerWindow; ++i) log.OnRejected(bad, "ipv4:1.2.3.4:5");
+  }
+  std::vector<std::string> lines = Lines(::testing::internal::GetCapturedStderr());
+  ASSERT_EQ(lines.size(), static_cast<size_t>(2 * JobLog::kRefusalsPerWindow + 1));
+  EXPECT_TRUE(absl::StrContains(lines[JobLog::kRefusalsPerWindow], "not_logged=5"))
+      << lines[JobLog::kRefusalsPerWindow];
+  // 2 x 20 after the step, 19 of them logged in its window (the first was the 21st line).
+  EXPECT_TRUE(absl::StrContains(lines.back(), "requests refused and not logged")) << lines.back();
+  EXPECT_TRUE(absl::StrContains(lines.back(), "not_logged=21")) << lines.back();
+}
+
 }  // namespace
 }  // namespace ovid::server
