@@ -22,6 +22,7 @@
 #include "ovid/ovi_pipeline.h"
 #include "server/auth.h"
 #include "server/config.h"
+#include "server/credentials_watch.h"
 #include "server/generation_service.h"
 #include "server/job_log.h"
 #include "server/job_queue.h"
@@ -30,7 +31,6 @@
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/model_info.h"
-#include "server/periodic.h"
 #include "server/stop_signal.h"
 #include "server/tls.h"
 
@@ -112,28 +112,6 @@ class WithoutReflection : public grpc::ServerBuilderOption {
     std::erase_if(*plugins, [&](const auto& p) { return p->name() == reflection; });
   }
 };
-
-// The serving certificate at start: whom it names, when it expires, how often it is re-read.
-void LogTlsCertificate(const TlsCertificateInfo& info, const Config& config, const Logger& log) {
-  LogFields fields = {
-      {"subject", info.subject},
-      {"expires", info.not_after
-                      ? absl::FormatTime(absl::RFC3339_sec, *info.not_after, absl::UTCTimeZone())
-                      : std::string("unknown")},
-      {"chain", absl::StrCat(info.chain_length)},
-      {"reload_every", config.reload_interval == absl::ZeroDuration()
-                           ? std::string("never")
-                           : absl::FormatDuration(config.reload_interval)}};
-  if (info.ca_certificates > 0)
-    fields.push_back({"client_ca_certificates", absl::StrCat(info.ca_certificates)});
-  if (info.not_after && *info.not_after <= absl::Now()) {
-    log.Warn("tls certificate has expired; clients will refuse it", fields);
-  } else if (info.not_after && *info.not_after - absl::Now() < absl::Hours(24 * 7)) {
-    log.Warn("tls certificate expires within 7 days", fields);
-  } else {
-    log.Info("tls certificate", fields);
-  }
-}
 
 // `service` null: the health listener (health only, no reflection).
 std::unique_ptr<grpc::Server> StartServer(const std::string& address,
@@ -243,7 +221,9 @@ int RunDaemon(int argc, char** argv) {
     log.Error("bad configuration", {{"error", std::string(security.status().message())}});
     return 2;
   }
-  if (security->certificate) LogTlsCertificate(*security->certificate, config, log);
+  if (security->certificate) {
+    LogTlsCertificate("tls certificate", *security->certificate, config, log);
+  }
 
   const std::string version = OVID_VERSION;
   // Up before the model loads, so a scrape during a long load shows the process (and its
@@ -262,38 +242,10 @@ int RunDaemon(int argc, char** argv) {
            {{"address", config.metrics_listen}, {"port", absl::StrCat(metrics->port())}});
 
   // The token file is re-read when it changes (every --reload-interval) and on SIGHUP: a
-  // rotation adds the new token, moves the clients, drops the old one. The TLS files need
-  // neither: gRPC re-reads them.
-  auto report_reload = [&log](const std::string& cause, const absl::StatusOr<size_t>& tokens) {
-    if (tokens.ok()) {
-      log.Info("token file reloaded", {{"cause", cause}, {"tokens", absl::StrCat(*tokens)}});
-    } else {
-      log.Error("token file not reloaded; the previous tokens stay",
-                {{"cause", cause}, {"error", std::string(tokens.status().message())}});
-    }
-  };
-  StopSignal stop([&log, &auth, report_reload](const std::string& signal) {
-    if (!auth.enabled()) {
-      log.Warn("signal ignored", {{"signal", signal},
-                                  {"why",
-                                   "SIGHUP re-reads --auth-token-file, which is not set; "
-                                   "flags take a restart, TLS files are re-read every "
-                                   "--reload-interval"}});
-      return;
-    }
-    report_reload(signal, auth.Reload());
-  });
-  std::optional<Periodic> token_watch;
-  if (auth.enabled() && config.reload_interval > absl::ZeroDuration()) {
-    token_watch.emplace(config.reload_interval, [&auth, report_reload] {
-      absl::StatusOr<std::optional<size_t>> tokens = auth.ReloadIfChanged();
-      if (!tokens.ok()) {
-        report_reload("file changed", tokens.status());
-      } else if (tokens->has_value()) {
-        report_reload("file changed", **tokens);
-      }
-    });
-  }
+  // rotation adds the new token, moves the clients, drops the old one. gRPC re-reads the TLS
+  // files; the watch logs what it will have loaded.
+  CredentialsWatch credentials(config, auth, log, security->certificate);
+  StopSignal stop([&credentials](const std::string& signal) { credentials.ReloadTokens(signal); });
   Health health;
   JobStore store(config.job_ttl, config.max_jobs_kept, absl::Now, config.max_kept_bytes);
   ObserverList observers;

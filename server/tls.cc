@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/secret_file.h"
 
@@ -121,6 +122,13 @@ absl::StatusOr<TlsFiles> ReadTlsFiles(const Config& config) {
   }
   files.info.chain_length = static_cast<int>(chain->size());
   files.info.not_after = NotAfter(leaf);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  if (X509_digest(leaf, EVP_sha256(), digest, &digest_size) == 1) {
+    files.info.sha256 = absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(digest), digest_size));
+  }
+  ERR_clear_error();
   char subject[256] = {};
   X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof(subject));
   files.info.subject = subject;
@@ -167,6 +175,12 @@ absl::StatusOr<ServerSecurity> ServerCredentialsFor(const Config& config) {
   }
   security.credentials = grpc::experimental::TlsServerCredentials(options);
   return security;
+}
+
+absl::StatusOr<TlsCertificateInfo> ReadTlsCertificate(const Config& config) {
+  absl::StatusOr<TlsFiles> files = ReadTlsFiles(config);
+  if (!files.ok()) return files.status();
+  return files->info;
 }
 
 }  // namespace ovid::server

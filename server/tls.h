@@ -22,6 +22,7 @@ struct TlsCertificateInfo {
   std::optional<absl::Time> not_after;  // nullopt: a date OpenSSL could not read
   int chain_length = 0;                 // certificates in --tls-cert
   int ca_certificates = 0;  // in --tls-client-ca (0 without mTLS)
+  std::string sha256;       // of the leaf certificate (DER), hex: tells a renewal from the same one
 };
 
 struct ServerSecurity {
@@ -38,5 +39,8 @@ struct ServerSecurity {
 // key and a certificate that do not match: until a later read finds a matching pair, new
 // handshakes fail. Hence the README's advice to replace both at once.
 absl::StatusOr<ServerSecurity> ServerCredentialsFor(const Config& config);
+
+// The same checks on the files as they are now, for the periodic look at what gRPC will load.
+absl::StatusOr<TlsCertificateInfo> ReadTlsCertificate(const Config& config);
 
 }  // namespace ovid::server

@@ -146,8 +146,8 @@ def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tm
     health_port = daemon.wait_for_log(r"health listening .*\bport=(\d+)", 60)
     daemon.wait_ready(address=f"127.0.0.1:{health_port}")
     # The test certificates live two days: the start warns that this one expires soon.
-    assert re.search(r'WARN tls certificate expires within 7 days subject="/CN=ovid-server" '
-                     r'.*reload_every=1s', daemon.log()), daemon.log()
+    assert re.search(r'WARN tls certificate subject="/CN=ovid-server" .*reload_every=1s '
+                     r'warning="expires within 7 days"', daemon.log()), daemon.log()
 
     def served_by(ca):
         with ovid_client.OvidClient(daemon.address, tls_ca=str(ca), timeout=5) as client:
@@ -164,6 +164,20 @@ def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tm
     assert not served_by(pki / "ca.pem")
     assert daemon.proc.poll() is None
     assert "Invalid private key" not in daemon.log()
+    # gRPC reloads silently; ovid's own look at the files says what it will have loaded.
+    wait_for("the renewal logged", lambda: "tls certificate changed" in daemon.log(), timeout=15)
+    sha = re.findall(r"sha256=([0-9a-f]{16})", daemon.log())
+    assert len(sha) == 2 and sha[0] != sha[1], daemon.log()
+    # A pair that does not match (a key from elsewhere) is said once, not at every check.
+    (mount / "gen3").mkdir()
+    (mount / "gen3" / "tls.crt").write_bytes((renewed / "server.pem").read_bytes())
+    (mount / "gen3" / "tls.key").write_bytes((pki / "client.key").read_bytes())
+    (mount / "..data_tmp").symlink_to("gen3")
+    os.replace(mount / "..data_tmp", mount / "..data")
+    wait_for("the bad pair logged", lambda: "tls files do not load" in daemon.log(), timeout=15)
+    time.sleep(2.5)
+    assert daemon.log().count("tls files do not load") == 1, daemon.log()
+    assert "is not the key of the certificate" in daemon.log()
 
 
 def test_tls_serves_the_api_and_health_stays_plaintext_on_its_own_port(start_daemon, pki):

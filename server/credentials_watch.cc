@@ -1,0 +1,99 @@
+// File: server/credentials_watch.cc
+#include "server/credentials_watch.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace ovid::server {
+
+void LogTlsCertificate(const char* message, const TlsCertificateInfo& info, const Config& config,
+                       const Logger& log) {
+  LogFields fields = {
+      {"subject", info.subject},
+      {"expires", info.not_after
+                      ? absl::FormatTime(absl::RFC3339_sec, *info.not_after, absl::UTCTimeZone())
+                      : std::string("unknown")},
+      {"chain", absl::StrCat(info.chain_length)},
+      {"sha256", info.sha256.substr(0, 16)},
+      {"reload_every", config.reload_interval == absl::ZeroDuration()
+                           ? std::string("never")
+                           : absl::FormatDuration(config.reload_interval)}};
+  if (info.ca_certificates > 0)
+    fields.push_back({"client_ca_certificates", absl::StrCat(info.ca_certificates)});
+  const absl::Time now = absl::Now();
+  if (info.not_after && *info.not_after <= now) {
+    fields.push_back({"warning", "expired: clients will refuse it"});
+    log.Warn(message, fields);
+  } else if (info.not_after && *info.not_after - now < absl::Hours(24 * 7)) {
+    fields.push_back({"warning", "expires within 7 days"});
+    log.Warn(message, fields);
+  } else {
+    log.Info(message, fields);
+  }
+}
+
+CredentialsWatch::CredentialsWatch(const Config& config, const BearerAuth& auth,
+                                   const Logger& log,
+                                   std::optional<TlsCertificateInfo> certificate)
+    : config_(config), auth_(auth), log_(log), certificate_(std::move(certificate)) {
+  const bool tokens = auth_.enabled() && !config_.auth_token_file.empty();
+  if (config_.reload_interval > absl::ZeroDuration() && (tokens || certificate_)) {
+    periodic_.emplace(config_.reload_interval, [this] { CheckNow(); });
+  }
+}
+
+void CredentialsWatch::ReloadTokens(const std::string& signal) {
+  if (!auth_.enabled()) {
+    log_.Warn("signal ignored",
+              {{"signal", signal},
+               {"why",
+                "SIGHUP re-reads --auth-token-file, which is not set; flags take a restart, TLS "
+                "files are re-read every --reload-interval"}});
+    return;
+  }
+  ReportTokens(signal, auth_.Reload());
+}
+
+void CredentialsWatch::CheckNow() {
+  if (auth_.enabled() && !config_.auth_token_file.empty()) {
+    absl::StatusOr<std::optional<size_t>> tokens = auth_.ReloadIfChanged();
+    if (!tokens.ok()) {
+      ReportTokens("file changed", tokens.status());
+    } else if (tokens->has_value()) {
+      ReportTokens("file changed", **tokens);
+    }
+  }
+  if (certificate_) CheckCertificate();
+}
+
+void CredentialsWatch::ReportTokens(const std::string& cause,
+                                    const absl::StatusOr<size_t>& tokens) {
+  if (tokens.ok()) {
+    log_.Info("token file reloaded", {{"cause", cause}, {"tokens", absl::StrCat(*tokens)}});
+  } else {
+    log_.Error("token file not reloaded; the previous tokens stay",
+               {{"cause", cause}, {"error", std::string(tokens.status().message())}});
+  }
+}
+
+void CredentialsWatch::CheckCertificate() {
+  absl::StatusOr<TlsCertificateInfo> now = ReadTlsCertificate(config_);
+  if (!now.ok()) {
+    const std::string error(now.status().message());
+    if (error != certificate_error_) {
+      log_.Error("tls files do not load as they are now; new connections may fail until they do",
+                 {{"error", error}});
+      certificate_error_ = error;
+    }
+    return;
+  }
+  certificate_error_.clear();
+  if (now->sha256 == certificate_->sha256 && now->ca_certificates == certificate_->ca_certificates)
+    return;
+  LogTlsCertificate("tls certificate changed", *now, config_, log_);
+  certificate_ = *std::move(now);
+}
+
+}  // namespace ovid::server

@@ -1,0 +1,49 @@
+// File: server/credentials_watch.h
+// The daemon's view of its credentials over time. gRPC re-reads the TLS files by itself and
+// says nothing; the token file is ovid's to re-read. Every --reload-interval this looks at both
+// and logs what changed: a token file reloaded (or one that no longer loads, once per version),
+// a renewed certificate with its new expiry, TLS files that do not load as a pair (new
+// handshakes may fail until they do). SIGHUP reloads the token file at once.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/periodic.h"
+#include "server/tls.h"
+
+namespace ovid::server {
+
+class CredentialsWatch {
+ public:
+  // `auth` and `log` must outlive this object. `certificate`: what the start served (nullopt
+  // without TLS). Starts checking every config.reload_interval (not at all when 0).
+  CredentialsWatch(const Config& config, const BearerAuth& auth, const Logger& log,
+                   std::optional<TlsCertificateInfo> certificate);
+
+  // SIGHUP: the token file now; `signal` names the cause in the log.
+  void ReloadTokens(const std::string& signal);
+  // One periodic check (public for tests; the thread calls it).
+  void CheckNow();
+
+ private:
+  void ReportTokens(const std::string& cause, const absl::StatusOr<size_t>& tokens);
+  void CheckCertificate();
+
+  const Config config_;
+  const BearerAuth& auth_;
+  const Logger& log_;
+  std::optional<TlsCertificateInfo> certificate_;  // the last version seen (the thread's)
+  std::string certificate_error_;  // the last failure logged, so it is logged once
+  std::optional<Periodic> periodic_;  // last: stopped first
+};
+
+// The start-up line for the serving certificate: whom it names, when it expires (a warning
+// within 7 days or after), how often it is re-read.
+void LogTlsCertificate(const char* message, const TlsCertificateInfo& info, const Config& config,
+                       const Logger& log);
+
+}  // namespace ovid::server
