@@ -34,10 +34,15 @@ void LogTlsCertificate(const char* message, const TlsCertificateInfo& info, cons
   }
 }
 
-CredentialsWatch::CredentialsWatch(const Config& config, const BearerAuth& auth,
-                                   const Logger& log,
-                                   std::optional<TlsCertificateInfo> certificate)
-    : config_(config), auth_(auth), log_(log), certificate_(std::move(certificate)) {
+CredentialsWatch::CredentialsWatch(const Config& config, const BearerAuth& auth, const Logger& log,
+                                   std::optional<TlsCertificateInfo> certificate,
+                                   std::function<void(const TlsCertificateInfo&)> on_certificate)
+    : config_(config),
+      auth_(auth),
+      log_(log),
+      on_certificate_(std::move(on_certificate)),
+      certificate_(std::move(certificate)) {
+  if (certificate_ && on_certificate_) on_certificate_(*certificate_);
   const bool tokens = auth_.enabled() && !config_.auth_token_file.empty();
   if (config_.reload_interval > absl::ZeroDuration() && (tokens || certificate_)) {
     periodic_.emplace(config_.reload_interval, [this] { CheckNow(); });
@@ -94,6 +99,7 @@ void CredentialsWatch::CheckCertificate() {
     return;
   LogTlsCertificate("tls certificate changed", *now, config_, log_);
   certificate_ = *std::move(now);
+  if (on_certificate_) on_certificate_(*certificate_);
 }
 
 }  // namespace ovid::server

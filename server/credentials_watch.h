@@ -6,6 +6,7 @@
 // handshakes may fail until they do). SIGHUP reloads the token file at once.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -21,8 +22,11 @@ class CredentialsWatch {
  public:
   // `auth` and `log` must outlive this object. `certificate`: what the start served (nullopt
   // without TLS). Starts checking every config.reload_interval (not at all when 0).
+  // `on_certificate` (may be empty) hears of the certificate at start and of each renewal
+  // (the metrics' expiry gauge), from the constructor's thread and then the watch's.
   CredentialsWatch(const Config& config, const BearerAuth& auth, const Logger& log,
-                   std::optional<TlsCertificateInfo> certificate);
+                   std::optional<TlsCertificateInfo> certificate,
+                   std::function<void(const TlsCertificateInfo&)> on_certificate = nullptr);
 
   // SIGHUP: the token file now; `signal` names the cause in the log.
   void ReloadTokens(const std::string& signal);
@@ -36,6 +40,7 @@ class CredentialsWatch {
   const Config config_;
   const BearerAuth& auth_;
   const Logger& log_;
+  const std::function<void(const TlsCertificateInfo&)> on_certificate_;
   std::optional<TlsCertificateInfo> certificate_;  // the last version seen (the thread's)
   std::string certificate_error_;  // the last failure logged, so it is logged once
   std::optional<Periodic> periodic_;  // last: stopped first

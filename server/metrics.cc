@@ -108,6 +108,16 @@ ServerMetrics::ServerMetrics(MetricsSources sources)
                .Name("ovid_grpc_requests_total")
                .Help("Finished RPCs of ovid.v1.Generation by method and final status code.")
                .Register(*registry_);
+  tls_expiry_ = &prometheus::BuildGauge()
+                     .Name("ovid_tls_certificate_expiry_timestamp_seconds")
+                     .Help(
+                         "When the certificate the TLS port serves expires (Unix seconds), as "
+                         "ovid last read it.")
+                     .Register(*registry_);
+}
+
+void ServerMetrics::SetTlsCertificateExpiry(absl::Time not_after) {
+  tls_expiry_->Add({}).Set(absl::ToDoubleSeconds(not_after - absl::UnixEpoch()));
 }
 
 ServerMetrics::~ServerMetrics() = default;

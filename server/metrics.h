@@ -66,6 +66,9 @@ class ServerMetrics : public JobObserver {
   // the full path ("/ovid.v1.Generation/Generate"); methods of other services (health,
   // reflection) count as "other".
   void OnRpc(std::string_view method, absl::StatusCode code);
+  // When the certificate the TLS port serves expires, as ovid last read it (at start and on each
+  // renewal). The series is absent without TLS.
+  void SetTlsCertificateExpiry(absl::Time not_after);
 
   // JobObserver.
   using JobObserver::OnRejected;
@@ -94,6 +97,7 @@ class ServerMetrics : public JobObserver {
   prometheus::Family<prometheus::Histogram>* stage_peak_vram_ = nullptr;
   prometheus::Family<prometheus::Histogram>* stage_duration_ = nullptr;
   prometheus::Family<prometheus::Counter>* rpcs_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* tls_expiry_ = nullptr;  // one series once set
 
   DenoiseStepTimer step_timer_;
   // Last, so it is destroyed first: no scrape runs while the rest is torn down.

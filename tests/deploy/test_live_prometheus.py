@@ -8,7 +8,8 @@ the target labels prometheus-operator would add (namespace, pod, container):
   ovid-0  --max-queue=1 and slow steps: a burst of requests both succeeds and fills the queue
           (queue_full rejections, queue wait, stage and step times, request durations), and
           a job limited to 0.2 s in the queue times out there (queue_timeout);
-  ovid-1  --fault-oom-at-step=1: every job fails with a device out-of-memory error.
+  ovid-1  --fault-oom-at-step=1: every job fails with a device out-of-memory error; it serves
+          TLS with a certificate that has two days left (the expiry gauge and its alert).
 A static exporter stands in for kube-state-metrics (one of two replicas unavailable) and
 dcgm-exporter (framebuffer used by ovid-0), which cannot run here. At the end ovid-1 is stopped,
 and OvidDown must see it.
@@ -73,10 +74,10 @@ def outcome(result):
     return "data" if any(math.isfinite(v) for v in values) else "nan"
 
 
-def burst(address, count, steps):
+def burst(address, count, steps, tls_ca=None):
     """`count` generate calls at once; returns [GenerateResult or OvidError]."""
     results = [None] * count
-    with ovid_client.OvidClient(address) as client:
+    with ovid_client.OvidClient(address, tls_ca=tls_ca) as client:
         requests = [make_request(client, seed=10 + i, steps=steps) for i in range(count)]
         start = threading.Barrier(count)
 
@@ -131,8 +132,18 @@ def live(request, tmp_path_factory):
     try:
         busy = Daemon(tiny_model, tmp, ["--max-queue=1", "--workers=1", "--fault-step-delay-ms=400"])
         started.append(busy)
-        oom = Daemon(tiny_model, tmp, ["--fault-oom-at-step=1"])
+        # ovid-1 serves TLS with a certificate that has two days left, so that its expiry gauge
+        # and OvidTlsCertificateExpiresSoon have a series (its probes use a plaintext port).
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=ovid-live", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", tmp / "tls.key", "-out", tmp / "tls.crt"],
+                       check=True, capture_output=True)
+        oom = Daemon(tiny_model, tmp, ["--fault-oom-at-step=1", f"--tls-cert={tmp / 'tls.crt'}",
+                                       f"--tls-key={tmp / 'tls.key'}",
+                                       "--health-address=127.0.0.1:0"], ready=False)
         started.append(oom)
+        health_port = oom.wait_for_log(r"health listening .*\bport=(\d+)", 60)
+        oom.wait_ready(address=f"127.0.0.1:{health_port}")
         for d in started:
             assert d.metrics_port, f"no metrics port in the log:\n{d.log()}"
         stand_ins = StaticExporter(STAND_INS)
@@ -152,7 +163,7 @@ def live(request, tmp_path_factory):
         served = burst(busy.address, count=4, steps=3)
         served += burst(busy.address, count=1, steps=2)
         served += queue_timeout(busy.address)
-        failed = burst(oom.address, count=2, steps=2)
+        failed = burst(oom.address, count=2, steps=2, tls_ca=str(tmp / "tls.crt"))
         succeeded = [r for r in served if isinstance(r, ovid_client.GenerateResult)]
         rejected = [r for r in served if isinstance(r, ovid_client.OvidError)]
         assert succeeded and rejected, f"the burst must both succeed and fill the queue: {served}"
@@ -262,6 +273,10 @@ def test_alerts_see_the_faults(live):
     assert [r["metric"]["namespace"] for r in saturated] == [NAMESPACE]
     timeouts = prom.query(dict(rule_queries())["alert: OvidQueueTimeouts"])["data"]["result"]
     assert [r["metric"]["namespace"] for r in timeouts] == [NAMESPACE]
+    expiring = prom.query(
+        dict(rule_queries())["alert: OvidTlsCertificateExpiresSoon"])["data"]["result"]
+    assert [r["metric"]["pod"] for r in expiring] == ["ovid-1"]  # ovid-0 serves plaintext
+    assert 0 < float(expiring[0]["value"][1]) <= 2 * 86400
     ratio = prom.query("namespace_job:ovid_request_errors:ratio_rate5m")["data"]["result"]
     # ovid-1's failures over the jobs of both replicas: the refusals for a full queue never became
     # jobs and stay out; the job that timed out in the queue was admitted and counts

@@ -60,11 +60,11 @@ class Daemon:
         self.port = self.wait_for_log(
             r'INFO listening .*\bport=(\d+)|"msg":"listening".*"port":(\d+)', timeout)
         self.address = f"127.0.0.1:{self.port}"
-        self.metrics_port = None
+        # Logged before "listening": there already.
+        self.metrics_port = self.wait_for_log(
+            r'metrics listening .*\bport=(\d+)|"msg":"metrics listening".*"port":(\d+)', 5)
         if ready:
             self.wait_ready(timeout)
-            self.metrics_port = self.wait_for_log(
-                r'metrics listening .*\bport=(\d+)|"msg":"metrics listening".*"port":(\d+)', 5)
 
     def log(self):
         return self.log_path.read_text()

@@ -1,4 +1,5 @@
 """Bearer tokens, TLS, mutual TLS, and the plaintext health listener for kubelet probes."""
+import calendar
 import json
 import os
 import re
@@ -108,6 +109,17 @@ def _openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
+EXPIRY = "ovid_tls_certificate_expiry_timestamp_seconds"
+
+
+def _not_after(certificate):
+    """The certificate's notAfter in Unix seconds, as openssl reads it."""
+    text = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-in", certificate],
+                          check=True, capture_output=True, text=True).stdout
+    return calendar.timegm(time.strptime(text.strip().removeprefix("notAfter="),
+                                         "%b %d %H:%M:%S %Y %Z"))
+
+
 def _make_pki(d):
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ovid-test-ca",
              "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
@@ -158,6 +170,7 @@ def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tm
                 return False
 
     assert served_by(pki / "ca.pem") and not served_by(renewed / "ca.pem")
+    assert daemon.metric(EXPIRY) == _not_after(pki / "server.pem")
     (mount / "..data_tmp").symlink_to("gen2")
     os.replace(mount / "..data_tmp", mount / "..data")  # the kubelet's atomic swap
     wait_for("the renewed certificate served", lambda: served_by(renewed / "ca.pem"), timeout=15)
@@ -168,6 +181,8 @@ def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tm
     wait_for("the renewal logged", lambda: "tls certificate changed" in daemon.log(), timeout=15)
     sha = re.findall(r"sha256=([0-9a-f]{16})", daemon.log())
     assert len(sha) == 2 and sha[0] != sha[1], daemon.log()
+    # The expiry gauge follows the renewal, to the second.
+    assert daemon.metric(EXPIRY) == _not_after(renewed / "server.pem")
     # A pair that does not match (a key from elsewhere) is said once, not at every check.
     (mount / "gen3").mkdir()
     (mount / "gen3" / "tls.crt").write_bytes((renewed / "server.pem").read_bytes())

@@ -122,6 +122,11 @@ void RunScript(ServerMetrics& metrics) {
   for (int i = 0; i < 2; ++i) metrics.OnRpc("GetJob", absl::StatusCode::kOk);
   metrics.OnRpc("CancelJob", absl::StatusCode::kOk);
   metrics.OnRpc("grpc.health.v1.Health/Check", absl::StatusCode::kOk);
+
+  // A TLS port whose certificate expires at 2030-01-01T00:00:00Z, renewed once to 2031-01-01:
+  // the gauge holds the latest.
+  metrics.SetTlsCertificateExpiry(absl::FromUnixSeconds(1893456000));
+  metrics.SetTlsCertificateExpiry(absl::FromUnixSeconds(1924992000));
 }
 
 }  // namespace

@@ -77,6 +77,10 @@ def test_request_counters_equal_the_script(values):
     assert sum(reasons.values()) == sum(n for o, n in outcomes.items() if o != "succeeded")
 
 
+def test_tls_expiry_is_the_latest_certificate_of_the_script(values):
+    assert value(values, "ovid_tls_certificate_expiry_timestamp_seconds") == 1924992000
+
+
 def test_rpc_counters_equal_the_script(values):
     expected = {("Generate", "OK"): 5, ("Generate", "RESOURCE_EXHAUSTED"): 5,
                 ("GetJob", "OK"): 2, ("CancelJob", "OK"): 1, ("other", "OK"): 1}
