@@ -65,7 +65,8 @@ BearerAuth::FileStamp BearerAuth::StampOf(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0) return {};
   return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
           static_cast<uint64_t>(st.st_size),
-          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+          static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec};
 }
 
 absl::StatusOr<BearerAuth> BearerAuth::FromFile(const std::string& path) {
@@ -76,7 +77,7 @@ absl::StatusOr<BearerAuth> BearerAuth::FromFile(const std::string& path) {
   auth.tokens_ = std::make_shared<Tokens>();
   auth.tokens_->path = path;
   auth.tokens_->list = *std::move(tokens);
-  auth.tokens_->seen = stamp;
+  auth.tokens_->loaded = stamp;
   return auth;
 }
 
@@ -88,31 +89,43 @@ BearerAuth BearerAuth::WithToken(std::string token) {
   return auth;
 }
 
+absl::StatusOr<size_t> BearerAuth::LoadLocked(const FileStamp& stamp) const {
+  absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(tokens_->path);
+  if (!tokens.ok()) {
+    tokens_->failed.emplace(stamp, std::string(tokens.status().message()));
+    return tokens.status();
+  }
+  tokens_->loaded = stamp;
+  tokens_->failed.reset();
+  const std::lock_guard<std::mutex> lock(tokens_->mu);
+  tokens_->list = *std::move(tokens);
+  return tokens_->list.size();
+}
+
 absl::StatusOr<size_t> BearerAuth::Reload() const {
   if (tokens_ == nullptr || tokens_->path.empty()) {
     return absl::FailedPreconditionError("no --auth-token-file to reload");
   }
   const std::lock_guard<std::mutex> reloading(tokens_->reload_mu);
-  absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(tokens_->path);
-  if (!tokens.ok()) return tokens.status();
-  const std::lock_guard<std::mutex> lock(tokens_->mu);
-  tokens_->list = *std::move(tokens);
-  return tokens_->list.size();
+  // Stamped before the read: a change during it is seen by the next check.
+  return LoadLocked(StampOf(tokens_->path));
 }
 
 absl::StatusOr<std::optional<size_t>> BearerAuth::ReloadIfChanged() const {
   if (tokens_ == nullptr || tokens_->path.empty()) {
     return absl::FailedPreconditionError("no --auth-token-file to reload");
   }
+  const std::lock_guard<std::mutex> reloading(tokens_->reload_mu);
   const FileStamp stamp = StampOf(tokens_->path);
-  {
-    const std::lock_guard<std::mutex> lock(tokens_->mu);
-    if (stamp == tokens_->seen) return std::nullopt;
-    tokens_->seen = stamp;
+  if (stamp == tokens_->loaded) return std::nullopt;
+  const std::optional<std::pair<FileStamp, std::string>> before = tokens_->failed;
+  absl::StatusOr<size_t> count = LoadLocked(stamp);
+  if (count.ok()) return *count;
+  // The same version failing the same way again: already reported.
+  if (before && before->first == stamp && before->second == count.status().message()) {
+    return std::nullopt;
   }
-  absl::StatusOr<size_t> count = Reload();
-  if (!count.ok()) return count.status();
-  return *count;
+  return count.status();
 }
 
 absl::Status BearerAuth::Check(const grpc::ServerContextBase& context) const {

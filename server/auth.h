@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,8 +38,9 @@ class BearerAuth {
   // Returns how many tokens there are now. FAILED_PRECONDITION without a file.
   absl::StatusOr<size_t> Reload() const;
   // Reload() when the file is not the one last looked at (device, inode, size or modification
-  // time differ: an edit, or the kubelet's swap of a mounted Secret); nullopt when it is. A file
-  // that fails to load is reported once, not at every check, until it changes again.
+  // or change time differ: an edit, a chmod, the kubelet's swap of a mounted Secret); nullopt
+  // when it is. A version that fails to load is tried again at every check (a chmod or a
+  // passing EMFILE must not lose a rotation) but its error is returned once, not every time.
   absl::StatusOr<std::optional<size_t>> ReloadIfChanged() const;
 
   bool enabled() const { return tokens_ != nullptr; }
@@ -50,7 +52,7 @@ class BearerAuth {
   // What identifies one version of the file (stat's answer); all zero: missing.
   struct FileStamp {
     uint64_t device = 0, inode = 0, size = 0;
-    int64_t mtime_ns = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
     bool operator==(const FileStamp&) const = default;
   };
   struct Tokens {
@@ -60,9 +62,13 @@ class BearerAuth {
     // Held across a reload's read and store: SIGHUP's and the periodic check's reloads must not
     // interleave, or an older read could be stored last.
     std::mutex reload_mu;
-    FileStamp seen;                 // the version ReloadIfChanged last looked at
+    // Under reload_mu: the version last loaded, and the last failure (version and message).
+    FileStamp loaded;
+    std::optional<std::pair<FileStamp, std::string>> failed;
   };
   static FileStamp StampOf(const std::string& path);
+  // Reads the file (stamped `stamp` just before) and stores its tokens; reload_mu held.
+  absl::StatusOr<size_t> LoadLocked(const FileStamp& stamp) const;
   std::shared_ptr<Tokens> tokens_;
 };
 

@@ -45,17 +45,18 @@ CredentialsWatch::CredentialsWatch(const Config& config, const BearerAuth& auth,
   if (certificate_ && on_certificate_) on_certificate_(*certificate_);
   const bool tokens = auth_.enabled() && !config_.auth_token_file.empty();
   if (config_.reload_interval > absl::ZeroDuration() && (tokens || certificate_)) {
-    periodic_.emplace(config_.reload_interval, [this] { CheckNow(); });
+    // Whole seconds, as gRPC's file watcher takes them: both look at the files as often.
+    periodic_.emplace(absl::Ceil(config_.reload_interval, absl::Seconds(1)),
+                      [this] { CheckNow(); });
   }
 }
 
 void CredentialsWatch::ReloadTokens(const std::string& signal) {
   if (!auth_.enabled()) {
-    log_.Warn("signal ignored",
-              {{"signal", signal},
-               {"why",
-                "SIGHUP re-reads --auth-token-file, which is not set; flags take a restart, TLS "
-                "files are re-read every --reload-interval"}});
+    log_.Warn(
+        "signal ignored",
+        {{"signal", signal},
+         {"why", "SIGHUP re-reads --auth-token-file, which is not set; flags take a restart"}});
     return;
   }
   ReportTokens(signal, auth_.Reload());
@@ -94,12 +95,16 @@ void CredentialsWatch::CheckCertificate() {
     }
     return;
   }
+  const bool changed = now->files_sha256 != certificate_->files_sha256;
+  if (!certificate_error_.empty() && !changed) {
+    log_.Info("tls files load again", {{"sha256", now->sha256.substr(0, 16)}});
+  }
   certificate_error_.clear();
-  if (now->sha256 == certificate_->sha256 && now->ca_certificates == certificate_->ca_certificates)
-    return;
-  LogTlsCertificate("tls certificate changed", *now, config_, log_);
+  if (!changed) return;
   certificate_ = *std::move(now);
+  // The gauge first: whoever reads the log line finds the metric already updated.
   if (on_certificate_) on_certificate_(*certificate_);
+  LogTlsCertificate("tls certificate changed", *certificate_, config_, log_);
 }
 
 }  // namespace ovid::server

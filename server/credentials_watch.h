@@ -42,7 +42,7 @@ class CredentialsWatch {
   const Logger& log_;
   const std::function<void(const TlsCertificateInfo&)> on_certificate_;
   std::optional<TlsCertificateInfo> certificate_;  // the last version seen (the thread's)
-  std::string certificate_error_;  // the last failure logged, so it is logged once
+  std::string certificate_error_;     // the last failure logged, so it is logged once (thread's)
   std::optional<Periodic> periodic_;  // last: stopped first
 };
 

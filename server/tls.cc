@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include <ctime>
@@ -91,7 +92,9 @@ struct TlsFiles {
   TlsCertificateInfo info;
 };
 
-// Reads each file once: what is checked is what gRPC gets.
+// Reads each file once. With --reload-interval 0 what is checked is what gRPC gets; with the
+// file watcher gRPC reads them again itself (the start-up check and CredentialsWatch's look at
+// them cover what it will have loaded, up to a swap in between).
 absl::StatusOr<TlsFiles> ReadTlsFiles(const Config& config) {
   TlsFiles files;
   absl::StatusOr<std::string> cert_pem = ReadPem("--tls-cert", config.tls_cert);
@@ -141,6 +144,11 @@ absl::StatusOr<TlsFiles> ReadTlsFiles(const Config& config) {
     if (!cas.ok()) return cas.status();
     files.info.ca_certificates = static_cast<int>(cas->size());
   }
+  unsigned char files_digest[SHA256_DIGEST_LENGTH];
+  const std::string both = files.cert_pem + '\0' + files.ca_pem;
+  SHA256(reinterpret_cast<const unsigned char*>(both.data()), both.size(), files_digest);
+  files.info.files_sha256 = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(files_digest), sizeof(files_digest)));
   return files;
 }
 

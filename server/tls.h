@@ -23,6 +23,7 @@ struct TlsCertificateInfo {
   int chain_length = 0;                 // certificates in --tls-cert
   int ca_certificates = 0;  // in --tls-client-ca (0 without mTLS)
   std::string sha256;       // of the leaf certificate (DER), hex: tells a renewal from the same one
+  std::string files_sha256;  // of the certificate file and the CA file: any change to either
 };
 
 struct ServerSecurity {
@@ -40,7 +41,9 @@ struct ServerSecurity {
 // handshakes fail. Hence the README's advice to replace both at once.
 absl::StatusOr<ServerSecurity> ServerCredentialsFor(const Config& config);
 
-// The same checks on the files as they are now, for the periodic look at what gRPC will load.
+// The same checks on the files as they are now, for the periodic look at what gRPC loads. (gRPC's
+// file watcher reads the files itself, so a file swapped between this check and its read is
+// seen by the next check, not this one.)
 absl::StatusOr<TlsCertificateInfo> ReadTlsCertificate(const Config& config);
 
 }  // namespace ovid::server

@@ -96,7 +96,8 @@ def test_a_changed_token_file_is_picked_up_without_a_signal(start_daemon, tmp_pa
     assert not accepted("old-t0ken")
     assert re.search(r"token file reloaded cause=\"file changed\" tokens=1", daemon.log()), daemon.log()
     # A broken version is reported once (not at every check) and the tokens in force stay.
-    token_file.write_text("bad\x01token\n")
+    staged.write_text("bad\x01token\n")
+    os.replace(staged, token_file)  # whole: a check between truncate and write would see it empty
     wait_for("the bad file reported", lambda: "token file not reloaded" in daemon.log(), timeout=15)
     time.sleep(2.5)
     assert daemon.log().count("token file not reloaded") == 1, daemon.log()
@@ -120,8 +121,8 @@ def _not_after(certificate):
                                          "%b %d %H:%M:%S %Y %Z"))
 
 
-def _make_pki(d):
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ovid-test-ca",
+def _make_pki(d, days=2):
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(days), "-subj", "/CN=ovid-test-ca",
              "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
     (d / "server.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     for name in ("server", "client"):
@@ -129,7 +130,7 @@ def _make_pki(d):
                  "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d)
         extra = ["-extfile", "server.ext"] if name == "server" else []
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "2", "-out", f"{name}.pem", *extra, cwd=d)
+                 "-CAcreateserial", "-days", str(days), "-out", f"{name}.pem", *extra, cwd=d)
     return d
 
 
@@ -144,7 +145,7 @@ def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tm
     symlink to a new folder). ovid re-reads them (--reload-interval) and new connections get
     the new certificate, here one from another CA."""
     (tmp_path / "renewed").mkdir()
-    renewed = _make_pki(tmp_path / "renewed")
+    renewed = _make_pki(tmp_path / "renewed", days=3)  # a later notAfter than the first
     mount = tmp_path / "mount"
     for generation, source in (("gen1", pki), ("gen2", renewed)):
         (mount / generation).mkdir(parents=True)
@@ -181,7 +182,8 @@ def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tm
     wait_for("the renewal logged", lambda: "tls certificate changed" in daemon.log(), timeout=15)
     sha = re.findall(r"sha256=([0-9a-f]{16})", daemon.log())
     assert len(sha) == 2 and sha[0] != sha[1], daemon.log()
-    # The expiry gauge follows the renewal, to the second.
+    # The expiry gauge follows the renewal, to the second (a day later than the first one's).
+    assert _not_after(renewed / "server.pem") > _not_after(pki / "server.pem")
     assert daemon.metric(EXPIRY) == _not_after(renewed / "server.pem")
     # A pair that does not match (a key from elsewhere) is said once, not at every check.
     (mount / "gen3").mkdir()
@@ -193,6 +195,11 @@ def test_a_renewed_certificate_is_served_without_a_restart(start_daemon, pki, tm
     time.sleep(2.5)
     assert daemon.log().count("tls files do not load") == 1, daemon.log()
     assert "is not the key of the certificate" in daemon.log()
+    # Put right (back to the renewed pair): said too.
+    (mount / "..data_tmp").symlink_to("gen2")
+    os.replace(mount / "..data_tmp", mount / "..data")
+    wait_for("the recovery logged", lambda: "tls files load again" in daemon.log(), timeout=15)
+    assert served_by(renewed / "ca.pem")
 
 
 def test_tls_serves_the_api_and_health_stays_plaintext_on_its_own_port(start_daemon, pki):

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "server/auth.h"
 
 namespace ovid::server {
@@ -108,6 +109,31 @@ TEST_F(BearerAuthTest, ReloadIfChangedReadsOnlyANewVersionAndReportsABadOneOnce)
   EXPECT_EQ(auth->ReloadIfChanged().value(), std::optional<size_t>(2));
   EXPECT_TRUE(auth->CheckHeader("Bearer fourth").ok());
   EXPECT_EQ(auth->CheckHeader("Bearer secnd").code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(BearerAuthTest, ASignalReloadCountsAsSeenAndAChmodIsAChange) {
+  Write("first\n");
+  absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  // SIGHUP read the new version: the periodic check must not load (and log) it again.
+  Write("second\n");
+  ASSERT_EQ(auth->Reload().value_or(0), 1u);
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::nullopt);
+  // A bad version SIGHUP already reported is not reported again by the check.
+  Write("bad\x01\n");
+  EXPECT_EQ(auth->Reload().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::nullopt);
+  EXPECT_TRUE(auth->CheckHeader("Bearer second").ok());
+  // Fixed by a permission change alone (an unreadable file made readable): only the change
+  // time moves, and that is a new version, loaded. (Root reads it either way, so the tokens
+  // are the same; what is checked is that the check looks again.)
+  Write("third\n");
+  ASSERT_EQ(auth->ReloadIfChanged().value(), std::optional<size_t>(1));
+  absl::SleepFor(absl::Milliseconds(20));
+  std::filesystem::permissions(path_, std::filesystem::perms::owner_read,
+                               std::filesystem::perm_options::replace);
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::optional<size_t>(1));
+  EXPECT_EQ(auth->ReloadIfChanged().value(), std::nullopt);
 }
 
 TEST_F(BearerAuthTest, ATokenGivenInCodeHasNoFileToReload) {
