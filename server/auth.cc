@@ -89,6 +89,13 @@ BearerAuth BearerAuth::WithToken(std::string token) {
   return auth;
 }
 
+absl::Status BearerAuth::NeedsFile() const {
+  if (tokens_ == nullptr || tokens_->path.empty()) {
+    return absl::FailedPreconditionError("no --auth-token-file to reload");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<size_t> BearerAuth::LoadLocked(const FileStamp& stamp) const {
   absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(tokens_->path);
   if (!tokens.ok()) {
@@ -103,18 +110,14 @@ absl::StatusOr<size_t> BearerAuth::LoadLocked(const FileStamp& stamp) const {
 }
 
 absl::StatusOr<size_t> BearerAuth::Reload() const {
-  if (tokens_ == nullptr || tokens_->path.empty()) {
-    return absl::FailedPreconditionError("no --auth-token-file to reload");
-  }
+  if (absl::Status file = NeedsFile(); !file.ok()) return file;
   const std::lock_guard<std::mutex> reloading(tokens_->reload_mu);
   // Stamped before the read: a change during it is seen by the next check.
   return LoadLocked(StampOf(tokens_->path));
 }
 
 absl::StatusOr<std::optional<size_t>> BearerAuth::ReloadIfChanged() const {
-  if (tokens_ == nullptr || tokens_->path.empty()) {
-    return absl::FailedPreconditionError("no --auth-token-file to reload");
-  }
+  if (absl::Status file = NeedsFile(); !file.ok()) return file;
   const std::lock_guard<std::mutex> reloading(tokens_->reload_mu);
   const FileStamp stamp = StampOf(tokens_->path);
   if (stamp == tokens_->loaded) return std::nullopt;

@@ -67,6 +67,8 @@ class BearerAuth {
     std::optional<std::pair<FileStamp, std::string>> failed;
   };
   static FileStamp StampOf(const std::string& path);
+  // FAILED_PRECONDITION unless the tokens came from a file (FromFile).
+  absl::Status NeedsFile() const;
   // Reads the file (stamped `stamp` just before) and stores its tokens; reload_mu held.
   absl::StatusOr<size_t> LoadLocked(const FileStamp& stamp) const;
   std::shared_ptr<Tokens> tokens_;

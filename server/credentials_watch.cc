@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 
 namespace ovid::server {
+namespace {
 
 void LogTlsCertificate(const char* message, const TlsCertificateInfo& info, const Config& config,
                        const Logger& log) {
@@ -34,6 +35,8 @@ void LogTlsCertificate(const char* message, const TlsCertificateInfo& info, cons
   }
 }
 
+}  // namespace
+
 CredentialsWatch::CredentialsWatch(const Config& config, const BearerAuth& auth, const Logger& log,
                                    std::optional<TlsCertificateInfo> certificate,
                                    std::function<void(const TlsCertificateInfo&)> on_certificate)
@@ -42,9 +45,11 @@ CredentialsWatch::CredentialsWatch(const Config& config, const BearerAuth& auth,
       log_(log),
       on_certificate_(std::move(on_certificate)),
       certificate_(std::move(certificate)) {
-  if (certificate_ && on_certificate_) on_certificate_(*certificate_);
-  const bool tokens = auth_.enabled() && !config_.auth_token_file.empty();
-  if (config_.reload_interval > absl::ZeroDuration() && (tokens || certificate_)) {
+  if (certificate_) {
+    if (on_certificate_) on_certificate_(*certificate_);
+    LogTlsCertificate("tls certificate", *certificate_, config_, log_);
+  }
+  if (config_.reload_interval > absl::ZeroDuration() && (WatchesTokens() || certificate_)) {
     // Whole seconds, as gRPC's file watcher takes them: both look at the files as often.
     periodic_.emplace(absl::Ceil(config_.reload_interval, absl::Seconds(1)),
                       [this] { CheckNow(); });
@@ -63,7 +68,7 @@ void CredentialsWatch::ReloadTokens(const std::string& signal) {
 }
 
 void CredentialsWatch::CheckNow() {
-  if (auth_.enabled() && !config_.auth_token_file.empty()) {
+  if (WatchesTokens()) {
     absl::StatusOr<std::optional<size_t>> tokens = auth_.ReloadIfChanged();
     if (!tokens.ok()) {
       ReportTokens("file changed", tokens.status());

@@ -21,7 +21,8 @@ namespace ovid::server {
 class CredentialsWatch {
  public:
   // `auth` and `log` must outlive this object. `certificate`: what the start served (nullopt
-  // without TLS). Starts checking every config.reload_interval (not at all when 0).
+  // without TLS), logged here (subject, expiry with a warning within 7 days or after, how often
+  // it is re-read). Starts checking every config.reload_interval (not at all when 0).
   // `on_certificate` (may be empty) hears of the certificate at start and of each renewal
   // (the metrics' expiry gauge), from the constructor's thread and then the watch's.
   CredentialsWatch(const Config& config, const BearerAuth& auth, const Logger& log,
@@ -35,6 +36,7 @@ class CredentialsWatch {
 
  private:
   void ReportTokens(const std::string& cause, const absl::StatusOr<size_t>& tokens);
+  bool WatchesTokens() const { return auth_.enabled() && !config_.auth_token_file.empty(); }
   void CheckCertificate();
 
   const Config config_;
@@ -45,10 +47,5 @@ class CredentialsWatch {
   std::string certificate_error_;     // the last failure logged, so it is logged once (thread's)
   std::optional<Periodic> periodic_;  // last: stopped first
 };
-
-// The start-up line for the serving certificate: whom it names, when it expires (a warning
-// within 7 days or after), how often it is re-read.
-void LogTlsCertificate(const char* message, const TlsCertificateInfo& info, const Config& config,
-                       const Logger& log);
 
 }  // namespace ovid::server

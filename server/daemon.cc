@@ -221,9 +221,6 @@ int RunDaemon(int argc, char** argv) {
     log.Error("bad configuration", {{"error", std::string(security.status().message())}});
     return 2;
   }
-  if (security->certificate) {
-    LogTlsCertificate("tls certificate", *security->certificate, config, log);
-  }
 
   const std::string version = OVID_VERSION;
   // Up before the model loads, so a scrape during a long load shows the process (and its

@@ -13,6 +13,7 @@
 
 #include <ctime>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -87,6 +88,13 @@ std::optional<absl::Time> NotAfter(const X509* cert) {
   return absl::FromTimeT(timegm(&tm));
 }
 
+std::string HexSha256(std::string_view bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
+}
+
 struct TlsFiles {
   std::string cert_pem, key_pem, ca_pem;
   TlsCertificateInfo info;
@@ -125,12 +133,11 @@ absl::StatusOr<TlsFiles> ReadTlsFiles(const Config& config) {
   }
   files.info.chain_length = static_cast<int>(chain->size());
   files.info.not_after = NotAfter(leaf);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_size = 0;
-  if (X509_digest(leaf, EVP_sha256(), digest, &digest_size) == 1) {
-    files.info.sha256 = absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(digest), digest_size));
-  }
+  unsigned char* der = nullptr;
+  const int der_size = i2d_X509(leaf, &der);
+  if (der_size > 0)
+    files.info.sha256 = HexSha256(std::string_view(reinterpret_cast<char*>(der), der_size));
+  OPENSSL_free(der);
   ERR_clear_error();
   char subject[256] = {};
   X509_NAME_oneline(X509_get_subject_name(leaf), subject, sizeof(subject));
@@ -144,11 +151,7 @@ absl::StatusOr<TlsFiles> ReadTlsFiles(const Config& config) {
     if (!cas.ok()) return cas.status();
     files.info.ca_certificates = static_cast<int>(cas->size());
   }
-  unsigned char files_digest[SHA256_DIGEST_LENGTH];
-  const std::string both = files.cert_pem + '\0' + files.ca_pem;
-  SHA256(reinterpret_cast<const unsigned char*>(both.data()), both.size(), files_digest);
-  files.info.files_sha256 = absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(files_digest), sizeof(files_digest)));
+  files.info.files_sha256 = HexSha256(files.cert_pem + '\0' + files.ca_pem);
   return files;
 }
 
