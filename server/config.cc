@@ -238,6 +238,12 @@ const std::vector<Flag>& Flags() {
        Enum(&Config::dequant, std::map<std::string, WeightMode>{{"lazy", WeightMode::kLazy},
                                                                 {"eager", WeightMode::kEager},
                                                                 {"cache", WeightMode::kCache}})},
+      {"fused-dispatch", "MODE", "measured",
+       "measured|fixed: on a GPU, time the fused quantized matmul against dequantize + cuBLAS "
+       "per layer shape at load and take the faster (about a second), or use fixed per-type "
+       "token limits (the same choice on every card).",
+       Enum(&Config::measure_dispatch,
+            std::map<std::string, bool>{{"measured", true}, {"fixed", false}})},
       {"device", "DEVICE", "auto",
        "auto|cpu|cuda|cuda:N: where the model runs (auto: the first GPU if there is one).",
        String(&Config::device)},

@@ -34,6 +34,7 @@ struct Config {
   WeightMode dequant = WeightMode::kLazy;       // --dequant: the engine's own enum
   std::string device = "auto";                  // auto|cpu|cuda|cuda:N
   uint64_t cache_budget_bytes = 0;              // --dequant cache: bf16 copies kept within this
+  bool measure_dispatch = true;                 // --fused-dispatch measured|fixed
   uint64_t vram_budget_bytes = 0;  // 0 = no budget: admission does not check the estimate
   uint32_t max_queue = 16;
   absl::Duration max_queue_wait = absl::ZeroDuration();  // 0 = jobs may wait indefinitely

@@ -55,6 +55,7 @@ PipelineOptions ToPipelineOptions(const Config& config) {
   options.device = config.device;
   options.weights = config.dequant;
   options.cache_budget_bytes = config.cache_budget_bytes;
+  options.measure_dispatch = config.measure_dispatch;
   options.workers = config.workers;
   options.batch_guidance = config.batch_guidance;
   options.faults.oom_at_step = config.fault_oom_at_step;
@@ -320,6 +321,7 @@ int RunDaemon(int argc, char** argv) {
            {{"variant", model.variant},
             {"weights", model.weight_mode},
             {"batch_guidance", model.batch_guidance},
+            {"fused_dispatch", model.fused_dispatch},
             {"device", model.device},
             {"tensors", absl::StrCat(model.tensors_total)},
             {"quantized", absl::StrCat(model.tensors_quantized)},

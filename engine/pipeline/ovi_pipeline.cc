@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   mo.device = p->device_;
   mo.load.mode = LinearModeOf(options.weights);
   mo.load.cache_budget_bytes = static_cast<int64_t>(options.cache_budget_bytes);
+  mo.load.measure_dispatch = options.measure_dispatch;
   mo.fallback_variant = options.fallback_variant.empty() ? "720x720_5s" : options.fallback_variant;
   mo.default_workspace = false;  // each worker slot brings its own
   // A reload (an offloaded denoiser, per job) must be the model of startup: the plans, limits and
@@ -96,13 +97,18 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   p->model_.ConfigureFile(
       path,
       [mo, self](const std::string& f) -> absl::StatusOr<std::unique_ptr<ovi::OviModel>> {
-        OVID_ASSIGN_OR_RETURN(std::unique_ptr<ovi::OviModel> m, ovi::OviModel::Load(f, mo));
+        // A reload dispatches (and plans its cache) by startup's measurement: measured again, a
+        // near tie could fall the other way and change the cache plan under the VRAM estimates.
+        ovi::OviModelOptions reload = mo;
+        reload.load.linear.measured_dispatch = self->measured_dispatch_;
+        OVID_ASSIGN_OR_RETURN(std::unique_ptr<ovi::OviModel> m, ovi::OviModel::Load(f, reload));
         if (self->denoiser_load_bytes_ != 0) OVID_RETURN_IF_ERROR(self->SameAsStartup(*m));
         return m;
       },
       options.offload.denoiser, p->device_);
   // Held until Load returns; an offloaded denoiser is freed then and reloaded per job.
   OVID_ASSIGN_OR_RETURN(std::shared_ptr<ovi::OviModel> model, p->model_.Acquire());
+  p->measured_dispatch_ = model->store().measured_dispatch();
   p->spec_ = model->spec();
   p->dtype_ = model->dtype();
   // What a load puts on the device: the weights and, in cache mode, their bf16 copies.
@@ -174,6 +180,7 @@ void OviPipeline::Describe(const PipelineOptions& options, const ovi::OviModel& 
   for (const ovi::OviTensor& t : ovi::BuildOviLayout(c)) d.parameters += t.Elements();
   d.weight_mode = WeightModeName(options.weights);
   d.batch_guidance = BatchGuidanceName(options.batch_guidance);
+  d.fused_dispatch = measured_dispatch_ != nullptr ? "measured" : "fixed";
   d.device = DeviceName(device_);
 
   // Per ggml type in the file, and per storage type on the device (for Vram()).

@@ -70,6 +70,8 @@ class OviPipeline final : public LoadedPipeline {
   ovi::OviModelSpec spec_;
   at::ScalarType dtype_ = at::kFloat;
   uint64_t denoiser_load_bytes_ = 0;
+  // The fused dispatch measured at startup (null: not measured); reloads reuse it.
+  std::shared_ptr<const FusedDispatch> measured_dispatch_;
   std::unique_ptr<Components> components_;
   std::unique_ptr<WorkerPool> pool_;
   ModelLimits limits_;

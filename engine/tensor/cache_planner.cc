@@ -25,8 +25,10 @@ double DecodeFactor(GgmlType type) {
 
 double EstimatedDequantSeconds(const CacheCandidate& c, const CostModel& model) {
   double once;
-  if (auto it = model.measured_seconds_per_element.find(c.type);
-      it != model.measured_seconds_per_element.end()) {
+  if (c.measured_saved_seconds >= 0) {
+    once = c.measured_saved_seconds;
+  } else if (auto it = model.measured_seconds_per_element.find(c.type);
+             it != model.measured_seconds_per_element.end()) {
     once = model.launch_seconds + it->second * static_cast<double>(c.elements);
   } else {
     const double traffic = static_cast<double>(c.block_bytes) + 2.0 * c.elements;

@@ -6,8 +6,11 @@
 // taken in order of estimated saved seconds per cached byte (the greedy fractional-knapsack
 // order, skipping those that no longer fit).
 //
-// The estimate is an analytic model, not a measurement: a dequantize kernel is bound by memory
-// traffic (it reads the blocks once and writes 2 bytes per weight) plus a fixed launch cost, so
+// Where the load measured the layer's shape at its token count (FusedDispatch), the saving is
+// that measurement: the time of the path it takes (fused or dequantize + GEMM) minus a bf16
+// GEMM's. Elsewhere (token counts too large to measure) it is an analytic model: a dequantize
+// kernel is bound by memory traffic (it reads the blocks once and writes 2 bytes per weight)
+// plus a fixed launch cost, so
 //   seconds = launch_seconds + decode_factor(type) * (block_bytes + 2 * elements) / bandwidth
 // decode_factor > 1 for formats whose unpacking may cost more than their traffic. Measured on
 // an H200, Q4_K, Q6_K and Q8_0 all ran at the same traffic rate (factor 1); Q2_K, Q3_K and Q5_K
@@ -33,6 +36,9 @@ struct CacheCandidate {
   int64_t block_bytes = 0;    // resident quantized bytes
   double calls_per_step = 1;  // forwards per denoising step that take the dequantize path
   int64_t dense_element_bytes = 2;  // of the cached copy: 2 in bf16/f16, 4 in f32 (the CPU)
+  // Seconds one forward saves with a copy, measured on this card (FusedDispatch); < 0: not
+  // measured, use the CostModel's dequantize estimate.
+  double measured_saved_seconds = -1;
 };
 
 // How a model runs one linear weight, for the planner: without it every layer counts as one
@@ -55,7 +61,8 @@ struct CostModel {
 // Multiplier on the traffic time for unpacking cost; 1 for plain 4/8-bit formats.
 double DecodeFactor(GgmlType type);
 
-// Estimated seconds one dequantize of `c` takes (times calls_per_step).
+// Estimated seconds one dequantize of `c` takes (times calls_per_step); the measured saving
+// instead where `c` has one.
 double EstimatedDequantSeconds(const CacheCandidate& c, const CostModel& model);
 
 // Dense bytes a cached copy of `c` costs, in the compute dtype it is kept in.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/ops/quant_ops.h"
 #include "engine/ops/torch_status.h"
+#include "engine/tensor/fused_dispatch.h"
 
 namespace ovid {
 namespace {
@@ -42,10 +43,16 @@ at::ScalarType ComputeDtype(c10::Device device) {
   return device.is_cuda() ? at::kBFloat16 : at::kFloat;
 }
 
-LinearPath QuantizedPathFor(GgmlType type, int64_t in_features, int64_t tokens, c10::Device device,
-                            const LinearOptions& options) {
+LinearPath QuantizedPathFor(GgmlType type, int64_t out_features, int64_t in_features,
+                            int64_t tokens, c10::Device device, const LinearOptions& options) {
   if (!device.is_cuda() || options.exact_f32 || !ops::HasFusedMatmul(type)) {
     return LinearPath::kDequantGemm;
+  }
+  if (options.measured_dispatch != nullptr) {
+    if (std::optional<int64_t> measured = options.measured_dispatch->FusedMaxTokens(
+            LinearShape{type, out_features, in_features})) {
+      return tokens <= *measured ? LinearPath::kFused : LinearPath::kDequantGemm;
+    }
   }
   const bool panel = ops::HasPanelFusedMatmul(type, in_features);
   return tokens <= options.FusedMaxTokens(type, panel) ? LinearPath::kFused
@@ -144,7 +151,7 @@ absl::StatusOr<at::Tensor> QuantizedLinear::Forward(const at::Tensor& x,
     if (dense_.defined()) {
       taken = LinearPath::kDenseGemm;
       y = GemmActivation(x2d, dense_, bias_, activation);
-    } else if (QuantizedPathFor(weight_->type(), in_, tokens, device, options_) ==
+    } else if (QuantizedPathFor(weight_->type(), out_, in_, tokens, device, options_) ==
                LinearPath::kFused) {
       taken = LinearPath::kFused;
       absl::StatusOr<at::Tensor> fused =

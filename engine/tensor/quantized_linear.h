@@ -2,10 +2,11 @@
 // y = x . W^T + b with W kept as raw GGUF blocks.
 //
 // Modes (LinearMode):
-//   kLazy  (default) the blocks stay resident. Up to `fused_max_tokens` tokens, a fused
-//          quantized matmul kernel reads the blocks directly (when kernels/cuda has one for the
-//          type); above that, W is expanded into the worker's DequantWorkspace and a dense GEMM
-//          runs on it. Extra VRAM: one layer's dense copy per worker.
+//   kLazy  (default) the blocks stay resident. Up to a token limit (measured on the card at
+//          load, else fixed per type), a fused quantized matmul kernel reads the blocks directly
+//          (when kernels/cuda has one for the type); above that, W is expanded into the worker's
+//          DequantWorkspace and a dense GEMM runs on it. Extra VRAM: one layer's dense copy per
+//          worker.
 //   kEager the weight was expanded once at load (the old behaviour; for comparison).
 //   kCache lazy, except for layers the WeightStore chose to keep a dense copy of as well
 //          (CachePlanner: the most time saved per byte within a VRAM budget); those run the
@@ -27,6 +28,8 @@
 #include "engine/tensor/quantized_tensor.h"
 
 namespace ovid {
+
+class FusedDispatch;  // engine/tensor/fused_dispatch.h
 
 enum class LinearMode { kLazy, kEager, kCache };
 const char* LinearModeName(LinearMode mode);
@@ -54,6 +57,10 @@ struct LinearOptions {
   //   Q6_K   0.66    0.68    0.73     0.97     1.61     -> 314 (was 1.10 at 314 before)
   std::map<GgmlType, int64_t> fused_max_tokens_by_type = {
       {GgmlType::kQ4_K, 314}, {GgmlType::kQ5_K, 314}, {GgmlType::kQ8_0, 314}, {GgmlType::kQ6_K, 314}};
+  // Limits measured on this card at load (WeightStore, LoadOptions::measure_dispatch), per
+  // (type, out, in). A shape measured there follows the measurement; the limits above apply to
+  // the rest.
+  std::shared_ptr<const FusedDispatch> measured_dispatch;
 
   // `panel_kernel`: whether the panel kernel runs this type at this layer's K here.
   int64_t FusedMaxTokens(GgmlType type, bool panel_kernel) const {
@@ -117,10 +124,11 @@ class QuantizedLinear {
 };
 
 // The path a layer without a dense copy takes for `tokens` rows of input on `device`: kFused
-// where a fused kernel runs the type and `tokens` is within its limit, else kDequantGemm. The
-// cache planner asks it too, so it caches the layers whose forwards dequantize.
-LinearPath QuantizedPathFor(GgmlType type, int64_t in_features, int64_t tokens, c10::Device device,
-                            const LinearOptions& options);
+// where a fused kernel runs the type and `tokens` is within its limit (the measured one for a
+// shape in options.measured_dispatch, else the fixed one), else kDequantGemm. The cache planner
+// asks it too.
+LinearPath QuantizedPathFor(GgmlType type, int64_t out_features, int64_t in_features,
+                            int64_t tokens, c10::Device device, const LinearOptions& options);
 
 // The dtype layers compute in on `device`: bf16 on CUDA, f32 elsewhere.
 at::ScalarType ComputeDtype(c10::Device device);

@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/gguf/status_macros.h"
 #include "engine/ops/device_index.h"
@@ -220,9 +221,52 @@ absl::Status WeightStore::LoadAll() {
     dense_.emplace(t.name, *std::move(dense));
   }
   for (const auto& [type, bytes] : acc.bytes_by_type) acc.weight_bytes += bytes;
+  MeasureDispatch();
   if (options_.mode == LinearMode::kCache) OVID_RETURN_IF_ERROR(PlanAndFillCache());
   acc.load_seconds = Seconds(start);
   return absl::OkStatus();
+}
+
+void WeightStore::MeasureDispatch() {
+  if (!options_.measure_dispatch || !options_.layer_usage || !device_.is_cuda() ||
+      options_.mode == LinearMode::kEager || options_.linear.exact_f32 ||
+      options_.linear.measured_dispatch != nullptr) {
+    return;
+  }
+  // One target per shape: its first layer's blocks, and every token count a layer of that
+  // shape runs at, per pass and with both guidance passes in one batch.
+  std::map<LinearShape, DispatchTarget> by_shape;
+  for (const auto& [name, q] : quantized_) {
+    if (q->shape().size() != 2 || !ops::HasFusedMatmul(q->type())) continue;
+    const int64_t tokens = options_.layer_usage(name).tokens;
+    if (tokens <= 0 || tokens > kDispatchMaxTokens) continue;
+    DispatchTarget& target = by_shape[LinearShape{q->type(), q->shape()[0], q->shape()[1]}];
+    if (target.weight == nullptr) target.weight = q;
+    target.tokens.push_back(tokens);
+    target.tokens.push_back(2 * tokens);
+  }
+  if (by_shape.empty()) return;
+  std::vector<DispatchTarget> targets;
+  for (auto& [shape, target] : by_shape) targets.push_back(std::move(target));
+  const auto start = Clock::now();
+  absl::StatusOr<FusedDispatch> measured = MeasureFusedDispatch(targets);
+  if (!measured.ok()) {
+    EngineLog(EngineLogLevel::kWarning,
+              absl::StrCat(file_->path(),
+                           ": the fused dispatch was not measured, the fixed "
+                           "per-type limits apply: ",
+                           measured.status().ToString()));
+    return;
+  }
+  if (options_.log) {
+    EngineLog(EngineLogLevel::kInfo,
+              absl::StrFormat("%s: fused dispatch measured on this card in %.2f s", file_->path(),
+                              Seconds(start)));
+    for (const std::string& line : measured->SummaryLines()) {
+      EngineLog(EngineLogLevel::kInfo, absl::StrCat("  ", line));
+    }
+  }
+  options_.linear.measured_dispatch = std::make_shared<const FusedDispatch>(*std::move(measured));
 }
 
 absl::Status WeightStore::PlanAndFillCache() {
@@ -232,12 +276,27 @@ absl::Status WeightStore::PlanAndFillCache() {
   std::vector<const QuantizedTensor*> layers;
   for (const auto& [name, q] : quantized_) {
     if (q->shape().size() != 2) continue;  // only linear weights go through the workspace
-    const LayerUsage usage = options_.cache_usage ? options_.cache_usage(name) : LayerUsage{};
+    const LayerUsage usage = options_.layer_usage ? options_.layer_usage(name) : LayerUsage{};
     const bool dequantizes =
-        usage.tokens <= 0 || QuantizedPathFor(q->type(), q->shape()[1], usage.tokens, device_,
-                                              options_.linear) == LinearPath::kDequantGemm;
-    candidates.push_back({name, q->type(), q->numel(), q->nbytes(),
-                          dequantizes ? std::max(0.0, usage.calls_per_step) : 0.0, element_bytes});
+        usage.tokens <= 0 || QuantizedPathFor(q->type(), q->shape()[0], q->shape()[1], usage.tokens,
+                                              device_, options_.linear) == LinearPath::kDequantGemm;
+    CacheCandidate c{name,
+                     q->type(),
+                     q->numel(),
+                     q->nbytes(),
+                     dequantizes ? std::max(0.0, usage.calls_per_step) : 0.0,
+                     element_bytes};
+    // Measured at the layer's own token count: what a copy saves on the path it takes, the
+    // fused kernel's included (it is slower than a bf16 GEMM at some shapes and cards).
+    if (const FusedDispatch* measured = options_.linear.measured_dispatch.get();
+        measured != nullptr && usage.tokens > 0) {
+      if (std::optional<double> saved = measured->SavedSecondsByDenseCopy(
+              LinearShape{q->type(), q->shape()[0], q->shape()[1]}, usage.tokens)) {
+        c.calls_per_step = std::max(0.0, usage.calls_per_step);
+        c.measured_saved_seconds = *saved;
+      }
+    }
+    candidates.push_back(std::move(c));
     layers.push_back(q.get());
   }
   const CachePlan plan = PlanCache(candidates, options_.cache_budget_bytes, options_.cost_model);

@@ -32,6 +32,7 @@
 #include "engine/gguf/gguf_file.h"
 #include "engine/tensor/cache_planner.h"
 #include "engine/tensor/dequant_workspace.h"
+#include "engine/tensor/fused_dispatch.h"
 #include "engine/tensor/quantized_linear.h"
 #include "engine/tensor/quantized_tensor.h"
 #include "engine/tensor/vram_accounting.h"
@@ -44,10 +45,17 @@ struct LoadOptions {
   std::optional<at::ScalarType> plain_dtype;
   int64_t cache_budget_bytes = 0;             // kCache only
   CostModel cost_model;                       // kCache only
-  // kCache only: how the model runs each 2-D weight (by tensor name). A layer whose forwards
-  // take the fused kernel (QuantizedPathFor at its tokens) saves nothing by a copy and is
-  // planned last. Unset: every layer one dequantize per step.
-  std::function<LayerUsage(std::string_view name)> cache_usage;
+  // How the model runs each 2-D weight (by tensor name): the token counts the dispatch is
+  // measured at, and for kCache each layer's calls per step. A layer whose forwards take the
+  // fused kernel saves by a copy what the measurement says (fused minus a bf16 GEMM); where
+  // nothing was measured, nothing, and it is planned last. Unset: no dispatch measurement, and
+  // every layer one dequantize per step.
+  std::function<LayerUsage(std::string_view name)> layer_usage;
+  // CUDA, kLazy/kCache, with layer_usage and no linear.measured_dispatch yet: time the fused
+  // kernel against dequantize + cuBLAS at the layers' token counts on this card and dispatch by
+  // that (engine/tensor/fused_dispatch.h; about a second). A failure (out of memory, say) is
+  // logged and leaves the fixed per-type limits. Off: the fixed limits, the same on every card.
+  bool measure_dispatch = true;
   int64_t staging_bytes = int64_t{64} << 20;  // per pinned staging buffer (two are used)
   LinearOptions linear;
   bool log = true;  // print the accounting summary to stderr
@@ -95,10 +103,15 @@ class WeightStore {
 
   // The load-time figures plus current workspace and allocator figures.
   VramAccounting Accounting() const;
+  // What MeasureFusedDispatch found at load; null where it did not run or failed.
+  const std::shared_ptr<const FusedDispatch>& measured_dispatch() const {
+    return options_.linear.measured_dispatch;
+  }
 
  private:
   WeightStore() = default;
   absl::Status LoadAll();
+  void MeasureDispatch();
   absl::Status PlanAndFillCache();
   absl::Status NotFound(std::string_view name) const;
   absl::Status CheckShape(std::string_view name, const std::vector<int64_t>& actual,

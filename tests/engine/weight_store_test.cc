@@ -43,13 +43,13 @@ std::vector<TestTensor> SmallModel() {
 
 std::unique_ptr<WeightStore> LoadSmall(
     LinearMode mode, c10::Device device, int64_t cache_budget = 0,
-    std::function<LayerUsage(std::string_view)> cache_usage = nullptr) {
+    std::function<LayerUsage(std::string_view)> layer_usage = nullptr) {
   absl::StatusOr<std::string> path = testing::WriteTestGguf("small_model.gguf", SmallModel());
   EXPECT_TRUE(path.ok()) << path.status();
   LoadOptions options;
   options.mode = mode;
   options.cache_budget_bytes = cache_budget;
-  options.cache_usage = std::move(cache_usage);
+  options.layer_usage = std::move(layer_usage);
   absl::StatusOr<std::unique_ptr<WeightStore>> store = WeightStore::Load(*path, device, options);
   std::remove(path->c_str());  // the mapping stays valid; nothing piles up in /tmp
   EXPECT_TRUE(store.ok()) << store.status();

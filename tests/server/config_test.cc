@@ -45,19 +45,37 @@ TEST(ConfigTest, DefaultsWithOnlyTheModel) {
   EXPECT_EQ(c->fault_step_delay_ms, 0u);
   EXPECT_EQ(c->fault_vram_bytes, 0u);
   EXPECT_EQ(c->batch_guidance, BatchGuidance::kAuto);
+  EXPECT_TRUE(c->measure_dispatch);  // --fused-dispatch measured
   EXPECT_FALSE(c->tls());
 }
 
 TEST(ConfigTest, ModelIsRequired) { ExpectError(Parse({}), {"--model", "OVID_MODEL"}); }
 
 TEST(ConfigTest, EveryKindOfFlagParses) {
-  absl::StatusOr<Config> c =
-      Parse({"--model", "m.gguf", "--listen=127.0.0.1:1", "--dequant=cache", "--vram-budget=40G",
-             "--max-queue=3", "--workers", "2", "--drain-timeout=90s", "--job-ttl=2h",
-             "--max-jobs-kept=7", "--max-kept-bytes=512M", "--tls-cert=c.pem", "--tls-key=k.pem", "--tls-client-ca=ca.pem",
-             "--log-format=json", "--max-receive-bytes=32MiB", "--fault-oom-at-step=3",
-             "--health-address=0.0.0.0:8081", "--batch-guidance=on", "--max-queue-wait=5m"});
+  absl::StatusOr<Config> c = Parse({"--model",
+                                    "m.gguf",
+                                    "--listen=127.0.0.1:1",
+                                    "--dequant=cache",
+                                    "--vram-budget=40G",
+                                    "--max-queue=3",
+                                    "--workers",
+                                    "2",
+                                    "--drain-timeout=90s",
+                                    "--job-ttl=2h",
+                                    "--max-jobs-kept=7",
+                                    "--max-kept-bytes=512M",
+                                    "--tls-cert=c.pem",
+                                    "--tls-key=k.pem",
+                                    "--tls-client-ca=ca.pem",
+                                    "--log-format=json",
+                                    "--max-receive-bytes=32MiB",
+                                    "--fault-oom-at-step=3",
+                                    "--health-address=0.0.0.0:8081",
+                                    "--batch-guidance=on",
+                                    "--max-queue-wait=5m",
+                                    "--fused-dispatch=fixed"});
   ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->measure_dispatch);
   EXPECT_EQ(c->model, "m.gguf");
   EXPECT_EQ(c->listen, "127.0.0.1:1");
   EXPECT_EQ(c->dequant, WeightMode::kCache);
@@ -98,6 +116,8 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--dequant=fast"}), {"--dequant", "cache|eager|lazy"});
   ExpectError(Parse({"--model=m", "--log-format=xml"}), {"--log-format", "json|text"});
   ExpectError(Parse({"--model=m", "--batch-guidance=yes"}), {"--batch-guidance", "auto|off|on"});
+  ExpectError(Parse({"--model=m", "--fused-dispatch=fast"}),
+              {"--fused-dispatch", "fixed|measured"});
   ExpectError(Parse({"--model=m", "--vram-budget=12Q"}), {"--vram-budget", "K, M, G"});
   ExpectError(Parse({"--model=m", "--max-receive-bytes=1K"}), {"--max-receive-bytes", "4096"});
   ExpectError(Parse({"--model=m", "--job-ttl=-5s"}), {"--job-ttl", "duration"});

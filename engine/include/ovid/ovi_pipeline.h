@@ -86,6 +86,9 @@ struct PipelineOptions {
   std::string device = "auto";   // "auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:N"
   WeightMode weights = WeightMode::kLazy;
   uint64_t cache_budget_bytes = 0;  // kCache: bf16 copies kept within this many bytes
+  // CUDA: time the fused kernel against dequantize + cuBLAS per layer shape at load and
+  // dispatch by that; false: the fixed per-type token limits (the same on every card).
+  bool measure_dispatch = true;
   uint32_t workers = 1;             // concurrent Run calls; one stream + workspace each
   // Both guidance passes of a step in one batch-2 forward; the VRAM estimate counts the extra
   // activations. kAuto decides per job (same request, same server settings: same choice).
@@ -130,6 +133,9 @@ struct ModelDescription {
   uint64_t parameters = 0;
   std::string weight_mode;  // "lazy", "eager", "cache"
   std::string batch_guidance;  // "off", "on", "auto"
+  // "measured": the fused-kernel limits were timed on this card at load; "fixed": the fixed
+  // per-type limits (off, on the CPU, in eager mode, or where the measurement failed).
+  std::string fused_dispatch;
   std::string device;       // "cpu", "cuda:0"
   uint32_t tensors_total = 0;
   uint32_t tensors_quantized = 0;

@@ -1,6 +1,7 @@
 // File: engine/models/ovi/ovi_cache_usage.h
-// How Ovi's denoiser runs each linear weight, for the cache planner (--dequant cache): which
-// token count feeds it and how often per denoising step. Without it the planner sees 1,200
+// How Ovi's denoiser runs each linear weight, for the cache planner (--dequant cache) and the
+// load-time dispatch measurement (engine/tensor/fused_dispatch.h): which token count feeds it
+// and how often per denoising step. Without it the planner sees 1,200
 // equal-looking layers and fills its budget in name order: audio_model.* first, whose forwards
 // take the fused kernel and save nothing by a copy, and the text k/v that run once per request.
 #pragma once

@@ -58,8 +58,8 @@ absl::StatusOr<std::unique_ptr<OviModel>> OviModel::FromFile(std::unique_ptr<ggu
   // f32 asked for on CUDA is a reference run: f32 GEMMs too, not the bf16 ones of the
   // production path (bench/original measured 6e-3 against the original's CUDA f32 without it).
   if (dtype == at::kFloat && options.device.is_cuda()) options.load.linear.exact_f32 = true;
-  if (!options.load.cache_usage) {
-    options.load.cache_usage = [spec](std::string_view name) { return OviLayerUsage(spec, name); };
+  if (!options.load.layer_usage) {
+    options.load.layer_usage = [spec](std::string_view name) { return OviLayerUsage(spec, name); };
   }
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> store,
                         WeightStore::FromFile(std::move(file), options.device, options.load));

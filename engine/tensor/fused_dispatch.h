@@ -1,0 +1,92 @@
+// File: engine/tensor/fused_dispatch.h
+// Which path a lazy quantized linear takes on this card: the fused kernel that reads the GGUF
+// blocks, or dequantize into the workspace + cuBLAS. Measured at load.
+//
+// Why measure: the fixed per-type limits (LinearOptions::fused_max_tokens_by_type) were set on
+// an H100, and where the fused kernel stops winning depends on the card. On an H200 the 43%
+// faster memory speeds up the bf16 GEMM's weight read but not the fused kernel's fixed costs,
+// so Q6_K at 314 tokens is faster dequantized there (bench/NOTES.md, "Issue 3's targets on the
+// H200"). MeasureFusedDispatch times both paths, plus cuBLAS on a bf16 copy of the weight (the
+// cache mode's path), for each distinct (type, out, in) of the model's linear layers, at the
+// token counts the model runs them at and at a fixed ladder in between, with the layers' own
+// resident blocks.
+//
+// The choice: a shape runs fused up to the largest measured token count at which the fused
+// kernel won at that count and at every smaller one; above it (between measured counts too) it
+// dequantizes, as it does above kDispatchMaxTokens, which is never measured. Near a tie the
+// choice may differ between two runs: both paths give the dequantized model's output within
+// bf16 rounding (tests/engine/quantized_linear_test.cc), so only the speed differs.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/tensor/quantized_tensor.h"
+#include "kernels/ggml_types.h"
+
+namespace ovid {
+
+struct LinearShape {
+  GgmlType type = GgmlType::kQ4_K;
+  int64_t out = 0;  // output features (weight rows)
+  int64_t in = 0;   // input features (K)
+  auto operator<=>(const LinearShape&) const = default;
+};
+std::string LinearShapeName(const LinearShape& shape);  // "q4_K [3072 x 3072]"
+
+// GPU microseconds per forward at one token count; -1 where a path was not measured.
+struct DispatchPoint {
+  int64_t tokens = 0;
+  double fused_us = -1;         // the fused kernel
+  double dequant_gemm_us = -1;  // dequantize into a workspace, then cuBLAS
+  double dense_us = -1;         // cuBLAS on a bf16 copy (the cache mode's path)
+};
+
+// Token counts measured for every shape besides the model's own, so that a request size the
+// model's usage did not name still falls between measured points.
+inline constexpr int64_t kDispatchLadder[] = {16, 64, 128, 256, 512};
+// Larger token counts are never measured: the fused kernels lose there on every card measured
+// (a bf16 GEMM is past the ridge point and no longer waits on the weight read).
+inline constexpr int64_t kDispatchMaxTokens = 1024;
+
+class FusedDispatch {
+ public:
+  // Adds (or replaces) a shape's measurements, in any order.
+  void Set(const LinearShape& shape, std::vector<DispatchPoint> points);
+  bool Has(const LinearShape& shape) const { return points_.contains(shape); }
+
+  // The largest measured token count up to which the fused kernel won at every measured count;
+  // 0 when it lost at the smallest. nullopt for a shape that was not measured.
+  std::optional<int64_t> FusedMaxTokens(const LinearShape& shape) const;
+  // Seconds per forward that a bf16 copy saves at exactly `tokens`: the measured time of the
+  // path the dispatch takes minus the dense GEMM's, at least 0. nullopt where not measured.
+  std::optional<double> SavedSecondsByDenseCopy(const LinearShape& shape, int64_t tokens) const;
+
+  const std::map<LinearShape, std::vector<DispatchPoint>>& points() const { return points_; }
+  // One line per shape: its limit and its measured points (for the load log).
+  std::vector<std::string> SummaryLines() const;
+
+ private:
+  std::map<LinearShape, std::vector<DispatchPoint>> points_;  // sorted by tokens
+};
+
+// One shape to measure: any layer of that shape (its resident blocks are what is timed) and the
+// token counts the model runs that shape at.
+struct DispatchTarget {
+  std::shared_ptr<const QuantizedTensor> weight;
+  std::vector<int64_t> tokens;
+};
+
+// Times the paths of every target on the weights' CUDA device, on the current stream. Needs a
+// transient bf16 buffer of the largest weight plus the activations. Types without a fused
+// kernel are measured without one (every count then dequantizes). Errors: FAILED_PRECONDITION
+// off CUDA, RESOURCE_EXHAUSTED when the buffers do not fit, INTERNAL on a CUDA error.
+absl::StatusOr<FusedDispatch> MeasureFusedDispatch(const std::vector<DispatchTarget>& targets);
+
+}  // namespace ovid

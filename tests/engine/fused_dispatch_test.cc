@@ -1,0 +1,236 @@
+// File: tests/engine/fused_dispatch_test.cc
+// FusedDispatch: the limit it derives from measured points, what it tells the cache planner,
+// QuantizedPathFor following it, and (on a GPU) the load-time measurement itself: every point
+// timed, layers taking the measured path, reloads reusing startup's table, and the cases that
+// must not measure.
+#include "engine/tensor/fused_dispatch.h"
+
+#include <ATen/ops/empty.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/ops/quant_ops.h"
+#include "engine/tensor/weight_store.h"
+#include "tests/engine/engine_test_util.h"
+#include "tests/engine/test_gguf.h"
+
+namespace ovid {
+namespace {
+
+using testing::HaveCuda;
+
+const LinearShape kSquare{GgmlType::kQ4_K, 3072, 3072};
+
+DispatchPoint Point(int64_t tokens, double fused, double dequant, double dense) {
+  return DispatchPoint{tokens, fused, dequant, dense};
+}
+
+TEST(FusedDispatchTest, FusedUpToTheLastWinBeforeTheFirstLoss) {
+  FusedDispatch d;
+  // Given out of order; a win after the first loss (512) must not extend the limit.
+  d.Set(kSquare, {Point(256, 30, 25, 20), Point(16, 5, 9, 6), Point(157, 13, 17, 10),
+                  Point(64, 8, 12, 7), Point(512, 40, 45, 38)});
+  EXPECT_EQ(d.FusedMaxTokens(kSquare), 157);
+  EXPECT_EQ(d.points().at(kSquare).front().tokens, 16);  // kept sorted
+  EXPECT_FALSE(d.FusedMaxTokens(LinearShape{GgmlType::kQ6_K, 3072, 3072}).has_value());
+  EXPECT_FALSE(d.FusedMaxTokens(LinearShape{GgmlType::kQ4_K, 3072, 14336}).has_value());
+
+  const LinearShape loses{GgmlType::kQ6_K, 3072, 3072};
+  d.Set(loses, {Point(16, 10, 9, 6), Point(64, 8, 12, 7)});
+  EXPECT_EQ(d.FusedMaxTokens(loses), 0);
+  // A type without a fused kernel is measured without it: it always dequantizes.
+  const LinearShape no_kernel{GgmlType::kQ3_K, 256, 512};
+  d.Set(no_kernel, {Point(16, -1, 9, 6)});
+  EXPECT_EQ(d.FusedMaxTokens(no_kernel), 0);
+  // Set replaces a shape's points.
+  d.Set(loses, {Point(16, 5, 9, 6)});
+  EXPECT_EQ(d.FusedMaxTokens(loses), 16);
+}
+
+TEST(FusedDispatchTest, DenseCopySavesThePathTakenMinusTheGemm) {
+  FusedDispatch d;
+  d.Set(kSquare, {Point(157, 13, 17, 10), Point(314, 26, 22, 18), Point(512, 30, 31, 35)});
+  ASSERT_EQ(d.FusedMaxTokens(kSquare), 157);
+  // Fused at 157: 13 - 10 us. Dequantized at 314 (past the limit): 22 - 18 us.
+  EXPECT_NEAR(*d.SavedSecondsByDenseCopy(kSquare, 157), 3e-6, 1e-12);
+  EXPECT_NEAR(*d.SavedSecondsByDenseCopy(kSquare, 314), 4e-6, 1e-12);
+  // Never negative: a copy that would be slower saves nothing.
+  EXPECT_EQ(*d.SavedSecondsByDenseCopy(kSquare, 512), 0.0);
+  // Only at a measured count, only for a measured shape.
+  EXPECT_FALSE(d.SavedSecondsByDenseCopy(kSquare, 200).has_value());
+  EXPECT_FALSE(d.SavedSecondsByDenseCopy(LinearShape{GgmlType::kQ8_0, 1, 1}, 157).has_value());
+}
+
+TEST(FusedDispatchTest, SummaryNamesShapeLimitAndEveryPoint) {
+  FusedDispatch d;
+  d.Set(kSquare, {Point(16, 5.04, 9, 6), Point(157, 13.1, 17.25, 10.2)});
+  const std::vector<std::string> lines = d.SummaryLines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0],
+            "q4_K [3072 x 3072]: fused up to 157 tokens; us fused/dequant+gemm/bf16 "
+            "@16 5.0/9.0/6.0 @157 13.1/17.2/10.2");
+}
+
+TEST(FusedDispatchTest, PathFollowsTheMeasurementForMeasuredShapesOnly) {
+  auto measured = std::make_shared<FusedDispatch>();
+  measured->Set(kSquare, {Point(16, 5, 9, 6), Point(64, 8, 12, 7), Point(157, 20, 17, 10)});
+  LinearOptions options;
+  options.measured_dispatch = measured;
+  const c10::Device cuda(c10::kCUDA, 0);
+  const c10::Device cpu(c10::kCPU);
+  // The CPU never fuses, measured or not.
+  EXPECT_EQ(QuantizedPathFor(GgmlType::kQ4_K, 3072, 3072, 16, cpu, options),
+            LinearPath::kDequantGemm);
+  if (!ops::HasFusedMatmul(GgmlType::kQ4_K)) {
+    // A build without the CUDA kernels has no fused path to choose.
+    EXPECT_EQ(QuantizedPathFor(GgmlType::kQ4_K, 3072, 3072, 16, cuda, options),
+              LinearPath::kDequantGemm);
+    return;
+  }
+  EXPECT_EQ(QuantizedPathFor(GgmlType::kQ4_K, 3072, 3072, 64, cuda, options), LinearPath::kFused);
+  // Measured slower at 157, although the fixed Q4_K limit (314) would fuse it.
+  EXPECT_EQ(QuantizedPathFor(GgmlType::kQ4_K, 3072, 3072, 157, cuda, options),
+            LinearPath::kDequantGemm);
+  EXPECT_EQ(QuantizedPathFor(GgmlType::kQ4_K, 3072, 3072, 100, cuda, options),
+            LinearPath::kDequantGemm);
+  // exact_f32 is the reference path: never fused.
+  LinearOptions exact = options;
+  exact.exact_f32 = true;
+  EXPECT_EQ(QuantizedPathFor(GgmlType::kQ4_K, 3072, 3072, 16, cuda, exact),
+            LinearPath::kDequantGemm);
+  // Another shape keeps the fixed limits: the portable kernel's 32 tokens or the panel's 314.
+  const bool panel = ops::HasPanelFusedMatmul(GgmlType::kQ4_K, 14336);
+  const LinearOptions fixed;
+  EXPECT_EQ(QuantizedPathFor(GgmlType::kQ4_K, 3072, 14336, 157, cuda, options),
+            QuantizedPathFor(GgmlType::kQ4_K, 3072, 14336, 157, cuda, fixed));
+  EXPECT_EQ(QuantizedPathFor(GgmlType::kQ4_K, 3072, 14336, 157, cuda, options),
+            panel ? LinearPath::kFused : LinearPath::kDequantGemm);
+}
+
+TEST(FusedDispatchTest, MeasuringOffTheGpuIsRefusedByName) {
+  absl::StatusOr<QuantizedTensor> q = QuantizedTensor::FromBlocks(
+      "blk.0.q.weight", GgmlType::kQ4_K, {16, 256}, at::empty({16 * 144}, at::kByte));
+  ASSERT_TRUE(q.ok()) << q.status();
+  absl::StatusOr<FusedDispatch> d = MeasureFusedDispatch(
+      {DispatchTarget{std::make_shared<const QuantizedTensor>(*std::move(q)), {157}}});
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(d.status().message().find("'blk.0.q.weight'"), std::string::npos) << d.status();
+  EXPECT_EQ(MeasureFusedDispatch({DispatchTarget{nullptr, {157}}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FusedDispatchTest, PlannerTakesTheMeasuredSaving) {
+  // Two equal layers: the analytic estimate would tie them (file order); the measured saving of
+  // a fused-path layer (a slow fused kernel) puts it first.
+  std::vector<CacheCandidate> c = {
+      {"a", GgmlType::kQ4_K, 1 << 20, GgmlRowBytes(GgmlType::kQ4_K, 1 << 20), 2},
+      {"b", GgmlType::kQ4_K, 1 << 20, GgmlRowBytes(GgmlType::kQ4_K, 1 << 20), 2},
+  };
+  c[1].measured_saved_seconds = 1e-3;  // far more than a 1M-weight dequantize (~5 us)
+  CachePlan plan = PlanCache(c, 2 * (1 << 20));
+  ASSERT_EQ(plan.chosen.size(), 1u);
+  EXPECT_EQ(c[plan.chosen[0]].name, "b");
+  EXPECT_NEAR(plan.saved_seconds_per_step, 2e-3, 1e-12);
+  // A measured zero (a copy would not be faster) is not outranked by its estimate.
+  c[1].measured_saved_seconds = 0;
+  plan = PlanCache(c, 2 * (1 << 20));
+  ASSERT_EQ(plan.chosen.size(), 1u);
+  EXPECT_EQ(c[plan.chosen[0]].name, "a");
+}
+
+// --- On a GPU: the measurement at load. ---
+
+std::unique_ptr<WeightStore> LoadOnGpu(LinearMode mode, bool measure,
+                                       std::shared_ptr<const FusedDispatch> preset = nullptr,
+                                       int64_t tokens = 40) {
+  absl::StatusOr<std::string> path = testing::WriteTestGguf(
+      "dispatch_model.gguf", {{"blk.0.q.weight", GgmlType::kQ4_K, {256, 512}},
+                              {"blk.1.q.weight", GgmlType::kQ4_K, {256, 512}},
+                              {"blk.0.ffn.weight", GgmlType::kQ6_K, {512, 256}},
+                              {"blk.0.gate.weight", GgmlType::kQ3_K, {256, 512}}});
+  EXPECT_TRUE(path.ok()) << path.status();
+  LoadOptions options;
+  options.mode = mode;
+  options.cache_budget_bytes = mode == LinearMode::kCache ? int64_t{1} << 20 : 0;
+  options.measure_dispatch = measure;
+  options.layer_usage = [tokens](std::string_view) { return LayerUsage{tokens, 2}; };
+  options.linear.measured_dispatch = std::move(preset);
+  options.log = false;
+  absl::StatusOr<std::unique_ptr<WeightStore>> store =
+      WeightStore::Load(*path, c10::Device(c10::kCUDA, 0), options);
+  std::remove(path->c_str());
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? *std::move(store) : nullptr;
+}
+
+TEST(FusedDispatchGpuTest, LoadMeasuresEveryShapeAndLayersFollowIt) {
+  if (!HaveCuda()) GTEST_SKIP() << "no CUDA device";
+  std::unique_ptr<WeightStore> store = LoadOnGpu(LinearMode::kLazy, true);
+  ASSERT_NE(store, nullptr);
+  const std::shared_ptr<const FusedDispatch>& d = store->measured_dispatch();
+  ASSERT_NE(d, nullptr);
+  // One entry per shape with a fused kernel (the two q layers share one); Q3_K has none.
+  const LinearShape q{GgmlType::kQ4_K, 256, 512}, ffn{GgmlType::kQ6_K, 512, 256};
+  ASSERT_EQ(d->points().size(), 2u);
+  ASSERT_TRUE(d->Has(q) && d->Has(ffn));
+  for (const auto& [shape, points] : d->points()) {
+    SCOPED_TRACE(LinearShapeName(shape));
+    std::set<int64_t> counts;
+    for (const DispatchPoint& p : points) {
+      counts.insert(p.tokens);
+      EXPECT_GT(p.fused_us, 0);
+      EXPECT_GT(p.dequant_gemm_us, 0);
+      EXPECT_GT(p.dense_us, 0);
+      // A GEMM on a resident copy cannot be slower than expanding that copy and then the same
+      // GEMM, beyond timing noise.
+      EXPECT_LT(p.dense_us, 1.5 * p.dequant_gemm_us) << p.tokens;
+    }
+    // The ladder plus the model's 40 tokens per pass and 80 for both passes in one batch.
+    EXPECT_EQ(counts, (std::set<int64_t>{16, 40, 64, 80, 128, 256, 512}));
+  }
+  // Each layer takes the measured path on both sides of its limit.
+  absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws = store->NewWorkspace();
+  ASSERT_TRUE(ws.ok()) << ws.status();
+  absl::StatusOr<QuantizedLinear> layer = store->Linear("blk.1.q.weight", "", 256, 512);
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  const int64_t limit = *d->FusedMaxTokens(q);
+  for (int64_t tokens : {int64_t{16}, int64_t{512}}) {
+    const at::Tensor x = testing::RandomInput({tokens, 512}, at::kBFloat16, store->device(), 5);
+    LinearPath path = LinearPath::kNone;
+    absl::StatusOr<at::Tensor> y = layer->Forward(x, ws->get(), &path);
+    ASSERT_TRUE(y.ok()) << y.status();
+    EXPECT_EQ(path, tokens <= limit ? LinearPath::kFused : LinearPath::kDequantGemm)
+        << tokens << " tokens, limit " << limit;
+  }
+}
+
+TEST(FusedDispatchGpuTest, ReloadsReuseTheTableAndSomeLoadsNeverMeasure) {
+  if (!HaveCuda()) GTEST_SKIP() << "no CUDA device";
+  auto preset = std::make_shared<FusedDispatch>();
+  preset->Set(LinearShape{GgmlType::kQ4_K, 256, 512}, {Point(16, 1, 2, 1)});
+  std::unique_ptr<WeightStore> reload = LoadOnGpu(LinearMode::kLazy, true, preset);
+  ASSERT_NE(reload, nullptr);
+  EXPECT_EQ(reload->measured_dispatch(), preset);  // not measured again
+  std::unique_ptr<WeightStore> off = LoadOnGpu(LinearMode::kLazy, false);
+  ASSERT_NE(off, nullptr);
+  EXPECT_EQ(off->measured_dispatch(), nullptr);
+  std::unique_ptr<WeightStore> eager = LoadOnGpu(LinearMode::kEager, true);
+  ASSERT_NE(eager, nullptr);
+  EXPECT_EQ(eager->measured_dispatch(), nullptr);
+  // Token counts beyond what is ever measured: nothing to measure.
+  std::unique_ptr<WeightStore> big = LoadOnGpu(LinearMode::kLazy, true, nullptr, 4096);
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(big->measured_dispatch(), nullptr);
+  // The cache mode measures too, and plans with it.
+  std::unique_ptr<WeightStore> cache = LoadOnGpu(LinearMode::kCache, true);
+  ASSERT_NE(cache, nullptr);
+  EXPECT_NE(cache->measured_dispatch(), nullptr);
+}
+
+}  // namespace
+}  // namespace ovid
