@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "engine/ops/gpu_timer.h"
 #include "engine/ops/quant_ops.h"
 #include "engine/ops/torch_status.h"
@@ -63,6 +64,7 @@ absl::StatusOr<std::vector<DispatchPoint>> MeasureShape(const QuantizedTensor& q
           if (!st.ok()) return st;
         }
         const at::Tensor x_all = at::randn({counts.back(), s.in}, on_device.dtype(at::kBFloat16));
+        const at::Tensor bias = at::randn({s.out}, on_device.dtype(at::kBFloat16));
         std::vector<DispatchPoint> points;
         for (int64_t tokens : counts) {
           const at::Tensor x = x_all.narrow(0, 0, tokens);
@@ -73,15 +75,15 @@ absl::StatusOr<std::vector<DispatchPoint>> MeasureShape(const QuantizedTensor& q
               {[&](int v) {
                  ops::ThrowIfError(ops::DequantizeInto(s.type, blocks[v % nb], s.out, s.in,
                                                        dense[v % nd], ops::DequantUse::kReadNext));
-                 (void)at::linear(x, dense[v % nd]);
+                 (void)at::linear(x, dense[v % nd], bias);
                },
                std::max(nb, nd), calls},
-              {[&](int v) { (void)at::linear(x, dense[v]); }, nd, calls},
+              {[&](int v) { (void)at::linear(x, dense[v], bias); }, nd, calls},
           };
           if (fused) {
             methods.push_back({[&](int v) {
-                                 (void)ops::ValueOrThrow(ops::FusedQuantMatmul(
-                                     x, s.type, blocks[v], s.out, s.in, at::Tensor()));
+                                 (void)ops::ValueOrThrow(ops::FusedQuantMatmul(x, s.type, blocks[v],
+                                                                               s.out, s.in, bias));
                                },
                                nb, calls});
           }
@@ -98,6 +100,11 @@ absl::StatusOr<std::vector<DispatchPoint>> MeasureShape(const QuantizedTensor& q
       });
 }
 
+// The faster path at one measured count (ties dequantize: the path every card has).
+bool FusedWins(const DispatchPoint& p) {
+  return p.fused_us >= 0 && p.dequant_gemm_us >= 0 && p.fused_us < p.dequant_gemm_us;
+}
+
 }  // namespace
 
 std::string LinearShapeName(const LinearShape& shape) {
@@ -110,26 +117,22 @@ void FusedDispatch::Set(const LinearShape& shape, std::vector<DispatchPoint> poi
   points_[shape] = std::move(points);
 }
 
-std::optional<int64_t> FusedDispatch::FusedMaxTokens(const LinearShape& shape) const {
+std::optional<bool> FusedDispatch::Fuses(const LinearShape& shape, int64_t tokens) const {
   auto it = points_.find(shape);
   if (it == points_.end()) return std::nullopt;
-  int64_t max_tokens = 0;
-  for (const DispatchPoint& p : it->second) {
-    if (p.fused_us < 0 || p.dequant_gemm_us < 0 || p.fused_us > p.dequant_gemm_us) break;
-    max_tokens = p.tokens;
+  for (const DispatchPoint& p : it->second) {  // sorted by tokens
+    if (p.tokens >= tokens) return FusedWins(p);
   }
-  return max_tokens;
+  return false;
 }
 
 std::optional<double> FusedDispatch::SavedSecondsByDenseCopy(const LinearShape& shape,
                                                              int64_t tokens) const {
   auto it = points_.find(shape);
   if (it == points_.end()) return std::nullopt;
-  const int64_t fused_max = *FusedMaxTokens(shape);
   for (const DispatchPoint& p : it->second) {
-    if (p.tokens != tokens || p.dense_us < 0) continue;
-    const double taken = tokens <= fused_max ? p.fused_us : p.dequant_gemm_us;
-    if (taken < 0) return std::nullopt;
+    if (p.tokens != tokens || p.dense_us < 0 || p.dequant_gemm_us < 0) continue;
+    const double taken = FusedWins(p) ? p.fused_us : p.dequant_gemm_us;
     return std::max(0.0, taken - p.dense_us) * 1e-6;
   }
   return std::nullopt;
@@ -138,8 +141,13 @@ std::optional<double> FusedDispatch::SavedSecondsByDenseCopy(const LinearShape& 
 std::vector<std::string> FusedDispatch::SummaryLines() const {
   std::vector<std::string> lines;
   for (const auto& [shape, points] : points_) {
-    std::string line = absl::StrCat(LinearShapeName(shape), ": fused up to ",
-                                    *FusedMaxTokens(shape), " tokens; us fused/dequant+gemm/bf16");
+    std::vector<int64_t> fused;
+    for (const DispatchPoint& p : points) {
+      if (FusedWins(p)) fused.push_back(p.tokens);
+    }
+    std::string line = absl::StrCat(LinearShapeName(shape), ": fused at ",
+                                    fused.empty() ? "no" : absl::StrJoin(fused, ","),
+                                    " tokens; us fused/dequant+gemm/bf16");
     for (const DispatchPoint& p : points) {
       absl::StrAppendFormat(&line, " @%d %.1f/%.1f/%.1f", p.tokens, p.fused_us, p.dequant_gemm_us,
                             p.dense_us);

@@ -11,11 +11,19 @@
 // token counts the model runs them at and at a fixed ladder in between, with the layers' own
 // resident blocks.
 //
-// The choice: a shape runs fused up to the largest measured token count at which the fused
-// kernel won at that count and at every smaller one; above it (between measured counts too) it
-// dequantizes, as it does above kDispatchMaxTokens, which is never measured. Near a tie the
+// The choice is made per measured token count: the faster path there. The two paths' costs are
+// not monotonic in the token count (each steps up where its tiles do: on an H200 the fused
+// kernel lost narrowly to dequantize + cuBLAS at 256 tokens for Q4_K [3072, 3072] and won
+// again at 314, where cuBLAS changes tiles), so no single limit fits. A count between two
+// measured ones follows the next larger measured count, whose tiles it shares or undercuts;
+// a count above the largest measured one dequantizes, as every count above
+// kDispatchMaxTokens does. The model's own counts are measured exactly. Near a tie the
 // choice may differ between two runs: both paths give the dequantized model's output within
 // bf16 rounding (tests/engine/quantized_linear_test.cc), so only the speed differs.
+//
+// Every path is timed with a bias, as Ovi's layers have: cuBLAS adds it in its epilogue (or
+// as addmm), the fused kernel in its own, and leaving it out moved cuBLAS's time at [3072,
+// 14336] by up to 20% on an H200.
 #pragma once
 
 #include <compare>
@@ -61,15 +69,15 @@ class FusedDispatch {
   void Set(const LinearShape& shape, std::vector<DispatchPoint> points);
   bool Has(const LinearShape& shape) const { return points_.contains(shape); }
 
-  // The largest measured token count up to which the fused kernel won at every measured count;
-  // 0 when it lost at the smallest. nullopt for a shape that was not measured.
-  std::optional<int64_t> FusedMaxTokens(const LinearShape& shape) const;
+  // Whether `tokens` rows take the fused kernel: the decision at the smallest measured count
+  // >= tokens (false above the largest). nullopt for a shape that was not measured.
+  std::optional<bool> Fuses(const LinearShape& shape, int64_t tokens) const;
   // Seconds per forward that a bf16 copy saves at exactly `tokens`: the measured time of the
   // path the dispatch takes minus the dense GEMM's, at least 0. nullopt where not measured.
   std::optional<double> SavedSecondsByDenseCopy(const LinearShape& shape, int64_t tokens) const;
 
   const std::map<LinearShape, std::vector<DispatchPoint>>& points() const { return points_; }
-  // One line per shape: its limit and its measured points (for the load log).
+  // One line per shape: the counts it fuses at and its measured points (for the load log).
   std::vector<std::string> SummaryLines() const;
 
  private:

@@ -49,9 +49,9 @@ LinearPath QuantizedPathFor(GgmlType type, int64_t out_features, int64_t in_feat
     return LinearPath::kDequantGemm;
   }
   if (options.measured_dispatch != nullptr) {
-    if (std::optional<int64_t> measured = options.measured_dispatch->FusedMaxTokens(
-            LinearShape{type, out_features, in_features})) {
-      return tokens <= *measured ? LinearPath::kFused : LinearPath::kDequantGemm;
+    if (std::optional<bool> fuses = options.measured_dispatch->Fuses(
+            LinearShape{type, out_features, in_features}, tokens)) {
+      return *fuses ? LinearPath::kFused : LinearPath::kDequantGemm;
     }
   }
   const bool panel = ops::HasPanelFusedMatmul(type, in_features);

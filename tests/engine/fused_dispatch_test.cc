@@ -30,33 +30,43 @@ DispatchPoint Point(int64_t tokens, double fused, double dequant, double dense) 
   return DispatchPoint{tokens, fused, dequant, dense};
 }
 
-TEST(FusedDispatchTest, FusedUpToTheLastWinBeforeTheFirstLoss) {
+TEST(FusedDispatchTest, EachCountTakesTheNextMeasuredCountsFasterPath) {
   FusedDispatch d;
-  // Given out of order; a win after the first loss (512) must not extend the limit.
-  d.Set(kSquare, {Point(256, 30, 25, 20), Point(16, 5, 9, 6), Point(157, 13, 17, 10),
-                  Point(64, 8, 12, 7), Point(512, 40, 45, 38)});
-  EXPECT_EQ(d.FusedMaxTokens(kSquare), 157);
+  // Given out of order. The H200's Q4_K [3072, 3072] pattern: a narrow loss at 256 and a win
+  // again at 314 (cuBLAS changes tiles there), then losses.
+  d.Set(kSquare,
+        {Point(256, 17.7, 17.4, 11.5), Point(16, 9.8, 14.9, 10.4), Point(157, 13.4, 16.3, 10.1),
+         Point(314, 19.2, 22.0, 15.6), Point(512, 29.8, 22.8, 16.3)});
   EXPECT_EQ(d.points().at(kSquare).front().tokens, 16);  // kept sorted
-  EXPECT_FALSE(d.FusedMaxTokens(LinearShape{GgmlType::kQ6_K, 3072, 3072}).has_value());
-  EXPECT_FALSE(d.FusedMaxTokens(LinearShape{GgmlType::kQ4_K, 3072, 14336}).has_value());
+  EXPECT_EQ(d.Fuses(kSquare, 1), true);
+  EXPECT_EQ(d.Fuses(kSquare, 16), true);
+  EXPECT_EQ(d.Fuses(kSquare, 100), true);  // follows 157
+  EXPECT_EQ(d.Fuses(kSquare, 157), true);
+  EXPECT_EQ(d.Fuses(kSquare, 200), false);  // follows 256
+  EXPECT_EQ(d.Fuses(kSquare, 256), false);
+  EXPECT_EQ(d.Fuses(kSquare, 300), true);  // follows 314
+  EXPECT_EQ(d.Fuses(kSquare, 314), true);
+  EXPECT_EQ(d.Fuses(kSquare, 512), false);
+  EXPECT_EQ(d.Fuses(kSquare, 513), false);  // past the largest measured count
+  EXPECT_FALSE(d.Fuses(LinearShape{GgmlType::kQ6_K, 3072, 3072}, 16).has_value());
+  EXPECT_FALSE(d.Fuses(LinearShape{GgmlType::kQ4_K, 3072, 14336}, 16).has_value());
 
-  const LinearShape loses{GgmlType::kQ6_K, 3072, 3072};
-  d.Set(loses, {Point(16, 10, 9, 6), Point(64, 8, 12, 7)});
-  EXPECT_EQ(d.FusedMaxTokens(loses), 0);
-  // A type without a fused kernel is measured without it: it always dequantizes.
+  // A tie dequantizes; a type without a fused kernel is measured without it and never fuses.
+  const LinearShape tie{GgmlType::kQ6_K, 3072, 3072};
+  d.Set(tie, {Point(16, 9, 9, 6)});
+  EXPECT_EQ(d.Fuses(tie, 16), false);
   const LinearShape no_kernel{GgmlType::kQ3_K, 256, 512};
   d.Set(no_kernel, {Point(16, -1, 9, 6)});
-  EXPECT_EQ(d.FusedMaxTokens(no_kernel), 0);
+  EXPECT_EQ(d.Fuses(no_kernel, 16), false);
   // Set replaces a shape's points.
-  d.Set(loses, {Point(16, 5, 9, 6)});
-  EXPECT_EQ(d.FusedMaxTokens(loses), 16);
+  d.Set(tie, {Point(16, 5, 9, 6)});
+  EXPECT_EQ(d.Fuses(tie, 16), true);
 }
 
 TEST(FusedDispatchTest, DenseCopySavesThePathTakenMinusTheGemm) {
   FusedDispatch d;
   d.Set(kSquare, {Point(157, 13, 17, 10), Point(314, 26, 22, 18), Point(512, 30, 31, 35)});
-  ASSERT_EQ(d.FusedMaxTokens(kSquare), 157);
-  // Fused at 157: 13 - 10 us. Dequantized at 314 (past the limit): 22 - 18 us.
+  // Fused at 157: 13 - 10 us. Dequantized at 314: 22 - 18 us.
   EXPECT_NEAR(*d.SavedSecondsByDenseCopy(kSquare, 157), 3e-6, 1e-12);
   EXPECT_NEAR(*d.SavedSecondsByDenseCopy(kSquare, 314), 4e-6, 1e-12);
   // Never negative: a copy that would be slower saves nothing.
@@ -68,12 +78,17 @@ TEST(FusedDispatchTest, DenseCopySavesThePathTakenMinusTheGemm) {
 
 TEST(FusedDispatchTest, SummaryNamesShapeLimitAndEveryPoint) {
   FusedDispatch d;
-  d.Set(kSquare, {Point(16, 5.04, 9, 6), Point(157, 13.1, 17.25, 10.2)});
+  d.Set(kSquare, {Point(16, 5.04, 9, 6), Point(157, 13.1, 17.25, 10.2), Point(256, 20, 19, 12),
+                  Point(314, 21, 23, 15)});
+  d.Set(LinearShape{GgmlType::kQ6_K, 3072, 3072}, {Point(16, 9, 8, 6)});
   const std::vector<std::string> lines = d.SummaryLines();
-  ASSERT_EQ(lines.size(), 1u);
+  ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0],
-            "q4_K [3072 x 3072]: fused up to 157 tokens; us fused/dequant+gemm/bf16 "
-            "@16 5.0/9.0/6.0 @157 13.1/17.2/10.2");
+            "q4_K [3072 x 3072]: fused at 16,157,314 tokens; us fused/dequant+gemm/bf16 "
+            "@16 5.0/9.0/6.0 @157 13.1/17.2/10.2 @256 20.0/19.0/12.0 @314 21.0/23.0/15.0");
+  EXPECT_EQ(lines[1],
+            "q6_K [3072 x 3072]: fused at no tokens; us fused/dequant+gemm/bf16 "
+            "@16 9.0/8.0/6.0");
 }
 
 TEST(FusedDispatchTest, PathFollowsTheMeasurementForMeasuredShapesOnly) {
@@ -174,10 +189,13 @@ TEST(FusedDispatchGpuTest, LoadMeasuresEveryShapeAndLayersFollowIt) {
   ASSERT_NE(store, nullptr);
   const std::shared_ptr<const FusedDispatch>& d = store->measured_dispatch();
   ASSERT_NE(d, nullptr);
-  // One entry per shape with a fused kernel (the two q layers share one); Q3_K has none.
-  const LinearShape q{GgmlType::kQ4_K, 256, 512}, ffn{GgmlType::kQ6_K, 512, 256};
-  ASSERT_EQ(d->points().size(), 2u);
+  // One entry per (type, out, in) with a fused kernel: the two q layers share one; the Q3_K
+  // gate has q's dimensions but is its own entry where its type has a kernel.
+  const LinearShape q{GgmlType::kQ4_K, 256, 512}, ffn{GgmlType::kQ6_K, 512, 256},
+      gate{GgmlType::kQ3_K, 256, 512};
   ASSERT_TRUE(d->Has(q) && d->Has(ffn));
+  EXPECT_EQ(d->Has(gate), ops::HasFusedMatmul(GgmlType::kQ3_K));
+  EXPECT_EQ(d->points().size(), ops::HasFusedMatmul(GgmlType::kQ3_K) ? 3u : 2u);
   for (const auto& [shape, points] : d->points()) {
     SCOPED_TRACE(LinearShapeName(shape));
     std::set<int64_t> counts;
@@ -198,14 +216,13 @@ TEST(FusedDispatchGpuTest, LoadMeasuresEveryShapeAndLayersFollowIt) {
   ASSERT_TRUE(ws.ok()) << ws.status();
   absl::StatusOr<QuantizedLinear> layer = store->Linear("blk.1.q.weight", "", 256, 512);
   ASSERT_TRUE(layer.ok()) << layer.status();
-  const int64_t limit = *d->FusedMaxTokens(q);
-  for (int64_t tokens : {int64_t{16}, int64_t{512}}) {
+  for (int64_t tokens : {int64_t{16}, int64_t{40}, int64_t{512}}) {
     const at::Tensor x = testing::RandomInput({tokens, 512}, at::kBFloat16, store->device(), 5);
     LinearPath path = LinearPath::kNone;
     absl::StatusOr<at::Tensor> y = layer->Forward(x, ws->get(), &path);
     ASSERT_TRUE(y.ok()) << y.status();
-    EXPECT_EQ(path, tokens <= limit ? LinearPath::kFused : LinearPath::kDequantGemm)
-        << tokens << " tokens, limit " << limit;
+    EXPECT_EQ(path, *d->Fuses(q, tokens) ? LinearPath::kFused : LinearPath::kDequantGemm)
+        << tokens << " tokens";
   }
 }
 

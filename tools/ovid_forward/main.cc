@@ -199,6 +199,14 @@ absl::Status Run(const Args& a) {
                a.weights.c_str(), a.attention.c_str(), a.elementwise.c_str());
   // The store's accounting: what the weights, the workspace and (kCache) the copies cost.
   std::fprintf(stderr, "ovid-forward: %s\n", model->store().Accounting().Summary().c_str());
+  // Which layers take the fused kernel: measured on this card at load, or the fixed limits.
+  if (const auto& dispatch = model->store().measured_dispatch(); dispatch != nullptr) {
+    for (const std::string& line : dispatch->SummaryLines()) {
+      std::fprintf(stderr, "ovid-forward: dispatch %s\n", line.c_str());
+    }
+  } else {
+    std::fprintf(stderr, "ovid-forward: dispatch by the fixed per-type limits\n");
+  }
   if (sample) {
     start = std::chrono::steady_clock::now();
     std::vector<double> step_s;
