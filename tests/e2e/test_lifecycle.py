@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import ovid_client
 from conftest import make_request
-from daemon import OVID, SERVICE
+from daemon import DEVICE, OVID, SERVICE
 from ovid_client import pb
 
 
@@ -214,3 +214,21 @@ def test_a_busy_api_or_health_port_is_refused(start_daemon, tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert shared.returncode == 2, shared.stderr
     assert "cannot listen" in shared.stderr and "health" in shared.stderr
+
+
+def test_the_fused_dispatch_is_measured_on_a_gpu_and_fixed_on_request(start_daemon):
+    # On a GPU the lazy layers' fused-kernel limits are timed at load, one log line per weight
+    # shape; the CPU has no fused kernel to time, and --fused-dispatch=fixed skips the timing.
+    measured = start_daemon(env={"OVID_LOG_FORMAT": "json"})
+    log = measured.log()
+    if DEVICE == "cpu":
+        assert '"fused_dispatch":"fixed"' in log, log
+        assert "fused dispatch measured" not in log, log
+    else:
+        assert '"fused_dispatch":"measured"' in log, log
+        assert "fused dispatch measured on this card" in log, log
+        assert "us fused/dequant+gemm/bf16" in log, log
+    fixed = start_daemon("--fused-dispatch=fixed", env={"OVID_LOG_FORMAT": "json"})
+    log = fixed.log()
+    assert '"fused_dispatch":"fixed"' in log, log
+    assert "fused dispatch measured" not in log, log
