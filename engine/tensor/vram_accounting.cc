@@ -31,6 +31,9 @@ std::string VramAccounting::Summary() const {
     absl::StrAppend(&line, absl::StrFormat("; loaded in %.2f s (%.2f GB/s) on %s, mode %s",
                                            load_seconds, upload_gbps, device, mode));
   }
+  if (dispatch_seconds > 0) {
+    absl::StrAppend(&line, absl::StrFormat("; fused dispatch measured in %.2f s", dispatch_seconds));
+  }
   return line;
 }
 

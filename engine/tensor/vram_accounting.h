@@ -39,7 +39,8 @@ struct VramAccounting {
   int64_t cached_layers = 0;
   int64_t largest_layer_elements = 0;  // what one workspace must hold
   AllocatorStats allocator;
-  double load_seconds = 0;
+  double load_seconds = 0;      // the whole load, the dispatch measurement included
+  double dispatch_seconds = 0;  // of which timing the fused dispatch (0: not measured)
   int64_t uploaded_bytes = 0;
   double upload_gbps = 0;  // uploaded_bytes / load time, GB/s
 

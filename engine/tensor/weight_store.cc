@@ -258,10 +258,11 @@ void WeightStore::MeasureDispatch() {
                            measured.status().ToString()));
     return;
   }
+  accounting_.dispatch_seconds = Seconds(start);
   if (options_.log) {
     EngineLog(EngineLogLevel::kInfo,
               absl::StrFormat("%s: fused dispatch measured on this card in %.2f s", file_->path(),
-                              Seconds(start)));
+                              accounting_.dispatch_seconds));
     for (const std::string& line : measured->SummaryLines()) {
       EngineLog(EngineLogLevel::kInfo, absl::StrCat("  ", line));
     }

@@ -53,8 +53,9 @@ struct LoadOptions {
   std::function<LayerUsage(std::string_view name)> layer_usage;
   // CUDA, kLazy/kCache, with layer_usage and no linear.measured_dispatch yet: time the fused
   // kernel against dequantize + cuBLAS at the layers' token counts on this card and dispatch by
-  // that (engine/tensor/fused_dispatch.h; about a second). A failure (out of memory, say) is
-  // logged and leaves the fixed per-type limits. Off: the fixed limits, the same on every card.
+  // that (engine/tensor/fused_dispatch.h; an estimated 1-2 s for Ovi). A failure (out of memory,
+  // say) is logged and leaves the fixed per-type limits. Off: the fixed limits, the same on every
+  // card.
   bool measure_dispatch = true;
   int64_t staging_bytes = int64_t{64} << 20;  // per pinned staging buffer (two are used)
   LinearOptions linear;

@@ -189,6 +189,11 @@ TEST(FusedDispatchGpuTest, LoadMeasuresEveryShapeAndLayersFollowIt) {
   ASSERT_NE(store, nullptr);
   const std::shared_ptr<const FusedDispatch>& d = store->measured_dispatch();
   ASSERT_NE(d, nullptr);
+  // The accounting line says what the measurement cost the load.
+  const VramAccounting a = store->Accounting();
+  EXPECT_GT(a.dispatch_seconds, 0);
+  EXPECT_LE(a.dispatch_seconds, a.load_seconds);
+  EXPECT_NE(a.Summary().find("fused dispatch measured in"), std::string::npos) << a.Summary();
   // One entry per (type, out, in) with a fused kernel: the two q layers share one; the Q3_K
   // gate has q's dimensions but is its own entry where its type has a kernel.
   const LinearShape q{GgmlType::kQ4_K, 256, 512}, ffn{GgmlType::kQ6_K, 512, 256},
@@ -236,6 +241,7 @@ TEST(FusedDispatchGpuTest, ReloadsReuseTheTableAndSomeLoadsNeverMeasure) {
   std::unique_ptr<WeightStore> off = LoadOnGpu(LinearMode::kLazy, false);
   ASSERT_NE(off, nullptr);
   EXPECT_EQ(off->measured_dispatch(), nullptr);
+  EXPECT_EQ(off->Accounting().dispatch_seconds, 0);
   std::unique_ptr<WeightStore> eager = LoadOnGpu(LinearMode::kEager, true);
   ASSERT_NE(eager, nullptr);
   EXPECT_EQ(eager->measured_dispatch(), nullptr);
