@@ -32,6 +32,13 @@ void GenerationService::Attach(JobQueue* queue, std::function<v1::ModelInfo()> m
   queue_.store(queue, std::memory_order_release);
 }
 
+absl::Status GenerationService::Authenticate(const char* method,
+                                             grpc::CallbackServerContext& context) const {
+  absl::Status status = auth_.Check(context);
+  if (!status.ok() && observer_ != nullptr) observer_->OnAuthRefused(method, status, context.peer());
+  return status;
+}
+
 grpc::ServerUnaryReactor* GenerationService::Reply(const char* method,
                                                    grpc::CallbackServerContext* context,
                                                    const absl::Status& status) const {
@@ -80,7 +87,7 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
 
 grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
     grpc::CallbackServerContext* context, const v1::JobRef* ref) {
-  if (absl::Status status = auth_.Check(*context); !status.ok()) {
+  if (absl::Status status = Authenticate("WatchJob", *context); !status.ok()) {
     return EventStream::Refuse(ToGrpcStatus(status), StreamDone("WatchJob"));
   }
   absl::StatusOr<std::shared_ptr<Job>> job = store_.Get(ref->job_id());
@@ -102,7 +109,7 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
 grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext* context,
                                                     const v1::JobRef* ref,
                                                     v1::JobStatus* response) {
-  if (absl::Status status = auth_.Check(*context); !status.ok())
+  if (absl::Status status = Authenticate("GetJob", *context); !status.ok())
     return Reply("GetJob", context, status);
   JobQueue* jobs = queue();
   if (jobs == nullptr) {
@@ -117,7 +124,7 @@ grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* GenerationService::CancelJob(grpc::CallbackServerContext* context,
                                                        const v1::JobRef* ref,
                                                        v1::JobStatus* response) {
-  if (absl::Status status = auth_.Check(*context); !status.ok())
+  if (absl::Status status = Authenticate("CancelJob", *context); !status.ok())
     return Reply("CancelJob", context, status);
   JobQueue* jobs = queue();
   if (jobs == nullptr) {
@@ -133,7 +140,7 @@ grpc::ServerUnaryReactor* GenerationService::CancelJob(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContext* context,
                                                       const v1::ListJobsRequest* request,
                                                       v1::ListJobsResponse* response) {
-  if (absl::Status status = auth_.Check(*context); !status.ok())
+  if (absl::Status status = Authenticate("ListJobs", *context); !status.ok())
     return Reply("ListJobs", context, status);
   std::vector<v1::JobState> states;
   for (int i = 0; i < request->states_size(); ++i) {
@@ -171,7 +178,7 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* GenerationService::GetModel(grpc::CallbackServerContext* context,
                                                       const v1::GetModelRequest* /*request*/,
                                                       v1::ModelInfo* response) {
-  if (absl::Status status = auth_.Check(*context); !status.ok())
+  if (absl::Status status = Authenticate("GetModel", *context); !status.ok())
     return Reply("GetModel", context, status);
   std::function<v1::ModelInfo()> model_info;
   {

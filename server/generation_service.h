@@ -57,6 +57,9 @@ class GenerationService final : public v1::Generation::CallbackService {
   // Ends a unary call of `method` with `status` (OK or not) and returns its reactor.
   grpc::ServerUnaryReactor* Reply(const char* method, grpc::CallbackServerContext* context,
                                   const absl::Status& status) const;
+  // auth_.Check for a method other than Generate; a refusal goes to the observer
+  // (OnAuthRefused) with the method and the client's address, so the log shows who was refused.
+  absl::Status Authenticate(const char* method, grpc::CallbackServerContext& context) const;
   // The end-of-call report for a stream of `method`.
   EventStream::DoneCallback StreamDone(const char* method) const;
 

@@ -28,6 +28,19 @@ void JobLog::OnRejected(const absl::Status& status, std::string_view peer) {
   LogFields fields = {{"code", absl::StatusCodeToString(status.code())},
                       {"error", std::string(status.message())}};
   if (!peer.empty()) fields.emplace_back("peer", std::string(peer));
+  LogRefusal(std::move(fields));
+}
+
+void JobLog::OnAuthRefused(std::string_view method, const absl::Status& status,
+                           std::string_view peer) {
+  LogFields fields = {{"method", std::string(method)},
+                      {"code", absl::StatusCodeToString(status.code())},
+                      {"error", std::string(status.message())}};
+  if (!peer.empty()) fields.emplace_back("peer", std::string(peer));
+  LogRefusal(std::move(fields));
+}
+
+void JobLog::LogRefusal(LogFields fields) {
   {
     const std::lock_guard<std::mutex> lock(refusals_mu_);
     const absl::Time now = now_();
@@ -80,6 +93,10 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status, const Genera
 
 void ObserverList::OnRejected(const absl::Status& status, std::string_view peer) {
   for (JobObserver* o : observers_) o->OnRejected(status, peer);
+}
+void ObserverList::OnAuthRefused(std::string_view method, const absl::Status& status,
+                                 std::string_view peer) {
+  for (JobObserver* o : observers_) o->OnAuthRefused(method, status, peer);
 }
 void ObserverList::OnQueued(const Job& job) {
   for (JobObserver* o : observers_) o->OnQueued(job);

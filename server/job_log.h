@@ -28,10 +28,15 @@ class JobLog : public JobObserver {
   ~JobLog() override;
   using JobObserver::OnRejected;
   void OnRejected(const absl::Status& status, std::string_view peer) override;
+  // The same "request refused" line with a `method` field, under the same rate limit.
+  void OnAuthRefused(std::string_view method, const absl::Status& status,
+                     std::string_view peer) override;
   void OnFinished(const Job& job, const absl::Status& status, const GenerationResult* result,
                   absl::Duration total) override;
 
  private:
+  void LogRefusal(LogFields fields);
+
   const Logger& logger_;
   const std::function<absl::Time()> now_;
   std::mutex refusals_mu_;
@@ -46,6 +51,8 @@ class ObserverList : public JobObserver {
   void Add(JobObserver* observer) { observers_.push_back(observer); }
   using JobObserver::OnRejected;
   void OnRejected(const absl::Status& status, std::string_view peer) override;
+  void OnAuthRefused(std::string_view method, const absl::Status& status,
+                     std::string_view peer) override;
   void OnQueued(const Job& job) override;
   void OnStarted(const Job& job, absl::Duration queue_wait) override;
   void OnProgress(const Job& job, const Progress& progress) override;

@@ -27,6 +27,15 @@ class JobObserver {
     (void)peer;
   }
   void OnRejected(const absl::Status& status) { OnRejected(status, {}); }
+  // A call of a method other than Generate (GetJob, WatchJob, ...) refused for its credentials;
+  // Generate's refusals go to OnRejected. Not a job refusal, so the metrics leave it to
+  // ovid_grpc_requests_total; the log names the method and the peer.
+  virtual void OnAuthRefused(std::string_view method, const absl::Status& status,
+                             std::string_view peer) {
+    (void)method;
+    (void)status;
+    (void)peer;
+  }
   // A job was admitted (Accepted is its event 0).
   virtual void OnQueued(const Job& job) { (void)job; }
   // A worker took the job after it waited `queue_wait`.

@@ -4,6 +4,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/randn.h>
+#include <c10/core/DeviceGuard.h>
 
 #include <algorithm>
 #include <cmath>
@@ -54,6 +55,9 @@ absl::StatusOr<std::vector<DispatchPoint>> MeasureShape(const QuantizedTensor& q
   const bool fused = ops::HasFusedMatmul(s.type);
   return ops::GuardTorch(
       "measuring the fused dispatch", [&]() -> absl::StatusOr<std::vector<DispatchPoint>> {
+        // The timer records on the current device's stream: make that the weights' device
+        // (a store on "cuda:1" loaded from a thread whose current device is 0).
+        const c10::DeviceGuard on_weights_device(q.device());
         const auto on_device = at::TensorOptions().device(q.device());
         std::vector<at::Tensor> blocks{q.blocks()};
         for (int i = 1; i < Copies(q.nbytes()); ++i) blocks.push_back(q.blocks().clone());

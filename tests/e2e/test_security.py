@@ -32,6 +32,15 @@ def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
         assert "t0ken" not in err.value.message
     with ovid_client.OvidClient(daemon.address, token="t0ken-e2e") as client:
         assert client.generate(make_request(client, steps=1)).final.parameters.steps == 1
+    # Both refusals are in the log with the method and the client's address (not only in the
+    # request counter), and never with the token.
+    log = daemon.log()
+    for method in ("ListJobs", "GetModel"):
+        lines = [line for line in log.splitlines()
+                 if "request refused" in line and f"method={method}" in line]
+        assert len(lines) == 1, log
+        assert "UNAUTHENTICATED" in lines[0] and "peer=" in lines[0], lines[0]
+    assert "wrong" not in log.replace("missing or wrong bearer token", ""), log
 
 
 

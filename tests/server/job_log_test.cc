@@ -51,6 +51,39 @@ TEST(JobLogTest, RefusalsNameThePeerAndAreRateLimited) {
   EXPECT_FALSE(absl::StrContains(::testing::internal::GetCapturedStderr(), "not_logged"));
 }
 
+TEST(JobLogTest, OtherMethodsAuthRefusalsNameTheMethodUnderTheSameLimit) {
+  const Logger logger(LogFormat::kText);
+  absl::Time now = absl::FromUnixSeconds(5000);
+  JobLog log(logger, [&] { return now; });
+  const absl::Status bad = absl::UnauthenticatedError("missing or wrong bearer token");
+  ::testing::internal::CaptureStderr();
+  log.OnAuthRefused("GetJob", bad, "ipv6:[::1]:4711");
+  std::vector<std::string> lines = Lines(::testing::internal::GetCapturedStderr());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], "request refused")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "method=GetJob")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "UNAUTHENTICATED")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "peer=ipv6:[::1]:4711")) << lines[0];
+  // One limit for both kinds: a client probing every method with a bad token is held to it too.
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < JobLog::kRefusalsPerWindow; ++i) {
+    if (i % 2 == 0) {
+      log.OnAuthRefused("WatchJob", bad, "ipv4:10.0.0.9:1");
+    } else {
+      log.OnRejected(bad, "ipv4:10.0.0.9:1");
+    }
+  }
+  lines = Lines(::testing::internal::GetCapturedStderr());
+  EXPECT_EQ(lines.size(), static_cast<size_t>(JobLog::kRefusalsPerWindow - 1));
+  now += JobLog::kRefusalWindow;
+  ::testing::internal::CaptureStderr();
+  log.OnAuthRefused("ListJobs", bad, "ipv4:10.0.0.9:1");
+  lines = Lines(::testing::internal::GetCapturedStderr());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], "method=ListJobs")) << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "not_logged=1")) << lines[0];
+}
+
 TEST(JobLogTest, AClockSteppedBackStartsAWindowAndTheLastCountIsSaidAtTheEnd) {
   const Logger logger(LogFormat::kText);
   absl::Time now = absl::FromUnixSeconds(100000);
