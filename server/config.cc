@@ -240,7 +240,7 @@ const std::vector<Flag>& Flags() {
                                                                 {"cache", WeightMode::kCache}})},
       {"fused-dispatch", "MODE", "measured",
        "measured|fixed: on a GPU, time the fused quantized matmul against dequantize + cuBLAS "
-       "per layer shape at load and take the faster (an estimated 1-2 s), or use fixed per-type "
+       "per layer shape at load and take the faster (under a second), or use fixed per-type "
        "token limits (the same choice on every card).",
        Enum(&Config::measure_dispatch,
             std::map<std::string, bool>{{"measured", true}, {"fixed", false}})},

@@ -33,19 +33,15 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Two events, destroyed on every way out.
-struct EventPair {
-  cudaEvent_t start = nullptr, stop = nullptr;
-  EventPair() {
-    Check(cudaEventCreate(&start), "cudaEventCreate");
-    Check(cudaEventCreate(&stop), "cudaEventCreate");
+// A CUDA event, destroyed on every way out (a second one failing to create included).
+struct Event {
+  cudaEvent_t event = nullptr;
+  Event() { Check(cudaEventCreate(&event), "cudaEventCreate"); }
+  ~Event() {
+    if (event != nullptr) cudaEventDestroy(event);
   }
-  ~EventPair() {
-    if (start != nullptr) cudaEventDestroy(start);
-    if (stop != nullptr) cudaEventDestroy(stop);
-  }
-  EventPair(const EventPair&) = delete;
-  EventPair& operator=(const EventPair&) = delete;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
 };
 
 }  // namespace
@@ -62,7 +58,7 @@ absl::StatusOr<std::vector<GpuTiming>> TimeInterleaved(const std::vector<TimedMe
   }
   return GuardTorch("timing on the GPU", [&]() -> std::vector<GpuTiming> {
     const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
-    EventPair events;
+    const Event start, stop;
     struct State {
       std::vector<double> gpu, host;
       double host_batch_us = 2000;  // first guess; then the last batch's enqueue time
@@ -84,7 +80,7 @@ absl::StatusOr<std::vector<GpuTiming>> TimeInterleaved(const std::vector<TimedMe
         // runs dry.
         at::cuda::sleep(
             static_cast<int64_t>(std::clamp(1.5 * st.host_batch_us, 50.0, 50000.0) * 2000));
-        Check(cudaEventRecord(events.start, stream), "cudaEventRecord");
+        Check(cudaEventRecord(start.event, stream), "cudaEventRecord");
         const auto t0 = std::chrono::steady_clock::now();
         for (int i = 0; i < m.calls; ++i) {
           m.fn(st.v);
@@ -94,10 +90,10 @@ absl::StatusOr<std::vector<GpuTiming>> TimeInterleaved(const std::vector<TimedMe
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
                 .count();
         Check(cudaGetLastError(), "a timed launch");
-        Check(cudaEventRecord(events.stop, stream), "cudaEventRecord");
-        Check(cudaEventSynchronize(events.stop), "cudaEventSynchronize");
+        Check(cudaEventRecord(stop.event, stream), "cudaEventRecord");
+        Check(cudaEventSynchronize(stop.event), "cudaEventSynchronize");
         float ms = 0;
-        Check(cudaEventElapsedTime(&ms, events.start, events.stop), "cudaEventElapsedTime");
+        Check(cudaEventElapsedTime(&ms, start.event, stop.event), "cudaEventElapsedTime");
         if (b >= 0) {
           st.gpu.push_back(1000.0 * ms / m.calls);
           st.host.push_back(st.host_batch_us / m.calls);

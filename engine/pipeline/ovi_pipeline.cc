@@ -99,8 +99,11 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
       [mo, self](const std::string& f) -> absl::StatusOr<std::unique_ptr<ovi::OviModel>> {
         // A reload dispatches (and plans its cache) by startup's measurement: measured again, a
         // near tie could fall the other way and change the cache plan under the VRAM estimates.
+        // One that failed at startup is not tried again per job either (VRAM the admission never
+        // counted, and a plan that would differ from startup's).
         ovi::OviModelOptions reload = mo;
         reload.load.linear.measured_dispatch = self->measured_dispatch_;
+        if (self->denoiser_load_bytes_ != 0) reload.load.measure_dispatch = false;
         OVID_ASSIGN_OR_RETURN(std::unique_ptr<ovi::OviModel> m, ovi::OviModel::Load(f, reload));
         if (self->denoiser_load_bytes_ != 0) OVID_RETURN_IF_ERROR(self->SameAsStartup(*m));
         return m;

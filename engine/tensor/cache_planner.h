@@ -46,6 +46,9 @@ struct CacheCandidate {
 struct LayerUsage {
   int64_t tokens = 0;         // rows of input per forward; 0: unknown (assume it dequantizes)
   double calls_per_step = 1;  // forwards per denoising step; 1/steps for once-per-request layers
+  // The layer's output goes through tanh-GELU (the FFN's first layer): a dense GEMM folds it into
+  // its epilogue, the fused kernel needs a pass of its own, so the dispatch times it that way.
+  bool gelu = false;
 };
 
 struct CostModel {

@@ -2,6 +2,7 @@
 #include "engine/tensor/fused_dispatch.h"
 
 #include <ATen/ops/empty.h>
+#include <ATen/ops/gelu.h>
 #include <ATen/ops/linear.h>
 #include <ATen/ops/randn.h>
 #include <c10/core/DeviceGuard.h>
@@ -16,6 +17,7 @@
 #include "engine/ops/gpu_timer.h"
 #include "engine/ops/quant_ops.h"
 #include "engine/ops/torch_status.h"
+#include "engine/tensor/quantized_linear.h"
 
 namespace ovid {
 namespace {
@@ -50,14 +52,16 @@ std::vector<int64_t> CountsToMeasure(const std::vector<int64_t>& model_counts) {
 }
 
 absl::StatusOr<std::vector<DispatchPoint>> MeasureShape(const QuantizedTensor& q,
-                                                        const std::vector<int64_t>& counts) {
+                                                        const std::vector<int64_t>& counts,
+                                                        bool gelu) {
   const LinearShape s{q.type(), q.shape()[0], q.shape()[1]};
-  const bool fused = ops::HasFusedMatmul(s.type);
+  const LinearActivation activation = gelu ? LinearActivation::kGeluTanh : LinearActivation::kNone;
   return ops::GuardTorch(
       "measuring the fused dispatch", [&]() -> absl::StatusOr<std::vector<DispatchPoint>> {
         // The timer records on the current device's stream: make that the weights' device
         // (a store on "cuda:1" loaded from a thread whose current device is 0).
         const c10::DeviceGuard on_weights_device(q.device());
+        const bool fused = ops::HasFusedMatmul(s.type);  // asks the current device
         const auto on_device = at::TensorOptions().device(q.device());
         std::vector<at::Tensor> blocks{q.blocks()};
         for (int i = 1; i < Copies(q.nbytes()); ++i) blocks.push_back(q.blocks().clone());
@@ -79,15 +83,17 @@ absl::StatusOr<std::vector<DispatchPoint>> MeasureShape(const QuantizedTensor& q
               {[&](int v) {
                  ops::ThrowIfError(ops::DequantizeInto(s.type, blocks[v % nb], s.out, s.in,
                                                        dense[v % nd], ops::DequantUse::kReadNext));
-                 (void)at::linear(x, dense[v % nd], bias);
+                 (void)GemmActivation(x, dense[v % nd], bias, activation);
                },
                std::max(nb, nd), calls},
-              {[&](int v) { (void)at::linear(x, dense[v], bias); }, nd, calls},
+              {[&](int v) { (void)GemmActivation(x, dense[v], bias, activation); }, nd, calls},
           };
           if (fused) {
+            // As QuantizedLinear::Forward runs it: the kernel, then the GELU as a pass of its own.
             methods.push_back({[&](int v) {
-                                 (void)ops::ValueOrThrow(ops::FusedQuantMatmul(x, s.type, blocks[v],
-                                                                               s.out, s.in, bias));
+                                 const at::Tensor y = ops::ValueOrThrow(ops::FusedQuantMatmul(
+                                     x, s.type, blocks[v], s.out, s.in, bias));
+                                 if (gelu) (void)at::gelu(y, "tanh");
                                },
                                nb, calls});
           }
@@ -174,7 +180,7 @@ absl::StatusOr<FusedDispatch> MeasureFusedDispatch(const std::vector<DispatchTar
     }
     const LinearShape shape{t.weight->type(), t.weight->shape()[0], t.weight->shape()[1]};
     absl::StatusOr<std::vector<DispatchPoint>> points =
-        MeasureShape(*t.weight, CountsToMeasure(t.tokens));
+        MeasureShape(*t.weight, CountsToMeasure(t.tokens), t.gelu);
     if (!points.ok()) {
       return absl::Status(points.status().code(),
                           absl::StrCat(LinearShapeName(shape), " ('", t.weight->name(),

@@ -8,8 +8,8 @@
 // so Q6_K at 314 tokens is faster dequantized there (bench/NOTES.md, "Issue 3's targets on the
 // H200"). MeasureFusedDispatch times both paths, plus cuBLAS on a bf16 copy of the weight (the
 // cache mode's path), for each distinct (type, out, in) of the model's linear layers, at the
-// token counts the model runs them at and at a fixed ladder in between, with the layers' own
-// resident blocks.
+// token counts the model runs them at and at a fixed ladder in between, on copies of one layer's
+// blocks (rotated so that none is read from L2).
 //
 // The choice is made per measured token count: the faster path there. The two paths' costs are
 // not monotonic in the token count (each steps up where its tiles do: on an H200 the fused
@@ -23,7 +23,9 @@
 //
 // Every path is timed with a bias, as Ovi's layers have: cuBLAS adds it in its epilogue (or
 // as addmm), the fused kernel in its own, and leaving it out moved cuBLAS's time at [3072,
-// 14336] by up to 20% on an H200.
+// 14336] by up to 20% on an H200. A shape whose layers feed a GELU is timed with it
+// (DispatchTarget::gelu). The measurement runs on the weights' device, whatever the caller's
+// current device is.
 #pragma once
 
 #include <compare>
@@ -89,6 +91,10 @@ class FusedDispatch {
 struct DispatchTarget {
   std::shared_ptr<const QuantizedTensor> weight;
   std::vector<int64_t> tokens;
+  // Time the layer with its tanh-GELU: the fused kernel then pays a pass of its own, which the
+  // dense GEMMs fold into their epilogue (4-6 us at 314 x 14336 on an H200, inside the margin
+  // of some ties).
+  bool gelu = false;
 };
 
 // Times the paths of every target on the weights' CUDA device, on the current stream. Needs a

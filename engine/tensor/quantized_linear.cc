@@ -12,10 +12,7 @@
 #include "engine/tensor/fused_dispatch.h"
 
 namespace ovid {
-namespace {
 
-// x2d [M, in] times w [out, in]^T plus bias, then the activation. The GELU goes into cuBLASLt's
-// epilogue where LibTorch offers it (CUDA, bf16, a bias); M > 1 as cuBLASLt wants.
 at::Tensor GemmActivation(const at::Tensor& x2d, const at::Tensor& w, const at::Tensor& bias,
                           LinearActivation activation) {
   if (activation == LinearActivation::kNone) return at::linear(x2d, w, bias);
@@ -24,8 +21,6 @@ at::Tensor GemmActivation(const at::Tensor& x2d, const at::Tensor& w, const at::
   }
   return at::gelu(at::linear(x2d, w, bias), "tanh");
 }
-
-}  // namespace
 
 const char* LinearModeName(LinearMode mode) {
   switch (mode) {

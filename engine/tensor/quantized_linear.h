@@ -2,9 +2,10 @@
 // y = x . W^T + b with W kept as raw GGUF blocks.
 //
 // Modes (LinearMode):
-//   kLazy  (default) the blocks stay resident. Up to a token limit (measured on the card at
-//          load, else fixed per type), a fused quantized matmul kernel reads the blocks directly
-//          (when kernels/cuda has one for the type); above that, W is expanded into the worker's
+//   kLazy  (default) the blocks stay resident. At token counts where it is the faster path
+//          (measured per count on the card at load, engine/tensor/fused_dispatch.h, else up to
+//          a fixed limit per type), a fused quantized matmul kernel reads the blocks directly
+//          (when kernels/cuda has one for the type); elsewhere W is expanded into the worker's
 //          DequantWorkspace and a dense GEMM runs on it. Extra VRAM: one layer's dense copy per
 //          worker.
 //   kEager the weight was expanded once at load (the old behaviour; for comparison).
@@ -57,9 +58,9 @@ struct LinearOptions {
   //   Q6_K   0.66    0.68    0.73     0.97     1.61     -> 314 (was 1.10 at 314 before)
   std::map<GgmlType, int64_t> fused_max_tokens_by_type = {
       {GgmlType::kQ4_K, 314}, {GgmlType::kQ5_K, 314}, {GgmlType::kQ8_0, 314}, {GgmlType::kQ6_K, 314}};
-  // Limits measured on this card at load (WeightStore, LoadOptions::measure_dispatch), per
-  // (type, out, in). A shape measured there follows the measurement; the limits above apply to
-  // the rest.
+  // The faster path per token count, measured on this card at load (WeightStore,
+  // LoadOptions::measure_dispatch), per (type, out, in). A shape measured there follows the
+  // measurement; the fixed limits above apply to the rest.
   std::shared_ptr<const FusedDispatch> measured_dispatch;
 
   // `panel_kernel`: whether the panel kernel runs this type at this layer's K here.
@@ -129,6 +130,12 @@ class QuantizedLinear {
 // asks it too.
 LinearPath QuantizedPathFor(GgmlType type, int64_t out_features, int64_t in_features,
                             int64_t tokens, c10::Device device, const LinearOptions& options);
+
+// x2d [M, in] times w [out, in]^T plus bias, then the activation: the dense GEMM of the
+// dequantize and dense paths. The GELU goes into cuBLASLt's epilogue where LibTorch offers it
+// (CUDA, bf16, a bias, M > 1 as cuBLASLt wants), else it is at::gelu(tanh) after the GEMM.
+at::Tensor GemmActivation(const at::Tensor& x2d, const at::Tensor& w, const at::Tensor& bias,
+                          LinearActivation activation);
 
 // The dtype layers compute in on `device`: bf16 on CUDA, f32 elsewhere.
 at::ScalarType ComputeDtype(c10::Device device);

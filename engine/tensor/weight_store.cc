@@ -2,6 +2,7 @@
 #include "engine/tensor/weight_store.h"
 
 #include <ATen/ops/empty.h>
+#include <c10/core/DeviceGuard.h>
 
 #include <algorithm>
 #include <chrono>
@@ -233,17 +234,21 @@ void WeightStore::MeasureDispatch() {
       options_.linear.measured_dispatch != nullptr) {
     return;
   }
-  // One target per shape: its first layer's blocks, and every token count a layer of that
-  // shape runs at, per pass and with both guidance passes in one batch.
+  // HasFusedMatmul asks the current device: make it the store's ("cuda:1" from a thread on 0).
+  const c10::DeviceGuard on_store_device(device_);
+  // One target per shape: its first layer's blocks, every token count a layer of that shape
+  // runs at (per pass, and with both guidance passes in one batch), and the GELU if one of its
+  // layers feeds one.
   std::map<LinearShape, DispatchTarget> by_shape;
   for (const auto& [name, q] : quantized_) {
     if (q->shape().size() != 2 || !ops::HasFusedMatmul(q->type())) continue;
-    const int64_t tokens = options_.layer_usage(name).tokens;
-    if (tokens <= 0 || tokens > kDispatchMaxTokens) continue;
+    const LayerUsage usage = options_.layer_usage(name);
+    if (usage.tokens <= 0 || usage.tokens > kDispatchMaxTokens) continue;
     DispatchTarget& target = by_shape[LinearShape{q->type(), q->shape()[0], q->shape()[1]}];
     if (target.weight == nullptr) target.weight = q;
-    target.tokens.push_back(tokens);
-    target.tokens.push_back(2 * tokens);
+    target.tokens.push_back(usage.tokens);
+    target.tokens.push_back(2 * usage.tokens);
+    target.gelu |= usage.gelu;
   }
   if (by_shape.empty()) return;
   std::vector<DispatchTarget> targets;

@@ -1,5 +1,5 @@
 // File: tests/engine/fused_dispatch_test.cc
-// FusedDispatch: the limit it derives from measured points, what it tells the cache planner,
+// FusedDispatch: the path it picks per token count from measured points, what it tells the cache planner,
 // QuantizedPathFor following it, and (on a GPU) the load-time measurement itself: every point
 // timed, layers taking the measured path, reloads reusing startup's table, and the cases that
 // must not measure.
@@ -158,6 +158,45 @@ TEST(FusedDispatchTest, PlannerTakesTheMeasuredSaving) {
   EXPECT_EQ(c[plan.chosen[0]].name, "a");
 }
 
+TEST(FusedDispatchTest, TheCachePlanTakesAMeasuredSavingOverTheEstimate) {
+  // Two layers of equal f32 copy size; room for one. Unmeasured, the Q8_0 one wins (more
+  // traffic per weight, more saved per byte); a measurement (here given, as a reload gets
+  // startup's) saying the Q4_K layer's path is 1 ms slower than a copy at its token count
+  // gives the copy to it. The CPU store plans with a given table like the GPU's own.
+  absl::StatusOr<std::string> path = testing::WriteTestGguf(
+      "dispatch_cache.gguf",
+      {{"a.weight", GgmlType::kQ4_K, {128, 256}}, {"b.weight", GgmlType::kQ8_0, {256, 128}}});
+  ASSERT_TRUE(path.ok()) << path.status();
+  auto load = [&](std::shared_ptr<const FusedDispatch> measured) {
+    LoadOptions options;
+    options.mode = LinearMode::kCache;
+    options.cache_budget_bytes = 4 * 128 * 256 + 100;
+    options.layer_usage = [](std::string_view) { return LayerUsage{64, 2}; };
+    options.linear.measured_dispatch = std::move(measured);
+    options.log = false;
+    absl::StatusOr<std::unique_ptr<WeightStore>> store =
+        WeightStore::Load(*path, c10::kCPU, options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  };
+  auto cached = [](const WeightStore& store, std::string_view name, int64_t out, int64_t in) {
+    absl::StatusOr<QuantizedLinear> l = store.Linear(name, "", out, in);
+    return l.ok() && l->has_dense();
+  };
+  std::unique_ptr<WeightStore> plain = load(nullptr);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_TRUE(cached(*plain, "b.weight", 256, 128));
+  EXPECT_FALSE(cached(*plain, "a.weight", 128, 256));
+  auto measured = std::make_shared<FusedDispatch>();
+  measured->Set(LinearShape{GgmlType::kQ4_K, 128, 256}, {Point(64, 1005, 2000, 5)});
+  std::unique_ptr<WeightStore> ranked = load(measured);
+  std::remove(path->c_str());
+  ASSERT_NE(ranked, nullptr);
+  EXPECT_TRUE(cached(*ranked, "a.weight", 128, 256));
+  EXPECT_FALSE(cached(*ranked, "b.weight", 256, 128));
+  EXPECT_EQ(ranked->measured_dispatch(), measured);
+}
+
 // --- On a GPU: the measurement at load. ---
 
 std::unique_ptr<WeightStore> LoadOnGpu(LinearMode mode, bool measure,
@@ -229,6 +268,34 @@ TEST(FusedDispatchGpuTest, LoadMeasuresEveryShapeAndLayersFollowIt) {
     EXPECT_EQ(path, *d->Fuses(q, tokens) ? LinearPath::kFused : LinearPath::kDequantGemm)
         << tokens << " tokens";
   }
+}
+
+TEST(FusedDispatchGpuTest, AGeluLayerIsTimedWithItsActivationOnEveryPath) {
+  if (!HaveCuda()) GTEST_SKIP() << "no CUDA device";
+  std::unique_ptr<WeightStore> store = LoadOnGpu(LinearMode::kLazy, false);
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<std::shared_ptr<const QuantizedTensor>> q = store->Quantized("blk.0.q.weight");
+  ASSERT_TRUE(q.ok()) << q.status();
+  absl::StatusOr<FusedDispatch> plain = MeasureFusedDispatch({DispatchTarget{*q, {40}, false}});
+  absl::StatusOr<FusedDispatch> gelu = MeasureFusedDispatch({DispatchTarget{*q, {40}, true}});
+  ASSERT_TRUE(plain.ok() && gelu.ok()) << plain.status() << gelu.status();
+  const LinearShape shape{GgmlType::kQ4_K, 256, 512};
+  const std::vector<DispatchPoint>& p = plain->points().at(shape);
+  const std::vector<DispatchPoint>& g = gelu->points().at(shape);
+  ASSERT_EQ(p.size(), g.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    EXPECT_GT(g[i].fused_us, 0);
+    EXPECT_GT(g[i].dequant_gemm_us, 0);
+    EXPECT_GT(g[i].dense_us, 0);
+  }
+  // The fused path pays its GELU as a kernel of its own: never cheaper than without it, beyond
+  // noise, summed over the counts.
+  double fused_plain = 0, fused_gelu = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    fused_plain += p[i].fused_us;
+    fused_gelu += g[i].fused_us;
+  }
+  EXPECT_GT(fused_gelu, 0.95 * fused_plain);
 }
 
 TEST(FusedDispatchGpuTest, ReloadsReuseTheTableAndSomeLoadsNeverMeasure) {

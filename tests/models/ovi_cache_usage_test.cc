@@ -30,6 +30,10 @@ TEST(OviCacheUsageTest, TokensPerLayerFollowTheTowerAndTheVariant) {
             v.tokens);
   // The 10 s variant doubles the audio.
   EXPECT_EQ(OviLayerUsage(Spec("960x960_10s"), "audio_model.blocks.0.ffn.0.weight").tokens, 314);
+  // The FFN's first layer feeds the tanh-GELU; the dispatch times it with it, and only it.
+  EXPECT_TRUE(OviLayerUsage(five, "audio_model.blocks.0.ffn.0.weight").gelu);
+  EXPECT_FALSE(OviLayerUsage(five, "video_model.blocks.0.ffn.2.weight").gelu);
+  EXPECT_FALSE(OviLayerUsage(five, "video_model.blocks.3.self_attn.q.weight").gelu);
 }
 
 TEST(OviCacheUsageTest, TextLayersCountOncePerRequest) {

@@ -43,7 +43,8 @@ LayerUsage OviLayerUsage(const OviModelSpec& spec, std::string_view name) {
   if (Has(name, ".cross_attn.k.") || Has(name, ".cross_attn.v.")) {
     return per_request;
   }
-  return LayerUsage{own, kPassesPerStep};  // self-attention, cross_attn.q/o, ffn, head
+  // Self-attention, cross_attn.q/o, ffn, head; ffn.0 feeds the tanh-GELU (OviBlock).
+  return LayerUsage{own, kPassesPerStep, Has(name, ".ffn.0.")};
 }
 
 }  // namespace ovid::ovi
