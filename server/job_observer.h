@@ -2,7 +2,8 @@
 // What the job runtime tells the outside about jobs as they go: the metrics (server/metrics) and
 // the per-job log line listen here, so job_queue.cc knows nothing of Prometheus or logging.
 //
-// Calls come from the thread where the thing happened (a gRPC reaction for OnRejected and for a
+// Calls come from the thread where the thing happened (a gRPC reaction for OnRejected,
+// OnAuthRefused and for a
 // CancelJob's OnFinished, the queue-limit timer for a job that waited too long, a worker for the
 // rest); implementations must be thread-safe and quick, and must not call back into the queue.
 #pragma once

@@ -121,7 +121,8 @@ std::string LinearShapeName(const LinearShape& shape) {
   return absl::StrCat(GgmlTypeName(shape.type), " [", shape.out, " x ", shape.in, "]");
 }
 
-void FusedDispatch::Set(const LinearShape& shape, std::vector<DispatchPoint> points) {
+void FusedDispatch::Set(const LinearShape& shape, std::vector<DispatchPoint> points, bool gelu) {
+  gelu_[shape] = gelu;
   std::sort(points.begin(), points.end(),
             [](const DispatchPoint& a, const DispatchPoint& b) { return a.tokens < b.tokens; });
   points_[shape] = std::move(points);
@@ -157,7 +158,8 @@ std::vector<std::string> FusedDispatch::SummaryLines() const {
     }
     std::string line = absl::StrCat(LinearShapeName(shape), ": fused at ",
                                     fused.empty() ? "no" : absl::StrJoin(fused, ","),
-                                    " tokens; us fused/dequant+gemm/bf16");
+                                    " tokens; us fused/dequant+gemm/bf16",
+                                    gelu_.at(shape) ? " (each with its GELU)" : "");
     for (const DispatchPoint& p : points) {
       absl::StrAppendFormat(&line, " @%d %.1f/%.1f/%.1f", p.tokens, p.fused_us, p.dequant_gemm_us,
                             p.dense_us);
@@ -186,7 +188,7 @@ absl::StatusOr<FusedDispatch> MeasureFusedDispatch(const std::vector<DispatchTar
                           absl::StrCat(LinearShapeName(shape), " ('", t.weight->name(),
                                        "'): ", points.status().message()));
     }
-    dispatch.Set(shape, *std::move(points));
+    dispatch.Set(shape, *std::move(points), t.gelu);
   }
   return dispatch;
 }

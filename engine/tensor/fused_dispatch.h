@@ -67,8 +67,9 @@ inline constexpr int64_t kDispatchMaxTokens = 1024;
 
 class FusedDispatch {
  public:
-  // Adds (or replaces) a shape's measurements, in any order.
-  void Set(const LinearShape& shape, std::vector<DispatchPoint> points);
+  // Adds (or replaces) a shape's measurements, in any order; `gelu`: timed with the layers'
+  // tanh-GELU (DispatchTarget::gelu), which the summary says.
+  void Set(const LinearShape& shape, std::vector<DispatchPoint> points, bool gelu = false);
   bool Has(const LinearShape& shape) const { return points_.contains(shape); }
 
   // Whether `tokens` rows take the fused kernel: the decision at the smallest measured count
@@ -84,6 +85,7 @@ class FusedDispatch {
 
  private:
   std::map<LinearShape, std::vector<DispatchPoint>> points_;  // sorted by tokens
+  std::map<LinearShape, bool> gelu_;
 };
 
 // One shape to measure: any layer of that shape (its resident blocks are what is timed) and the
@@ -93,7 +95,8 @@ struct DispatchTarget {
   std::vector<int64_t> tokens;
   // Time the layer with its tanh-GELU: the fused kernel then pays a pass of its own, which the
   // dense GEMMs fold into their epilogue (4-6 us at 314 x 14336 on an H200, inside the margin
-  // of some ties).
+  // of some ties). A shape shared by layers with and without one is timed with it (in Ovi only
+  // ffn.0 has its shape).
   bool gelu = false;
 };
 

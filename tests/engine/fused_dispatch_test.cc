@@ -80,15 +80,15 @@ TEST(FusedDispatchTest, SummaryNamesShapeLimitAndEveryPoint) {
   FusedDispatch d;
   d.Set(kSquare, {Point(16, 5.04, 9, 6), Point(157, 13.1, 17.25, 10.2), Point(256, 20, 19, 12),
                   Point(314, 21, 23, 15)});
-  d.Set(LinearShape{GgmlType::kQ6_K, 3072, 3072}, {Point(16, 9, 8, 6)});
+  d.Set(LinearShape{GgmlType::kQ6_K, 3072, 3072}, {Point(16, 9, 8, 6)}, /*gelu=*/true);
   const std::vector<std::string> lines = d.SummaryLines();
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0],
             "q4_K [3072 x 3072]: fused at 16,157,314 tokens; us fused/dequant+gemm/bf16 "
             "@16 5.0/9.0/6.0 @157 13.1/17.2/10.2 @256 20.0/19.0/12.0 @314 21.0/23.0/15.0");
   EXPECT_EQ(lines[1],
-            "q6_K [3072 x 3072]: fused at no tokens; us fused/dequant+gemm/bf16 "
-            "@16 9.0/8.0/6.0");
+            "q6_K [3072 x 3072]: fused at no tokens; us fused/dequant+gemm/bf16 (each with its "
+            "GELU) @16 9.0/8.0/6.0");
 }
 
 TEST(FusedDispatchTest, PathFollowsTheMeasurementForMeasuredShapesOnly) {
@@ -270,7 +270,7 @@ TEST(FusedDispatchGpuTest, LoadMeasuresEveryShapeAndLayersFollowIt) {
   }
 }
 
-TEST(FusedDispatchGpuTest, AGeluLayerIsTimedWithItsActivationOnEveryPath) {
+TEST(FusedDispatchGpuTest, AGeluLayersFusedPathPaysItsActivation) {
   if (!HaveCuda()) GTEST_SKIP() << "no CUDA device";
   std::unique_ptr<WeightStore> store = LoadOnGpu(LinearMode::kLazy, false);
   ASSERT_NE(store, nullptr);
