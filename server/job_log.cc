@@ -19,16 +19,25 @@ std::string OutcomeLabel(const Job& job, const absl::Status& status) {
 }  // namespace
 
 JobLog::~JobLog() {
-  if (not_logged_ > 0) {
-    logger_.Info("requests refused and not logged", {{"not_logged", absl::StrCat(not_logged_)}});
-  }
+  auto say_left_out = [this](const RefusalWindow& window, const char* kind) {
+    if (window.not_logged == 0) return;
+    logger_.Info("requests refused and not logged",
+                 {{"refusals", kind}, {"not_logged", absl::StrCat(window.not_logged)}});
+  };
+  say_left_out(credentials_, "credentials");
+  say_left_out(requests_, "request");
+}
+
+JobLog::RefusalWindow& JobLog::WindowFor(const absl::Status& status) {
+  return absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status) ? credentials_
+                                                                             : requests_;
 }
 
 void JobLog::OnRejected(const absl::Status& status, std::string_view peer) {
   LogFields fields = {{"code", absl::StatusCodeToString(status.code())},
                       {"error", std::string(status.message())}};
   if (!peer.empty()) fields.emplace_back("peer", std::string(peer));
-  LogRefusal(std::move(fields));
+  LogRefusal(WindowFor(status), std::move(fields));
 }
 
 void JobLog::OnAuthRefused(std::string_view method, const absl::Status& status,
@@ -37,26 +46,26 @@ void JobLog::OnAuthRefused(std::string_view method, const absl::Status& status,
                       {"code", absl::StatusCodeToString(status.code())},
                       {"error", std::string(status.message())}};
   if (!peer.empty()) fields.emplace_back("peer", std::string(peer));
-  LogRefusal(std::move(fields));
+  LogRefusal(WindowFor(status), std::move(fields));
 }
 
-void JobLog::LogRefusal(LogFields fields) {
+void JobLog::LogRefusal(RefusalWindow& window, LogFields fields) {
   {
     const std::lock_guard<std::mutex> lock(refusals_mu_);
     const absl::Time now = now_();
     // A wall clock stepped back (NTP) starts a new window too, rather than none for as long.
-    if (now - window_start_ >= kRefusalWindow || now < window_start_) {
-      window_start_ = now;
-      logged_in_window_ = 0;
+    if (now - window.start >= kRefusalWindow || now < window.start) {
+      window.start = now;
+      window.logged = 0;
     }
-    if (logged_in_window_ >= kRefusalsPerWindow) {
-      ++not_logged_;
+    if (window.logged >= kRefusalsPerWindow) {
+      ++window.not_logged;
       return;
     }
-    ++logged_in_window_;
-    if (not_logged_ > 0) {
-      fields.emplace_back("not_logged", absl::StrCat(not_logged_));
-      not_logged_ = 0;
+    ++window.logged;
+    if (window.not_logged > 0) {
+      fields.emplace_back("not_logged", absl::StrCat(window.not_logged));
+      window.not_logged = 0;
     }
   }
   logger_.Info("request refused", fields);

@@ -16,7 +16,9 @@ namespace ovid::server {
 
 // Refusals are logged at most kRefusalsPerWindow per kRefusalWindow: a client retrying a bad
 // token in a loop must not fill the disk. The next line logged says how many were left out
-// (`not_logged`); the metrics count every one.
+// (`not_logged`); the metrics count every one. Refusals for credentials (any method) and
+// refusals of requests (a full queue, a request too large or invalid) each have their own
+// window, so that a client looping on a bad token cannot hide the queue filling up.
 class JobLog : public JobObserver {
  public:
   static constexpr int kRefusalsPerWindow = 20;
@@ -28,21 +30,27 @@ class JobLog : public JobObserver {
   ~JobLog() override;
   using JobObserver::OnRejected;
   void OnRejected(const absl::Status& status, std::string_view peer) override;
-  // The same "request refused" line with a `method` field, under the same rate limit.
+  // The same "request refused" line with a `method` field, in the credentials' window.
   void OnAuthRefused(std::string_view method, const absl::Status& status,
                      std::string_view peer) override;
   void OnFinished(const Job& job, const absl::Status& status, const GenerationResult* result,
                   absl::Duration total) override;
 
  private:
-  void LogRefusal(LogFields fields);
+  struct RefusalWindow {
+    absl::Time start = absl::InfinitePast();
+    int logged = 0;
+    int64_t not_logged = 0;
+  };
+  // The window a refusal with this status counts in.
+  RefusalWindow& WindowFor(const absl::Status& status);
+  void LogRefusal(RefusalWindow& window, LogFields fields);
 
   const Logger& logger_;
   const std::function<absl::Time()> now_;
   std::mutex refusals_mu_;
-  absl::Time window_start_ = absl::InfinitePast();
-  int logged_in_window_ = 0;
-  int64_t not_logged_ = 0;
+  RefusalWindow credentials_;  // UNAUTHENTICATED, PERMISSION_DENIED
+  RefusalWindow requests_;     // everything else
 };
 
 // Calls every observer in order (metrics, the job log, the daemon's health watch).
