@@ -16,17 +16,19 @@
 
 namespace ovid::testing {
 
-bool HaveCuda() {
+int CudaDeviceCount() {
 #ifdef OVID_TORCH_CUDA
   try {
-    return c10::cuda::device_count() > 0;
+    return c10::cuda::device_count();
   } catch (...) {
-    return false;
+    return 0;
   }
 #else
-  return false;
+  return 0;
 #endif
 }
+
+bool HaveCuda() { return CudaDeviceCount() > 0; }
 
 at::Tensor ReferenceWeight(GgmlType type, const void* blocks, int64_t rows, int64_t row_elements) {
   at::Tensor w = at::empty({rows, row_elements}, at::kFloat);

@@ -14,6 +14,8 @@ namespace ovid::testing {
 
 // True if a CUDA device is usable (GPU tests GTEST_SKIP() otherwise).
 bool HaveCuda();
+// CUDA devices LibTorch sees (0 without CUDA).
+int CudaDeviceCount();
 
 // Reference weight: the file's blocks expanded by the CPU reference dequantizer to f32,
 // [rows, row_elements], in a freshly allocated (torch-aligned) CPU tensor.

@@ -6,6 +6,7 @@
 #include "engine/tensor/fused_dispatch.h"
 
 #include <ATen/ops/empty.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -201,7 +202,7 @@ TEST(FusedDispatchTest, TheCachePlanTakesAMeasuredSavingOverTheEstimate) {
 
 std::unique_ptr<WeightStore> LoadOnGpu(LinearMode mode, bool measure,
                                        std::shared_ptr<const FusedDispatch> preset = nullptr,
-                                       int64_t tokens = 40) {
+                                       int64_t tokens = 40, c10::DeviceIndex device = 0) {
   absl::StatusOr<std::string> path = testing::WriteTestGguf(
       "dispatch_model.gguf", {{"blk.0.q.weight", GgmlType::kQ4_K, {256, 512}},
                               {"blk.1.q.weight", GgmlType::kQ4_K, {256, 512}},
@@ -216,7 +217,7 @@ std::unique_ptr<WeightStore> LoadOnGpu(LinearMode mode, bool measure,
   options.linear.measured_dispatch = std::move(preset);
   options.log = false;
   absl::StatusOr<std::unique_ptr<WeightStore>> store =
-      WeightStore::Load(*path, c10::Device(c10::kCUDA, 0), options);
+      WeightStore::Load(*path, c10::Device(c10::kCUDA, device), options);
   std::remove(path->c_str());
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? *std::move(store) : nullptr;
@@ -320,6 +321,63 @@ TEST(FusedDispatchGpuTest, ReloadsReuseTheTableAndSomeLoadsNeverMeasure) {
   std::unique_ptr<WeightStore> cache = LoadOnGpu(LinearMode::kCache, true);
   ASSERT_NE(cache, nullptr);
   EXPECT_NE(cache->measured_dispatch(), nullptr);
+}
+
+// A store on cuda:1, loaded from a thread whose current device is 0 (the daemon's main thread
+// with --device=cuda:1), is timed on cuda:1. Timed on device 0's stream, its intervals were
+// empty: every path a tie, every count dequantized. Its measurement must read as device 0's
+// does (the same kind of card), its layers must give device 0's bits, and the thread must
+// still be on device 0 afterwards.
+TEST(FusedDispatchGpuTest, AStoreOnTheSecondGpuIsTimedThere) {
+  if (testing::CudaDeviceCount() < 2) GTEST_SKIP() << "needs two CUDA devices";
+  const c10::impl::DeviceGuardImplInterface* cuda = c10::impl::getDeviceGuardImpl(c10::kCUDA);
+  cuda->setDevice(c10::Device(c10::kCUDA, 0));
+  std::unique_ptr<WeightStore> on0 = LoadOnGpu(LinearMode::kLazy, true, nullptr, 40, 0);
+  std::unique_ptr<WeightStore> on1 = LoadOnGpu(LinearMode::kLazy, true, nullptr, 40, 1);
+  ASSERT_NE(on0, nullptr);
+  ASSERT_NE(on1, nullptr);
+  EXPECT_EQ(cuda->getDevice().index(), 0);
+  EXPECT_EQ(on1->device(), c10::Device(c10::kCUDA, 1));
+  const std::shared_ptr<const FusedDispatch>& d0 = on0->measured_dispatch();
+  const std::shared_ptr<const FusedDispatch>& d1 = on1->measured_dispatch();
+  ASSERT_NE(d0, nullptr);
+  ASSERT_NE(d1, nullptr);
+  const LinearShape q{GgmlType::kQ4_K, 256, 512};
+  // One kernel against two at 16 tokens: the fused path wins wherever it is really timed.
+  ASSERT_TRUE(*d0->Fuses(q, 16));
+  EXPECT_TRUE(*d1->Fuses(q, 16));
+  for (const auto& [shape, points0] : d0->points()) {
+    SCOPED_TRACE(LinearShapeName(shape));
+    ASSERT_TRUE(d1->Has(shape));
+    const std::vector<DispatchPoint>& points1 = d1->points().at(shape);
+    ASSERT_EQ(points1.size(), points0.size());
+    double sum0 = 0, sum1 = 0;
+    for (size_t i = 0; i < points0.size(); ++i) {
+      sum0 += points0[i].fused_us + points0[i].dequant_gemm_us + points0[i].dense_us;
+      sum1 += points1[i].fused_us + points1[i].dequant_gemm_us + points1[i].dense_us;
+    }
+    EXPECT_GT(sum1, 0.67 * sum0);
+    EXPECT_LT(sum1, 1.5 * sum0);
+  }
+  for (int64_t tokens : {int64_t{16}, int64_t{512}}) {
+    SCOPED_TRACE(tokens);
+    at::Tensor y[2];
+    LinearPath paths[2] = {LinearPath::kNone, LinearPath::kNone};
+    for (int i = 0; i < 2; ++i) {
+      WeightStore& store = i == 0 ? *on0 : *on1;
+      absl::StatusOr<std::shared_ptr<DequantWorkspace>> ws = store.NewWorkspace();
+      ASSERT_TRUE(ws.ok()) << ws.status();
+      absl::StatusOr<QuantizedLinear> layer = store.Linear("blk.1.q.weight", "", 256, 512);
+      ASSERT_TRUE(layer.ok()) << layer.status();
+      const at::Tensor x = testing::RandomInput({tokens, 512}, at::kBFloat16, store.device(), 9);
+      absl::StatusOr<at::Tensor> out = layer->Forward(x, ws->get(), &paths[i]);
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_EQ(out->device(), store.device());
+      y[i] = *out;
+    }
+    if (paths[0] == paths[1]) EXPECT_TRUE(testing::BitEqual(y[0], y[1]));
+  }
+  EXPECT_EQ(cuda->getDevice().index(), 0);
 }
 
 }  // namespace
