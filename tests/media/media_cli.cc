@@ -5,6 +5,7 @@
 //   ovid-media-cli mp4|wav|png -o OUT [--video F32 --frames T --height H --width W]
 //                  [--audio F32 --rate HZ] [--crf N] [--preset P] [--audio-rate HZ]
 //                  [--channels N] [--threads N] [--rounding truncate|nearest]
+//   ovid-media-cli image --image FILE -o OUT   (DecodeImage: raw rgb24 to OUT, "WxH" to stdout)
 // F32 files are raw little-endian float32 ([3,T,H,W] for video, mono samples for audio).
 // Exit 0 on success; 1 with the status on stderr; 2 for bad arguments.
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/media/image_decode.h"
 #include "engine/media/media.h"
 
 namespace {
@@ -43,7 +45,7 @@ int Usage(const std::string& why) {
 }  // namespace
 
 int Run(int argc, char** argv) {
-  if (argc < 2) return Usage("missing command (mp4, wav or png)");
+  if (argc < 2) return Usage("missing command (mp4, wav, png or image)");
   const std::string command = argv[1];
   std::map<std::string, std::string> args;
   for (int i = 2; i + 1 < argc; i += 2) args[argv[i]] = argv[i + 1];
@@ -80,6 +82,17 @@ int Run(int argc, char** argv) {
     bytes = ovid::media::EncodeWav(audio, rounding);
   } else if (command == "png") {
     bytes = ovid::media::EncodePngFrames(video, rounding);
+  } else if (command == "image") {
+    std::ifstream in(get("--image", ""), std::ios::binary);
+    if (!in) return Usage("cannot read --image " + get("--image", ""));
+    const std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    absl::StatusOr<ovid::media::RgbImage> image = ovid::media::DecodeImage(file);
+    if (image.ok()) {
+      std::cout << image->width << "x" << image->height << "\n";
+      bytes = std::string(image->rgb.begin(), image->rgb.end());
+    } else {
+      bytes = image.status();
+    }
   }
   if (!bytes.ok()) {
     std::cerr << bytes.status() << "\n";
