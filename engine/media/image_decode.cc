@@ -171,9 +171,6 @@ std::optional<RgbImage> JpegYccToRgb(const AVFrame& frame) {
     case AV_PIX_FMT_YUVJ422P:
       h_sub = 2, v_sub = 1;
       break;
-    case AV_PIX_FMT_YUVJ440P:
-      h_sub = 1, v_sub = 2;
-      break;
     case AV_PIX_FMT_YUVJ444P:
       h_sub = 1, v_sub = 1;
       break;
@@ -205,7 +202,7 @@ absl::StatusOr<RgbImage> ToRgb24(const AVFrame& frame) {
   if (std::optional<RgbImage> jpeg = JpegYccToRgb(frame)) return *std::move(jpeg);
   const AVPixelFormat src = PlainYuv(static_cast<AVPixelFormat>(frame.format));
   const int w = frame.width, h = frame.height;
-  // The rest (a JPEG's 4:1:1 chroma, gray, PNG's formats): subsampled chroma is replicated
+  // The rest (a JPEG's 4:4:0 or 4:1:1 chroma, gray, PNG's formats): subsampled chroma is replicated
   // (SWS_POINT), as the ffmpeg CLI's unscaled yuv->rgb path does: swscale's filtered chroma
   // upsampling at 1:1 misplaces chroma (on ffmpeg's testsrc2 as a 4:2:0 JPEG it nearly tripled
   // the mean error against the source pixels). BITEXACT and ACCURATE_RND give the same pixels on

@@ -79,18 +79,13 @@ void ChromaRow(const YccPlanes& p, const uint8_t* plane, int y, std::vector<int>
   const int ny = (y % 2 == 0) ? std::max(cy - 1, 0) : std::min(cy + 1, ch - 1);
   const uint8_t* near = plane + static_cast<ptrdiff_t>(ny) * p.c_stride;
   for (int x = 0; x < cw; ++x) sums[x] = row[x] * 3 + near[x];
-  if (p.h_sub == 2) {
-    Widen<true>(sums.data(), cw, out.data());
-  } else {
-    const int bias = (y % 2 == 0) ? 1 : 2;
-    for (int x = 0; x < cw; ++x) out[x] = (sums[x] + bias) >> 2;
-  }
+  Widen<true>(sums.data(), cw, out.data());
 }
 
 }  // namespace
 
 bool YccSubsamplingSupported(int h_sub, int v_sub) {
-  return (h_sub == 1 || h_sub == 2) && (v_sub == 1 || v_sub == 2);
+  return (h_sub == 1 && v_sub == 1) || (h_sub == 2 && (v_sub == 1 || v_sub == 2));
 }
 
 RgbImage YccToRgb(const YccPlanes& p) {

@@ -87,14 +87,7 @@ TEST(JpegYccTest, TwoByTwoUpsamplingFiltersBothWaysInSixteenths) {
   }
 }
 
-TEST(JpegYccTest, VerticalOnlyUpsamplingAndNarrowImagesReplicate) {
-  // 4:4:0, 1x4 from 2 chroma rows: (3 * own + neighbour + 1 on even rows, + 2 on odd) / 4, at
-  // every width.
-  Planes v(1, 4, 1, 2, {0, 100});
-  const RgbImage out = YccToRgb(v.view);
-  const int want[4] = {(0 * 4 + 1) >> 2, (0 * 3 + 100 + 2) >> 2, (100 * 3 + 0 + 1) >> 2,
-                       (100 * 4 + 2) >> 2};
-  for (int y = 0; y < 4; ++y) EXPECT_EQ(out.rgb[3 * y + 2], BlueFor(want[y])) << y;
+TEST(JpegYccTest, NarrowImagesReplicateAndOtherSubsamplingsAreNotClaimed) {
   // 4:2:0 with 2 chroma columns: libjpeg replicates, no filter in either direction.
   Planes narrow(4, 2, 2, 2, {0, 200});
   const RgbImage n = YccToRgb(narrow.view);
@@ -103,6 +96,11 @@ TEST(JpegYccTest, VerticalOnlyUpsamplingAndNarrowImagesReplicate) {
       EXPECT_EQ(n.rgb[3 * (4 * y + x) + 2], BlueFor(x < 2 ? 0 : 200)) << y << "," << x;
     }
   }
+  EXPECT_TRUE(YccSubsamplingSupported(2, 2));
+  EXPECT_TRUE(YccSubsamplingSupported(2, 1));
+  EXPECT_TRUE(YccSubsamplingSupported(1, 1));
+  EXPECT_FALSE(YccSubsamplingSupported(1, 2));  // 4:4:0: not checked against libjpeg
+  EXPECT_FALSE(YccSubsamplingSupported(4, 1));  // 4:1:1
 }
 
 }  // namespace

@@ -73,14 +73,17 @@ def test_pillow_jpegs_decode_as_libjpeg_does(tmp_path, width, height, subsamplin
     check_close(ovid_decode(tmp_path, jpg), libjpeg_decode(jpg), what)
 
 
-@pytest.mark.parametrize("pix_fmt", ["yuvj440p", "yuvj420p"])
+@pytest.mark.parametrize("pix_fmt", ["yuvj420p", "yuvj422p"])
 def test_ffmpeg_written_jpegs_decode_as_libjpeg_does(tmp_path, pix_fmt):
     width, height = 97, 61
     src = tmp_path / "src.png"
     Image.fromarray(pattern_image(width, height, seed=4)).save(src)
     jpg = tmp_path / "in.jpg"
     subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(src), "-pix_fmt", pix_fmt,
-                    "-q:v", "3", str(jpg)], check=True)
+                    "-q:v", "3", "-frames:v", "1", "-update", "1", str(jpg)], check=True)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=pix_fmt", "-of",
+                            "csv=p=0", str(jpg)], capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == pix_fmt  # the encoder wrote what was asked, not a fallback
     check_close(ovid_decode(tmp_path, jpg), libjpeg_decode(jpg), pix_fmt)
 
 
