@@ -160,22 +160,29 @@ RgbImage HighBytes(const AVFrame& frame, Packed16 p) {
   return out;
 }
 
-// A JPEG's YCbCr frame as libjpeg converts it (jpeg_ycc.h), where its subsampling is one that
-// libjpeg filters; nullopt for any other frame.
-std::optional<RgbImage> JpegYccToRgb(const AVFrame& frame) {
+// A JPEG's YCbCr frame as libjpeg converts it (jpeg_ycc.h), where the file's own subsampling
+// (`header`) is one libjpeg filters and the frame still holds it; nullopt for any other frame.
+// (libavcodec widens some unusual layouts' chroma itself and reports them as 4:2:0 or 4:4:4,
+// and a JPEG with a "CS=ITU601" comment comes as a non-J format, which libjpeg treats as any
+// other JPEG.)
+std::optional<RgbImage> JpegYccToRgb(const AVFrame& frame, const ImageHeader& header) {
   int h_sub = 0, v_sub = 0;
-  switch (static_cast<AVPixelFormat>(frame.format)) {
-    case AV_PIX_FMT_YUVJ420P:
+  switch (PlainYuv(static_cast<AVPixelFormat>(frame.format))) {
+    case AV_PIX_FMT_YUV420P:
       h_sub = 2, v_sub = 2;
       break;
-    case AV_PIX_FMT_YUVJ422P:
+    case AV_PIX_FMT_YUV422P:
       h_sub = 2, v_sub = 1;
       break;
-    case AV_PIX_FMT_YUVJ444P:
+    case AV_PIX_FMT_YUV444P:
       h_sub = 1, v_sub = 1;
       break;
     default:
       return std::nullopt;
+  }
+  if (header.format != ImageFormat::kJpeg || header.jpeg_chroma_h_sub != h_sub ||
+      header.jpeg_chroma_v_sub != v_sub || !YccSubsamplingSupported(h_sub, v_sub)) {
+    return std::nullopt;
   }
   YccPlanes p;
   p.width = frame.width;
@@ -195,18 +202,18 @@ std::optional<RgbImage> JpegYccToRgb(const AVFrame& frame) {
 
 // Any decoder output format -> packed rgb24. An alpha channel is dropped, not blended onto a
 // background: cv2.imread(path) (IMREAD_COLOR, what Ovi's preprocessing uses) drops it too.
-absl::StatusOr<RgbImage> ToRgb24(const AVFrame& frame) {
+absl::StatusOr<RgbImage> ToRgb24(const AVFrame& frame, const ImageHeader& header) {
   if (std::optional<Packed16> p = PngPacked16(static_cast<AVPixelFormat>(frame.format))) {
     return HighBytes(frame, *p);
   }
-  if (std::optional<RgbImage> jpeg = JpegYccToRgb(frame)) return *std::move(jpeg);
+  if (std::optional<RgbImage> jpeg = JpegYccToRgb(frame, header)) return *std::move(jpeg);
   const AVPixelFormat src = PlainYuv(static_cast<AVPixelFormat>(frame.format));
   const int w = frame.width, h = frame.height;
-  // The rest (a JPEG's 4:4:0 or 4:1:1 chroma, gray, PNG's formats): subsampled chroma is replicated
-  // (SWS_POINT), as the ffmpeg CLI's unscaled yuv->rgb path does: swscale's filtered chroma
-  // upsampling at 1:1 misplaces chroma (on ffmpeg's testsrc2 as a 4:2:0 JPEG it nearly tripled
-  // the mean error against the source pixels). BITEXACT and ACCURATE_RND give the same pixels on
-  // every CPU, whatever SIMD swscale picks.
+  // The rest (a JPEG's 4:4:0, 4:1:1 or unusual chroma, gray, PNG's formats): subsampled chroma is
+  // replicated (SWS_POINT), as the ffmpeg CLI's unscaled yuv->rgb path does: swscale's filtered
+  // chroma upsampling at 1:1 misplaces chroma (on ffmpeg's testsrc2 as a 4:2:0 JPEG it nearly
+  // tripled the mean error against the source pixels). BITEXACT and ACCURATE_RND give the same
+  // pixels on every CPU, whatever SIMD swscale picks.
   SwsPtr sws(sws_getContext(w, h, src, w, h, AV_PIX_FMT_RGB24,
                             SWS_POINT | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT,
                             nullptr, nullptr, nullptr));
@@ -298,7 +305,7 @@ absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes) {
                                                    "x", header->height, ", the decoder produced ",
                                                    (*frame)->width, "x", (*frame)->height));
   }
-  absl::StatusOr<RgbImage> rgb = ToRgb24(**frame);
+  absl::StatusOr<RgbImage> rgb = ToRgb24(**frame, *header);
   if (!rgb.ok() || header->orientation == 1) return rgb;
   return Orient(*rgb, header->orientation);
 }

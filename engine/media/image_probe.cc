@@ -191,6 +191,23 @@ int ExifOrientation(std::string_view segment) {
 }
 
 bool IsStandaloneJpegMarker(uint8_t m) { return m == 0x01 || (m >= 0xd0 && m <= 0xd7); }
+// Fills h's jpeg_chroma_*_sub from a frame header segment (from its length field on): after
+// precision, height, width and the component count, three bytes per component (id, H << 4 | V,
+// table).
+void JpegChromaSubsampling(std::string_view sof, ImageHeader& h) {
+  if (sof.size() < 8 || static_cast<uint8_t>(sof[7]) != 3 || sof.size() < 8 + 3 * 3) return;
+  int hf[3], vf[3];
+  for (int c = 0; c < 3; ++c) {
+    const auto factors = static_cast<uint8_t>(sof[8 + 3 * c + 1]);
+    hf[c] = factors >> 4;
+    vf[c] = factors & 0x0f;
+    if (hf[c] == 0 || vf[c] == 0) return;
+  }
+  if (hf[1] != hf[2] || vf[1] != vf[2] || hf[0] % hf[1] != 0 || vf[0] % vf[1] != 0) return;
+  h.jpeg_chroma_h_sub = hf[0] / hf[1];
+  h.jpeg_chroma_v_sub = vf[0] / vf[1];
+}
+
 // SOF0..SOF15 carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but are not
 // frame headers.
 bool IsJpegFrameHeader(uint8_t m) {
@@ -234,6 +251,7 @@ absl::StatusOr<ImageHeader> ProbeJpeg(std::string_view b) {
       if (length < 8) return Bad("corrupt JPEG: frame header too short");
       h.height = Be16(b, pos + 3);  // 0 means "set later by DNL": refused as a size below
       h.width = Be16(b, pos + 5);
+      JpegChromaSubsampling(b.substr(pos, length), h);
       have_frame = true;
     }
     if (marker == 0xe1 && !have_exif && b.substr(pos + 2, 6) == std::string_view("Exif\0\0", 6)) {

@@ -40,6 +40,13 @@ struct ImageHeader {
   // stored pixels are to be turned for display. cv2.imread, which Ovi reads the first frame with,
   // applies it, so a phone's portrait photo (6: rotate 90 degrees clockwise) is a portrait frame.
   int orientation = 1;
+  // A three-component JPEG's chroma subsampling as its frame header declares it: the luma's
+  // sampling factors over the chroma's, where both chroma components have the same factors and
+  // they divide the luma's exactly (2 x 2 for 4:2:0, 2 x 1 for 4:2:2, 1 x 1 for 4:4:4). 0 x 0 for
+  // anything else (gray, four components, unusual layouts, PNG). libavcodec reports some unusual
+  // layouts as plain 4:2:0 after widening their chroma itself; this says what the file holds.
+  int jpeg_chroma_h_sub = 0;
+  int jpeg_chroma_v_sub = 0;
   // The displayed size: width and height swapped for orientations 5..8.
   int64_t DisplayWidth() const { return orientation >= 5 ? height : width; }
   int64_t DisplayHeight() const { return orientation >= 5 ? width : height; }

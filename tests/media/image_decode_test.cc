@@ -289,15 +289,16 @@ std::string ReadFile(const std::filesystem::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// JPEGs written by the ffmpeg CLI without subsampled chroma (4:4:4, grayscale) against the CLI's
-// own rgb24 decode: both run libavcodec's mjpeg decoder; only the IDCT (ovid asks for the
-// integer one) and the YUV->RGB rounding may differ. Subsampled chroma is upsampled as libjpeg
-// does, not replicated as the CLI does: test_first_frame_vs_libjpeg.py checks that.
+// A JPEG written by the ffmpeg CLI without subsampled chroma (4:4:4; its mjpeg encoder has no
+// gray format) against the CLI's own rgb24 decode: both run libavcodec's mjpeg decoder; only the
+// IDCT (ovid asks for the integer one) and the YUV->RGB rounding may differ. Subsampled chroma is
+// upsampled as libjpeg does, not replicated as the CLI does, and gray JPEGs come from Pillow:
+// test_first_frame_vs_libjpeg.py checks both.
 TEST(ImageDecodeJpeg, MatchesTheFfmpegCliWithoutSubsampling) {
   if (!Shell("ffmpeg -version >/dev/null 2>&1")) GTEST_SKIP() << "no ffmpeg CLI on PATH";
   const testing::ScopedTempDir temp("image_jpeg");
   const std::filesystem::path& dir = temp.path();
-  for (const char* pix_fmt : {"yuvj444p", "gray"}) {
+  for (const char* pix_fmt : {"yuvj444p"}) {
     SCOPED_TRACE(pix_fmt);
     const std::filesystem::path jpg = dir / absl::StrCat(pix_fmt, ".jpg");
     ASSERT_TRUE(Shell(absl::StrCat("ffmpeg -v error -y -f lavfi -i testsrc2=size=", kW, "x", kH,
@@ -317,6 +318,41 @@ TEST(ImageDecodeJpeg, MatchesTheFfmpegCliWithoutSubsampling) {
     EXPECT_LE(max_diff, 3);
     EXPECT_LE(sum_diff / img.rgb.size(), 0.75);
   }
+}
+
+// The probe reads the chroma subsampling from the frame header, which decides whether libjpeg's
+// upsampling applies: libavcodec reports some unusual layouts as plain 4:2:0 once it has widened
+// their chroma itself.
+TEST(ImageDecodeJpeg, TheProbeReadsTheChromaSubsamplingFromTheFrameHeader) {
+  const std::optional<std::string> cli_jpeg = CliJpeg();
+  if (!cli_jpeg) GTEST_SKIP() << "no ffmpeg CLI on PATH";
+  absl::StatusOr<ImageHeader> h = ProbeImage(*cli_jpeg);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->jpeg_chroma_h_sub, 2);
+  EXPECT_EQ(h->jpeg_chroma_v_sub, 2);
+  // The frame header: FF C0, length, precision, height, width, 3 components of (id, H << 4 | V,
+  // table) each; the luma's factors are 2x2 and the chroma's 1x1.
+  const size_t sof = cli_jpeg->find("\xff\xc0");
+  ASSERT_NE(sof, std::string::npos);
+  ASSERT_EQ(static_cast<uint8_t>((*cli_jpeg)[sof + 9]), 3);
+  const size_t luma = sof + 11, cb = sof + 14, cr = sof + 17;
+  ASSERT_EQ(static_cast<uint8_t>((*cli_jpeg)[luma]), 0x22);
+  auto probe_with = [&](uint8_t l, uint8_t b, uint8_t r) {
+    std::string jpeg = *cli_jpeg;
+    jpeg[luma] = static_cast<char>(l);
+    jpeg[cb] = static_cast<char>(b);
+    jpeg[cr] = static_cast<char>(r);
+    absl::StatusOr<ImageHeader> header = ProbeImage(jpeg);
+    EXPECT_TRUE(header.ok()) << header.status();
+    return header.ok() ? std::pair(header->jpeg_chroma_h_sub, header->jpeg_chroma_v_sub)
+                       : std::pair(-1, -1);
+  };
+  EXPECT_EQ(probe_with(0x21, 0x11, 0x11), std::pair(2, 1));  // 4:2:2
+  EXPECT_EQ(probe_with(0x11, 0x11, 0x11), std::pair(1, 1));  // 4:4:4
+  EXPECT_EQ(probe_with(0x22, 0x22, 0x22), std::pair(1, 1));  // 4:4:4 with larger factors
+  EXPECT_EQ(probe_with(0x22, 0x12, 0x11), std::pair(0, 0));  // chroma components differ
+  EXPECT_EQ(probe_with(0x22, 0x21, 0x21), std::pair(1, 2));  // 4:4:0 (not filtered: see jpeg_ycc.h)
+  EXPECT_EQ(probe_with(0x32, 0x21, 0x21), std::pair(0, 0));  // 3 / 2: not a whole ratio
 }
 
 TEST(ImageDecodeErrors, OtherFormatsAndEmptyInput) {

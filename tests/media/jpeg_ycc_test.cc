@@ -16,7 +16,7 @@ namespace {
 struct Planes {
   std::vector<uint8_t> y, cb, cr;
   YccPlanes view;
-  Planes(int w, int h, int h_sub, int v_sub, std::vector<uint8_t> cb_samples, uint8_t luma = 100)
+  Planes(int w, int h, int h_sub, int v_sub, std::vector<uint8_t> cb_samples, uint8_t luma = 128)
       : y(static_cast<size_t>(w) * h, luma), cb(std::move(cb_samples)), cr(cb.size(), 128) {
     view.width = w;
     view.height = h;
@@ -30,11 +30,14 @@ struct Planes {
   }
 };
 
-// The Cb each output pixel got, read back from B = Y + round(1.772 * (Cb - 128)) with Y = 100:
-// the table is monotonic, so compare B values computed the same way instead.
+// The blue an output pixel gets from chroma `cb` with luma 128: B = 128 + round(1.772 * (Cb -
+// 128)), one level or more apart for every Cb step and unclamped for Cb in 62..198, so a pixel's
+// blue says exactly which chroma sample it got. The chroma values below were chosen so that every
+// rounding bias matters: a bias off by one, the two biases swapped, or the rows taken in the
+// wrong order each change some pixel.
 int BlueFor(int cb) {
   const int fix = static_cast<int>(1.772 * 65536.0 + 0.5);
-  return std::clamp(100 + ((fix * (cb - 128) + (1 << 15)) >> 16), 0, 255);
+  return std::clamp(128 + ((fix * (cb - 128) + (1 << 15)) >> 16), 0, 255);
 }
 
 TEST(JpegYccTest, ColourConversionAtKnownPoints) {
@@ -52,48 +55,55 @@ TEST(JpegYccTest, ColourConversionAtKnownPoints) {
 }
 
 TEST(JpegYccTest, HorizontalUpsamplingIsLibjpegsTriangleFilter) {
-  // 4:2:2, 6 pixels wide from chroma 0, 64, 192: edges copied, inner samples (3a + b + 1|2) / 4.
-  Planes p(6, 1, 2, 1, {0, 64, 192});
+  // 4:2:2, 8 pixels wide from 4 chroma samples: edges copied, inner samples (3a + b + 1|2) / 4.
+  const int c[4] = {78, 65, 182, 128};
+  Planes p(8, 1, 2, 1, {78, 65, 182, 128});
   const RgbImage out = YccToRgb(p.view);
-  const int want[6] = {0,
-                       (0 * 3 + 64 + 2) >> 2,
-                       (64 * 3 + 0 + 1) >> 2,
-                       (64 * 3 + 192 + 2) >> 2,
-                       (192 * 3 + 64 + 1) >> 2,
-                       192};
-  for (int x = 0; x < 6; ++x) EXPECT_EQ(out.rgb[3 * x + 2], BlueFor(want[x])) << x;
+  std::vector<int> want = {c[0], (c[0] * 3 + c[1] + 2) >> 2};
+  for (int i = 1; i < 3; ++i) {
+    want.push_back((c[i] * 3 + c[i - 1] + 1) >> 2);
+    want.push_back((c[i] * 3 + c[i + 1] + 2) >> 2);
+  }
+  want.push_back((c[3] * 3 + c[2] + 1) >> 2);
+  want.push_back(c[3]);
+  for (int x = 0; x < 8; ++x) EXPECT_EQ(out.rgb[3 * x + 2], BlueFor(want[x])) << x;
   // An odd width drops the last upsampled column.
-  Planes odd(5, 1, 2, 1, {0, 64, 192});
+  Planes odd(7, 1, 2, 1, {78, 65, 182, 128});
   const RgbImage o = YccToRgb(odd.view);
-  for (int x = 0; x < 5; ++x) EXPECT_EQ(o.rgb[3 * x + 2], BlueFor(want[x])) << x;
+  for (int x = 0; x < 7; ++x) EXPECT_EQ(o.rgb[3 * x + 2], BlueFor(want[x])) << x;
 }
 
 TEST(JpegYccTest, TwoByTwoUpsamplingFiltersBothWaysInSixteenths) {
-  // 4:2:0, 6x4 from 3x2 chroma. Output row 0 takes chroma row 0 with itself above (the edge
+  // 4:2:0, 8x4 from 4x2 chroma. Output row 0 takes chroma row 0 with itself above (the edge
   // repeats), row 1 chroma row 0 with row 1 below, row 2 row 1 with row 0 above, row 3 row 1
   // with itself below.
-  const std::vector<uint8_t> cb = {0, 64, 192, 200, 40, 100};
-  Planes p(6, 4, 2, 2, cb);
+  const std::vector<uint8_t> cb = {90, 140, 150, 104, 92, 77, 193, 130};
+  Planes p(8, 4, 2, 2, cb);
   const RgbImage out = YccToRgb(p.view);
+  const int own_row[4] = {0, 0, 1, 1}, near_row[4] = {0, 1, 0, 1};
   for (int y = 0; y < 4; ++y) {
-    const int own = y / 2, other = y == 0 ? 0 : (y == 1 ? 1 : (y == 2 ? 0 : 1));
-    int s[3];
-    for (int x = 0; x < 3; ++x) s[x] = cb[3 * own + x] * 3 + cb[3 * other + x];
-    const int want[6] = {(s[0] * 4 + 8) >> 4,        (s[0] * 3 + s[1] + 7) >> 4,
-                         (s[1] * 3 + s[0] + 8) >> 4, (s[1] * 3 + s[2] + 7) >> 4,
-                         (s[2] * 3 + s[1] + 8) >> 4, (s[2] * 4 + 7) >> 4};
-    for (int x = 0; x < 6; ++x)
-      EXPECT_EQ(out.rgb[3 * (6 * y + x) + 2], BlueFor(want[x])) << y << "," << x;
+    int s[4];
+    for (int x = 0; x < 4; ++x) s[x] = cb[4 * own_row[y] + x] * 3 + cb[4 * near_row[y] + x];
+    std::vector<int> want = {(s[0] * 4 + 8) >> 4, (s[0] * 3 + s[1] + 7) >> 4};
+    for (int i = 1; i < 3; ++i) {
+      want.push_back((s[i] * 3 + s[i - 1] + 8) >> 4);
+      want.push_back((s[i] * 3 + s[i + 1] + 7) >> 4);
+    }
+    want.push_back((s[3] * 3 + s[2] + 8) >> 4);
+    want.push_back((s[3] * 4 + 7) >> 4);
+    for (int x = 0; x < 8; ++x) {
+      EXPECT_EQ(out.rgb[3 * (8 * y + x) + 2], BlueFor(want[x])) << y << "," << x;
+    }
   }
 }
 
 TEST(JpegYccTest, NarrowImagesReplicateAndOtherSubsamplingsAreNotClaimed) {
   // 4:2:0 with 2 chroma columns: libjpeg replicates, no filter in either direction.
-  Planes narrow(4, 2, 2, 2, {0, 200});
+  Planes narrow(4, 2, 2, 2, {70, 190});
   const RgbImage n = YccToRgb(narrow.view);
   for (int y = 0; y < 2; ++y) {
     for (int x = 0; x < 4; ++x) {
-      EXPECT_EQ(n.rgb[3 * (4 * y + x) + 2], BlueFor(x < 2 ? 0 : 200)) << y << "," << x;
+      EXPECT_EQ(n.rgb[3 * (4 * y + x) + 2], BlueFor(x < 2 ? 70 : 190)) << y << "," << x;
     }
   }
   EXPECT_TRUE(YccSubsamplingSupported(2, 2));

@@ -73,6 +73,14 @@ def test_pillow_jpegs_decode_as_libjpeg_does(tmp_path, width, height, subsamplin
     check_close(ovid_decode(tmp_path, jpg), libjpeg_decode(jpg), what)
 
 
+def test_gray_jpegs_decode_as_libjpeg_does(tmp_path):
+    jpg = tmp_path / "in.jpg"
+    Image.fromarray(pattern_image(61, 40)).convert("L").save(jpg, quality=88)
+    got = ovid_decode(tmp_path, jpg)
+    assert (got[..., 0] == got[..., 1]).all() and (got[..., 1] == got[..., 2]).all()
+    check_close(got, libjpeg_decode(jpg), "gray")
+
+
 @pytest.mark.parametrize("pix_fmt", ["yuvj420p", "yuvj422p"])
 def test_ffmpeg_written_jpegs_decode_as_libjpeg_does(tmp_path, pix_fmt):
     width, height = 97, 61
