@@ -64,13 +64,13 @@ void ChromaRow(const YccPlanes& p, const uint8_t* plane, int y, std::vector<int>
     for (int x = 0; x < cw; ++x) out[2 * x] = out[2 * x + 1] = row[x];
     return;
   }
+  if (p.h_sub == 1 && p.v_sub == 1) {
+    std::copy(row, row + cw, out.begin());
+    return;
+  }
   if (p.v_sub == 1) {
-    for (int x = 0; x < cw; ++x) sums[x] = row[x];
-    if (p.h_sub == 1) {
-      std::copy(sums.begin(), sums.begin() + cw, out.begin());
-    } else {
-      Widen<false>(sums.data(), cw, out.data());
-    }
+    std::copy(row, row + cw, sums.begin());
+    Widen<false>(sums.data(), cw, out.data());
     return;
   }
   // 2x vertical: 3/4 of the own row and 1/4 of the row above (even output rows) or below (odd
