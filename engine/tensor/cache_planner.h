@@ -32,9 +32,9 @@ namespace ovid {
 struct CacheCandidate {
   std::string name;
   GgmlType type = GgmlType::kQ4_K;
-  int64_t elements = 0;       // weights in the layer
-  int64_t block_bytes = 0;    // resident quantized bytes
-  double calls_per_step = 1;  // forwards per denoising step that take the dequantize path
+  int64_t elements = 0;             // weights in the layer
+  int64_t block_bytes = 0;          // resident quantized bytes
+  double calls_per_step = 1;        // forwards per denoising step that take the dequantize path
   int64_t dense_element_bytes = 2;  // of the cached copy: 2 in bf16/f16, 4 in f32 (the CPU)
   // Seconds one forward saves with a copy, measured on this card (FusedDispatch); < 0: not
   // measured, use the CostModel's dequantize estimate.
@@ -49,7 +49,22 @@ struct LayerUsage {
   // The layer's output goes through tanh-GELU (the FFN's first layer): a dense GEMM folds it into
   // its epilogue, the fused kernel needs a pass of its own, so the dispatch times it that way.
   bool gelu = false;
+  // The step's forwards run as one call of all their rows (both guidance passes in one batch):
+  // one dequantize per step instead of calls_per_step, and the path of the summed token count.
+  bool passes_in_one_call = false;
 };
+
+// How a step runs the layer: `calls` forwards of `tokens` rows each.
+struct StepCalls {
+  int64_t tokens = 0;
+  double calls = 0;
+};
+inline StepCalls StepCallsOf(const LayerUsage& u) {
+  if (u.passes_in_one_call && u.calls_per_step > 1) {
+    return {static_cast<int64_t>(static_cast<double>(u.tokens) * u.calls_per_step + 0.5), 1.0};
+  }
+  return {u.tokens, u.calls_per_step};
+}
 
 struct CostModel {
   // Effective traffic rate of the CUDA dequantize kernels: 2.6-3.4 TB/s measured on an H200

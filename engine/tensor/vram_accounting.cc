@@ -23,6 +23,10 @@ std::string VramAccounting::Summary() const {
       "quantized %d/%d tensors; weights %s resident vs %s bf16 (%.1f%% saved); workspace %s",
       quantized, tensors, Mb(weight_bytes), Mb(bf16_equivalent_bytes), saved, Mb(workspace_bytes));
   absl::StrAppend(&line, "; cache ", Mb(cache_bytes), " (", cached_layers, " layers)");
+  if (cached_layers > 0) {
+    absl::StrAppend(&line, absl::StrFormat(" saving an estimated %.3f ms per step",
+                                           cache_saved_seconds_per_step * 1e3));
+  }
   if (allocator.valid) {
     absl::StrAppend(&line, "; torch allocated ", Mb(allocator.allocated), ", reserved ",
                     Mb(allocator.reserved), ", peak ", Mb(allocator.peak_allocated));

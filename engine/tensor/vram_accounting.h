@@ -37,6 +37,8 @@ struct VramAccounting {
   int64_t workspaces = 0;
   int64_t cache_bytes = 0;  // dense copies kept by LinearMode::kCache
   int64_t cached_layers = 0;
+  // The cache planner's estimate of what the copies save per denoising step (CachePlan).
+  double cache_saved_seconds_per_step = 0;
   int64_t largest_layer_elements = 0;  // what one workspace must hold
   AllocatorStats allocator;
   double load_seconds = 0;      // the whole load, the dispatch measurement included

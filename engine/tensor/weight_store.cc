@@ -283,22 +283,24 @@ absl::Status WeightStore::PlanAndFillCache() {
   for (const auto& [name, q] : quantized_) {
     if (q->shape().size() != 2) continue;  // only linear weights go through the workspace
     const LayerUsage usage = options_.layer_usage ? options_.layer_usage(name) : LayerUsage{};
+    // With both guidance passes in one batch a step is one forward at twice the rows.
+    const StepCalls step = StepCallsOf(usage);
     const bool dequantizes =
-        usage.tokens <= 0 || QuantizedPathFor(q->type(), q->shape()[0], q->shape()[1], usage.tokens,
-                                              device_, options_.linear) == LinearPath::kDequantGemm;
+        step.tokens <= 0 || QuantizedPathFor(q->type(), q->shape()[0], q->shape()[1], step.tokens,
+                                             device_, options_.linear) == LinearPath::kDequantGemm;
     CacheCandidate c{name,
                      q->type(),
                      q->numel(),
                      q->nbytes(),
-                     dequantizes ? std::max(0.0, usage.calls_per_step) : 0.0,
+                     dequantizes ? std::max(0.0, step.calls) : 0.0,
                      element_bytes};
     // Measured at the layer's own token count: what a copy saves on the path it takes, the
     // fused kernel's included (it is slower than a bf16 GEMM at some shapes and cards).
     if (const FusedDispatch* measured = options_.linear.measured_dispatch.get();
-        measured != nullptr && usage.tokens > 0) {
+        measured != nullptr && step.tokens > 0) {
       if (std::optional<double> saved = measured->SavedSecondsByDenseCopy(
-              LinearShape{q->type(), q->shape()[0], q->shape()[1]}, usage.tokens)) {
-        c.calls_per_step = std::max(0.0, usage.calls_per_step);
+              LinearShape{q->type(), q->shape()[0], q->shape()[1]}, step.tokens)) {
+        c.calls_per_step = std::max(0.0, step.calls);
         c.measured_saved_seconds = *saved;
       }
     }
@@ -306,6 +308,7 @@ absl::Status WeightStore::PlanAndFillCache() {
     layers.push_back(q.get());
   }
   const CachePlan plan = PlanCache(candidates, options_.cache_budget_bytes, options_.cost_model);
+  accounting_.cache_saved_seconds_per_step = plan.saved_seconds_per_step;
   for (size_t i : plan.chosen) {
     absl::StatusOr<at::Tensor> dense = layers[i]->Dequantize(compute);
     if (!dense.ok()) {

@@ -148,6 +148,39 @@ TEST(WeightStoreTest, CacheModeRanksLayersByHowOftenTheyDequantize) {
   EXPECT_EQ(ranked->Accounting().cached_layers, 1);
 }
 
+TEST(WeightStoreTest, CacheModeCountsBatchedGuidanceAsOneDequantizePerStep) {
+  const int64_t budget = 4 * 128 * 256 + 100;  // one of the two equal-sized layers
+  // q runs once per guidance pass; o 1.5 times a step in calls that batching does not merge.
+  // Two passes a step give q the copy; both passes in one forward dequantize q once, so o wins.
+  auto usage = [](bool batched) {
+    return [batched](std::string_view name) {
+      if (name == "blk.0.o.weight") return LayerUsage{512, 1.5};
+      LayerUsage per_pass{4096, 2};
+      per_pass.passes_in_one_call = batched;
+      return per_pass;
+    };
+  };
+  std::unique_ptr<WeightStore> apart =
+      LoadSmall(LinearMode::kCache, c10::kCPU, budget, usage(false));
+  std::unique_ptr<WeightStore> batched =
+      LoadSmall(LinearMode::kCache, c10::kCPU, budget, usage(true));
+  ASSERT_NE(apart, nullptr);
+  ASSERT_NE(batched, nullptr);
+  EXPECT_TRUE(HasCopy(*apart, "blk.0.q.weight", 128, 256));
+  EXPECT_FALSE(HasCopy(*apart, "blk.0.o.weight", 256, 128));
+  EXPECT_TRUE(HasCopy(*batched, "blk.0.o.weight", 256, 128));
+  EXPECT_FALSE(HasCopy(*batched, "blk.0.q.weight", 128, 256));
+  // The plan's estimate: q's two dequantizes a step against o's one and a half.
+  const double q_apart = apart->Accounting().cache_saved_seconds_per_step;
+  const double o_batched = batched->Accounting().cache_saved_seconds_per_step;
+  EXPECT_GT(q_apart, 0);
+  EXPECT_GT(o_batched, 0.7 * q_apart);
+  EXPECT_LT(o_batched, 0.8 * q_apart);
+  EXPECT_TRUE(absl::StrContains(apart->Accounting().Summary(),
+                                "cache 0.1 MB (1 layers) saving an estimated"))
+      << apart->Accounting().Summary();
+}
+
 TEST(WeightStoreTest, PlainTensorsKeepShapeAndValues) {
   std::unique_ptr<WeightStore> store = LoadSmall(LinearMode::kLazy, c10::kCPU);
   ASSERT_NE(store, nullptr);

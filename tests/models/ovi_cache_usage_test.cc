@@ -53,5 +53,30 @@ TEST(OviCacheUsageTest, TextLayersCountOncePerRequest) {
   EXPECT_EQ(other.calls_per_step, 1);
 }
 
+TEST(OviCacheUsageTest, BatchedGuidanceRunsAPassLayerOnceAtTwiceTheRows) {
+  const OviModelSpec spec = Spec("720x720_5s");
+  for (const char* name :
+       {"audio_model.blocks.0.self_attn.q.weight",
+        "video_model.blocks.1.cross_attn.k_fusion.weight", "audio_model.time_projection.1.weight",
+        "audio_model.blocks.0.ffn.0.weight"}) {
+    const LayerUsage apart = OviLayerUsage(spec, name);
+    const LayerUsage batched = OviLayerUsage(spec, name, /*guidance_batched=*/true);
+    EXPECT_EQ(batched.tokens, apart.tokens) << name;  // the dispatch is measured per pass too
+    EXPECT_EQ(batched.gelu, apart.gelu) << name;
+    EXPECT_EQ(StepCallsOf(apart).tokens, apart.tokens) << name;
+    EXPECT_EQ(StepCallsOf(apart).calls, 2) << name;
+    EXPECT_EQ(StepCallsOf(batched).tokens, 2 * apart.tokens) << name;
+    EXPECT_EQ(StepCallsOf(batched).calls, 1) << name;
+  }
+  EXPECT_EQ(
+      StepCallsOf(OviLayerUsage(spec, "audio_model.blocks.0.self_attn.q.weight", true)).tokens,
+      314);
+  // The text k/v are computed per text input, batched guidance or not.
+  const LayerUsage text = OviLayerUsage(spec, "video_model.blocks.2.cross_attn.k.weight", true);
+  EXPECT_FALSE(text.passes_in_one_call);
+  EXPECT_EQ(StepCallsOf(text).tokens, 512);
+  EXPECT_LT(StepCallsOf(text).calls, 0.1);
+}
+
 }  // namespace
 }  // namespace ovid::ovi

@@ -8,20 +8,22 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/safetensors_file.h"
-#include "ovid/host_memory.h"
 #include "engine/models/ovi/ovi_model.h"
 #include "engine/pipeline/denoise_job.h"
 #include "engine/pipeline/video_stage.h"
 #include "engine/sampling/noise.h"
 #include "engine/sampling/sample_loop.h"
+#include "ovid/engine_log.h"
+#include "ovid/host_memory.h"
 #include "tests/engine/engine_test_util.h"
 #include "tests/pipeline/pipeline_test_util.h"
 
@@ -481,6 +483,41 @@ TEST(PipelineRunTest, AnOffloadedDenoiserInCacheModeIsEstimatedWithItsCachedCopi
   absl::StatusOr<uint64_t> a = (*with_cache)->EstimateVram(r), b = (*without)->EstimateVram(r);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(*a - *b, cache);
+}
+
+// The cache planner's per-step estimate from the tiny model's load line ("... saving an
+// estimated X ms per step"); -1 where no line said it.
+double LoggedCacheSavingMs(PipelineOptions options) {
+  double ms = -1;
+  std::mutex mu;
+  SetEngineLogSink([&](EngineLogLevel, std::string_view message) {
+    constexpr std::string_view kKey = "saving an estimated ";
+    const size_t at = message.find(kKey);
+    if (at == std::string_view::npos || message.find(TinyModelPath()) == std::string_view::npos) {
+      return;
+    }
+    const std::lock_guard<std::mutex> lock(mu);
+    ms = std::strtod(std::string(message.substr(at + kKey.size())).c_str(), nullptr);
+  });
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(std::move(options));
+  SetEngineLogSink(nullptr);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return ms;
+}
+
+// With both guidance passes in one forward, a step dequantizes each per-pass layer once, not
+// twice: the plan's estimate falls to about half (the text k/v, once per request, keep theirs).
+TEST(PipelineLoadTest, TheCachePlanCountsBatchedGuidanceAsOneForwardPerStep) {
+  PipelineOptions o;
+  o.weights = WeightMode::kCache;
+  o.cache_budget_bytes = uint64_t{1} << 30;
+  o.batch_guidance = BatchGuidance::kOff;
+  const double apart = LoggedCacheSavingMs(o);
+  o.batch_guidance = BatchGuidance::kAuto;
+  const double batched = LoggedCacheSavingMs(o);
+  ASSERT_GT(apart, 0);
+  EXPECT_GT(batched, 0.45 * apart);
+  EXPECT_LT(batched, 0.6 * apart);
 }
 
 // The slots' workspaces stay resident while an offloaded denoiser is away, and are reported so:

@@ -179,6 +179,10 @@ absl::Status Run(const Args& a) {
   options.load.log = false;
   options.load.mode = *WeightMode(a.weights);
   options.load.cache_budget_bytes = a.cache_budget;
+  // The cache plan counts a batched step as one forward (sample mode's --batch-guidance on).
+  if (const auto it = a.sample.find("--batch-guidance"); it != a.sample.end()) {
+    options.guidance_batched = it->second == "on";
+  }
   options.fused_elementwise = a.elementwise == "fused";
   options.attention = *ops::ParseAttentionBackend(a.attention);
   // An f32 run is a reference run: no TF32 in cuDNN's convolutions (the audio patch embedding)

@@ -17,7 +17,7 @@ bool Has(std::string_view name, std::string_view part) {
 
 }  // namespace
 
-LayerUsage OviLayerUsage(const OviModelSpec& spec, std::string_view name) {
+LayerUsage OviLayerUsage(const OviModelSpec& spec, std::string_view name, bool guidance_batched) {
   const OviVariant* variant = FindOviVariant(spec.variant);
   // Unknown variant (not one the checkpoint was made for): the 5 s, 720x720 one's sizes.
   const int64_t frames = variant ? variant->video_latent_frames : 31;
@@ -34,17 +34,21 @@ LayerUsage OviLayerUsage(const OviModelSpec& spec, std::string_view name) {
   const LayerUsage per_request{spec.text_len,
                                kTextInputsPerRequest / kDefaultSteps};  // per step, amortised
   if (Has(name, ".text_embedding.")) return per_request;
-  if (Has(name, ".time_embedding.") || Has(name, ".time_projection.")) {
-    return LayerUsage{1, kPassesPerStep};
-  }
-  if (Has(name, ".cross_attn.k_fusion.") || Has(name, ".cross_attn.v_fusion.")) {
-    return LayerUsage{other, kPassesPerStep};
-  }
   if (Has(name, ".cross_attn.k.") || Has(name, ".cross_attn.v.")) {
     return per_request;
   }
-  // Self-attention, cross_attn.q/o, ffn, head; ffn.0 feeds the tanh-GELU (OviBlock).
-  return LayerUsage{own, kPassesPerStep, Has(name, ".ffn.0.")};
+  // Every other layer runs once per guidance pass: as one batch-2 forward when they are batched.
+  LayerUsage per_pass{own, kPassesPerStep};
+  per_pass.passes_in_one_call = guidance_batched;
+  if (Has(name, ".time_embedding.") || Has(name, ".time_projection.")) {
+    per_pass.tokens = 1;
+  } else if (Has(name, ".cross_attn.k_fusion.") || Has(name, ".cross_attn.v_fusion.")) {
+    per_pass.tokens = other;
+  } else {
+    // Self-attention, cross_attn.q/o, ffn, head; ffn.0 feeds the tanh-GELU (OviBlock).
+    per_pass.gelu = Has(name, ".ffn.0.");
+  }
+  return per_pass;
 }
 
 }  // namespace ovid::ovi

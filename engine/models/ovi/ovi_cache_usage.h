@@ -17,7 +17,10 @@ namespace ovid::ovi {
 // the audio tower's fusion k/v see the video tokens; the audio tower's blocks and the video
 // tower's fusion k/v the audio tokens; the text embedding and every cross_attn.k/v the text,
 // once per text input of a request (2 / Ovi's 50 default steps per step); the time embedding
-// one row. Token counts are the spec's variant's (its default size and length).
-LayerUsage OviLayerUsage(const OviModelSpec& spec, std::string_view tensor_name);
+// one row. Token counts are the spec's variant's (its default size and length). With
+// `guidance_batched` the per-pass layers run both passes as one forward of twice the rows
+// (LayerUsage::passes_in_one_call); the text k/v are computed per text input either way.
+LayerUsage OviLayerUsage(const OviModelSpec& spec, std::string_view tensor_name,
+                         bool guidance_batched = false);
 
 }  // namespace ovid::ovi

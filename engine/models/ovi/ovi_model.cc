@@ -59,7 +59,9 @@ absl::StatusOr<std::unique_ptr<OviModel>> OviModel::FromFile(std::unique_ptr<ggu
   // production path (bench/original measured 6e-3 against the original's CUDA f32 without it).
   if (dtype == at::kFloat && options.device.is_cuda()) options.load.linear.exact_f32 = true;
   if (!options.load.layer_usage) {
-    options.load.layer_usage = [spec](std::string_view name) { return OviLayerUsage(spec, name); };
+    options.load.layer_usage = [spec, batched = options.guidance_batched](std::string_view name) {
+      return OviLayerUsage(spec, name, batched);
+    };
   }
   OVID_ASSIGN_OR_RETURN(std::unique_ptr<WeightStore> store,
                         WeightStore::FromFile(std::move(file), options.device, options.load));

@@ -40,6 +40,9 @@ struct OviModelOptions {
   // Norm/RoPE/modulation/residual chains through the fused kernels where they apply (bf16 on
   // CUDA); false keeps the plain ATen chains (the reference, and the bench's baseline).
   bool fused_elementwise = true;
+  // Both guidance passes run as one batch-2 forward (the pipeline's BatchGuidance): the cache
+  // planner then counts one dequantize per step at twice the rows, not two.
+  bool guidance_batched = false;
 };
 
 // Everything of a request that depends only on the text prompts: per block and tower, the
