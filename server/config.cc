@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -16,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/decimal.h"
 #include "server/job_schedule.h"
 
 namespace ovid::server {
@@ -41,6 +44,38 @@ std::string EnvName(absl::string_view flag) {
 
 Setter String(std::string Config::*field) {
   return [field](absl::string_view v, Config& c) {
+    c.*field = std::string(v);
+    return absl::OkStatus();
+  };
+}
+
+// A gRPC listening address. gRPC reads a port past 65535 modulo 65536 (127.0.0.1:99999 served on
+// 34463, a health port of 115587 on the API's 50051), so HOST:PORT and [IPV6]:PORT must have a
+// port in 0..65535; unix:, unix-abstract: and vsock: addresses carry no TCP port and go to gRPC
+// as they are. `empty_ok`: an empty value keeps the field's meaning of "none".
+Setter GrpcAddress(std::string Config::*field, bool empty_ok = false) {
+  return [field, empty_ok](absl::string_view v, Config& c) {
+    if (v.empty() && empty_ok) {
+      c.*field = "";
+      return absl::OkStatus();
+    }
+    for (const absl::string_view scheme : {"unix:", "unix-abstract:", "vsock:"}) {
+      if (absl::StartsWith(v, scheme)) {
+        c.*field = std::string(v);
+        return absl::OkStatus();
+      }
+    }
+    const std::string_view address(v.data(), v.size());
+    const size_t colon = address.rfind(':');
+    const std::string_view host = colon == std::string_view::npos ? "" : address.substr(0, colon);
+    const std::optional<uint32_t> port =
+        colon == std::string_view::npos ? std::nullopt : PlainDecimal(address.substr(colon + 1), 5);
+    if (host.empty() || !port.has_value() || *port > 65535 ||
+        (host.find(':') != std::string_view::npos &&
+         !(host.front() == '[' && host.back() == ']'))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", v, "\" is not HOST:PORT or [IPV6]:PORT with a port in 0..65535 (or unix:PATH)"));
+    }
     c.*field = std::string(v);
     return absl::OkStatus();
   };
@@ -214,9 +249,8 @@ const std::vector<Flag>& Flags() {
        "x264 speed/size preset: ultrafast, superfast, veryfast, faster, fast, medium, slow, "
        "slower, veryslow.",
        [](absl::string_view v, Config& c) {
-         static const char* kPresets[] = {"ultrafast", "superfast", "veryfast",
-                                          "faster",    "fast",      "medium",
-                                          "slow",      "slower",    "veryslow"};
+         static const char* kPresets[] = {"ultrafast", "superfast", "veryfast", "faster",  "fast",
+                                          "medium",    "slow",      "slower",   "veryslow"};
          for (const char* p : kPresets) {
            if (v == p) {
              c.decode.mp4_preset = std::string(v);
@@ -226,12 +260,13 @@ const std::vector<Flag>& Flags() {
          return absl::InvalidArgumentError(
              absl::StrFormat("\"%s\" is not an x264 preset (ultrafast .. veryslow)", v));
        }},
-      {"listen", "HOST:PORT", "0.0.0.0:50051", "Address of the gRPC API.", String(&Config::listen)},
+      {"listen", "HOST:PORT", "0.0.0.0:50051", "Address of the gRPC API.",
+       GrpcAddress(&Config::listen)},
       {"metrics-listen", "HOST:PORT", "0.0.0.0:9464", "Address of the Prometheus /metrics page.",
        String(&Config::metrics_listen)},
       {"health-address", "HOST:PORT", "(on --listen)",
        "Extra plaintext listener serving only grpc.health.v1 (for kubelet probes under mTLS).",
-       String(&Config::health_address)},
+       GrpcAddress(&Config::health_address, /*empty_ok=*/true)},
       {"dequant", "MODE", "lazy",
        "lazy|eager|cache: dequantize per matmul, keep bf16 copies of everything, or cache them "
        "as memory allows.",

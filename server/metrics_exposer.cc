@@ -7,26 +7,16 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/decimal.h"
 
 namespace ovid::server {
 namespace {
-
-// A plain decimal of 1..max_digits digits (no sign, no spaces, which number parsers allow).
-std::optional<uint32_t> Decimal(std::string_view text, size_t max_digits) {
-  if (text.empty() || text.size() > max_digits) return std::nullopt;
-  uint32_t value = 0;
-  for (char c : text) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-    value = value * 10 + static_cast<uint32_t>(c - '0');
-  }
-  return value;
-}
 
 bool IsIpv4(std::string_view host) {
   int parts = 0;
   for (std::string_view rest = host;; ++parts) {
     const size_t dot = rest.find('.');
-    std::optional<uint32_t> part = Decimal(rest.substr(0, dot), 3);
+    std::optional<uint32_t> part = PlainDecimal(rest.substr(0, dot), 3);
     if (!part.has_value() || *part > 255) return false;
     if (dot == std::string_view::npos) return parts == 3;
     rest = rest.substr(dot + 1);
@@ -51,8 +41,9 @@ absl::Status ValidateMetricsAddress(const std::string& address) {
   const bool has_host = colon != std::string::npos && address.back() != ']';
   std::string_view port = has_host ? std::string_view(address).substr(colon + 1) : address;
   std::string_view host = has_host ? std::string_view(address).substr(0, colon) : "";
-  std::optional<uint32_t> port_number = Decimal(port, 5);
-  if (!port_number.has_value() || *port_number > 65535 || (has_host && !IsIpv4(host) && !IsBracketedIpv6(host))) {
+  std::optional<uint32_t> port_number = PlainDecimal(port, 5);
+  if (!port_number.has_value() || *port_number > 65535 ||
+      (has_host && !IsIpv4(host) && !IsBracketedIpv6(host))) {
     return absl::InvalidArgumentError(
         absl::StrCat("metrics address '", address,
                      "' is not PORT, IPV4:PORT or [IPV6]:PORT with a port in 0..65535"));
@@ -75,10 +66,10 @@ absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartExposer(
     for (const auto& collectable : collectables) exposer->RegisterCollectable(collectable);
   } catch (const std::exception& e) {
     // civetweb says no more than "null context ... possible problem binding to port".
-    return absl::UnavailableError(absl::StrCat(
-        "cannot serve /metrics on ", address, ": ", e.what(),
-        " (address in use or not local? in a binary linking LibTorch with CUDA, is "
-        "ovid_civetweb_stack linked in?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve /metrics on ", address, ": ", e.what(),
+                     " (address in use or not local? in a binary linking LibTorch with CUDA, is "
+                     "ovid_civetweb_stack linked in?)"));
   }
   return exposer;
 }

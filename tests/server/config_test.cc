@@ -7,6 +7,8 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
+
 namespace ovid::server {
 namespace {
 
@@ -123,9 +125,32 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--job-ttl=-5s"}), {"--job-ttl", "duration"});
   ExpectError(Parse({"--model=m", "--drain-timeout=soon"}), {"--drain-timeout"});
   ExpectError(Parse({"--model=m", "--max-queue-wait=25h"}), {"--max-queue-wait", "24h"});
-  ExpectError(Parse({"--model=m", "--max-queue-wait=1ms"}), {"--max-queue-wait", "10ms", "0 turns"});
+  ExpectError(Parse({"--model=m", "--max-queue-wait=1ms"}),
+              {"--max-queue-wait", "10ms", "0 turns"});
   ExpectError(Parse({"--model=m", "--drain-timeout=nan"}), {"--drain-timeout", "duration"});
   ExpectError(Parse({"--model=m", "--drain-timeout=-1.5"}), {"--drain-timeout", "duration"});
+}
+
+// gRPC itself would listen on the port modulo 65536: 127.0.0.1:99999 served on 34463.
+TEST(ConfigTest, ListeningPortsPast65535AreRefusedNotWrapped) {
+  for (const char* flag : {"--listen", "--health-address"}) {
+    for (const char* bad :
+         {"127.0.0.1:99999", "127.0.0.1:65536", "0.0.0.0:115587", "[::]:70000",
+          "127.0.0.1:", "127.0.0.1:+80", "127.0.0.1: 80", "50051", ":::50051", "127.0.0.1:0x50"}) {
+      ExpectError(Parse({"--model=m", absl::StrCat(flag, "=", bad)}), {flag, bad, "0..65535"});
+    }
+  }
+  ExpectError(Parse({"--model=m"}, {{"OVID_LISTEN", "0.0.0.0:70000"}}),
+              {"OVID_LISTEN", "0..65535"});
+  absl::StatusOr<Config> c =
+      Parse({"--model=m", "--listen=[::1]:65535", "--health-address=localhost:0"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen, "[::1]:65535");
+  EXPECT_EQ(c->health_address, "localhost:0");
+  c = Parse({"--model=m", "--listen=unix:/run/ovid.sock", "--health-address="});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->listen, "unix:/run/ovid.sock");
+  EXPECT_EQ(c->health_address, "");
 }
 
 // A plain number is seconds, fractions included ("1.5" was refused as "not a duration").
@@ -137,11 +162,11 @@ TEST(ConfigTest, PlainDurationsMayHaveFractions) {
 }
 
 TEST(ConfigTest, PipelineStagesOffloadAndDecodeSettings) {
-  absl::StatusOr<Config> c = Parse(
-      {"--model=m", "--text-encoder=/m/umt5.gguf", "--tokenizer=/m/spiece.model", "--vae=/m/v",
-       "--audio-vae=/m/a", "--vocoder=/m/b", "--offload=text, vae,denoiser",
-       "--vae-dtype=bf16", "--vae-chunk-frames=2", "--mp4-crf=18", "--mp4-preset=slow"},
-      {{"OVID_AUDIO_DTYPE", "bf16"}});
+  absl::StatusOr<Config> c =
+      Parse({"--model=m", "--text-encoder=/m/umt5.gguf", "--tokenizer=/m/spiece.model",
+             "--vae=/m/v", "--audio-vae=/m/a", "--vocoder=/m/b", "--offload=text, vae,denoiser",
+             "--vae-dtype=bf16", "--vae-chunk-frames=2", "--mp4-crf=18", "--mp4-preset=slow"},
+            {{"OVID_AUDIO_DTYPE", "bf16"}});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->components.text_encoder, "/m/umt5.gguf");
   EXPECT_EQ(c->components.tokenizer, "/m/spiece.model");
