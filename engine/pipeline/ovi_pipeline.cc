@@ -294,7 +294,10 @@ absl::Status OviPipeline::WarmupSlots() {
 absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& request) const {
   std::optional<ImageSize> first_frame_size;
   if (!request.first_frame.empty() && limits_.video_vae_encoder && limits_.media) {
-    OVID_ASSIGN_OR_RETURN(first_frame_size, ProbeFirstFrame(request.first_frame));
+    // Decoded whole, not probed: a corrupt image is refused here, not after its queue wait.
+    OVID_ASSIGN_OR_RETURN(const RgbImage frame, ReadFirstFrame(request.first_frame));
+    first_frame_size =
+        ImageSize{static_cast<uint32_t>(frame.width), static_cast<uint32_t>(frame.height)};
   }
   OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_, first_frame_size));
   if (options_.faults.vram_estimate_bytes != 0) return options_.faults.vram_estimate_bytes;

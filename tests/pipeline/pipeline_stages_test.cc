@@ -7,6 +7,8 @@
 #include <ATen/ops/zeros.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -28,7 +30,7 @@
 namespace ovid::testing {
 namespace {
 
-constexpr int kFrames = 121;           // 128x128_5s: 31 latent frames
+constexpr int kFrames = 121;  // 128x128_5s: 31 latent frames
 constexpr int kSamples = 157 * 2 * 256;
 
 // The component files, written once per test process.
@@ -107,6 +109,34 @@ std::map<std::string, std::string> Untar(const std::string& tar) {
   return files;
 }
 
+// ffmpeg's 320x180 test pattern as one image file (the format from the name's extension); empty
+// if ffmpeg failed.
+std::string TestPatternImage(const std::string& name) {
+  const std::string path = Components().dir + "/" + name;
+  if (std::system(
+          absl::StrCat("ffmpeg -v error -y -f lavfi -i testsrc=size=320x180 -frames:v 1 ", path)
+              .c_str()) != 0) {
+    return "";
+  }
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+uint32_t ReadBe32(const std::string& bytes, size_t at) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(bytes[at + i]);
+  return v;
+}
+
+// Refused by EstimateVram (admission) as INVALID_ARGUMENT whose message contains `text`.
+void ExpectRefusedAtAdmission(const Pipeline& p, const GenerationRequest& r,
+                              const std::string& text) {
+  const absl::StatusOr<uint64_t> estimate = p.EstimateVram(r);
+  ASSERT_FALSE(estimate.ok()) << text;
+  EXPECT_EQ(estimate.status().code(), absl::StatusCode::kInvalidArgument) << estimate.status();
+  EXPECT_TRUE(absl::StrContains(estimate.status().message(), text)) << estimate.status();
+}
+
 class PipelineStagesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -151,9 +181,9 @@ TEST_F(PipelineStagesTest, PromptToEveryOutputInOvisStageOrder) {
   absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(FullOptions());
   ASSERT_TRUE(p.ok()) << p.status();
   const ModelDescription d = (*p)->Describe();
-  EXPECT_EQ(d.output_formats, (std::vector<OutputFormat>{OutputFormat::kLatents, OutputFormat::kMp4,
-                                                         OutputFormat::kWav,
-                                                         OutputFormat::kPngFrames}));
+  EXPECT_EQ(d.output_formats,
+            (std::vector<OutputFormat>{OutputFormat::kLatents, OutputFormat::kMp4,
+                                       OutputFormat::kWav, OutputFormat::kPngFrames}));
   std::map<std::string, StageDescription> stages;
   for (const StageDescription& s : d.stages) stages[s.name] = s;
   for (const char* name : {"denoiser", "text_encoder", "video_vae", "audio_vae", "vocoder"}) {
@@ -283,13 +313,9 @@ TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   ASSERT_TRUE(p.ok()) << p.status();
   // A 320x180 PNG: the first frame of a PNG-frames output of a wide video is not at hand, so
   // ffmpeg's test pattern it is.
-  const std::string png = Components().dir + "/frame.png";
-  ASSERT_EQ(std::system(absl::StrCat("ffmpeg -v error -y -f lavfi -i testsrc=size=320x180 "
-                                     "-frames:v 1 ", png).c_str()),
-            0);
-  std::ifstream in(png, std::ios::binary);
   GenerationRequest r = PromptRequest({OutputFormat::kPngFrames, OutputFormat::kLatents});
-  r.first_frame.assign(std::istreambuf_iterator<char>(in), {});
+  r.first_frame = TestPatternImage("frame.png");
+  ASSERT_FALSE(r.first_frame.empty());
   RecordingSink sink;
   CancelToken cancel;
   absl::StatusOr<GenerationResult> result = (*p)->Run(r, sink, cancel);
@@ -302,14 +328,15 @@ TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   EXPECT_EQ(Untar(ByFormat(sink).at(OutputFormat::kPngFrames)).size(),
             static_cast<size_t>(kFrames));
 
-  // Admission probes the image: one whose chunks are complete but whose pixel data is damaged
+  // Admission checks the image: one whose chunks are complete but whose pixel data is damaged
   // (it no longer inflates) is refused there, naming first_frame, before it queues; the job
   // refuses it too, before any device work.
   const absl::StatusOr<uint64_t> intact = (*p)->EstimateVram(r);
   ASSERT_TRUE(intact.ok()) << intact.status();
   const size_t idat = r.first_frame.find("IDAT");
   ASSERT_NE(idat, std::string::npos);
-  for (size_t i = idat + 8; i < idat + 40; ++i) r.first_frame[i] = static_cast<char>(~r.first_frame[i]);
+  for (size_t i = idat + 8; i < idat + 40; ++i)
+    r.first_frame[i] = static_cast<char>(~r.first_frame[i]);
   const absl::StatusOr<uint64_t> damaged = (*p)->EstimateVram(r);
   ASSERT_FALSE(damaged.ok());
   EXPECT_EQ(damaged.status().code(), absl::StatusCode::kInvalidArgument);
@@ -318,6 +345,21 @@ TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   const absl::Status undecodable = (*p)->Run(r, sink, cancel).status();
   EXPECT_EQ(undecodable.code(), absl::StatusCode::kInvalidArgument) << undecodable;
   EXPECT_TRUE(absl::StrContains(undecodable.message(), "first_frame")) << undecodable;
+
+  // Whole structure, data the decoder rejects: admission decodes the image, so these are refused
+  // there too, not after a queue wait (the probe alone let them through).
+  for (size_t i = idat + 8; i < idat + 40; ++i)
+    r.first_frame[i] = static_cast<char>(~r.first_frame[i]);
+  const size_t crc = idat + 4 + ReadBe32(r.first_frame, idat - 4);  // IDAT's CRC
+  r.first_frame[crc] = static_cast<char>(~r.first_frame[crc]);
+  ExpectRefusedAtAdmission(**p, r, "first_frame: the PNG decoder rejected the image");
+  r.first_frame = TestPatternImage("frame.jpg");
+  ASSERT_TRUE((*p)->EstimateVram(r).ok());
+  // The scan's first component names Huffman tables 3/3, which the file never defines.
+  const size_t scan = r.first_frame.find("\xFF\xDA");
+  ASSERT_NE(scan, std::string::npos);
+  r.first_frame[scan + 6] = '\x33';
+  ExpectRefusedAtAdmission(**p, r, "first_frame: the JPEG decoder rejected the image");
 
   r.first_frame = "GIF89a not a png";
   EXPECT_EQ((*p)->EstimateVram(r).status().code(), absl::StatusCode::kInvalidArgument);
@@ -399,16 +441,16 @@ TEST_F(PipelineStagesTest, BadComponentFilesStopTheLoadNamingTheFile) {
   // the video it is muxed with): refused naming the file and the factors.
   const std::string dir = Components().dir;
   PipelineOptions no_time_conv = FullOptions();
-  no_time_conv.components.video_vae = WithoutTensors(
-      Components().files.video_vae, "time_conv", dir + "/vae_no_time_conv.safetensors");
+  no_time_conv.components.video_vae = WithoutTensors(Components().files.video_vae, "time_conv",
+                                                     dir + "/vae_no_time_conv.safetensors");
   s = LoadTiny(no_time_conv).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "vae_no_time_conv.safetensors")) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "Ovi's latents need 4 and 16")) << s;
 
   PipelineOptions no_upsample = FullOptions();
-  no_upsample.components.audio_vae = WithoutTensors(
-      Components().files.audio_vae, "upsample", dir + "/mmaudio_no_upsample.safetensors");
+  no_upsample.components.audio_vae = WithoutTensors(Components().files.audio_vae, "upsample",
+                                                    dir + "/mmaudio_no_upsample.safetensors");
   s = LoadTiny(no_upsample).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_TRUE(absl::StrContains(s.message(), "mmaudio_no_upsample.safetensors")) << s;
