@@ -1,16 +1,19 @@
 // File: engine/pipeline/denoise_job.cc
 #include "engine/pipeline/denoise_job.h"
 
+#include <ATen/ops/all.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/isfinite.h>
 #include <c10/util/Exception.h>
 
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
-#include "engine/ops/torch_status.h"
 #include "engine/ops/shared_tensors.h"
+#include "engine/ops/torch_status.h"
 #include "engine/pipeline/ovi_model_fn.h"
 #include "engine/sampling/noise.h"
 #include "engine/sampling/sample_loop.h"
@@ -87,10 +90,10 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
   ovi::OviContextCache negative;
   if (!plan.Unguided()) {
     if (!text.video_negative.defined() || !text.audio_negative.defined()) {
-      return absl::InternalError("the negative pass runs but a tower's negative context is missing");
+      return absl::InternalError(
+          "the negative pass runs but a tower's negative context is missing");
     }
-    OVID_ASSIGN_OR_RETURN(negative,
-                          model.PrepareContext(text.video_negative, text.audio_negative));
+    OVID_ASSIGN_OR_RETURN(negative, model.PrepareContext(text.video_negative, text.audio_negative));
   }
 
   // Ovi's noise: bf16 randn from a generator seeded with `seed`, one per tower, then the model
@@ -110,12 +113,12 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
   audio_noise = at::Tensor();
 
   const FaultHooks faults = in.faults;
-  const sampling::ModelFn fn = MakeOviModelFn(
-      model, positive, plan.Unguided() ? positive : negative,
-      /*first_frame_clean=*/in.first_frame_latent.defined(),
-      [&faults, state](const sampling::ModelCall& call) {
-        return ApplyFaults(faults, call, state);
-      });
+  const sampling::ModelFn fn =
+      MakeOviModelFn(model, positive, plan.Unguided() ? positive : negative,
+                     /*first_frame_clean=*/in.first_frame_latent.defined(),
+                     [&faults, state](const sampling::ModelCall& call) {
+                       return ApplyFaults(faults, call, state);
+                     });
 
   sampling::SampleOptions options;
   options.steps = static_cast<int>(p.steps);
@@ -154,7 +157,24 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
     }
     return result.status();
   }
-  return DenoisedLatents{result->video, result->audio};
+  DenoisedLatents latents{result->video, result->audio};
+  OVID_RETURN_IF_ERROR(CheckLatentsFinite(latents));
+  return latents;
+}
+
+absl::Status CheckLatentsFinite(const DenoisedLatents& latents) {
+  for (const auto& [tower, t] : {std::pair{"video", &latents.video}, {"audio", &latents.audio}}) {
+    OVID_ASSIGN_OR_RETURN(const bool finite, ops::GuardTorch("latent check", [&] {
+                            return at::isfinite(*t).all().item<bool>();
+                          }));
+    if (!finite) {
+      return absl::InternalError(absl::StrCat(
+          "denoise: the ", tower,
+          " latent holds NaN or infinity after the last step: a numeric fault in the denoiser "
+          "(the request's inputs were finite and in range)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ovid::pipeline

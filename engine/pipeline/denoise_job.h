@@ -55,6 +55,11 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
                                            ProgressSink& sink, const CancelToken& cancel,
                                            DenoiseState* state);
 
+// INTERNAL naming the tower when a latent holds a NaN or infinity. RunDenoise checks its result
+// with it: NaN latents must not come back as a success (LATENTS output), nor reach the encoders,
+// which would refuse them as if the request were malformed.
+absl::Status CheckLatentsFinite(const DenoisedLatents& latents);
+
 // The request's bf16 [tokens, dim] bytes as a CPU tensor (a copy).
 at::Tensor EmbeddingTensor(const TextEmbedding& embedding);
 

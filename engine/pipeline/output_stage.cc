@@ -47,13 +47,9 @@ absl::StatusOr<media::AudioPcm> Pcm(const DecodedMedia& m) {
   return a;
 }
 
-}  // namespace
-
-bool MediaAvailable() { return true; }
-
-absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat format, const DecodedMedia& m,
-                                              const DecodeSettings& settings,
-                                              const std::function<bool()>& stop) {
+absl::StatusOr<std::string> Encode(OutputFormat format, const DecodedMedia& m,
+                                   const DecodeSettings& settings,
+                                   const std::function<bool()>& stop) {
   switch (format) {
     case OutputFormat::kMp4: {
       absl::StatusOr<media::VideoFrames> v = Frames(m);
@@ -80,6 +76,24 @@ absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat format, const Decoded
       return absl::InternalError("EncodeMediaOutput: not a media format");
   }
 }
+
+}  // namespace
+
+absl::StatusOr<std::string> EncodeMediaOutput(OutputFormat format, const DecodedMedia& m,
+                                              const DecodeSettings& settings,
+                                              const std::function<bool()>& stop) {
+  absl::StatusOr<std::string> bytes = Encode(format, m, settings, stop);
+  // The encoders refuse samples they cannot take (NaN or infinity) as bad input, which they are
+  // in the media tools. Here the samples come from the decoders, not from the request: the fault
+  // is the server's, and the client must not be told its request was malformed.
+  if (bytes.status().code() == absl::StatusCode::kInvalidArgument) {
+    return absl::InternalError(
+        absl::StrCat("the decoders' output cannot be encoded: ", bytes.status().message()));
+  }
+  return bytes;
+}
+
+bool MediaAvailable() { return true; }
 
 absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes) {
   absl::StatusOr<media::RgbImage> image = media::DecodeImage(bytes);

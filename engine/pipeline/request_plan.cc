@@ -43,6 +43,8 @@ const char* OutputName(OutputFormat f) {
   return "an unknown OutputFormat";
 }
 
+constexpr int kEmbeddingMaxLog2 = 16;  // embedding values must be below 2^16 in magnitude
+
 // One embedding's shape and size against the model. `field` is the proto path of the
 // Conditioning ("conditioning", "video_negative", ...).
 absl::Status CheckEmbedding(const TextEmbedding& e, const std::string& field,
@@ -62,14 +64,23 @@ absl::Status CheckEmbedding(const TextEmbedding& e, const std::string& field,
                                                    " bytes (bf16 [", e.tokens, ", ", e.dim,
                                                    "]), got ", e.bf16.size()));
   }
-  // A NaN or infinity would run the whole job and come back as NaN latents (or fail at the
-  // decoder, naming the video). bf16 little-endian: all-ones exponent = bits 7..14 of the value.
+  // A NaN or infinity would run the whole job into NaN latents; so would huge finite values,
+  // which overflow bf16 in the text projection's matmuls (3e38 everywhere did). UMT5's outputs
+  // come out of an RMS norm and are a few units, so |x| < 2^16 leaves them four orders of
+  // magnitude. bf16 little-endian: the exponent is bits 7..14 of the value, biased by 127.
   for (uint64_t i = 0; i < want / 2; ++i) {
     const auto hi = static_cast<unsigned char>(e.bf16[2 * i + 1]);
     const auto lo = static_cast<unsigned char>(e.bf16[2 * i]);
-    if ((hi & 0x7f) == 0x7f && (lo & 0x80) != 0) {
+    const int exponent = ((hi & 0x7f) << 1) | (lo >> 7);
+    if (exponent == 0xff) {
+      return absl::InvalidArgumentError(absl::StrCat(f, ".bf16 holds a NaN or infinity at token ",
+                                                     i / e.dim, ", channel ", i % e.dim));
+    }
+    if (exponent >= 127 + kEmbeddingMaxLog2) {
       return absl::InvalidArgumentError(absl::StrCat(
-          f, ".bf16 holds a NaN or infinity at token ", i / e.dim, ", channel ", i % e.dim));
+          f, ".bf16 holds ", (hi & 0x80) ? "-" : "", "2^", exponent - 127, " or more at token ",
+          i / e.dim, ", channel ", i % e.dim, ": values must be within +-2^", kEmbeddingMaxLog2,
+          " (a text encoder's outputs are a few units; larger ones overflow the model in bf16)"));
     }
   }
   return absl::OkStatus();
@@ -181,8 +192,8 @@ std::pair<uint32_t, uint32_t> FitImageToArea(uint32_t width, uint32_t height, in
   const double ratio = static_cast<double>(width) / height;  // width over height
   const int64_t target_units = std::max<int64_t>(1, area / (kMultiple * kMultiple));
   const auto p0 = std::max<int64_t>(
-      1, static_cast<int64_t>(std::nearbyint(
-             std::sqrt(static_cast<double>(target_units) / std::max(ratio, 1e-8)))));
+      1, static_cast<int64_t>(
+             std::nearbyint(std::sqrt(static_cast<double>(target_units) / std::max(ratio, 1e-8)))));
   std::vector<std::pair<int64_t, int64_t>> candidates;  // {height, width}, Ovi's order
   for (int64_t dp = -3; dp <= 3; ++dp) {
     const int64_t p = std::max<int64_t>(1, p0 + dp);
@@ -198,13 +209,14 @@ std::pair<uint32_t, uint32_t> FitImageToArea(uint32_t width, uint32_t height, in
   candidates.emplace_back(scaled(height), scaled(width));
   // Python's min over (|area difference|, |aspect difference|): the first of equal scores wins.
   auto score = [&](const std::pair<int64_t, int64_t>& hw) {
-    return std::make_pair(std::llabs(hw.first * hw.second - area),
-                          std::fabs(static_cast<double>(hw.second) /
-                                        std::max(static_cast<double>(hw.first), 1e-8) -
-                                    ratio));
+    return std::make_pair(
+        std::llabs(hw.first * hw.second - area),
+        std::fabs(static_cast<double>(hw.second) / std::max(static_cast<double>(hw.first), 1e-8) -
+                  ratio));
   };
-  const auto best = std::min_element(candidates.begin(), candidates.end(),
-                                     [&](const auto& a, const auto& b) { return score(a) < score(b); });
+  const auto best =
+      std::min_element(candidates.begin(), candidates.end(),
+                       [&](const auto& a, const auto& b) { return score(a) < score(b); });
   return {static_cast<uint32_t>(best->second), static_cast<uint32_t>(best->first)};
 }
 
@@ -378,9 +390,9 @@ absl::StatusOr<JobPlan> PlanJob(const GenerationRequest& request, const ModelLim
       missing = "libavcodec, which this build lacks";
     }
     if (!missing.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          field, ": ", OutputName(f), " needs ", missing, " (not loaded); available: ",
-          AvailableOutputs(limits)));
+      return absl::FailedPreconditionError(
+          absl::StrCat(field, ": ", OutputName(f), " needs ", missing,
+                       " (not loaded); available: ", AvailableOutputs(limits)));
     }
     if (std::find(p.outputs.begin(), p.outputs.begin() + i, f) != p.outputs.begin() + i) {
       return absl::InvalidArgumentError(

@@ -2,6 +2,8 @@
 // The tokenizer a UMT5 GGUF carries (tokenizer.ggml.*, as llama.cpp's t5 converter writes it):
 // a SentencePiece model trained here is written into a GGUF's metadata, read back through
 // ReadGgufTokenizer and must give the ids the model file itself gives.
+#include "engine/pipeline/gguf_tokenizer.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,7 +13,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/gguf_writer.h"
-#include "engine/pipeline/gguf_tokenizer.h"
 #include "engine/text/spm_model_proto.h"
 #include "engine/text/tokenizer.h"
 #include "gtest/gtest.h"
@@ -49,12 +50,12 @@ std::string WriteGguf(const std::string& model, bool charsmap, bool broken_score
   EXPECT_TRUE(w.AddMetadata("tokenizer.ggml.add_space_prefix", Value::Bool(true)).ok());
   EXPECT_TRUE(w.AddMetadata("tokenizer.ggml.eos_token_id", Value::U64(eos)).ok());
   if (charsmap) {
-    EXPECT_TRUE(w.AddMetadata("tokenizer.ggml.precompiled_charsmap",
-                              Value::Arr(ValueType::kUint8, map))
-                    .ok());
+    EXPECT_TRUE(
+        w.AddMetadata("tokenizer.ggml.precompiled_charsmap", Value::Arr(ValueType::kUint8, map))
+            .ok());
   }
-  const std::string path = absl::StrCat("/tmp/ovid_", getpid(), "_tok_", charsmap, broken_scores,
-                                        "_", eos, ".gguf");
+  const std::string path =
+      absl::StrCat("/tmp/ovid_", getpid(), "_tok_", charsmap, broken_scores, "_", eos, ".gguf");
   EXPECT_TRUE(w.Write(path, [](const gguf::GgufWriter::PlannedTensor&, std::vector<uint8_t>*) {
                  return absl::OkStatus();
                }).ok());

@@ -18,7 +18,7 @@ using ::ovid::testing::RecordingSink;
 using ::ovid::testing::TinyRequest;
 
 std::unique_ptr<LoadedPipeline> WithFaults(FaultHooks faults,
-                                          BatchGuidance batch = BatchGuidance::kOff) {
+                                           BatchGuidance batch = BatchGuidance::kOff) {
   PipelineOptions o;
   o.faults = faults;
   o.batch_guidance = batch;

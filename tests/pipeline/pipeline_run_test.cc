@@ -3,11 +3,13 @@
 // concurrent workers, batched guidance, Describe/Vram/Warmup/EstimateVram, load errors.
 #include <ATen/ops/equal.h>
 #include <ATen/ops/from_blob.h>
+#include <ATen/ops/zeros.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -518,6 +520,22 @@ TEST(PipelineLoadTest, TheCachePlanCountsBatchedGuidanceAsOneForwardPerStep) {
   ASSERT_GT(apart, 0);
   EXPECT_GT(batched, 0.45 * apart);
   EXPECT_LT(batched, 0.6 * apart);
+}
+
+// NaN latents fail the job as the server's error, naming the tower, instead of coming back as a
+// LATENTS success.
+TEST(PipelineRunTest, NonFiniteLatentsAreAnInternalError) {
+  pipeline::DenoisedLatents l{at::zeros({4, 2, 3, 3}), at::zeros({5, 2})};
+  EXPECT_TRUE(pipeline::CheckLatentsFinite(l).ok());
+  l.audio[4][1] = std::numeric_limits<float>::quiet_NaN();
+  absl::Status s = pipeline::CheckLatentsFinite(l);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "the audio latent holds NaN or infinity")) << s;
+  l.audio[4][1] = 0.0f;
+  l.video[3][1][2][0] = -std::numeric_limits<float>::infinity();
+  s = pipeline::CheckLatentsFinite(l);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "the video latent")) << s;
 }
 
 // The slots' workspaces stay resident while an offloaded denoiser is away, and are reported so:

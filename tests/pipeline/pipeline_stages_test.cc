@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -175,6 +176,30 @@ TEST(PipelineOutputStageTest, AWrongDecoderOutputIsNamedWithWhatCame) {
   m.audio = at::Tensor();
   wav = EncodeMediaOutput(OutputFormat::kWav, m, settings);
   EXPECT_TRUE(absl::StrContains(wav.status().message(), "got no tensor")) << wav.status();
+}
+
+// A NaN from the decoders is the server's fault: INTERNAL, never the encoders' INVALID_ARGUMENT,
+// which would tell the client its request was malformed.
+TEST(PipelineOutputStageTest, NonFiniteDecoderOutputIsTheServersError) {
+  pipeline::DecodedMedia m;
+  m.video = at::zeros({3, 1, 16, 16});
+  m.video[1][0][2][3] = std::numeric_limits<float>::quiet_NaN();
+  m.audio = at::zeros({640});
+  m.audio_sample_rate = 16000;
+  const DecodeSettings settings;
+  absl::StatusOr<std::string> png =
+      pipeline::EncodeMediaOutput(OutputFormat::kPngFrames, m, settings);
+  EXPECT_EQ(png.status().code(), absl::StatusCode::kInternal) << png.status();
+  EXPECT_TRUE(absl::StrContains(png.status().message(), "the decoders' output cannot be encoded"))
+      << png.status();
+  EXPECT_TRUE(absl::StrContains(png.status().message(), "non-finite")) << png.status();
+  m.audio[7] = std::numeric_limits<float>::infinity();
+  absl::StatusOr<std::string> wav = pipeline::EncodeMediaOutput(OutputFormat::kWav, m, settings);
+  EXPECT_EQ(wav.status().code(), absl::StatusCode::kInternal) << wav.status();
+  EXPECT_TRUE(absl::StrContains(wav.status().message(), "audio")) << wav.status();
+  m.video[1][0][2][3] = 0.5f;
+  m.audio[7] = 0.0f;
+  EXPECT_TRUE(pipeline::EncodeMediaOutput(OutputFormat::kWav, m, settings).ok());
 }
 
 TEST_F(PipelineStagesTest, PromptToEveryOutputInOvisStageOrder) {

@@ -378,7 +378,8 @@ TEST(PipelinePlanTest, RefusalsNameTheField) {
          e.bf16[2 * (3 * 256 + 5) + 1] = '\x7f';
          r.conditioning = e;
        },
-       C::kInvalidArgument, "conditioning.embedding.bf16 holds a NaN or infinity at token 3, channel 5"},
+       C::kInvalidArgument,
+       "conditioning.embedding.bf16 holds a NaN or infinity at token 3, channel 5"},
       {"infinity in a negative",
        [](auto& r) {
          TextEmbedding e = Embedding(5, 256);
@@ -387,6 +388,25 @@ TEST(PipelinePlanTest, RefusalsNameTheField) {
          r.video_negative = e;
        },
        C::kInvalidArgument, "video_negative.embedding.bf16 holds a NaN or infinity at token 0"},
+      {"2^16 in the embedding",
+       [](auto& r) {
+         TextEmbedding e = Embedding(7, 256);
+         e.bf16[2 * (6 * 256 + 255)] = '\x80';  // 0x4780 = 65536 at token 6, channel 255
+         e.bf16[2 * (6 * 256 + 255) + 1] = '\x47';
+         r.conditioning = e;
+       },
+       C::kInvalidArgument,
+       "conditioning.embedding.bf16 holds 2^16 or more at token 6, channel 255: values must be "
+       "within +-2^16"},
+      {"3e38 in a negative",
+       [](auto& r) {
+         TextEmbedding e = Embedding(5, 256);
+         e.bf16[2 * 256 + 1] = '\xff';  // 0xff7f: -3.39e38, the largest finite bf16, at token 1
+         e.bf16[2 * 256] = '\x7f';
+         r.audio_negative = e;
+       },
+       C::kInvalidArgument,
+       "audio_negative.embedding.bf16 holds -2^127 or more at token 1, channel 0"},
       {"shift 21", [](auto& r) { r.shift = 21.0f; }, C::kInvalidArgument, "shift"},
       {"video guidance", [](auto& r) { r.video_guidance = -0.5f; }, C::kInvalidArgument,
        "video_guidance must be in [0, 30]"},
@@ -415,6 +435,19 @@ TEST(PipelinePlanTest, RefusalsNameTheField) {
     EXPECT_EQ(s.code(), c.code) << c.what << ": " << s;
     EXPECT_NE(s.message().find(c.field), std::string::npos) << c.what << ": " << s;
   }
+}
+
+// The bound is on magnitude only: the largest bf16 below 2^16 (65280) passes, either sign.
+TEST(PipelinePlanTest, EmbeddingValuesBelow2To16PassAdmission) {
+  GenerationRequest r = Valid();
+  TextEmbedding e = Embedding(7, 256);
+  e.bf16[0] = '\x7f';  // 0x477f = 65280
+  e.bf16[1] = '\x47';
+  e.bf16[3] = '\xc7';  // 0xc77f = -65280
+  e.bf16[2] = '\x7f';
+  r.conditioning = e;
+  const absl::StatusOr<JobPlan> plan = PlanJob(r, TinyLimits());
+  EXPECT_TRUE(plan.ok()) << plan.status();
 }
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
