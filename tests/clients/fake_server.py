@@ -64,6 +64,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
         self.lock = threading.Lock()
         self.token = None  # when set, calls without `authorization: Bearer <token>` fail
         self.step_delay = 0.0  # seconds per denoising step
+        self.ignore_cancel = False  # a job that does not stop when cancelled
         self.drop_after = None  # Generate aborts with UNAVAILABLE after sending this index
         self.fail_at_step = None  # (step, grpc.StatusCode, message): the job fails there
         self.corrupt_chunk = False  # flips a byte of the first chunk's data
@@ -123,7 +124,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
             for step in range(1, total + 1):
                 if stage == "denoise":
                     time.sleep(self.step_delay)
-                if job.cancelled:
+                if job.cancelled and not self.ignore_cancel:
                     return self._fail(job, grpc.StatusCode.CANCELLED, "cancelled by CancelJob",
                                       pb.JOB_STATE_CANCELLED)
                 if self.fail_at_step and stage == "denoise" and step == self.fail_at_step[0]:
@@ -223,9 +224,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
         self._enter("CancelJob", request, context)
         job = self._job(request.job_id, context)
         job.cancelled = True
-        deadline = time.monotonic() + 5
-        while job.state not in TERMINAL and time.monotonic() < deadline:
-            time.sleep(0.01)
+        # As the daemon does: the answer comes at once, a running job stops at its next step.
         return self._status(job)
 
     def ListJobs(self, request, context):

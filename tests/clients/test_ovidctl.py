@@ -247,11 +247,31 @@ def test_jobs_table_and_state_filter(server):
 
 
 def test_cancel(server):
+    # The fake answers at once, as the daemon does: the job stops at its next step, and ovidctl
+    # follows it there (it printed "running" before).
     server.fake.step_delay = 0.05
     job = server.fake.start_job(build_request(prompt="slow", steps=200))
+    while server.fake.jobs[job.job_id].state != pb.JOB_STATE_RUNNING:
+        time.sleep(0.01)
     r = ovidctl("--address", server.address, "cancel", job.job_id)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "job-0001 cancelled\n"
+    assert server.fake.calls_of("GetJob"), "the answer was not final, so ovidctl polled"
+    # --wait 0: the server's answer as it is; a job that does not stop in time exits 1.
+    server.fake.ignore_cancel = True
+    job = server.fake.start_job(build_request(prompt="slow", steps=200))
+    while server.fake.jobs[job.job_id].state != pb.JOB_STATE_RUNNING:
+        time.sleep(0.01)
+    r = ovidctl("--address", server.address, "cancel", job.job_id, "--wait", "0")
+    assert (r.returncode, r.stdout) == (0, "job-0002 running\n"), r.stderr
+    r = ovidctl("--address", server.address, "cancel", job.job_id, "--wait", "0.3")
+    assert r.returncode == 1 and r.stdout == "job-0002 running\n"
+    assert "requested, but the job had not stopped after 0.3 s" in r.stderr
+    r = ovidctl("--address", server.address, "cancel", job.job_id, "--wait", "-1")
+    assert r.returncode == 2 and "--wait" in r.stderr
+    server.fake.ignore_cancel = False
+    r = ovidctl("--address", server.address, "cancel", job.job_id)
+    assert (r.returncode, r.stdout) == (0, "job-0002 cancelled\n"), r.stderr
     r = ovidctl("--address", server.address, "cancel", "job-9999")
     assert r.returncode == 1
     assert "cancel job-9999: NOT_FOUND: unknown job id 'job-9999'" in r.stderr
@@ -346,6 +366,20 @@ def test_usage_errors_exit_2(args):
     assert r.returncode == 2, (args, r.stdout, r.stderr)
     assert r.stdout == ""
     assert r.stderr.startswith("ovidctl: ")
+
+
+def test_a_flag_where_a_value_belongs_is_named():
+    # "--steps --seed 3" took "--seed" as the step count and then complained about the "3".
+    r = ovidctl("--address", "127.0.0.1:1", "generate", "--prompt", "hi", "--steps", "--seed",
+                "3")
+    assert r.returncode == 2
+    assert "--steps needs a value, got the option --seed" in r.stderr, r.stderr
+    r = ovidctl("--address", "127.0.0.1:1", "generate", "--prompt", "--out-dir=x")
+    assert r.returncode == 2 and "--prompt needs a value, got the option --out-dir=x" in r.stderr
+    # A value that merely starts with "--" is still one: it is not an option's name.
+    r = ovidctl("--address", "127.0.0.1:1", "--timeout", "0.2", "generate", "--prompt",
+                "--not-an-option")
+    assert r.returncode == 1 and "needs a value" not in r.stderr, r.stderr
 
 
 def test_bad_embedding_file_is_a_usage_error(tmp_path):

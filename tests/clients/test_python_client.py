@@ -1,6 +1,7 @@
 """The Python client against the fake daemon: reassembly and SHA-256 checks, re-attach,
 WatchJob from an index, error codes, the bearer token, bf16 and latents conversions."""
 import hashlib
+import time
 
 import grpc
 import numpy as np
@@ -175,8 +176,21 @@ def test_jobs_cancel_health(server):
     with OvidClient(server.address) as client:
         assert client.get_job(job.job_id).job_id == job.job_id
         assert [j.job_id for j in client.list_jobs()] == [job.job_id]
+        while client.get_job(job.job_id).state != pb.JOB_STATE_RUNNING:
+            time.sleep(0.01)
+        # The server answers at once (RUNNING); cancel() follows the job to its end.
         assert client.cancel(job.job_id).state == pb.JOB_STATE_CANCELLED
         assert client.list_jobs(states=[pb.JOB_STATE_RUNNING]) == []
+        server.fake.ignore_cancel = True
+        stubborn = server.fake.start_job(build_request(prompt="slow", steps=200))
+        while client.get_job(stubborn.job_id).state != pb.JOB_STATE_RUNNING:
+            time.sleep(0.01)
+        assert client.cancel(stubborn.job_id, wait=0).state == pb.JOB_STATE_RUNNING
+        started = time.monotonic()
+        assert client.cancel(stubborn.job_id, wait=0.3).state == pb.JOB_STATE_RUNNING
+        assert time.monotonic() - started >= 0.3
+        server.fake.ignore_cancel = False
+        assert client.cancel(stubborn.job_id).state == pb.JOB_STATE_CANCELLED
         assert client.health() == "SERVING"
         assert client.health("ovid.v1.Generation") == "NOT_SERVING"
         with pytest.raises(OvidError) as err:

@@ -48,6 +48,17 @@ Args Args::Parse(const std::vector<std::string>& args, const std::vector<FlagSpe
       value = "";
     } else if (!value) {
       if (i + 1 >= args.size()) throw UsageError(absl::StrCat("--", name, " needs a value"));
+      // "--steps --seed 3" is a forgotten value, not 30 steps named "--seed": the next word
+      // names one of this command's options. (--name=VALUE still takes any value.)
+      const std::string& next = args[i + 1];
+      if (next.rfind("--", 0) == 0) {
+        const std::string next_name = next.substr(2, next.find('=') - 2);
+        if (std::any_of(specs.begin(), specs.end(),
+                        [&](const FlagSpec& s) { return s.name == next_name; })) {
+          throw UsageError(absl::StrCat("--", name, " needs a value, got the option ", next,
+                                        " (write --", name, "=VALUE for a value starting --)"));
+        }
+      }
       value = args[++i];
     }
     auto& slot = out.values_[name];

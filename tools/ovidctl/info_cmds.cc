@@ -2,8 +2,10 @@
 // The small commands: `jobs` (a table), `cancel ID` and `health [--service NAME]`.
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -22,8 +24,8 @@ Args ParseNoPositional(const std::vector<std::string>& argv, const std::vector<F
                        const char* command) {
   Args args = Args::Parse(argv, WithGlobalFlags(extra));
   if (!args.positional().empty()) {
-    throw UsageError(absl::StrCat(command, " takes no arguments, got '", args.positional()[0],
-                                  "'"));
+    throw UsageError(
+        absl::StrCat(command, " takes no arguments, got '", args.positional()[0], "'"));
   }
   return args;
 }
@@ -87,20 +89,53 @@ int RunJobs(const std::vector<std::string>& argv) {
   return 0;
 }
 
+bool Ended(ovid::v1::JobState state) {
+  return state == ovid::v1::JOB_STATE_SUCCEEDED || state == ovid::v1::JOB_STATE_FAILED ||
+         state == ovid::v1::JOB_STATE_CANCELLED;
+}
+
 int RunCancel(const std::vector<std::string>& argv) {
-  const Args args = Args::Parse(argv, GlobalFlags());
-  if (args.positional().size() != 1) throw UsageError("usage: ovidctl cancel JOB_ID");
+  const Args args = Args::Parse(argv, WithGlobalFlags({{"wait"}}));
+  if (args.positional().size() != 1) throw UsageError("usage: ovidctl cancel JOB_ID [--wait S]");
+  const double wait = args.GetDouble("wait").value_or(60.0);
+  if (!(wait >= 0 && wait <= 86400)) throw UsageError("--wait: seconds in [0, 86400]");
   const Connection conn(ConnectionOptionsFrom(args));
   auto stub = ovid::v1::Generation::NewStub(conn.channel());
-  grpc::ClientContext ctx;
-  conn.Prepare(&ctx);
   ovid::v1::JobRef ref;
   ref.set_job_id(RequireUtf8(args.positional()[0], "the job id"));
   ovid::v1::JobStatus status;
-  const grpc::Status st = stub->CancelJob(&ctx, ref, &status);
-  if (!st.ok()) return ReportFailure("cancel " + ref.job_id(), st.error_code(), st.error_message());
-  // Cancelling a finished job is not an error: the state printed is whatever it ended as.
+  {
+    grpc::ClientContext ctx;
+    conn.Prepare(&ctx);
+    const grpc::Status st = stub->CancelJob(&ctx, ref, &status);
+    if (!st.ok())
+      return ReportFailure("cancel " + ref.job_id(), st.error_code(), st.error_message());
+  }
+  // The server answers at once; a running job stops at its next step check after that, so the
+  // answer may still say RUNNING. Follow it to its end (cancelled, or whatever it ended as if
+  // it finished first), for at most --wait seconds.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait);
+  while (!Ended(status.state()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    grpc::ClientContext ctx;
+    conn.Prepare(&ctx);
+    ovid::v1::JobStatus now;
+    const grpc::Status st = stub->GetJob(&ctx, ref, &now);
+    if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
+      // Ended and dropped at once (--job-ttl=0): its final state is no longer kept.
+      std::printf("%s ended (the server keeps no record of it)\n", ref.job_id().c_str());
+      return 0;
+    }
+    if (!st.ok())
+      return ReportFailure("cancel " + ref.job_id(), st.error_code(), st.error_message());
+    status = std::move(now);
+  }
   std::printf("%s %s\n", status.job_id().c_str(), JobStateName(status.state()).c_str());
+  if (!Ended(status.state()) && wait > 0) {
+    std::fprintf(stderr, "cancel %s: requested, but the job had not stopped after %g s\n",
+                 ref.job_id().c_str(), wait);
+    return 1;
+  }
   return 0;
 }
 

@@ -42,7 +42,9 @@ commands:
                and requests the format: .mp4, .wav, .tar (PNG frames), .safetensors (latents)
              --job ID (follow an existing job instead of starting one)
   jobs       list jobs: id, state, progress, created   [--state STATE (repeatable)]
-  cancel ID  cancel a job; prints its resulting state
+  cancel ID  cancel a job and wait for it to stop; prints the state it ended in
+             [--wait S: follow it for up to S seconds, exit 1 if it has not stopped by
+             then (default 60; 0: print the server's answer as it is)]
   model      what the daemon has loaded               [--json]
   health     gRPC health status                       [--service NAME]
 

@@ -14,6 +14,8 @@ from .assembly import OutputAssembler
 from .errors import OvidError, status_code
 from .request import build_request
 
+_ENDED = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
+
 
 @dataclass
 class GenerateResult:
@@ -102,9 +104,23 @@ class OvidClient:
     def get_job(self, job_id):
         return self._call(self._stub.GetJob, pb.JobRef(job_id=job_id), job_id)
 
-    def cancel(self, job_id):
-        """Cancels a job; returns its JobStatus (a finished job keeps its final state)."""
-        return self._call(self._stub.CancelJob, pb.JobRef(job_id=job_id), job_id)
+    def cancel(self, job_id, wait=60.0):
+        """Cancels a job and returns its JobStatus once it has stopped, following it for up to
+        `wait` seconds (0: the server's answer as it is). The server answers at once, and a
+        running job stops at its next step check after that, so without the wait the state may
+        still be RUNNING. A job that finished first keeps its final state. A job that ended and
+        was dropped at once (--job-ttl=0) gives the last status seen."""
+        status = self._call(self._stub.CancelJob, pb.JobRef(job_id=job_id), job_id)
+        deadline = time.monotonic() + wait
+        while status.state not in _ENDED and time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                status = self.get_job(job_id)
+            except OvidError as e:
+                if e.code == grpc.StatusCode.NOT_FOUND:
+                    return status
+                raise
+        return status
 
     def list_jobs(self, states=()):
         """Every kept job (in `states`, if given), in creation order, over as many pages as the
