@@ -166,20 +166,15 @@ RgbImage HighBytes(const AVFrame& frame, Packed16 p) {
 // and a JPEG with a "CS=ITU601" comment comes as a non-J format, which libjpeg treats as any
 // other JPEG.)
 std::optional<RgbImage> JpegYccToRgb(const AVFrame& frame, const ImageHeader& header) {
-  int h_sub = 0, v_sub = 0;
-  switch (PlainYuv(static_cast<AVPixelFormat>(frame.format))) {
-    case AV_PIX_FMT_YUV420P:
-      h_sub = 2, v_sub = 2;
-      break;
-    case AV_PIX_FMT_YUV422P:
-      h_sub = 2, v_sub = 1;
-      break;
-    case AV_PIX_FMT_YUV444P:
-      h_sub = 1, v_sub = 1;
-      break;
-    default:
-      return std::nullopt;
+  // 8-bit planar Y, Cb, Cr, with the chroma subsampling the pixel format says.
+  const AVPixFmtDescriptor* d =
+      av_pix_fmt_desc_get(PlainYuv(static_cast<AVPixelFormat>(frame.format)));
+  if (d == nullptr || d->nb_components != 3 || (d->flags & AV_PIX_FMT_FLAG_PLANAR) == 0 ||
+      (d->flags & AV_PIX_FMT_FLAG_RGB) != 0 || d->comp[0].depth != 8 ||
+      d->comp[1].plane == d->comp[2].plane) {  // NV12-style interleaved chroma
+    return std::nullopt;
   }
+  const int h_sub = 1 << d->log2_chroma_w, v_sub = 1 << d->log2_chroma_h;
   if (header.format != ImageFormat::kJpeg || header.jpeg_chroma_h_sub != h_sub ||
       header.jpeg_chroma_v_sub != v_sub || !YccSubsamplingSupported(h_sub, v_sub)) {
     return std::nullopt;
@@ -209,7 +204,7 @@ absl::StatusOr<RgbImage> ToRgb24(const AVFrame& frame, const ImageHeader& header
   if (std::optional<RgbImage> jpeg = JpegYccToRgb(frame, header)) return *std::move(jpeg);
   const AVPixelFormat src = PlainYuv(static_cast<AVPixelFormat>(frame.format));
   const int w = frame.width, h = frame.height;
-  // The rest (a JPEG's 4:4:0, 4:1:1 or unusual chroma, gray, PNG's formats): subsampled chroma is
+  // The rest (a JPEG's unusual chroma layouts, gray, PNG's formats): subsampled chroma is
   // replicated (SWS_POINT), as the ffmpeg CLI's unscaled yuv->rgb path does: swscale's filtered
   // chroma upsampling at 1:1 misplaces chroma (on ffmpeg's testsrc2 as a 4:2:0 JPEG it nearly
   // tripled the mean error against the source pixels). BITEXACT and ACCURATE_RND give the same

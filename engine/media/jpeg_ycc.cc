@@ -52,7 +52,7 @@ void Widen(const int* in, int n, int* out) {
   out[2 * n - 1] = kSums ? (in[n - 1] * 4 + 7) >> 4 : in[n - 1];
 }
 
-// Full-size chroma row `y` of one plane into `out` (at least 2 * chroma width entries).
+// Full-size chroma row `y` of one plane into `out` (at least h_sub * chroma width entries).
 void ChromaRow(const YccPlanes& p, const uint8_t* plane, int y, std::vector<int>& sums,
                std::vector<int>& out) {
   const int cw = (p.width + p.h_sub - 1) / p.h_sub;
@@ -66,6 +66,23 @@ void ChromaRow(const YccPlanes& p, const uint8_t* plane, int y, std::vector<int>
   }
   if (p.h_sub == 1 && p.v_sub == 1) {
     std::copy(row, row + cw, out.begin());
+    return;
+  }
+  if (p.h_sub == 4) {
+    // 4:1:1 is no case of the triangle filter: libjpeg replicates each sample 4x.
+    for (int x = 0; x < cw; ++x) std::fill_n(out.begin() + p.h_sub * x, p.h_sub, row[x]);
+    return;
+  }
+  if (p.h_sub == 1) {
+    // 4:4:0: the vertical half of the 4:2:0 filter alone, 3/4 of the own row and 1/4 of the one
+    // above (even output rows, rounding bias 1) or below (odd ones, bias 2), at any width
+    // (unlike 4:2:x, libjpeg filters 4:4:0 of 1-2 columns too: measured against Pillow).
+    const int cy = y / 2;
+    const bool upper = y % 2 == 0;
+    const int ny = upper ? std::max(cy - 1, 0) : std::min(cy + 1, ch - 1);
+    const uint8_t* near = plane + static_cast<ptrdiff_t>(ny) * p.c_stride;
+    const int bias = upper ? 1 : 2;
+    for (int x = 0; x < cw; ++x) out[x] = (row[x] * 3 + near[x] + bias) >> 2;
     return;
   }
   if (p.v_sub == 1) {
@@ -85,7 +102,8 @@ void ChromaRow(const YccPlanes& p, const uint8_t* plane, int y, std::vector<int>
 }  // namespace
 
 bool YccSubsamplingSupported(int h_sub, int v_sub) {
-  return (h_sub == 1 && v_sub == 1) || (h_sub == 2 && (v_sub == 1 || v_sub == 2));
+  return (h_sub == 1 && (v_sub == 1 || v_sub == 2)) || (h_sub == 2 && (v_sub == 1 || v_sub == 2)) ||
+         (h_sub == 4 && v_sub == 1);
 }
 
 RgbImage YccToRgb(const YccPlanes& p) {
@@ -95,7 +113,7 @@ RgbImage YccToRgb(const YccPlanes& p) {
   out.height = p.height;
   out.rgb.resize(static_cast<size_t>(p.width) * p.height * 3);
   const int cw = (p.width + p.h_sub - 1) / p.h_sub;
-  std::vector<int> sums(cw), cb(2 * cw), cr(2 * cw);
+  std::vector<int> sums(cw), cb(4 * cw), cr(4 * cw);
   for (int y = 0; y < p.height; ++y) {
     ChromaRow(p, p.cb, y, sums, cb);
     ChromaRow(p, p.cr, y, sums, cr);

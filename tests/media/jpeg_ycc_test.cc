@@ -1,12 +1,14 @@
 // File: tests/media/jpeg_ycc_test.cc
 // YccToRgb on hand-made planes: libjpeg's colour conversion at its known points, and its chroma
 // upsampling (3/4 own sample + 1/4 neighbour, alternating rounding biases, copied edges,
-// replication below 3 columns) worked out by hand. test_first_frame_vs_libjpeg.py checks whole
-// decodes against libjpeg itself.
+// replication below 3 columns and for 4:1:1) worked out by hand. test_first_frame_vs_libjpeg.py
+// checks whole decodes against libjpeg itself.
 #include "engine/media/jpeg_ycc.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 namespace ovid::media {
@@ -106,11 +108,41 @@ TEST(JpegYccTest, NarrowImagesReplicateAndOtherSubsamplingsAreNotClaimed) {
       EXPECT_EQ(n.rgb[3 * (4 * y + x) + 2], BlueFor(x < 2 ? 70 : 190)) << y << "," << x;
     }
   }
-  EXPECT_TRUE(YccSubsamplingSupported(2, 2));
-  EXPECT_TRUE(YccSubsamplingSupported(2, 1));
-  EXPECT_TRUE(YccSubsamplingSupported(1, 1));
-  EXPECT_FALSE(YccSubsamplingSupported(1, 2));  // 4:4:0: not checked against libjpeg
-  EXPECT_FALSE(YccSubsamplingSupported(4, 1));  // 4:1:1
+  for (const auto& [h, v] : {std::pair{2, 2}, {2, 1}, {1, 1}, {1, 2}, {4, 1}}) {
+    EXPECT_TRUE(YccSubsamplingSupported(h, v)) << h << "x" << v;
+  }
+  EXPECT_FALSE(YccSubsamplingSupported(4, 2));  // 4:1:0: not checked against libjpeg
+  EXPECT_FALSE(YccSubsamplingSupported(1, 4));
+}
+
+TEST(JpegYccTest, VerticalUpsamplingIsTheTriangleFilterInRowsOnly) {
+  // 4:4:0, 3x6 from 3x3 chroma: output row 2k takes chroma row k with the row above (the edge
+  // repeats), (3a + b + 1) / 4; row 2k+1 the row below, (3a + b + 2) / 4; columns untouched,
+  // even at 1-3 columns (libjpeg filters 4:4:0 of any width).
+  const std::vector<uint8_t> cb = {90, 141, 150, 103, 92, 77, 194, 130, 64};
+  Planes p(3, 6, 1, 2, cb);
+  const RgbImage out = YccToRgb(p.view);
+  for (int y = 0; y < 6; ++y) {
+    const int own = y / 2;
+    const int near = y % 2 == 0 ? std::max(own - 1, 0) : std::min(own + 1, 2);
+    for (int x = 0; x < 3; ++x) {
+      const int want = (cb[3 * own + x] * 3 + cb[3 * near + x] + (y % 2 == 0 ? 1 : 2)) >> 2;
+      EXPECT_EQ(out.rgb[3 * (3 * y + x) + 2], BlueFor(want)) << y << "," << x;
+    }
+  }
+  // An odd height drops the last upsampled row.
+  Planes odd(3, 5, 1, 2, cb);
+  const RgbImage o = YccToRgb(odd.view);
+  EXPECT_TRUE(std::equal(o.rgb.begin(), o.rgb.end(), out.rgb.begin()));
+}
+
+TEST(JpegYccTest, FourToOneChromaIsReplicated) {
+  // 4:1:1, 10 pixels wide from 3 chroma samples: each one covers 4 columns, the last group
+  // only 2.
+  Planes p(10, 1, 4, 1, {70, 190, 111});
+  const RgbImage out = YccToRgb(p.view);
+  const int want[10] = {70, 70, 70, 70, 190, 190, 190, 190, 111, 111};
+  for (int x = 0; x < 10; ++x) EXPECT_EQ(out.rgb[3 * x + 2], BlueFor(want[x])) << x;
 }
 
 }  // namespace

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from baseline_jpeg import write_jpeg
+
 BIN = Path(os.environ.get("OVID_BIN", "build/bin")) / "ovid-media-cli"
 
 
@@ -93,6 +95,37 @@ def test_ffmpeg_written_jpegs_decode_as_libjpeg_does(tmp_path, pix_fmt):
                             "csv=p=0", str(jpg)], capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == pix_fmt  # the encoder wrote what was asked, not a fallback
     check_close(ovid_decode(tmp_path, jpg), libjpeg_decode(jpg), pix_fmt)
+
+
+# Subsamplings Pillow and ffmpeg do not write, from baseline_jpeg: 4:4:0 (a losslessly rotated
+# 4:2:2 photo: libjpeg filters vertically) and 4:1:1 (libjpeg replicates 4x); 4:2:0 checks the
+# writer against the paths above.
+SAMPLINGS = {"4:4:0": ((1, 2), (1, 1), (1, 1)), "4:1:1": ((4, 1), (1, 1), (1, 1)),
+             "4:2:0": ((2, 2), (1, 1), (1, 1))}
+
+
+# Narrow sides too (1-2 columns: libjpeg still filters 4:4:0, 4:1:1 has one partial group), but
+# with enough samples that the IDCT's ~5% of one-level differences stay under check_close's bounds.
+@pytest.mark.parametrize("width,height",
+                         [(160, 120), (161, 97), (33, 17), (17, 26), (2, 33), (1, 40)])
+@pytest.mark.parametrize("sampling", sorted(SAMPLINGS))
+def test_other_subsamplings_decode_as_libjpeg_does(tmp_path, width, height, sampling):
+    jpg = tmp_path / "in.jpg"
+    jpg.write_bytes(write_jpeg(pattern_image(width, height, seed=7), SAMPLINGS[sampling]))
+    with Image.open(jpg) as im:  # the file says what it was written as
+        assert [c[1:3] for c in im.layer] == [(h, v) for h, v in SAMPLINGS[sampling]]
+    check_close(ovid_decode(tmp_path, jpg), libjpeg_decode(jpg), f"{width}x{height} {sampling}")
+
+
+def test_other_subsamplings_were_tens_of_levels_off_through_swscale(tmp_path):
+    """What ovid did before for 4:4:0, and for 4:1:1 at widths that are not a multiple of 4:
+    swscale's replicated chroma (the ffmpeg CLI's decode) against libjpeg's."""
+    for sampling, (width, height) in (("4:4:0", (160, 120)), ("4:1:1", (161, 97))):
+        jpg = tmp_path / "in.jpg"
+        jpg.write_bytes(write_jpeg(pattern_image(width, height, seed=7), SAMPLINGS[sampling]))
+        diff = np.abs(cli_decode(jpg, width, height).astype(int) -
+                      libjpeg_decode(jpg).astype(int))
+        assert diff.max() > 30 and diff.mean() > 1.0, (sampling, diff.max(), diff.mean())
 
 
 def test_replicated_chroma_would_fail(tmp_path):
