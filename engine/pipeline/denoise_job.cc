@@ -3,10 +3,12 @@
 
 #include <ATen/ops/all.h>
 #include <ATen/ops/empty.h>
+#include <ATen/ops/full_like.h>
 #include <ATen/ops/isfinite.h>
 #include <c10/util/Exception.h>
 
 #include <cstring>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -113,12 +115,25 @@ absl::StatusOr<DenoisedLatents> RunDenoise(const ovi::OviModel& model, const Den
   audio_noise = at::Tensor();
 
   const FaultHooks faults = in.faults;
-  const sampling::ModelFn fn =
+  const sampling::ModelFn model_fn =
       MakeOviModelFn(model, positive, plan.Unguided() ? positive : negative,
                      /*first_frame_clean=*/in.first_frame_latent.defined(),
                      [&faults, state](const sampling::ModelCall& call) {
                        return ApplyFaults(faults, call, state);
                      });
+  // FaultHooks::nan_at_step: a numeric fault in the model, for the tests of what follows one.
+  const sampling::ModelFn fn =
+      faults.nan_at_step == 0
+          ? model_fn
+          : [&model_fn, &faults](
+                const at::Tensor& video, const at::Tensor& audio,
+                const sampling::ModelCall& call) -> absl::StatusOr<sampling::TowerVelocities> {
+    OVID_ASSIGN_OR_RETURN(sampling::TowerVelocities v, model_fn(video, audio, call));
+    if (static_cast<uint32_t>(call.step + 1) == faults.nan_at_step) {
+      v.video = at::full_like(v.video, std::numeric_limits<float>::quiet_NaN());
+    }
+    return v;
+  };
 
   sampling::SampleOptions options;
   options.steps = static_cast<int>(p.steps);

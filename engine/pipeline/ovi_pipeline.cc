@@ -89,9 +89,11 @@ absl::StatusOr<std::unique_ptr<OviPipeline>> OviPipeline::Load(const PipelineOpt
   mo.load.mode = LinearModeOf(options.weights);
   mo.load.cache_budget_bytes = static_cast<int64_t>(options.cache_budget_bytes);
   mo.load.measure_dispatch = options.measure_dispatch;
-  // auto batches wherever the job fits (EstimateJob), the usual case on a card with room for a
-  // cache.
-  mo.guidance_batched = options.batch_guidance != BatchGuidance::kOff;
+  // The cache plan counts a step as the jobs will run it. auto batches a job where its batched
+  // estimate fits a job's share of the VRAM (EstimateJob): on a GPU with room for a cache, the
+  // usual case; never on the CPU, which has no share.
+  mo.guidance_batched = options.batch_guidance == BatchGuidance::kOn ||
+                        (options.batch_guidance == BatchGuidance::kAuto && p->device_.is_cuda());
   mo.fallback_variant = options.fallback_variant.empty() ? "720x720_5s" : options.fallback_variant;
   mo.default_workspace = false;  // each worker slot brings its own
   // A reload (an offloaded denoiser, per job) must be the model of startup: the plans, limits and

@@ -78,8 +78,9 @@ absl::Status CheckEmbedding(const TextEmbedding& e, const std::string& field,
     }
     if (exponent >= 127 + kEmbeddingMaxLog2) {
       return absl::InvalidArgumentError(absl::StrCat(
-          f, ".bf16 holds ", (hi & 0x80) ? "-" : "", "2^", exponent - 127, " or more at token ",
-          i / e.dim, ", channel ", i % e.dim, ": values must be within +-2^", kEmbeddingMaxLog2,
+          f, ".bf16 holds a value of magnitude 2^", exponent - 127, " or more (",
+          (hi & 0x80) ? "negative" : "positive", ") at token ", i / e.dim, ", channel ", i % e.dim,
+          ": values must be within +-2^", kEmbeddingMaxLog2,
           " (a text encoder's outputs are a few units; larger ones overflow the model in bf16)"));
     }
   }

@@ -185,7 +185,8 @@ def test_cancel_job_stops_the_job_within_one_step(start_daemon):
     daemon = start_daemon("--fault-step-delay-ms=200")
     with ovid_client.OvidClient(daemon.address) as client:
         job_id, stream, channel = _start_job(daemon, client, steps=50)
-        status = client.cancel(job_id)
+        status = client.cancel(job_id, wait=0)  # the answer as it is: the step the cancel met
+        assert status.state == pb.JOB_STATE_RUNNING
         at_cancel = status.progress.step
         deadline = time.monotonic() + 10
         while client.get_job(job_id).state != pb.JOB_STATE_CANCELLED:

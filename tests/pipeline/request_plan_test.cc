@@ -396,8 +396,8 @@ TEST(PipelinePlanTest, RefusalsNameTheField) {
          r.conditioning = e;
        },
        C::kInvalidArgument,
-       "conditioning.embedding.bf16 holds 2^16 or more at token 6, channel 255: values must be "
-       "within +-2^16"},
+       "conditioning.embedding.bf16 holds a value of magnitude 2^16 or more (positive) at token 6, "
+       "channel 255: values must be within +-2^16"},
       {"3e38 in a negative",
        [](auto& r) {
          TextEmbedding e = Embedding(5, 256);
@@ -406,7 +406,8 @@ TEST(PipelinePlanTest, RefusalsNameTheField) {
          r.audio_negative = e;
        },
        C::kInvalidArgument,
-       "audio_negative.embedding.bf16 holds -2^127 or more at token 1, channel 0"},
+       "audio_negative.embedding.bf16 holds a value of magnitude 2^127 or more (negative) at "
+       "token 1, channel 0"},
       {"shift 21", [](auto& r) { r.shift = 21.0f; }, C::kInvalidArgument, "shift"},
       {"video guidance", [](auto& r) { r.video_guidance = -0.5f; }, C::kInvalidArgument,
        "video_guidance must be in [0, 30]"},

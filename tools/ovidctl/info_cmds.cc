@@ -126,8 +126,10 @@ int RunCancel(const std::vector<std::string>& argv) {
       std::printf("%s ended (the server keeps no record of it)\n", ref.job_id().c_str());
       return 0;
     }
-    if (!st.ok())
-      return ReportFailure("cancel " + ref.job_id(), st.error_code(), st.error_message());
+    if (!st.ok()) {
+      return ReportFailure("cancel " + ref.job_id() + " was requested, but following the job",
+                           st.error_code(), st.error_message());
+    }
     status = std::move(now);
   }
   std::printf("%s %s\n", status.job_id().c_str(), JobStateName(status.state()).c_str());

@@ -108,8 +108,8 @@ class OvidClient:
         """Cancels a job and returns its JobStatus once it has stopped, following it for up to
         `wait` seconds (0: the server's answer as it is). The server answers at once, and a
         running job stops at its next step check after that, so without the wait the state may
-        still be RUNNING. A job that finished first keeps its final state. A job that ended and
-        was dropped at once (--job-ttl=0) gives the last status seen."""
+        still be RUNNING. A job that finished first keeps its final state. None: the job ended
+        and the server kept no record of it (--job-ttl=0), so how it ended is not known."""
         status = self._call(self._stub.CancelJob, pb.JobRef(job_id=job_id), job_id)
         deadline = time.monotonic() + wait
         while status.state not in _ENDED and time.monotonic() < deadline:
@@ -118,7 +118,7 @@ class OvidClient:
                 status = self.get_job(job_id)
             except OvidError as e:
                 if e.code == grpc.StatusCode.NOT_FOUND:
-                    return status
+                    return None
                 raise
         return status
 

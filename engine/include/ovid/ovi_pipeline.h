@@ -36,6 +36,7 @@ struct FaultHooks {
   uint32_t oom_at_step = 0;           // denoising step (1-based) that fails with device OOM
   uint32_t device_error_at_step = 0;  // step that hits a sticky device error (healthy() -> false)
   uint32_t step_delay_ms = 0;         // sleep this long in every denoising step
+  uint32_t nan_at_step = 0;           // the model's velocities at this step are NaN
   uint64_t vram_estimate_bytes = 0;   // EstimateVram reports this instead of the model's figure
 };
 
