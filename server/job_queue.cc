@@ -80,6 +80,15 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
   if (budget != 0 && *estimate > budget) {
     return VramBudgetError(*estimate, budget);
   }
+  // A full queue refuses before the contents are checked (an image decode): a flood of requests
+  // against a full queue costs no decoding. Checked again below, under the lock.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() >= options_.max_queue) {
+      return QueueFullError(queue_.size(), options_.max_queue, running_.size());
+    }
+  }
+  if (absl::Status contents = pipeline_.CheckContents(request); !contents.ok()) return contents;
   std::shared_ptr<Job> job;
   uint32_t position = 0;
   {

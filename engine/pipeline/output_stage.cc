@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "engine/media/image_decode.h"
+#include "engine/media/image_probe.h"
 #include "engine/media/media.h"
 
 namespace ovid::pipeline {
@@ -103,6 +104,14 @@ absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes) {
   out.height = image->height;
   out.rgb = std::move(image->rgb);
   return out;
+}
+
+absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes) {
+  absl::StatusOr<media::ImageHeader> header = media::ProbeImage(bytes);
+  if (!header.ok()) return header.status();
+  // The displayed size: a portrait photo stored sideways (EXIF orientation) sizes a portrait video.
+  return ImageSize{static_cast<uint32_t>(header->DisplayWidth()),
+                   static_cast<uint32_t>(header->DisplayHeight())};
 }
 
 }  // namespace ovid::pipeline

@@ -44,10 +44,14 @@ struct RgbImage {
 };
 
 // A request's first frame: PNG or JPEG bytes to RGB. INVALID_ARGUMENT naming "first_frame".
-// Admission decodes it too (and drops the pixels): a file whose structure is whole but whose
-// compressed data the decoder rejects is then refused at once, as a rejection, instead of
-// waiting in the queue for a slot and failing there as a job. That costs the RPC thread one
-// decode per image request (tens of ms at camera sizes, under a second at the 8192x8192 limit).
 absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes);
+
+// Its size from the header, after the structure checks (truncation, format, size bounds) but
+// without decoding: the VRAM estimate needs only the size, and runs on the caller's RPC thread,
+// where decoding an 8192x8192 image (192 MiB of RGB) per request would not belong. The decoder
+// checks the header's size against what it produces, so the job's plan matches admission's.
+// (Admission's content check, OviPipeline::CheckContents, decodes images of camera sizes, a
+// few at a time, so that data only the decoder rejects is refused before the queue too.)
+absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes);
 
 }  // namespace ovid::pipeline

@@ -19,4 +19,8 @@ absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view) {
       "first_frame: this build of ovid cannot read images (built without libavcodec)");
 }
 
+absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes) {
+  return ReadFirstFrame(bytes).status();
+}
+
 }  // namespace ovid::pipeline

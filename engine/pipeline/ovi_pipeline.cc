@@ -3,7 +3,9 @@
 // (/metrics), Warmup (readiness) and EstimateVram (admission). Run is in pipeline_run.cc.
 #include <ATen/ops/zeros.h>
 
+#include <atomic>
 #include <filesystem>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -221,11 +223,11 @@ absl::Status OviPipeline::SameAsStartup(const ovi::OviModel& m) const {
   if (s.variant != spec_.variant || a.dim != b.dim || a.ffn_dim != b.ffn_dim ||
       a.num_heads != b.num_heads || a.num_layers != b.num_layers || a.text_dim != b.text_dim ||
       s.text_len != spec_.text_len || bytes != denoiser_load_bytes_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the denoiser is not the one loaded at startup: variant ", s.variant, " (was ",
-        spec_.variant, "), dim ", a.dim, " (was ", b.dim, "), layers ", a.num_layers, " (was ",
-        b.num_layers, "), ", bytes, " bytes on the device (was ", denoiser_load_bytes_,
-        "); restart the daemon to serve a new file"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the denoiser is not the one loaded at startup: variant ", s.variant, " (was ",
+                     spec_.variant, "), dim ", a.dim, " (was ", b.dim, "), layers ", a.num_layers,
+                     " (was ", b.num_layers, "), ", bytes, " bytes on the device (was ",
+                     denoiser_load_bytes_, "); restart the daemon to serve a new file"));
   }
   return absl::OkStatus();
 }
@@ -293,13 +295,30 @@ absl::Status OviPipeline::WarmupSlots() {
   return absl::OkStatus();
 }
 
+absl::Status OviPipeline::CheckContents(const GenerationRequest& request) const {
+  if (request.first_frame.empty() || !limits_.video_vae_encoder || !limits_.media) {
+    return absl::OkStatus();
+  }
+  OVID_ASSIGN_OR_RETURN(const ImageSize size, ProbeFirstFrame(request.first_frame));
+  if (uint64_t{size.width} * size.height > kAdmissionDecodeMaxPixels) return absl::OkStatus();
+  struct Slot {
+    std::atomic<int>& count;
+    ~Slot() { count.fetch_sub(1, std::memory_order_relaxed); }
+  } slot{admission_decodes_};
+  if (admission_decodes_.fetch_add(1, std::memory_order_relaxed) >= kAdmissionDecodes) {
+    return absl::OkStatus();  // busy: the job's own decode will tell
+  }
+  try {
+    return ReadFirstFrame(request.first_frame).status();
+  } catch (const std::bad_alloc&) {
+    return absl::OkStatus();  // host memory is short now; the job's decode reports it if it lasts
+  }
+}
+
 absl::StatusOr<uint64_t> OviPipeline::EstimateVram(const GenerationRequest& request) const {
   std::optional<ImageSize> first_frame_size;
   if (!request.first_frame.empty() && limits_.video_vae_encoder && limits_.media) {
-    // Decoded whole, not probed: a corrupt image is refused here, not after its queue wait.
-    OVID_ASSIGN_OR_RETURN(const RgbImage frame, ReadFirstFrame(request.first_frame));
-    first_frame_size =
-        ImageSize{static_cast<uint32_t>(frame.width), static_cast<uint32_t>(frame.height)};
+    OVID_ASSIGN_OR_RETURN(first_frame_size, ProbeFirstFrame(request.first_frame));
   }
   OVID_ASSIGN_OR_RETURN(JobPlan plan, PlanJob(request, limits_, first_frame_size));
   if (options_.faults.vram_estimate_bytes != 0) return options_.faults.vram_estimate_bytes;

@@ -26,6 +26,13 @@ class OviPipeline final : public LoadedPipeline {
   absl::StatusOr<GenerationResult> Run(const GenerationRequest& request, ProgressSink& sink,
                                        const CancelToken& cancel) override;
   absl::StatusOr<uint64_t> EstimateVram(const GenerationRequest& request) const override;
+  // Decodes the first frame (and drops it) so that data only the decoder rejects is refused at
+  // admission. Bounded, since it runs on the caller's RPC thread: images up to
+  // kAdmissionDecodeMaxPixels, at most kAdmissionDecodes at once; a request beyond either (or
+  // when host memory runs short) skips the check, and its job decodes the image as before.
+  absl::Status CheckContents(const GenerationRequest& request) const override;
+  static constexpr uint64_t kAdmissionDecodeMaxPixels = uint64_t{4096} * 4096;  // 48 MiB of RGB
+  static constexpr int kAdmissionDecodes = 2;
   ModelDescription Describe() const override { return description_; }
   VramSnapshot Vram() const override;
   bool healthy() const override { return healthy_.load(std::memory_order_acquire); }
@@ -78,8 +85,9 @@ class OviPipeline final : public LoadedPipeline {
   ModelDescription description_;
   std::map<std::string, uint32_t> resident_tensors_by_type_;  // storage type -> tensors
   std::atomic<bool> healthy_{true};
-  std::atomic<int> running_{0};  // jobs inside Run's device part
-  std::atomic<uint64_t> job_vram_share_{0};  // SetJobVramShare
+  std::atomic<int> running_{0};                    // jobs inside Run's device part
+  std::atomic<uint64_t> job_vram_share_{0};        // SetJobVramShare
+  mutable std::atomic<int> admission_decodes_{0};  // CheckContents' decodes under way
 };
 
 }  // namespace ovid::pipeline

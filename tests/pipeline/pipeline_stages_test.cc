@@ -110,12 +110,12 @@ std::map<std::string, std::string> Untar(const std::string& tar) {
   return files;
 }
 
-// ffmpeg's 320x180 test pattern as one image file (the format from the name's extension); empty
-// if ffmpeg failed.
-std::string TestPatternImage(const std::string& name) {
+// ffmpeg's test pattern as one image file (the format from the name's extension); empty if
+// ffmpeg failed.
+std::string TestPatternImage(const std::string& name, const std::string& size = "320x180") {
   const std::string path = Components().dir + "/" + name;
   if (std::system(
-          absl::StrCat("ffmpeg -v error -y -f lavfi -i testsrc=size=320x180 -frames:v 1 ", path)
+          absl::StrCat("ffmpeg -v error -y -f lavfi -i testsrc=size=", size, " -frames:v 1 ", path)
               .c_str()) != 0) {
     return "";
   }
@@ -129,13 +129,15 @@ uint32_t ReadBe32(const std::string& bytes, size_t at) {
   return v;
 }
 
-// Refused by EstimateVram (admission) as INVALID_ARGUMENT whose message contains `text`.
+// Refused by admission's content check (after EstimateVram, which reads only the header, took
+// it) as INVALID_ARGUMENT whose message contains `text`.
 void ExpectRefusedAtAdmission(const Pipeline& p, const GenerationRequest& r,
                               const std::string& text) {
   const absl::StatusOr<uint64_t> estimate = p.EstimateVram(r);
-  ASSERT_FALSE(estimate.ok()) << text;
-  EXPECT_EQ(estimate.status().code(), absl::StatusCode::kInvalidArgument) << estimate.status();
-  EXPECT_TRUE(absl::StrContains(estimate.status().message(), text)) << estimate.status();
+  ASSERT_TRUE(estimate.ok()) << estimate.status();
+  const absl::Status contents = p.CheckContents(r);
+  EXPECT_EQ(contents.code(), absl::StatusCode::kInvalidArgument) << contents;
+  EXPECT_TRUE(absl::StrContains(contents.message(), text)) << contents;
 }
 
 class PipelineStagesTest : public ::testing::Test {
@@ -371,20 +373,30 @@ TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   EXPECT_EQ(undecodable.code(), absl::StatusCode::kInvalidArgument) << undecodable;
   EXPECT_TRUE(absl::StrContains(undecodable.message(), "first_frame")) << undecodable;
 
-  // Whole structure, data the decoder rejects: admission decodes the image, so these are refused
-  // there too, not after a queue wait (the probe alone let them through).
+  // Whole structure, data the decoder rejects: admission's content check decodes the image, so
+  // these are refused there too, not after a queue wait (the probe alone lets them through).
   for (size_t i = idat + 8; i < idat + 40; ++i)
     r.first_frame[i] = static_cast<char>(~r.first_frame[i]);
   const size_t crc = idat + 4 + ReadBe32(r.first_frame, idat - 4);  // IDAT's CRC
   r.first_frame[crc] = static_cast<char>(~r.first_frame[crc]);
   ExpectRefusedAtAdmission(**p, r, "first_frame: the PNG decoder rejected the image");
   r.first_frame = TestPatternImage("frame.jpg");
+  ASSERT_TRUE((*p)->CheckContents(r).ok());
   ASSERT_TRUE((*p)->EstimateVram(r).ok());
   // The scan's first component names Huffman tables 3/3, which the file never defines.
   const size_t scan = r.first_frame.find("\xFF\xDA");
   ASSERT_NE(scan, std::string::npos);
   r.first_frame[scan + 6] = '\x33';
   ExpectRefusedAtAdmission(**p, r, "first_frame: the JPEG decoder rejected the image");
+  // Past 4096x4096 pixels admission does not decode (it runs on the caller's RPC thread): the
+  // same damage passes there, and the job's own decode refuses it.
+  r.first_frame = TestPatternImage("big.jpg", "4112x4096");
+  const size_t big_scan = r.first_frame.find("\xFF\xDA");
+  ASSERT_NE(big_scan, std::string::npos);
+  r.first_frame[big_scan + 6] = '\x33';
+  EXPECT_TRUE((*p)->EstimateVram(r).ok());
+  EXPECT_TRUE((*p)->CheckContents(r).ok());
+  EXPECT_FALSE(pipeline::ReadFirstFrame(r.first_frame).ok());
 
   r.first_frame = "GIF89a not a png";
   EXPECT_EQ((*p)->EstimateVram(r).status().code(), absl::StatusCode::kInvalidArgument);

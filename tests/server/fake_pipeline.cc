@@ -63,6 +63,11 @@ absl::StatusOr<uint64_t> FakePipeline::EstimateVram(const GenerationRequest& req
   return options_.vram_bytes;
 }
 
+absl::Status FakePipeline::CheckContents(const GenerationRequest&) const {
+  contents_checked_.fetch_add(1);
+  return options_.contents_error;
+}
+
 void FakePipeline::Release() {
   std::lock_guard<std::mutex> lock(mu_);
   released_ = true;

@@ -316,6 +316,29 @@ TEST(JobQueueTest, EstimateErrorIsReturnedAsIs) {
   EXPECT_EQ(rt.queue.Submit({}, "").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// The content check (a first frame's decode) refuses at admission, after the cheap refusals:
+// neither a request over the VRAM budget nor one against a full queue pays for it.
+TEST(JobQueueTest, TheContentCheckRefusesAfterTheCheapRefusals) {
+  Runtime bad({.contents_error = absl::InvalidArgumentError("first_frame: the JPEG decoder ...")},
+              {});
+  EXPECT_EQ(bad.queue.Submit({}, "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.pipeline.contents_checked(), 1);
+  EXPECT_EQ(bad.store.size(), 0u);
+  Runtime over({.vram_bytes = 2000}, {.vram_budget_bytes = 1500});
+  EXPECT_EQ(over.queue.Submit({}, "").status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(over.pipeline.contents_checked(), 0);
+  Runtime full({.hold = true}, {.max_queue = 1, .workers = 1});
+  auto running = full.queue.Submit({}, "");
+  ASSERT_TRUE(running.ok());
+  ASSERT_TRUE(full.pipeline.WaitForRunsStarted(1, kWait));
+  ASSERT_TRUE(full.queue.Submit({}, "").ok());
+  EXPECT_EQ(full.pipeline.contents_checked(), 2);
+  EXPECT_EQ(full.queue.Submit({}, "").status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(full.pipeline.contents_checked(), 2);
+  full.pipeline.Release();
+  EXPECT_TRUE(FollowToEnd(**running).back().has_final());
+}
+
 TEST(JobQueueTest, VramEstimateOverBudgetIsRefusedWithNeededAndAvailable) {
   Runtime rt({.vram_bytes = 2000}, {.vram_budget_bytes = 1500});
   absl::Status status = rt.queue.Submit({}, "").status();

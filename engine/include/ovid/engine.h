@@ -165,8 +165,16 @@ class Pipeline {
   virtual absl::StatusOr<GenerationResult> Run(const GenerationRequest& request, ProgressSink& sink,
                                                const CancelToken& cancel) = 0;
   // Device memory the job would need beyond what is already resident, for admission. Errors
-  // like Run's for requests it can already tell are invalid.
+  // like Run's for requests it can already tell are invalid. Cheap: headers, not contents.
   virtual absl::StatusOr<uint64_t> EstimateVram(const GenerationRequest& request) const = 0;
+  // Admission's checks that cost real work (decoding the first frame), run after the cheap
+  // refusals (the VRAM budget, a full queue), so that a request Run would refuse for its
+  // contents is refused before it waits in the queue. May skip a check it cannot afford now
+  // (Run still refuses the request then). INVALID_ARGUMENT like Run's.
+  virtual absl::Status CheckContents(const GenerationRequest& request) const {
+    (void)request;
+    return absl::OkStatus();
+  }
 };
 
 }  // namespace ovid
