@@ -53,7 +53,7 @@ std::vector<int64_t> CountsToMeasure(const std::vector<int64_t>& model_counts) {
 
 absl::StatusOr<std::vector<DispatchPoint>> MeasureShape(const QuantizedTensor& q,
                                                         const std::vector<int64_t>& counts,
-                                                        bool gelu) {
+                                                        bool gelu, int64_t fixed_max_tokens) {
   const LinearShape s{q.type(), q.shape()[0], q.shape()[1]};
   const LinearActivation activation = gelu ? LinearActivation::kGeluTanh : LinearActivation::kNone;
   return ops::GuardTorch(
@@ -104,15 +104,18 @@ absl::StatusOr<std::vector<DispatchPoint>> MeasureShape(const QuantizedTensor& q
           p.dequant_gemm_us = (*t)[0].gpu_us;
           p.dense_us = (*t)[1].gpu_us;
           if (fused) p.fused_us = (*t)[2].gpu_us;
+          p.fixed_fuses = fused && tokens <= fixed_max_tokens;
           points.push_back(p);
         }
         return points;
       });
 }
 
-// The faster path at one measured count (ties dequantize: the path every card has).
+// The faster path at one measured count; within kDispatchTieMargin, the fixed limits' choice.
 bool FusedWins(const DispatchPoint& p) {
-  return p.fused_us >= 0 && p.dequant_gemm_us >= 0 && p.fused_us < p.dequant_gemm_us;
+  if (p.fused_us < 0 || p.dequant_gemm_us < 0) return false;
+  return p.fixed_fuses ? p.fused_us < p.dequant_gemm_us * (1 + kDispatchTieMargin)
+                       : p.fused_us * (1 + kDispatchTieMargin) < p.dequant_gemm_us;
 }
 
 }  // namespace
@@ -156,10 +159,9 @@ std::vector<std::string> FusedDispatch::SummaryLines() const {
     for (const DispatchPoint& p : points) {
       if (FusedWins(p)) fused.push_back(p.tokens);
     }
-    std::string line = absl::StrCat(LinearShapeName(shape), ": fused at ",
-                                    fused.empty() ? "no" : absl::StrJoin(fused, ","),
-                                    " tokens; us fused/dequant+gemm/bf16",
-                                    gelu_.at(shape) ? " (each with its GELU)" : "");
+    std::string line = absl::StrCat(
+        LinearShapeName(shape), ": fused at ", fused.empty() ? "no" : absl::StrJoin(fused, ","),
+        " tokens; us fused/dequant+gemm/bf16", gelu_.at(shape) ? " (each with its GELU)" : "");
     for (const DispatchPoint& p : points) {
       absl::StrAppendFormat(&line, " @%d %.1f/%.1f/%.1f", p.tokens, p.fused_us, p.dequant_gemm_us,
                             p.dense_us);
@@ -182,7 +184,7 @@ absl::StatusOr<FusedDispatch> MeasureFusedDispatch(const std::vector<DispatchTar
     }
     const LinearShape shape{t.weight->type(), t.weight->shape()[0], t.weight->shape()[1]};
     absl::StatusOr<std::vector<DispatchPoint>> points =
-        MeasureShape(*t.weight, CountsToMeasure(t.tokens), t.gelu);
+        MeasureShape(*t.weight, CountsToMeasure(t.tokens), t.gelu, t.fixed_max_tokens);
     if (!points.ok()) {
       return absl::Status(points.status().code(),
                           absl::StrCat(LinearShapeName(shape), " ('", t.weight->name(),

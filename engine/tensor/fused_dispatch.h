@@ -11,15 +11,17 @@
 // token counts the model runs them at and at a fixed ladder in between, on copies of one layer's
 // blocks (rotated so that none is read from L2).
 //
-// The choice is made per measured token count: the faster path there. The two paths' costs are
+// The choice is made per measured token count: the faster path there, or the fixed limits' one
+// where the two are within kDispatchTieMargin. The two paths' costs are
 // not monotonic in the token count (each steps up where its tiles do: on an H200 the fused
 // kernel lost narrowly to dequantize + cuBLAS at 256 tokens for Q4_K [3072, 3072] and won
 // again at 314, where cuBLAS changes tiles), so no single limit fits. A count between two
 // measured ones follows the next larger measured count, whose tiles it shares or undercuts;
 // a count above the largest measured one dequantizes, as every count above
-// kDispatchMaxTokens does. The model's own counts are measured exactly. Near a tie the
-// choice may differ between two runs: both paths give the dequantized model's output within
-// bf16 rounding (tests/engine/quantized_linear_test.cc), so only the speed differs.
+// kDispatchMaxTokens does. The model's own counts are measured exactly. Both paths give the
+// dequantized model's output within bf16 rounding (tests/engine/quantized_linear_test.cc), not
+// bit for bit: the tie margin keeps a near tie from choosing differently on each load, and
+// --fused-dispatch=fixed gives the same bits on every card.
 //
 // Every path is timed with a bias, as Ovi's layers have: cuBLAS adds it in its epilogue (or
 // as addmm), the fused kernel in its own, and leaving it out moved cuBLAS's time at [3072,
@@ -56,7 +58,14 @@ struct DispatchPoint {
   double fused_us = -1;         // the fused kernel
   double dequant_gemm_us = -1;  // dequantize into a workspace, then cuBLAS
   double dense_us = -1;         // cuBLAS on a bf16 copy (the cache mode's path)
+  bool fixed_fuses = false;     // what the fixed per-type limits choose here (the tie-breaker)
 };
+
+// Two paths within this fraction of each other are a tie, and a tie takes the fixed limits'
+// choice: measured again (another load, another replica) a near tie would fall either way, and
+// the paths' outputs are equal only within bf16 rounding, so the same request could come out
+// with other bits after a restart. 5% is above the spread of one path's time between loads.
+inline constexpr double kDispatchTieMargin = 0.05;
 
 // Token counts measured for every shape besides the model's own, so that a request size the
 // model's usage did not name still falls between measured points.
@@ -98,6 +107,9 @@ struct DispatchTarget {
   // of some ties). A shape shared by layers with and without one is timed with it (in Ovi only
   // ffn.0 has its shape).
   bool gelu = false;
+  // The fixed limits' choice (LinearOptions::FusedMaxTokens): fused up to this count. Breaks
+  // ties (kDispatchTieMargin); 0: they dequantize.
+  int64_t fixed_max_tokens = 0;
 };
 
 // Times the paths of every target on the weights' CUDA device, on the current stream. Needs a

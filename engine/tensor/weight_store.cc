@@ -245,7 +245,11 @@ void WeightStore::MeasureDispatch() {
     const LayerUsage usage = options_.layer_usage(name);
     if (usage.tokens <= 0 || usage.tokens > kDispatchMaxTokens) continue;
     DispatchTarget& target = by_shape[LinearShape{q->type(), q->shape()[0], q->shape()[1]}];
-    if (target.weight == nullptr) target.weight = q;
+    if (target.weight == nullptr) {
+      target.weight = q;
+      target.fixed_max_tokens = options_.linear.FusedMaxTokens(
+          q->type(), ops::HasPanelFusedMatmul(q->type(), q->shape()[1]));
+    }
     target.tokens.push_back(usage.tokens);
     target.tokens.push_back(2 * usage.tokens);
     target.gelu |= usage.gelu;

@@ -1,7 +1,7 @@
 // File: tests/engine/fused_dispatch_test.cc
-// FusedDispatch: the path it picks per token count from measured points, what it tells the cache planner,
-// QuantizedPathFor following it, and (on a GPU) the load-time measurement itself: every point
-// timed, layers taking the measured path, reloads reusing startup's table, and the cases that
+// FusedDispatch: the path it picks per token count from measured points, what it tells the cache
+// planner, QuantizedPathFor following it, and (on a GPU) the load-time measurement itself: every
+// point timed, layers taking the measured path, reloads reusing startup's table, and the cases that
 // must not measure.
 #include "engine/tensor/fused_dispatch.h"
 
@@ -62,6 +62,26 @@ TEST(FusedDispatchTest, EachCountTakesTheNextMeasuredCountsFasterPath) {
   // Set replaces a shape's points.
   d.Set(tie, {Point(16, 5, 9, 6)});
   EXPECT_EQ(d.Fuses(tie, 16), true);
+}
+
+// Within 5% the fixed limits' choice stands, so that a near tie does not fall one way on one
+// load and the other way on the next (the two paths' bits differ within bf16 rounding).
+TEST(FusedDispatchTest, NearTiesTakeTheFixedLimitsChoice) {
+  auto point = [](int64_t tokens, double fused, double dequant, bool fixed_fuses) {
+    DispatchPoint p{tokens, fused, dequant, 10};
+    p.fixed_fuses = fixed_fuses;
+    return p;
+  };
+  FusedDispatch d;
+  d.Set(kSquare, {point(16, 10.4, 10.0, true), point(64, 9.6, 10.0, false),
+                  point(128, 10.6, 10.0, true), point(157, 9.4, 10.0, false)});
+  EXPECT_EQ(d.Fuses(kSquare, 16), true);    // fused 4% slower: still the fixed choice
+  EXPECT_EQ(d.Fuses(kSquare, 64), false);   // fused 4% faster: not enough to leave it
+  EXPECT_EQ(d.Fuses(kSquare, 128), false);  // 6% slower: the measurement decides
+  EXPECT_EQ(d.Fuses(kSquare, 157), true);   // 6% faster
+  // The dense-copy saving follows the path taken.
+  EXPECT_NEAR(*d.SavedSecondsByDenseCopy(kSquare, 16), 0.4e-6, 1e-12);
+  EXPECT_NEAR(*d.SavedSecondsByDenseCopy(kSquare, 64), 0.0, 1e-12);
 }
 
 TEST(FusedDispatchTest, DenseCopySavesThePathTakenMinusTheGemm) {
@@ -252,6 +272,10 @@ TEST(FusedDispatchGpuTest, LoadMeasuresEveryShapeAndLayersFollowIt) {
       // A GEMM on a resident copy cannot be slower than expanding that copy and then the same
       // GEMM, beyond timing noise.
       EXPECT_LT(p.dense_us, 1.5 * p.dequant_gemm_us) << p.tokens;
+      // The tie-breaker: what the fixed limits (the store's default LinearOptions) choose.
+      const int64_t fixed = LinearOptions{}.FusedMaxTokens(
+          shape.type, ops::HasPanelFusedMatmul(shape.type, shape.in));
+      EXPECT_EQ(p.fixed_fuses, p.tokens <= fixed) << p.tokens;
     }
     // The ladder plus the model's 40 tokens per pass and 80 for both passes in one batch.
     EXPECT_EQ(counts, (std::set<int64_t>{16, 40, 64, 80, 128, 256, 512}));
