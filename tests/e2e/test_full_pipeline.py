@@ -225,6 +225,24 @@ def test_image_to_video_takes_the_frame_and_its_aspect(start_daemon, components,
                                                       steps=1))
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "first_frame" in err.value.message
+    # A JPEG whose structure is whole but whose scan names Huffman tables the file never defines:
+    # only the decoder can tell. Refused at admission too (a rejection, no job), not after a
+    # queue wait as a failed job that would count against the error-rate alert.
+    jpg = tmp_path / "frame.jpg"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x180",
+                    "-frames:v", "1", str(jpg)], check=True)
+    data = bytearray(jpg.read_bytes())
+    data[data.index(b"\xff\xda") + 6] = 0x33
+    with ovid_client.OvidClient(daemon.address) as client:
+        jobs_before = len(client.list_jobs())
+        with pytest.raises(ovid_client.OvidError) as err:
+            client.generate(ovid_client.build_request(prompt="x", first_frame=bytes(data),
+                                                      steps=1))
+        assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "first_frame: the JPEG decoder rejected the image" in err.value.message
+        assert len(client.list_jobs()) == jobs_before
+    assert daemon.metric("ovid_requests_total", outcome="failed") == 0
+    assert daemon.metric("ovid_requests_total", outcome="rejected") == 2
 
 
 @pytest.mark.parametrize("broken", ["missing", "mismatched"])
