@@ -65,6 +65,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
         self.token = None  # when set, calls without `authorization: Bearer <token>` fail
         self.step_delay = 0.0  # seconds per denoising step
         self.ignore_cancel = False  # a job that does not stop when cancelled
+        self.forget_on_cancel = False  # CancelJob drops the job from the store (--job-ttl=0)
         self.drop_after = None  # Generate aborts with UNAVAILABLE after sending this index
         self.fail_at_step = None  # (step, grpc.StatusCode, message): the job fails there
         self.corrupt_chunk = False  # flips a byte of the first chunk's data
@@ -225,7 +226,10 @@ class FakeOvid(pb_grpc.GenerationServicer):
         job = self._job(request.job_id, context)
         job.cancelled = True
         # As the daemon does: the answer comes at once, a running job stops at its next step.
-        return self._status(job)
+        status = self._status(job)
+        if self.forget_on_cancel:  # as --job-ttl=0 drops a job once it has ended
+            del self.jobs[job.job_id]
+        return status
 
     def ListJobs(self, request, context):
         self._enter("ListJobs", request, context)

@@ -272,6 +272,12 @@ def test_cancel(server):
     server.fake.ignore_cancel = False
     r = ovidctl("--address", server.address, "cancel", job.job_id)
     assert (r.returncode, r.stdout) == (0, "job-0002 cancelled\n"), r.stderr
+    server.fake.forget_on_cancel = True  # as --job-ttl=0 drops an ended job
+    job = server.fake.start_job(build_request(prompt="slow", steps=200))
+    while server.fake.jobs[job.job_id].state != pb.JOB_STATE_RUNNING:
+        time.sleep(0.01)
+    r = ovidctl("--address", server.address, "cancel", job.job_id)
+    assert (r.returncode, r.stdout) == (0, "job-0003 ended (the server keeps no record of it)\n")
     r = ovidctl("--address", server.address, "cancel", "job-9999")
     assert r.returncode == 1
     assert "cancel job-9999: NOT_FOUND: unknown job id 'job-9999'" in r.stderr

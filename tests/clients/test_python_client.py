@@ -191,6 +191,12 @@ def test_jobs_cancel_health(server):
         assert time.monotonic() - started >= 0.3
         server.fake.ignore_cancel = False
         assert client.cancel(stubborn.job_id).state == pb.JOB_STATE_CANCELLED
+        # Ended and dropped at once (--job-ttl=0): how it ended is not known.
+        server.fake.forget_on_cancel = True
+        gone = server.fake.start_job(build_request(prompt="slow", steps=200))
+        while client.get_job(gone.job_id).state != pb.JOB_STATE_RUNNING:
+            time.sleep(0.01)
+        assert client.cancel(gone.job_id) is None
         assert client.health() == "SERVING"
         assert client.health("ovid.v1.Generation") == "NOT_SERVING"
         with pytest.raises(OvidError) as err:
