@@ -104,3 +104,29 @@ def test_bigvgan_generator_is_selected_from_a_training_checkpoint(tmp_path):
             tmp_path / f"{tag}.safetensors")
     assert torch.equal(load_file(tmp_path / "a.safetensors")["y"],
                        load_file(tmp_path / "b.safetensors")["y"])
+
+
+# A broken decoder file: its layout check fails early (a tensor of the wrong rank, one absent,
+# a misshaped buffer), so by the check's own count no component recognized it and convert wrote
+# it unchecked, exit 0. Detection now counts the component's names, so the check's error stops it.
+@pytest.mark.parametrize("preset,edit,words", [
+    ("wan-vae-tiny",
+     lambda t: t.update({"encoder.downsamples.0.downsamples.0.residual.2.weight":
+                         t["encoder.downsamples.0.downsamples.0.residual.2.weight"].reshape(-1)}),
+     "has rank 1, expected a 5-D weight"),
+    ("mmaudio-vae-tiny", lambda t: t.pop("decoder.conv_out.weight"),
+     "decoder.conv_out.weight is absent"),
+    ("mmaudio-vae-tiny", lambda t: t.update({"data_mean": torch.zeros(3)}),
+     "data_mean is [3]"),
+    ("bigvgan-tiny", lambda t: t.update({"activation_post.act.alpha": torch.zeros(3)}),
+     "activation_post.act.alpha is [3]"),
+])
+def test_a_broken_decoder_file_is_refused_without_component(tmp_path, preset, edit, words):
+    tensors = load_file(str(synth(tmp_path, "whole.safetensors", "--preset", preset)))
+    edit(tensors)
+    broken = tmp_path / "broken.safetensors"
+    save_file(tensors, str(broken))
+    proc = run("convert", broken, tmp_path / "out.gguf", check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert words in proc.stderr and str(broken) in proc.stderr, proc.stderr
+    assert not (tmp_path / "out.gguf").exists()

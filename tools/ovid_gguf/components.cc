@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -29,6 +31,69 @@ std::vector<Shape> Convert(const std::vector<NamedShape>& tensors) {
   out.reserve(tensors.size());
   for (const NamedShape& t : tensors) out.push_back({t.name, t.shape});
   return out;
+}
+
+// How many of the file's names `known` holds. A file that fails its component's check (a
+// misshaped or missing tensor) still carries that component's names, so detection picks the
+// component by them and the check's error is reported; by the check's own count it would be
+// picked by nobody and converted unchecked.
+size_t CountKnown(const std::vector<NamedShape>& tensors, const std::set<std::string>& known,
+                  const std::vector<std::string>& known_prefixes = {}) {
+  return std::count_if(tensors.begin(), tensors.end(), [&](const NamedShape& t) {
+    return known.contains(t.name) ||
+           std::any_of(known_prefixes.begin(), known_prefixes.end(),
+                       [&](const std::string& p) { return t.name.starts_with(p); });
+  });
+}
+
+// Every name the released configurations' layouts hold (the tiny test configurations share
+// their structure, so their names too), in each naming the component's files come in.
+const std::set<std::string>& WanVaeNames() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out;
+    for (const wan_vae::WanVaeLayout layout :
+         {wan_vae::WanVaeLayout::kOriginal, wan_vae::WanVaeLayout::kDiffusers}) {
+      absl::StatusOr<const wan_vae::KeyTable*> table = wan_vae::BuiltinKeyTable(layout);
+      if (!table.ok()) continue;
+      absl::StatusOr<std::vector<wan_vae::WanVaeTensor>> tensors =
+          wan_vae::BuildWanVaeLayout(wan_vae::WanVaeConfig{}, **table);
+      if (!tensors.ok()) continue;
+      for (const wan_vae::WanVaeTensor& t : *tensors) out.insert(t.file);
+    }
+    return out;
+  }();
+  return names;
+}
+
+const std::set<std::string>& MmAudioVaeNames() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out;
+    absl::StatusOr<std::vector<mmaudio_vae::MmAudioVaeTensor>> tensors =
+        mmaudio_vae::BuildMmAudioVaeLayout(mmaudio_vae::MmAudioVae16kConfig());
+    if (tensors.ok()) {
+      for (const mmaudio_vae::MmAudioVaeTensor& t : *tensors) out.insert(t.expected.file);
+    }
+    return out;
+  }();
+  return names;
+}
+
+const std::set<std::string>& BigVganNames() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out;
+    for (const bigvgan::WeightForm form :
+         {bigvgan::WeightForm::kFolded, bigvgan::WeightForm::kWeightNorm,
+          bigvgan::WeightForm::kParametrized}) {
+      for (const char* prefix : {"", "generator."}) {
+        absl::StatusOr<bigvgan::BigVganLayout> layout =
+            bigvgan::BuildBigVganLayout(bigvgan::BigVgan16kConfig(), form, prefix);
+        if (!layout.ok()) continue;
+        for (const audio::ExpectedTensor& t : layout->tensors) out.insert(t.file);
+      }
+    }
+    return out;
+  }();
+  return names;
 }
 
 KeyReport CheckOvi(const std::vector<NamedShape>& tensors, std::string_view source,
@@ -103,6 +168,7 @@ KeyReport CheckWanVae(const std::vector<NamedShape>& tensors, std::string_view s
       Convert<wan_vae::NamedShape>(tensors), absl::string_view(source.data(), source.size()));
   if (!resolved.ok()) {
     r.error = WithSource(source, resolved.status().message());
+    r.recognized = CountKnown(tensors, WanVaeNames());
     return r;
   }
   r.layout = wan_vae::WanVaeLayoutName(resolved->layout);
@@ -123,11 +189,14 @@ KeyReport CheckWanVae(const std::vector<NamedShape>& tensors, std::string_view s
 template <typename Resolved>
 KeyReport FromResolve(const char* component, std::string_view source,
                       const std::vector<NamedShape>& tensors,
-                      const absl::StatusOr<Resolved>& resolved, std::string layout) {
+                      const absl::StatusOr<Resolved>& resolved, std::string layout,
+                      const std::set<std::string>& known,
+                      const std::vector<std::string>& ignored = {}) {
   KeyReport r;
   r.component = component;
   if (!resolved.ok()) {
     r.error = WithSource(source, resolved.status().message());
+    r.recognized = CountKnown(tensors, known, ignored);
     return r;
   }
   r.layout = std::move(layout);
@@ -139,7 +208,10 @@ KeyReport CheckMmAudioVae(const std::vector<NamedShape>& tensors, std::string_vi
                           const ComponentOptions&) {
   auto resolved = mmaudio_vae::ResolveMmAudioVaeLayout(
       Convert<audio::NamedShape>(tensors), absl::string_view(source.data(), source.size()));
-  KeyReport r = FromResolve("mmaudio_vae", source, tensors, resolved, "original");
+  // The encoder's tensors, which the file holds and ovid ignores, are the component's names too.
+  absl::StatusOr<const audio::AudioKeyTable*> table = mmaudio_vae::MmAudioVaeKeyTable();
+  KeyReport r = FromResolve("mmaudio_vae", source, tensors, resolved, "original", MmAudioVaeNames(),
+                            table.ok() ? (*table)->ignored : std::vector<std::string>{});
   if (resolved.ok()) {
     r.config = absl::StrCat("hidden ", resolved->config.hidden, ", embed ",
                             resolved->config.embed_dim, ", ", resolved->config.data_dim, " mels, ",
@@ -159,7 +231,7 @@ KeyReport CheckBigVgan(const std::vector<NamedShape>& tensors, std::string_view 
       absl::StrAppend(&layout, ", ", bigvgan::WeightFormName(resolved->convs[0].form));
     }
   }
-  KeyReport r = FromResolve("bigvgan", source, tensors, resolved, layout);
+  KeyReport r = FromResolve("bigvgan", source, tensors, resolved, layout, BigVganNames());
   if (resolved.ok()) {
     r.config = absl::StrCat("initial channel ", resolved->config.initial_channel, ", ",
                             resolved->config.Stages(), " upsampling stages");
