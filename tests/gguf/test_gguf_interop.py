@@ -282,3 +282,24 @@ def test_ovid_written_file_reads_back_in_gguf_py(tmp_path, alignment):
         expected = ((131 * np.arange(nbytes, dtype=np.uint64) + 17 * index + 7) % 256)
         assert np.asarray(t.data).view(np.uint8).tobytes() == expected.astype(np.uint8).tobytes()
     assert path.stat().st_size % alignment == 0
+
+
+def test_the_inspect_table_escapes_control_bytes_of_the_file(tmp_path):
+    """A string of the file is one row of the table: a NUL cut the line short, a newline faked a
+    row of its own, and escape sequences reached the terminal."""
+    path = tmp_path / "strings.gguf"
+    w = gguf.GGUFWriter(str(path), "test")
+    w.add_string("general.name", "abc\x00def")
+    w.add_string("general.description", "line1\nspoofed.key UINT32 42\x1b[2J")
+    w.add_tensor("t\x07.weight", np.zeros((2, 32), np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    out = subprocess.run([BIN / "ovid-gguf", "inspect", str(path)], capture_output=True,
+                         text=True, check=True).stdout
+    assert '"abc\\x00def"' in out
+    assert '"line1\\x0aspoofed.key UINT32 42\\x1b[2J"' in out
+    assert "t\\x07.weight" in out
+    assert not any(line.startswith("spoofed.key") for line in out.splitlines())
+    assert "\x1b" not in out and "\x07" not in out

@@ -121,3 +121,16 @@ def test_every_preset_takes_the_joined_flag_form(tmp_path):
         joined = run("synth", tmp_path / out, f"--preset={preset}", check=False)
         assert joined.returncode == 0, (preset, joined.stderr)
         assert (tmp_path / out).stat().st_size > 0
+
+
+@pytest.mark.parametrize("name,preset,want", [
+    ("x.gguf", "wan-vae-tiny", ".safetensors"), ("x.gguf", "bigvgan-tiny", ".safetensors"),
+    ("x.safetensors", "ovi-tiny", ".gguf"), ("x.safetensors", "umt5-tiny", ".gguf"),
+])
+def test_the_output_name_must_say_what_the_preset_writes(tmp_path, name, preset, want):
+    # A .gguf name holding safetensors bytes used to be written, and refused only later by
+    # whatever read it ("bad magic").
+    proc = run("synth", tmp_path / name, "--preset", preset, check=False)
+    assert proc.returncode == 2
+    assert f"OUT must end in {want}" in proc.stderr, proc.stderr
+    assert not (tmp_path / name).exists()

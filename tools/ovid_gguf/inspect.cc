@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -139,22 +140,38 @@ std::string HumanBytes(uint64_t n) {
   return absl::StrFormat("%.2f %s", v, units[u]);
 }
 
+// A string from the file as one line of the table: control bytes (a NUL, which ended the line
+// early, a newline, which faked a row of its own, terminal escape sequences) as \xNN; other
+// bytes, UTF-8 included, as they are. --json escapes them its own way.
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7f) {
+      absl::StrAppendFormat(&out, "\\x%02x", b);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 void PrintHuman(const GgufFile& file) {
   std::printf("file:       %s (%s)\n", file.path().c_str(), HumanBytes(file.file_size()).c_str());
   std::printf("version:    %u   alignment: %u   data offset: %llu\n", file.version(),
               file.alignment(), static_cast<unsigned long long>(file.data_offset()));
   std::printf("\nmetadata (%zu keys):\n", file.metadata().size());
   for (const gguf::KeyValue& kv : file.metadata()) {
-    std::printf("  %-40s %-8s %s\n", kv.key.c_str(), gguf::ValueTypeName(kv.value.type),
-                kv.value.ToString().c_str());
+    std::printf("  %-40s %-8s %s\n", Printable(kv.key).c_str(), gguf::ValueTypeName(kv.value.type),
+                Printable(kv.value.ToString()).c_str());
   }
   std::printf("\ntensors (%zu):\n", file.tensors().size());
   std::printf("  %-48s %-8s %-28s %14s\n", "name", "type", "shape (torch order)", "bytes");
   TypeTotal all;
   for (const TensorInfo& t : file.tensors()) {
     const std::string shape = absl::StrCat("[", absl::StrJoin(t.TorchShape(), ", "), "]");
-    std::printf("  %-48s %-8s %-28s %14llu\n", t.name.c_str(), GgmlTypeName(t.type), shape.c_str(),
-                static_cast<unsigned long long>(t.nbytes));
+    std::printf("  %-48s %-8s %-28s %14llu\n", Printable(t.name).c_str(), GgmlTypeName(t.type),
+                shape.c_str(), static_cast<unsigned long long>(t.nbytes));
     ++all.tensors;
     all.elements += t.n_elements;
     all.nbytes += t.nbytes;

@@ -8,10 +8,12 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/gguf/gguf_writer.h"
@@ -212,8 +214,31 @@ absl::Status Synth(const std::string& out, const std::string& preset, const std:
 
 }  // namespace
 
+// OUT: the first argument that is neither a flag nor a flag's value (every synth flag takes a
+// value, but --plan and --help).
+std::optional<std::string> SynthOut(const Args& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!absl::StartsWith(a, "-")) return a;
+    if (a != "--plan" && a != "--help" && a != "-h" && a.find('=') == std::string::npos) ++i;
+  }
+  return std::nullopt;
+}
+
 int RunSynth(const Args& args) {
-  if (IsUmt5SynthPreset(args)) return RunSynthUmt5(args);  // umt5-tiny/-xxl: synth_umt5.cc
+  // OUT's extension must name what the preset writes, as convert's does: a .gguf name holding
+  // safetensors bytes was refused only later, by whatever read it ("bad magic").
+  const bool writes_gguf = !IsAudioSynthPreset(args) && !IsWanVaeSynthPreset(args);
+  if (const std::optional<std::string> out = SynthOut(args)) {
+    const char* want = writes_gguf ? ".gguf" : ".safetensors";
+    if (!absl::EndsWith(*out, want)) {
+      return UsageError(kCommand,
+                        absl::StrCat("OUT must end in ", want, " (this preset writes ",
+                                     writes_gguf ? "GGUF" : "safetensors", "): ", *out),
+                        kUsage);
+    }
+  }
+  if (IsUmt5SynthPreset(args)) return RunSynthUmt5(args);    // umt5-tiny/-xxl: synth_umt5.cc
   if (IsAudioSynthPreset(args)) return RunSynthAudio(args);  // mmaudio-*/bigvgan-*: synth_audio.cc
   if (IsWanVaeSynthPreset(args)) return RunSynthWanVae(args);  // wan-vae-*: synth_wan_vae.cc
   absl::StatusOr<ParsedArgs> parsed =
