@@ -18,7 +18,33 @@ absl::Status IoError(const std::string& path, const char* what, int err) {
   return absl::UnavailableError(absl::StrCat(path, ": ", what, " failed: ", std::strerror(err)));
 }
 
+// The temporary paths of the open AtomicFiles, for RemovePendingTempFiles (a signal handler may
+// read them at any moment: lock-free slots). More open at once than slots only means the extra
+// ones are not cleaned up on a signal.
+constexpr int kPendingSlots = 64;
+std::atomic<const char*> g_pending[kPendingSlots];
+
+void Register(const char* temp) {
+  for (std::atomic<const char*>& slot : g_pending) {
+    const char* empty = nullptr;
+    if (slot.compare_exchange_strong(empty, temp)) return;
+  }
+}
+
+void Unregister(const char* temp) {
+  for (std::atomic<const char*>& slot : g_pending) {
+    const char* mine = temp;
+    if (slot.compare_exchange_strong(mine, nullptr)) return;
+  }
+}
+
 }  // namespace
+
+void RemovePendingTempFiles() {
+  for (std::atomic<const char*>& slot : g_pending) {
+    if (const char* temp = slot.load()) ::unlink(temp);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& path) {
   // The pid tells processes apart, the counter threads of one process; O_EXCL makes sure no
@@ -34,13 +60,17 @@ absl::StatusOr<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string
     std::remove(temp.c_str());
     return IoError(temp, "fdopen", err);
   }
-  return std::unique_ptr<AtomicFile>(new AtomicFile(path, temp, f));
+  std::unique_ptr<AtomicFile> file(new AtomicFile(path, temp, f));
+  Register(file->temp_.c_str());
+  return file;
 }
 
 AtomicFile::~AtomicFile() {
-  if (file_ == nullptr) return;
-  std::fclose(file_);
-  std::remove(temp_.c_str());
+  if (file_ != nullptr) {
+    std::fclose(file_);
+    std::remove(temp_.c_str());
+  }
+  Unregister(temp_.c_str());  // after the removal: a signal meanwhile finds nothing to unlink
 }
 
 absl::Status AtomicFile::Write(const void* data, size_t bytes) {

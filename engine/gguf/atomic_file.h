@@ -40,4 +40,9 @@ class AtomicFile {
   std::FILE* file_ = nullptr;  // null once committed
 };
 
+// Removes the temporary files of every AtomicFile not yet committed or destroyed. Async-signal-
+// safe (unlink over a fixed table), for a handler of SIGINT/SIGTERM: an interrupted conversion
+// left its partial output (gigabytes for a full model) under the hidden-looking .tmp name.
+void RemovePendingTempFiles();
+
 }  // namespace ovid::gguf

@@ -65,5 +65,28 @@ TEST(AtomicFileTest, AnUncommittedFileLeavesNothingAndAMissingFolderIsNamed) {
       << missing.status();
 }
 
+// What a signal handler calls: the open files' temporaries go, committed ones are untouched, and
+// the AtomicFile destroyed afterwards does not mind its file being gone.
+TEST(AtomicFileTest, PendingTemporariesAreRemovedForASignal) {
+  const testing::ScopedTempDir temp("atomic-signal");
+  const fs::path& dir = temp.path();
+  auto done = AtomicFile::Create((dir / "done.bin").string());
+  ASSERT_TRUE(done.ok());
+  ASSERT_TRUE((*done)->Write("whole", 5).ok());
+  ASSERT_TRUE((*done)->Commit().ok());
+  auto a = AtomicFile::Create((dir / "a.bin").string());
+  auto b = AtomicFile::Create((dir / "b.bin").string());
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->Write("partial", 7).ok());
+  EXPECT_EQ(Names(dir).size(), 3u);  // done.bin and two temporaries
+  RemovePendingTempFiles();
+  EXPECT_EQ(Names(dir), std::vector<std::string>{"done.bin"});
+  a->reset();
+  b->reset();
+  EXPECT_EQ(Names(dir), std::vector<std::string>{"done.bin"});
+  RemovePendingTempFiles();  // nothing registered any more
+  EXPECT_EQ(Names(dir), std::vector<std::string>{"done.bin"});
+}
+
 }  // namespace
 }  // namespace ovid::gguf

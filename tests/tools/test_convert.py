@@ -1,12 +1,16 @@
 """ovid-gguf convert: a tiny-shaped Ovi checkpoint in the release format (safetensors, video_model.*
 and audio_model.* keys, bf16 and f32, the 5-D Conv3d) -> GGUF, checked with gguf-py's reader."""
+import signal
+import subprocess
+import time
+
 import numpy as np
 import pytest
 import torch
 from gguf import GGMLQuantizationType, GGUFReader
 from safetensors.torch import save_file
 
-from conftest import fields, ovi_layout, run
+from conftest import BIN, fields, ovi_layout, run
 
 # Tiny but with a different ffn size and 2 layers, so shapes are really inferred.
 CONFIG = dict(dim=256, ffn=768, layers=2, text_dim=512, freq_dim=256, hidden=512)
@@ -144,3 +148,22 @@ def test_convert_errors_name_the_problem(checkpoint, tmp_path):
     save_file(tensors, str(ints))
     proc = run("convert", ints, tmp_path / "o.gguf", check=False)
     assert proc.returncode == 1 and "video_model.head.head.bias (I32)" in proc.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_conversion_leaves_no_partial_file(tmp_path, sig):
+    # Ctrl-C during a write left the partial output under <out>.tmp.<pid>.<n>: gigabytes for a
+    # full model. The tool removes it and dies of the signal as before.
+    src = tmp_path / "big.safetensors"
+    save_file({f"w{i}": torch.ones(1024, 1024 * 4) for i in range(24)}, str(src))  # 400 MB
+    out = tmp_path / "out.gguf"
+    proc = subprocess.Popen([str(BIN), "convert", str(src), str(out), "--component", "none"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("out.gguf.tmp.*")) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -sig  # it was still writing (400 MB take far longer than the poll)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.safetensors"]

@@ -1,8 +1,10 @@
 // ovid-gguf: inspect, convert, quantize and synthesize GGUF files for ovid.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "engine/gguf/atomic_file.h"
 #include "tools/ovid_gguf/commands.h"
 
 namespace {
@@ -28,9 +30,17 @@ constexpr char kUsage[] =
     "\n"
     "Run `ovid-gguf COMMAND --help` for the options of one command.\n";
 
+// Ctrl-C or a kill during a write: remove the partial output, then die of the signal as before.
+void OnTerminatingSignal(int sig) {
+  ovid::gguf::RemovePendingTempFiles();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, OnTerminatingSignal);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
