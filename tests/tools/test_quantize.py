@@ -147,3 +147,23 @@ def test_quantize_errors_name_the_problem(plain_model, tmp_path):
     proc = run("quantize", src, tmp_path / "o.gguf", check=False)
     assert proc.returncode == 2 and "--type" in proc.stderr
     assert not (tmp_path / "o.gguf").exists()
+
+
+def test_requantizing_copies_quantized_tensors_and_keeps_the_label(tiny_synth_bf16, tmp_path):
+    # "Q4_K_M as Q8_0" converts nothing but the float tensors; the label said Q8_0 (7) over a file
+    # of q4_K/q6_K tensors.
+    q4 = tmp_path / "q4.gguf"
+    run("quantize", tiny_synth_bf16, q4, "--type", "Q4_K_M", "--rules", "ovi")
+    again = tmp_path / "again.gguf"
+    proc = run("quantize", q4, again, "--type", "Q8_0")
+    assert "are quantized already (54 q4_K, 18 q6_K) and are copied unchanged" in proc.stderr
+    assert "general.file_type keeps the input's value (15)" in proc.stderr
+    before, after = GGUFReader(str(q4)), GGUFReader(str(again))
+    assert fields(after)["general.file_type"] == fields(before)["general.file_type"] == 15
+    kinds = {t.name: t.tensor_type for t in before.tensors}
+    for t in after.tensors:
+        if kinds[t.name] in (Q.Q4_K, Q.Q6_K):
+            assert t.tensor_type == kinds[t.name], t.name
+    # From float weights there is nothing to note.
+    plain = run("quantize", tiny_synth_bf16, tmp_path / "q8.gguf", "--type", "Q8_0")
+    assert "note" not in plain.stderr

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
 #include "tools/ovid_gguf/commands.h"
@@ -68,7 +69,36 @@ absl::Status Quantize(const std::string& in, const std::string& out, const Quant
     totals[p.type].tensors++;
     totals[p.type].bytes += p.nbytes;
   }
-  if (absl::Status s = writer.AddMetadata("general.file_type", gguf::Value::U32(mix.file_type));
+  // Tensors quantized already are copied as they are (quantize starts from float weights), so
+  // requantizing a Q4_K_M file "as Q8_0" leaves it Q4_K_M: its label must not say Q8_0.
+  std::map<GgmlType, int> kept_quantized;
+  for (const gguf::TensorInfo& t : file.tensors()) {
+    if (GgmlInfo(t.type).quantized) kept_quantized[t.type]++;
+  }
+  uint32_t file_type = mix.file_type;
+  if (!kept_quantized.empty()) {
+    std::vector<std::string> kinds;
+    int count = 0;
+    for (const auto& [type, n] : kept_quantized) {
+      kinds.push_back(absl::StrCat(n, " ", GgmlTypeName(type)));
+      count += n;
+    }
+    // The label follows the majority: a float file with a few tensors quantized already is the
+    // requested mix; a quantized file "requantized" keeps what it was.
+    const gguf::Value* input_label = file.FindMetadata("general.file_type");
+    if (count > converted && input_label != nullptr &&
+        input_label->type == gguf::ValueType::kUint32) {
+      file_type = static_cast<uint32_t>(std::get<uint64_t>(input_label->data));
+    }
+    const std::string label = file_type == mix.file_type
+                                  ? std::string("is the requested type's")
+                                  : absl::StrCat("keeps the input's value (", file_type, ")");
+    std::fprintf(stderr,
+                 "ovid-gguf quantize: note: %d tensors of %s are quantized already (%s) and are "
+                 "copied unchanged, not requantized; general.file_type %s\n",
+                 count, in.c_str(), absl::StrJoin(kinds, ", ").c_str(), label.c_str());
+  }
+  if (absl::Status s = writer.AddMetadata("general.file_type", gguf::Value::U32(file_type));
       !s.ok()) {
     return s;
   }
