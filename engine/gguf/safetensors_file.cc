@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "engine/gguf/status_macros.h"
@@ -97,8 +99,20 @@ class Parser {
                                 " levels at byte offset ", 8 + at));
     }
     Json header;
+    // JSON allows a key twice and the parser keeps one of them silently: a header naming a
+    // tensor twice is ambiguous (readers differ in which they take), so it is refused.
+    std::set<std::string> top_keys;
+    std::optional<std::string> twice;
+    const Json::parser_callback_t note_keys = [&](int depth, Json::parse_event_t event,
+                                                  Json& parsed) {
+      if (depth == 1 && event == Json::parse_event_t::key && parsed.is_string() &&
+          !top_keys.insert(parsed.get<std::string>()).second && !twice) {
+        twice = parsed.get<std::string>();
+      }
+      return true;
+    };
     try {
-      header = Json::parse(begin, begin + header_len);
+      header = Json::parse(begin, begin + header_len, note_keys);
     } catch (const Json::parse_error& e) {
       return Error(
           absl::StrCat("header is not valid JSON (near byte offset ", 8 + e.byte, "): ", e.what()));
@@ -107,6 +121,7 @@ class Parser {
       return Error(absl::StrCat("header is not valid JSON: ", e.what()));
     }
     if (!header.is_object()) return Error("header is not a JSON object");
+    if (twice) return Error(absl::StrCat("header names '", *twice, "' twice"));
     const uint64_t data_size = bytes_.size() - *data_offset;
     for (auto it = header.begin(); it != header.end(); ++it) {
       if (it.key() == kMetadataKey) {

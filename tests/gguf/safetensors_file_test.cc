@@ -130,6 +130,20 @@ TEST(SafetensorsFileTest, OverlappingTensors) {
               {"tensor 'b'", "overlaps tensor 'a'"});
 }
 
+// A name given twice: the JSON parser kept one silently, and readers differ in which.
+TEST(SafetensorsFileTest, ATensorNamedTwiceIsRefused) {
+  ExpectError(Build(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                    R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                    8),
+              {"header names 'w' twice"});
+  // The same key inside two tensors' entries is no duplicate of the header's.
+  auto file = SafetensorsFile::FromBuffer(
+      kName, Build(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                   R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                   8));
+  EXPECT_TRUE(file.ok()) << file.status();
+}
+
 TEST(SafetensorsFileTest, ShapeMismatch) {
   ExpectError(Build(R"({"w":{"dtype":"F16","shape":[3,2],"data_offsets":[0,8]}})", 8),
               {"tensor 'w'", "shape [3,2] of F16 needs 6 x 2 bytes but data_offsets span 8"});

@@ -134,3 +134,11 @@ def test_the_output_name_must_say_what_the_preset_writes(tmp_path, name, preset,
     assert proc.returncode == 2
     assert f"OUT must end in {want}" in proc.stderr, proc.stderr
     assert not (tmp_path / name).exists()
+
+
+def test_a_seed_out_of_range_names_the_range(tmp_path):
+    proc = run("synth", tmp_path / "s.gguf", "--preset", "ovi-tiny", "--seed",
+               "9223372036854775808", check=False)
+    assert proc.returncode == 2
+    assert "--seed: '9223372036854775808' is not an integer in [0, 9223372036854775807]" in \
+        proc.stderr
