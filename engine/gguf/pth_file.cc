@@ -266,9 +266,9 @@ absl::Status PthFile::Load() {
     // A storage's element count comes from the pickle: bound it before multiplying, or a huge
     // one wraps to a small byte count and views index far past the record.
     if (s->numel > kMaxElements) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path_, ": storage '", s->text, "' (data.pkl byte ", s->offset, ") claims ", s->numel,
-          " elements; at most ", kMaxElements));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path_, ": storage '", s->text, "' (data.pkl byte ", s->offset, ") claims ",
+                       s->numel, " elements; at most ", kMaxElements));
     }
     const uint64_t need = s->dtype ? static_cast<uint64_t>(s->numel) * StDtypeBytes(*s->dtype) : 0;
     if (data.size() < need) {
@@ -340,8 +340,12 @@ absl::StatusOr<std::vector<PthTensor>> PthFile::Tensors(std::string_view select,
                                  ? absl::StrCat(node->text, " (data.pkl byte ", node->offset,
                                                 "), which ovid does not read")
                                  : absl::StrCat("of type ", PickleKindName(node->kind));
-    return absl::InvalidArgumentError(absl::StrCat(path_, ": --select ", std::string(select), ": '",
-                                                   at, "' is ", what, ", not a dict of tensors"));
+    // Without --select the object is the file's whole pickle (a bare torch.save(tensor)).
+    return absl::InvalidArgumentError(
+        select.empty() ? absl::StrCat(path_, ": the file holds one object ", what,
+                                      ", not a dict of tensors (a state dict)")
+                       : absl::StrCat(path_, ": --select ", std::string(select), ": '", at, "' is ",
+                                      what, ", not a dict of tensors"));
   }
   Flattener flat(path_, storage_bytes_, MaxVisits(tree_));
   OVID_RETURN_IF_ERROR(flat.Walk(node, "", 0));

@@ -96,6 +96,12 @@ def test_nested_checkpoint_needs_select(training_ckpt, tmp_path):
     assert "no key 'nope'" in proc.stderr and "'steps' (int)" in proc.stderr
     proc = run("convert", src, tmp_path / "o.safetensors", "--select", "steps", check=False)
     assert proc.returncode == 1 and "'steps' is of type int, not a dict of tensors" in proc.stderr
+    # A bare torch.save(tensor): no --select was given, so none is named.
+    bare = tmp_path / "bare.pt"
+    torch.save(torch.ones(2, 3), bare)
+    proc = run("convert", bare, tmp_path / "bare.gguf", check=False)
+    assert proc.returncode == 1 and "--select" not in proc.stderr
+    assert "the file holds one object of type tensor, not a dict of tensors" in proc.stderr
     # A dotted path reaches deeper dicts; int keys work as path components.
     out = tmp_path / "opt.safetensors"
     run("convert", src, out, "--select", "optimizer_state.state")

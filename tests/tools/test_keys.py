@@ -143,6 +143,9 @@ def test_keys_wrong_component_names_the_file(tmp_path):
     assert proc.returncode == 2 and "nope" in proc.stderr
     proc = run("keys", tmp_path / "missing.pth", "--expect", "umt5", check=False)
     assert proc.returncode == 1 and "missing.pth" in proc.stderr
+    # --head-dim is Ovi's: refused for another component, as convert refuses it (it was ignored).
+    proc = run("keys", path, "--expect", "umt5", "--head-dim", "64", check=False)
+    assert proc.returncode == 2 and "--head-dim applies to --expect ovi only" in proc.stderr
 
 
 def test_umt5_hf_names_need_safetensors_not_gguf(tmp_path):

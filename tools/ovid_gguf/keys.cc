@@ -4,6 +4,7 @@
 // Exit 0 when the set matches, 1 when it does not or cannot be read, 2 for usage errors.
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -105,6 +106,12 @@ int RunKeys(const Args& args) {
   }
   ComponentOptions options;
   if (std::optional<std::string> v = parsed->Get("--head-dim")) {
+    // As convert refuses it: silently ignored, it suggested the check had used it.
+    if (std::string_view(component->name) != "ovi") {
+      return UsageError(kCommand,
+                        absl::StrCat("--head-dim applies to --expect ovi only, not ", *expect),
+                        usage.c_str());
+    }
     absl::StatusOr<int64_t> n = ParseInt("--head-dim", *v, 1);
     if (!n.ok()) return UsageError(kCommand, std::string(n.status().message()), usage.c_str());
     options.ovi_head_dim = *n;
