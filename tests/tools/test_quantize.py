@@ -167,3 +167,23 @@ def test_requantizing_copies_quantized_tensors_and_keeps_the_label(tiny_synth_bf
     # From float weights there is nothing to note.
     plain = run("quantize", tiny_synth_bf16, tmp_path / "q8.gguf", "--type", "Q8_0")
     assert "note" not in plain.stderr
+
+
+def test_values_past_f16s_range_are_counted_when_they_become_inf(tmp_path):
+    src = tmp_path / "big.gguf"
+    a = np.full((4, 256), 1e6, np.float32)
+    a[0, :10] = 1.0
+    a[1, 0] = 65519.0   # rounds down to 65504, F16's largest
+    a[1, 1] = -65520.0  # halfway to the next step: rounds to -inf
+    w = GGUFWriter(str(src), "test")
+    w.add_tensor("big.weight", a)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    out = tmp_path / "f16.gguf"
+    proc = run("quantize", src, out, "--type", "F16")
+    assert "tensor 'big.weight': 1013 finite values are beyond F16's range" in proc.stderr
+    got = GGUFReader(str(out)).tensors[0].data.astype(np.float32).reshape(4, 256)
+    assert np.isinf(got).sum() == 1013
+    assert got[1, 0] == 65504.0 and got[1, 1] == -np.inf

@@ -114,8 +114,17 @@ absl::Status Quantize(const std::string& in, const std::string& out, const Quant
   const absl::Status written =
       writer.Write(out, [&](const gguf::GgufWriter::PlannedTensor& p, std::vector<uint8_t>* buf) {
         const gguf::TensorInfo& src = *sources.at(p.name);
-        const absl::Status s = ConvertTensor(p.name, src.type, file.TensorData(src), p.type,
-                                             src.Rows(), src.RowElements(), threads, buf);
+        int64_t overflowed = 0;
+        const absl::Status s =
+            ConvertTensor(p.name, src.type, file.TensorData(src), p.type, src.Rows(),
+                          src.RowElements(), threads, buf, &overflowed);
+        if (overflowed > 0) {
+          // As ggml rounds them, but a model with infinities in its weights is broken: say so.
+          std::fprintf(stderr,
+                       "ovid-gguf quantize: warning: tensor '%s': %lld finite values are beyond "
+                       "F16's range (|x| >= 65520) and became +-inf\n",
+                       p.name.c_str(), static_cast<long long>(overflowed));
+        }
         progress.Tensor(p.nbytes);
         return s;
       });

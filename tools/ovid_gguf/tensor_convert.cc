@@ -1,6 +1,7 @@
 #include "tools/ovid_gguf/tensor_convert.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -11,7 +12,8 @@ namespace ovid::tools {
 
 absl::Status ConvertTensor(std::string_view tensor, GgmlType from, std::span<const uint8_t> src,
                            GgmlType to, int64_t n_rows, int64_t row_elements, int threads,
-                           std::vector<uint8_t>* out) {
+                           std::vector<uint8_t>* out, int64_t* overflowed) {
+  if (overflowed != nullptr) *overflowed = 0;
   const int64_t src_row_bytes = GgmlRowBytes(from, row_elements);
   const int64_t dst_row_bytes = GgmlRowBytes(to, row_elements);
   if (static_cast<int64_t>(src.size()) != src_row_bytes * n_rows) {
@@ -53,6 +55,13 @@ absl::Status ConvertTensor(std::string_view tensor, GgmlType from, std::span<con
       return absl::InternalError(absl::StrCat("tensor '", std::string(tensor), "': conversion ",
                                               GgmlTypeName(from), " -> ", GgmlTypeName(to),
                                               " failed"));
+    }
+    if (overflowed != nullptr && to == GgmlType::kF16) {
+      // The smallest magnitude that rounds to inf: halfway between 65504 and the next step.
+      constexpr float kF16Overflow = 65520.0f;
+      *overflowed += std::count_if(scratch.begin(), scratch.end(), [](float x) {
+        return std::isfinite(x) && std::fabs(x) >= kF16Overflow;
+      });
     }
   }
   return absl::OkStatus();

@@ -19,8 +19,10 @@ inline constexpr int64_t kSliceElements = int64_t{16} << 20;
 
 // `src` holds n_rows x row_elements elements of `from`; `out` receives the same elements as
 // `to`. Equal types copy. Errors name `tensor` and the unsupported type.
+// `overflowed`, if given, receives how many finite values became +-inf in an F16 output
+// (|x| >= 65520 rounds past F16's largest, 65504, as ggml rounds them).
 absl::Status ConvertTensor(std::string_view tensor, GgmlType from, std::span<const uint8_t> src,
                            GgmlType to, int64_t n_rows, int64_t row_elements, int threads,
-                           std::vector<uint8_t>* out);
+                           std::vector<uint8_t>* out, int64_t* overflowed = nullptr);
 
 }  // namespace ovid::tools
