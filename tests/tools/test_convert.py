@@ -167,3 +167,16 @@ def test_an_interrupted_conversion_leaves_no_partial_file(tmp_path, sig):
     proc.communicate(timeout=60)
     assert proc.returncode == -sig  # it was still writing (400 MB take far longer than the poll)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.safetensors"]
+
+
+@pytest.mark.parametrize("suffix", [".gguf", ".safetensors"])
+def test_f64_values_past_f32s_range_are_named_when_they_become_inf(tmp_path, suffix):
+    src = tmp_path / "f64.safetensors"
+    w = torch.ones(4, 8, dtype=torch.float64)
+    w[0, :3] = 1e300
+    w[1, 0] = -1e39
+    w[1, 1] = 3e38  # within range: stays finite
+    save_file({"w": w}, str(src))
+    out = tmp_path / f"out{suffix}"
+    proc = run("convert", src, out, "--component", "none")
+    assert "tensor 'w': 4 finite F64 values are beyond F32's range and became +-inf" in proc.stderr

@@ -2,6 +2,7 @@
 #include "tools/ovid_gguf/convert_write.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 
@@ -44,13 +45,23 @@ float E4M3ToFloat(uint8_t b) {
   return sign * std::ldexp(static_cast<float>(8 + mant), exp - 10);
 }
 
-void F64ToF32(std::span<const uint8_t> src, std::vector<uint8_t>* out) {
+// Values past F32's range become +-inf, as a cast makes them; a warning names the tensor, since
+// a model with infinities in its weights is broken.
+void F64ToF32(const std::string& tensor, std::span<const uint8_t> src, std::vector<uint8_t>* out) {
   out->resize(src.size() / 2);
+  int64_t overflowed = 0;
   for (size_t i = 0; i < src.size() / 8; ++i) {
     double d;
     std::memcpy(&d, src.data() + 8 * i, 8);
     const float f = static_cast<float>(d);
+    overflowed += std::isfinite(d) && std::isinf(f);
     std::memcpy(out->data() + 4 * i, &f, 4);
+  }
+  if (overflowed > 0) {
+    std::fprintf(stderr,
+                 "ovid-gguf convert: warning: tensor '%s': %lld finite F64 values are beyond "
+                 "F32's range and became +-inf\n",
+                 tensor.c_str(), static_cast<long long>(overflowed));
   }
 }
 
@@ -139,7 +150,7 @@ absl::Status WriteGgufOutput(const TensorSource& src, const std::string& out,
                         const SourceTensor& t = *by_name.at(p.name);
                         const std::span<const uint8_t> bytes = t.data(&scratch);
                         if (*t.dtype == StDtype::kF64) {
-                          F64ToF32(bytes, buf);
+                          F64ToF32(t.name, bytes, buf);
                         } else if (*t.dtype == StDtype::kF8E4M3 || *t.dtype == StDtype::kF8E5M2) {
                           Fp8ToBf16(*t.dtype, bytes, buf);
                         } else {
@@ -168,7 +179,7 @@ absl::Status WriteSafetensorsOutput(const TensorSource& src, const std::string& 
         const SourceTensor& t = src.tensors[i];
         const std::span<const uint8_t> bytes = t.data(scratch);
         if (*t.dtype != StDtype::kF64) return bytes;
-        F64ToF32(bytes, &narrowed);
+        F64ToF32(t.name, bytes, &narrowed);
         return std::span<const uint8_t>(narrowed);
       });
 }
