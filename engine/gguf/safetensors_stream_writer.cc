@@ -40,8 +40,9 @@ absl::StatusOr<std::string> SafetensorsHeader(const std::vector<SafetensorsPlan>
   uint64_t offset = 0;
   for (const SafetensorsPlan& t : tensors) {
     if (t.name.empty() || t.name == "__metadata__" || !names.insert(t.name).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("safetensors: bad or duplicate name '", absl::CHexEscape(t.name), "'"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "safetensors: a tensor name that is empty, \"__metadata__\" or given twice: '",
+          absl::CHexEscape(t.name), "'"));
     }
     if (!IsUtf8(t.name)) {
       return absl::InvalidArgumentError(absl::StrCat("safetensors: tensor name '",
@@ -64,7 +65,10 @@ absl::Status WriteSafetensorsStreaming(const std::string& path,
                                        const std::map<std::string, std::string>& metadata,
                                        const SafetensorsDataFn& data) {
   absl::StatusOr<std::string> header = SafetensorsHeader(tensors, metadata);
-  if (!header.ok()) return header.status();
+  if (!header.ok()) {  // named by the file it was to be written to
+    return absl::Status(header.status().code(),
+                        absl::StrCat(path, ": ", header.status().message()));
+  }
   absl::StatusOr<std::unique_ptr<AtomicFile>> out = AtomicFile::Create(path);
   if (!out.ok()) return out.status();
   AtomicFile& f = **out;  // removed unless committed
@@ -74,13 +78,12 @@ absl::Status WriteSafetensorsStreaming(const std::string& path,
     absl::StatusOr<std::span<const uint8_t>> bytes = data(i, &scratch);
     if (!bytes.ok()) return bytes.status();
     if (bytes->size() != tensors[i].nbytes) {
-      return absl::InternalError(absl::StrCat(path, ": tensor '", tensors[i].name, "': ",
-                                              bytes->size(), " bytes, planned ",
+      return absl::InternalError(absl::StrCat(path, ": tensor '", tensors[i].name,
+                                              "': ", bytes->size(), " bytes, planned ",
                                               tensors[i].nbytes));
     }
     if (absl::Status s = f.Write(bytes->data(), bytes->size()); !s.ok()) {
-      return absl::Status(s.code(),
-                          absl::StrCat(s.message(), " (tensor '", tensors[i].name, "')"));
+      return absl::Status(s.code(), absl::StrCat(s.message(), " (tensor '", tensors[i].name, "')"));
     }
   }
   if (absl::Status s = f.Commit(); !s.ok()) return s;

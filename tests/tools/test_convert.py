@@ -1,6 +1,8 @@
 """ovid-gguf convert: a tiny-shaped Ovi checkpoint in the release format (safetensors, video_model.*
 and audio_model.* keys, bf16 and f32, the 5-D Conv3d) -> GGUF, checked with gguf-py's reader."""
+import json
 import signal
+import struct
 import subprocess
 import time
 
@@ -180,3 +182,15 @@ def test_f64_values_past_f32s_range_are_named_when_they_become_inf(tmp_path, suf
     out = tmp_path / f"out{suffix}"
     proc = run("convert", src, out, "--component", "none")
     assert "tensor 'w': 4 finite F64 values are beyond F32's range and became +-inf" in proc.stderr
+
+
+def test_a_name_safetensors_cannot_hold_is_refused_naming_the_output(tmp_path):
+    header = json.dumps({"": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    header += b" " * (-len(header) % 8)
+    src = tmp_path / "empty_name.safetensors"
+    src.write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))
+    out = tmp_path / "out.safetensors"
+    proc = run("convert", src, out, "--component", "none", check=False)
+    assert proc.returncode == 1
+    assert f"{out}: safetensors: a tensor name that is empty" in proc.stderr, proc.stderr
+    assert not out.exists()
