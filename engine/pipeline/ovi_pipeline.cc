@@ -309,9 +309,12 @@ absl::Status OviPipeline::CheckContents(const GenerationRequest& request) const 
     return absl::OkStatus();  // busy: the job's own decode will tell
   }
   try {
-    return ReadFirstFrame(request.first_frame).status();
+    const absl::Status decoded = ReadFirstFrame(request.first_frame).status();
+    // Only the image's own fault refuses it here: host memory running short (libav's ENOMEM comes
+    // back as RESOURCE_EXHAUSTED) is the job's decode's to report if it lasts.
+    return decoded.code() == absl::StatusCode::kInvalidArgument ? decoded : absl::OkStatus();
   } catch (const std::bad_alloc&) {
-    return absl::OkStatus();  // host memory is short now; the job's decode reports it if it lasts
+    return absl::OkStatus();
   }
 }
 

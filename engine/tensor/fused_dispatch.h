@@ -20,8 +20,9 @@
 // a count above the largest measured one dequantizes, as every count above
 // kDispatchMaxTokens does. The model's own counts are measured exactly. Both paths give the
 // dequantized model's output within bf16 rounding (tests/engine/quantized_linear_test.cc), not
-// bit for bit: the tie margin keeps a near tie from choosing differently on each load, and
-// --fused-dispatch=fixed gives the same bits on every card.
+// bit for bit: the tie margin keeps a near tie from choosing differently on each load (a pair
+// of paths about kDispatchTieMargin apart can still flip), and only --fused-dispatch=fixed
+// guarantees the same bits on every load and card.
 //
 // Every path is timed with a bias, as Ovi's layers have: cuBLAS adds it in its epilogue (or
 // as addmm), the fused kernel in its own, and leaving it out moved cuBLAS's time at [3072,
@@ -64,7 +65,9 @@ struct DispatchPoint {
 // Two paths within this fraction of each other are a tie, and a tie takes the fixed limits'
 // choice: measured again (another load, another replica) a near tie would fall either way, and
 // the paths' outputs are equal only within bf16 rounding, so the same request could come out
-// with other bits after a restart. 5% is above the spread of one path's time between loads.
+// with other bits after a restart. 5% is above the spread of one path's time between loads, so
+// flips become rare, not impossible (a ratio near 1.05 can still fall either way). A count
+// between measured ones takes the tie-break of the next larger measured count, as its path.
 inline constexpr double kDispatchTieMargin = 0.05;
 
 // Token counts measured for every shape besides the model's own, so that a request size the

@@ -291,6 +291,7 @@ def test_the_inspect_table_escapes_control_bytes_of_the_file(tmp_path):
     w = gguf.GGUFWriter(str(path), "test")
     w.add_string("general.name", "abc\x00def")
     w.add_string("general.description", "line1\nspoofed.key UINT32 42\x1b[2J")
+    w.add_string("general.license", "c1\u009b2J")  # CSI as a C1 control, in UTF-8
     w.add_tensor("t\x07.weight", np.zeros((2, 32), np.float32))
     w.write_header_to_file()
     w.write_kv_data_to_file()
@@ -301,5 +302,6 @@ def test_the_inspect_table_escapes_control_bytes_of_the_file(tmp_path):
     assert '"abc\\x00def"' in out
     assert '"line1\\x0aspoofed.key UINT32 42\\x1b[2J"' in out
     assert "t\\x07.weight" in out
+    assert '"c1\\u009b2J"' in out and "\u009b" not in out
     assert not any(line.startswith("spoofed.key") for line in out.splitlines())
     assert "\x1b" not in out and "\x07" not in out

@@ -194,3 +194,22 @@ def test_a_name_safetensors_cannot_hold_is_refused_naming_the_output(tmp_path):
     assert proc.returncode == 1
     assert f"{out}: safetensors: a tensor name that is empty" in proc.stderr, proc.stderr
     assert not out.exists()
+
+
+def test_an_ignored_hangup_is_left_ignored(tmp_path):
+    # nohup sets SIGHUP to be ignored: the conversion must outlive the terminal, not remove its
+    # output and die (the cleanup handler replaced the ignored disposition).
+    src = tmp_path / "big.safetensors"
+    save_file({f"w{i}": torch.ones(1024, 1024 * 4) for i in range(24)}, str(src))
+    out = tmp_path / "out.gguf"
+    proc = subprocess.Popen([str(BIN), "convert", str(src), str(out), "--component", "none"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("out.gguf.tmp.*")) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGHUP)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert out.exists() and not list(tmp_path.glob("out.gguf.tmp.*"))

@@ -130,3 +130,18 @@ def test_a_broken_decoder_file_is_refused_without_component(tmp_path, preset, ed
     assert proc.returncode == 1, proc.stdout
     assert words in proc.stderr and str(broken) in proc.stderr, proc.stderr
     assert not (tmp_path / "out.gguf").exists()
+
+
+def test_encoder_tensors_count_for_mmaudio_only_beside_its_buffers(tmp_path):
+    # Latent-diffusion VAEs (SD, SDXL, Flux) have encoder.* tensors and share some decoder names
+    # with MMAudio's; counted as MMAudio's, they got its layout check and were refused. Without
+    # data_mean/data_std the encoder tensors are nobody's: such a file converts unchecked.
+    tensors = load_file(str(synth(tmp_path, "mm.safetensors", "--preset", "mmaudio-vae-tiny")))
+    tensors.pop("data_mean")
+    tensors.pop("data_std")
+    for i in range(len(tensors) + 1):
+        tensors[f"encoder.down.{i}.block.0.conv1.weight"] = torch.zeros(2, 2, 3)
+    other = tmp_path / "sd_like_vae.safetensors"
+    save_file(tensors, str(other))
+    proc = run("convert", other, tmp_path / "out.gguf")
+    assert "not checked against any component layout" in proc.stdout

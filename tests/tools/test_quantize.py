@@ -169,21 +169,42 @@ def test_requantizing_copies_quantized_tensors_and_keeps_the_label(tiny_synth_bf
     assert "note" not in plain.stderr
 
 
-def test_values_past_f16s_range_are_counted_when_they_become_inf(tmp_path):
-    src = tmp_path / "big.gguf"
-    a = np.full((4, 256), 1e6, np.float32)
-    a[0, :10] = 1.0
-    a[1, 0] = 65519.0   # rounds down to 65504, F16's largest
-    a[1, 1] = -65520.0  # halfway to the next step: rounds to -inf
-    w = GGUFWriter(str(src), "test")
-    w.add_tensor("big.weight", a)
+def write_gguf(path, tensors):
+    """A GGUF of {name: (array, raw ggml type or None for the array's own)}, no metadata."""
+    w = GGUFWriter(str(path), "test")
+    for name, (data, raw) in tensors.items():
+        if raw is None:
+            w.add_tensor(name, data)
+        else:
+            w.add_tensor(name, data, raw_dtype=raw)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+    return path
+
+
+def test_values_past_f16s_range_are_counted_when_they_become_inf(tmp_path):
+    a = np.full((4, 256), 1e6, np.float32)
+    a[0, :10] = 1.0
+    a[1, 0] = 65519.0   # rounds down to 65504, F16's largest
+    a[1, 1] = -65520.0  # halfway to the next step: rounds to -inf
+    src = write_gguf(tmp_path / "big.gguf", {"big.weight": (a, None)})
     out = tmp_path / "f16.gguf"
     proc = run("quantize", src, out, "--type", "F16")
     assert "tensor 'big.weight': 1013 finite values are beyond F16's range" in proc.stderr
     got = GGUFReader(str(out)).tensors[0].data.astype(np.float32).reshape(4, 256)
     assert np.isinf(got).sum() == 1013
     assert got[1, 0] == 65504.0 and got[1, 1] == -np.inf
+
+
+def test_a_requantized_file_without_a_label_gets_none(tmp_path):
+    # Mostly Q8_0 tensors already and no general.file_type: claiming the requested type would be
+    # wrong, so the key is left out.
+    a = np.random.default_rng(3).standard_normal((4, 256)).astype(np.float32)
+    tensors = {f"q{i}.weight": (quantize(a, Q.Q8_0), Q.Q8_0) for i in range(3)}
+    src = write_gguf(tmp_path / "q8_nolabel.gguf", {**tensors, "f.weight": (a, None)})
+    out = tmp_path / "out.gguf"
+    proc = run("quantize", src, out, "--type", "Q4_K_M")
+    assert "general.file_type is left out (the input has none)" in proc.stderr
+    assert "general.file_type" not in fields(GGUFReader(str(out)))

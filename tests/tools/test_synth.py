@@ -142,3 +142,8 @@ def test_a_seed_out_of_range_names_the_range(tmp_path):
     assert proc.returncode == 2
     assert "--seed: '9223372036854775808' is not an integer in [0, 9223372036854775807]" in \
         proc.stderr
+
+
+def test_the_preset_may_be_given_as_preset_equals(tmp_path):
+    run("synth", tmp_path / "v.safetensors", "--preset=bigvgan-tiny")
+    assert (tmp_path / "v.safetensors").exists()

@@ -208,10 +208,16 @@ KeyReport CheckMmAudioVae(const std::vector<NamedShape>& tensors, std::string_vi
                           const ComponentOptions&) {
   auto resolved = mmaudio_vae::ResolveMmAudioVaeLayout(
       Convert<audio::NamedShape>(tensors), absl::string_view(source.data(), source.size()));
-  // The encoder's tensors, which the file holds and ovid ignores, are the component's names too.
+  // The encoder's tensors, which the file holds and ovid ignores, are the component's names too,
+  // but only beside MMAudio's own normalisation buffers: other VAEs of the latent-diffusion
+  // family (SD, SDXL, Flux) have encoder.* tensors as well, and share some decoder names.
+  const bool mmaudio_marked = std::any_of(tensors.begin(), tensors.end(), [](const NamedShape& t) {
+    return t.name == "data_mean" || t.name == "data_std";
+  });
   absl::StatusOr<const audio::AudioKeyTable*> table = mmaudio_vae::MmAudioVaeKeyTable();
-  KeyReport r = FromResolve("mmaudio_vae", source, tensors, resolved, "original", MmAudioVaeNames(),
-                            table.ok() ? (*table)->ignored : std::vector<std::string>{});
+  KeyReport r =
+      FromResolve("mmaudio_vae", source, tensors, resolved, "original", MmAudioVaeNames(),
+                  table.ok() && mmaudio_marked ? (*table)->ignored : std::vector<std::string>{});
   if (resolved.ok()) {
     r.config = absl::StrCat("hidden ", resolved->config.hidden, ", embed ",
                             resolved->config.embed_dim, ", ", resolved->config.data_dim, " mels, ",

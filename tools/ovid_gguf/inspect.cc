@@ -141,16 +141,21 @@ std::string HumanBytes(uint64_t n) {
 }
 
 // A string from the file as one line of the table: control bytes (a NUL, which ended the line
-// early, a newline, which faked a row of its own, terminal escape sequences) as \xNN; other
-// bytes, UTF-8 included, as they are. --json escapes them its own way.
+// early, a newline, which faked a row of its own, terminal escape sequences) as \xNN, C1
+// controls as \uNNNN; other bytes, UTF-8 included, as they are. --json escapes them its own way.
 std::string Printable(std::string_view text) {
   std::string out;
-  for (const char c : text) {
-    const auto b = static_cast<unsigned char>(c);
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
     if (b < 0x20 || b == 0x7f) {
       absl::StrAppendFormat(&out, "\\x%02x", b);
+    } else if (b == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      // A C1 control in UTF-8 (U+0080-U+009F; U+009B is CSI to some terminals).
+      absl::StrAppendFormat(&out, "\\u%04x", next);
+      ++i;
     } else {
-      out += c;
+      out += text[i];
     }
   }
   return out;

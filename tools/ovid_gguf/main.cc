@@ -40,7 +40,11 @@ void OnTerminatingSignal(int sig) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, OnTerminatingSignal);
+  // A signal the caller set to be ignored stays ignored: `nohup` (SIGHUP) and a script's
+  // background jobs (SIGINT) must keep running.
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    if (std::signal(sig, OnTerminatingSignal) == SIG_IGN) std::signal(sig, SIG_IGN);
+  }
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

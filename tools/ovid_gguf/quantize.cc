@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -75,7 +76,7 @@ absl::Status Quantize(const std::string& in, const std::string& out, const Quant
   for (const gguf::TensorInfo& t : file.tensors()) {
     if (GgmlInfo(t.type).quantized) kept_quantized[t.type]++;
   }
-  uint32_t file_type = mix.file_type;
+  std::optional<uint32_t> file_type = mix.file_type;
   if (!kept_quantized.empty()) {
     std::vector<std::string> kinds;
     int count = 0;
@@ -85,22 +86,28 @@ absl::Status Quantize(const std::string& in, const std::string& out, const Quant
     }
     // The label follows the majority: a float file with a few tensors quantized already is the
     // requested mix; a quantized file "requantized" keeps what it was.
+    // Without a label of its own the input gets none (a wrong one is worse than none).
     const gguf::Value* input_label = file.FindMetadata("general.file_type");
-    if (count > converted && input_label != nullptr &&
-        input_label->type == gguf::ValueType::kUint32) {
-      file_type = static_cast<uint32_t>(std::get<uint64_t>(input_label->data));
+    if (count > converted) {
+      file_type = std::nullopt;
+      if (input_label != nullptr && input_label->type == gguf::ValueType::kUint32) {
+        file_type = static_cast<uint32_t>(std::get<uint64_t>(input_label->data));
+      }
     }
-    const std::string label = file_type == mix.file_type
+    const std::string label = !file_type ? std::string("is left out (the input has none)")
+                              : *file_type == mix.file_type
                                   ? std::string("is the requested type's")
-                                  : absl::StrCat("keeps the input's value (", file_type, ")");
+                                  : absl::StrCat("keeps the input's value (", *file_type, ")");
     std::fprintf(stderr,
                  "ovid-gguf quantize: note: %d tensors of %s are quantized already (%s) and are "
                  "copied unchanged, not requantized; general.file_type %s\n",
                  count, in.c_str(), absl::StrJoin(kinds, ", ").c_str(), label.c_str());
   }
-  if (absl::Status s = writer.AddMetadata("general.file_type", gguf::Value::U32(file_type));
-      !s.ok()) {
-    return s;
+  if (file_type) {
+    if (absl::Status s = writer.AddMetadata("general.file_type", gguf::Value::U32(*file_type));
+        !s.ok()) {
+      return s;
+    }
   }
   if (any_quantized) {
     if (absl::Status s = writer.AddMetadata("general.quantization_version", gguf::Value::U32(2));

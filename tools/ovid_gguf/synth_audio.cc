@@ -109,7 +109,8 @@ absl::StatusOr<std::vector<Tensor>> BigVganTensors(const bigvgan::BigVganConfig&
         g[r] = static_cast<float>(g[r] * target);
       }
     }
-    if (form != bigvgan::WeightForm::kFolded) out.push_back({conv.gain, {rows, 1, 1}, std::move(g)});
+    if (form != bigvgan::WeightForm::kFolded)
+      out.push_back({conv.gain, {rows, 1, 1}, std::move(g)});
     out.push_back({conv.weight, s, std::move(v)});
     const int64_t bias_n = conv.transposed ? s[1] : s[0];
     out.push_back({conv.bias, {bias_n}, Normal(seed, conv.logical + ".b", bias_n, 0, 0.02f)});
@@ -129,13 +130,7 @@ absl::StatusOr<std::vector<Tensor>> BigVganTensors(const bigvgan::BigVganConfig&
 }  // namespace
 
 bool IsAudioSynthPreset(const Args& args) {
-  for (size_t i = 0; i + 1 < args.size(); ++i) {
-    if (args[i] == "--preset" &&
-        (absl::StartsWith(args[i + 1], "mmaudio-") || absl::StartsWith(args[i + 1], "bigvgan-"))) {
-      return true;
-    }
-  }
-  return false;
+  return PresetStartsWith(args, "mmaudio-") || PresetStartsWith(args, "bigvgan-");
 }
 
 int RunSynthAudio(const Args& args) {
@@ -187,7 +182,9 @@ int RunSynthAudio(const Args& args) {
   int64_t parameters = 0;
   for (const Tensor& t : *tensors) {
     parameters += static_cast<int64_t>(t.values.size());
-    entries.push_back({t.name, "F32", t.shape,
+    entries.push_back({t.name,
+                       "F32",
+                       t.shape,
                        {reinterpret_cast<const uint8_t*>(t.values.data()), t.values.size() * 4}});
   }
   const std::string& out = parsed->positional[0];
@@ -197,7 +194,8 @@ int RunSynthAudio(const Args& args) {
   std::printf("synthesized %s: preset %s%s, seed %llu: %zu tensors, %lld parameters (%s)\n",
               out.c_str(), preset.c_str(), is_vae ? "" : absl::StrCat(", form ", form_name).c_str(),
               static_cast<unsigned long long>(*seed), tensors->size(),
-              static_cast<long long>(parameters), HumanBytes(4.0 * static_cast<double>(parameters)).c_str());
+              static_cast<long long>(parameters),
+              HumanBytes(4.0 * static_cast<double>(parameters)).c_str());
   return 0;
 }
 
