@@ -123,17 +123,20 @@ def test_every_preset_takes_the_joined_flag_form(tmp_path):
         assert (tmp_path / out).stat().st_size > 0
 
 
-@pytest.mark.parametrize("name,preset,want", [
-    ("x.gguf", "wan-vae-tiny", ".safetensors"), ("x.gguf", "bigvgan-tiny", ".safetensors"),
-    ("x.safetensors", "ovi-tiny", ".gguf"), ("x.safetensors", "umt5-tiny", ".gguf"),
+@pytest.mark.parametrize("name,preset,writes", [
+    ("x.gguf", "wan-vae-tiny", "safetensors (.safetensors)"),
+    ("x.gguf", "bigvgan-tiny", "safetensors (.safetensors)"),
+    ("x.safetensors", "ovi-tiny", "GGUF (.gguf)"), ("x.safetensors", "umt5-tiny", "GGUF (.gguf)"),
 ])
-def test_the_output_name_must_say_what_the_preset_writes(tmp_path, name, preset, want):
+def test_the_output_name_must_not_claim_the_other_format(tmp_path, name, preset, writes):
     # A .gguf name holding safetensors bytes used to be written, and refused only later by
-    # whatever read it ("bad magic").
+    # whatever read it ("bad magic"). Other names (a temporary x.gguf.new) stay the caller's.
     proc = run("synth", tmp_path / name, "--preset", preset, check=False)
     assert proc.returncode == 2
-    assert f"OUT must end in {want}" in proc.stderr, proc.stderr
+    assert f"but this preset writes {writes}" in proc.stderr, proc.stderr
     assert not (tmp_path / name).exists()
+    run("synth", tmp_path / "x.new", "--preset", preset)
+    assert (tmp_path / "x.new").exists()
 
 
 def test_a_seed_out_of_range_names_the_range(tmp_path):

@@ -226,16 +226,18 @@ std::optional<std::string> SynthOut(const Args& args) {
 }
 
 int RunSynth(const Args& args) {
-  // OUT's extension must name what the preset writes, as convert's does: a .gguf name holding
-  // safetensors bytes was refused only later, by whatever read it ("bad magic").
+  // OUT must not carry the other format's extension: a .gguf name holding safetensors bytes was
+  // refused only later, by whatever read it ("bad magic"). Other names (x.gguf.new) are the
+  // caller's business.
   const bool writes_gguf = !IsAudioSynthPreset(args) && !IsWanVaeSynthPreset(args);
   if (const std::optional<std::string> out = SynthOut(args)) {
-    const char* want = writes_gguf ? ".gguf" : ".safetensors";
-    if (!absl::EndsWith(*out, want)) {
-      return UsageError(kCommand,
-                        absl::StrCat("OUT must end in ", want, " (this preset writes ",
-                                     writes_gguf ? "GGUF" : "safetensors", "): ", *out),
-                        kUsage);
+    const char* wrong = writes_gguf ? ".safetensors" : ".gguf";
+    if (absl::EndsWith(*out, wrong)) {
+      return UsageError(
+          kCommand,
+          absl::StrCat("OUT ends in ", wrong, " but this preset writes ",
+                       writes_gguf ? "GGUF (.gguf)" : "safetensors (.safetensors)", ": ", *out),
+          kUsage);
     }
   }
   if (IsUmt5SynthPreset(args)) return RunSynthUmt5(args);    // umt5-tiny/-xxl: synth_umt5.cc
