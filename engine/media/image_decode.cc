@@ -282,24 +282,38 @@ RgbImage Orient(const RgbImage& in, int orientation) {
   return out;
 }
 
+// The decoder's frame of a probed image, checked against the header's size.
+absl::StatusOr<FramePtr> DecodeFrame(std::string_view bytes, const ImageHeader& header) {
+  absl::StatusOr<CodecContextPtr> ctx = OpenDecoder(header.format);
+  if (!ctx.ok()) return ctx.status();
+  // A PNG goes to the decoder without its ancillary chunks (PngPixelChunks says why).
+  const bool png = header.format == ImageFormat::kPng;
+  const std::string pixel_chunks = png ? PngPixelChunks(bytes) : std::string();
+  absl::StatusOr<FramePtr> frame =
+      DecodeOneFrame(ctx->get(), header.format, png ? std::string_view(pixel_chunks) : bytes);
+  if (!frame.ok()) return frame.status();
+  if ((*frame)->width != header.width || (*frame)->height != header.height) {
+    return absl::InvalidArgumentError(absl::StrCat("first_frame: the header says ", header.width,
+                                                   "x", header.height, ", the decoder produced ",
+                                                   (*frame)->width, "x", (*frame)->height));
+  }
+  return frame;
+}
+
 }  // namespace
+
+absl::Status CheckImageData(std::string_view bytes, int64_t max_pixels) {
+  absl::StatusOr<ImageHeader> header = ProbeImage(bytes);
+  if (!header.ok()) return header.status();
+  if (header->width * header->height > max_pixels) return absl::OkStatus();
+  return DecodeFrame(bytes, *header).status();
+}
 
 absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes) {
   absl::StatusOr<ImageHeader> header = ProbeImage(bytes);
   if (!header.ok()) return header.status();
-  absl::StatusOr<CodecContextPtr> ctx = OpenDecoder(header->format);
-  if (!ctx.ok()) return ctx.status();
-  // A PNG goes to the decoder without its ancillary chunks (PngPixelChunks says why).
-  const bool png = header->format == ImageFormat::kPng;
-  const std::string pixel_chunks = png ? PngPixelChunks(bytes) : std::string();
-  absl::StatusOr<FramePtr> frame =
-      DecodeOneFrame(ctx->get(), header->format, png ? std::string_view(pixel_chunks) : bytes);
+  absl::StatusOr<FramePtr> frame = DecodeFrame(bytes, *header);
   if (!frame.ok()) return frame.status();
-  if ((*frame)->width != header->width || (*frame)->height != header->height) {
-    return absl::InvalidArgumentError(absl::StrCat("first_frame: the header says ", header->width,
-                                                   "x", header->height, ", the decoder produced ",
-                                                   (*frame)->width, "x", (*frame)->height));
-  }
   absl::StatusOr<RgbImage> rgb = ToRgb24(**frame, *header);
   if (!rgb.ok() || header->orientation == 1) return rgb;
   return Orient(*rgb, header->orientation);

@@ -28,4 +28,9 @@ struct RgbImage {
 // uses its own decoder and scaler, and no libav global (log level included) is touched.
 absl::StatusOr<RgbImage> DecodeImage(std::string_view bytes);
 
+// DecodeImage's refusals without its output: the probe and, for images of at most
+// `max_pixels`, the decoder's pass (no RGB conversion, no orientation), for admission, which
+// needs only to know whether the data decodes. Larger images pass after the probe alone.
+absl::Status CheckImageData(std::string_view bytes, int64_t max_pixels);
+
 }  // namespace ovid::media

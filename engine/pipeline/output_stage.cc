@@ -106,6 +106,10 @@ absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes) {
   return out;
 }
 
+absl::Status CheckFirstFrameData(std::string_view bytes, int64_t max_pixels) {
+  return media::CheckImageData(bytes, max_pixels);
+}
+
 absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes) {
   absl::StatusOr<media::ImageHeader> header = media::ProbeImage(bytes);
   if (!header.ok()) return header.status();

@@ -54,4 +54,8 @@ absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view bytes);
 // few at a time, so that data only the decoder rejects is refused before the queue too.)
 absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes);
 
+// ReadFirstFrame's refusals without its pixels, for images of at most `max_pixels` (larger ones
+// are only probed): admission's content check (media::CheckImageData).
+absl::Status CheckFirstFrameData(std::string_view bytes, int64_t max_pixels);
+
 }  // namespace ovid::pipeline

@@ -19,6 +19,10 @@ absl::StatusOr<RgbImage> ReadFirstFrame(std::string_view) {
       "first_frame: this build of ovid cannot read images (built without libavcodec)");
 }
 
+absl::Status CheckFirstFrameData(std::string_view bytes, int64_t) {
+  return ReadFirstFrame(bytes).status();
+}
+
 absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes) {
   return ReadFirstFrame(bytes).status();
 }

@@ -299,8 +299,6 @@ absl::Status OviPipeline::CheckContents(const GenerationRequest& request) const 
   if (request.first_frame.empty() || !limits_.video_vae_encoder || !limits_.media) {
     return absl::OkStatus();
   }
-  OVID_ASSIGN_OR_RETURN(const ImageSize size, ProbeFirstFrame(request.first_frame));
-  if (uint64_t{size.width} * size.height > kAdmissionDecodeMaxPixels) return absl::OkStatus();
   struct Slot {
     std::atomic<int>& count;
     ~Slot() { count.fetch_sub(1, std::memory_order_relaxed); }
@@ -309,7 +307,10 @@ absl::Status OviPipeline::CheckContents(const GenerationRequest& request) const 
     return absl::OkStatus();  // busy: the job's own decode will tell
   }
   try {
-    const absl::Status decoded = ReadFirstFrame(request.first_frame).status();
+    // One probe and the decoder's pass: no RGB conversion, and past the size limit the probe
+    // alone (what EstimateVram already ran).
+    const absl::Status decoded =
+        CheckFirstFrameData(request.first_frame, kAdmissionDecodeMaxPixels);
     // Only the image's own fault refuses it here: host memory running short (libav's ENOMEM comes
     // back as RESOURCE_EXHAUSTED) is the job's decode's to report if it lasts.
     return decoded.code() == absl::StatusCode::kInvalidArgument ? decoded : absl::OkStatus();

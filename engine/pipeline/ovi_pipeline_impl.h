@@ -26,12 +26,12 @@ class OviPipeline final : public LoadedPipeline {
   absl::StatusOr<GenerationResult> Run(const GenerationRequest& request, ProgressSink& sink,
                                        const CancelToken& cancel) override;
   absl::StatusOr<uint64_t> EstimateVram(const GenerationRequest& request) const override;
-  // Decodes the first frame (and drops it) so that data only the decoder rejects is refused at
-  // admission. Bounded, since it runs on the caller's RPC thread: images up to
+  // Runs the first frame through the decoder (no RGB) so that data only the decoder rejects is
+  // refused at admission. Bounded, since it runs on the caller's RPC thread: images up to
   // kAdmissionDecodeMaxPixels, at most kAdmissionDecodes at once; a request beyond either (or
   // when host memory runs short) skips the check, and its job decodes the image as before.
   absl::Status CheckContents(const GenerationRequest& request) const override;
-  static constexpr uint64_t kAdmissionDecodeMaxPixels = uint64_t{4096} * 4096;  // 48 MiB of RGB
+  static constexpr int64_t kAdmissionDecodeMaxPixels = int64_t{4096} * 4096;
   static constexpr int kAdmissionDecodes = 2;
   ModelDescription Describe() const override { return description_; }
   VramSnapshot Vram() const override;
