@@ -109,6 +109,26 @@ def test_invalid_requests_are_refused_and_the_server_keeps_serving(daemon):
     assert daemon.proc.poll() is None
 
 
+def test_a_string_field_that_is_not_utf8_is_refused_by_grpc_and_logged(daemon):
+    # proto3 forbids invalid UTF-8 in a string field: gRPC's C++ parser refuses the request
+    # before ovid's handler runs, and its callback API answers UNIMPLEMENTED with no message
+    # (the proto's error table says so). The daemon's log names the field, and it keeps serving.
+    request = pb.GenerateRequest(steps=1)
+    request.conditioning.prompt = "\u00e9"
+    wire = request.SerializeToString()
+    assert wire.count(b"\xc3\xa9") == 1
+    wire = wire.replace(b"\xc3\xa9", b"\xff\xfe")
+    with grpc.insecure_channel(daemon.address) as channel:
+        call = channel.unary_stream("/ovid.v1.Generation/Generate",
+                                    response_deserializer=pb.GenerateEvent.FromString)
+        with pytest.raises(grpc.RpcError) as err:
+            list(call(wire, timeout=30))
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "ovid.v1.Conditioning.prompt" in daemon.log()
+    with ovid_client.OvidClient(daemon.address) as client:
+        assert client.generate(make_request(client, steps=1)).final.parameters.steps == 1
+
+
 def test_stages_and_formats_that_are_not_loaded_fail_the_precondition(daemon):
     with ovid_client.OvidClient(daemon.address) as client:
         for kwargs, words in [(dict(embedding=None, prompt="a cat"), "text encoder"),

@@ -75,6 +75,9 @@ def test_sigterm_drains_running_jobs_and_exits_zero(start_daemon):
         with pytest.raises(ovid_client.OvidError) as err:
             client.generate(make_request(client, steps=1))
         assert err.value.code == grpc.StatusCode.UNAVAILABLE
+        # GetModel still answers: the model is the one loaded until the drain ends (the proto's
+        # UNAVAILABLE covers it only while loading).
+        assert client.model().config.variant
         worker.join(60)
     assert "result" in outcome, outcome.get("error")
     assert outcome["result"].final.parameters.steps == 8
