@@ -251,3 +251,75 @@ def test_channels_send_keepalive_pings_without_a_ping_limit(server, monkeypatch)
     assert seen and seen[0].get("grpc.keepalive_time_ms") == 60000
     assert seen[0].get("grpc.keepalive_timeout_ms") == 20000
     assert seen[0].get("grpc.http2.max_pings_without_data") == 0
+
+
+def test_a_half_given_tls_identity_is_a_value_error_not_an_abort(server):
+    # gRPC's core aborted the whole process (SIGABRT, "Check failed: private_key != nullptr")
+    # on a client certificate without its key, or a key without its certificate.
+    with pytest.raises(ValueError, match="tls_cert and tls_key go together.*only tls_cert"):
+        OvidClient(server.address, tls_cert=b"-----BEGIN CERTIFICATE-----\n")
+    with pytest.raises(ValueError, match="only tls_key"):
+        OvidClient(server.address, tls_ca=b"x", tls_key=b"-----BEGIN PRIVATE KEY-----\n")
+
+
+def test_request_values_a_field_cannot_hold_name_the_field(server):
+    # protobuf's own messages named neither the field nor the value: "Value out of range: -1".
+    for kwargs, error, words in (({"seed": -1}, ValueError, "seed: .*got -1"),
+                                 ({"seed": 2 ** 64}, ValueError, "seed: "),
+                                 ({"steps": 2.5}, TypeError, "steps: .*got 2.5"),
+                                 ({"width": "3"}, TypeError, "width: ")):
+        with pytest.raises(error, match=words):
+            build_request(prompt="x", **kwargs)
+
+
+def test_none_leaves_any_request_field_out(server):
+    req = build_request(prompt="x", steps=None, solver=None, outputs=None, first_frame=None,
+                        client_request_id=None, keep_on_disconnect=None, video_negative=None)
+    assert req == pb.GenerateRequest(conditioning=pb.Conditioning(prompt="x"))
+    with OvidClient(server.address) as client:
+        assert client.generate(prompt="x", steps=1, first_frame=None).job_id
+
+
+def test_tokens_as_bytes_and_with_their_bearer_prefix(server):
+    server.fake.token = "s3cret"
+    # As read from a file in binary mode: accepted like the text.
+    with OvidClient(server.address, token=b"s3cret\n") as client:
+        assert client.model().config.text_dim == 4096
+    with pytest.raises(ValueError, match="byte outside ASCII at offset 2"):
+        OvidClient(server.address, token=b"s3\xffcret")
+    # "Bearer s3cret" was refused for its space at offset 6, with no hint why.
+    with pytest.raises(ValueError, match='without its "Bearer " prefix') as bad:
+        OvidClient(server.address, token="Bearer s3cret")
+    assert "s3cret" not in str(bad.value)
+
+
+def test_pem_text_is_a_pem_and_other_strings_are_paths(server, tmp_path):
+    from ovid_client.client import _read
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    assert _read(pem) == pem.encode()
+    path = tmp_path / "ca.pem"
+    path.write_text(pem)
+    assert _read(str(path)) == pem.encode() and _read(path) == pem.encode()
+
+
+def test_list_jobs_takes_states_by_short_name_and_one_state_alone(server):
+    for _ in range(2):
+        server.fake.start_job(build_request(prompt="x", steps=1))
+    with OvidClient(server.address) as client:
+        for states in ("running", "JOB_STATE_RUNNING", pb.JOB_STATE_RUNNING, ["Running"]):
+            client.list_jobs(states=states)
+        client.list_jobs(states=("succeeded", "failed"))
+        with pytest.raises(ValueError, match="unknown job state 'r'.*running"):
+            client.list_jobs(states=["r"])
+    requests = [list(req.states) for _, req in server.fake.calls_of("ListJobs")]
+    assert requests == [[pb.JOB_STATE_RUNNING]] * 4 + [[pb.JOB_STATE_SUCCEEDED,
+                                                        pb.JOB_STATE_FAILED]]
+
+
+def test_a_closed_client_says_so(server):
+    client = OvidClient(server.address)
+    client.close()
+    for call in (client.model, client.health, lambda: client.generate(prompt="x"),
+                 lambda: list(client.watch("job-1")), lambda: client.attach("job-1")):
+        with pytest.raises(ValueError, match="this OvidClient is closed"):
+            call()

@@ -1,6 +1,7 @@
 """OvidClient: the ovid.v1.Generation service and grpc.health.v1 behind plain Python calls.
 
-Every method raises OvidError (a grpc.StatusCode and the server's message) on failure. Streams
+Every failed call or job raises OvidError (a grpc.StatusCode and the server's message); misuse
+(a bad argument, a closed client) raises TypeError or ValueError before anything is sent. Streams
 are followed to the end here, chunks reassembled and verified, so a caller gets either complete,
 checked outputs or an exception."""
 import time
@@ -12,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ._stubs import pb, pb_grpc
 from .assembly import OutputAssembler
 from .errors import OvidError, status_code
-from .request import build_request
+from .request import build_request, job_state
 
 _ENDED = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
 
@@ -31,18 +32,35 @@ class GenerateResult:
 
 
 def _read(value):
-    """A PEM given as bytes, or a path to read it from."""
+    """A PEM as bytes or as text (a str that starts with "-----BEGIN"), or a path to read it
+    from. Any other str is a path: a PEM read with open().read() used to be taken for one, and
+    the FileNotFoundError echoed the whole certificate."""
     if value is None or isinstance(value, bytes):
         return value
+    if isinstance(value, str) and value.lstrip().startswith("-----BEGIN"):
+        return value.encode("ascii")
     with open(value, "rb") as f:
         return f.read()
 
 
 def _check_token(token):
-    """The bearer token without surrounding whitespace (a file's or a Secret's newline); a
-    ValueError, which does not echo it, for any other byte a header value cannot carry (gRPC
-    would refuse every call with INTERNAL "Invalid metadata", which reads as a server error)."""
+    """The bearer token (str, or bytes as read from a file in binary mode) without surrounding
+    whitespace (a file's or a Secret's newline); a ValueError, which does not echo it, for any
+    other byte a header value cannot carry (gRPC would refuse every call with INTERNAL "Invalid
+    metadata", which reads as a server error), and for a token given with its "Bearer " prefix,
+    which the client adds itself."""
+    if isinstance(token, (bytes, bytearray)):
+        try:
+            token = bytes(token).decode("ascii")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"token: a byte outside ASCII at offset {e.start}; a bearer token "
+                             "is one line of visible characters") from None
+    if not isinstance(token, str):
+        raise TypeError(f"token must be a str or bytes, got {type(token).__name__}")
     token = token.strip()
+    if token[:7].lower() == "bearer ":
+        raise ValueError('token: give the token without its "Bearer " prefix; the client sends '
+                         '"authorization: Bearer <token>" itself')
     for i, ch in enumerate(token):
         if not "\x21" <= ch <= "\x7e":
             raise ValueError(f"token: a character outside printable ASCII (0x21-0x7e) at offset "
@@ -62,13 +80,18 @@ class OvidClient:
     """A connection to one ovid daemon.
 
     address: "host:port". token: bearer token sent as `authorization: Bearer <token>`.
-    tls_ca / tls_cert / tls_key: PEM bytes or file paths; any of them switches to TLS (the CA
-    verifies the server, cert + key authenticate this client for mTLS). timeout: seconds, the
+    tls_ca / tls_cert / tls_key: PEM bytes or text, or file paths; any of them switches to TLS
+    (the CA verifies the server, cert + key, both or neither, authenticate this client for
+    mTLS). timeout: seconds, the
     deadline of every call (for generate: of the whole job), None for no deadline.
     reattach_attempts: how often a broken Generate/WatchJob stream (UNAVAILABLE) is resumed."""
 
     def __init__(self, address, token=None, tls_ca=None, tls_cert=None, tls_key=None,
                  timeout=None, reattach_attempts=5):
+        if (tls_cert is None) != (tls_key is None):
+            # Checked here: gRPC's core aborts the whole process on a half-given pair.
+            raise ValueError("tls_cert and tls_key go together (the client's mTLS identity): "
+                             f"got only {'tls_cert' if tls_key is None else 'tls_key'}")
         if tls_ca is not None or tls_cert is not None or tls_key is not None:
             creds = grpc.ssl_channel_credentials(root_certificates=_read(tls_ca),
                                                  private_key=_read(tls_key),
@@ -80,11 +103,13 @@ class OvidClient:
         # insecure channel, and a token over plaintext is the operator's choice to make.
         self._metadata = (("authorization", f"Bearer {_check_token(token)}"),) if token else ()
         self._timeout = timeout
+        self._closed = False
         self.reattach_attempts = reattach_attempts
         self._stub = pb_grpc.GenerationStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def close(self):
+        self._closed = True
         self._channel.close()
 
     def __enter__(self):
@@ -95,7 +120,14 @@ class OvidClient:
 
     # -- unary calls -------------------------------------------------------------------------
 
+    def _check_open(self):
+        # Misuse, not a failed call: ValueError, as Python's own closed files raise, with a
+        # message that names the client (gRPC's says "Cannot invoke RPC on closed channel!").
+        if self._closed:
+            raise ValueError("this OvidClient is closed")
+
     def _call(self, method, request, job_id=""):
+        self._check_open()
         try:
             return method(request, timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as e:
@@ -109,7 +141,8 @@ class OvidClient:
         `wait` seconds (0: the server's answer as it is). The server answers at once, and a
         running job stops at its next step check after that, so without the wait the state may
         still be RUNNING. A job that finished first keeps its final state. None: the job ended
-        and the server kept no record of it (--job-ttl=0), so how it ended is not known."""
+        during the wait and the server kept no record of it (--job-ttl=0), so how it ended is
+        not known. A job already forgotten before the call is NOT_FOUND, as an unknown id is."""
         status = self._call(self._stub.CancelJob, pb.JobRef(job_id=job_id), job_id)
         deadline = time.monotonic() + wait
         while status.state not in _ENDED and time.monotonic() < deadline:
@@ -123,10 +156,12 @@ class OvidClient:
         return status
 
     def list_jobs(self, states=()):
-        """Every kept job (in `states`, if given), in creation order, over as many pages as the
-        server sends (at most 1000 jobs each)."""
+        """Every kept job (in `states`, if given: one state or several, by short name such as
+        "running", full name or number), in creation order, over as many pages as the server
+        sends (at most 1000 jobs each)."""
         jobs, token = [], ""
-        states = list(states)  # sent with every page: an iterator would be empty after the first
+        # A list, sent with every page: an iterator would be empty after the first.
+        states = [job_state(s) for s in ([states] if isinstance(states, (str, int)) else states)]
         while True:
             page = self._call(self._stub.ListJobs,
                               pb.ListJobsRequest(states=states, page_token=token))
@@ -148,6 +183,7 @@ class OvidClient:
     def watch(self, job_id, from_event=0):
         """The job's events from index `from_event` on (replayed, then live), as an iterator
         of GenerateEvent. Raw: no reassembly and no re-attach (see attach())."""
+        self._check_open()
         stream = self._stub.WatchJob(pb.JobRef(job_id=job_id, from_event=from_event),
                                      timeout=self._timeout, metadata=self._metadata)
         try:
@@ -172,12 +208,14 @@ class OvidClient:
             request.CopyFrom(request_or_kwargs)
         else:
             request = build_request(**dict(request_or_kwargs or {}, **kwargs))
-        request.keep_on_disconnect = request.keep_on_disconnect or keep_on_disconnect
+        request.keep_on_disconnect = request.keep_on_disconnect or bool(keep_on_disconnect)
+        self._check_open()
         stream = self._stub.Generate(request, timeout=self._timeout, metadata=self._metadata)
         return self._follow(stream, "", on_event)
 
     def attach(self, job_id, on_event=None):
         """Follows an existing job from its first event, like generate() does a new one."""
+        self._check_open()
         stream = self._stub.WatchJob(pb.JobRef(job_id=job_id), timeout=self._timeout,
                                      metadata=self._metadata)
         return self._follow(stream, job_id, on_event)

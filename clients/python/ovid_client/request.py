@@ -17,13 +17,25 @@ _SCALARS = ("width", "height", "duration_seconds", "steps", "shift", "video_guid
             "audio_guidance", "slg_layer", "seed", "priority", "max_queue_seconds")
 
 
-def _enum(value, names, what):
+# Job states by short name ("running"), for list_jobs; full names ("JOB_STATE_RUNNING") also
+# work, any case.
+JOB_STATES = {name.lower().removeprefix("job_state_"): number
+              for name, number in pb.JobState.items() if number != pb.JOB_STATE_UNSPECIFIED}
+
+
+def _enum(value, names, what, prefix=""):
     if isinstance(value, str):
+        key = value.lower()
         try:
-            return names[value.lower()]
+            return names[key.removeprefix(prefix) if prefix else key]
         except KeyError:
             raise ValueError(f"unknown {what} {value!r}; one of {', '.join(names)}") from None
     return int(value)
+
+
+def job_state(value):
+    """'running' / 'JOB_STATE_RUNNING' / a JobState number -> the number."""
+    return _enum(value, JOB_STATES, "job state", "job_state_")
 
 
 def output_format(value):
@@ -46,10 +58,12 @@ def conditioning(value):
 
 
 def build_request(prompt=None, embedding=None, video_negative=None, audio_negative=None,
-                  solver=None, outputs=(), first_frame=b"", client_request_id="",
-                  keep_on_disconnect=False, **scalars):
+                  solver=None, outputs=None, first_frame=None, client_request_id=None,
+                  keep_on_disconnect=None, **scalars):
     """A GenerateRequest. Exactly one of `prompt` and `embedding` gives the positive
-    conditioning; the rest mirror the proto's fields (solver and outputs also by name)."""
+    conditioning; the rest mirror the proto's fields (solver and outputs also by name). None
+    leaves any field out (the server's default), so optional values pass straight through.
+    A value a field cannot hold raises ValueError or TypeError naming the field."""
     unknown = set(scalars) - set(_SCALARS)
     if unknown:
         raise TypeError(f"unknown GenerateRequest field(s): {', '.join(sorted(unknown))}")
@@ -62,13 +76,19 @@ def build_request(prompt=None, embedding=None, video_negative=None, audio_negati
         req.audio_negative.CopyFrom(conditioning(audio_negative))
     for name, value in scalars.items():
         if value is not None:
-            setattr(req, name, value)
+            try:
+                setattr(req, name, value)
+            except (ValueError, TypeError) as e:  # protobuf's own say "Value out of range: -1"
+                raise type(e)(f"{name}: {e} (got {value!r})") from None
     if solver is not None:
         req.solver = _enum(solver, SOLVERS, "solver")
     if isinstance(outputs, (str, int)):  # one format: "mp4" is not the formats "m", "p", "4"
         outputs = [outputs]
-    req.outputs.extend(output_format(f) for f in outputs)
-    req.first_frame = bytes(first_frame)
-    req.client_request_id = client_request_id
-    req.keep_on_disconnect = keep_on_disconnect
+    req.outputs.extend(output_format(f) for f in outputs or ())
+    if first_frame is not None:
+        req.first_frame = bytes(first_frame)
+    if client_request_id is not None:
+        req.client_request_id = client_request_id
+    if keep_on_disconnect is not None:
+        req.keep_on_disconnect = bool(keep_on_disconnect)
     return req
