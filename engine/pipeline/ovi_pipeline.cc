@@ -4,8 +4,10 @@
 #include <ATen/ops/zeros.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <new>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -305,6 +307,10 @@ absl::Status OviPipeline::CheckContents(const GenerationRequest& request) const 
   } slot{admission_decodes_};
   if (admission_decodes_.fetch_add(1, std::memory_order_relaxed) >= kAdmissionDecodes) {
     return absl::OkStatus();  // busy: the job's own decode will tell
+  }
+  if (options_.faults.admission_decode_delay_ms > 0) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(options_.faults.admission_decode_delay_ms));
   }
   try {
     // One probe and the decoder's pass: no RGB conversion, and past the size limit the probe

@@ -8,14 +8,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <limits>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -403,6 +406,35 @@ TEST_F(PipelineStagesTest, ImageToVideoEncodesTheFirstFrameAtItsAspect) {
   const absl::Status bad = (*p)->Run(r, sink, cancel).status();
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument) << bad;
   EXPECT_TRUE(absl::StrContains(bad.message(), "first_frame")) << bad;
+}
+
+// Admission's content check runs on gRPC's threads, so at most two decode at once: a third
+// request meanwhile skips the check (its job's own decode refuses a bad image), and the slots
+// are free again afterwards.
+TEST_F(PipelineStagesTest, AdmissionDecodesAtMostTwoImagesAtOnceAndSkipsTheRest) {
+  PipelineOptions o = FullOptions();
+  o.faults.admission_decode_delay_ms = 3000;  // each check holds its slot this long
+  absl::StatusOr<std::unique_ptr<LoadedPipeline>> p = LoadTiny(o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  GenerationRequest r = PromptRequest({OutputFormat::kLatents});
+  r.first_frame = TestPatternImage("slots.jpg");
+  const size_t scan = r.first_frame.find("\xFF\xDA");
+  ASSERT_NE(scan, std::string::npos);
+  r.first_frame[scan + 6] = '\x33';  // Huffman tables the file never defines
+  std::vector<std::future<absl::Status>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(std::async(std::launch::async, [&] { return (*p)->CheckContents(r); }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both are inside their slot
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE((*p)->CheckContents(r).ok());  // busy: skipped, not decoded, not delayed
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+  for (std::future<absl::Status>& f : held) {
+    const absl::Status s = f.get();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), "the JPEG decoder rejected the image")) << s;
+  }
+  EXPECT_EQ((*p)->CheckContents(r).code(), absl::StatusCode::kInvalidArgument);  // slots freed
 }
 
 // An offloaded stage is reopened by path for each job: a file replaced since startup gets the

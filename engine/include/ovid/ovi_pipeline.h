@@ -38,6 +38,9 @@ struct FaultHooks {
   uint32_t step_delay_ms = 0;         // sleep this long in every denoising step
   uint32_t nan_at_step = 0;           // the model's velocities at this step are NaN
   uint64_t vram_estimate_bytes = 0;   // EstimateVram reports this instead of the model's figure
+  // CheckContents sleeps this long inside its decode slot before decoding, so a test can hold
+  // the slots and see the next caller skip the check.
+  uint32_t admission_decode_delay_ms = 0;
 };
 
 // The files of the stages around the denoiser. Each one left empty is not loaded, and the
