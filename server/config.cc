@@ -319,6 +319,13 @@ const std::vector<Flag>& Flags() {
        "Bytes of finished jobs' events (their outputs, mostly) kept for WatchJob at most; the "
        "oldest finished go first. A job still streaming to its client keeps what it sends.",
        Bytes(&Config::max_kept_bytes, 0, std::numeric_limits<uint64_t>::max())},
+      {"stream-stall-timeout", "DURATION", "2m",
+       "A Generate or WatchJob stream whose client reads nothing for this long (one write "
+       "pending all that time) is cancelled, and a Generate stream's job with it unless "
+       "kept on disconnect: a client that keeps its connection alive but stops reading would "
+       "otherwise hold the events still to be sent (outputs included) in memory for as long as "
+       "it likes. 0: never.",
+       Duration(&Config::stream_stall_timeout, absl::Hours(24))},
       {"tls-cert", "PEM", "(plaintext)", "Server certificate chain; needs --tls-key.",
        SecurityFile(&Config::tls_cert)},
       {"tls-key", "PEM", "", "Server private key; needs --tls-cert.",

@@ -49,6 +49,7 @@ struct Config {
   std::string tls_client_ca;  // given: clients must present a certificate it signed (mTLS)
   // How often the TLS files and the token file are checked for changes; 0: read once.
   absl::Duration reload_interval = absl::Minutes(1);
+  absl::Duration stream_stall_timeout = absl::Minutes(2);  // 0 = never
   std::string auth_token_file;
   LogFormat log_format = LogFormat::kText;
   uint64_t max_receive_bytes = 16ull << 20;

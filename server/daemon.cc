@@ -258,10 +258,17 @@ int RunDaemon(int argc, char** argv) {
   DeviceWatch device_watch(stop, health);
   observers.Add(&device_watch);
   ServerMetrics* metrics_sink = metrics.get();
-  GenerationService service(store, auth, &observers,
-                            [metrics_sink](std::string_view method, absl::StatusCode code) {
-                              metrics_sink->OnRpc(method, code);
-                            });
+  // Before the service: every stream leaves it (OnDone) before the server is gone.
+  std::unique_ptr<StreamWatchdog> watchdog;
+  if (config.stream_stall_timeout > absl::ZeroDuration()) {
+    watchdog = std::make_unique<StreamWatchdog>(config.stream_stall_timeout);
+  }
+  GenerationService service(
+      store, auth, &observers,
+      [metrics_sink](std::string_view method, absl::StatusCode code) {
+        metrics_sink->OnRpc(method, code);
+      },
+      watchdog.get());
 
   // Health and reflection are served from the start, so probes see "alive, not ready" while the
   // model loads.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/status_util.h"
 
 namespace ovid::server {
@@ -19,6 +20,11 @@ std::optional<grpc::Status> EndStatus(const v1::GenerateEvent& event) {
   return std::nullopt;
 }
 
+std::string StalledMessage(absl::Duration limit) {
+  return absl::StrCat("the client read nothing for ", absl::FormatDuration(limit),
+                      " (--stream-stall-timeout)");
+}
+
 }  // namespace
 
 EventStream* EventStream::Refuse(const grpc::Status& status, DoneCallback done) {
@@ -31,13 +37,15 @@ EventStream* EventStream::Refuse(const grpc::Status& status, DoneCallback done) 
 
 EventStream* EventStream::Follow(grpc::CallbackServerContext* context, std::shared_ptr<Job> job,
                                  uint64_t from_index, JobQueue* queue, Ownership ownership,
-                                 DoneCallback done) {
+                                 DoneCallback done, StreamWatchdog* watchdog) {
   auto* stream = new EventStream();
   stream->done_ = std::move(done);
   stream->context_ = context;
   stream->job_ = std::move(job);
   stream->queue_ = queue;
   stream->ownership_ = ownership;
+  stream->watchdog_ = watchdog;
+  if (watchdog != nullptr) watchdog->Add(stream);
   // Replays what is logged, then follows live; the job's lock makes the hand-over gapless.
   stream->subscription_ = stream->job_->Subscribe(
       from_index, [stream](const Job::EventPtr& e) { stream->Push(e); });
@@ -58,7 +66,8 @@ void EventStream::PumpLocked() {
     // As the client sees it end, and as ovid_grpc_requests_total counts it. Either OnCancel or a
     // failed write may get here first.
     FinishLocked(
-        AtDeadline()
+        stalled_ ? grpc::Status(grpc::StatusCode::CANCELLED, StalledMessage(*stalled_))
+        : AtDeadline()
             ? grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the call's deadline passed")
             : grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call"));
     return;
@@ -67,6 +76,7 @@ void EventStream::PumpLocked() {
     in_flight_ = std::move(pending_.front());
     pending_.pop_front();
     writing_ = true;
+    write_started_ = std::chrono::steady_clock::now();
     StartWrite(in_flight_.get());
     return;
   }
@@ -87,6 +97,18 @@ void EventStream::OnWriteDone(bool ok) {
   PumpLocked();
 }
 
+void EventStream::CancelIfStalled(std::chrono::steady_clock::time_point now, absl::Duration limit) {
+  {
+    const std::lock_guard<std::mutex> lock(mu_);
+    if (!writing_ || finished_ || broken_ || stalled_ ||
+        now - write_started_ < absl::ToChronoNanoseconds(limit)) {
+      return;
+    }
+    stalled_ = limit;
+  }
+  context_->TryCancel();  // OnCancel follows on a gRPC thread
+}
+
 void EventStream::OnCancel() {
   // The call is over for the client (it cancelled, went away, or its deadline passed). What
   // happens to the job depends on who owns it; the queue takes its own locks, so ours is not held.
@@ -94,7 +116,15 @@ void EventStream::OnCancel() {
   // timer stops it then), so neither a cancel nor a lost connection shortens it.
   if (job_ != nullptr && queue_ != nullptr && ownership_ == Ownership::kCancelJobOnDisconnect) {
     // NOT_FOUND (evicted meanwhile) leaves nothing to stop.
-    if (AtDeadline()) {
+    std::optional<absl::Duration> stalled;
+    {
+      const std::lock_guard<std::mutex> lock(mu_);
+      stalled = stalled_;
+    }
+    if (stalled) {
+      (void)queue_->Cancel(job_->id(), CancelReason::kCancelled,
+                           StalledMessage(*stalled) + " (keep_on_disconnect not set)");
+    } else if (AtDeadline()) {
       (void)queue_->Cancel(job_->id(), CancelReason::kDeadlineExceeded,
                            "the Generate call's deadline passed before the job finished");
     } else {
@@ -119,6 +149,7 @@ bool EventStream::AtDeadline() const {
 void EventStream::OnDone() {
   // After Unsubscribe returns no callback is running or will come (the job's lock guards both),
   // so deleting is safe.
+  if (watchdog_ != nullptr) watchdog_->Remove(this);
   if (subscription_) job_->Unsubscribe(*subscription_);
   if (done_) done_(finish_status_);
   delete this;

@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "ovid/v1/generation.pb.h"
 #include "server/job.h"
 #include "server/job_queue.h"
+#include "server/stream_watchdog.h"
 
 namespace ovid::server {
 
@@ -34,9 +36,15 @@ class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
   // A stream that ends at once with `status` (refused before any job existed).
   static EventStream* Refuse(const grpc::Status& status, DoneCallback done = nullptr);
   // Follows `job` from event `from_index` (which must be <= the events logged so far).
+  // `watchdog` (may be null: never) cancels the call if its client stops reading.
   static EventStream* Follow(grpc::CallbackServerContext* context, std::shared_ptr<Job> job,
                              uint64_t from_index, JobQueue* queue, Ownership ownership,
-                             DoneCallback done = nullptr);
+                             DoneCallback done = nullptr, StreamWatchdog* watchdog = nullptr);
+
+  // Cancels the call if its write in flight started more than `limit` before `now`: the client
+  // stopped reading. It then ends CANCELLED ("the client read nothing for ..."), and a Generate
+  // stream that owns its job cancels the job with that message. StreamWatchdog calls it.
+  void CancelIfStalled(std::chrono::steady_clock::time_point now, absl::Duration limit);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -64,6 +72,9 @@ class EventStream final : public grpc::ServerWriteReactor<v1::GenerateEvent> {
   bool finished_ = false;
   bool broken_ = false;                     // the client is gone: write nothing more
   std::optional<grpc::Status> end_status_;  // set by the terminal event
+  std::chrono::steady_clock::time_point write_started_;  // of in_flight_
+  std::optional<absl::Duration> stalled_;  // set when the watchdog cancels: the limit passed
+  StreamWatchdog* watchdog_ = nullptr;
   grpc::Status finish_status_;              // what Finish was called with
   DoneCallback done_;
 };

@@ -21,8 +21,12 @@ const absl::Status& LoadingError() {
 }  // namespace
 
 GenerationService::GenerationService(JobStore& store, BearerAuth auth, JobObserver* observer,
-                                     RpcListener on_rpc)
-    : store_(store), auth_(std::move(auth)), observer_(observer), on_rpc_(std::move(on_rpc)) {}
+                                     RpcListener on_rpc, StreamWatchdog* watchdog)
+    : store_(store),
+      auth_(std::move(auth)),
+      observer_(observer),
+      on_rpc_(std::move(on_rpc)),
+      watchdog_(watchdog) {}
 
 void GenerationService::Attach(JobQueue* queue, std::function<v1::ModelInfo()> model_info) {
   {
@@ -82,7 +86,8 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
   const auto ownership = request->keep_on_disconnect()
                              ? EventStream::Ownership::kLeaveJob
                              : EventStream::Ownership::kCancelJobOnDisconnect;
-  return EventStream::Follow(context, *std::move(job), 0, jobs, ownership, StreamDone("Generate"));
+  return EventStream::Follow(context, *std::move(job), 0, jobs, ownership, StreamDone("Generate"),
+                             watchdog_);
 }
 
 grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
@@ -103,7 +108,7 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
                                StreamDone("WatchJob"));
   }
   return EventStream::Follow(context, *std::move(job), ref->from_event(), queue(),
-                             EventStream::Ownership::kLeaveJob, StreamDone("WatchJob"));
+                             EventStream::Ownership::kLeaveJob, StreamDone("WatchJob"), watchdog_);
 }
 
 grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext* context,

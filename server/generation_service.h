@@ -29,9 +29,10 @@ class GenerationService final : public v1::Generation::CallbackService {
   // Told every finished call: its method ("Generate", ...) and final status code.
   using RpcListener = std::function<void(std::string_view method, absl::StatusCode code)>;
 
-  // `store` and `observer` (may be null) must outlive the service.
+  // `store`, `observer` (may be null) and `watchdog` (may be null: streams whose client stops
+  // reading stay open) must outlive the service and its calls.
   GenerationService(JobStore& store, BearerAuth auth, JobObserver* observer,
-                    RpcListener on_rpc = nullptr);
+                    RpcListener on_rpc = nullptr, StreamWatchdog* watchdog = nullptr);
 
   // The model is loaded: jobs go to `queue` (which must outlive the service) and GetModel
   // answers with what `model_info` returns (called per request; must be thread-safe).
@@ -67,6 +68,7 @@ class GenerationService final : public v1::Generation::CallbackService {
   const BearerAuth auth_;
   JobObserver* const observer_;
   const RpcListener on_rpc_;
+  StreamWatchdog* const watchdog_;
   std::atomic<JobQueue*> queue_{nullptr};
   std::mutex model_mu_;
   std::function<v1::ModelInfo()> model_info_;

@@ -19,16 +19,16 @@ std::string OutcomeLabel(const Job& job, const absl::Status& status) {
 }  // namespace
 
 JobLog::~JobLog() {
-  auto say_left_out = [this](const RefusalWindow& window, const char* kind) {
-    if (window.not_logged == 0) return;
+  auto say_left_out = [this](const LogWindow& window, const char* kind) {
+    if (window.pending() == 0) return;
     logger_.Info("requests refused and not logged",
-                 {{"refusals", kind}, {"not_logged", absl::StrCat(window.not_logged)}});
+                 {{"refusals", kind}, {"not_logged", absl::StrCat(window.pending())}});
   };
   say_left_out(credentials_, "credentials");
   say_left_out(requests_, "request");
 }
 
-JobLog::RefusalWindow& JobLog::WindowFor(const absl::Status& status) {
+LogWindow& JobLog::WindowFor(const absl::Status& status) {
   return absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status) ? credentials_
                                                                              : requests_;
 }
@@ -49,24 +49,12 @@ void JobLog::OnAuthRefused(std::string_view method, const absl::Status& status,
   LogRefusal(WindowFor(status), std::move(fields));
 }
 
-void JobLog::LogRefusal(RefusalWindow& window, LogFields fields) {
+void JobLog::LogRefusal(LogWindow& window, LogFields fields) {
   {
     const std::lock_guard<std::mutex> lock(refusals_mu_);
-    const absl::Time now = now_();
-    // A wall clock stepped back (NTP) starts a new window too, rather than none for as long.
-    if (now - window.start >= kRefusalWindow || now < window.start) {
-      window.start = now;
-      window.logged = 0;
-    }
-    if (window.logged >= kRefusalsPerWindow) {
-      ++window.not_logged;
-      return;
-    }
-    ++window.logged;
-    if (window.not_logged > 0) {
-      fields.emplace_back("not_logged", absl::StrCat(window.not_logged));
-      window.not_logged = 0;
-    }
+    int64_t not_logged = 0;
+    if (!window.Admit(now_(), &not_logged)) return;
+    if (not_logged > 0) fields.emplace_back("not_logged", absl::StrCat(not_logged));
   }
   logger_.Info("request refused", fields);
 }

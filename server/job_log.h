@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "server/job_observer.h"
 #include "server/log.h"
+#include "server/log_window.h"
 
 namespace ovid::server {
 
@@ -37,20 +38,15 @@ class JobLog : public JobObserver {
                   absl::Duration total) override;
 
  private:
-  struct RefusalWindow {
-    absl::Time start = absl::InfinitePast();
-    int logged = 0;
-    int64_t not_logged = 0;
-  };
   // The window a refusal with this status counts in.
-  RefusalWindow& WindowFor(const absl::Status& status);
-  void LogRefusal(RefusalWindow& window, LogFields fields);
+  LogWindow& WindowFor(const absl::Status& status);
+  void LogRefusal(LogWindow& window, LogFields fields);
 
   const Logger& logger_;
   const std::function<absl::Time()> now_;
   std::mutex refusals_mu_;
-  RefusalWindow credentials_;  // UNAUTHENTICATED, PERMISSION_DENIED
-  RefusalWindow requests_;     // everything else
+  LogWindow credentials_{kRefusalsPerWindow, kRefusalWindow};  // UNAUTHENTICATED, PERMISSION_DENIED
+  LogWindow requests_{kRefusalsPerWindow, kRefusalWindow};     // everything else
 };
 
 // Calls every observer in order (metrics, the job log, the daemon's health watch).

@@ -112,7 +112,8 @@ def test_invalid_requests_are_refused_and_the_server_keeps_serving(daemon):
 def test_a_string_field_that_is_not_utf8_is_refused_by_grpc_and_logged(daemon):
     # proto3 forbids invalid UTF-8 in a string field: gRPC's C++ parser refuses the request
     # before ovid's handler runs, and its callback API answers UNIMPLEMENTED with no message
-    # (the proto's error table says so). The daemon's log names the field, and it keeps serving.
+    # (the proto's error table says so). The daemon's log names the field, at most 20 times in 10
+    # s however many come (protobuf logs each one, before any token check), and it keeps serving.
     request = pb.GenerateRequest(steps=1)
     request.conditioning.prompt = "\u00e9"
     wire = request.SerializeToString()
@@ -121,10 +122,11 @@ def test_a_string_field_that_is_not_utf8_is_refused_by_grpc_and_logged(daemon):
     with grpc.insecure_channel(daemon.address) as channel:
         call = channel.unary_stream("/ovid.v1.Generation/Generate",
                                     response_deserializer=pb.GenerateEvent.FromString)
-        with pytest.raises(grpc.RpcError) as err:
-            list(call(wire, timeout=30))
-    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "ovid.v1.Conditioning.prompt" in daemon.log()
+        for _ in range(100):
+            with pytest.raises(grpc.RpcError) as err:
+                list(call(wire, timeout=30))
+            assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert 1 <= daemon.log().count("ovid.v1.Conditioning.prompt") <= 20
     with ovid_client.OvidClient(daemon.address) as client:
         assert client.generate(make_request(client, steps=1)).final.parameters.steps == 1
 

@@ -63,6 +63,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
                                     "--workers",
                                     "2",
                                     "--drain-timeout=90s",
+                                    "--stream-stall-timeout=45s",
                                     "--job-ttl=2h",
                                     "--max-jobs-kept=7",
                                     "--max-kept-bytes=512M",
@@ -85,6 +86,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->max_queue, 3u);
   EXPECT_EQ(c->workers, 2u);
   EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
+  EXPECT_EQ(c->stream_stall_timeout, absl::Seconds(45));
   EXPECT_EQ(c->job_ttl, absl::Hours(2));
   EXPECT_EQ(c->max_jobs_kept, 7u);
   EXPECT_EQ(c->max_kept_bytes, 512u << 20);
@@ -247,6 +249,7 @@ TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
                            "job-ttl",
                            "max-jobs-kept",
                            "max-kept-bytes",
+                           "stream-stall-timeout",
                            "tls-cert",
                            "tls-key",
                            "tls-client-ca",

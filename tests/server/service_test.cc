@@ -26,22 +26,31 @@ using testing::FakePipelineOptions;
 
 struct Harness {
   explicit Harness(FakePipelineOptions fake, JobQueueOptions queue_options = {},
-                   BearerAuth auth = {}, bool attach = true)
-      : pipeline(std::move(fake)),
+                   BearerAuth auth = {}, bool attach = true,
+                   absl::Duration stall_limit = absl::ZeroDuration())
+      : watchdog(stall_limit > absl::ZeroDuration() ? std::make_unique<StreamWatchdog>(stall_limit)
+                                                    : nullptr),
+        pipeline(std::move(fake)),
         store(absl::Minutes(5), 100),
         queue(pipeline, store, queue_options),
-        service(store, std::move(auth), nullptr,
-                [this](std::string_view method, absl::StatusCode code) {
-                  const std::lock_guard<std::mutex> lock(rpcs_mu);
-                  rpcs.emplace_back(std::string(method), code);
-                }) {
+        service(
+            store, std::move(auth), nullptr,
+            [this](std::string_view method, absl::StatusCode code) {
+              const std::lock_guard<std::mutex> lock(rpcs_mu);
+              rpcs.emplace_back(std::string(method), code);
+            },
+            watchdog.get()) {
     if (attach) Attach();
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(&service);
     server = builder.BuildAndStart();
-    channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
-                                  grpc::InsecureChannelCredentials());
+    // No BDP probing: the window stays small, so a client that stops reading stalls the
+    // server's writes within a few MB (with it the transport would take tens of MB).
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                        grpc::InsecureChannelCredentials(), args);
     stub = v1::Generation::NewStub(channel);
   }
   ~Harness() {
@@ -57,6 +66,7 @@ struct Harness {
     });
   }
 
+  std::unique_ptr<StreamWatchdog> watchdog;  // first: outlives the server's calls
   FakePipeline pipeline;
   JobStore store;
   JobQueue queue;
@@ -280,6 +290,37 @@ TEST(ServiceTest, AClientThatCancelsItsStreamCancelsTheJob) {
   ASSERT_TRUE(WaitForState(h, id, v1::JOB_STATE_CANCELLED));
   EXPECT_LT(h.pipeline.last_steps_done(), 1000u);
   EXPECT_EQ(h.queue.GetStatus(id)->error().code(), grpc::StatusCode::CANCELLED);
+}
+
+// A client that keeps its connection but stops reading would hold its stream, and the outputs
+// still to be written, for as long as it likes: past --stream-stall-timeout the call is
+// cancelled. A client that reads gets everything with the same limit.
+TEST(ServiceTest, AStreamWhoseClientStopsReadingIsCancelledAfterTheStallLimit) {
+  Harness h({.output = std::string(size_t{64} << 20, 'x')}, {}, {}, true, absl::Seconds(1));
+  StreamResult whole = Generate(h, Request(1));
+  ASSERT_TRUE(whole.status.ok()) << whole.status.error_message();
+  size_t bytes = 0;
+  for (const v1::GenerateEvent& e : whole.events) bytes += e.chunk().data().size();
+  EXPECT_EQ(bytes, size_t{64} << 20);
+
+  grpc::ClientContext context;
+  auto reader = h.stub->Generate(&context, Request(1));
+  v1::GenerateEvent event;
+  ASSERT_TRUE(reader->Read(&event));  // Accepted; then nothing more is read
+  const auto start = std::chrono::steady_clock::now();
+  bool cancelled = false;
+  while (!cancelled && std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::lock_guard<std::mutex> lock(h.rpcs_mu);
+    for (const auto& [method, code] : h.rpcs) {
+      cancelled |= method == "Generate" && code == absl::StatusCode::kCancelled;
+    }
+  }
+  EXPECT_TRUE(cancelled) << "the stalled stream was not cancelled";
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+  while (reader->Read(&event)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 TEST(ServiceTest, KeepOnDisconnectLetsTheJobFinishForWatchJob) {
