@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/request_convert.h"
@@ -158,9 +160,12 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
     }
     states.push_back(static_cast<v1::JobState>(state));
   }
-  // The page token is the creation number the previous page ended at, in decimal.
+  // The page token is the creation number the previous page ended at, in decimal digits only
+  // (SimpleAtoi alone also took "+1" and " 1", tokens this server never hands out).
   uint64_t after = 0;
-  if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &after)) {
+  const std::string& token = request->page_token();
+  if (!token.empty() &&
+      (!absl::c_all_of(token, absl::ascii_isdigit) || !absl::SimpleAtoi(token, &after))) {
     return Reply("ListJobs", context,
                  absl::InvalidArgumentError("page_token: not a next_page_token of ListJobs"));
   }

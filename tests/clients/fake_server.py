@@ -70,6 +70,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
         self.fail_at_step = None  # (step, grpc.StatusCode, message): the job fails there
         self.corrupt_chunk = False  # flips a byte of the first chunk's data
         self.unavailable = None  # every Generation call fails UNAVAILABLE with this message
+        self.watch_unavailable = False  # WatchJob fails UNAVAILABLE (the daemon is gone)
         self.end_delay = 0.0  # seconds between a JobError event and the call's end
         self.error_ends = []  # (status code, was the call still open) for each JobError end
         self.job_id_format = "job-{:04d}"  # a hostile server's ids, for the client's checks
@@ -204,6 +205,8 @@ class FakeOvid(pb_grpc.GenerationServicer):
 
     def WatchJob(self, request, context):
         self._enter("WatchJob", request, context)
+        if self.watch_unavailable:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "connection refused")
         yield from self._stream(self._job(request.job_id, context), request.from_event, context)
 
     def _status(self, job):

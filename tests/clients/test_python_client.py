@@ -323,3 +323,18 @@ def test_a_closed_client_says_so(server):
                  lambda: list(client.watch("job-1")), lambda: client.attach("job-1")):
         with pytest.raises(ValueError, match="this OvidClient is closed"):
             call()
+
+
+def test_a_job_not_kept_on_disconnect_is_reattached_once_only(server):
+    # Its daemon cancelled it when the stream broke; retrying with back-off against a daemon that
+    # is gone only delayed the error (5 s by default).
+    server.fake.drop_after = 2
+    server.fake.watch_unavailable = True
+    with OvidClient(server.address, reattach_attempts=3) as client:
+        with pytest.raises(OvidError) as err:
+            client.generate(prompt="x", steps=3, seed=3)
+        assert err.value.code == grpc.StatusCode.UNAVAILABLE and err.value.job_id
+        assert len(server.fake.calls_of("WatchJob")) == 1
+        with pytest.raises(OvidError):
+            client.generate(prompt="x", steps=3, seed=3, keep_on_disconnect=True)
+        assert len(server.fake.calls_of("WatchJob")) == 1 + 3

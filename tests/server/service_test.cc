@@ -254,12 +254,15 @@ TEST(ServiceTest, ListJobsPagesThroughEveryJobOnce) {
     EXPECT_EQ(response.jobs_size(), 5);
     EXPECT_TRUE(response.next_page_token().empty());
   }
-  grpc::ClientContext context;
-  v1::ListJobsResponse response;
-  request.set_page_token("not-a-token");
-  const grpc::Status bad = h.stub->ListJobs(&context, request, &response);
-  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_NE(bad.error_message().find("page_token"), std::string::npos);
+  // Only the decimal digits this server hands out: SimpleAtoi alone took "+1" and " 1".
+  for (const char* token : {"not-a-token", "+1", " 1", "1 ", "-1", "99999999999999999999999"}) {
+    grpc::ClientContext context;
+    v1::ListJobsResponse response;
+    request.set_page_token(token);
+    const grpc::Status bad = h.stub->ListJobs(&context, request, &response);
+    EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << token;
+    EXPECT_NE(bad.error_message().find("page_token"), std::string::npos) << token;
+  }
 }
 
 // A state filter that is no job state was answered with an empty list, as if nothing matched.

@@ -211,16 +211,21 @@ class OvidClient:
         request.keep_on_disconnect = request.keep_on_disconnect or bool(keep_on_disconnect)
         self._check_open()
         stream = self._stub.Generate(request, timeout=self._timeout, metadata=self._metadata)
-        return self._follow(stream, "", on_event)
+        # A job not kept on disconnect was cancelled when its stream broke: one re-attach learns
+        # how it ended (or finds a stream that only broke on the way); more would only wait out
+        # the back-off against a daemon that is gone (5 s by default).
+        attempts = (self.reattach_attempts if request.keep_on_disconnect
+                    else min(1, self.reattach_attempts))
+        return self._follow(stream, "", on_event, attempts)
 
     def attach(self, job_id, on_event=None):
         """Follows an existing job from its first event, like generate() does a new one."""
         self._check_open()
         stream = self._stub.WatchJob(pb.JobRef(job_id=job_id), timeout=self._timeout,
                                      metadata=self._metadata)
-        return self._follow(stream, job_id, on_event)
+        return self._follow(stream, job_id, on_event, self.reattach_attempts)
 
-    def _follow(self, stream, job_id, on_event):
+    def _follow(self, stream, job_id, on_event, attempts):
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         assembler = OutputAssembler(job_id)
         next_index, final, events, reattached, failures = 0, None, 0, 0, 0
@@ -259,7 +264,7 @@ class OvidClient:
                     # before it: how the call ended after that changes nothing.
                     break
                 if (e.code() != grpc.StatusCode.UNAVAILABLE or not job_id
-                        or failures >= self.reattach_attempts):
+                        or failures >= attempts):
                     raise OvidError.from_rpc(e, job_id) from None
                 failures += 1
                 reattached += 1
