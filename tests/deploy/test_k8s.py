@@ -281,6 +281,11 @@ def test_security_component_mounts_rotatable_secrets_where_the_flags_point(tmp_p
         # Group-readable for the pod's fsGroup, not world-readable.
         assert source["defaultMode"] == 0o440
         assert spec["securityContext"]["fsGroup"] == spec["securityContext"]["runAsGroup"]
+    # The API port speaks TLS now: no Service calls it cleartext HTTP/2 (h2c) any more, which a
+    # mesh or gateway would believe. The metrics port stays plain http.
+    for service in (o for o in objects if o["kind"] == "Service"):
+        grpc_port = next(p for p in service["spec"]["ports"] if p["name"] == "grpc")
+        assert "appProtocol" not in grpc_port, service["metadata"]["name"]
     # The probes and the scrape are untouched: still the plaintext health and metrics ports.
     assert env["OVID_HEALTH_ADDRESS"] == "0.0.0.0:50052"
     assert c["startupProbe"]["grpc"]["port"] == 50052
@@ -341,3 +346,12 @@ def test_prometheusrule_is_the_rule_file():
     rule = one(objects, "PrometheusRule")
     source = yaml.safe_load((DEPLOY / "prometheus" / "ovid-rules.yaml").read_text())
     assert rule["spec"]["groups"] == source["groups"]
+
+
+def test_the_pod_tolerates_the_gpu_taint_itself(overlay):
+    # GPU nodes are commonly tainted nvidia.com/gpu; only the ExtendedResourceToleration admission
+    # plugin, off in many clusters, would add the toleration for the GPU request.
+    _, objects = overlay
+    spec = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+    assert container(objects)["resources"]["limits"]["nvidia.com/gpu"] == 1

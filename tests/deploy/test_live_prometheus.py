@@ -64,6 +64,10 @@ EXPECTED = {
     "alert: OvidVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidRequestPeakVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidDown": ("empty", "both daemons are up; checked again after ovid-1 stops"),
+    "alert: OvidJobStalled": ("empty", "no job runs once the traffic is done; its parts are "
+                              "checked in test_alerts_see_the_faults"),
+    "alert: OvidRestarted": ("empty", "neither daemon restarted; its series is checked in "
+                             "test_alerts_see_the_faults"),
 }
 
 
@@ -277,6 +281,16 @@ def test_alerts_see_the_faults(live):
         dict(rule_queries())["alert: OvidTlsCertificateExpiresSoon"])["data"]["result"]
     assert [r["metric"]["pod"] for r in expiring] == ["ovid-1"]  # ovid-0 serves plaintext
     assert 0 < float(expiring[0]["value"][1]) <= 2 * 86400
+    # The stall and restart alerts are silent on these daemons; the series they read are there,
+    # with the labels they group by (a misspelt metric would leave them silent for good).
+    for part in ("max by (namespace, job, pod) (ovid_requests_running)",
+                 "sum by (namespace, job, pod) (increase(ovid_denoise_step_seconds_count[15m]))",
+                 "sum by (namespace, job, pod) (increase(ovid_request_duration_seconds_count[15m]))",
+                 "changes(ovid_process_start_time_seconds[1h])"):
+        result = prom.query(part)["data"]["result"]
+        assert sorted(r["metric"]["pod"] for r in result) == sorted(PODS), (part, result)
+    steps = prom.query("sum(increase(ovid_denoise_step_seconds_count[15m]))")["data"]["result"]
+    assert float(steps[0]["value"][1]) > 0  # the traffic's jobs stepped
     ratio = prom.query("namespace_job:ovid_request_errors:ratio_rate5m")["data"]["result"]
     # ovid-1's failures over the jobs of both replicas: the refusals for a full queue never became
     # jobs and stay out; the job that timed out in the queue was admitted and counts
