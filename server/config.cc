@@ -310,6 +310,13 @@ const std::vector<Flag>& Flags() {
       {"drain-timeout", "DURATION", "30s",
        "On SIGTERM: how long running and queued jobs may finish before they are cancelled.",
        Duration(&Config::drain_timeout, absl::Hours(24))},
+      {"drain-queued", "MODE", "run",
+       "run|refuse: what a drain does with the jobs still queued. run: they may start while "
+       "--drain-timeout lasts (and are cancelled at its end if unfinished). refuse: they end "
+       "at once with UNAVAILABLE, so their clients retry on another replica (several "
+       "replicas, long jobs).",
+       Enum(&Config::drain_runs_queued,
+            std::map<std::string, bool>{{"run", true}, {"refuse", false}})},
       {"job-ttl", "DURATION", "10m", "How long a finished job stays visible to WatchJob/GetJob.",
        Duration(&Config::job_ttl, absl::Hours(24 * 7))},
       {"max-jobs-kept", "N", "256",

@@ -41,6 +41,7 @@ struct Config {
   uint32_t workers = 1;
   BatchGuidance batch_guidance = BatchGuidance::kAuto;  // --batch-guidance off|on|auto
   absl::Duration drain_timeout = absl::Seconds(30);
+  bool drain_runs_queued = true;  // --drain-queued run|refuse
   absl::Duration job_ttl = absl::Minutes(10);
   uint32_t max_jobs_kept = 256;
   uint64_t max_kept_bytes = uint64_t{4} << 30;

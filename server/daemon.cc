@@ -379,6 +379,7 @@ int RunDaemon(int argc, char** argv) {
                                    .workers = config.workers,
                                    .vram_budget_bytes = budget,
                                    .max_queue_wait = max_wait,
+                                   .drain_runs_queued = config.drain_runs_queued,
                                    .observer = &observers});
     MetricsSources with_queue = sources;
     with_queue.queue_depth = [&queue] { return queue.queued(); };

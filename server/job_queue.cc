@@ -182,9 +182,23 @@ std::vector<v1::JobStatus> JobQueue::Statuses(const std::vector<std::shared_ptr<
 
 void JobQueue::Drain(absl::Duration timeout) {
   std::vector<std::shared_ptr<Job>> dropped;
+  // Refused at once: the queued jobs end before the wait, and only the running ones get it.
+  auto refuse_queued = [this](std::unique_lock<std::mutex>& lock) {
+    std::vector<std::shared_ptr<Job>> refused(queue_.begin(), queue_.end());
+    queue_.clear();
+    lock.unlock();
+    for (const auto& job : refused) {
+      job->cancel_token().Cancel(CancelReason::kShutdown,
+                                 "the server is draining (--drain-queued=refuse); the job never "
+                                 "started: retry on another replica");
+      FinishUnrun(job, job->cancel_token().status());
+    }
+    lock.lock();
+  };
   {
     std::unique_lock<std::mutex> lock(mu_);
     draining_ = true;
+    if (!options_.drain_runs_queued) refuse_queued(lock);
     idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
                    [&] { return queue_.empty() && running_.empty(); });
     dropped.assign(queue_.begin(), queue_.end());

@@ -36,6 +36,11 @@ struct JobQueueOptions {
   // --max-queue-wait: the longest any job waits for a worker (infinite = no limit); a request's
   // own max_queue_seconds can only shorten it.
   absl::Duration max_queue_wait = absl::InfiniteDuration();
+  // --drain-queued: what a drain does with the jobs still queued. true (run): workers go on
+  // taking them while the drain timeout lasts; false (refuse): they end at once with
+  // UNAVAILABLE, so their clients can retry on another replica instead of waiting for a job
+  // that may be started and then cancelled at the timeout.
+  bool drain_runs_queued = true;
   JobObserver* observer = nullptr; // metrics and logs; must outlive the queue; null = none
 };
 
@@ -71,8 +76,9 @@ class JobQueue {
   // not one store lookup and queue scan per job.
   std::vector<v1::JobStatus> Statuses(const std::vector<std::shared_ptr<Job>>& jobs);
 
-  // Stops accepting (Submit -> UNAVAILABLE), lets queued and running jobs finish for up to
-  // `timeout`, cancels whatever is left, and joins the workers. Idempotent.
+  // Stops accepting (Submit -> UNAVAILABLE), lets running jobs (and queued ones, unless
+  // JobQueueOptions::drain_runs_queued is off: those end at once) finish for up to `timeout`,
+  // cancels whatever is left, and joins the workers. Idempotent.
   void Drain(absl::Duration timeout);
 
   size_t queued() const;

@@ -355,3 +355,11 @@ def test_the_pod_tolerates_the_gpu_taint_itself(overlay):
     spec = one(objects, "Deployment")["spec"]["template"]["spec"]
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
     assert container(objects)["resources"]["limits"]["nvidia.com/gpu"] == 1
+
+
+def test_several_replicas_hand_queued_jobs_back_on_a_drain(overlay):
+    # With other replicas to retry on, a draining pod's queued jobs end at once (UNAVAILABLE);
+    # one replica alone lets them run while the drain lasts (there is nowhere else to go).
+    name, objects = overlay
+    expected = "refuse" if name == "multi-replica" else None
+    assert ovid_env(objects).get("OVID_DRAIN_QUEUED") == expected

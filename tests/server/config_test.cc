@@ -64,6 +64,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
                                     "2",
                                     "--drain-timeout=90s",
                                     "--stream-stall-timeout=45s",
+                                    "--drain-queued=refuse",
                                     "--job-ttl=2h",
                                     "--max-jobs-kept=7",
                                     "--max-kept-bytes=512M",
@@ -87,6 +88,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->workers, 2u);
   EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
   EXPECT_EQ(c->stream_stall_timeout, absl::Seconds(45));
+  EXPECT_FALSE(c->drain_runs_queued);
   EXPECT_EQ(c->job_ttl, absl::Hours(2));
   EXPECT_EQ(c->max_jobs_kept, 7u);
   EXPECT_EQ(c->max_kept_bytes, 512u << 20);
@@ -250,6 +252,7 @@ TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
                            "max-jobs-kept",
                            "max-kept-bytes",
                            "stream-stall-timeout",
+                           "drain-queued",
                            "tls-cert",
                            "tls-key",
                            "tls-client-ca",

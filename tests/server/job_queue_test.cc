@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -405,6 +406,33 @@ TEST(JobQueueTest, DrainTimeoutCancelsRunningAndQueued) {
   EXPECT_EQ(ran.back().error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
   EXPECT_EQ(waited.back().error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
   EXPECT_NE(waited.back().error().message().find("never started"), std::string::npos);
+}
+
+// --drain-queued=refuse: the queued jobs end at once with UNAVAILABLE (their clients retry on
+// another replica) while the running one still finishes within the drain timeout.
+TEST(JobQueueTest, ADrainThatRefusesQueuedJobsEndsThemAtOnceAndFinishesTheRunningOne) {
+  Runtime rt({.steps = 3, .step_delay = absl::Milliseconds(5), .hold = true},
+             {.max_queue = 4, .workers = 1, .drain_runs_queued = false});
+  auto running = rt.queue.Submit({}, "");
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  auto queued = rt.queue.Submit({}, "");
+  auto also_queued = rt.queue.Submit({}, "");
+  std::thread drain([&] { rt.queue.Drain(kWait); });
+  // Ended while the running job is still held, long before the drain's timeout.
+  for (int i = 0; i < 500 && (*also_queued)->state() != v1::JOB_STATE_CANCELLED; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ((*queued)->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ((*also_queued)->state(), v1::JOB_STATE_CANCELLED);
+  EXPECT_EQ((*running)->state(), v1::JOB_STATE_RUNNING);
+  rt.pipeline.Release();
+  drain.join();
+  EXPECT_EQ((*running)->state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(rt.pipeline.runs_started(), 1);
+  const std::vector<v1::GenerateEvent> waited = FollowToEnd(**queued);
+  ASSERT_TRUE(!waited.empty() && waited.back().has_error());
+  EXPECT_EQ(waited.back().error().code(), static_cast<int>(absl::StatusCode::kUnavailable));
+  EXPECT_NE(waited.back().error().message().find("--drain-queued=refuse"), std::string::npos);
 }
 
 }  // namespace
