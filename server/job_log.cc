@@ -52,9 +52,7 @@ void JobLog::OnAuthRefused(std::string_view method, const absl::Status& status,
 void JobLog::LogRefusal(LogWindow& window, LogFields fields) {
   {
     const std::lock_guard<std::mutex> lock(refusals_mu_);
-    int64_t not_logged = 0;
-    if (!window.Admit(now_(), &not_logged)) return;
-    if (not_logged > 0) fields.emplace_back("not_logged", absl::StrCat(not_logged));
+    if (!window.Admit(now_(), fields)) return;
   }
   logger_.Info("request refused", fields);
 }

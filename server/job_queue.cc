@@ -182,27 +182,21 @@ std::vector<v1::JobStatus> JobQueue::Statuses(const std::vector<std::shared_ptr<
 
 void JobQueue::Drain(absl::Duration timeout) {
   std::vector<std::shared_ptr<Job>> dropped;
-  // Refused at once: the queued jobs end before the wait, and only the running ones get it.
-  auto refuse_queued = [this](std::unique_lock<std::mutex>& lock) {
-    std::vector<std::shared_ptr<Job>> refused(queue_.begin(), queue_.end());
-    queue_.clear();
-    lock.unlock();
-    for (const auto& job : refused) {
-      job->cancel_token().Cancel(CancelReason::kShutdown,
-                                 "the server is draining (--drain-queued=refuse); the job never "
-                                 "started: retry on another replica");
-      FinishUnrun(job, job->cancel_token().status());
-    }
-    lock.lock();
-  };
   {
     std::unique_lock<std::mutex> lock(mu_);
     draining_ = true;
-    if (!options_.drain_runs_queued) refuse_queued(lock);
+    if (!options_.drain_runs_queued) {
+      // Refused at once: the queued jobs end before the wait, and only the running ones get it.
+      const std::vector<std::shared_ptr<Job>> refused = TakeQueuedLocked();
+      lock.unlock();
+      EndNeverStarted(refused,
+                      "the server is draining (--drain-queued=refuse); the job never started: "
+                      "retry on another replica");
+      lock.lock();
+    }
     idle_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
                    [&] { return queue_.empty() && running_.empty(); });
-    dropped.assign(queue_.begin(), queue_.end());
-    queue_.clear();
+    dropped = TakeQueuedLocked();
     // UNAVAILABLE, as the proto has it for a draining server: the client may retry elsewhere
     // (CANCELLED is for CancelJob and clients that left).
     for (const auto& job : running_) {
@@ -213,15 +207,24 @@ void JobQueue::Drain(absl::Duration timeout) {
   }
   work_.notify_all();
   expiry_.notify_all();
-  for (const auto& job : dropped) {
-    job->cancel_token().Cancel(CancelReason::kShutdown,
-                               "the server is shutting down; the job never started");
-    FinishUnrun(job, job->cancel_token().status());
-  }
+  EndNeverStarted(dropped, "the server is shutting down; the job never started");
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
   if (expirer_.joinable()) expirer_.join();
+}
+
+std::vector<std::shared_ptr<Job>> JobQueue::TakeQueuedLocked() {
+  std::vector<std::shared_ptr<Job>> taken(queue_.begin(), queue_.end());
+  queue_.clear();
+  return taken;
+}
+
+void JobQueue::EndNeverStarted(const std::vector<std::shared_ptr<Job>>& jobs, const char* why) {
+  for (const auto& job : jobs) {
+    job->cancel_token().Cancel(CancelReason::kShutdown, why);
+    FinishUnrun(job, job->cancel_token().status());
+  }
 }
 
 bool JobQueue::FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& status,

@@ -99,6 +99,10 @@ class JobQueue {
   // and tells the observer; false if it had already ended (or, with `only_if_queued`, started).
   bool FinishUnrun(const std::shared_ptr<Job>& job, const absl::Status& status,
                    bool only_if_queued = false);
+  // Takes every queued job out of the queue (needs mu_), and ends such jobs, never started,
+  // UNAVAILABLE with `why` (without mu_): a drain's two ways of handing queued jobs back.
+  std::vector<std::shared_ptr<Job>> TakeQueuedLocked();
+  void EndNeverStarted(const std::vector<std::shared_ptr<Job>>& jobs, const char* why);
   void RunJob(const std::shared_ptr<Job>& job);
   bool HeadFitsLocked() const;
   std::string NewJobIdLocked();

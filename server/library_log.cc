@@ -40,9 +40,7 @@ void Emit(bool error, absl::string_view source, absl::string_view where, absl::s
   {
     LibraryWindow& w = WindowOf(source);
     const std::lock_guard<std::mutex> lock(w.mu);
-    int64_t not_logged = 0;
-    if (!w.window.Admit(absl::Now(), &not_logged)) return;
-    if (not_logged > 0) fields.emplace_back("not_logged", absl::StrCat(not_logged));
+    if (!w.window.Admit(absl::Now(), fields)) return;
   }
   if (error) {
     log->Error(text, fields);

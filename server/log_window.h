@@ -6,7 +6,9 @@
 
 #include <cstdint>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/log.h"
 
 namespace ovid::server {
 
@@ -14,9 +16,9 @@ class LogWindow {
  public:
   LogWindow(int per_window, absl::Duration window) : per_window_(per_window), window_(window) {}
 
-  // Whether a line may be logged at `now`; if so, *not_logged is how many were left out since
-  // the last one logged (0: none), and the count starts again.
-  bool Admit(absl::Time now, int64_t* not_logged) {
+  // Whether a line may be logged at `now`; if so, and lines were left out since the last one
+  // logged, `fields` gets their count as `not_logged`, and the count starts again.
+  bool Admit(absl::Time now, LogFields& fields) {
     // A wall clock stepped back (NTP) starts a new window too, rather than none for as long.
     if (now - start_ >= window_ || now < start_) {
       start_ = now;
@@ -27,7 +29,7 @@ class LogWindow {
       return false;
     }
     ++logged_;
-    *not_logged = not_logged_;
+    if (not_logged_ > 0) fields.emplace_back("not_logged", absl::StrCat(not_logged_));
     not_logged_ = 0;
     return true;
   }
