@@ -11,7 +11,10 @@
 // The product (256 s)*f is exact inside the FFMA; only the constant 128 s + o is rounded (to
 // fp32, ~2^-24 of 128 s, i.e. 2^-17 of one quantization step), so the result is the exact fp32
 // value of ggml's formula in all but a vanishing share of elements, far inside bf16 rounding.
-// For Q6_K and Q8_0 the constant is exact and the result is bit-identical to ggml's.
+// For Q6_K and Q8_0 the constant is exact and the result equals ggml's, except that a zero
+// comes out +0 where ggml's product is -0 (a negative scale times a zero code): harmless in a
+// matmul, and why the bit-exact dequantization does not use this form (bench/results/
+// dequant-fma-decode-NVIDIA-H200-20261129).
 // One PRMT + one FFMA + half an F2FP per weight (was PRMT + FADD + FFMA + half an F2FP), and
 // a thread decodes a whole stage row, so the header and scales are read once per 64 weights.
 #pragma once
