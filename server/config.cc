@@ -333,6 +333,14 @@ const std::vector<Flag>& Flags() {
        "otherwise hold the events still to be sent (outputs included) in memory for as long as "
        "it likes. 0: never.",
        Duration(&Config::stream_stall_timeout, absl::Hours(24))},
+      {"job-stall-timeout", "DURATION", "15m",
+       "A running job with no progress (no denoising step, no stage) for this long means a "
+       "wedged worker (a kernel that never returns, a deadlock), which nothing in the process "
+       "can stop: the daemon logs the job and its stage, turns not ready, drains, and exits "
+       "with status 1 (at the latest --drain-timeout + 15 s later) so that its supervisor "
+       "starts a fresh one. The longest stage without steps, decoding a 10 s 960x960 video, "
+       "takes a few minutes on a GPU. 0: never.",
+       Duration(&Config::job_stall_timeout, absl::Hours(24))},
       {"tls-cert", "PEM", "(plaintext)", "Server certificate chain; needs --tls-key.",
        SecurityFile(&Config::tls_cert)},
       {"tls-key", "PEM", "", "Server private key; needs --tls-cert.",

@@ -51,6 +51,8 @@ struct Config {
   // How often the TLS files and the token file are checked for changes; 0: read once.
   absl::Duration reload_interval = absl::Minutes(1);
   absl::Duration stream_stall_timeout = absl::Minutes(2);  // 0 = never
+  // A running job silent this long (no step, no stage) stops the daemon (exit 1); 0 = never.
+  absl::Duration job_stall_timeout = absl::Minutes(15);
   std::string auth_token_file;
   LogFormat log_format = LogFormat::kText;
   uint64_t max_receive_bytes = 16ull << 20;

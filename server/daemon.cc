@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,7 @@
 #include "server/generation_service.h"
 #include "server/job_log.h"
 #include "server/job_queue.h"
+#include "server/job_stall_watch.h"
 #include "server/job_store.h"
 #include "server/library_log.h"
 #include "server/log.h"
@@ -257,6 +259,37 @@ int RunDaemon(int argc, char** argv) {
   observers.Add(&job_log);
   DeviceWatch device_watch(stop, health);
   observers.Add(&device_watch);
+  // A wedged worker (--job-stall-timeout without progress) stops the daemon like a device fault:
+  // not ready, drain, exit 1. Such a worker never returns, and the drain joins the workers, so a
+  // timer ends the process --drain-timeout + 15 s later whatever the drain is doing.
+  std::unique_ptr<JobStallWatch> stall_watch;
+  if (config.job_stall_timeout > absl::ZeroDuration()) {
+    stall_watch = std::make_unique<JobStallWatch>(
+        config.job_stall_timeout,
+        [&log, &health, &stop,
+         grace = config.drain_timeout + absl::Seconds(15)](const JobStallWatch::Stall& stall) {
+          const std::string stage = stall.stage.empty() ? "(none reported)" : stall.stage;
+          log.Error("job stalled",
+                    {{"job", stall.job_id},
+                     {"stage", stage},
+                     {"step", absl::StrCat(stall.step, "/", stall.total)},
+                     {"silent_s", absl::StrFormat("%.0f", absl::ToDoubleSeconds(stall.silent))},
+                     {"hint",
+                      "a wedged worker (--job-stall-timeout): the daemon drains and exits with "
+                      "status 1 so that a fresh one starts"}});
+          health.SetReady(false);
+          stop.Fatal(absl::StrCat("job ", stall.job_id, " made no progress for ",
+                                  absl::FormatDuration(stall.silent), " in stage ", stage,
+                                  " (--job-stall-timeout)"));
+          std::thread([log, grace] {
+            absl::SleepFor(grace);
+            log.Error("exiting without a clean shutdown",
+                      {{"reason", "the stalled job's worker did not return"}});
+            std::_Exit(1);
+          }).detach();
+        });
+    observers.Add(stall_watch.get());
+  }
   ServerMetrics* metrics_sink = metrics.get();
   // Before the service: every stream leaves it (OnDone) before the server is gone.
   std::unique_ptr<StreamWatchdog> watchdog;

@@ -85,6 +85,33 @@ def test_sigterm_drains_running_jobs_and_exits_zero(start_daemon):
     assert "draining" in daemon.log()
 
 
+def test_a_job_without_progress_stops_the_daemon_with_status_1(start_daemon):
+    # A worker that never returns (one step of 10 minutes stands for a kernel that hangs): past
+    # --job-stall-timeout the daemon logs the job, turns not ready and drains; the drain cannot
+    # join that worker, so the daemon exits with status 1 --drain-timeout + 15 s later, and its
+    # supervisor starts a fresh one.
+    daemon = start_daemon("--fault-step-delay-ms=600000", "--job-stall-timeout=2s",
+                          "--drain-timeout=1s")
+    with ovid_client.OvidClient(daemon.address) as client:
+        worker, outcome = _generate_in_background(client, make_request(client, steps=2))
+        job_id = client.list_jobs(states=[pb.JOB_STATE_RUNNING])[0].job_id
+        started = time.monotonic()
+        deadline = started + 15
+        while daemon.health(SERVICE) != "NOT_SERVING":
+            assert time.monotonic() < deadline, "the stalled job was not noticed"
+            time.sleep(0.1)
+        assert daemon.wait_exit(60) == 1
+        assert time.monotonic() - started < 40
+        worker.join(60)
+    assert "error" in outcome  # its stream ended with the process
+    log = daemon.log()
+    stalled = [line for line in log.splitlines() if "job stalled" in line]
+    assert len(stalled) == 1, log
+    assert job_id in stalled[0] and "(none reported)" not in stalled[0]
+    assert "exiting without a clean shutdown" in log
+    assert "--job-stall-timeout" in log
+
+
 def test_metrics_scraped_through_a_shutdown_never_outlive_the_model(start_daemon):
     # The metrics server answers until the process exits, after the model is gone: a scrape
     # during shutdown must not read the freed model's VRAM figures. Scraped without pause

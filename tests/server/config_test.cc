@@ -48,6 +48,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheModel) {
   EXPECT_EQ(c->fault_vram_bytes, 0u);
   EXPECT_EQ(c->batch_guidance, BatchGuidance::kAuto);
   EXPECT_TRUE(c->measure_dispatch);  // --fused-dispatch measured
+  EXPECT_EQ(c->job_stall_timeout, absl::Minutes(15));
   EXPECT_FALSE(c->tls());
 }
 
@@ -64,6 +65,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
                                     "2",
                                     "--drain-timeout=90s",
                                     "--stream-stall-timeout=45s",
+                                    "--job-stall-timeout=0",
                                     "--drain-queued=refuse",
                                     "--job-ttl=2h",
                                     "--max-jobs-kept=7",
@@ -88,6 +90,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->workers, 2u);
   EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
   EXPECT_EQ(c->stream_stall_timeout, absl::Seconds(45));
+  EXPECT_EQ(c->job_stall_timeout, absl::ZeroDuration());
   EXPECT_FALSE(c->drain_runs_queued);
   EXPECT_EQ(c->job_ttl, absl::Hours(2));
   EXPECT_EQ(c->max_jobs_kept, 7u);
@@ -252,6 +255,7 @@ TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
                            "max-jobs-kept",
                            "max-kept-bytes",
                            "stream-stall-timeout",
+                           "job-stall-timeout",
                            "drain-queued",
                            "tls-cert",
                            "tls-key",
