@@ -18,7 +18,7 @@ rules=(
   "engine/text|$torch|$grpc|prometheus/|server/|tools/|engine/(tensor|ops|models|sampling|pipeline|media)/|torch-free prompt text and tokenizer"
   "engine|$grpc|prometheus/|server/|tools/|no gRPC, metrics or server"
   "server|$torch|kernels/|engine/|no LibTorch or engine internals (only the ovid/ API)"
-  "tools/ovidctl|$torch|server/|engine/(tensor|ops|models|sampling|pipeline|media)/|ovid/[a-z_]+\.h|a gRPC client: no LibTorch, server or engine beyond the safetensors reader and the UTF-8 check"
+  "tools/ovidctl|$torch|server/|engine/(tensor|ops|models|sampling|pipeline|media)/|ovid/[a-z_]+\.h|a gRPC client: no LibTorch, server or engine beyond the safetensors reader, the atomic file and the UTF-8 check"
 )
 
 failed=0

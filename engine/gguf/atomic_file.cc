@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <utility>
 
@@ -38,7 +39,20 @@ void Unregister(const char* temp) {
   }
 }
 
+// Ctrl-C or a kill during a write: remove the partial outputs, then die of the signal as before.
+void OnTerminatingSignal(int sig) {
+  RemovePendingTempFiles();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
 }  // namespace
+
+void RemoveTempFilesOnSignals() {
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    if (std::signal(sig, OnTerminatingSignal) == SIG_IGN) std::signal(sig, SIG_IGN);
+  }
+}
 
 void RemovePendingTempFiles() {
   for (std::atomic<const char*>& slot : g_pending) {

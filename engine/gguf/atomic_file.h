@@ -45,4 +45,10 @@ class AtomicFile {
 // left its partial output (gigabytes for a full model) under the hidden-looking .tmp name.
 void RemovePendingTempFiles();
 
+// Makes SIGINT, SIGTERM and SIGHUP remove the pending temporary files and then end the process
+// as the signal would have (killed by it, so a shell still sees 130 for Ctrl-C). A signal the
+// caller had set to be ignored stays ignored: `nohup` (SIGHUP) and a script's background jobs
+// (SIGINT) keep running. For a command-line tool's main (ovid-gguf, ovidctl).
+void RemoveTempFilesOnSignals();
+
 }  // namespace ovid::gguf

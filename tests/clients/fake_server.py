@@ -69,6 +69,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
         self.drop_after = None  # Generate aborts with UNAVAILABLE after sending this index
         self.fail_at_step = None  # (step, grpc.StatusCode, message): the job fails there
         self.corrupt_chunk = False  # flips a byte of the first chunk's data
+        self.chunk_delay = 0.0  # seconds after each output chunk but an output's last
         self.unavailable = None  # every Generation call fails UNAVAILABLE with this message
         self.watch_unavailable = False  # WatchJob fails UNAVAILABLE (the daemon is gone)
         self.end_delay = 0.0  # seconds between a JobError event and the call's end
@@ -147,6 +148,8 @@ class FakeOvid(pb_grpc.GenerationServicer):
                     format=fmt, seq=seq, offset=seq * CHUNK, data=piece, last=last,
                     total_bytes=len(data) if last else 0,
                     sha256=hashlib.sha256(data).digest() if last else b""))
+                if not last:
+                    time.sleep(self.chunk_delay)
         params = pb.EffectiveParameters(
             width=width, height=height, duration_seconds=5.0, steps=steps,
             solver=req.solver if req.HasField("solver") else pb.SOLVER_UNIPC,

@@ -2,15 +2,21 @@
 dropped stream from the right event, maps failures to exit code 1 with the status name, and the
 jobs/cancel/model/health commands; usage errors exit 2."""
 import json
+import os
+import shutil
+import signal
 import struct
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from conftest import ovidctl
+from conftest import OVIDCTL, ovidctl
 from fake_server import output_bytes
 from ovid_client import OvidClient, build_request, float_to_bf16_bits, pb, text_embedding
 
@@ -117,17 +123,18 @@ def test_job_option_reattaches_to_an_existing_job(server, tmp_path):
 
 def test_another_writers_part_file_is_left_alone(server, tmp_path):
     # Two ovidctl following one job into one folder: each writes its own temporary file, so
-    # neither truncates the other's data under it (a shared "<file>.part" did).
+    # neither truncates the other's data under it (a shared "<file>.part" once did).
     with OvidClient(server.address) as client:
         job_id = client.generate(prompt="x", steps=1, seed=5, outputs=["wav"]).job_id
-    other = tmp_path / f"{job_id}.wav.part"
+    # Another process's temporary name (pid 1 is never this ovidctl).
+    other = tmp_path / f"{job_id}.wav.tmp.1.0"
     other.write_bytes(b"the other ovidctl's first chunk")
     r = ovidctl("--address", server.address, "generate", "--job", job_id, "--out-dir", tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / f"{job_id}.wav").read_bytes() == output_bytes(pb.OUTPUT_FORMAT_WAV, 5, 704,
                                                                      704)
     assert other.read_bytes() == b"the other ovidctl's first chunk"
-    assert files_in(tmp_path) == [f"{job_id}.wav", f"{job_id}.wav.part"]
+    assert files_in(tmp_path) == [f"{job_id}.wav", f"{job_id}.wav.tmp.1.0"]
 
 
 def test_reattaching_for_an_output_the_job_did_not_make_exits_1(server, tmp_path):
@@ -213,7 +220,79 @@ def test_corrupted_chunk_exits_1_and_leaves_no_file(server, tmp_path):
     r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 1,
                 "--output-format", "mp4", "--out-dir", tmp_path)
     assert r.returncode == 1
-    assert "DATA_LOSS: output mp4: SHA-256" in r.stderr
+    # Said as ovidctl's failure, not the job's, with the way to fetch the outputs again.
+    assert "writing its output failed: DATA_LOSS: output mp4: SHA-256" in r.stderr
+    job_id = server.fake.calls_of("Generate") and next(iter(server.fake.jobs))
+    assert f"ovidctl generate --job {job_id}" in r.stderr
+    assert " failed: DATA_LOSS" not in r.stderr.replace("writing its output failed: DATA_LOSS", "")
+    assert files_in(tmp_path) == []
+
+
+def test_an_output_path_that_is_a_directory_is_refused_before_the_job(server, tmp_path):
+    (tmp_path / "clip.wav").mkdir()
+    r = ovidctl("--address", server.address, "generate", "--prompt", "x", "--steps", 1,
+                "-o", tmp_path / "clip.wav")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert f"'{tmp_path / 'clip.wav'}' is a directory" in r.stderr
+    assert server.fake.calls_of("Generate") == []
+
+
+def test_a_folder_ovidctl_cannot_write_in_is_refused_before_the_job(server):
+    # A job of minutes used to run in full, and then its output could not be written. Root writes
+    # in any folder, so as root the check runs as nobody, with a copy of ovidctl where nobody may
+    # run it (the build folder may not be reachable for that user).
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        ctl = base / "ovidctl"
+        shutil.copy(OVIDCTL, ctl)
+        ro, rw = base / "ro", base / "rw"
+        ro.mkdir()
+        rw.mkdir()
+        os.chmod(ro, 0o555)
+        os.chmod(rw, 0o777)
+        as_user = {"user": 65534} if os.geteuid() == 0 else {}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OVID_")}
+
+        def run(*args):
+            return subprocess.run([str(ctl), "--address", server.address, "generate", "--prompt",
+                                   "x", "--steps", "1", *map(str, args)], capture_output=True,
+                                  text=True, timeout=60, env=env, cwd=base, **as_user)
+
+        for args, flag in ((["--out-dir", ro], "--out-dir"),
+                           (["-o", ro / "clip.wav"], f"-o/--output (for '{ro / 'clip.wav'}')")):
+            r = run(*args)
+            assert r.returncode == 2, (args, r.stdout, r.stderr)
+            assert f"{flag}: cannot write in '{ro}': Permission denied" in r.stderr, r.stderr
+        assert server.fake.calls_of("Generate") == []
+        # Every output named elsewhere: a --out-dir it cannot write in is no obstacle.
+        r = run("--output-format", "wav", "-o", rw / "clip.wav", "--out-dir", ro)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert (rw / "clip.wav").stat().st_size == 64000
+    finally:
+        os.chmod(base / "ro", 0o755)
+        shutil.rmtree(base)
+
+
+def test_a_kill_while_an_output_downloads_leaves_no_partial_file(server, tmp_path):
+    # The unfinished file is removed on SIGTERM (also SIGINT and SIGHUP; the test uses SIGTERM,
+    # which a shell's background job does not ignore), and ovidctl still dies of the signal.
+    server.fake.chunk_delay = 2.0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OVID_")}
+    proc = subprocess.Popen([str(OVIDCTL), "--address", server.address, "generate", "--prompt",
+                             "x", "--steps", "1", "--output-format", "mp4", "--out-dir",
+                             str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(".tmp." in name for name in files_in(tmp_path)):
+            assert time.monotonic() < deadline, "no output started"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == -signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait()
     assert files_in(tmp_path) == []
 
 

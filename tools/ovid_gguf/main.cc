@@ -1,5 +1,4 @@
 // ovid-gguf: inspect, convert, quantize and synthesize GGUF files for ovid.
-#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -30,21 +29,11 @@ constexpr char kUsage[] =
     "\n"
     "Run `ovid-gguf COMMAND --help` for the options of one command.\n";
 
-// Ctrl-C or a kill during a write: remove the partial output, then die of the signal as before.
-void OnTerminatingSignal(int sig) {
-  ovid::gguf::RemovePendingTempFiles();
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  // A signal the caller set to be ignored stays ignored: `nohup` (SIGHUP) and a script's
-  // background jobs (SIGINT) must keep running.
-  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
-    if (std::signal(sig, OnTerminatingSignal) == SIG_IGN) std::signal(sig, SIG_IGN);
-  }
+  // Ctrl-C or a kill during a write removes the partial output (gigabytes for a full model).
+  ovid::gguf::RemoveTempFilesOnSignals();
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

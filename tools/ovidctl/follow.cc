@@ -43,7 +43,7 @@ FollowResult FollowJob(const Connection& conn, ovid::v1::Generation::Stub& stub,
         if (absl::Status s = hooks.on_event(ev); !s.ok()) {
           r.error_code = static_cast<int>(s.code());
           r.error_message = std::string(s.message());
-          stop = refused = true;
+          stop = refused = r.refused = true;
         }
       }
       if (ev.has_error()) {
@@ -51,6 +51,7 @@ FollowResult FollowJob(const Connection& conn, ovid::v1::Generation::Stub& stub,
         r.error_code = ev.error().code() != 0 ? ev.error().code()
                                               : static_cast<int>(grpc::StatusCode::UNKNOWN);
         r.error_message = ev.error().message();
+        r.job_failed = !refused;
         stop = true;
       } else if (ev.has_final()) {
         r.final = ev.final();

@@ -30,6 +30,8 @@ struct FollowResult {
   // Set when the job or the call failed: a google.rpc.Code number and the message.
   int error_code = 0;
   std::string error_message;
+  bool job_failed = false;  // the error is the job's own (its JobError event)
+  bool refused = false;     // the error is a hook's: it refused an event (ovidctl's side)
   uint64_t events = 0;
   int reattached = 0;
 };

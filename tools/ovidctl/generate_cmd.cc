@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -59,6 +61,37 @@ void RequireDirectory(const std::string& dir, const std::string& flag) {
   if (!is_dir) throw UsageError(absl::StrCat(flag, ": '", dir, "' is not a directory"));
 }
 
+// Throws a UsageError unless this process may create files in `dir` (found out now, not after
+// the whole job has run). access() asks with the real user, as a shell's test -w does.
+void RequireWritable(const std::string& dir, const std::string& flag) {
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    throw UsageError(absl::StrCat(flag, ": cannot write in '", dir, "': ", std::strerror(errno)));
+  }
+}
+
+// Where a failure lies, for the first words of its message.
+enum class FailedPart {
+  kCall,    // the call: the daemon unreachable, a refusal, a job id it does not know
+  kJob,     // the job itself (its JobError)
+  kOutput,  // ovidctl writing the job's outputs
+  kMissing  // the job succeeded without an output an -o FILE asked for
+};
+
+std::string FailureSubject(const FollowResult& r, FailedPart part) {
+  switch (part) {
+    case FailedPart::kOutput:
+      return absl::StrCat("job ", r.job_id, ": writing its output failed");
+    case FailedPart::kMissing:
+      return absl::StrCat("job ", r.job_id, " succeeded, but");
+    case FailedPart::kJob:
+      return absl::StrCat("job ", r.job_id, " failed");
+    case FailedPart::kCall:
+      break;
+  }
+  return r.job_id.empty() ? std::string("generate failed")
+                          : absl::StrCat("generate (job ", r.job_id, ") failed");
+}
+
 }  // namespace
 
 int RunGenerate(const std::vector<std::string>& argv) {
@@ -95,9 +128,14 @@ int RunGenerate(const std::vector<std::string>& argv) {
       throw UsageError(absl::StrCat("-o/--output: two files for ", OutputFormatName(f)));
     }
     // Found out now, not after the whole job has run.
+    const std::string flag = absl::StrCat("-o/--output (for '", path, "')");
     const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    if (!parent.empty())
-      RequireDirectory(parent.string(), absl::StrCat("-o/--output (for '", path, "')"));
+    if (!parent.empty()) RequireDirectory(parent.string(), flag);
+    RequireWritable(parent.empty() ? "." : parent.string(), flag);
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      throw UsageError(absl::StrCat("-o/--output: '", path, "' is a directory"));
+    }
     if (request && std::find(request->outputs().begin(), request->outputs().end(), f) ==
                        request->outputs().end()) {
       request->add_outputs(f);
@@ -105,6 +143,13 @@ int RunGenerate(const std::vector<std::string>& argv) {
   }
   const std::string out_dir = args.Get("out-dir").value_or(".");
   RequireDirectory(out_dir, "--out-dir");
+  // Unless every output the request names has its -o file (a job re-attached with --job may
+  // have any), some output lands in --out-dir.
+  const bool all_named =
+      request && !request->outputs().empty() &&
+      std::all_of(request->outputs().begin(), request->outputs().end(),
+                  [&](int f) { return named.count(static_cast<ovid::v1::OutputFormat>(f)) > 0; });
+  if (!all_named) RequireWritable(out_dir, "--out-dir");
 
   ProgressView view(isatty(STDERR_FILENO) != 0, stderr);
   OutputWriter writer(out_dir);
@@ -127,8 +172,12 @@ int RunGenerate(const std::vector<std::string>& argv) {
   auto stub = ovid::v1::Generation::NewStub(conn.channel());
   FollowResult r = FollowJob(conn, *stub, request ? &*request : nullptr, job_id, hooks);
   view.Close();
+  // Only the writer refuses events.
+  FailedPart part = r.refused      ? FailedPart::kOutput
+                    : r.job_failed ? FailedPart::kJob
+                                   : FailedPart::kCall;
   if (r.error_code == 0) {
-    if (absl::Status s = writer.Finish(); !s.ok()) {
+    if (absl::Status s = writer.Finish(); !s.ok()) {  // the stream ended inside an output
       r.error_code = static_cast<int>(s.code());
       r.error_message = std::string(s.message());
     }
@@ -142,14 +191,21 @@ int RunGenerate(const std::vector<std::string>& argv) {
         r.error_code = static_cast<int>(absl::StatusCode::kNotFound);
         r.error_message = absl::StrCat("-o ", path, ": the job made no ", OutputFormatName(format),
                                        " output");
+        part = FailedPart::kMissing;
         break;
       }
     }
   }
   if (r.error_code != 0) {
-    const std::string what =
-        r.job_id.empty() ? std::string("generate failed") : absl::StrCat("job ", r.job_id, " failed");
-    return ReportFailure(what, r.error_code, r.error_message);
+    const int rc = ReportFailure(FailureSubject(r, part), r.error_code, r.error_message);
+    if (part == FailedPart::kOutput && !r.job_id.empty()) {
+      std::fprintf(stderr,
+                   "ovidctl: if the job finished (ovidctl jobs), the daemon keeps its outputs for "
+                   "its --job-ttl after that: ovidctl generate --job %s [--out-dir DIR | -o FILE] "
+                   "fetches them again\n",
+                   r.job_id.c_str());
+    }
+    return rc;
   }
   PrintSummary(r.job_id, *r.final, writer.written());
   return 0;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/gguf/atomic_file.h"
 #include "tools/ovidctl/args.h"
 #include "tools/ovidctl/commands.h"
 #include "tools/ovidctl/format.h"
@@ -35,7 +36,8 @@ commands:
              --width N --height N --duration S --steps N --solver unipc|euler|dpmpp --shift X
              --video-guidance X --audio-guidance X --slg-layer N --seed N
              --output-format latents|mp4|wav|png_frames (repeatable) --client-request-id ID
-             --keep (the job survives a lost connection) --out-dir DIR (default .)
+             --keep (the job survives a lost connection, not --timeout) --out-dir DIR
+               (default .)
              --priority N (-100..100, higher starts first; default 0)
              --max-queue-seconds S (give up if the job has not started after S seconds)
              -o/--output FILE (repeatable): write that output to FILE; its extension picks
@@ -46,14 +48,16 @@ commands:
              [--wait S: follow it for up to S seconds, exit 1 if it has not stopped by
              then (default 60; 0: print the server's answer as it is)]
   model      what the daemon has loaded               [--json]
-  health     gRPC health status                       [--service NAME]
+  health     gRPC health status: by default the process's (alive, also while the model
+             loads); --service ovid.v1.Generation: ready for jobs   [--service NAME]
 
 global flags:
   --address HOST:PORT   daemon address (default localhost:50051, env OVID_ADDRESS)
   --token T | --token-file F   bearer token (env OVID_TOKEN)
   --tls-ca PEM          verify the server with this CA (enables TLS)
   --tls-cert PEM --tls-key PEM   client certificate for mTLS
-  --timeout SECONDS     deadline of the whole command
+  --timeout SECONDS     deadline of the whole command; for generate it is the call's
+                        deadline, which the daemon enforces by stopping the job (--keep too)
 
 exit codes: 0 ok, 1 the call or the job failed (health: not SERVING), 2 usage error
 )";
@@ -71,6 +75,8 @@ bool WantsHelp(const std::string& command, const std::vector<std::string>& rest)
 
 int main(int argc, char** argv) {
   using namespace ovidctl;
+  // Ctrl-C or a kill while outputs download removes their unfinished files.
+  ovid::gguf::RemoveTempFilesOnSignals();
   std::vector<std::string> rest;
   const std::string command = SplitCommand(argc, argv, &rest);
   if (WantsHelp(command, rest)) {

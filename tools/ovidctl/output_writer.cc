@@ -2,36 +2,29 @@
 #include "tools/ovidctl/output_writer.h"
 
 #include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "engine/gguf/atomic_file.h"
 #include "tools/ovidctl/format.h"
 
 namespace ovidctl {
 
 struct OutputWriter::Partial {
   std::string path;  // final name
-  std::string part;  // where the data goes until it is verified: <path>.part.XXXXXX, unique
-  std::ofstream out;
+  // Where the data goes until it is verified: <path>.tmp.<pid>.<n>, of this process alone,
+  // removed if the writer goes (or a signal comes) before the last chunk.
+  std::unique_ptr<ovid::gguf::AtomicFile> file;
   uint32_t next_seq = 0;
   uint64_t bytes = 0;
   EVP_MD_CTX* sha = nullptr;
 
   ~Partial() {
     if (sha) EVP_MD_CTX_free(sha);
-    if (out.is_open()) {
-      out.close();
-      std::remove(part.c_str());
-    }
   }
 };
 
@@ -71,18 +64,15 @@ absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::Output
     slot->path = named != paths_.end()
                      ? named->second
                      : absl::StrCat(dir_, "/", job_id, ".", OutputExtension(chunk.format()));
-    // A name of its own (mkstemp): another ovidctl following the same job into the same
-    // folder must not truncate this one's data under it.
-    std::string part = slot->path + ".part.XXXXXX";
-    const int fd = mkstemp(part.data());
-    if (fd < 0) {
+    // A name of its own: another ovidctl following the same job into the same folder must not
+    // truncate this one's data under it.
+    absl::StatusOr<std::unique_ptr<ovid::gguf::AtomicFile>> file =
+        ovid::gguf::AtomicFile::Create(slot->path);
+    if (!file.ok()) {
       return absl::InternalError(
-          absl::StrCat("cannot write ", slot->path, ".part: ", std::strerror(errno)));
+          absl::StrCat("cannot write ", slot->path, ": ", file.status().message()));
     }
-    close(fd);
-    slot->part = part;
-    slot->out.open(slot->part, std::ios::binary | std::ios::trunc);
-    if (!slot->out) return absl::InternalError(absl::StrCat("cannot write ", slot->part));
+    slot->file = *std::move(file);
     slot->sha = EVP_MD_CTX_new();
     EVP_DigestInit_ex(slot->sha, EVP_sha256(), nullptr);
   }
@@ -94,8 +84,9 @@ absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::Output
     return loss(absl::StrCat("chunk ", chunk.seq(), " at offset ", chunk.offset(), ", expected ",
                              p.bytes));
   }
-  p.out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
-  if (!p.out) return absl::InternalError(absl::StrCat("write failed: ", p.part));
+  if (absl::Status s = p.file->Write(chunk.data().data(), chunk.data().size()); !s.ok()) {
+    return absl::InternalError(s.message());
+  }
   EVP_DigestUpdate(p.sha, chunk.data().data(), chunk.data().size());
   p.bytes += chunk.data().size();
   ++p.next_seq;
@@ -114,14 +105,9 @@ absl::Status OutputWriter::Add(const std::string& job_id, const ovid::v1::Output
                              " does not match the server's ",
                              absl::BytesToHexString(chunk.sha256())));
   }
-  p.out.close();
-  // mkstemp made the file 0600; an output is an ordinary file (0666 less the umask, as open
-  // would make it).
-  const mode_t mask = umask(0);
-  umask(mask);
-  chmod(p.part.c_str(), 0666 & ~mask);
-  if (!p.out || std::rename(p.part.c_str(), p.path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot finish ", p.path));
+  // Flushed to disk and renamed over the final name: a file under that name is always whole.
+  if (absl::Status s = p.file->Commit(); !s.ok()) {
+    return absl::InternalError(absl::StrCat("cannot finish ", p.path, ": ", s.message()));
   }
   written_.push_back({chunk.format(), p.path, p.bytes, absl::BytesToHexString(got)});
   done_[chunk.format()] = true;

@@ -1,13 +1,13 @@
 // File: tools/ovidctl/output_writer.h
 // Writes a job's outputs to <dir>/<job_id>.<ext> as their OutputChunks arrive, checking order
 // (seq from 0, contiguous offsets) and, on the last chunk, the total size and SHA-256. Data goes
-// to a uniquely named <file>.part.XXXXXX first and is renamed only once verified, so a file with
-// the final name is always complete, even with two ovidctl following one job into one folder;
-// an unfinished .part is removed when the writer is destroyed.
+// to a file of its own first (ovid::gguf::AtomicFile, <file>.tmp.<pid>.<n>) and is flushed to
+// disk and renamed only once verified, so a file with the final name is always complete, even
+// with two ovidctl following one job into one folder; an unfinished one is removed when the
+// writer is destroyed, and on SIGINT/SIGTERM/SIGHUP (main installs the handler).
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
