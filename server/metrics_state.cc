@@ -59,7 +59,8 @@ void AppendVram(const VramSnapshot& vram, std::vector<MetricFamily>& out) {
                             "Device memory LibTorch's caching allocator holds from the driver.",
                             static_cast<double>(vram.torch_reserved_bytes)));
   out.push_back(SingleGauge("ovid_torch_peak_allocated_bytes",
-                            "Highest ovid_torch_allocated_bytes since the process started.",
+                            "Highest ovid_torch_allocated_bytes since the last reset: the engine "
+                            "resets it as each stage of a job running alone begins.",
                             static_cast<double>(vram.torch_peak_bytes)));
   out.push_back(SingleGauge("ovid_gpu_memory_total_bytes",
                             "The device's total memory (0 on the CPU).",

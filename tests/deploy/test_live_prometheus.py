@@ -61,6 +61,7 @@ EXPECTED = {
     "dashboard: Peak VRAM by stage (p99) [A]": ("nan", CPU_HAS_NO_GPU),
     "dashboard: Largest per-request peak VRAM [A]": ("empty", CPU_HAS_NO_GPU),
     "record: ovid:gpu_memory_used:ratio": ("empty", CPU_HAS_NO_GPU),
+    "record: ovid:gpu_memory_in_use:ratio": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidRequestPeakVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidDown": ("empty", "both daemons are up; checked again after ovid-1 stops"),

@@ -246,6 +246,11 @@ TEST(ServerMetricsTest, EmptySourcesLeaveTheirGaugesOutAndSetSourcesSwapsThem) {
 
 TEST(ServerMetricsTest, RpcsCountByMethodAndCodeWithinTheDocumentedSets) {
   auto metrics = ServerMetrics::CreateUnserved({});
+  // Before any call every method x code is there at 0, so rate() counts the first call.
+  EXPECT_EQ(Sample(*metrics, "ovid_grpc_requests_total{code=\"INTERNAL\",method=\"GetJob\"}"), 0);
+  EXPECT_EQ(
+      Sample(*metrics, "ovid_grpc_requests_total{code=\"UNAUTHENTICATED\",method=\"WatchJob\"}"),
+      0);
   metrics->OnRpc("Generate", absl::StatusCode::kOk);
   metrics->OnRpc("/ovid.v1.Generation/Generate", absl::StatusCode::kOk);
   metrics->OnRpc("Generate", absl::StatusCode::kResourceExhausted);
