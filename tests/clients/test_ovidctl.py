@@ -453,6 +453,23 @@ def test_usage_errors_exit_2(args):
     assert r.stderr.startswith("ovidctl: ")
 
 
+def test_address_mistakes_are_named_and_a_bare_host_gets_the_daemons_port():
+    # The command taken as the flag's value said only "no command given".
+    r = ovidctl("--address", "health")
+    assert r.returncode == 2
+    assert "no command given ('health' was taken as the value of --address)" in r.stderr
+    # An empty address went to gRPC ("UNKNOWN: Failed to create secure client channel", exit 1).
+    for args, env in ((["--address=", "jobs"], None), (["jobs"], {"OVID_ADDRESS": ""})):
+        r = ovidctl(*args, env=env)
+        if env is None:
+            assert r.returncode == 2 and "--address: empty address" in r.stderr, r.stderr
+        else:  # an empty variable is no address: the default
+            assert "127.0.0.1:50051" in r.stderr or "localhost:50051" in r.stderr, r.stderr
+    # A host without a port meant port 443 to gRPC; it is the daemon's 50051.
+    r = ovidctl("--address", "127.0.0.1", "--timeout", "2", "jobs")
+    assert r.returncode == 1 and "127.0.0.1:50051" in r.stderr, r.stderr
+
+
 def test_a_flag_where_a_value_belongs_is_named():
     # "--steps --seed 3" took "--seed" as the step count and then complained about the "3".
     r = ovidctl("--address", "127.0.0.1:1", "generate", "--prompt", "hi", "--steps", "--seed",

@@ -24,14 +24,24 @@ std::string Env(const char* name) {
   return v ? v : "";
 }
 
+// HOST[:PORT] -> HOST:PORT with the daemon's port when none is given: gRPC would otherwise take
+// a bare host name to mean port 443. An address with a scheme (unix:, dns:///, ipv6 in brackets
+// with a port) is left as it is.
+std::string WithDefaultPort(const std::string& address, const char* source) {
+  if (address.empty()) throw UsageError(absl::StrCat(source, ": empty address"));
+  if (address.find(':') == std::string::npos) return absl::StrCat(address, ":50051");
+  if (address.front() == '[' && address.back() == ']') return absl::StrCat(address, ":50051");
+  return address;
+}
+
 }  // namespace
 
 ConnectionOptions ConnectionOptionsFrom(const Args& args) {
   ConnectionOptions o;
   if (auto a = args.Get("address")) {
-    o.address = *a;
+    o.address = WithDefaultPort(*a, "--address");
   } else if (auto env = Env("OVID_ADDRESS"); !env.empty()) {
-    o.address = env;
+    o.address = WithDefaultPort(env, "OVID_ADDRESS");
   }
   if (args.Has("token") && args.Has("token-file")) {
     throw UsageError("give --token or --token-file, not both");

@@ -52,7 +52,8 @@ commands:
              loads); --service ovid.v1.Generation: ready for jobs   [--service NAME]
 
 global flags:
-  --address HOST:PORT   daemon address (default localhost:50051, env OVID_ADDRESS)
+  --address HOST:PORT   daemon address (default localhost:50051, env OVID_ADDRESS; port 50051
+                        when none is given)
   --token T | --token-file F   bearer token (env OVID_TOKEN)
   --tls-ca PEM          verify the server with this CA (enables TLS)
   --tls-cert PEM --tls-key PEM   client certificate for mTLS
@@ -84,7 +85,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (command.empty()) throw UsageError("no command given");
+    if (command.empty()) {
+      // `ovidctl --address health`: the command went as the flag's value.
+      for (size_t i = 0; i + 1 < rest.size(); ++i) {
+        for (const char* known : {"generate", "jobs", "cancel", "model", "health"}) {
+          if (rest[i + 1] == known) {
+            throw UsageError(absl::StrCat("no command given ('", known,
+                                          "' was taken as the value of ", rest[i], ")"));
+          }
+        }
+      }
+      throw UsageError("no command given");
+    }
     if (command == "generate") return RunGenerate(rest);
     if (command == "jobs") return RunJobs(rest);
     if (command == "cancel") return RunCancel(rest);
