@@ -23,6 +23,9 @@ absl::StatusOr<CodecContextPtr> OpenPngEncoder(int width, int height) {
   ctx->height = height;
   ctx->pix_fmt = AV_PIX_FMT_RGB24;
   ctx->time_base = AVRational{1, 24};  // unused by PNG, but libavcodec requires one
+  // Square pixels, said in the pHYs chunk as 1:1 (the MP4's pasp says the same): left unset,
+  // libavcodec wrote pHYs 0:1, which a tool reading the aspect ratio from it takes for 0.
+  ctx->sample_aspect_ratio = AVRational{1, 1};
   // Paeth predicts smooth decoder output well; "mixed" compresses a little better but tries
   // every filter on every row.
   AVDictionary* opts = nullptr;

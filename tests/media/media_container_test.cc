@@ -149,6 +149,11 @@ TEST(MediaEncodePngFrames, OnePngPerFrameInOrder) {
     EXPECT_EQ(Be32(png, 20), 7u);   // height
     EXPECT_EQ(uint8_t(png[24]), 8);  // bit depth
     EXPECT_EQ(uint8_t(png[25]), 2);  // colour type RGB
+    // Square pixels in pHYs (x and y pixels per unit equal and not 0; unit unknown).
+    const size_t phys = png.find("pHYs");
+    ASSERT_NE(phys, std::string::npos);
+    EXPECT_EQ(Be32(png, phys + 4), Be32(png, phys + 8));
+    EXPECT_NE(Be32(png, phys + 4), 0u);
   }
   // Same input, same bytes (mtime 0, deterministic encoder).
   EXPECT_EQ(*EncodePngFrames(v.view), *tar);
