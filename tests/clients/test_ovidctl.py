@@ -325,6 +325,45 @@ def test_jobs_table_and_state_filter(server):
     server.fake.jobs["job-0002"].cancelled = True
 
 
+def test_job_shows_one_job_and_jobs_json_lists_them(server):
+    server.fake.step_delay = 0.05
+    server.fake.fail_at_step = (2, grpc.StatusCode.RESOURCE_EXHAUSTED, "CUDA out of memory")
+    with OvidClient(server.address) as client:
+        with pytest.raises(Exception):
+            client.generate(prompt="x", steps=3, client_request_id="req-7")
+    server.fake.fail_at_step = None
+    slow = server.fake.start_job(build_request(prompt="slow", steps=200, priority=-3))
+    deadline = time.monotonic() + 10
+    while len(slow.events) < 4 and time.monotonic() < deadline:  # running, a few steps in
+        time.sleep(0.01)
+    r = ovidctl("--address", server.address, "job", "job-0001")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "job job-0001: failed"
+    assert "  client request id: req-7" in lines
+    assert "  error: RESOURCE_EXHAUSTED: CUDA out of memory" in lines
+    r = ovidctl("--address", server.address, "job", "job-0002")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "job job-0002: running"
+    assert "  priority: -3" in r.stdout and "  progress: denoise " in r.stdout
+    # --json: the JobStatus as protobuf's JSON mapping has it.
+    r = ovidctl("--address", server.address, "job", "job-0002", "--json")
+    status = json.loads(r.stdout)
+    assert status["job_id"] == "job-0002" and status["state"] == "JOB_STATE_RUNNING"
+    assert status["priority"] == -3
+    r = ovidctl("--address", server.address, "jobs", "--json")
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(r.stdout)
+    assert [j["job_id"] for j in listed["jobs"]] == ["job-0001", "job-0002"]
+    assert listed["jobs"][0]["error"]["message"] == "CUDA out of memory"
+    # An unknown job: the call's failure, exit 1.
+    r = ovidctl("--address", server.address, "job", "nosuch")
+    assert r.returncode == 1 and "job nosuch: NOT_FOUND" in r.stderr, r.stderr
+    r = ovidctl("--address", server.address, "job")
+    assert r.returncode == 2 and "usage: ovidctl job JOB_ID" in r.stderr
+    server.fake.jobs["job-0002"].cancelled = True
+
+
 def test_cancel(server):
     # The fake answers at once, as the daemon does: the job stops at its next step, and ovidctl
     # follows it there (it printed "running" before).

@@ -13,6 +13,7 @@ namespace ovidctl {
 
 int RunGenerate(const std::vector<std::string>& args);
 int RunJobs(const std::vector<std::string>& args);
+int RunJob(const std::vector<std::string>& args);
 int RunCancel(const std::vector<std::string>& args);
 int RunModel(const std::vector<std::string>& args);
 int RunHealth(const std::vector<std::string>& args);

@@ -2,6 +2,7 @@
 #include "tools/ovidctl/format.h"
 
 #include <cmath>
+#include <cstdio>
 #include <iterator>
 
 #include "absl/strings/ascii.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace ovidctl {
 
@@ -87,6 +89,17 @@ std::string TimestampText(const google::protobuf::Timestamp& ts) {
   if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
   return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(ts.seconds()),
                           absl::UTCTimeZone());
+}
+
+bool PrintJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.always_print_primitive_fields = true;
+  opts.preserve_proto_field_names = true;
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, opts).ok()) return false;
+  std::fputs(json.c_str(), stdout);
+  return true;
 }
 
 }  // namespace ovidctl

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "google/protobuf/message.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "ovid/v1/generation.pb.h"
 
@@ -29,5 +30,8 @@ std::string HumanBytes(uint64_t bytes);
 std::string Clock(double seconds);
 // "2026-11-26 07:30:01 UTC", or "-" when unset.
 std::string TimestampText(const google::protobuf::Timestamp& ts);
+// Prints `message` to stdout as indented JSON (proto field names, defaults included, 64-bit
+// numbers as strings as protobuf's JSON mapping has them); false if it cannot be printed.
+bool PrintJson(const google::protobuf::Message& message);
 
 }  // namespace ovidctl

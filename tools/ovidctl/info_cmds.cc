@@ -1,5 +1,6 @@
 // File: tools/ovidctl/info_cmds.cc
-// The small commands: `jobs` (a table), `cancel ID` and `health [--service NAME]`.
+// The small commands: `jobs` (a table, or JSON), `job ID` (one job), `cancel ID` and
+// `health [--service NAME]`.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -51,7 +52,7 @@ std::string ProgressText(const ovid::v1::JobStatus& j) {
 }  // namespace
 
 int RunJobs(const std::vector<std::string>& argv) {
-  const Args args = ParseNoPositional(argv, {{"state", true, true}}, "jobs");
+  const Args args = ParseNoPositional(argv, {{"state", true, true}, {"json", false}}, "jobs");
   ovid::v1::ListJobsRequest req;
   for (const std::string& s : args.All("state")) req.add_states(ParseState(s));
   const Connection conn(ConnectionOptionsFrom(args));
@@ -67,6 +68,10 @@ int RunJobs(const std::vector<std::string>& argv) {
     for (auto& j : *page.mutable_jobs()) *resp.add_jobs() = std::move(j);
     req.set_page_token(page.next_page_token());
   } while (!req.page_token().empty());
+  if (args.Has("json")) {  // every page's jobs in one ListJobsResponse
+    if (!PrintJson(resp)) return ReportFailure("jobs", 13, "cannot print the reply as JSON");
+    return 0;
+  }
 
   constexpr size_t kColumns = 5;
   std::vector<std::array<std::string, kColumns>> rows = {
@@ -86,6 +91,49 @@ int RunJobs(const std::vector<std::string>& argv) {
     }
     std::printf("%s%s\n", line.c_str(), row[kColumns - 1].c_str());
   }
+  return 0;
+}
+
+int RunJob(const std::vector<std::string>& argv) {
+  const Args args = Args::Parse(argv, WithGlobalFlags({{"json", false}}));
+  if (args.positional().size() != 1) throw UsageError("usage: ovidctl job JOB_ID [--json]");
+  const Connection conn(ConnectionOptionsFrom(args));
+  auto stub = ovid::v1::Generation::NewStub(conn.channel());
+  ovid::v1::JobRef ref;
+  ref.set_job_id(RequireUtf8(args.positional()[0], "the job id"));
+  grpc::ClientContext ctx;
+  conn.Prepare(&ctx);
+  ovid::v1::JobStatus j;
+  const grpc::Status st = stub->GetJob(&ctx, ref, &j);
+  if (!st.ok()) return ReportFailure("job " + ref.job_id(), st.error_code(), st.error_message());
+  if (args.Has("json")) {
+    if (!PrintJson(j)) return ReportFailure("job", 13, "cannot print the reply as JSON");
+    return 0;
+  }
+  std::printf("job %s: %s\n", j.job_id().c_str(), JobStateName(j.state()).c_str());
+  if (!j.client_request_id().empty()) {
+    std::printf("  client request id: %s\n", j.client_request_id().c_str());
+  }
+  std::printf("  priority: %d\n", j.priority());
+  std::printf("  created: %s\n", TimestampText(j.created()).c_str());
+  std::printf("  started: %s\n", TimestampText(j.started()).c_str());
+  std::printf("  finished: %s\n", TimestampText(j.finished()).c_str());
+  if (j.state() == ovid::v1::JOB_STATE_QUEUED) {
+    std::printf("  queue position: %u\n", j.queue_position());
+  }
+  if (j.has_progress() && !j.progress().stage().empty()) {
+    const auto& p = j.progress();
+    std::printf("  progress: %s %u/%u, %s elapsed", p.stage().c_str(), p.step(), p.total(),
+                Clock(p.elapsed_seconds()).c_str());
+    if (p.remaining_seconds() > 0)
+      std::printf(", about %s left", Clock(p.remaining_seconds()).c_str());
+    std::printf("\n");
+  }
+  if (j.has_error() && j.error().code() != 0) {
+    std::printf("  error: %s: %s\n", StatusCodeName(j.error().code()).c_str(),
+                j.error().message().c_str());
+  }
+  std::printf("  events: %llu\n", static_cast<unsigned long long>(j.event_count()));
   return 0;
 }
 

@@ -43,7 +43,8 @@ commands:
              -o/--output FILE (repeatable): write that output to FILE; its extension picks
                and requests the format: .mp4, .wav, .tar (PNG frames), .safetensors (latents)
              --job ID (follow an existing job instead of starting one)
-  jobs       list jobs: id, state, progress, created   [--state STATE (repeatable)]
+  jobs       list jobs: id, state, progress, created   [--state STATE (repeatable)] [--json]
+  job ID     one job: state, times, progress, error     [--json]
   cancel ID  cancel a job and wait for it to stop; prints the state it ended in
              [--wait S: follow it for up to S seconds, exit 1 if it has not stopped by
              then (default 60; 0: print the server's answer as it is)]
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
     if (command.empty()) {
       // `ovidctl --address health`: the command went as the flag's value.
       for (size_t i = 0; i + 1 < rest.size(); ++i) {
-        for (const char* known : {"generate", "jobs", "cancel", "model", "health"}) {
+        for (const char* known : {"generate", "jobs", "job", "cancel", "model", "health"}) {
           if (rest[i + 1] == known) {
             throw UsageError(absl::StrCat("no command given ('", known,
                                           "' was taken as the value of ", rest[i], ")"));
@@ -99,6 +100,7 @@ int main(int argc, char** argv) {
     }
     if (command == "generate") return RunGenerate(rest);
     if (command == "jobs") return RunJobs(rest);
+    if (command == "job") return RunJob(rest);
     if (command == "cancel") return RunCancel(rest);
     if (command == "model") return RunModel(rest);
     if (command == "health") return RunHealth(rest);

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/util/json_util.h"
 #include "ovid/v1/generation.grpc.pb.h"
 #include "tools/ovidctl/commands.h"
 #include "tools/ovidctl/connection.h"
@@ -82,15 +81,7 @@ int RunModel(const std::vector<std::string>& argv) {
     PrintModel(info);
     return 0;
   }
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = true;
-  opts.always_print_primitive_fields = true;
-  opts.preserve_proto_field_names = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(info, &json, opts).ok()) {
-    return ReportFailure("model", 13, "cannot print the reply as JSON");
-  }
-  std::fputs(json.c_str(), stdout);
+  if (!PrintJson(info)) return ReportFailure("model", 13, "cannot print the reply as JSON");
   return 0;
 }
 
