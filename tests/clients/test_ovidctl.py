@@ -539,6 +539,10 @@ def test_bad_embedding_file_is_a_usage_error(tmp_path):
 def test_help_exits_0():
     r = ovidctl("--help")
     assert r.returncode == 0 and "usage: ovidctl" in r.stdout and "generate" in r.stdout
+    # After a command too, long or short ("generate -h" was refused as an unknown option).
+    for args in (["generate", "-h"], ["jobs", "--help"], ["job", "-h"]):
+        r = ovidctl(*args)
+        assert r.returncode == 0 and "usage: ovidctl" in r.stdout, (args, r.stderr)
 
 
 def test_progress_bar_on_a_terminal(server, tmp_path):

@@ -67,7 +67,7 @@ exit codes: 0 ok, 1 the call or the job failed (health: not SERVING), 2 usage er
 bool WantsHelp(const std::string& command, const std::vector<std::string>& rest) {
   if (command == "help" || command == "--help" || command == "-h") return true;
   for (const std::string& a : rest) {
-    if (a == "--help") return true;
+    if (a == "--help" || a == "-h") return true;
   }
   return false;
 }
