@@ -415,6 +415,8 @@ int RunDaemon(int argc, char** argv) {
                                    .drain_runs_queued = config.drain_runs_queued,
                                    .observer = &observers});
     MetricsSources with_queue = sources;
+    with_queue.limits = {
+        .max_queue = config.max_queue, .workers = config.workers, .vram_budget_bytes = budget};
     with_queue.queue_depth = [&queue] { return queue.queued(); };
     with_queue.running_jobs = [&queue] { return queue.running(); };
     with_queue.vram_reserved_bytes = [&queue] { return queue.vram_reserved_bytes(); };

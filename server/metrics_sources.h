@@ -22,6 +22,15 @@ struct MetricsSources {
   std::function<uint64_t()> vram_reserved_bytes;  // JobQueue::vram_reserved_bytes
   std::function<VramSnapshot()> vram;             // LoadedPipeline::Vram
 
+  // The admission limits the gauges above are measured against, exported (with the queue) as
+  // ovid_queue_capacity, ovid_workers and ovid_vram_budget_bytes. workers == 0: not known yet,
+  // left out.
+  struct Limits {
+    uint32_t max_queue = 0;          // --max-queue
+    uint32_t workers = 0;            // --workers
+    uint64_t vram_budget_bytes = 0;  // for all jobs at once; 0: none (the CPU by default)
+  } limits;
+
   // Static: read once, exported as ovid_model_info{variant, weight_mode, device, batch_guidance} and
   // ovid_build_info{version}.
   ModelDescription model;  // LoadedPipeline::Describe()

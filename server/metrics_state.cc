@@ -98,6 +98,18 @@ std::vector<MetricFamily> StateCollector::Collect() const {
         static_cast<double>(sources_.vram_reserved_bytes())));
   }
   if (sources_.vram) AppendVram(sources_.vram(), out);
+  if (sources_.limits.workers != 0) {
+    out.push_back(SingleGauge("ovid_queue_capacity",
+                              "Jobs that may wait for a worker (--max-queue); more are refused.",
+                              sources_.limits.max_queue));
+    out.push_back(SingleGauge("ovid_workers", "Jobs that may run at once (--workers).",
+                              sources_.limits.workers));
+    out.push_back(SingleGauge(
+        "ovid_vram_budget_bytes",
+        "Device memory admission lets running jobs reserve in all (--vram-budget, or the free "
+        "memory after warm-up less 5%); 0: no budget.",
+        static_cast<double>(sources_.limits.vram_budget_bytes)));
+  }
 
   // Only once a model is loaded: while it loads the labels would be empty, a series of blanks
   // that then changes its labels (docs/metrics.md: absent until there is something to say).

@@ -60,6 +60,8 @@ EXPECTED = {
     "dashboard: GPU memory used [A]": ("empty", CPU_HAS_NO_GPU),
     "dashboard: Peak VRAM by stage (p99) [A]": ("nan", CPU_HAS_NO_GPU),
     "dashboard: Largest per-request peak VRAM [A]": ("empty", CPU_HAS_NO_GPU),
+    "dashboard: Device memory: ovid, the driver and DCGM [G]": ("empty", "a CPU daemon has no VRAM "
+                                                                "budget (0)"),
     "record: ovid:gpu_memory_used:ratio": ("empty", CPU_HAS_NO_GPU),
     "record: ovid:gpu_memory_in_use:ratio": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidVramNearLimit": ("empty", CPU_HAS_NO_GPU),

@@ -71,6 +71,10 @@ def test_metrics_match_the_documented_table_and_what_the_daemon_did(start_daemon
     assert get("ovid_stage_duration_seconds_count", stage="denoise") == 2
     assert get("ovid_denoise_step_seconds_count") == 2 * 2 + failed_steps
     assert get("ovid_queue_depth") == 0 and get("ovid_requests_running") == 0
+    # The limits those are measured against: the defaults (16 queued, 1 worker); no VRAM budget
+    # on the CPU, the GPU's free memory less 5% on a GPU.
+    assert get("ovid_queue_capacity") == 16 and get("ovid_workers") == 1
+    assert (get("ovid_vram_budget_bytes") == 0) == (DEVICE == "cpu")
     assert get("ovid_weights_resident_bytes", type="q4_K") > 0
     assert get("ovid_weights_bf16_equivalent_bytes") > get("ovid_weights_resident_bytes", type="q4_K")
     device = DEVICE if DEVICE == "cpu" or ":" in DEVICE else f"{DEVICE}:0"

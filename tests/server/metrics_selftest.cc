@@ -29,6 +29,7 @@ MetricsSources FakeSources() {
   sources.queue_depth = [] { return size_t{3}; };
   sources.running_jobs = [] { return size_t{1}; };
   sources.vram_reserved_bytes = [] { return 6 * kGiB; };
+  sources.limits = {.max_queue = 16, .workers = 2, .vram_budget_bytes = 70 * kGiB};
   sources.vram = [] {
     VramSnapshot vram;
     vram.resident_by_type = {{"q4_K", 400, 5 * kGiB}, {"q6_K", 60, 1 * kGiB},

@@ -181,6 +181,7 @@ TEST(ServerMetricsTest, GaugesReadTheSourcesAtEveryScrape) {
   sources.queue_depth = [&] { return depth.load(); };
   sources.running_jobs = [] { return size_t{1}; };
   sources.vram_reserved_bytes = [] { return 7 * kGiB; };
+  sources.limits = {.max_queue = 9, .workers = 3, .vram_budget_bytes = 60 * kGiB};
   sources.vram = [] {
     VramSnapshot vram;
     vram.resident_by_type = {{"q4_K", 10, 3 * kGiB}, {"bf16", 20, kGiB}};
@@ -205,6 +206,9 @@ TEST(ServerMetricsTest, GaugesReadTheSourcesAtEveryScrape) {
   EXPECT_EQ(Sample(*metrics, "ovid_queue_depth"), 5);
   EXPECT_EQ(Sample(*metrics, "ovid_requests_running"), 1);
   EXPECT_EQ(Sample(*metrics, "ovid_vram_reserved_bytes"), 7.0 * kGiB);
+  EXPECT_EQ(Sample(*metrics, "ovid_queue_capacity"), 9);
+  EXPECT_EQ(Sample(*metrics, "ovid_workers"), 3);
+  EXPECT_EQ(Sample(*metrics, "ovid_vram_budget_bytes"), 60.0 * kGiB);
   EXPECT_EQ(Sample(*metrics, "ovid_weights_resident_bytes{type=\"q4_K\"}"), 3.0 * kGiB);
   EXPECT_EQ(Sample(*metrics, "ovid_weights_resident_bytes{type=\"bf16\"}"), 1.0 * kGiB);
   EXPECT_EQ(Sample(*metrics, "ovid_weights_bf16_equivalent_bytes"), 12.0 * kGiB);
@@ -233,6 +237,7 @@ TEST(ServerMetricsTest, EmptySourcesLeaveTheirGaugesOutAndSetSourcesSwapsThem) {
   EXPECT_FALSE(absl::StrContains(text, "ovid_queue_depth")) << text;
   EXPECT_FALSE(absl::StrContains(text, "ovid_weights_bf16_equivalent_bytes")) << text;
   EXPECT_FALSE(absl::StrContains(text, "ovid_model_info")) << text;  // no model yet: no blanks
+  EXPECT_FALSE(absl::StrContains(text, "ovid_workers")) << text;     // no queue, no limits
   EXPECT_TRUE(absl::StrContains(text, "ovid_build_info")) << text;
 
   metrics->SetSources(with_queue);

@@ -125,7 +125,8 @@ def test_histograms_equal_the_script(values):
 
 
 def test_gauges_show_the_fake_sources(values):
-    expected = {"ovid_queue_depth": 3, "ovid_requests_running": 1,
+    expected = {"ovid_queue_depth": 3, "ovid_requests_running": 1, "ovid_queue_capacity": 16,
+                "ovid_workers": 2, "ovid_vram_budget_bytes": 70 * GIB,
                 "ovid_vram_reserved_bytes": 6 * GIB,
                 "ovid_weights_bf16_equivalent_bytes": 22 * GIB,
                 "ovid_dequant_workspace_bytes": 256 * 2 ** 20, "ovid_bf16_cache_bytes": 0,
