@@ -333,6 +333,12 @@ const std::vector<Flag>& Flags() {
        "otherwise hold the events still to be sent (outputs included) in memory for as long as "
        "it likes. 0: never.",
        Duration(&Config::stream_stall_timeout, absl::Hours(24))},
+      {"max-connection-age", "DURATION", "1m",
+       "The API port asks a client connection this old to reconnect (HTTP/2 GOAWAY, with "
+       "gRPC's 10% jitter); calls in progress keep their connection until they end. Clients "
+       "behind one Service address thus spread over new replicas, and leave a draining one, "
+       "within this time. 0: never.",
+       Duration(&Config::max_connection_age, absl::Hours(24 * 7))},
       {"job-stall-timeout", "DURATION", "15m",
        "A running job with no progress (no denoising step, no stage) for this long means a "
        "wedged worker (a kernel that never returns, a deadlock), which nothing in the process "

@@ -51,6 +51,9 @@ struct Config {
   // How often the TLS files and the token file are checked for changes; 0: read once.
   absl::Duration reload_interval = absl::Minutes(1);
   absl::Duration stream_stall_timeout = absl::Minutes(2);  // 0 = never
+  // The API port sends GOAWAY to a connection this old (calls in progress keep it until they
+  // end), so clients reconnect and spread over replicas; 0 = never.
+  absl::Duration max_connection_age = absl::Minutes(1);
   // A running job silent this long (no step, no stage) stops the daemon (exit 1); 0 = never.
   absl::Duration job_stall_timeout = absl::Minutes(15);
   std::string auth_token_file;

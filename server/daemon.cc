@@ -7,9 +7,11 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,9 +119,11 @@ class WithoutReflection : public grpc::ServerBuilderOption {
 };
 
 // `service` null: the health listener (health only, no reflection).
+// `max_connection_age` 0: connections may live for ever.
 std::unique_ptr<grpc::Server> StartServer(const std::string& address,
                                           std::shared_ptr<grpc::ServerCredentials> credentials,
-                                          grpc::Service* service, uint64_t max_receive, int* port) {
+                                          grpc::Service* service, uint64_t max_receive,
+                                          absl::Duration max_connection_age, int* port) {
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default: a second daemon on a busy port would then start and take
   // half of the connections, and a health address on the API port would answer its calls.
@@ -132,6 +136,17 @@ std::unique_ptr<grpc::Server> StartServer(const std::string& address,
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 30000);
+  // A long-lived HTTP/2 connection pins a client to one replica: without GOAWAY it stayed on a
+  // draining pod (refused work) or an old one after the HPA added new ones. The grace is
+  // unbounded: a Generate stream of minutes keeps its connection to its end.
+  if (max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(max_connection_age),
+                                           std::numeric_limits<int>::max())));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               std::numeric_limits<int>::max());
+  }
   builder.AddListeningPort(address, std::move(credentials), port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_receive));
   if (service != nullptr) {
@@ -309,7 +324,8 @@ int RunDaemon(int argc, char** argv) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();  // the API server's (see above)
   int port = 0;
   std::unique_ptr<grpc::Server> server =
-      StartServer(config.listen, security->credentials, &service, config.max_receive_bytes, &port);
+      StartServer(config.listen, security->credentials, &service, config.max_receive_bytes,
+                  config.max_connection_age, &port);
   if (server == nullptr || port == 0) {
     // gRPC says no more (the TLS files were checked before: a mismatched key or a CA that is no
     // certificate stopped the start there, naming the file).
@@ -327,7 +343,7 @@ int RunDaemon(int argc, char** argv) {
   if (!config.health_address.empty()) {
     int health_port = 0;
     health_server = StartServer(config.health_address, grpc::InsecureServerCredentials(), nullptr,
-                                4096, &health_port);
+                                4096, absl::ZeroDuration(), &health_port);
     if (health_server == nullptr || health_port == 0) {
       log.Error("cannot listen", {{"address", config.health_address}, {"what", "health"}});
       StopServers(server.get(), nullptr);

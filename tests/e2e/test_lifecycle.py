@@ -112,6 +112,28 @@ def test_a_job_without_progress_stops_the_daemon_with_status_1(start_daemon):
     assert "--job-stall-timeout" in log
 
 
+def test_old_connections_are_asked_to_reconnect_and_streams_in_progress_keep_theirs(start_daemon):
+    # --max-connection-age: the server sends GOAWAY to a connection that old, so a client
+    # reconnects (and a Service spreads it over the replicas) instead of staying pinned to one
+    # pod; a call in progress keeps its connection to its end, however long the job.
+    daemon = start_daemon("--max-connection-age=1s", "--fault-step-delay-ms=400")
+    with ovid_client.OvidClient(daemon.address) as client:
+        states = []
+        client._channel.subscribe(states.append, try_to_connect=False)  # the client's channel
+        started = time.monotonic()
+        result = client.generate(make_request(client, steps=8))  # ~3.5 s on one connection
+        assert time.monotonic() - started > 3
+        assert result.final.parameters.steps == 8
+        ready_at = states.index(grpc.ChannelConnectivity.READY)
+        # The connection outlived its age during the stream; once the stream ended (or now, idle)
+        # the server asked the client to leave it.
+        deadline = time.monotonic() + 15
+        while grpc.ChannelConnectivity.IDLE not in states[ready_at + 1:]:
+            assert time.monotonic() < deadline, states
+            time.sleep(0.05)
+        assert client.model().config.variant  # the next call reconnects
+
+
 def test_metrics_scraped_through_a_shutdown_never_outlive_the_model(start_daemon):
     # The metrics server answers until the process exits, after the model is gone: a scrape
     # during shutdown must not read the freed model's VRAM figures. Scraped without pause

@@ -49,6 +49,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheModel) {
   EXPECT_EQ(c->batch_guidance, BatchGuidance::kAuto);
   EXPECT_TRUE(c->measure_dispatch);  // --fused-dispatch measured
   EXPECT_EQ(c->job_stall_timeout, absl::Minutes(15));
+  EXPECT_EQ(c->max_connection_age, absl::Minutes(1));
   EXPECT_FALSE(c->tls());
 }
 
@@ -66,6 +67,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
                                     "--drain-timeout=90s",
                                     "--stream-stall-timeout=45s",
                                     "--job-stall-timeout=0",
+                                    "--max-connection-age=30s",
                                     "--drain-queued=refuse",
                                     "--job-ttl=2h",
                                     "--max-jobs-kept=7",
@@ -91,6 +93,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
   EXPECT_EQ(c->stream_stall_timeout, absl::Seconds(45));
   EXPECT_EQ(c->job_stall_timeout, absl::ZeroDuration());
+  EXPECT_EQ(c->max_connection_age, absl::Seconds(30));
   EXPECT_FALSE(c->drain_runs_queued);
   EXPECT_EQ(c->job_ttl, absl::Hours(2));
   EXPECT_EQ(c->max_jobs_kept, 7u);
@@ -256,6 +259,7 @@ TEST(ConfigTest, HelpSkipsValidationAndDocumentsEveryFlagWithItsTwin) {
                            "max-kept-bytes",
                            "stream-stall-timeout",
                            "job-stall-timeout",
+                           "max-connection-age",
                            "drain-queued",
                            "tls-cert",
                            "tls-key",
