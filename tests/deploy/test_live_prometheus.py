@@ -68,6 +68,7 @@ EXPECTED = {
     "alert: OvidRequestPeakVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidDown": ("empty", "both daemons are up; checked again after ovid-1 stops"),
     "alert: OvidQueueWaitHigh": ("empty", "the daemons' jobs start at once"),
+    "alert: OvidTlsCertificateExpired": ("empty", "ovid-1's certificate has two days left"),
     "alert: OvidJobStalled": ("empty", "no job runs once the traffic is done; its parts are "
                               "checked in test_alerts_see_the_faults"),
     "alert: OvidRestarted": ("empty", "neither daemon restarted; its series is checked in "
