@@ -114,7 +114,7 @@ absl::Status CheckPngPixelData(const std::vector<std::string_view>& idat, int64_
 // (AV_EF_CRCCHECK); this makes sure every chunk is complete, IHDR comes first, as the PNG
 // specification requires, and the pixel data (the IDAT chunks) inflates to every row IHDR
 // declares.
-absl::StatusOr<ImageHeader> ProbePng(std::string_view b) {
+absl::StatusOr<ImageHeader> ProbePng(std::string_view b, ProbeDepth probe_depth) {
   ImageHeader h{ImageFormat::kPng};
   size_t pos = kPngSignature.size();
   int depth = 0, color_type = 0, interlace = 0;
@@ -156,6 +156,7 @@ absl::StatusOr<ImageHeader> ProbePng(std::string_view b) {
                             ")"));
   }
   if (idat.empty()) return Bad("corrupt PNG: no IDAT chunk (no pixel data)");
+  if (probe_depth == ProbeDepth::kHeaders) return h;
   if (absl::Status s = CheckPngPixelData(idat, raw); !s.ok()) return s;
   return h;
 }
@@ -285,7 +286,7 @@ const char* ImageFormatName(ImageFormat format) {
   return format == ImageFormat::kPng ? "PNG" : "JPEG";
 }
 
-absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes) {
+absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes, ProbeDepth depth) {
   if (bytes.empty()) return Bad("empty image");
   if (bytes.size() > kMaxImageBytes) {
     return Bad(
@@ -293,7 +294,7 @@ absl::StatusOr<ImageHeader> ProbeImage(std::string_view bytes) {
   }
   absl::StatusOr<ImageHeader> h;
   if (bytes.substr(0, kPngSignature.size()) == kPngSignature) {
-    h = ProbePng(bytes);
+    h = ProbePng(bytes, depth);
   } else if (bytes.size() >= 3 && uint8_t(bytes[0]) == 0xff && uint8_t(bytes[1]) == 0xd8 &&
              uint8_t(bytes[2]) == 0xff) {
     h = ProbeJpeg(bytes);

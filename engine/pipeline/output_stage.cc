@@ -111,7 +111,9 @@ absl::Status CheckFirstFrameData(std::string_view bytes, int64_t max_pixels) {
 }
 
 absl::StatusOr<ImageSize> ProbeFirstFrame(std::string_view bytes) {
-  absl::StatusOr<media::ImageHeader> header = media::ProbeImage(bytes);
+  // Headers only: this runs at admission on gRPC's threads, for every request; the pixel data is
+  // checked by CheckFirstFrameData (a bounded number at once) and the job's decode.
+  absl::StatusOr<media::ImageHeader> header = media::ProbeImage(bytes, media::ProbeDepth::kHeaders);
   if (!header.ok()) return header.status();
   // The displayed size: a portrait photo stored sideways (EXIF orientation) sizes a portrait video.
   return ImageSize{static_cast<uint32_t>(header->DisplayWidth()),

@@ -81,6 +81,24 @@ TEST(ImageProbePng, PixelDataThatStopsEarlyIsRefused) {
   ExpectRefused(Png(64, 64, 8, 2, 0, ""), "inflates to 0 bytes");
 }
 
+// Admission's probe (kHeaders) reads the structure and the size but inflates nothing: the
+// truncated pixel data above passes it, and the full probe (the contents check, the decode)
+// refuses it. A header error is still one.
+TEST(ImageProbePng, TheHeadersOnlyProbeSizesWithoutInflating) {
+  const std::string half = Png(64, 48, 8, 2, 0, Deflate(RgbRows(64, 24)));
+  absl::StatusOr<ImageHeader> h = ProbeImage(half, ProbeDepth::kHeaders);
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->width, 64);
+  EXPECT_EQ(h->height, 48);
+  EXPECT_FALSE(ProbeImage(half).ok());
+  // 8192x8192 RGBA of zeros: 268 MB to inflate for the full probe, nothing for this one.
+  EXPECT_TRUE(
+      ProbeImage(Png(8192, 8192, 8, 6, 0, Deflate(std::string(1000, '\0'))), ProbeDepth::kHeaders)
+          .ok());
+  EXPECT_FALSE(ProbeImage(Png(64, 64, 8, 5, 0, Deflate(RgbRows(64, 64))), ProbeDepth::kHeaders)
+                   .ok());  // colour type 5 does not exist
+}
+
 TEST(ImageProbePng, InterlacedImagesAreSizedPerPass) {
   // 5 x 3 RGB8, Adam7: pass widths 1, 1, 2, 1, 3, 2, 5 and heights 1, 1, 0, 1, 1, 2, 1, each row
   // a filter byte and 3 bytes a pixel: 4 + 4 + 0 + 4 + 10 + 2 * 7 + 16 = 52 bytes.
