@@ -210,6 +210,7 @@ def test_gpu_shm_and_read_only_models(overlay):
     claim = volumes[models["name"]]["persistentVolumeClaim"]["claimName"]
     named(objects, "PersistentVolumeClaim", claim)
     assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["automountServiceAccountToken"] is False  # it never calls the API server
 
 
 def test_selectors_reach_the_pods(overlay):

@@ -55,7 +55,8 @@ commands:
 global flags:
   --address HOST:PORT   daemon address (default localhost:50051, env OVID_ADDRESS; port 50051
                         when none is given)
-  --token T | --token-file F   bearer token (env OVID_TOKEN)
+  --token T | --token-file F   bearer token (env OVID_TOKEN; prefer the file or the variable:
+                               a --token value shows in the process list and shell history)
   --tls-ca PEM          verify the server with this CA (enables TLS)
   --tls-cert PEM --tls-key PEM   client certificate for mTLS
   --timeout SECONDS     deadline of the whole command; for generate it is the call's
