@@ -73,21 +73,22 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
   if (draining()) {
     return absl::UnavailableError("the server is draining and accepts no new jobs");
   }
-  // A full queue refuses first, before the estimate (which reads a first frame's header) and the
-  // contents check (its decode): a flood of requests against a full queue costs no image work
-  // on gRPC's threads. Checked again below, under the lock.
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.size() >= options_.max_queue) {
-      return QueueFullError(queue_.size(), options_.max_queue, running_.size());
-    }
-  }
-  // Outside the lock: an estimate may take a moment, and it needs nothing of ours.
+  // Outside the lock: an estimate may take a moment, and it needs nothing of ours. It comes
+  // before the queue-full check, so that an invalid request is told so (INVALID_ARGUMENT, not a
+  // retryable queue_full), and it is cheap: a first frame's headers only, no inflate or decode.
   absl::StatusOr<uint64_t> estimate = pipeline_.EstimateVram(request);
   if (!estimate.ok()) return estimate.status();
   const uint64_t budget = options_.vram_budget_bytes;
   if (budget != 0 && *estimate > budget) {
     return VramBudgetError(*estimate, budget);
+  }
+  // A full queue refuses before the contents are checked (an image decode): a flood of requests
+  // against a full queue costs no decoding. Checked again below, under the lock.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (queue_.size() >= options_.max_queue) {
+      return QueueFullError(queue_.size(), options_.max_queue, running_.size());
+    }
   }
   if (absl::Status contents = pipeline_.CheckContents(request); !contents.ok()) return contents;
   std::shared_ptr<Job> job;

@@ -58,7 +58,6 @@ absl::StatusOr<GenerationResult> FakePipeline::Run(const GenerationRequest& requ
 }
 
 absl::StatusOr<uint64_t> FakePipeline::EstimateVram(const GenerationRequest& request) const {
-  estimated_.fetch_add(1);
   if (!options_.estimate_error.ok()) return options_.estimate_error;
   if (options_.estimate_from_seed && request.seed.has_value()) return *request.seed;
   return options_.vram_bytes;

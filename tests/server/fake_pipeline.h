@@ -46,7 +46,6 @@ class FakePipeline : public Pipeline {
 
   int runs_started() const { return runs_started_.load(); }
   int contents_checked() const { return contents_checked_.load(); }
-  int estimated() const { return estimated_.load(); }
   int max_concurrent() const { return max_concurrent_.load(); }
   // Steps completed by the last run that stopped (for "stops within one step").
   uint32_t last_steps_done() const { return last_steps_done_.load(); }
@@ -58,7 +57,6 @@ class FakePipeline : public Pipeline {
   bool released_ = false;
   std::atomic<int> runs_started_{0};
   mutable std::atomic<int> contents_checked_{0};
-  mutable std::atomic<int> estimated_{0};
   std::atomic<int> concurrent_{0};
   std::atomic<int> max_concurrent_{0};
   std::atomic<uint32_t> last_steps_done_{0};
