@@ -1,7 +1,6 @@
 // File: server/job_stall_watch.cc
 #include "server/job_stall_watch.h"
 
-#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -10,9 +9,8 @@ namespace ovid::server {
 JobStallWatch::JobStallWatch(absl::Duration limit, std::function<void(const Stall&)> on_stall)
     : limit_(limit),
       on_stall_(std::move(on_stall)),
-      periodic_(std::make_unique<Periodic>(
-          std::clamp(limit / 4, absl::Milliseconds(10), absl::Seconds(5)),
-          [this] { Check(Clock::now()); })) {}
+      periodic_(
+          std::make_unique<Periodic>(CheckIntervalFor(limit), [this] { Check(Clock::now()); })) {}
 
 JobStallWatch::~JobStallWatch() { periodic_.reset(); }
 

@@ -4,6 +4,7 @@
 // interval.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -12,6 +13,12 @@
 #include "absl/time/time.h"
 
 namespace ovid::server {
+
+// How often a watchdog with limit `limit` checks: a quarter of it, between 10 ms and 5 s (the
+// stream and job stall watches).
+inline absl::Duration CheckIntervalFor(absl::Duration limit) {
+  return std::clamp(limit / 4, absl::Milliseconds(10), absl::Seconds(5));
+}
 
 class Periodic {
  public:

@@ -1,17 +1,14 @@
 // File: server/stream_watchdog.cc
 #include "server/stream_watchdog.h"
 
-#include <algorithm>
-
 #include "server/event_stream.h"
 
 namespace ovid::server {
 
 StreamWatchdog::StreamWatchdog(absl::Duration stall_limit)
     : stall_limit_(stall_limit),
-      periodic_(std::make_unique<Periodic>(
-          std::clamp(stall_limit / 4, absl::Milliseconds(10), absl::Seconds(5)),
-          [this] { Check(std::chrono::steady_clock::now()); })) {}
+      periodic_(std::make_unique<Periodic>(CheckIntervalFor(stall_limit),
+                                           [this] { Check(std::chrono::steady_clock::now()); })) {}
 
 StreamWatchdog::~StreamWatchdog() { periodic_.reset(); }
 

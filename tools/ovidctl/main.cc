@@ -73,6 +73,14 @@ bool WantsHelp(const std::string& command, const std::vector<std::string>& rest)
   return false;
 }
 
+struct Command {
+  const char* name;
+  int (*run)(const std::vector<std::string>&);
+};
+constexpr Command kCommands[] = {{"generate", RunGenerate}, {"jobs", RunJobs},
+                                 {"job", RunJob},           {"cancel", RunCancel},
+                                 {"model", RunModel},       {"health", RunHealth}};
+
 }  // namespace
 }  // namespace ovidctl
 
@@ -90,21 +98,18 @@ int main(int argc, char** argv) {
     if (command.empty()) {
       // `ovidctl --address health`: the command went as the flag's value.
       for (size_t i = 0; i + 1 < rest.size(); ++i) {
-        for (const char* known : {"generate", "jobs", "job", "cancel", "model", "health"}) {
-          if (rest[i + 1] == known) {
-            throw UsageError(absl::StrCat("no command given ('", known,
+        for (const Command& known : kCommands) {
+          if (rest[i + 1] == known.name) {
+            throw UsageError(absl::StrCat("no command given ('", known.name,
                                           "' was taken as the value of ", rest[i], ")"));
           }
         }
       }
       throw UsageError("no command given");
     }
-    if (command == "generate") return RunGenerate(rest);
-    if (command == "jobs") return RunJobs(rest);
-    if (command == "job") return RunJob(rest);
-    if (command == "cancel") return RunCancel(rest);
-    if (command == "model") return RunModel(rest);
-    if (command == "health") return RunHealth(rest);
+    for (const Command& c : kCommands) {
+      if (command == c.name) return c.run(rest);
+    }
     throw UsageError(absl::StrCat("unknown command '", command, "'"));
   } catch (const UsageError& e) {
     std::fprintf(stderr, "ovidctl: %s\n(ovidctl --help lists the commands and flags)\n", e.what());
