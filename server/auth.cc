@@ -135,11 +135,13 @@ absl::Status BearerAuth::Check(const grpc::ServerContextBase& context) const {
   if (!enabled()) return absl::OkStatus();
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
-    return absl::UnauthenticatedError(
-        "missing \"authorization: Bearer <token>\" metadata (this server requires a token)");
-  }
+  if (it == metadata.end()) return MissingHeaderError();
   return CheckHeader(absl::string_view(it->second.data(), it->second.size()));
+}
+
+absl::Status BearerAuth::MissingHeaderError() {
+  return absl::UnauthenticatedError(
+      "missing \"authorization: Bearer <token>\" metadata (this server requires a token)");
 }
 
 absl::Status BearerAuth::CheckHeader(absl::string_view authorization) const {

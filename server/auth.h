@@ -47,6 +47,8 @@ class BearerAuth {
   // OK or UNAUTHENTICATED (missing header, wrong scheme, wrong token) without echoing the token.
   absl::Status Check(const grpc::ServerContextBase& context) const;
   absl::Status CheckHeader(absl::string_view authorization) const;
+  // The refusal of a call without an authorization header (Check's, AuthAtHeaders').
+  static absl::Status MissingHeaderError();
 
  private:
   // What identifies one version of the file (stat's answer); all zero: missing.

@@ -362,7 +362,8 @@ const std::vector<Flag>& Flags() {
        Duration(&Config::reload_interval, absl::Hours(24), absl::Seconds(1))},
       {"auth-token-file", "PATH", "(no auth)",
        "Bearer tokens clients must send (authorization: Bearer ...), one per line; re-read "
-       "when it changes (--reload-interval) and on SIGHUP.",
+       "when it changes (--reload-interval) and on SIGHUP. With TLS a call without a valid "
+       "token ends at its headers, before its request message is read.",
        SecurityFile(&Config::auth_token_file)},
       {"log-format", "FORMAT", "text", "text|json.",
        Enum(&Config::log_format, std::map<std::string, LogFormat>{{"text", LogFormat::kText},

@@ -24,6 +24,7 @@
 #include "ovid/engine_log.h"
 #include "ovid/ovi_pipeline.h"
 #include "server/auth.h"
+#include "server/auth_at_headers.h"
 #include "server/config.h"
 #include "server/credentials_watch.h"
 #include "server/generation_service.h"
@@ -317,6 +318,26 @@ int RunDaemon(int argc, char** argv) {
         metrics_sink->OnRpc(method, code);
       },
       watchdog.get());
+
+  // With TLS an unauthenticated call ends at its headers, before gRPC reads its request message
+  // (server/auth_at_headers.h); gRPC has no such hook for plaintext listeners. `observers` and
+  // the metrics outlive the server, the only caller.
+  if (config.tls() && auth.enabled()) {
+    const std::string prefix = absl::StrCat("/", v1::Generation::service_full_name(), "/");
+    security->credentials->SetAuthMetadataProcessor(std::make_shared<AuthAtHeaders>(
+        auth, prefix,
+        [&observers, metrics_sink, prefix](std::string_view path, const absl::Status& status,
+                                           std::string_view client) {
+          const std::string_view method = path.substr(prefix.size());
+          // As the handlers report it: a refused Generate is a rejected request.
+          if (method == "Generate") {
+            observers.OnRejected(status, client);
+          } else {
+            observers.OnAuthRefused(method, status, client);
+          }
+          metrics_sink->OnRpc(method, status.code());
+        }));
+  }
 
   // Health and reflection are served from the start, so probes see "alive, not ready" while the
   // model loads.
