@@ -4,6 +4,7 @@
 #include <grpcpp/server_context.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -87,6 +88,13 @@ BearerAuth BearerAuth::WithToken(std::string token) {
   auth.tokens_ = std::make_shared<Tokens>();
   auth.tokens_->list.push_back(std::move(token));
   return auth;
+}
+
+size_t BearerAuth::ShortTokens() const {
+  if (!enabled()) return 0;
+  const std::lock_guard<std::mutex> lock(tokens_->mu);
+  return std::count_if(tokens_->list.begin(), tokens_->list.end(),
+                       [](const std::string& t) { return t.size() < kMinTokenLength; });
 }
 
 absl::Status BearerAuth::NeedsFile() const {

@@ -23,6 +23,10 @@ namespace ovid::server {
 
 class BearerAuth {
  public:
+  // Shorter tokens are warned about at start and at each reload: ovid does not slow down a
+  // client that tries token after token, so a token's length is what stops a guess.
+  static constexpr size_t kMinTokenLength = 16;
+
   // No token: every call is let through.
   BearerAuth() = default;
   // Reads the tokens from `path`, one per line (each trimmed of surrounding whitespace; blank
@@ -44,6 +48,8 @@ class BearerAuth {
   absl::StatusOr<std::optional<size_t>> ReloadIfChanged() const;
 
   bool enabled() const { return tokens_ != nullptr; }
+  // How many of the tokens are shorter than kMinTokenLength.
+  size_t ShortTokens() const;
   // OK or UNAUTHENTICATED (missing header, wrong scheme, wrong token) without echoing the token.
   absl::Status Check(const grpc::ServerContextBase& context) const;
   absl::Status CheckHeader(absl::string_view authorization) const;

@@ -49,6 +49,7 @@ CredentialsWatch::CredentialsWatch(const Config& config, const BearerAuth& auth,
     if (on_certificate_) on_certificate_(*certificate_);
     LogTlsCertificate("tls certificate", *certificate_, config_, log_);
   }
+  WarnAboutShortTokens();
   if (config_.reload_interval > absl::ZeroDuration() && (WatchesTokens() || certificate_)) {
     // Whole seconds, as gRPC's file watcher takes them: both look at the files as often.
     periodic_.emplace(absl::Ceil(config_.reload_interval, absl::Seconds(1)),
@@ -83,10 +84,23 @@ void CredentialsWatch::ReportTokens(const std::string& cause,
                                     const absl::StatusOr<size_t>& tokens) {
   if (tokens.ok()) {
     log_.Info("token file reloaded", {{"cause", cause}, {"tokens", absl::StrCat(*tokens)}});
+    WarnAboutShortTokens();
   } else {
     log_.Error("token file not reloaded; the previous tokens stay",
                {{"cause", cause}, {"error", std::string(tokens.status().message())}});
   }
+}
+
+void CredentialsWatch::WarnAboutShortTokens() {
+  const size_t short_tokens = auth_.ShortTokens();
+  if (short_tokens == 0) return;
+  log_.Warn("guessable bearer tokens",
+            {{"short_tokens", absl::StrCat(short_tokens)},
+             {"file", config_.auth_token_file},
+             {"hint", absl::StrCat("ovid does not slow down a client that tries token after "
+                                   "token: use tokens of at least ",
+                                   BearerAuth::kMinTokenLength,
+                                   " random characters (openssl rand -hex 32 makes 64)")}});
 }
 
 void CredentialsWatch::CheckCertificate() {

@@ -36,6 +36,8 @@ class CredentialsWatch {
 
  private:
   void ReportTokens(const std::string& cause, const absl::StatusOr<size_t>& tokens);
+  // A warning naming how many tokens are shorter than BearerAuth::kMinTokenLength (none: quiet).
+  void WarnAboutShortTokens();
   bool WatchesTokens() const { return auth_.enabled() && !config_.auth_token_file.empty(); }
   void CheckCertificate();
 

@@ -42,6 +42,8 @@ def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
         assert len(lines) == 1, log
         assert "UNAUTHENTICATED" in lines[0] and "peer=" in lines[0], lines[0]
     assert "wr0ng-e2e-9f3" not in log and "t0ken-e2e" not in log, log
+    # Nothing slows down guessing, so a 9-character token is named as guessable.
+    assert re.search(r"WARN guessable bearer tokens short_tokens=1 ", log), log
 
 
 

@@ -41,6 +41,18 @@ TEST_F(BearerAuthTest, EveryLineIsATokenAndBlankLinesAreSkipped) {
   EXPECT_EQ(auth->CheckHeader("Basic old-t0ken").code(), absl::StatusCode::kUnauthenticated);
 }
 
+TEST_F(BearerAuthTest, TokensShorterThanTheMinimumAreCounted) {
+  const std::string at_minimum(BearerAuth::kMinTokenLength, 'k');
+  Write("short-t0ken\n" + at_minimum + "\n" + at_minimum.substr(1) + "\n");
+  absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_EQ(auth->ShortTokens(), 2u);
+  Write(at_minimum + "\n");
+  ASSERT_TRUE(auth->Reload().ok());
+  EXPECT_EQ(auth->ShortTokens(), 0u);
+  EXPECT_EQ(BearerAuth().ShortTokens(), 0u);  // no tokens at all: nothing to guess
+}
+
 TEST_F(BearerAuthTest, ABadByteNamesItsLineAndOffsetWithoutTheToken) {
   Write("good-one\nsecr\x01t\n");
   absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
