@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -30,16 +31,32 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 
 namespace {
 
-// The file's tokens, one per line; errors name the file and the line, never a token.
-absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
+// A tenant name: what job listings and logs show, so plain and short.
+bool ValidTenant(absl::string_view name) {
+  if (name.empty() || name.size() > BearerAuth::kMaxTenantLength) return false;
+  return absl::c_all_of(name, [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// The file's tokens, one per line ("TOKEN" or "TOKEN TENANT"); errors name the file and the
+// line, never a token.
+absl::StatusOr<std::vector<BearerAuth::Entry>> ReadTokens(const std::string& path) {
   absl::StatusOr<std::string> text = ReadSecretFile("--auth-token-file", path);
   if (!text.ok()) return text.status();
-  std::vector<std::string> tokens;
+  std::vector<BearerAuth::Entry> tokens;
   int line_number = 0;
   for (absl::string_view line : absl::StrSplit(*text, '\n')) {
     ++line_number;
-    const absl::string_view token = absl::StripAsciiWhitespace(line);
-    if (token.empty()) continue;
+    const std::vector<absl::string_view> fields =
+        absl::StrSplit(absl::StripAsciiWhitespace(line), absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (fields.empty()) continue;
+    if (fields.size() > 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--auth-token-file: ", path, " line ", line_number, " has ", fields.size(),
+          " fields; a line is a token, or a token and its tenant, separated by a space"));
+    }
+    const absl::string_view token = fields[0];
     // A header value no client can send (a BOM, a control byte) would start a daemon that
     // refuses every call.
     for (size_t i = 0; i < token.size(); ++i) {
@@ -51,7 +68,25 @@ absl::StatusOr<std::vector<std::string>> ReadTokens(const std::string& path) {
             "; a bearer token must be one line of visible characters"));
       }
     }
-    tokens.emplace_back(token);
+    BearerAuth::Entry entry{std::string(token), ""};
+    if (fields.size() == 2) {
+      if (!ValidTenant(fields[1])) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--auth-token-file: ", path, " line ", line_number, ": the tenant must be 1-",
+            BearerAuth::kMaxTenantLength, " letters, digits, '-', '_' or '.'"));
+      }
+      entry.tenant = std::string(fields[1]);
+    }
+    // The same token for two tenants would give its holder whichever came first.
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      if (ConstantTimeEquals(tokens[i].token, entry.token)) {
+        return absl::InvalidArgumentError(absl::StrCat("--auth-token-file: ", path, " line ",
+                                                       line_number,
+                                                       " repeats a token of an "
+                                                       "earlier line"));
+      }
+    }
+    tokens.push_back(std::move(entry));
   }
   if (tokens.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--auth-token-file: ", path, " is empty"));
@@ -72,7 +107,7 @@ BearerAuth::FileStamp BearerAuth::StampOf(const std::string& path) {
 
 absl::StatusOr<BearerAuth> BearerAuth::FromFile(const std::string& path) {
   const FileStamp stamp = StampOf(path);  // before the read: a change during it is seen later
-  absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(path);
+  absl::StatusOr<std::vector<Entry>> tokens = ReadTokens(path);
   if (!tokens.ok()) return tokens.status();
   BearerAuth auth;
   auth.tokens_ = std::make_shared<Tokens>();
@@ -82,11 +117,15 @@ absl::StatusOr<BearerAuth> BearerAuth::FromFile(const std::string& path) {
   return auth;
 }
 
-BearerAuth BearerAuth::WithToken(std::string token) {
+BearerAuth BearerAuth::WithToken(std::string token) { return WithTokens({{std::move(token), ""}}); }
+
+BearerAuth BearerAuth::WithTokens(std::vector<Entry> entries) {
   BearerAuth auth;
-  if (token.empty()) return auth;  // an empty token would let any "Bearer " header in
+  // An empty token would let any "Bearer " header in.
+  std::erase_if(entries, [](const Entry& e) { return e.token.empty(); });
+  if (entries.empty()) return auth;
   auth.tokens_ = std::make_shared<Tokens>();
-  auth.tokens_->list.push_back(std::move(token));
+  auth.tokens_->list = std::move(entries);
   return auth;
 }
 
@@ -94,7 +133,7 @@ size_t BearerAuth::ShortTokens() const {
   if (!enabled()) return 0;
   const std::lock_guard<std::mutex> lock(tokens_->mu);
   return std::count_if(tokens_->list.begin(), tokens_->list.end(),
-                       [](const std::string& t) { return t.size() < kMinTokenLength; });
+                       [](const Entry& e) { return e.token.size() < kMinTokenLength; });
 }
 
 absl::Status BearerAuth::NeedsFile() const {
@@ -105,7 +144,7 @@ absl::Status BearerAuth::NeedsFile() const {
 }
 
 absl::StatusOr<size_t> BearerAuth::LoadLocked(const FileStamp& stamp) const {
-  absl::StatusOr<std::vector<std::string>> tokens = ReadTokens(tokens_->path);
+  absl::StatusOr<std::vector<Entry>> tokens = ReadTokens(tokens_->path);
   if (!tokens.ok()) {
     tokens_->failed.emplace(stamp, std::string(tokens.status().message()));
     return tokens.status();
@@ -140,11 +179,19 @@ absl::StatusOr<std::optional<size_t>> BearerAuth::ReloadIfChanged() const {
 }
 
 absl::Status BearerAuth::Check(const grpc::ServerContextBase& context) const {
-  if (!enabled()) return absl::OkStatus();
+  return Identify(context).status();
+}
+
+absl::Status BearerAuth::CheckHeader(absl::string_view authorization) const {
+  return IdentifyHeader(authorization).status();
+}
+
+absl::StatusOr<Caller> BearerAuth::Identify(const grpc::ServerContextBase& context) const {
+  if (!enabled()) return Caller{};
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) return MissingHeaderError();
-  return CheckHeader(absl::string_view(it->second.data(), it->second.size()));
+  return IdentifyHeader(absl::string_view(it->second.data(), it->second.size()));
 }
 
 absl::Status BearerAuth::MissingHeaderError() {
@@ -152,24 +199,26 @@ absl::Status BearerAuth::MissingHeaderError() {
       "missing \"authorization: Bearer <token>\" metadata (this server requires a token)");
 }
 
-absl::Status BearerAuth::CheckHeader(absl::string_view authorization) const {
-  if (!enabled()) return absl::OkStatus();
+absl::StatusOr<Caller> BearerAuth::IdentifyHeader(absl::string_view authorization) const {
+  if (!enabled()) return Caller{};
   absl::string_view value = absl::StripAsciiWhitespace(authorization);
   if (!absl::StartsWithIgnoreCase(value, "bearer ")) {
     return absl::UnauthenticatedError("authorization metadata must use the Bearer scheme");
   }
   value.remove_prefix(7);
   value = absl::StripAsciiWhitespace(value);
-  bool match = false;
+  const Entry* match = nullptr;
+  Caller caller;
   {
     const std::lock_guard<std::mutex> lock(tokens_->mu);
     // Every token is compared, so the time does not tell which one (or whether any) matched.
-    for (const std::string& token : tokens_->list) match |= ConstantTimeEquals(value, token);
+    for (const Entry& entry : tokens_->list) {
+      if (ConstantTimeEquals(value, entry.token) && match == nullptr) match = &entry;
+    }
+    if (match != nullptr) caller.tenant = match->tenant;
   }
-  if (!match) {
-    return absl::UnauthenticatedError("invalid bearer token");
-  }
-  return absl::OkStatus();
+  if (match == nullptr) return absl::UnauthenticatedError("invalid bearer token");
+  return caller;
 }
 
 }  // namespace ovid::server

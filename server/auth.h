@@ -21,21 +21,39 @@ class ServerContextBase;
 
 namespace ovid::server {
 
+// Who a call comes from, as far as jobs go. A token with a tenant sees and manages only the
+// jobs submitted with a token of that tenant; a token without one (and every call when there
+// are no tokens) sees every job.
+struct Caller {
+  std::string tenant;  // empty: every job
+  bool SeesEveryJob() const { return tenant.empty(); }
+  bool Sees(const std::string& job_tenant) const { return SeesEveryJob() || job_tenant == tenant; }
+};
+
 class BearerAuth {
  public:
   // Shorter tokens are warned about at start and at each reload: ovid does not slow down a
   // client that tries token after token, so a token's length is what stops a guess.
   static constexpr size_t kMinTokenLength = 16;
+  static constexpr size_t kMaxTenantLength = 64;
+  // One line of the token file.
+  struct Entry {
+    std::string token;
+    std::string tenant;  // empty: a token that sees every job
+  };
 
   // No token: every call is let through.
   BearerAuth() = default;
   // Reads the tokens from `path`, one per line (each trimmed of surrounding whitespace; blank
-  // lines skipped). Several tokens let a rotation overlap: add the new one, move the clients,
-  // remove the old one. Errors name the file (and the line); the tokens are never echoed. An
-  // empty file is refused, since it would let any "Bearer " header in.
+  // lines skipped), each optionally followed by a space and its tenant (Caller). Several tokens let
+  // a rotation overlap: add the new one, move the clients, remove the old one. Errors name the file
+  // (and the line); the tokens are never echoed. An empty file is refused, since it would let any
+  // "Bearer " header in.
   static absl::StatusOr<BearerAuth> FromFile(const std::string& path);
   // An empty `token` gives the open (no token) object.
   static BearerAuth WithToken(std::string token);
+  // Tokens with tenants; entries with an empty token are dropped (none left: open).
+  static BearerAuth WithTokens(std::vector<Entry> entries);
 
   // Reads FromFile's file again (the daemon's SIGHUP). Copies of this object share the tokens,
   // so the service's copy sees the new ones. On an error the tokens stay as they were.
@@ -50,7 +68,11 @@ class BearerAuth {
   bool enabled() const { return tokens_ != nullptr; }
   // How many of the tokens are shorter than kMinTokenLength.
   size_t ShortTokens() const;
-  // OK or UNAUTHENTICATED (missing header, wrong scheme, wrong token) without echoing the token.
+  // The caller, or UNAUTHENTICATED (missing header, wrong scheme, wrong token) without echoing
+  // the token. Without tokens: a caller that sees every job.
+  absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context) const;
+  absl::StatusOr<Caller> IdentifyHeader(absl::string_view authorization) const;
+  // Identify's verdict alone.
   absl::Status Check(const grpc::ServerContextBase& context) const;
   absl::Status CheckHeader(absl::string_view authorization) const;
   // The refusal of a call without an authorization header (Check's, AuthAtHeaders').
@@ -66,7 +88,7 @@ class BearerAuth {
   struct Tokens {
     std::string path;  // empty for WithToken
     mutable std::mutex mu;
-    std::vector<std::string> list;  // never empty
+    std::vector<Entry> list;  // never empty
     // Held across a reload's read and store: SIGHUP's and the periodic check's reloads must not
     // interleave, or an older read could be stored last.
     std::mutex reload_mu;

@@ -361,9 +361,10 @@ const std::vector<Flag>& Flags() {
        "still re-reads the token file).",
        Duration(&Config::reload_interval, absl::Hours(24), absl::Seconds(1))},
       {"auth-token-file", "PATH", "(no auth)",
-       "Bearer tokens clients must send (authorization: Bearer ...), one per line; re-read "
-       "when it changes (--reload-interval) and on SIGHUP. With TLS a call without a valid "
-       "token ends at its headers, before its request message is read.",
+       "Bearer tokens clients must send (authorization: Bearer ...), one per line; a line "
+       "\"TOKEN TENANT\" limits that token to the jobs of its tenant. Re-read when it changes "
+       "(--reload-interval) and on SIGHUP. With TLS a call without a valid token ends at its "
+       "headers, before its request message is read.",
        SecurityFile(&Config::auth_token_file)},
       {"log-format", "FORMAT", "text", "text|json.",
        Enum(&Config::log_format, std::map<std::string, LogFormat>{{"text", LogFormat::kText},

@@ -38,11 +38,21 @@ void GenerationService::Attach(JobQueue* queue, std::function<v1::ModelInfo()> m
   queue_.store(queue, std::memory_order_release);
 }
 
-absl::Status GenerationService::Authenticate(const char* method,
-                                             grpc::CallbackServerContext& context) const {
-  absl::Status status = auth_.Check(context);
-  if (!status.ok() && observer_ != nullptr) observer_->OnAuthRefused(method, status, context.peer());
-  return status;
+absl::StatusOr<Caller> GenerationService::Authenticate(const char* method,
+                                                       grpc::CallbackServerContext& context) const {
+  absl::StatusOr<Caller> caller = auth_.Identify(context);
+  if (!caller.ok() && observer_ != nullptr) {
+    observer_->OnAuthRefused(method, caller.status(), context.peer());
+  }
+  return caller;
+}
+
+absl::StatusOr<std::shared_ptr<Job>> GenerationService::VisibleJob(const Caller& caller,
+                                                                   std::string_view id) {
+  absl::StatusOr<std::shared_ptr<Job>> job = store_.Get(id);
+  // Another tenant's job is answered as one that does not exist: its id tells nothing.
+  if (job.ok() && !caller.Sees((*job)->tenant())) return UnknownJobError(id);
+  return job;
 }
 
 grpc::ServerUnaryReactor* GenerationService::Reply(const char* method,
@@ -69,13 +79,15 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
     if (observer_ != nullptr) observer_->OnRejected(status, context->peer());
     return EventStream::Refuse(ToGrpcStatus(status), StreamDone("Generate"));
   };
-  if (absl::Status status = auth_.Check(*context); !status.ok()) return refuse(status);
+  absl::StatusOr<Caller> caller = auth_.Identify(*context);
+  if (!caller.ok()) return refuse(caller.status());
   JobQueue* jobs = queue();
   if (jobs == nullptr) return refuse(LoadingError());
   absl::StatusOr<GenerationRequest> converted = ToGenerationRequest(*request);
   if (!converted.ok()) return refuse(converted.status());
   absl::StatusOr<JobSchedule> schedule = ToJobSchedule(*request);
   if (!schedule.ok()) return refuse(schedule.status());
+  schedule->tenant = caller->tenant;
   // The call's deadline goes with the job, so it holds after the stream is gone (a client with
   // keep_on_disconnect that went away); the queue's timer enforces it.
   if (const auto deadline = context->deadline();
@@ -94,10 +106,11 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::Generate(
 
 grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
     grpc::CallbackServerContext* context, const v1::JobRef* ref) {
-  if (absl::Status status = Authenticate("WatchJob", *context); !status.ok()) {
-    return EventStream::Refuse(ToGrpcStatus(status), StreamDone("WatchJob"));
+  absl::StatusOr<Caller> caller = Authenticate("WatchJob", *context);
+  if (!caller.ok()) {
+    return EventStream::Refuse(ToGrpcStatus(caller.status()), StreamDone("WatchJob"));
   }
-  absl::StatusOr<std::shared_ptr<Job>> job = store_.Get(ref->job_id());
+  absl::StatusOr<std::shared_ptr<Job>> job = VisibleJob(*caller, ref->job_id());
   if (!job.ok()) return EventStream::Refuse(ToGrpcStatus(job.status()), StreamDone("WatchJob"));
   // Past the end of the log the stream would wait for events that never come (a finished job
   // logs nothing more), so that is refused rather than left hanging.
@@ -116,12 +129,12 @@ grpc::ServerWriteReactor<v1::GenerateEvent>* GenerationService::WatchJob(
 grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext* context,
                                                     const v1::JobRef* ref,
                                                     v1::JobStatus* response) {
-  if (absl::Status status = Authenticate("GetJob", *context); !status.ok())
-    return Reply("GetJob", context, status);
+  absl::StatusOr<Caller> caller = Authenticate("GetJob", *context);
+  if (!caller.ok()) return Reply("GetJob", context, caller.status());
   JobQueue* jobs = queue();
-  if (jobs == nullptr) {
-    return Reply("GetJob", context,
-                 absl::NotFoundError(absl::StrCat("no job ", JobIdForMessage(ref->job_id()))));
+  if (jobs == nullptr) return Reply("GetJob", context, UnknownJobError(ref->job_id()));
+  if (absl::Status seen = VisibleJob(*caller, ref->job_id()).status(); !seen.ok()) {
+    return Reply("GetJob", context, seen);
   }
   absl::StatusOr<v1::JobStatus> status = jobs->GetStatus(ref->job_id());
   if (status.ok()) *response = *std::move(status);
@@ -131,12 +144,12 @@ grpc::ServerUnaryReactor* GenerationService::GetJob(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* GenerationService::CancelJob(grpc::CallbackServerContext* context,
                                                        const v1::JobRef* ref,
                                                        v1::JobStatus* response) {
-  if (absl::Status status = Authenticate("CancelJob", *context); !status.ok())
-    return Reply("CancelJob", context, status);
+  absl::StatusOr<Caller> caller = Authenticate("CancelJob", *context);
+  if (!caller.ok()) return Reply("CancelJob", context, caller.status());
   JobQueue* jobs = queue();
-  if (jobs == nullptr) {
-    return Reply("CancelJob", context,
-                 absl::NotFoundError(absl::StrCat("no job ", JobIdForMessage(ref->job_id()))));
+  if (jobs == nullptr) return Reply("CancelJob", context, UnknownJobError(ref->job_id()));
+  if (absl::Status seen = VisibleJob(*caller, ref->job_id()).status(); !seen.ok()) {
+    return Reply("CancelJob", context, seen);
   }
   absl::StatusOr<v1::JobStatus> status =
       jobs->Cancel(ref->job_id(), CancelReason::kCancelled, "cancelled by CancelJob");
@@ -147,8 +160,8 @@ grpc::ServerUnaryReactor* GenerationService::CancelJob(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContext* context,
                                                       const v1::ListJobsRequest* request,
                                                       v1::ListJobsResponse* response) {
-  if (absl::Status status = Authenticate("ListJobs", *context); !status.ok())
-    return Reply("ListJobs", context, status);
+  absl::StatusOr<Caller> caller = Authenticate("ListJobs", *context);
+  if (!caller.ok()) return Reply("ListJobs", context, caller.status());
   std::vector<v1::JobState> states;
   for (int i = 0; i < request->states_size(); ++i) {
     const int state = request->states(i);
@@ -174,7 +187,8 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
       request->page_size() == 0 ? kMaxPageSize : std::min(request->page_size(), kMaxPageSize);
   uint64_t next = 0;
   JobQueue* jobs = queue();
-  const std::vector<std::shared_ptr<Job>> listed = store_.ListPage(states, after, page_size, &next);
+  const std::vector<std::shared_ptr<Job>> listed =
+      store_.ListPage(states, after, page_size, &next, caller->tenant);
   if (next != 0) response->set_next_page_token(absl::StrCat(next));
   if (jobs != nullptr) {
     // The queue knows the positions.
@@ -188,7 +202,7 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* GenerationService::GetModel(grpc::CallbackServerContext* context,
                                                       const v1::GetModelRequest* /*request*/,
                                                       v1::ModelInfo* response) {
-  if (absl::Status status = Authenticate("GetModel", *context); !status.ok())
+  if (absl::Status status = Authenticate("GetModel", *context).status(); !status.ok())
     return Reply("GetModel", context, status);
   std::function<v1::ModelInfo()> model_info;
   {

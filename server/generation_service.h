@@ -58,9 +58,12 @@ class GenerationService final : public v1::Generation::CallbackService {
   // Ends a unary call of `method` with `status` (OK or not) and returns its reactor.
   grpc::ServerUnaryReactor* Reply(const char* method, grpc::CallbackServerContext* context,
                                   const absl::Status& status) const;
-  // auth_.Check for a method other than Generate; a refusal goes to the observer
+  // auth_.Identify for a method other than Generate; a refusal goes to the observer
   // (OnAuthRefused) with the method and the client's address, so the log shows who was refused.
-  absl::Status Authenticate(const char* method, grpc::CallbackServerContext& context) const;
+  absl::StatusOr<Caller> Authenticate(const char* method,
+                                      grpc::CallbackServerContext& context) const;
+  // The job `id` if `caller` may see it; UnknownJobError otherwise, as for an unknown id.
+  absl::StatusOr<std::shared_ptr<Job>> VisibleJob(const Caller& caller, std::string_view id);
   // The end-of-call report for a stream of `method`.
   EventStream::DoneCallback StreamDone(const char* method) const;
 

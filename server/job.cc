@@ -35,13 +35,14 @@ Job::SteadyTime SteadyDeadline(absl::Duration left) {
 
 Job::Job(std::string id, GenerationRequest request, std::string client_request_id,
          uint64_t estimated_vram_bytes, absl::Time created, int32_t priority,
-         absl::Duration queue_limit, absl::Duration call_time_left)
+         absl::Duration queue_limit, absl::Duration call_time_left, std::string tenant)
     : id_(std::move(id)),
       request_(std::move(request)),
       client_request_id_(std::move(client_request_id)),
       estimated_vram_bytes_(estimated_vram_bytes),
       created_(created),
       priority_(priority),
+      tenant_(std::move(tenant)),
       queue_limit_(queue_limit),
       queue_deadline_(SteadyDeadline(queue_limit)),
       call_deadline_(SteadyDeadline(call_time_left)) {}
@@ -190,6 +191,7 @@ v1::JobStatus Job::Status() const {
   status.set_job_id(id_);
   status.set_client_request_id(client_request_id_);
   status.set_priority(priority_);
+  status.set_tenant(tenant_);
   *status.mutable_created() = ToTimestamp(created_);
   std::lock_guard<std::mutex> lock(mu_);
   status.set_state(state_);

@@ -40,7 +40,7 @@ class Job {
   Job(std::string id, GenerationRequest request, std::string client_request_id,
       uint64_t estimated_vram_bytes, absl::Time created, int32_t priority = 0,
       absl::Duration queue_limit = absl::InfiniteDuration(),
-      absl::Duration call_time_left = absl::InfiniteDuration());
+      absl::Duration call_time_left = absl::InfiniteDuration(), std::string tenant = "");
   Job(const Job&) = delete;
   Job& operator=(const Job&) = delete;
 
@@ -52,6 +52,8 @@ class Job {
   const GenerationRequest& request() const { return request_; }
   uint64_t estimated_vram_bytes() const { return estimated_vram_bytes_; }
   int32_t priority() const { return priority_; }
+  // The submitting token's tenant (Caller); empty for a token without one or no tokens.
+  const std::string& tenant() const { return tenant_; }
   absl::Duration queue_limit() const { return queue_limit_; }
   // When the job, still queued, ends with DEADLINE_EXCEEDED; SteadyTime::max() for none.
   SteadyTime queue_deadline() const { return queue_deadline_; }
@@ -120,6 +122,7 @@ class Job {
   const uint64_t estimated_vram_bytes_;
   const absl::Time created_;
   const int32_t priority_;
+  const std::string tenant_;
   const absl::Duration queue_limit_;
   const SteadyTime queue_deadline_;
   const SteadyTime call_deadline_;

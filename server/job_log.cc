@@ -62,6 +62,7 @@ void JobLog::OnFinished(const Job& job, const absl::Status& status, const Genera
   LogFields fields = {{"job", job.id()}};
   if (!job.client_request_id().empty())
     fields.emplace_back("client_request_id", job.client_request_id());
+  if (!job.tenant().empty()) fields.emplace_back("tenant", job.tenant());
   if (job.priority() != 0) fields.emplace_back("priority", absl::StrCat(job.priority()));
   fields.emplace_back("outcome", OutcomeLabel(job, status));
   fields.emplace_back("code", absl::StatusCodeToString(status.code()));

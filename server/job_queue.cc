@@ -102,7 +102,7 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     const absl::Duration limit = std::min(schedule.max_queue_wait, options_.max_queue_wait);
     job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
                                 *estimate, store_.clock()(), schedule.priority, limit,
-                                schedule.call_time_left);
+                                schedule.call_time_left, std::move(schedule.tenant));
     // Behind every job of the same or a higher priority: FIFO within a priority.
     const auto at = std::find_if(queue_.begin(), queue_.end(), [&](const auto& queued) {
       return queued->priority() < schedule.priority;

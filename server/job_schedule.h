@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "absl/time/time.h"
 
@@ -29,6 +30,9 @@ struct JobSchedule {
   // DEADLINE_EXCEEDED, queued or running, whether or not a stream still follows it: a client
   // that set keep_on_disconnect and went away is still owed the deadline it asked for.
   absl::Duration call_time_left = absl::InfiniteDuration();
+  // Whose job it is (Caller::tenant): only that tenant's tokens, and tokens without a tenant,
+  // see it. Empty: every token sees it.
+  std::string tenant;
 };
 
 }  // namespace ovid::server

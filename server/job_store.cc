@@ -40,12 +40,15 @@ absl::StatusOr<std::shared_ptr<Job>> JobStore::Get(std::string_view id) {
   std::lock_guard<std::mutex> lock(mu_);
   EvictLocked();
   auto it = jobs_.find(id);
-  if (it == jobs_.end()) {
-    return absl::NotFoundError(absl::StrCat("no job ", JobIdForMessage(id),
-                                            " (unknown to this replica, or finished more than --job-ttl ago; a job lives in the "
-                                            "replica that accepted it)"));
-  }
+  if (it == jobs_.end()) return UnknownJobError(id);
   return it->second.job;
+}
+
+absl::Status UnknownJobError(std::string_view id) {
+  return absl::NotFoundError(absl::StrCat(
+      "no job ", JobIdForMessage(id),
+      " (unknown to this replica, or finished more than --job-ttl ago; a job lives in the "
+      "replica that accepted it)"));
 }
 
 std::vector<std::shared_ptr<Job>> JobStore::List(const std::vector<v1::JobState>& states) {
@@ -54,7 +57,8 @@ std::vector<std::shared_ptr<Job>> JobStore::List(const std::vector<v1::JobState>
 }
 
 std::vector<std::shared_ptr<Job>> JobStore::ListPage(const std::vector<v1::JobState>& states,
-                                                     uint64_t after, size_t limit, uint64_t* next) {
+                                                     uint64_t after, size_t limit, uint64_t* next,
+                                                     std::string_view tenant) {
   std::lock_guard<std::mutex> lock(mu_);
   EvictLocked();
   std::vector<std::shared_ptr<Job>> out;
@@ -70,6 +74,7 @@ std::vector<std::shared_ptr<Job>> JobStore::ListPage(const std::vector<v1::JobSt
     if (!states.empty() && std::find(states.begin(), states.end(), job->state()) == states.end()) {
       continue;
     }
+    if (!tenant.empty() && job->tenant() != tenant) continue;
     if (out.size() == limit) {
       *next = last;  // more follow
       break;

@@ -35,6 +35,10 @@ absl::Duration SteadyTicks();
 // the status message overflow gRPC's metadata limit (RESOURCE_EXHAUSTED instead of NOT_FOUND).
 std::string JobIdForMessage(std::string_view id);
 
+// NOT_FOUND naming the id (shortened if long): what a job no longer kept, never created, or
+// kept for another tenant (the caller must not learn which) is answered with.
+absl::Status UnknownJobError(std::string_view id);
+
 class JobStore {
  public:
   // `clock` stamps the jobs (the times clients see); `ticks` measures how long a finished job has
@@ -43,14 +47,16 @@ class JobStore {
            uint64_t max_finished_bytes = UINT64_MAX, Ticks ticks = SteadyTicks);
 
   void Add(std::shared_ptr<Job> job);
-  // NOT_FOUND naming the id for unknown or evicted jobs.
+  // UnknownJobError for unknown or evicted jobs.
   absl::StatusOr<std::shared_ptr<Job>> Get(std::string_view id);
   // Jobs in creation order, only those in `states` (empty = all).
   std::vector<std::shared_ptr<Job>> List(const std::vector<v1::JobState>& states);
   // One page of that list: up to `limit` jobs created after creation number `after` (0: from
-  // the first). `*next` is the number to pass as `after` for the next page, 0 on the last.
+  // the first), of tenant `tenant` only unless it is empty. `*next` is the number to pass as
+  // `after` for the next page, 0 on the last.
   std::vector<std::shared_ptr<Job>> ListPage(const std::vector<v1::JobState>& states,
-                                             uint64_t after, size_t limit, uint64_t* next);
+                                             uint64_t after, size_t limit, uint64_t* next,
+                                             std::string_view tenant = {});
   // Drops finished jobs past their TTL, then the oldest finished beyond the bounds. Called on
   // every Add/Get/List, and by the runtime when a job finishes. Costs the jobs not yet seen
   // finished plus a log per job it files or drops, not a pass over every kept job: a daemon

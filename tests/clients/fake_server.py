@@ -48,6 +48,7 @@ class Job:
     cancelled: bool = False
     error: object = None
     progress: object = None
+    tenant: str = ""  # as the daemon's JobStatus.tenant (token file lines "TOKEN TENANT")
 
     def append(self, **event):
         with self.cond:
@@ -215,7 +216,7 @@ class FakeOvid(pb_grpc.GenerationServicer):
     def _status(self, job):
         st = pb.JobStatus(job_id=job.job_id, client_request_id=job.request.client_request_id,
                           state=job.state, event_count=len(job.events),
-                          priority=job.request.priority)
+                          priority=job.request.priority, tenant=job.tenant)
         st.created.FromNanoseconds(int(job.created * 1e9))
         if job.progress is not None:
             st.progress.CopyFrom(job.progress)

@@ -322,6 +322,13 @@ def test_jobs_table_and_state_filter(server):
     assert [line.split()[0] for line in r.stdout.splitlines()] == ["ID", "job-0002"]
     (_, req), = server.fake.calls_of("ListJobs")[1:]
     assert list(req.states) == [pb.JOB_STATE_RUNNING]
+    # A tenant column appears once some job has a tenant; "-" for one without.
+    server.fake.jobs["job-0002"].tenant = "team-a"
+    lines = ovidctl("--address", server.address, "jobs").stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATE", "TENANT", "PRIORITY", "PROGRESS", "CREATED"]
+    assert lines[1].split()[:4] == ["job-0001", "succeeded", "-", "0"]
+    assert lines[2].split()[:4] == ["job-0002", "running", "team-a", "-3"]
+    assert "  tenant: team-a" in ovidctl("--address", server.address, "job", "job-0002").stdout
     server.fake.jobs["job-0002"].cancelled = True
 
 

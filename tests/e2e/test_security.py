@@ -47,6 +47,32 @@ def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
 
 
 
+def test_tenants_see_only_their_own_jobs(start_daemon, tmp_path):
+    """Token file lines "TOKEN TENANT": a tenant's tokens list, get, watch and cancel only its
+    own jobs; a token without a tenant (the operator's) sees them all, with their tenants."""
+    tokens = {"alpha": "alpha-t0ken-e2e-0123", "beta": "beta-t0ken-e2e-01234",
+              "": "operator-t0ken-e2e-0"}
+    token_file = tmp_path / "tokens"
+    token_file.write_text("".join(f"{token} {tenant}".strip() + "\n"
+                                  for tenant, token in tokens.items()))
+    daemon = start_daemon(f"--auth-token-file={token_file}")
+    jobs = {}
+    for tenant in ("alpha", "beta"):
+        with ovid_client.OvidClient(daemon.address, token=tokens[tenant]) as client:
+            jobs[tenant] = client.generate(make_request(client, steps=1)).job_id
+    with ovid_client.OvidClient(daemon.address, token=tokens["alpha"]) as alpha:
+        assert [j.job_id for j in alpha.list_jobs()] == [jobs["alpha"]]
+        assert alpha.get_job(jobs["alpha"]).tenant == "alpha"
+        with pytest.raises(ovid_client.OvidError) as err:
+            alpha.get_job(jobs["beta"])
+        assert err.value.code == grpc.StatusCode.NOT_FOUND
+    with ovid_client.OvidClient(daemon.address, token=tokens[""]) as operator:
+        assert {j.job_id: j.tenant for j in operator.list_jobs()} == \
+            {jobs["alpha"]: "alpha", jobs["beta"]: "beta"}
+    for tenant in ("alpha", "beta"):
+        assert re.search(rf"job finished job={jobs[tenant]} tenant={tenant} ", daemon.log())
+
+
 def test_sighup_reloads_the_token_file_for_an_overlapping_rotation(start_daemon, tmp_path):
     token_file = tmp_path / "tokens"
     token_file.write_text("old-t0ken\n")

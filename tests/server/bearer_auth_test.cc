@@ -9,6 +9,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "server/auth.h"
@@ -51,6 +53,41 @@ TEST_F(BearerAuthTest, TokensShorterThanTheMinimumAreCounted) {
   ASSERT_TRUE(auth->Reload().ok());
   EXPECT_EQ(auth->ShortTokens(), 0u);
   EXPECT_EQ(BearerAuth().ShortTokens(), 0u);  // no tokens at all: nothing to guess
+}
+
+TEST_F(BearerAuthTest, ALineMayNameTheTokensTenant) {
+  Write("admin-t0ken\na-t0ken team-a\nb-t0ken\tteam_b.2  \n");
+  absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  auto tenant = [&](const char* header) {
+    absl::StatusOr<Caller> caller = auth->IdentifyHeader(header);
+    return caller.ok() ? caller->tenant : "refused: " + std::string(caller.status().message());
+  };
+  EXPECT_EQ(tenant("Bearer admin-t0ken"), "");
+  EXPECT_EQ(tenant("Bearer a-t0ken"), "team-a");
+  EXPECT_EQ(tenant("Bearer b-t0ken"), "team_b.2");
+  EXPECT_EQ(tenant("Bearer team-a"), "refused: invalid bearer token");
+  EXPECT_EQ(tenant("Bearer a-t0ken team-a"), "refused: invalid bearer token");
+  EXPECT_TRUE(Caller{}.Sees("team-a"));
+  EXPECT_TRUE(Caller{"team-a"}.Sees("team-a"));
+  EXPECT_FALSE(Caller{"team-a"}.Sees("team-b"));
+  EXPECT_FALSE(Caller{"team-a"}.Sees(""));
+}
+
+TEST_F(BearerAuthTest, BadTenantLinesNameTheLineWithoutTheToken) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ok-t0ken\nsecr3t-one team a\n", "line 2 has 3 fields"},
+      {"secr3t-one team/a\n", "line 1: the tenant must be 1-64 letters"},
+      {"secr3t-one " + std::string(65, 't') + "\n", "line 1: the tenant must be"},
+      {"secr3t-one team-a\n\nsecr3t-one team-b\n", "line 3 repeats a token"},
+  };
+  for (const auto& [text, expected] : cases) {
+    Write(text);
+    absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
+    ASSERT_FALSE(auth.ok()) << text;
+    EXPECT_NE(auth.status().message().find(expected), std::string::npos) << auth.status();
+    EXPECT_EQ(auth.status().message().find("secr3t"), std::string::npos) << auth.status();
+  }
 }
 
 TEST_F(BearerAuthTest, ABadByteNamesItsLineAndOffsetWithoutTheToken) {

@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -547,6 +548,75 @@ TEST(ServiceTest, CancelJobListJobsAndGetJob) {
   ref.set_job_id("job-missing");
   EXPECT_EQ(h.stub->CancelJob(&missing_context, ref, &status).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+TEST(ServiceTest, ATenantsTokensSeeOnlyItsJobsAndTokensWithoutATenantSeeAll) {
+  Harness h(
+      {.steps = 1}, {.max_queue = 8},
+      BearerAuth::WithTokens({{"admin-t0ken", ""}, {"a-t0ken", "team-a"}, {"b-t0ken", "team-b"}}));
+  auto as = [](grpc::ClientContext& context, const std::string& token) -> grpc::ClientContext& {
+    context.AddMetadata("authorization", "Bearer " + token);
+    return context;
+  };
+  // One finished job each for team-a, team-b and the admin token.
+  std::map<std::string, std::string> job_of;
+  for (const std::string token : {"a-t0ken", "b-t0ken", "admin-t0ken"}) {
+    grpc::ClientContext context;
+    StreamResult run = Generate(h, Request(1), &as(context, token));
+    ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+    job_of[token] = run.events.at(0).job_id();
+  }
+  auto list = [&](const std::string& token) {
+    grpc::ClientContext context;
+    v1::ListJobsResponse response;
+    EXPECT_TRUE(h.stub->ListJobs(&as(context, token), v1::ListJobsRequest(), &response).ok());
+    std::map<std::string, std::string> tenants;  // job id -> tenant
+    for (const v1::JobStatus& job : response.jobs()) tenants[job.job_id()] = job.tenant();
+    return tenants;
+  };
+  EXPECT_EQ(list("a-t0ken"), (std::map<std::string, std::string>{{job_of["a-t0ken"], "team-a"}}));
+  EXPECT_EQ(list("b-t0ken"), (std::map<std::string, std::string>{{job_of["b-t0ken"], "team-b"}}));
+  EXPECT_EQ(list("admin-t0ken"), (std::map<std::string, std::string>{{job_of["a-t0ken"], "team-a"},
+                                                                     {job_of["b-t0ken"], "team-b"},
+                                                                     {job_of["admin-t0ken"], ""}}));
+
+  // Another tenant's job, or the admin token's, is answered as an unknown id would be.
+  auto get = [&](const std::string& token, const std::string& id) {
+    grpc::ClientContext context;
+    v1::JobRef ref;
+    ref.set_job_id(id);
+    v1::JobStatus status;
+    return h.stub->GetJob(&as(context, token), ref, &status);
+  };
+  const grpc::Status unknown = get("b-t0ken", "job-never-made");
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+  for (const std::string& id : {job_of["a-t0ken"], job_of["admin-t0ken"]}) {
+    const grpc::Status hidden = get("b-t0ken", id);
+    EXPECT_EQ(hidden.error_code(), grpc::StatusCode::NOT_FOUND) << id;
+    std::string expected = unknown.error_message();
+    expected.replace(expected.find("job-never-made"), std::string("job-never-made").size(), id);
+    EXPECT_EQ(hidden.error_message(), expected);
+  }
+  EXPECT_TRUE(get("a-t0ken", job_of["a-t0ken"]).ok());
+  EXPECT_TRUE(get("admin-t0ken", job_of["a-t0ken"]).ok());
+  {
+    grpc::ClientContext context;
+    v1::JobRef ref;
+    ref.set_job_id(job_of["a-t0ken"]);
+    v1::JobStatus status;
+    EXPECT_EQ(h.stub->CancelJob(&as(context, "b-t0ken"), ref, &status).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  for (const auto& [token, code] : std::vector<std::pair<std::string, grpc::StatusCode>>{
+           {"b-t0ken", grpc::StatusCode::NOT_FOUND}, {"a-t0ken", grpc::StatusCode::OK}}) {
+    grpc::ClientContext context;
+    v1::JobRef ref;
+    ref.set_job_id(job_of["a-t0ken"]);
+    auto reader = h.stub->WatchJob(&as(context, token), ref);
+    StreamResult watched = Drain(reader);
+    EXPECT_EQ(watched.status.error_code(), code) << token;
+    EXPECT_EQ(watched.events.empty(), code != grpc::StatusCode::OK) << token;
+  }
 }
 
 }  // namespace

@@ -2,12 +2,12 @@
 // The small commands: `jobs` (a table, or JSON), `job ID` (one job), `cancel ID` and
 // `health [--service NAME]`.
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -73,23 +73,27 @@ int RunJobs(const std::vector<std::string>& argv) {
     return 0;
   }
 
-  constexpr size_t kColumns = 5;
-  std::vector<std::array<std::string, kColumns>> rows = {
-      {"ID", "STATE", "PRIORITY", "PROGRESS", "CREATED"}};
+  // The tenant column only where some job has one (token files with tenants).
+  const bool tenants = std::any_of(resp.jobs().begin(), resp.jobs().end(),
+                                   [](const auto& j) { return !j.tenant().empty(); });
+  std::vector<std::vector<std::string>> rows = {{"ID", "STATE", "PRIORITY", "PROGRESS", "CREATED"}};
+  if (tenants) rows[0].insert(rows[0].begin() + 2, "TENANT");
   for (const auto& j : resp.jobs()) {
     rows.push_back({j.job_id(), JobStateName(j.state()), absl::StrCat(j.priority()),
                     ProgressText(j), TimestampText(j.created())});
+    if (tenants) rows.back().insert(rows.back().begin() + 2, j.tenant().empty() ? "-" : j.tenant());
   }
-  std::array<size_t, kColumns> width{};
+  const size_t columns = rows[0].size();
+  std::vector<size_t> width(columns, 0);
   for (const auto& row : rows) {
-    for (size_t c = 0; c < kColumns; ++c) width[c] = std::max(width[c], row[c].size());
+    for (size_t c = 0; c < columns; ++c) width[c] = std::max(width[c], row[c].size());
   }
   for (const auto& row : rows) {
     std::string line;
-    for (size_t c = 0; c + 1 < kColumns; ++c) {
+    for (size_t c = 0; c + 1 < columns; ++c) {
       absl::StrAppend(&line, row[c], std::string(width[c] - row[c].size() + 2, ' '));
     }
-    std::printf("%s%s\n", line.c_str(), row[kColumns - 1].c_str());
+    std::printf("%s%s\n", line.c_str(), row[columns - 1].c_str());
   }
   return 0;
 }
@@ -114,6 +118,7 @@ int RunJob(const std::vector<std::string>& argv) {
   if (!j.client_request_id().empty()) {
     std::printf("  client request id: %s\n", j.client_request_id().c_str());
   }
+  if (!j.tenant().empty()) std::printf("  tenant: %s\n", j.tenant().c_str());
   std::printf("  priority: %d\n", j.priority());
   std::printf("  created: %s\n", TimestampText(j.created()).c_str());
   std::printf("  started: %s\n", TimestampText(j.started()).c_str());
