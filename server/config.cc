@@ -292,6 +292,11 @@ const std::vector<Flag>& Flags() {
        Bytes(&Config::vram_budget_bytes, 0, std::numeric_limits<uint64_t>::max())},
       {"max-queue", "N", "16", "Jobs that may wait for a worker; more get RESOURCE_EXHAUSTED.",
        Uint32(&Config::max_queue, 1, 100000)},
+      {"max-queue-per-tenant", "N", "0 (none)",
+       "Jobs one tenant (a token file line \"TOKEN TENANT\") may have waiting; more get "
+       "RESOURCE_EXHAUSTED, so one tenant cannot fill the queue for the others. Tokens without "
+       "a tenant count against --max-queue alone. 0: --max-queue alone.",
+       Uint32(&Config::max_queue_per_tenant, 0, 100000)},
       {"max-queue-wait", "DURATION", "0 (none)",
        "Longest a job may wait in the queue; one still queued after this ends with "
        "DEADLINE_EXCEEDED (reason queue_timeout). A request's max_queue_seconds may shorten it.",

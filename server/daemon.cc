@@ -446,6 +446,7 @@ int RunDaemon(int argc, char** argv) {
                                         : config.max_queue_wait;
     JobQueue queue(*pipeline, store,
                    JobQueueOptions{.max_queue = config.max_queue,
+                                   .max_queue_per_tenant = config.max_queue_per_tenant,
                                    .workers = config.workers,
                                    .vram_budget_bytes = budget,
                                    .max_queue_wait = max_wait,

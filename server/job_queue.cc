@@ -67,6 +67,20 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Submit(GenerationRequest request,
   return job;
 }
 
+absl::Status JobQueue::RoomLocked(const std::string& tenant) const {
+  if (queue_.size() >= options_.max_queue) {
+    return QueueFullError(queue_.size(), options_.max_queue, running_.size());
+  }
+  if (options_.max_queue_per_tenant != 0 && !tenant.empty()) {
+    const size_t waiting = std::count_if(queue_.begin(), queue_.end(),
+                                         [&](const auto& job) { return job->tenant() == tenant; });
+    if (waiting >= options_.max_queue_per_tenant) {
+      return TenantQueueFullError(tenant, waiting, options_.max_queue_per_tenant);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
                                                      std::string client_request_id,
                                                      JobSchedule schedule) {
@@ -86,9 +100,7 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
   // against a full queue costs no decoding. Checked again below, under the lock.
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (queue_.size() >= options_.max_queue) {
-      return QueueFullError(queue_.size(), options_.max_queue, running_.size());
-    }
+    if (absl::Status room = RoomLocked(schedule.tenant); !room.ok()) return room;
   }
   if (absl::Status contents = pipeline_.CheckContents(request); !contents.ok()) return contents;
   std::shared_ptr<Job> job;
@@ -96,9 +108,7 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_) return absl::UnavailableError("the server is draining and accepts no new jobs");
-    if (queue_.size() >= options_.max_queue) {
-      return QueueFullError(queue_.size(), options_.max_queue, running_.size());
-    }
+    if (absl::Status room = RoomLocked(schedule.tenant); !room.ok()) return room;
     const absl::Duration limit = std::min(schedule.max_queue_wait, options_.max_queue_wait);
     job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
                                 *estimate, store_.clock()(), schedule.priority, limit,

@@ -31,6 +31,10 @@ namespace ovid::server {
 
 struct JobQueueOptions {
   uint32_t max_queue = 16;         // jobs waiting for a worker
+  // --max-queue-per-tenant: jobs one tenant (JobSchedule::tenant) may have waiting, so that one
+  // tenant cannot fill the queue for the others; 0 = only max_queue. Jobs without a tenant (the
+  // operator's tokens, or no tokens) count against max_queue alone.
+  uint32_t max_queue_per_tenant = 0;
   uint32_t workers = 1;            // jobs running at once
   uint64_t vram_budget_bytes = 0;  // 0 = no budget
   // --max-queue-wait: the longest any job waits for a worker (infinite = no limit); a request's
@@ -89,6 +93,8 @@ class JobQueue {
  private:
   absl::StatusOr<std::shared_ptr<Job>> Admit(GenerationRequest request,
                                              std::string client_request_id, JobSchedule schedule);
+  // OK, or the queue_full a job of `tenant` meets now (--max-queue, --max-queue-per-tenant).
+  absl::Status RoomLocked(const std::string& tenant) const;
   void WorkerLoop();
   // The queue-limit timer: sleeps until the earliest queued deadline and ends the jobs past it.
   void ExpireLoop();

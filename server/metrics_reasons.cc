@@ -98,6 +98,16 @@ absl::Status QueueFullError(size_t waiting, uint32_t max_queue, size_t running) 
       kQueueFullPayload);
 }
 
+absl::Status TenantQueueFullError(std::string_view tenant, size_t waiting,
+                                  uint32_t max_per_tenant) {
+  return WithAdmissionPayload(
+      absl::ResourceExhaustedError(absl::StrFormat(
+          "queue full for tenant %s: %d of its %d jobs waiting (--max-queue-per-tenant); retry "
+          "later",
+          tenant, waiting, max_per_tenant)),
+      kQueueFullPayload);
+}
+
 absl::Status VramBudgetError(uint64_t estimate_bytes, uint64_t budget_bytes) {
   return WithAdmissionPayload(
       absl::ResourceExhaustedError(absl::StrFormat(

@@ -55,6 +55,8 @@ std::string_view FailureReasonName(FailureReason reason);
 // change freely. The messages are the ones server/job_queue.cc writes today.
 inline constexpr char kAdmissionPayloadUrl[] = "type.ovid.dev/admission";
 absl::Status QueueFullError(size_t waiting, uint32_t max_queue, size_t running);
+// The queue_full of one tenant at its --max-queue-per-tenant (same reason and payload).
+absl::Status TenantQueueFullError(std::string_view tenant, size_t waiting, uint32_t max_per_tenant);
 absl::Status VramBudgetError(uint64_t estimate_bytes, uint64_t budget_bytes);
 
 // A queued job that waited past its limit (GenerateRequest.max_queue_seconds or --max-queue-wait):

@@ -62,6 +62,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
                                     "--dequant=cache",
                                     "--vram-budget=40G",
                                     "--max-queue=3",
+                                    "--max-queue-per-tenant=2",
                                     "--workers",
                                     "2",
                                     "--drain-timeout=90s",
@@ -89,6 +90,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->dequant, WeightMode::kCache);
   EXPECT_EQ(c->vram_budget_bytes, 40ull << 30);
   EXPECT_EQ(c->max_queue, 3u);
+  EXPECT_EQ(c->max_queue_per_tenant, 2u);
   EXPECT_EQ(c->workers, 2u);
   EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
   EXPECT_EQ(c->stream_stall_timeout, absl::Seconds(45));

@@ -8,10 +8,12 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/metrics_reasons.h"
 #include "tests/server/fake_pipeline.h"
 
 namespace ovid::server {
@@ -79,6 +81,34 @@ TEST(JobQueueTest, FullQueueIsResourceExhaustedWithTheNumbers) {
   EXPECT_NE(refused.status().message().find("2 of 2 jobs waiting, 1 running"),
             absl::string_view::npos)
       << refused.status();
+  rt.pipeline.Release();
+  EXPECT_EQ(FollowToEnd(**running).back().has_final(), true);
+}
+
+TEST(JobQueueTest, OneTenantCannotFillTheQueueForTheOthers) {
+  Runtime rt({.hold = true}, {.max_queue = 5, .max_queue_per_tenant = 2, .workers = 1});
+  auto submit = [&](const std::string& tenant) {
+    return rt.queue.Submit({}, "", JobSchedule{.tenant = tenant});
+  };
+  auto running = submit("team-a");  // running jobs are not waiting: not counted
+  ASSERT_TRUE(running.ok());
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  ASSERT_TRUE(submit("team-a").ok());
+  ASSERT_TRUE(submit("team-a").ok());
+  absl::StatusOr<std::shared_ptr<Job>> refused = submit("team-a");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find(
+                "queue full for tenant team-a: 2 of its 2 jobs waiting (--max-queue-per-tenant)"),
+            absl::string_view::npos)
+      << refused.status();
+  EXPECT_EQ(RejectionReason(refused.status()), FailureReason::kQueueFull);
+  // Another tenant, and the operator's tokens (no tenant), still get in, up to --max-queue.
+  ASSERT_TRUE(submit("team-b").ok());
+  ASSERT_TRUE(submit("").ok());
+  ASSERT_TRUE(submit("").ok());
+  absl::StatusOr<std::shared_ptr<Job>> full = submit("team-b");
+  EXPECT_NE(full.status().message().find("5 of 5 jobs waiting"), absl::string_view::npos)
+      << full.status();
   rt.pipeline.Release();
   EXPECT_EQ(FollowToEnd(**running).back().has_final(), true);
 }

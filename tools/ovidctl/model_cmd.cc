@@ -1,8 +1,11 @@
 // File: tools/ovidctl/model_cmd.cc
 // `ovidctl model [--json]`: GetModel, as aligned text for people or as JSON for scripts.
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "ovid/v1/generation.grpc.pb.h"
 #include "tools/ovidctl/commands.h"
@@ -56,9 +59,14 @@ void PrintModel(const ovid::v1::ModelInfo& m) {
   if (m.has_limits()) {
     const auto& l = m.limits();
     std::printf("limits:         %u workers, queue %u", l.workers(), l.max_queue());
-    if (l.max_queue_wait_seconds() > 0) {
-      std::printf(" (wait at most %g s)", l.max_queue_wait_seconds());
+    std::vector<std::string> queue_notes;
+    if (l.max_queue_per_tenant() > 0) {
+      queue_notes.push_back(absl::StrCat(l.max_queue_per_tenant(), " per tenant"));
     }
+    if (l.max_queue_wait_seconds() > 0) {
+      queue_notes.push_back(absl::StrFormat("wait at most %g s", l.max_queue_wait_seconds()));
+    }
+    if (!queue_notes.empty()) std::printf(" (%s)", absl::StrJoin(queue_notes, ", ").c_str());
     std::printf(", VRAM budget %s, requests up to %s, finished jobs kept %g s\n",
                 l.vram_budget_bytes() == 0 ? "none" : HumanBytes(l.vram_budget_bytes()).c_str(),
                 HumanBytes(l.max_request_bytes()).c_str(), l.job_ttl_seconds());
