@@ -129,6 +129,18 @@ BearerAuth BearerAuth::WithTokens(std::vector<Entry> entries) {
   return auth;
 }
 
+std::vector<std::string> BearerAuth::Tenants() const {
+  std::vector<std::string> tenants;
+  if (!enabled()) return tenants;
+  const std::lock_guard<std::mutex> lock(tokens_->mu);
+  for (const Entry& entry : tokens_->list) {
+    if (!entry.tenant.empty() && absl::c_find(tenants, entry.tenant) == tenants.end()) {
+      tenants.push_back(entry.tenant);
+    }
+  }
+  return tenants;
+}
+
 size_t BearerAuth::ShortTokens() const {
   if (!enabled()) return 0;
   const std::lock_guard<std::mutex> lock(tokens_->mu);

@@ -66,6 +66,8 @@ class BearerAuth {
   absl::StatusOr<std::optional<size_t>> ReloadIfChanged() const;
 
   bool enabled() const { return tokens_ != nullptr; }
+  // The tenants named in the tokens, each once, in file order.
+  std::vector<std::string> Tenants() const;
   // How many of the tokens are shorter than kMinTokenLength.
   size_t ShortTokens() const;
   // The caller, or UNAUTHENTICATED (missing header, wrong scheme, wrong token) without echoing

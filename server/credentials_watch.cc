@@ -39,17 +39,19 @@ void LogTlsCertificate(const char* message, const TlsCertificateInfo& info, cons
 
 CredentialsWatch::CredentialsWatch(const Config& config, const BearerAuth& auth, const Logger& log,
                                    std::optional<TlsCertificateInfo> certificate,
-                                   std::function<void(const TlsCertificateInfo&)> on_certificate)
+                                   std::function<void(const TlsCertificateInfo&)> on_certificate,
+                                   std::function<void(const std::vector<std::string>&)> on_tenants)
     : config_(config),
       auth_(auth),
       log_(log),
       on_certificate_(std::move(on_certificate)),
+      on_tenants_(std::move(on_tenants)),
       certificate_(std::move(certificate)) {
   if (certificate_) {
     if (on_certificate_) on_certificate_(*certificate_);
     LogTlsCertificate("tls certificate", *certificate_, config_, log_);
   }
-  WarnAboutShortTokens();
+  TokensLoaded();
   if (config_.reload_interval > absl::ZeroDuration() && (WatchesTokens() || certificate_)) {
     // Whole seconds, as gRPC's file watcher takes them: both look at the files as often.
     periodic_.emplace(absl::Ceil(config_.reload_interval, absl::Seconds(1)),
@@ -84,11 +86,16 @@ void CredentialsWatch::ReportTokens(const std::string& cause,
                                     const absl::StatusOr<size_t>& tokens) {
   if (tokens.ok()) {
     log_.Info("token file reloaded", {{"cause", cause}, {"tokens", absl::StrCat(*tokens)}});
-    WarnAboutShortTokens();
+    TokensLoaded();
   } else {
     log_.Error("token file not reloaded; the previous tokens stay",
                {{"cause", cause}, {"error", std::string(tokens.status().message())}});
   }
+}
+
+void CredentialsWatch::TokensLoaded() {
+  WarnAboutShortTokens();
+  if (on_tenants_ && auth_.enabled()) on_tenants_(auth_.Tenants());
 }
 
 void CredentialsWatch::WarnAboutShortTokens() {

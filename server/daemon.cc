@@ -260,12 +260,16 @@ int RunDaemon(int argc, char** argv) {
   // The token file is re-read when it changes (every --reload-interval) and on SIGHUP: a
   // rotation adds the new token, moves the clients, drops the old one. gRPC re-reads the TLS
   // files; the watch logs what it will have loaded.
-  CredentialsWatch credentials(config, auth, log, security->certificate,
-                               [sink = metrics.get()](const TlsCertificateInfo& certificate) {
-                                 if (certificate.not_after) {
-                                   sink->SetTlsCertificateExpiry(*certificate.not_after);
-                                 }
-                               });
+  CredentialsWatch credentials(
+      config, auth, log, security->certificate,
+      [sink = metrics.get()](const TlsCertificateInfo& certificate) {
+        if (certificate.not_after) {
+          sink->SetTlsCertificateExpiry(*certificate.not_after);
+        }
+      },
+      [sink = metrics.get()](const std::vector<std::string>& tenants) {
+        sink->AddTenants(tenants);
+      });
   StopSignal stop([&credentials](const std::string& signal) { credentials.ReloadTokens(signal); });
   Health health;
   JobStore store(config.job_ttl, config.max_jobs_kept, absl::Now, config.max_kept_bytes);

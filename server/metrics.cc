@@ -104,6 +104,14 @@ ServerMetrics::ServerMetrics(MetricsSources sources)
                                "on a GPU finished).")
                          .Register(*registry_)
                          .Add({});
+  tenant_jobs_ = &prometheus::BuildCounter()
+                      .Name("ovid_tenant_jobs_total")
+                      .Help("Jobs of tokens with a tenant, by tenant and how they ended.")
+                      .Register(*registry_);
+  tenant_run_seconds_ = &prometheus::BuildCounter()
+                             .Name("ovid_tenant_run_seconds_total")
+                             .Help("Worker time of each tenant's jobs, start to end.")
+                             .Register(*registry_);
   rpcs_ = &prometheus::BuildCounter()
                .Name("ovid_grpc_requests_total")
                .Help("Finished RPCs of ovid.v1.Generation by method and final status code.")
@@ -191,6 +199,13 @@ void ServerMetrics::OnFinished(const Job& job, const absl::Status& status,
   step_timer_.Forget(job.id());
   const Outcome outcome = FinishOutcome(status, job.state() == v1::JOB_STATE_CANCELLED);
   requests_[Index(outcome)]->Increment();
+  if (!job.tenant().empty()) {
+    tenant_jobs_->Add({{"tenant", job.tenant()}, {"outcome", std::string(OutcomeName(outcome))}})
+        .Increment();
+    // 0 for a job that never started (cancelled while queued): the series still appears.
+    tenant_run_seconds_->Add({{"tenant", job.tenant()}})
+        .Increment(absl::ToDoubleSeconds(job.run_time()));
+  }
   request_duration_[Index(outcome)]->Observe(absl::ToDoubleSeconds(total));
   if (!status.ok()) {
     failures_[Index(FinishReason(status))]->Increment();
@@ -207,6 +222,15 @@ void ServerMetrics::OnFinished(const Job& job, const absl::Status& status,
   if (result->peak_vram_bytes > 0) {
     peak_vram_->Observe(static_cast<double>(result->peak_vram_bytes));
     last_peak_vram_->Set(static_cast<double>(result->peak_vram_bytes));
+  }
+}
+
+void ServerMetrics::AddTenants(const std::vector<std::string>& tenants) {
+  for (const std::string& tenant : tenants) {
+    for (Outcome outcome : {Outcome::kSucceeded, Outcome::kFailed, Outcome::kCancelled}) {
+      tenant_jobs_->Add({{"tenant", tenant}, {"outcome", std::string(OutcomeName(outcome))}});
+    }
+    tenant_run_seconds_->Add({{"tenant", tenant}});
   }
 }
 

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -69,6 +70,9 @@ class ServerMetrics : public JobObserver {
   // When the certificate the TLS port serves expires, as ovid last read it (at start and on each
   // renewal). The series is absent without TLS.
   void SetTlsCertificateExpiry(absl::Time not_after);
+  // The tenants of the token file (at start and after each reload): their series exist at 0
+  // from then on, so rate() and increase() count a tenant's first job too.
+  void AddTenants(const std::vector<std::string>& tenants);
 
   // JobObserver.
   using JobObserver::OnRejected;
@@ -97,6 +101,10 @@ class ServerMetrics : public JobObserver {
   prometheus::Family<prometheus::Histogram>* stage_peak_vram_ = nullptr;
   prometheus::Family<prometheus::Histogram>* stage_duration_ = nullptr;
   prometheus::Family<prometheus::Counter>* rpcs_ = nullptr;
+  // Per tenant (token file lines "TOKEN TENANT"): a series appears at the tenant's first
+  // finished job. The operator bounds the label's values by the tenants it writes.
+  prometheus::Family<prometheus::Counter>* tenant_jobs_ = nullptr;
+  prometheus::Family<prometheus::Counter>* tenant_run_seconds_ = nullptr;
   prometheus::Family<prometheus::Gauge>* tls_expiry_ = nullptr;  // one series once set
 
   DenoiseStepTimer step_timer_;

@@ -71,8 +71,10 @@ void Steps(ServerMetrics& metrics, const Job& job, uint32_t first, uint32_t last
   }
 }
 
-std::unique_ptr<Job> NewJob(int n) {
-  return std::make_unique<Job>(absl::StrCat("job-", n), GenerationRequest{}, "", 0, absl::Now());
+std::unique_ptr<Job> NewJob(int n, std::string tenant = "") {
+  return std::make_unique<Job>(absl::StrCat("job-", n), GenerationRequest{}, "", 0, absl::Now(), 0,
+                               absl::InfiniteDuration(), absl::InfiniteDuration(),
+                               std::move(tenant));
 }
 
 // The script. Expected totals: requests succeeded 5, failed 2, cancelled 2, rejected 8;
@@ -80,11 +82,18 @@ std::unique_ptr<Job> NewJob(int n) {
 // device_oom 1, cancelled 1, deadline_exceeded 1, internal 1; queue wait 8 samples (sum 10.5);
 // denoise steps 54 samples of 3 s; 5 samples per stage; 5 peak-VRAM samples of 20 GiB.
 void RunScript(ServerMetrics& metrics) {
+  metrics.AddTenants({"team-a", "team-b"});
   int next_job = 0;
   for (int i = 0; i < 5; ++i) {
-    std::unique_ptr<Job> job = NewJob(++next_job);
+    // The first of them is team-a's, and really runs (its run time is on the steady clock).
+    std::unique_ptr<Job> job = NewJob(++next_job, i == 0 ? "team-a" : "");
     metrics.OnQueued(*job);
     metrics.OnStarted(*job, absl::Seconds(2));
+    if (i == 0) {
+      job->Start(absl::Now());
+      absl::SleepFor(absl::Milliseconds(50));
+      job->Succeed(v1::Final(), absl::Now());
+    }
     Steps(metrics, *job, 0, 10);
     const GenerationResult result = FiveStageResult();
     metrics.OnFinished(*job, absl::OkStatus(), &result, absl::Seconds(50));

@@ -77,6 +77,19 @@ def test_request_counters_equal_the_script(values):
     assert sum(reasons.values()) == sum(n for o, n in outcomes.items() if o != "succeeded")
 
 
+def test_tenant_counters_equal_the_script(values):
+    """The script's token file names team-a and team-b; one of team-a's jobs succeeds after
+    running 50 ms. team-b's series are there at 0, so rate() will count its first job."""
+    got = {(name, tuple(sorted(labels))): v for (name, labels), v in values.items()
+           if name.startswith("ovid_tenant_")}
+    jobs = {dict(labels)["tenant"] + "/" + dict(labels)["outcome"]: v
+            for (name, labels), v in got.items() if name == "ovid_tenant_jobs_total"}
+    assert jobs == {"team-a/succeeded": 1, "team-a/failed": 0, "team-a/cancelled": 0,
+                    "team-b/succeeded": 0, "team-b/failed": 0, "team-b/cancelled": 0}
+    assert 0.04 <= value(values, "ovid_tenant_run_seconds_total", tenant="team-a") < 10
+    assert value(values, "ovid_tenant_run_seconds_total", tenant="team-b") == 0
+
+
 def test_tls_expiry_is_the_latest_certificate_of_the_script(values):
     assert value(values, "ovid_tls_certificate_expiry_timestamp_seconds") == 1924992000
 
