@@ -56,6 +56,8 @@ DCGM_FI_DEV_FB_USED{{gpu="0",UUID="GPU-0",namespace="{NAMESPACE}",pod="ovid-0",c
 # "data": a sample with a finite value; "nan": samples, all NaN (a quantile over no
 # observations); "empty": no sample. Everything not listed must give data.
 CPU_HAS_NO_GPU = "a CPU daemon reports ovid_gpu_memory_total_bytes 0 and observes no per-job peak"
+# The daemons take no tokens, so no tenants; tests/e2e/test_security.py checks their series.
+NO_TENANTS = "the daemons have no token file with tenants"
 EXPECTED = {
     "dashboard: GPU memory used [A]": ("empty", CPU_HAS_NO_GPU),
     "dashboard: Peak VRAM by stage (p99) [A]": ("nan", CPU_HAS_NO_GPU),
@@ -67,6 +69,8 @@ EXPECTED = {
     "alert: OvidVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidRequestPeakVramNearLimit": ("empty", CPU_HAS_NO_GPU),
     "alert: OvidDown": ("empty", "both daemons are up; checked again after ovid-1 stops"),
+    "dashboard: Worker time by tenant [A]": ("empty", NO_TENANTS),
+    "dashboard: Jobs by tenant and outcome [A]": ("empty", NO_TENANTS),
     "alert: OvidQueueWaitHigh": ("empty", "the daemons' jobs start at once"),
     "alert: OvidTlsCertificateExpired": ("empty", "ovid-1's certificate has two days left"),
     "alert: OvidJobStalled": ("empty", "no job runs once the traffic is done; its parts are "
