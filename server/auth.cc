@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "server/secret_file.h"
 
 namespace ovid::server {
@@ -39,8 +40,10 @@ bool ValidTenant(absl::string_view name) {
   });
 }
 
-// The file's tokens, one per line ("TOKEN" or "TOKEN TENANT"); errors name the file and the
-// line, never a token.
+// The file's tokens, one per line ("TOKEN" or "TOKEN tenant=NAME"; "#" starts a comment line);
+// errors name the file and the line, never a token. The tenant is marked, not positional: with
+// "TOKEN NAME", a line written the other way round made the name a valid token and put the
+// secret in logs and metric labels as a tenant name.
 absl::StatusOr<std::vector<BearerAuth::Entry>> ReadTokens(const std::string& path) {
   absl::StatusOr<std::string> text = ReadSecretFile("--auth-token-file", path);
   if (!text.ok()) return text.status();
@@ -50,11 +53,11 @@ absl::StatusOr<std::vector<BearerAuth::Entry>> ReadTokens(const std::string& pat
     ++line_number;
     const std::vector<absl::string_view> fields =
         absl::StrSplit(absl::StripAsciiWhitespace(line), absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (fields.empty()) continue;
+    if (fields.empty() || absl::StartsWith(fields[0], "#")) continue;
     if (fields.size() > 2) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--auth-token-file: ", path, " line ", line_number, " has ", fields.size(),
-          " fields; a line is a token, or a token and its tenant, separated by a space"));
+          " fields; a line is a token, or a token and tenant=NAME, separated by a space"));
     }
     const absl::string_view token = fields[0];
     // A header value no client can send (a BOM, a control byte) would start a daemon that
@@ -70,12 +73,19 @@ absl::StatusOr<std::vector<BearerAuth::Entry>> ReadTokens(const std::string& pat
     }
     BearerAuth::Entry entry{std::string(token), ""};
     if (fields.size() == 2) {
-      if (!ValidTenant(fields[1])) {
+      // Neither field is echoed: either may be the secret.
+      absl::string_view tenant = fields[1];
+      if (!absl::ConsumePrefix(&tenant, "tenant=")) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--auth-token-file: ", path, " line ", line_number,
+                         ": the second field must be tenant=NAME (the token comes first)"));
+      }
+      if (!ValidTenant(tenant)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "--auth-token-file: ", path, " line ", line_number, ": the tenant must be 1-",
             BearerAuth::kMaxTenantLength, " letters, digits, '-', '_' or '.'"));
       }
-      entry.tenant = std::string(fields[1]);
+      entry.tenant = std::string(tenant);
     }
     // The same token for two tenants would give its holder whichever came first.
     for (size_t i = 0; i < tokens.size(); ++i) {
@@ -90,6 +100,16 @@ absl::StatusOr<std::vector<BearerAuth::Entry>> ReadTokens(const std::string& pat
   }
   if (tokens.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--auth-token-file: ", path, " is empty"));
+  }
+  // A tenant name is shown in logs, job listings and metric labels: never a token's text.
+  for (const BearerAuth::Entry& named : tokens) {
+    if (named.tenant.empty()) continue;
+    for (const BearerAuth::Entry& other : tokens) {
+      if (ConstantTimeEquals(named.tenant, other.token)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--auth-token-file: ", path, " names a tenant that is also a token"));
+      }
+    }
   }
   return tokens;
 }

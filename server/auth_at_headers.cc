@@ -3,6 +3,7 @@
 
 #include <grpcpp/security/auth_context.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "server/status_util.h"
@@ -27,18 +28,18 @@ std::string ClientIdentity(const grpc::AuthContext* context) {
 
 }  // namespace
 
-AuthAtHeaders::AuthAtHeaders(BearerAuth auth, std::string guarded_prefix,
+AuthAtHeaders::AuthAtHeaders(BearerAuth auth, std::vector<std::string> guarded,
                              RefusalListener on_refused)
-    : auth_(std::move(auth)),
-      guarded_prefix_(std::move(guarded_prefix)),
-      on_refused_(std::move(on_refused)) {}
+    : auth_(std::move(auth)), guarded_(std::move(guarded)), on_refused_(std::move(on_refused)) {}
 
 grpc::Status AuthAtHeaders::Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
                                     OutputMetadata*, OutputMetadata*) {
   if (!auth_.enabled()) return grpc::Status::OK;
   const auto path_it = auth_metadata.find(":path");
   const std::string_view path = path_it == auth_metadata.end() ? "" : View(path_it->second);
-  if (!path.starts_with(guarded_prefix_)) return grpc::Status::OK;
+  if (std::find(guarded_.begin(), guarded_.end(), path) == guarded_.end()) {
+    return grpc::Status::OK;
+  }
   const auto header = auth_metadata.find("authorization");
   absl::Status status =
       header == auth_metadata.end()

@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "server/auth.h"
@@ -28,9 +29,11 @@ class AuthAtHeaders final : public grpc::AuthMetadataProcessor {
   using RefusalListener = std::function<void(std::string_view path, const absl::Status& status,
                                              std::string_view client)>;
 
-  // Calls under `guarded_prefix` ("/ovid.v1.Generation/") need a token `auth` accepts; health
-  // and reflection do not (probes and tools send none), as in the handlers.
-  AuthAtHeaders(BearerAuth auth, std::string guarded_prefix, RefusalListener on_refused);
+  // Calls of the `guarded` method paths ("/ovid.v1.Generation/GetModel", ...) need a token
+  // `auth` accepts. Other paths pass: health and reflection (probes and tools send no token, as
+  // in the handlers), and methods the server does not have, which gRPC answers UNIMPLEMENTED
+  // without reading a message (as over plaintext; nor are their client-chosen names logged).
+  AuthAtHeaders(BearerAuth auth, std::vector<std::string> guarded, RefusalListener on_refused);
 
   // A constant-time comparison under a short lock: cheap enough for gRPC's own thread.
   bool IsBlocking() const override { return false; }
@@ -40,7 +43,7 @@ class AuthAtHeaders final : public grpc::AuthMetadataProcessor {
 
  private:
   const BearerAuth auth_;
-  const std::string guarded_prefix_;
+  const std::vector<std::string> guarded_;
   const RefusalListener on_refused_;
 };
 

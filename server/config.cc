@@ -293,7 +293,7 @@ const std::vector<Flag>& Flags() {
       {"max-queue", "N", "16", "Jobs that may wait for a worker; more get RESOURCE_EXHAUSTED.",
        Uint32(&Config::max_queue, 1, 100000)},
       {"max-queue-per-tenant", "N", "0 (none)",
-       "Jobs one tenant (a token file line \"TOKEN TENANT\") may have waiting; more get "
+       "Jobs one tenant (a token file line \"TOKEN tenant=NAME\") may have waiting; more get "
        "RESOURCE_EXHAUSTED, so one tenant cannot fill the queue for the others. Tokens without "
        "a tenant count against --max-queue alone. 0: --max-queue alone.",
        Uint32(&Config::max_queue_per_tenant, 0, 100000)},
@@ -367,7 +367,7 @@ const std::vector<Flag>& Flags() {
        Duration(&Config::reload_interval, absl::Hours(24), absl::Seconds(1))},
       {"auth-token-file", "PATH", "(no auth)",
        "Bearer tokens clients must send (authorization: Bearer ...), one per line; a line "
-       "\"TOKEN TENANT\" limits that token to the jobs of its tenant. Re-read when it changes "
+       "\"TOKEN tenant=NAME\" limits that token to the jobs of its tenant. Re-read when it changes "
        "(--reload-interval) and on SIGHUP. With TLS a call without a valid token ends at its "
        "headers, before its request message is read.",
        SecurityFile(&Config::auth_token_file)},

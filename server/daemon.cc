@@ -1,6 +1,7 @@
 // File: server/daemon.cc
 #include "server/daemon.h"
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
@@ -328,8 +329,14 @@ int RunDaemon(int argc, char** argv) {
   // the metrics outlive the server, the only caller.
   if (config.tls() && auth.enabled()) {
     const std::string prefix = absl::StrCat("/", v1::Generation::service_full_name(), "/");
+    std::vector<std::string> methods;
+    const google::protobuf::ServiceDescriptor* described =
+        v1::GenerateRequest::descriptor()->file()->FindServiceByName("Generation");
+    for (int i = 0; described != nullptr && i < described->method_count(); ++i) {
+      methods.push_back(absl::StrCat(prefix, described->method(i)->name()));
+    }
     security->credentials->SetAuthMetadataProcessor(std::make_shared<AuthAtHeaders>(
-        auth, prefix,
+        auth, std::move(methods),
         [&observers, metrics_sink, prefix](std::string_view path, const absl::Status& status,
                                            std::string_view client) {
           const std::string_view method = path.substr(prefix.size());

@@ -101,7 +101,7 @@ class ServerMetrics : public JobObserver {
   prometheus::Family<prometheus::Histogram>* stage_peak_vram_ = nullptr;
   prometheus::Family<prometheus::Histogram>* stage_duration_ = nullptr;
   prometheus::Family<prometheus::Counter>* rpcs_ = nullptr;
-  // Per tenant (token file lines "TOKEN TENANT"): a series appears at the tenant's first
+  // Per tenant (token file lines "TOKEN tenant=NAME"): a series appears at the tenant's first
   // finished job. The operator bounds the label's values by the tenants it writes.
   prometheus::Family<prometheus::Counter>* tenant_jobs_ = nullptr;
   prometheus::Family<prometheus::Counter>* tenant_run_seconds_ = nullptr;

@@ -48,7 +48,7 @@ class Job:
     cancelled: bool = False
     error: object = None
     progress: object = None
-    tenant: str = ""  # as the daemon's JobStatus.tenant (token file lines "TOKEN TENANT")
+    tenant: str = ""  # as the daemon's JobStatus.tenant (token file lines "TOKEN tenant=NAME")
 
     def append(self, **event):
         with self.cond:

@@ -48,13 +48,13 @@ def test_bearer_token_is_required_except_for_health(start_daemon, tmp_path):
 
 
 def test_tenants_see_only_their_own_jobs(start_daemon, tmp_path):
-    """Token file lines "TOKEN TENANT": a tenant's tokens list, get, watch and cancel only its
+    """Token file lines "TOKEN tenant=NAME": a tenant's tokens list, get, watch and cancel only its
     own jobs; a token without a tenant (the operator's) sees them all, with their tenants."""
     tokens = {"alpha": "alpha-t0ken-e2e-0123", "beta": "beta-t0ken-e2e-01234",
               "": "operator-t0ken-e2e-0"}
     token_file = tmp_path / "tokens"
-    token_file.write_text("".join(f"{token} {tenant}".strip() + "\n"
-                                  for tenant, token in tokens.items()))
+    token_file.write_text("# tenants\n" + "".join(
+        f"{token} tenant={tenant}\n" if tenant else f"{token}\n" for tenant, token in tokens.items()))
     daemon = start_daemon(f"--auth-token-file={token_file}")
     jobs = {}
     for tenant in ("alpha", "beta"):
@@ -75,7 +75,7 @@ def test_tenants_see_only_their_own_jobs(start_daemon, tmp_path):
         assert daemon.metric("ovid_tenant_run_seconds_total", tenant=tenant) > 0
     # A tenant added by a reload has its series at 0 from then on.
     with open(token_file, "a") as tokens_out:
-        tokens_out.write("gamma-t0ken-e2e-0123 gamma\n")
+        tokens_out.write("gamma-t0ken-e2e-0123 tenant=gamma\n")
     daemon.signal(signal.SIGHUP)
     wait_for("the reload", lambda: "token file reloaded" in daemon.log(), timeout=10)
     assert daemon.metric("ovid_tenant_jobs_total", tenant="gamma", outcome="failed") == 0
@@ -319,6 +319,15 @@ def test_over_tls_a_call_without_a_token_ends_before_its_message_is_read(start_d
             anonymous.get_job("job-0")
         assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
     assert re.search(r"request refused method=GetJob code=UNAUTHENTICATED", tls.log()), tls.log()
+    # A method the service lacks is gRPC's UNIMPLEMENTED, as over plaintext: not counted, and
+    # its client-chosen name never logged.
+    credentials = grpc.ssl_channel_credentials((pki / "ca.pem").read_bytes())
+    with grpc.secure_channel(tls.address, credentials) as channel:
+        with pytest.raises(grpc.RpcError) as err:
+            channel.unary_unary(f"/{SERVICE}/NoSuchMethod")(b"", timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "NoSuchMethod" not in tls.log()
+    assert 'method="other"' not in tls.scrape()
     with ovid_client.OvidClient(tls.address, token="t0ken-e2e",
                                 tls_ca=str(pki / "ca.pem")) as client:
         assert client.generate(make_request(client, steps=1)).final.parameters.steps == 1

@@ -56,7 +56,9 @@ TEST_F(BearerAuthTest, TokensShorterThanTheMinimumAreCounted) {
 }
 
 TEST_F(BearerAuthTest, ALineMayNameTheTokensTenant) {
-  Write("admin-t0ken\na-t0ken team-a\nb-t0ken\tteam_b.2  \n");
+  Write(
+      "# the operator's, then one per tenant\nadmin-t0ken\na-t0ken tenant=team-a\n"
+      "  # b's\nb-t0ken\ttenant=team_b.2  \n");
   absl::StatusOr<BearerAuth> auth = BearerAuth::FromFile(path_);
   ASSERT_TRUE(auth.ok()) << auth.status();
   auto tenant = [&](const char* header) {
@@ -67,7 +69,9 @@ TEST_F(BearerAuthTest, ALineMayNameTheTokensTenant) {
   EXPECT_EQ(tenant("Bearer a-t0ken"), "team-a");
   EXPECT_EQ(tenant("Bearer b-t0ken"), "team_b.2");
   EXPECT_EQ(tenant("Bearer team-a"), "refused: invalid bearer token");
-  EXPECT_EQ(tenant("Bearer a-t0ken team-a"), "refused: invalid bearer token");
+  EXPECT_EQ(tenant("Bearer a-t0ken tenant=team-a"), "refused: invalid bearer token");
+  EXPECT_EQ(tenant("Bearer #"), "refused: invalid bearer token");  // comments are no tokens
+  EXPECT_EQ(auth->Tenants(), (std::vector<std::string>{"team-a", "team_b.2"}));
   EXPECT_TRUE(Caller{}.Sees("team-a"));
   EXPECT_TRUE(Caller{"team-a"}.Sees("team-a"));
   EXPECT_FALSE(Caller{"team-a"}.Sees("team-b"));
@@ -76,10 +80,13 @@ TEST_F(BearerAuthTest, ALineMayNameTheTokensTenant) {
 
 TEST_F(BearerAuthTest, BadTenantLinesNameTheLineWithoutTheToken) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"ok-t0ken\nsecr3t-one team a\n", "line 2 has 3 fields"},
-      {"secr3t-one team/a\n", "line 1: the tenant must be 1-64 letters"},
-      {"secr3t-one " + std::string(65, 't') + "\n", "line 1: the tenant must be"},
-      {"secr3t-one team-a\n\nsecr3t-one team-b\n", "line 3 repeats a token"},
+      {"ok-t0ken\nsecr3t-one tenant=team a\n", "line 2 has 3 fields"},
+      {"secr3t-one tenant=team/a\n", "line 1: the tenant must be 1-64 letters"},
+      {"secr3t-one tenant=" + std::string(65, 't') + "\n", "line 1: the tenant must be"},
+      {"secr3t-one tenant=team-a\n\nsecr3t-one tenant=team-b\n", "line 3 repeats a token"},
+      // The columns swapped: the secret would have become a tenant name, shown everywhere.
+      {"team-a secr3t-0123456789abcdef\n", "line 1: the second field must be tenant=NAME"},
+      {"secr3t-one tenant=secr3t-two\nsecr3t-two\n", "names a tenant that is also a token"},
   };
   for (const auto& [text, expected] : cases) {
     Write(text);
