@@ -325,11 +325,13 @@ const std::vector<Flag>& Flags() {
       {"job-ttl", "DURATION", "10m", "How long a finished job stays visible to WatchJob/GetJob.",
        Duration(&Config::job_ttl, absl::Hours(24 * 7))},
       {"max-jobs-kept", "N", "256",
-       "Finished jobs kept at most (bounds memory); the oldest finished go first.",
+       "Finished jobs kept at most (bounds memory); the oldest finished go first (with "
+       "tenants: the oldest of the tenant keeping the most).",
        Uint32(&Config::max_jobs_kept, 1, 100000)},
       {"max-kept-bytes", "BYTES", "4G",
        "Bytes of finished jobs' events (their outputs, mostly) kept for WatchJob at most; the "
-       "oldest finished go first. A job still streaming to its client keeps what it sends.",
+       "oldest finished go first (with tenants: the oldest of the tenant keeping the most "
+       "bytes). A job still streaming to its client keeps what it sends.",
        Bytes(&Config::max_kept_bytes, 0, std::numeric_limits<uint64_t>::max())},
       {"stream-stall-timeout", "DURATION", "2m",
        "A Generate or WatchJob stream whose client reads nothing for this long (one write "

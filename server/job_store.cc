@@ -44,6 +44,29 @@ absl::StatusOr<std::shared_ptr<Job>> JobStore::Get(std::string_view id) {
   return it->second.job;
 }
 
+std::map<JobStore::FinishKey, JobStore::Finished>::iterator JobStore::VictimLocked(bool bytes) {
+  // One group (no tenants, the common case): plain oldest-first.
+  if (by_tenant_.size() <= 1) return finished_.begin();
+  auto largest = by_tenant_.begin();
+  for (auto it = by_tenant_.begin(); it != by_tenant_.end(); ++it) {
+    const bool more = bytes ? it->second.bytes > largest->second.bytes
+                            : it->second.keys.size() > largest->second.keys.size();
+    if (more) largest = it;
+  }
+  return finished_.find(*largest->second.keys.begin());
+}
+
+void JobStore::DropFinishedLocked(std::map<FinishKey, Finished>::iterator it) {
+  const auto group = by_tenant_.find(it->second.job->tenant());
+  group->second.keys.erase(it->first);
+  group->second.bytes -= it->second.bytes;
+  if (group->second.keys.empty()) by_tenant_.erase(group);
+  finished_bytes_ -= it->second.bytes;
+  jobs_.erase(it->second.job->id());
+  finished_.erase(it);
+  ++dropped_in_order_;
+}
+
 absl::Status UnknownJobError(std::string_view id) {
   return absl::NotFoundError(absl::StrCat(
       "no job ", JobIdForMessage(id),
@@ -102,21 +125,25 @@ void JobStore::EvictLocked() {
   std::erase_if(unfinished_, [&](const std::shared_ptr<Job>& job) {
     if (!job->finished()) return false;
     const uint64_t bytes = job->event_bytes();
-    finished_.emplace(FinishKey{now, job->finished_at(), jobs_.at(job->id()).number},
-                      Finished{job, bytes});
+    const FinishKey key{now, job->finished_at(), jobs_.at(job->id()).number};
+    finished_.emplace(key, Finished{job, bytes});
     finished_bytes_ += bytes;
+    TenantKept& kept = by_tenant_[job->tenant()];
+    kept.keys.insert(key);
+    kept.bytes += bytes;
     return true;
   });
   while (!finished_.empty()) {
     const auto oldest = finished_.begin();
-    if (!(std::get<0>(oldest->first) + ttl_ <= now || finished_.size() > max_finished_kept_ ||
-          finished_bytes_ > max_finished_bytes_)) {
+    if (std::get<0>(oldest->first) + ttl_ <= now) {
+      DropFinishedLocked(oldest);
+    } else if (finished_bytes_ > max_finished_bytes_) {
+      DropFinishedLocked(VictimLocked(/*bytes=*/true));
+    } else if (finished_.size() > max_finished_kept_) {
+      DropFinishedLocked(VictimLocked(/*bytes=*/false));
+    } else {
       break;
     }
-    finished_bytes_ -= oldest->second.bytes;
-    jobs_.erase(oldest->second.job->id());
-    finished_.erase(oldest);
-    ++dropped_in_order_;
   }
   // Compact the creation order once half of it is dropped jobs: amortised O(1) per job.
   if (dropped_in_order_ != 0 && 2 * dropped_in_order_ >= order_.size()) {

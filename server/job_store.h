@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -94,6 +95,17 @@ class JobStore {
   std::vector<std::shared_ptr<Job>> unfinished_;  // not yet seen finished
   std::map<FinishKey, Finished> finished_;        // the oldest finished first
   uint64_t finished_bytes_ = 0;
+  // The same jobs per tenant (Job::tenant; "" for jobs without one). Over a count or byte
+  // bound, the tenant keeping the most gives up its oldest, so one tenant's burst of jobs
+  // cannot push out another's outputs; the TTL still goes by finishing order alone.
+  struct TenantKept {
+    std::set<FinishKey> keys;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, TenantKept, std::less<>> by_tenant_;
+  // The finished job to drop next while over a bound (`bytes`: the byte bound, else the count).
+  std::map<FinishKey, Finished>::iterator VictimLocked(bool bytes);
+  void DropFinishedLocked(std::map<FinishKey, Finished>::iterator it);
   uint64_t next_number_ = 0;
 };
 

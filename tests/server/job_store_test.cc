@@ -127,6 +127,41 @@ TEST(JobStoreTest, MaxKeptBytesEvictsTheOldestFinishedFirst) {
   EXPECT_TRUE(store.Get("j1").ok());
 }
 
+TEST(JobStoreTest, OverABoundTheTenantKeepingMostGivesUpItsOldest) {
+  FakeClock clock;
+  JobStore store(absl::Hours(1), 3, clock.AsClock(), 3500, clock.AsTicks());
+  auto finish = [&](const std::string& id, const std::string& tenant, size_t bytes) {
+    auto job = std::make_shared<Job>(id, GenerationRequest{}, "", 0, clock.now, 0,
+                                     absl::InfiniteDuration(), absl::InfiniteDuration(), tenant);
+    store.Add(job);
+    clock.Advance(absl::Seconds(1));
+    FinishWithOutput(*job, bytes, clock.now);
+    store.Evict();
+  };
+  // b finishes first; then a finishes four jobs. Oldest-first alone would drop b's job at a's
+  // third; instead a's own oldest go, and b's output stays.
+  finish("b0", "team-b", 10);
+  for (int i = 0; i < 4; ++i) finish(absl::StrCat("a", i), "team-a", 10);
+  EXPECT_TRUE(store.Get("b0").ok());
+  EXPECT_EQ(store.Get("a0").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store.Get("a1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Get("a2").ok());
+  EXPECT_TRUE(store.Get("a3").ok());
+  // The byte bound the same way: a's large output puts a over it, and a gives up its oldest
+  // until the store fits again (a2, a3, then a4 itself); b's older small output stays.
+  finish("a4", "team-a", 3600);
+  EXPECT_TRUE(store.Get("b0").ok());
+  for (const char* id : {"a2", "a3", "a4"}) {
+    EXPECT_EQ(store.Get(id).status().code(), absl::StatusCode::kNotFound) << id;
+  }
+  // The TTL goes by finishing order alone.
+  finish("a5", "team-a", 10);
+  clock.Advance(absl::Hours(1) - absl::Seconds(1));
+  store.Evict();
+  EXPECT_EQ(store.Get("b0").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Get("a5").ok());
+}
+
 TEST(JobStoreTest, AFinishedJobLetsGoOfItsRequest) {
   GenerationRequest request;
   request.first_frame = std::string(1 << 20, 'p');
