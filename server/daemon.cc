@@ -236,6 +236,12 @@ int RunDaemon(int argc, char** argv) {
                  "keep the port behind a TLS-terminating proxy or mesh"}});
     }
   }
+  if (config.max_queue_per_tenant >= config.max_queue) {
+    log.Warn("--max-queue-per-tenant has no effect",
+             {{"max_queue_per_tenant", absl::StrCat(config.max_queue_per_tenant)},
+              {"max_queue", absl::StrCat(config.max_queue)},
+              {"hint", "one tenant can still fill the whole queue: set it below --max-queue"}});
+  }
   absl::StatusOr<ServerSecurity> security = ServerCredentialsFor(config);
   if (!security.ok()) {
     log.Error("bad configuration", {{"error", std::string(security.status().message())}});

@@ -1,6 +1,8 @@
 """Scheduling on the real daemon: GenerateRequest.priority orders the queue, and a job that waits
 past its queue limit (max_queue_seconds, --max-queue-wait) ends with DEADLINE_EXCEEDED without
 running, counted as reason="queue_timeout"."""
+import re
+import subprocess
 import threading
 import time
 
@@ -9,7 +11,7 @@ import pytest
 
 import ovid_client
 from conftest import make_request
-from daemon import wait_for
+from daemon import OVID, wait_for
 from ovid_client import pb
 
 
@@ -121,3 +123,16 @@ def test_out_of_range_scheduling_fields_are_invalid_arguments(daemon):
             assert message in err.value.message, err.value.message
         assert client.list_jobs() == []
         assert _failures(daemon, "invalid_argument") == len(cases)
+
+
+def test_a_per_tenant_queue_limit_that_cannot_bind_is_warned_about():
+    """--max-queue-per-tenant at or above --max-queue would let one tenant fill the queue after
+    all: the start says so (the model never loads; the warning comes before)."""
+    def start(*flags):
+        return subprocess.run([str(OVID), "--model=never-loaded.gguf", "--listen=127.0.0.1:0",
+                               "--metrics-listen=127.0.0.1:0", "--device=cpu", *flags],
+                              capture_output=True, text=True, timeout=60).stderr
+    warned = start("--max-queue=4", "--max-queue-per-tenant=4")
+    assert re.search(r"WARN --max-queue-per-tenant has no effect max_queue_per_tenant=4 "
+                     r"max_queue=4 ", warned), warned
+    assert "--max-queue-per-tenant" not in start("--max-queue=4", "--max-queue-per-tenant=3")
