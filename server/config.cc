@@ -94,17 +94,26 @@ Setter SecurityFile(std::string Config::*field) {
   };
 }
 
-Setter Uint32(uint32_t Config::*field, uint32_t min, uint32_t max) {
+// An integer flag in [min, max]: int32_t or uint32_t fields (both fit an int64_t).
+template <typename T>
+Setter Integer(T Config::*field, T min, T max) {
   return [=](absl::string_view v, Config& c) {
-    uint64_t n = 0;
-    if (!absl::SimpleAtoi(v, &n) || n < min || n > max) {
+    int64_t n = 0;
+    if (!absl::SimpleAtoi(v, &n) || n < static_cast<int64_t>(min) ||
+        n > static_cast<int64_t>(max)) {
       return absl::InvalidArgumentError(
           absl::StrFormat("\"%s\" is not an integer in [%d, %d]", v, min, max));
     }
-    c.*field = static_cast<uint32_t>(n);
+    c.*field = static_cast<T>(n);
     return absl::OkStatus();
   };
 }
+
+Setter Uint32(uint32_t Config::*field, uint32_t min, uint32_t max) {
+  return Integer(field, min, max);
+}
+
+Setter Int32(int32_t Config::*field, int32_t min, int32_t max) { return Integer(field, min, max); }
 
 Setter Bytes(uint64_t Config::*field, uint64_t min, uint64_t max) {
   return [=](absl::string_view v, Config& c) {
@@ -297,6 +306,11 @@ const std::vector<Flag>& Flags() {
        "RESOURCE_EXHAUSTED, so one tenant cannot fill the queue for the others. Tokens without "
        "a tenant count against --max-queue alone. 0: --max-queue alone.",
        Uint32(&Config::max_queue_per_tenant, 0, 100000)},
+      {"max-tenant-priority", "N", "100 (none)",
+       "The highest GenerateRequest.priority a tenant's token may ask for (-100..100); above it "
+       "the request is refused with INVALID_ARGUMENT, so a tenant cannot move its jobs ahead of "
+       "everyone's. Tokens without a tenant may ask for any.",
+       Int32(&Config::max_tenant_priority, kMinPriority, kMaxPriority)},
       {"max-queue-wait", "DURATION", "0 (none)",
        "Longest a job may wait in the queue; one still queued after this ends with "
        "DEADLINE_EXCEEDED (reason queue_timeout). A request's max_queue_seconds may shorten it.",

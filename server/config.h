@@ -38,6 +38,7 @@ struct Config {
   uint64_t vram_budget_bytes = 0;  // 0 = no budget: admission does not check the estimate
   uint32_t max_queue = 16;
   uint32_t max_queue_per_tenant = 0;                     // 0 = only max_queue
+  int32_t max_tenant_priority = 100;                     // kMaxPriority: no limit
   absl::Duration max_queue_wait = absl::ZeroDuration();  // 0 = jobs may wait indefinitely
   uint32_t workers = 1;
   BatchGuidance batch_guidance = BatchGuidance::kAuto;  // --batch-guidance off|on|auto

@@ -464,6 +464,7 @@ int RunDaemon(int argc, char** argv) {
     JobQueue queue(*pipeline, store,
                    JobQueueOptions{.max_queue = config.max_queue,
                                    .max_queue_per_tenant = config.max_queue_per_tenant,
+                                   .max_tenant_priority = config.max_tenant_priority,
                                    .workers = config.workers,
                                    .vram_budget_bytes = budget,
                                    .max_queue_wait = max_wait,

@@ -87,6 +87,11 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
   if (draining()) {
     return absl::UnavailableError("the server is draining and accepts no new jobs");
   }
+  if (!schedule.tenant.empty() && schedule.priority > options_.max_tenant_priority) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "priority: ", schedule.priority, " is above the highest a tenant may ask for (",
+        options_.max_tenant_priority, ", --max-tenant-priority)"));
+  }
   // Outside the lock: an estimate may take a moment, and it needs nothing of ours. It comes
   // before the queue-full check, so that an invalid request is told so (INVALID_ARGUMENT, not a
   // retryable queue_full), and it is cheap: a first frame's headers only, no inflate or decode.

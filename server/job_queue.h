@@ -35,6 +35,9 @@ struct JobQueueOptions {
   // tenant cannot fill the queue for the others; 0 = only max_queue. Jobs without a tenant (the
   // operator's tokens, or no tokens) count against max_queue alone.
   uint32_t max_queue_per_tenant = 0;
+  // --max-tenant-priority: the highest priority a tenant's job may ask for (INVALID_ARGUMENT
+  // above it); jobs without a tenant may ask for any.
+  int32_t max_tenant_priority = kMaxPriority;
   uint32_t workers = 1;            // jobs running at once
   uint64_t vram_budget_bytes = 0;  // 0 = no budget
   // --max-queue-wait: the longest any job waits for a worker (infinite = no limit); a request's

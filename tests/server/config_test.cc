@@ -63,6 +63,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
                                     "--vram-budget=40G",
                                     "--max-queue=3",
                                     "--max-queue-per-tenant=2",
+                                    "--max-tenant-priority=-3",
                                     "--workers",
                                     "2",
                                     "--drain-timeout=90s",
@@ -91,6 +92,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->vram_budget_bytes, 40ull << 30);
   EXPECT_EQ(c->max_queue, 3u);
   EXPECT_EQ(c->max_queue_per_tenant, 2u);
+  EXPECT_EQ(c->max_tenant_priority, -3);
   EXPECT_EQ(c->workers, 2u);
   EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
   EXPECT_EQ(c->stream_stall_timeout, absl::Seconds(45));
@@ -127,6 +129,8 @@ TEST(ConfigTest, EnvironmentTwinsApplyAndFlagsWin) {
 TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--workers=0"}), {"--workers", "[1, 64]"});
   ExpectError(Parse({"--model=m", "--max-queue=lots"}), {"--max-queue", "[1, 100000]"});
+  ExpectError(Parse({"--model=m", "--max-tenant-priority=101"}),
+              {"--max-tenant-priority", "[-100, 100]"});
   ExpectError(Parse({"--model=m", "--dequant=fast"}), {"--dequant", "cache|eager|lazy"});
   ExpectError(Parse({"--model=m", "--log-format=xml"}), {"--log-format", "json|text"});
   ExpectError(Parse({"--model=m", "--batch-guidance=yes"}), {"--batch-guidance", "auto|off|on"});

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -111,6 +112,25 @@ TEST(JobQueueTest, OneTenantCannotFillTheQueueForTheOthers) {
       << full.status();
   rt.pipeline.Release();
   EXPECT_EQ(FollowToEnd(**running).back().has_final(), true);
+}
+
+TEST(JobQueueTest, ATenantMayNotAskForMoreThanTheTenantPriorityLimit) {
+  Runtime rt({.steps = 1}, {.max_queue = 4, .max_tenant_priority = 5});
+  auto submit = [&](const std::string& tenant, int32_t priority) {
+    return rt.queue.Submit({}, "", JobSchedule{.priority = priority, .tenant = tenant});
+  };
+  absl::StatusOr<std::shared_ptr<Job>> refused = submit("team-a", 6);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find(
+                "priority: 6 is above the highest a tenant may ask for (5, --max-tenant-priority)"),
+            absl::string_view::npos)
+      << refused.status();
+  for (auto [tenant, priority] :
+       std::vector<std::pair<std::string, int32_t>>{{"team-a", 5}, {"team-a", -100}, {"", 100}}) {
+    absl::StatusOr<std::shared_ptr<Job>> job = submit(tenant, priority);
+    ASSERT_TRUE(job.ok()) << job.status();
+    EXPECT_TRUE(FollowToEnd(**job).back().has_final());
+  }
 }
 
 TEST(JobQueueTest, EightSubmittersQueueOfTwoOneWorkerNoneLostNoneAnsweredTwice) {
