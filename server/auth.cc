@@ -210,10 +210,6 @@ absl::StatusOr<std::optional<size_t>> BearerAuth::ReloadIfChanged() const {
   return count.status();
 }
 
-absl::Status BearerAuth::Check(const grpc::ServerContextBase& context) const {
-  return Identify(context).status();
-}
-
 absl::Status BearerAuth::CheckHeader(absl::string_view authorization) const {
   return IdentifyHeader(authorization).status();
 }

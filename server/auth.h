@@ -74,8 +74,7 @@ class BearerAuth {
   // the token. Without tokens: a caller that sees every job.
   absl::StatusOr<Caller> Identify(const grpc::ServerContextBase& context) const;
   absl::StatusOr<Caller> IdentifyHeader(absl::string_view authorization) const;
-  // Identify's verdict alone.
-  absl::Status Check(const grpc::ServerContextBase& context) const;
+  // IdentifyHeader's verdict alone.
   absl::Status CheckHeader(absl::string_view authorization) const;
   // The refusal of a call without an authorization header (Check's, AuthAtHeaders').
   static absl::Status MissingHeaderError();

@@ -331,28 +331,22 @@ int RunDaemon(int argc, char** argv) {
       watchdog.get());
 
   // With TLS an unauthenticated call ends at its headers, before gRPC reads its request message
-  // (server/auth_at_headers.h); gRPC has no such hook for plaintext listeners. `observers` and
-  // the metrics outlive the server, the only caller.
+  // (server/auth_at_headers.h); gRPC has no such hook for plaintext listeners. The service
+  // outlives the server, the only caller.
   if (config.tls() && auth.enabled()) {
     const std::string prefix = absl::StrCat("/", v1::Generation::service_full_name(), "/");
     std::vector<std::string> methods;
     const google::protobuf::ServiceDescriptor* described =
-        v1::GenerateRequest::descriptor()->file()->FindServiceByName("Generation");
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            v1::Generation::service_full_name());
     for (int i = 0; described != nullptr && i < described->method_count(); ++i) {
       methods.push_back(absl::StrCat(prefix, described->method(i)->name()));
     }
     security->credentials->SetAuthMetadataProcessor(std::make_shared<AuthAtHeaders>(
         auth, std::move(methods),
-        [&observers, metrics_sink, prefix](std::string_view path, const absl::Status& status,
-                                           std::string_view client) {
-          const std::string_view method = path.substr(prefix.size());
-          // As the handlers report it: a refused Generate is a rejected request.
-          if (method == "Generate") {
-            observers.OnRejected(status, client);
-          } else {
-            observers.OnAuthRefused(method, status, client);
-          }
-          metrics_sink->OnRpc(method, status.code());
+        [&service, prefix](std::string_view path, const absl::Status& status,
+                           std::string_view client) {
+          service.RefusedAtHeaders(path.substr(prefix.size()), status, client);
         }));
   }
 

@@ -41,10 +41,25 @@ void GenerationService::Attach(JobQueue* queue, std::function<v1::ModelInfo()> m
 absl::StatusOr<Caller> GenerationService::Authenticate(const char* method,
                                                        grpc::CallbackServerContext& context) const {
   absl::StatusOr<Caller> caller = auth_.Identify(context);
-  if (!caller.ok() && observer_ != nullptr) {
-    observer_->OnAuthRefused(method, caller.status(), context.peer());
-  }
+  if (!caller.ok()) NotifyAuthRefused(method, caller.status(), context.peer());
   return caller;
+}
+
+void GenerationService::NotifyAuthRefused(std::string_view method, const absl::Status& status,
+                                          std::string_view peer) const {
+  if (observer_ == nullptr) return;
+  // A refused Generate is a rejected request (no job); other methods are refused calls.
+  if (method == "Generate") {
+    observer_->OnRejected(status, peer);
+  } else {
+    observer_->OnAuthRefused(method, status, peer);
+  }
+}
+
+void GenerationService::RefusedAtHeaders(std::string_view method, const absl::Status& status,
+                                         std::string_view peer) const {
+  NotifyAuthRefused(method, status, peer);
+  if (on_rpc_) on_rpc_(method, status.code());
 }
 
 absl::StatusOr<std::shared_ptr<Job>> GenerationService::VisibleJob(const Caller& caller,

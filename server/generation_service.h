@@ -38,6 +38,11 @@ class GenerationService final : public v1::Generation::CallbackService {
   // answers with what `model_info` returns (called per request; must be thread-safe).
   void Attach(JobQueue* queue, std::function<v1::ModelInfo()> model_info);
 
+  // A call of `method` ("GetModel", ...) refused before any handler ran (the token check at the
+  // headers, AuthAtHeaders): told to the observer and counted as the handlers' own refusals.
+  void RefusedAtHeaders(std::string_view method, const absl::Status& status,
+                        std::string_view peer) const;
+
   grpc::ServerWriteReactor<v1::GenerateEvent>* Generate(
       grpc::CallbackServerContext* context, const v1::GenerateRequest* request) override;
   grpc::ServerWriteReactor<v1::GenerateEvent>* WatchJob(grpc::CallbackServerContext* context,
@@ -62,6 +67,10 @@ class GenerationService final : public v1::Generation::CallbackService {
   // (OnAuthRefused) with the method and the client's address, so the log shows who was refused.
   absl::StatusOr<Caller> Authenticate(const char* method,
                                       grpc::CallbackServerContext& context) const;
+  // The observer's report of an authentication refusal: OnRejected for Generate, OnAuthRefused
+  // for the other methods.
+  void NotifyAuthRefused(std::string_view method, const absl::Status& status,
+                         std::string_view peer) const;
   // The job `id` if `caller` may see it; UnknownJobError otherwise, as for an unknown id.
   absl::StatusOr<std::shared_ptr<Job>> VisibleJob(const Caller& caller, std::string_view id);
   // The end-of-call report for a stream of `method`.
