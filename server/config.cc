@@ -311,6 +311,15 @@ const std::vector<Flag>& Flags() {
        "the request is refused with INVALID_ARGUMENT, so a tenant cannot move its jobs ahead of "
        "everyone's. Tokens without a tenant may ask for any.",
        Int32(&Config::max_tenant_priority, kMinPriority, kMaxPriority)},
+      {"tenant-scheduling", "MODE", "fair",
+       "fair|fifo: which queued job of one priority starts next. fair: the tenants (token file "
+       "lines \"TOKEN tenant=NAME\"; tokens without one count as one more) take turns: the one "
+       "with the fewest jobs running, then the one whose last job started longest ago, so one "
+       "tenant's burst does not hold back another's job. fifo: arrival order. Priority comes "
+       "first either way; without tenants both are arrival order.",
+       Enum(&Config::tenant_scheduling,
+            std::map<std::string, TenantScheduling>{{"fair", TenantScheduling::kFair},
+                                                    {"fifo", TenantScheduling::kFifo}})},
       {"max-queue-wait", "DURATION", "0 (none)",
        "Longest a job may wait in the queue; one still queued after this ends with "
        "DEADLINE_EXCEEDED (reason queue_timeout). A request's max_queue_seconds may shorten it.",

@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ovid/ovi_pipeline.h"
+#include "server/job_schedule.h"
 
 namespace ovid::server {
 
@@ -39,6 +40,7 @@ struct Config {
   uint32_t max_queue = 16;
   uint32_t max_queue_per_tenant = 0;                     // 0 = only max_queue
   int32_t max_tenant_priority = 100;                     // kMaxPriority: no limit
+  TenantScheduling tenant_scheduling = TenantScheduling::kFair;
   absl::Duration max_queue_wait = absl::ZeroDuration();  // 0 = jobs may wait indefinitely
   uint32_t workers = 1;
   BatchGuidance batch_guidance = BatchGuidance::kAuto;  // --batch-guidance off|on|auto

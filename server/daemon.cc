@@ -459,6 +459,7 @@ int RunDaemon(int argc, char** argv) {
                    JobQueueOptions{.max_queue = config.max_queue,
                                    .max_queue_per_tenant = config.max_queue_per_tenant,
                                    .max_tenant_priority = config.max_tenant_priority,
+                                   .tenant_scheduling = config.tenant_scheduling,
                                    .workers = config.workers,
                                    .vram_budget_bytes = budget,
                                    .max_queue_wait = max_wait,

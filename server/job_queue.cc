@@ -109,7 +109,6 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
   }
   if (absl::Status contents = pipeline_.CheckContents(request); !contents.ok()) return contents;
   std::shared_ptr<Job> job;
-  uint32_t position = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_) return absl::UnavailableError("the server is draining and accepts no new jobs");
@@ -118,18 +117,20 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
                                 *estimate, store_.clock()(), schedule.priority, limit,
                                 schedule.call_time_left, std::move(schedule.tenant));
-    // Behind every job of the same or a higher priority: FIFO within a priority.
+    // Behind every job of the same or a higher priority: the queue stays in arrival order within
+    // a priority, and the start order takes the tenants' turns from there.
     const auto at = std::find_if(queue_.begin(), queue_.end(), [&](const auto& queued) {
       return queued->priority() < schedule.priority;
     });
-    position = static_cast<uint32_t>(at - queue_.begin());
-    // Accepted is logged before any worker can see the job, so it is always event 0.
+    const size_t index = static_cast<size_t>(at - queue_.begin());
+    queue_.insert(at, job);
+    // Accepted is logged before any worker can see the job (mu_ is held), so it is always
+    // event 0.
     v1::GenerateEvent accepted;
-    accepted.mutable_accepted()->set_queue_position(position);
+    accepted.mutable_accepted()->set_queue_position(PositionsLocked()[index]);
     accepted.mutable_accepted()->set_estimated_vram_bytes(*estimate);
     job->Append(std::move(accepted));
     store_.Add(job);
-    queue_.insert(at, job);
   }
   work_.notify_all();
   if (job->queue_deadline() != Job::SteadyTime::max() ||
@@ -186,9 +187,8 @@ std::vector<v1::JobStatus> JobQueue::Statuses(const std::vector<std::shared_ptr<
   std::unordered_map<const Job*, uint32_t> positions;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (size_t i = 0; i < queue_.size(); ++i) {
-      positions.emplace(queue_[i].get(), static_cast<uint32_t>(i));
-    }
+    const std::vector<uint32_t> place = PositionsLocked();
+    for (size_t i = 0; i < queue_.size(); ++i) positions.emplace(queue_[i].get(), place[i]);
   }
   for (size_t i = 0; i < jobs.size(); ++i) {
     auto it = positions.find(jobs[i].get());
@@ -323,10 +323,11 @@ void JobQueue::WorkerLoop() {
     std::shared_ptr<Job> job;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_.wait(lock, [&] { return stop_ || HeadFitsLocked(); });
+      size_t next = 0;
+      work_.wait(lock, [&] { return stop_ || NextFitsLocked(&next); });
       if (stop_) return;
-      job = queue_.front();
-      queue_.pop_front();
+      job = queue_[next];
+      queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(next));
       // A head past its limit that the timer has not reached yet is not started late.
       const Job::SteadyTime now = std::chrono::steady_clock::now();
       if (job->queue_deadline() <= now) {
@@ -337,6 +338,7 @@ void JobQueue::WorkerLoop() {
         continue;
       }
       running_.push_back(job);
+      turns_.Started(job->tenant());
       vram_reserved_ += job->estimated_vram_bytes();
     }
     RunJob(job);
@@ -398,12 +400,35 @@ void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   }
 }
 
-// The head (highest priority, then oldest) waits for VRAM rather than being overtaken, so a large
-// job cannot starve behind small ones.
-bool JobQueue::HeadFitsLocked() const {
+std::vector<QueueSlot> JobQueue::SlotsLocked() const {
+  std::vector<QueueSlot> slots;
+  slots.reserve(queue_.size());
+  for (const auto& job : queue_) slots.push_back({job->priority(), job->tenant()});
+  return slots;
+}
+
+std::vector<std::string_view> JobQueue::RunningTenantsLocked() const {
+  std::vector<std::string_view> tenants;
+  tenants.reserve(running_.size());
+  for (const auto& job : running_) tenants.push_back(job->tenant());
+  return tenants;
+}
+
+std::vector<uint32_t> JobQueue::PositionsLocked() const {
+  const std::vector<size_t> order =
+      StartOrder(SlotsLocked(), options_.tenant_scheduling, turns_, RunningTenantsLocked());
+  std::vector<uint32_t> place(queue_.size());
+  for (size_t i = 0; i < order.size(); ++i) place[order[i]] = static_cast<uint32_t>(i);
+  return place;
+}
+
+// The next job waits for VRAM rather than being overtaken, so a large job cannot starve behind
+// small ones.
+bool JobQueue::NextFitsLocked(size_t* next) const {
   if (queue_.empty()) return false;
+  *next = NextToStart(SlotsLocked(), options_.tenant_scheduling, turns_, RunningTenantsLocked());
   const uint64_t budget = options_.vram_budget_bytes;
-  return budget == 0 || vram_reserved_ + queue_.front()->estimated_vram_bytes() <= budget;
+  return budget == 0 || vram_reserved_ + queue_[*next]->estimated_vram_bytes() <= budget;
 }
 
 std::string JobQueue::NewJobIdLocked() {

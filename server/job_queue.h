@@ -2,7 +2,8 @@
 // The job runtime between the gRPC handlers and the engine: admission (draining, VRAM estimate
 // against the budget, queue bound), the queue of waiting jobs (by priority, then arrival), N worker
 // threads that run them through Pipeline::Run, a timer that ends jobs waiting past their queue
-// limit, cancellation of queued and running jobs, and drain on shutdown.
+// limit, cancellation of queued and running jobs, and drain on shutdown. Which queued job starts
+// next is start_order.h's business (priority, then the tenants' turns or arrival).
 //
 // Nothing here blocks a caller for long: Submit and Cancel only take a short lock, so gRPC
 // reactions may call them; the waiting happens on the worker threads and in Drain.
@@ -26,6 +27,7 @@
 #include "server/job_observer.h"
 #include "server/job_schedule.h"
 #include "server/job_store.h"
+#include "server/start_order.h"
 
 namespace ovid::server {
 
@@ -38,6 +40,8 @@ struct JobQueueOptions {
   // --max-tenant-priority: the highest priority a tenant's job may ask for (INVALID_ARGUMENT
   // above it); jobs without a tenant may ask for any.
   int32_t max_tenant_priority = kMaxPriority;
+  // --tenant-scheduling: within a priority, the tenants take turns (fair) or arrival decides.
+  TenantScheduling tenant_scheduling = TenantScheduling::kFair;
   uint32_t workers = 1;            // jobs running at once
   uint64_t vram_budget_bytes = 0;  // 0 = no budget
   // --max-queue-wait: the longest any job waits for a worker (infinite = no limit); a request's
@@ -60,11 +64,11 @@ class JobQueue {
   JobQueue(const JobQueue&) = delete;
   JobQueue& operator=(const JobQueue&) = delete;
 
-  // Admits and queues a job behind every queued job of its priority or higher; its first event
-  // is Accepted (with the jobs ahead of it). UNAVAILABLE while draining; RESOURCE_EXHAUSTED when
-  // the VRAM estimate exceeds the budget or the queue is full (the message gives the numbers);
-  // the estimate's own error otherwise.
-  // `peer`: the client's address, for the observer's refusal line.
+  // Admits and queues a job behind every queued job of a higher priority (and, with fifo, of its
+  // own); its first event is Accepted (with the jobs that would start before it). UNAVAILABLE while
+  // draining; RESOURCE_EXHAUSTED when the VRAM estimate exceeds the budget or the queue is full
+  // (the message gives the numbers); the estimate's own error otherwise. `peer`: the client's
+  // address, for the observer's refusal line.
   absl::StatusOr<std::shared_ptr<Job>> Submit(GenerationRequest request,
                                               std::string client_request_id,
                                               JobSchedule schedule = {},
@@ -77,7 +81,8 @@ class JobQueue {
                                        CancelReason reason = CancelReason::kCancelled,
                                        std::string message = "");
 
-  // GetJob's view, with queue_position filled in.
+  // GetJob's view, with queue_position filled in: the jobs that would start before it if no job
+  // arrived, left or finished meanwhile.
   absl::StatusOr<v1::JobStatus> GetStatus(std::string_view job_id);
   // The same for many jobs at once (ListJobs): one pass over the queue for all the positions,
   // not one store lookup and queue scan per job.
@@ -113,7 +118,13 @@ class JobQueue {
   std::vector<std::shared_ptr<Job>> TakeQueuedLocked();
   void EndNeverStarted(const std::vector<std::shared_ptr<Job>>& jobs, const char* why);
   void RunJob(const std::shared_ptr<Job>& job);
-  bool HeadFitsLocked() const;
+  // The queue and the running jobs as start_order.h sees them (views into the jobs).
+  std::vector<QueueSlot> SlotsLocked() const;
+  std::vector<std::string_view> RunningTenantsLocked() const;
+  // Each queued job's place in the start order (queue index -> jobs that start before it).
+  std::vector<uint32_t> PositionsLocked() const;
+  // The next job to start, if the VRAM budget has room for it now: its index in queue_.
+  bool NextFitsLocked(size_t* next) const;
   std::string NewJobIdLocked();
 
   Pipeline& pipeline_;
@@ -127,6 +138,7 @@ class JobQueue {
   std::condition_variable expiry_;  // a job with a queue deadline was queued, or stop
   std::deque<std::shared_ptr<Job>> queue_;  // by priority (highest first), then arrival
   std::vector<std::shared_ptr<Job>> running_;
+  TenantTurns turns_;  // when each tenant's last job started
   uint64_t vram_reserved_ = 0;
   bool draining_ = false;
   bool stop_ = false;

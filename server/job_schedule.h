@@ -21,6 +21,12 @@ inline constexpr int32_t kMaxPriority = 100;
 inline constexpr double kMinQueueSecondsLimit = 0.01;
 inline constexpr double kMaxQueueSecondsLimit = 86400;
 
+// --tenant-scheduling: how jobs of one priority take their turn (server/start_order.h).
+enum class TenantScheduling {
+  kFair,  // the tenants take turns: fewest running, then longest since its last start
+  kFifo,  // arrival order, whoever the tenant
+};
+
 struct JobSchedule {
   int32_t priority = 0;  // higher starts first; equal ones in arrival order
   // Longest wait in the queue; infinite = no limit of the request's own (the server's

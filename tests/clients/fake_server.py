@@ -270,6 +270,7 @@ def model_info():
                 pb.StageInfo(name="video_vae", loaded=False)],
         output_formats=[pb.OUTPUT_FORMAT_LATENTS],
         limits=pb.ServingLimits(workers=2, max_queue=16, max_queue_per_tenant=4,
+                                tenant_scheduling="fair",
                                 max_queue_wait_seconds=90, vram_budget_bytes=70 * gib,
                                 max_request_bytes=16 << 20, job_ttl_seconds=600))
 

@@ -420,7 +420,7 @@ def test_model_text_and_json(server):
                for line in r.stdout.splitlines())
     assert any(line.split() == ["video_vae", "not", "loaded"] for line in r.stdout.splitlines())
     assert "output formats: latents" in r.stdout
-    assert ("limits:         2 workers, queue 16 (4 per tenant, wait at most 90 s), VRAM budget 70.00 GiB, "
+    assert ("limits:         2 workers, queue 16 (4 per tenant, tenants take turns, wait at most 90 s), VRAM budget 70.00 GiB, "
             "requests up to 16.00 MiB, finished jobs kept 600 s") in r.stdout
     r = ovidctl("--address", server.address, "model", "--json")
     assert r.returncode == 0, r.stderr

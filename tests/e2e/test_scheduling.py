@@ -136,3 +136,45 @@ def test_a_per_tenant_queue_limit_that_cannot_bind_is_warned_about():
     assert re.search(r"WARN --max-queue-per-tenant has no effect max_queue_per_tenant=4 "
                      r"max_queue=4 ", warned), warned
     assert "--max-queue-per-tenant" not in start("--max-queue=4", "--max-queue-per-tenant=3")
+
+
+@pytest.mark.parametrize("policy", ["fair", "fifo"])
+def test_tenants_take_turns_unless_the_queue_is_fifo(start_daemon, tmp_path, policy):
+    """Token file tenants: alpha's job runs and alpha queues two more, then beta one. With
+    --tenant-scheduling=fair (the default) beta's job starts next; with fifo it waits its turn
+    in arrival order. Queue positions (GetJob) say the same as the start times."""
+    tokens = {"alpha": "alpha-t0ken-e2e-0123", "beta": "beta-t0ken-e2e-01234",
+              "": "operator-t0ken-e2e-0"}
+    token_file = tmp_path / "tokens"
+    token_file.write_text("".join(
+        f"{token} tenant={tenant}\n" if tenant else f"{token}\n" for tenant, token in tokens.items()))
+    flags = [f"--auth-token-file={token_file}", "--workers=1", "--max-queue=8",
+             "--fault-step-delay-ms=100"]
+    daemon = start_daemon(*flags, *([] if policy == "fair" else ["--tenant-scheduling=fifo"]))
+    clients = {t: ovid_client.OvidClient(daemon.address, token=tok) for t, tok in tokens.items()}
+    try:
+        operator = clients[""]
+        assert operator.model().limits.tenant_scheduling == policy
+        blocker = _start_blocker(clients["alpha"], steps=20)
+        submitted = []
+        for n, tenant in enumerate(["alpha", "alpha", "beta"]):
+            client = clients[tenant]
+            submitted.append((tenant, _Background(client, make_request(client, seed=20 + n,
+                                                                        steps=1))))
+            wait_for("a job did not queue", lambda n=n: _queued_count(operator) == n + 1)
+        positions = {j.job_id: (j.tenant, j.queue_position) for j in operator.list_jobs()
+                     if j.state == pb.JOB_STATE_QUEUED}
+        want = {"fair": [("alpha", 1), ("alpha", 2), ("beta", 0)],
+                "fifo": [("alpha", 0), ("alpha", 1), ("beta", 2)]}[policy]
+        assert sorted(positions.values()) == sorted(want), positions
+        assert isinstance(blocker.join(), ovid_client.GenerateResult)
+        results = [(tenant, job.join()) for tenant, job in submitted]
+        assert all(isinstance(r, ovid_client.GenerateResult) for _, r in results), results
+        started = {r.job_id: operator.get_job(r.job_id).started.ToNanoseconds()
+                   for _, r in results}
+        by_start = [tenant for tenant, r in sorted(results, key=lambda tr: started[tr[1].job_id])]
+        assert by_start == {"fair": ["beta", "alpha", "alpha"],
+                            "fifo": ["alpha", "alpha", "beta"]}[policy]
+    finally:
+        for client in clients.values():
+            client.close()

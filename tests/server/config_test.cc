@@ -49,6 +49,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheModel) {
   EXPECT_EQ(c->batch_guidance, BatchGuidance::kAuto);
   EXPECT_TRUE(c->measure_dispatch);  // --fused-dispatch measured
   EXPECT_EQ(c->job_stall_timeout, absl::Minutes(15));
+  EXPECT_EQ(c->tenant_scheduling, TenantScheduling::kFair);
   EXPECT_EQ(c->max_connection_age, absl::Minutes(1));
   EXPECT_FALSE(c->tls());
 }
@@ -64,6 +65,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
                                     "--max-queue=3",
                                     "--max-queue-per-tenant=2",
                                     "--max-tenant-priority=-3",
+                                    "--tenant-scheduling=fifo",
                                     "--workers",
                                     "2",
                                     "--drain-timeout=90s",
@@ -93,6 +95,7 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
   EXPECT_EQ(c->max_queue, 3u);
   EXPECT_EQ(c->max_queue_per_tenant, 2u);
   EXPECT_EQ(c->max_tenant_priority, -3);
+  EXPECT_EQ(c->tenant_scheduling, TenantScheduling::kFifo);
   EXPECT_EQ(c->workers, 2u);
   EXPECT_EQ(c->drain_timeout, absl::Seconds(90));
   EXPECT_EQ(c->stream_stall_timeout, absl::Seconds(45));
@@ -132,6 +135,8 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   ExpectError(Parse({"--model=m", "--max-tenant-priority=101"}),
               {"--max-tenant-priority", "[-100, 100]"});
   ExpectError(Parse({"--model=m", "--dequant=fast"}), {"--dequant", "cache|eager|lazy"});
+  ExpectError(Parse({"--model=m", "--tenant-scheduling=round-robin"}),
+              {"--tenant-scheduling", "fair|fifo"});
   ExpectError(Parse({"--model=m", "--log-format=xml"}), {"--log-format", "json|text"});
   ExpectError(Parse({"--model=m", "--batch-guidance=yes"}), {"--batch-guidance", "auto|off|on"});
   ExpectError(Parse({"--model=m", "--fused-dispatch=fast"}),

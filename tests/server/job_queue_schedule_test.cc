@@ -117,6 +117,92 @@ TEST(JobQueueScheduleTest, HigherPriorityStartsFirstAndEqualOnesInArrivalOrder) 
   }
 }
 
+// Tenant a's job runs; a queues three more, then b one, then the operator (no tenant) one.
+// Returns the queued jobs in submission order, after checking that the positions they were
+// given (Accepted, then GetJob) and the order they start in are `want` (indices into them).
+void ExpectStartOrder(TenantScheduling policy, const std::vector<size_t>& want) {
+  Runtime rt({.steps = 1, .hold = true},
+             {.max_queue = 8, .tenant_scheduling = policy, .workers = 1});
+  auto running = SubmitOk(*rt.queue, {.tenant = "a"});
+  ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  std::vector<std::shared_ptr<Job>> queued;
+  std::vector<uint32_t> accepted;
+  for (const char* tenant : {"a", "a", "a", "b", ""}) {
+    queued.push_back(SubmitOk(*rt.queue, {.tenant = tenant}));
+    std::vector<v1::GenerateEvent> events;
+    queued.back()->WaitForEvents(0, absl::ZeroDuration(), &events);
+    accepted.push_back(events.at(0).accepted().queue_position());
+  }
+  // When each was accepted, it went behind what was queued and would start first.
+  std::vector<uint32_t> want_accepted(queued.size());
+  for (size_t job = 0; job < queued.size(); ++job) {
+    for (size_t place = 0; place < want.size(); ++place) {
+      if (want[place] == job) break;
+      if (want[place] < job) ++want_accepted[job];
+    }
+  }
+  EXPECT_EQ(accepted, want_accepted);
+  for (size_t place = 0; place < want.size(); ++place) {
+    EXPECT_EQ(rt.queue->GetStatus(queued[want[place]]->id())->queue_position(), place) << place;
+  }
+  rt.pipeline.Release();
+  WaitUntilFinished(*running);
+  for (const auto& job : queued) WaitUntilFinished(*job);
+  for (size_t place = 0; place < want.size(); ++place) {
+    EXPECT_EQ(queued[want[place]]->state(), v1::JOB_STATE_SUCCEEDED) << place;
+    if (place > 0) {
+      EXPECT_LT(queued[want[place - 1]]->started(), queued[want[place]]->started()) << place;
+    }
+  }
+}
+
+TEST(JobQueueScheduleTest, TenantsTakeTurnsSoABurstDoesNotHoldBackAnotherTenantsJob) {
+  // b and the operator have nothing running and were never served: they go before a's queue.
+  ExpectStartOrder(TenantScheduling::kFair, {3, 4, 0, 1, 2});
+}
+
+TEST(JobQueueScheduleTest, FifoStartsInArrivalOrderWhateverTheTenant) {
+  ExpectStartOrder(TenantScheduling::kFifo, {0, 1, 2, 3, 4});
+}
+
+TEST(JobQueueScheduleTest, TheNextTenantsJobWaitsForVramAndIsNotOvertaken) {
+  // Budget 1000, three workers. a's job (600) and c's (400) run and fill the budget; a's second
+  // job (300) and then b's (600) queue. b's turn comes first (nothing of b's running), so when
+  // VRAM frees, b's job starts before a's smaller one, which would have fit first whichever
+  // running job ends first (and does start first with fifo: arrival order).
+  for (const TenantScheduling policy : {TenantScheduling::kFair, TenantScheduling::kFifo}) {
+    const bool fair = policy == TenantScheduling::kFair;
+    SCOPED_TRACE(fair ? "fair" : "fifo");
+    Runtime rt({.estimate_from_seed = true, .hold = true},
+               {.max_queue = 4, .tenant_scheduling = policy, .workers = 3,
+                .vram_budget_bytes = 1000});
+    auto submit = [&](uint64_t bytes, const char* tenant) {
+      GenerationRequest request;
+      request.seed = bytes;
+      absl::StatusOr<std::shared_ptr<Job>> job = rt.queue->Submit(request, "", {.tenant = tenant});
+      EXPECT_TRUE(job.ok()) << job.status();
+      return *job;
+    };
+    auto a_running = submit(600, "a");
+    auto c_running = submit(400, "c");
+    ASSERT_TRUE(rt.pipeline.WaitForRunsStarted(2, kWait));
+    auto a_small = submit(300, "a");
+    auto b_big = submit(600, "b");
+    EXPECT_EQ(rt.queue->GetStatus(b_big->id())->queue_position(), fair ? 0u : 1u);
+    EXPECT_EQ(rt.queue->GetStatus(a_small->id())->queue_position(), fair ? 1u : 0u);
+    EXPECT_EQ(rt.pipeline.runs_started(), 2);
+    rt.pipeline.Release();
+    for (const auto& job : {a_running, c_running, b_big, a_small}) WaitUntilFinished(*job);
+    EXPECT_EQ(b_big->state(), v1::JOB_STATE_SUCCEEDED);
+    EXPECT_EQ(a_small->state(), v1::JOB_STATE_SUCCEEDED);
+    if (fair) {
+      EXPECT_LT(b_big->started(), a_small->started());
+    } else {
+      EXPECT_LT(a_small->started(), b_big->started());
+    }
+  }
+}
+
 TEST(JobQueueScheduleTest, AJobWaitingPastItsLimitEndsWithDeadlineExceededWithoutRunning) {
   Runtime rt({.hold = true}, {.max_queue = 4, .workers = 1});
   auto running = SubmitOk(*rt.queue, {});
