@@ -4,9 +4,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/algorithm/container.h"
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/request_convert.h"
 #include "server/status_util.h"
@@ -188,14 +185,12 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
     }
     states.push_back(static_cast<v1::JobState>(state));
   }
-  // The page token is the creation number the previous page ended at, in decimal digits only
-  // (SimpleAtoi alone also took "+1" and " 1", tokens this server never hands out).
+  // The page token is the creation number the previous page ended at, sealed (page_token.h).
   uint64_t after = 0;
-  const std::string& token = request->page_token();
-  if (!token.empty() &&
-      (!absl::c_all_of(token, absl::ascii_isdigit) || !absl::SimpleAtoi(token, &after))) {
-    return Reply("ListJobs", context,
-                 absl::InvalidArgumentError("page_token: not a next_page_token of ListJobs"));
+  if (!request->page_token().empty()) {
+    absl::StatusOr<uint64_t> opened = page_tokens_.Open(request->page_token());
+    if (!opened.ok()) return Reply("ListJobs", context, opened.status());
+    after = *opened;
   }
   constexpr uint32_t kMaxPageSize = 1000;
   const uint32_t page_size =
@@ -204,7 +199,11 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
   JobQueue* jobs = queue();
   const std::vector<std::shared_ptr<Job>> listed =
       store_.ListPage(states, after, page_size, &next, caller->tenant);
-  if (next != 0) response->set_next_page_token(absl::StrCat(next));
+  if (next != 0) {
+    absl::StatusOr<std::string> token = page_tokens_.Seal(next);
+    if (!token.ok()) return Reply("ListJobs", context, token.status());
+    response->set_next_page_token(*std::move(token));
+  }
   if (jobs != nullptr) {
     // The queue knows the positions.
     for (v1::JobStatus& status : jobs->Statuses(listed)) *response->add_jobs() = std::move(status);

@@ -21,6 +21,7 @@
 #include "server/job_observer.h"
 #include "server/job_queue.h"
 #include "server/job_store.h"
+#include "server/page_token.h"
 
 namespace ovid::server {
 
@@ -81,6 +82,7 @@ class GenerationService final : public v1::Generation::CallbackService {
   JobObserver* const observer_;
   const RpcListener on_rpc_;
   StreamWatchdog* const watchdog_;
+  const PageTokenSeal page_tokens_;  // ListJobs' page tokens, sealed per daemon run
   std::atomic<JobQueue*> queue_{nullptr};
   std::mutex model_mu_;
   std::function<v1::ModelInfo()> model_info_;

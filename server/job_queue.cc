@@ -8,10 +8,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "ovid/host_memory.h"
 #include "server/events.h"
 #include "server/metrics_reasons.h"
+#include "server/page_token.h"
 
 namespace ovid::server {
 namespace {
@@ -45,8 +45,7 @@ JobQueue::JobQueue(Pipeline& pipeline, JobStore& store, JobQueueOptions options)
     : pipeline_(pipeline),
       store_(store),
       options_(options),
-      observer_(options.observer != nullptr ? *options.observer : NoObserver()),
-      id_rng_(std::random_device{}()) {
+      observer_(options.observer != nullptr ? *options.observer : NoObserver()) {
   workers_.reserve(options_.workers);
   for (uint32_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   expirer_ = std::thread([this] { ExpireLoop(); });
@@ -108,13 +107,17 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     if (absl::Status room = RoomLocked(schedule.tenant); !room.ok()) return room;
   }
   if (absl::Status contents = pipeline_.CheckContents(request); !contents.ok()) return contents;
+  absl::StatusOr<std::string> id = RandomJobId();
+  if (!id.ok()) return id.status();
+  // 128 random bits do not repeat; were they to, the job would take another's place in the store.
+  if (store_.Get(*id).ok()) return absl::InternalError("a new job id repeated a kept job's id");
   std::shared_ptr<Job> job;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (draining_) return absl::UnavailableError("the server is draining and accepts no new jobs");
     if (absl::Status room = RoomLocked(schedule.tenant); !room.ok()) return room;
     const absl::Duration limit = std::min(schedule.max_queue_wait, options_.max_queue_wait);
-    job = std::make_shared<Job>(NewJobIdLocked(), std::move(request), std::move(client_request_id),
+    job = std::make_shared<Job>(*std::move(id), std::move(request), std::move(client_request_id),
                                 *estimate, store_.clock()(), schedule.priority, limit,
                                 schedule.call_time_left, std::move(schedule.tenant));
     // Behind every job of the same or a higher priority: the queue stays in arrival order within
@@ -429,12 +432,6 @@ bool JobQueue::NextFitsLocked(size_t* next) const {
   *next = NextToStart(SlotsLocked(), options_.tenant_scheduling, turns_, RunningTenantsLocked());
   const uint64_t budget = options_.vram_budget_bytes;
   return budget == 0 || vram_reserved_ + queue_[*next]->estimated_vram_bytes() <= budget;
-}
-
-std::string JobQueue::NewJobIdLocked() {
-  // Random so that ids from different daemon runs do not collide (not a secret: jobs are
-  // guarded by authentication, not by unguessable ids); the counter makes them unique.
-  return absl::StrFormat("job-%016x-%d", id_rng_(), ++id_counter_);
 }
 
 size_t JobQueue::queued() const {

@@ -14,7 +14,6 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -125,7 +124,6 @@ class JobQueue {
   std::vector<uint32_t> PositionsLocked() const;
   // The next job to start, if the VRAM budget has room for it now: its index in queue_.
   bool NextFitsLocked(size_t* next) const;
-  std::string NewJobIdLocked();
 
   Pipeline& pipeline_;
   JobStore& store_;
@@ -142,8 +140,6 @@ class JobQueue {
   uint64_t vram_reserved_ = 0;
   bool draining_ = false;
   bool stop_ = false;
-  std::mt19937_64 id_rng_;
-  uint64_t id_counter_ = 0;
   std::vector<std::thread> workers_;
   std::thread expirer_;
 };
