@@ -188,7 +188,12 @@ std::vector<v1::JobStatus> JobQueue::Statuses(const std::vector<std::shared_ptr<
   out.reserve(jobs.size());
   for (const auto& job : jobs) out.push_back(job->Status());
   std::unordered_map<const Job*, uint32_t> positions;
-  {
+  // The start order costs a pass over the whole queue: only worked out when a job asked about
+  // is queued (a page of finished jobs needs none).
+  const bool any_queued = std::any_of(out.begin(), out.end(), [](const v1::JobStatus& s) {
+    return s.state() == v1::JOB_STATE_QUEUED;
+  });
+  if (any_queued) {
     std::lock_guard<std::mutex> lock(mu_);
     const std::vector<uint32_t> place = PositionsLocked();
     for (size_t i = 0; i < queue_.size(); ++i) positions.emplace(queue_[i].get(), place[i]);
@@ -403,10 +408,12 @@ void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   }
 }
 
-std::vector<QueueSlot> JobQueue::SlotsLocked() const {
+std::vector<QueueSlot> JobQueue::SlotsLocked(bool first_priority_only) const {
   std::vector<QueueSlot> slots;
-  slots.reserve(queue_.size());
-  for (const auto& job : queue_) slots.push_back({job->priority(), job->tenant()});
+  for (const auto& job : queue_) {
+    if (first_priority_only && job->priority() != queue_.front()->priority()) break;
+    slots.push_back({job->priority(), job->tenant()});
+  }
   return slots;
 }
 
@@ -419,7 +426,8 @@ std::vector<std::string_view> JobQueue::RunningTenantsLocked() const {
 
 std::vector<uint32_t> JobQueue::PositionsLocked() const {
   const std::vector<size_t> order =
-      StartOrder(SlotsLocked(), options_.tenant_scheduling, turns_, RunningTenantsLocked());
+      StartOrder(SlotsLocked(/*first_priority_only=*/false), options_.tenant_scheduling, turns_,
+                 RunningTenantsLocked(), options_.workers);
   std::vector<uint32_t> place(queue_.size());
   for (size_t i = 0; i < order.size(); ++i) place[order[i]] = static_cast<uint32_t>(i);
   return place;
@@ -429,7 +437,12 @@ std::vector<uint32_t> JobQueue::PositionsLocked() const {
 // small ones.
 bool JobQueue::NextFitsLocked(size_t* next) const {
   if (queue_.empty()) return false;
-  *next = NextToStart(SlotsLocked(), options_.tenant_scheduling, turns_, RunningTenantsLocked());
+  // Called on every wake-up of every worker: fifo needs nothing but the head, fair only the
+  // first priority level.
+  *next = options_.tenant_scheduling == TenantScheduling::kFifo
+              ? 0
+              : NextToStart(SlotsLocked(/*first_priority_only=*/true), options_.tenant_scheduling,
+                            turns_, RunningTenantsLocked());
   const uint64_t budget = options_.vram_budget_bytes;
   return budget == 0 || vram_reserved_ + queue_[*next]->estimated_vram_bytes() <= budget;
 }

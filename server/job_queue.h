@@ -117,8 +117,10 @@ class JobQueue {
   std::vector<std::shared_ptr<Job>> TakeQueuedLocked();
   void EndNeverStarted(const std::vector<std::shared_ptr<Job>>& jobs, const char* why);
   void RunJob(const std::shared_ptr<Job>& job);
-  // The queue and the running jobs as start_order.h sees them (views into the jobs).
-  std::vector<QueueSlot> SlotsLocked() const;
+  // The queue and the running jobs (in the order they started) as start_order.h sees them
+  // (views into the jobs).
+  // first_priority_only: only the jobs of the first priority level (all NextToStart looks at).
+  std::vector<QueueSlot> SlotsLocked(bool first_priority_only) const;
   std::vector<std::string_view> RunningTenantsLocked() const;
   // Each queued job's place in the start order (queue index -> jobs that start before it).
   std::vector<uint32_t> PositionsLocked() const;

@@ -1,7 +1,10 @@
 // File: server/start_order.cc
 #include "server/start_order.h"
 
+#include <deque>
+#include <queue>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 
 namespace ovid::server {
@@ -23,56 +26,57 @@ uint64_t TenantTurns::LastStart(std::string_view tenant) const {
 
 namespace {
 
-// The tenants' standing while picks are made: jobs running and last start, both moved on by
-// each pick that StartOrder imagines starting.
-class Standing {
+// A tenant's standing: jobs running and last start. Smaller goes first.
+struct Standing {
+  uint64_t running = 0;
+  uint64_t last_start = 0;
+  bool operator<(const Standing& o) const {
+    return std::tie(running, last_start) < std::tie(o.running, o.last_start);
+  }
+};
+
+// The tenants' standings, each looked up once (one hash per tenant, not per job).
+class Standings {
  public:
-  Standing(const TenantTurns& turns, const std::vector<std::string_view>& running)
+  Standings(const TenantTurns& turns, const std::vector<std::string_view>& running)
       : turns_(turns), counter_(turns.last()) {
-    for (std::string_view tenant : running) ++running_[tenant];
+    for (std::string_view tenant : running) ++Of(tenant).running;
   }
-  // Smaller goes first: fewest running, then longest since its last start.
-  std::pair<uint64_t, uint64_t> Key(std::string_view tenant) const {
-    auto r = running_.find(tenant);
-    auto l = picked_.find(tenant);
-    return {r == running_.end() ? 0 : r->second,
-            l == picked_.end() ? turns_.LastStart(tenant) : l->second};
+  Standing& Of(std::string_view tenant) {
+    auto [it, added] = by_tenant_.try_emplace(tenant);
+    if (added) it->second.last_start = turns_.LastStart(tenant);
+    return it->second;
   }
-  void Pick(std::string_view tenant) {
-    ++running_[tenant];
-    picked_[tenant] = ++counter_;
+  void Started(std::string_view tenant) {
+    Standing& s = Of(tenant);
+    ++s.running;
+    s.last_start = ++counter_;
   }
 
  private:
   const TenantTurns& turns_;
   uint64_t counter_;
-  std::map<std::string_view, uint64_t> running_;
-  std::map<std::string_view, uint64_t> picked_;
+  std::unordered_map<std::string_view, Standing> by_tenant_;
 };
-
-// The end of the run of jobs with queue[begin]'s priority.
-size_t LevelEnd(const std::vector<QueueSlot>& queue, size_t begin) {
-  size_t end = begin;
-  while (end < queue.size() && queue[end].priority == queue[begin].priority) ++end;
-  return end;
-}
 
 }  // namespace
 
 size_t NextToStart(const std::vector<QueueSlot>& queue, TenantScheduling policy,
                    const TenantTurns& turns, const std::vector<std::string_view>& running) {
   if (policy == TenantScheduling::kFifo || queue.empty()) return 0;
-  const Standing standing(turns, running);
-  const size_t end = LevelEnd(queue, 0);
+  Standings standings(turns, running);
+  std::unordered_map<std::string_view, bool> seen;
   size_t best = 0;
-  auto best_key = standing.Key(queue[0].tenant);
-  // Only a tenant's oldest job of the level can be its pick, and later jobs of a tenant have the
-  // same key, so the strict < keeps the oldest.
-  for (size_t i = 1; i < end; ++i) {
-    const auto key = standing.Key(queue[i].tenant);
-    if (key < best_key) {
+  Standing best_standing = standings.Of(queue[0].tenant);
+  seen.emplace(queue[0].tenant, true);
+  // Only a tenant's oldest job of the level can be its pick, so each tenant is weighed once, at
+  // its first job; the strict < keeps the earlier arrival on a tie.
+  for (size_t i = 1; i < queue.size() && queue[i].priority == queue[0].priority; ++i) {
+    if (!seen.emplace(queue[i].tenant, true).second) continue;
+    const Standing s = standings.Of(queue[i].tenant);
+    if (s < best_standing) {
       best = i;
-      best_key = key;
+      best_standing = s;
     }
   }
   return best;
@@ -80,44 +84,61 @@ size_t NextToStart(const std::vector<QueueSlot>& queue, TenantScheduling policy,
 
 std::vector<size_t> StartOrder(const std::vector<QueueSlot>& queue, TenantScheduling policy,
                                const TenantTurns& turns,
-                               const std::vector<std::string_view>& running) {
+                               const std::vector<std::string_view>& running, uint32_t workers) {
   std::vector<size_t> order;
   order.reserve(queue.size());
-  Standing standing(turns, running);
+  if (policy == TenantScheduling::kFifo) {
+    for (size_t i = 0; i < queue.size(); ++i) order.push_back(i);
+    return order;
+  }
+  Standings standings(turns, running);
+  std::deque<std::string_view> started(running.begin(), running.end());  // earliest first
+  size_t free = workers > running.size() ? workers - running.size() : 0;
   for (size_t begin = 0; begin < queue.size();) {
-    const size_t end = LevelEnd(queue, begin);
-    if (policy == TenantScheduling::kFifo) {
-      for (size_t i = begin; i < end; ++i) order.push_back(i);
-      begin = end;
-      continue;
-    }
-    // Each tenant's jobs of this level, oldest first.
+    // Each tenant's jobs of this priority, oldest first.
     struct Line {
       std::string_view tenant;
       std::vector<size_t> jobs;
       size_t next = 0;
+      uint64_t version = 0;  // heap entries of older versions are stale
     };
     std::vector<Line> lines;
-    std::map<std::string_view, size_t> line_of;
-    for (size_t i = begin; i < end; ++i) {
-      auto [it, added] = line_of.emplace(queue[i].tenant, lines.size());
-      if (added) lines.push_back({queue[i].tenant, {}, 0});
-      lines[it->second].jobs.push_back(i);
+    std::unordered_map<std::string_view, size_t> line_of;
+    size_t end = begin;
+    for (; end < queue.size() && queue[end].priority == queue[begin].priority; ++end) {
+      auto [it, added] = line_of.try_emplace(queue[end].tenant, lines.size());
+      if (added) lines.push_back({queue[end].tenant, {}, 0, 0});
+      lines[it->second].jobs.push_back(end);
     }
+    // A min-heap of the lines by (standing, oldest job): O(log T) a pick. A line's standing
+    // changes when it is picked, or when one of its tenant's running jobs is taken to end; each
+    // change pushes a new entry and makes the old one stale.
+    using Entry = std::tuple<uint64_t, uint64_t, size_t, size_t, uint64_t>;
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
+    auto push = [&](size_t l) {
+      Line& line = lines[l];
+      if (line.next == line.jobs.size()) return;
+      const Standing s = standings.Of(line.tenant);
+      heap.emplace(s.running, s.last_start, line.jobs[line.next], l, ++line.version);
+    };
+    for (size_t l = 0; l < lines.size(); ++l) push(l);
     for (size_t picked = begin; picked < end; ++picked) {
-      Line* best = nullptr;
-      std::tuple<uint64_t, uint64_t, size_t> best_key;
-      for (Line& line : lines) {
-        if (line.next == line.jobs.size()) continue;
-        const auto [run, last] = standing.Key(line.tenant);
-        const std::tuple<uint64_t, uint64_t, size_t> key{run, last, line.jobs[line.next]};
-        if (best == nullptr || key < best_key) {
-          best = &line;
-          best_key = key;
-        }
+      if (free > 0) {
+        --free;
+      } else {
+        // No worker free: the earliest-started job ends first.
+        const std::string_view ended = started.front();
+        started.pop_front();
+        --standings.Of(ended).running;
+        if (auto it = line_of.find(ended); it != line_of.end()) push(it->second);
       }
-      order.push_back(best->jobs[best->next++]);
-      standing.Pick(best->tenant);
+      while (std::get<4>(heap.top()) != lines[std::get<3>(heap.top())].version) heap.pop();
+      Line& line = lines[std::get<3>(heap.top())];
+      heap.pop();
+      order.push_back(line.jobs[line.next++]);
+      standings.Started(line.tenant);
+      started.push_back(line.tenant);
+      push(static_cast<size_t>(&line - lines.data()));
     }
     begin = end;
   }

@@ -37,15 +37,19 @@ class TenantTurns {
   uint64_t counter_ = 0;
 };
 
-// The index into `queue` of the job that starts next (queue not empty). `running`: the tenant of
-// every job running now, one entry per job.
+// The index into `queue` of the job that starts next, given the jobs running now (`running`:
+// each one's tenant). `queue` may be only its first priority level: nothing below it is looked
+// at. 0 for fifo or an empty queue.
 size_t NextToStart(const std::vector<QueueSlot>& queue, TenantScheduling policy,
                    const TenantTurns& turns, const std::vector<std::string_view>& running);
 
-// Every index into `queue`, in the order the jobs would start if no job arrived, left or
-// finished meanwhile: NextToStart applied again and again, each pick counted as running.
+// Every index into `queue`, in the order the jobs would start if no job arrived or left the
+// queue meanwhile: `workers` run at once, `running` holds the running jobs' tenants in the order
+// they started, and running jobs are taken to end in that order (each pick beyond the free
+// workers waits for the earliest-started one to end). An estimate after the first place, since
+// jobs end when they end; the first is NextToStart's pick once a worker is free.
 std::vector<size_t> StartOrder(const std::vector<QueueSlot>& queue, TenantScheduling policy,
                                const TenantTurns& turns,
-                               const std::vector<std::string_view>& running);
+                               const std::vector<std::string_view>& running, uint32_t workers);
 
 }  // namespace ovid::server
