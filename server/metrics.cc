@@ -112,6 +112,12 @@ ServerMetrics::ServerMetrics(MetricsSources sources)
                              .Name("ovid_tenant_run_seconds_total")
                              .Help("Worker time of each tenant's jobs, start to end.")
                              .Register(*registry_);
+  tenant_queue_wait_ = &prometheus::BuildHistogram()
+                            .Name("ovid_tenant_queue_wait_seconds")
+                            .Help(
+                                "Time each tenant's jobs waited in the queue before a worker "
+                                "took them.")
+                            .Register(*registry_);
   rpcs_ = &prometheus::BuildCounter()
                .Name("ovid_grpc_requests_total")
                .Help("Finished RPCs of ovid.v1.Generation by method and final status code.")
@@ -187,6 +193,9 @@ void ServerMetrics::OnRejected(const absl::Status& status, std::string_view /*pe
 
 void ServerMetrics::OnStarted(const Job& job, absl::Duration queue_wait) {
   queue_wait_->Observe(absl::ToDoubleSeconds(queue_wait));
+  if (!job.tenant().empty()) {
+    TenantQueueWait(job.tenant()).Observe(absl::ToDoubleSeconds(queue_wait));
+  }
 }
 
 void ServerMetrics::OnProgress(const Job& job, const Progress& progress) {
@@ -231,7 +240,12 @@ void ServerMetrics::AddTenants(const std::vector<std::string>& tenants) {
       tenant_jobs_->Add({{"tenant", tenant}, {"outcome", std::string(OutcomeName(outcome))}});
     }
     tenant_run_seconds_->Add({{"tenant", tenant}});
+    TenantQueueWait(tenant);
   }
+}
+
+prometheus::Histogram& ServerMetrics::TenantQueueWait(const std::string& tenant) {
+  return tenant_queue_wait_->Add({{"tenant", tenant}}, buckets::QueueWaitSeconds());
 }
 
 prometheus::Histogram& ServerMetrics::StageHistogram(const std::string& stage) {

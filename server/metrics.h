@@ -86,6 +86,7 @@ class ServerMetrics : public JobObserver {
   explicit ServerMetrics(MetricsSources sources);
   prometheus::Histogram& StageHistogram(const std::string& stage);
   prometheus::Histogram& StagePeakHistogram(const std::string& stage);
+  prometheus::Histogram& TenantQueueWait(const std::string& tenant);
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<StateCollector> state_;
@@ -105,6 +106,9 @@ class ServerMetrics : public JobObserver {
   // finished job. The operator bounds the label's values by the tenants it writes.
   prometheus::Family<prometheus::Counter>* tenant_jobs_ = nullptr;
   prometheus::Family<prometheus::Counter>* tenant_run_seconds_ = nullptr;
+  // How long each tenant's jobs wait for a worker: whether the tenants' turns
+  // (--tenant-scheduling) keep one tenant's burst from making the others wait.
+  prometheus::Family<prometheus::Histogram>* tenant_queue_wait_ = nullptr;
   prometheus::Family<prometheus::Gauge>* tls_expiry_ = nullptr;  // one series once set
 
   DenoiseStepTimer step_timer_;

@@ -71,6 +71,7 @@ EXPECTED = {
     "alert: OvidDown": ("empty", "both daemons are up; checked again after ovid-1 stops"),
     "dashboard: Worker time by tenant [A]": ("empty", NO_TENANTS),
     "dashboard: Jobs by tenant and outcome [A]": ("empty", NO_TENANTS),
+    "dashboard: Queue wait by tenant (p90) [A]": ("empty", NO_TENANTS),
     "alert: OvidQueueWaitHigh": ("empty", "the daemons' jobs start at once"),
     "alert: OvidTlsCertificateExpired": ("empty", "ovid-1's certificate has two days left"),
     "alert: OvidJobStalled": ("empty", "no job runs once the traffic is done; its parts are "

@@ -73,6 +73,7 @@ def test_tenants_see_only_their_own_jobs(start_daemon, tmp_path):
         assert re.search(rf"job finished job={jobs[tenant]} tenant={tenant} ", daemon.log())
         assert daemon.metric("ovid_tenant_jobs_total", tenant=tenant, outcome="succeeded") == 1
         assert daemon.metric("ovid_tenant_run_seconds_total", tenant=tenant) > 0
+        assert daemon.metric("ovid_tenant_queue_wait_seconds_count", tenant=tenant) == 1
     # A tenant added by a reload has its series at 0 from then on.
     with open(token_file, "a") as tokens_out:
         tokens_out.write("gamma-t0ken-e2e-0123 tenant=gamma\n")
@@ -80,6 +81,7 @@ def test_tenants_see_only_their_own_jobs(start_daemon, tmp_path):
     wait_for("the reload", lambda: "token file reloaded" in daemon.log(), timeout=10)
     assert daemon.metric("ovid_tenant_jobs_total", tenant="gamma", outcome="failed") == 0
     assert daemon.metric("ovid_tenant_run_seconds_total", tenant="gamma") == 0
+    assert daemon.metric("ovid_tenant_queue_wait_seconds_count", tenant="gamma") == 0
 
 
 def test_sighup_reloads_the_token_file_for_an_overlapping_rotation(start_daemon, tmp_path):

@@ -88,6 +88,12 @@ def test_tenant_counters_equal_the_script(values):
                     "team-b/succeeded": 0, "team-b/failed": 0, "team-b/cancelled": 0}
     assert 0.04 <= value(values, "ovid_tenant_run_seconds_total", tenant="team-a") < 10
     assert value(values, "ovid_tenant_run_seconds_total", tenant="team-b") == 0
+    # team-a's job waited 2 s for its worker; team-b's histogram is there, empty.
+    assert value(values, "ovid_tenant_queue_wait_seconds_count", tenant="team-a") == 1
+    assert value(values, "ovid_tenant_queue_wait_seconds_sum", tenant="team-a") == 2
+    assert value(values, "ovid_tenant_queue_wait_seconds_bucket", tenant="team-a", le="1") == 0
+    assert value(values, "ovid_tenant_queue_wait_seconds_bucket", tenant="team-a", le="5") == 1
+    assert value(values, "ovid_tenant_queue_wait_seconds_count", tenant="team-b") == 0
 
 
 def test_tls_expiry_is_the_latest_certificate_of_the_script(values):
