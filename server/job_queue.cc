@@ -130,7 +130,7 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
     // Accepted is logged before any worker can see the job (mu_ is held), so it is always
     // event 0.
     v1::GenerateEvent accepted;
-    accepted.mutable_accepted()->set_queue_position(PositionsLocked()[index]);
+    accepted.mutable_accepted()->set_queue_position(Positions(queue_, running_, turns_)[index]);
     accepted.mutable_accepted()->set_estimated_vram_bytes(*estimate);
     job->Append(std::move(accepted));
     store_.Add(job);
@@ -194,9 +194,19 @@ std::vector<v1::JobStatus> JobQueue::Statuses(const std::vector<std::shared_ptr<
     return s.state() == v1::JOB_STATE_QUEUED;
   });
   if (any_queued) {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::vector<uint32_t> place = PositionsLocked();
-    for (size_t i = 0; i < queue_.size(); ++i) positions.emplace(queue_[i].get(), place[i]);
+    // A copy under the lock (the jobs kept alive, so the order's views of their tenants stay
+    // valid), the order worked out after it: GetJob and ListJobs do not hold up the workers and
+    // Submit while it is.
+    std::vector<std::shared_ptr<Job>> queued, running;
+    TenantTurns turns;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queued.assign(queue_.begin(), queue_.end());
+      running = running_;
+      turns = turns_;
+    }
+    const std::vector<uint32_t> place = Positions(queued, running, turns);
+    for (size_t i = 0; i < queued.size(); ++i) positions.emplace(queued[i].get(), place[i]);
   }
   for (size_t i = 0; i < jobs.size(); ++i) {
     auto it = positions.find(jobs[i].get());
@@ -408,27 +418,39 @@ void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   }
 }
 
-std::vector<QueueSlot> JobQueue::SlotsLocked(bool first_priority_only) const {
+namespace {
+
+// The queue (highest priority first, then arrival) as start_order.h sees it: views into the jobs,
+// which the caller keeps alive. first_priority_only: only the first priority level (all
+// NextToStart looks at).
+template <typename Jobs>
+std::vector<QueueSlot> Slots(const Jobs& queue, bool first_priority_only) {
   std::vector<QueueSlot> slots;
-  for (const auto& job : queue_) {
-    if (first_priority_only && job->priority() != queue_.front()->priority()) break;
+  for (const auto& job : queue) {
+    if (first_priority_only && job->priority() != queue.front()->priority()) break;
     slots.push_back({job->priority(), job->tenant()});
   }
   return slots;
 }
 
-std::vector<std::string_view> JobQueue::RunningTenantsLocked() const {
+// The running jobs' tenants, in the order the jobs started (running_ keeps that order).
+std::vector<std::string_view> Tenants(const std::vector<std::shared_ptr<Job>>& running) {
   std::vector<std::string_view> tenants;
-  tenants.reserve(running_.size());
-  for (const auto& job : running_) tenants.push_back(job->tenant());
+  tenants.reserve(running.size());
+  for (const auto& job : running) tenants.push_back(job->tenant());
   return tenants;
 }
 
-std::vector<uint32_t> JobQueue::PositionsLocked() const {
+}  // namespace
+
+template <typename Jobs>
+std::vector<uint32_t> JobQueue::Positions(const Jobs& queue,
+                                          const std::vector<std::shared_ptr<Job>>& running,
+                                          const TenantTurns& turns) const {
   const std::vector<size_t> order =
-      StartOrder(SlotsLocked(/*first_priority_only=*/false), options_.tenant_scheduling, turns_,
-                 RunningTenantsLocked(), options_.workers);
-  std::vector<uint32_t> place(queue_.size());
+      StartOrder(Slots(queue, /*first_priority_only=*/false), options_.tenant_scheduling, turns,
+                 Tenants(running), options_.workers);
+  std::vector<uint32_t> place(queue.size());
   for (size_t i = 0; i < order.size(); ++i) place[order[i]] = static_cast<uint32_t>(i);
   return place;
 }
@@ -441,8 +463,8 @@ bool JobQueue::NextFitsLocked(size_t* next) const {
   // first priority level.
   *next = options_.tenant_scheduling == TenantScheduling::kFifo
               ? 0
-              : NextToStart(SlotsLocked(/*first_priority_only=*/true), options_.tenant_scheduling,
-                            turns_, RunningTenantsLocked());
+              : NextToStart(Slots(queue_, /*first_priority_only=*/true), options_.tenant_scheduling,
+                            turns_, Tenants(running_));
   const uint64_t budget = options_.vram_budget_bytes;
   return budget == 0 || vram_reserved_ + queue_[*next]->estimated_vram_bytes() <= budget;
 }

@@ -117,13 +117,12 @@ class JobQueue {
   std::vector<std::shared_ptr<Job>> TakeQueuedLocked();
   void EndNeverStarted(const std::vector<std::shared_ptr<Job>>& jobs, const char* why);
   void RunJob(const std::shared_ptr<Job>& job);
-  // The queue and the running jobs (in the order they started) as start_order.h sees them
-  // (views into the jobs).
-  // first_priority_only: only the jobs of the first priority level (all NextToStart looks at).
-  std::vector<QueueSlot> SlotsLocked(bool first_priority_only) const;
-  std::vector<std::string_view> RunningTenantsLocked() const;
-  // Each queued job's place in the start order (queue index -> jobs that start before it).
-  std::vector<uint32_t> PositionsLocked() const;
+  // Each queued job's place in the start order (index in `queue` -> jobs that start before
+  // it): of queue_, running_ and turns_ under mu_, or of a copy of them.
+  template <typename Jobs>
+  std::vector<uint32_t> Positions(const Jobs& queue,
+                                  const std::vector<std::shared_ptr<Job>>& running,
+                                  const TenantTurns& turns) const;
   // The next job to start, if the VRAM budget has room for it now: its index in queue_.
   bool NextFitsLocked(size_t* next) const;
 

@@ -125,7 +125,7 @@ std::vector<size_t> StartOrder(const std::vector<QueueSlot>& queue, TenantSchedu
     for (size_t picked = begin; picked < end; ++picked) {
       if (free > 0) {
         --free;
-      } else {
+      } else if (!started.empty()) {  // (empty only for workers == 0, which JobQueue never has)
         // No worker free: the earliest-started job ends first.
         const std::string_view ended = started.front();
         started.pop_front();

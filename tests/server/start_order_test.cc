@@ -86,6 +86,12 @@ TEST(StartOrderTest, WithSeveralWorkersAPickWaitsForTheEarliestStartedJobToEnd) 
   EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, turns, {"b"}, 2), (Order{1, 0, 2}));
 }
 
+TEST(StartOrderTest, NoWorkersAndNothingRunningIsStillAnOrder) {
+  // JobQueue always has a worker; the function must not read past its own state without one.
+  const auto q = Queue({{0, "a"}, {0, "b"}, {0, "a"}});
+  EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, TenantTurns(), {}, 0), (Order{0, 1, 2}));
+}
+
 TEST(StartOrderTest, TheOrderIsWhatTheWorkersStartWhenJobsEndInTheOrderTheyStarted) {
   // Random queues, standings, worker counts and policies, against the queue itself played out:
   // a worker takes NextToStart's pick whenever one is free, and the running job that started
