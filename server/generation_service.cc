@@ -185,7 +185,7 @@ grpc::ServerUnaryReactor* GenerationService::ListJobs(grpc::CallbackServerContex
     }
     states.push_back(static_cast<v1::JobState>(state));
   }
-  // The page token is the creation number the previous page ended at, sealed (page_token.h).
+  // The page token is the creation number the previous page ended at, sealed (opaque_ids.h).
   uint64_t after = 0;
   if (!request->page_token().empty()) {
     absl::StatusOr<uint64_t> opened = page_tokens_.Open(request->page_token());

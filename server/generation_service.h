@@ -21,7 +21,7 @@
 #include "server/job_observer.h"
 #include "server/job_queue.h"
 #include "server/job_store.h"
-#include "server/page_token.h"
+#include "server/opaque_ids.h"
 
 namespace ovid::server {
 

@@ -11,7 +11,7 @@
 #include "ovid/host_memory.h"
 #include "server/events.h"
 #include "server/metrics_reasons.h"
-#include "server/page_token.h"
+#include "server/opaque_ids.h"
 
 namespace ovid::server {
 namespace {

@@ -257,7 +257,7 @@ TEST(ServiceTest, ListJobsPagesThroughEveryJobOnce) {
     EXPECT_EQ(response.jobs_size(), 5);
     EXPECT_TRUE(response.next_page_token().empty());
   }
-  // The tokens are sealed (page_token.h): a plain creation number would tell every caller how
+  // The tokens are sealed (opaque_ids.h): a plain creation number would tell every caller how
   // many jobs the daemon has made. Only what this server handed out is taken back.
   EXPECT_EQ(first_token.size(), 32u);
   for (const std::string& token : {std::string("not-a-token"), std::string("2"), std::string("+1"),

@@ -1,7 +1,7 @@
-// File: tests/server/page_token_test.cc
+// File: tests/server/opaque_ids_test.cc
 // Sealed ListJobs page tokens and random job ids: neither tells a caller how many jobs the
 // daemon has made, and a page token is only taken back from the daemon run that made it.
-#include "server/page_token.h"
+#include "server/opaque_ids.h"
 
 #include <gtest/gtest.h>
 

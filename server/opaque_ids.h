@@ -1,4 +1,4 @@
-// File: server/page_token.h
+// File: server/opaque_ids.h
 // ListJobs page tokens and job ids that show a caller nothing of the daemon's other jobs. A page
 // token is the creation number its page ended at; as a plain number it counted every job made
 // since the start, every tenant's. Here it is sealed: the number and a check value, one AES-128

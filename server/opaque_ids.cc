@@ -1,5 +1,5 @@
-// File: server/page_token.cc
-#include "server/page_token.h"
+// File: server/opaque_ids.cc
+#include "server/opaque_ids.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
