@@ -312,13 +312,16 @@ const std::vector<Flag>& Flags() {
        "everyone's. Tokens without a tenant may ask for any.",
        Int32(&Config::max_tenant_priority, kMinPriority, kMaxPriority)},
       {"tenant-scheduling", "MODE", "fair",
-       "fair|fifo: which queued job of one priority starts next. fair: the tenants (token file "
-       "lines \"TOKEN tenant=NAME\"; tokens without one count as one more) take turns: the one "
-       "with the fewest jobs running, then the one whose last job started longest ago, so one "
-       "tenant's burst does not hold back another's job. fifo: arrival order. Priority comes "
-       "first either way; without tenants both are arrival order.",
+       "fair|share|fifo: which queued job of one priority starts next. fair: the tenants (token "
+       "file lines \"TOKEN tenant=NAME\"; tokens without one count as one more) take turns: the "
+       "one with the fewest jobs running, then the one whose last job started longest ago, so "
+       "one tenant's burst does not hold back another's job. share: the tenant that has used the "
+       "least worker time goes first, so a tenant of long jobs gets no more of the GPU than one "
+       "of short jobs (time away is not saved up). fifo: arrival order. Priority comes first "
+       "whatever the mode; without tenants all three are arrival order.",
        Enum(&Config::tenant_scheduling,
             std::map<std::string, TenantScheduling>{{"fair", TenantScheduling::kFair},
+                                                    {"share", TenantScheduling::kShare},
                                                     {"fifo", TenantScheduling::kFifo}})},
       {"max-queue-wait", "DURATION", "0 (none)",
        "Longest a job may wait in the queue; one still queued after this ends with "

@@ -2,6 +2,7 @@
 #include "server/job_queue.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <new>
 #include <unordered_map>
@@ -126,6 +127,11 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
       return queued->priority() < schedule.priority;
     });
     const size_t index = static_cast<size_t>(at - queue_.begin());
+    auto same_tenant = [&](const auto& other) { return other->tenant() == job->tenant(); };
+    if (std::none_of(queue_.begin(), queue_.end(), same_tenant) &&
+        std::none_of(running_.begin(), running_.end(), same_tenant)) {
+      turns_.Returned(job->tenant());
+    }
     queue_.insert(at, job);
     // Accepted is logged before any worker can see the job (mu_ is held), so it is always
     // event 0.
@@ -339,6 +345,7 @@ void JobQueue::Expire(const std::shared_ptr<Job>& job, Job::SteadyTime now) {
 void JobQueue::WorkerLoop() {
   while (true) {
     std::shared_ptr<Job> job;
+    double charged = 0;  // the worker seconds the tenant's turns were charged for it
     {
       std::unique_lock<std::mutex> lock(mu_);
       size_t next = 0;
@@ -356,12 +363,16 @@ void JobQueue::WorkerLoop() {
         continue;
       }
       running_.push_back(job);
-      turns_.Started(job->tenant());
+      charged = turns_.Started(job->tenant());
       vram_reserved_ += job->estimated_vram_bytes();
     }
-    RunJob(job);
+    const auto started = std::chrono::steady_clock::now();
+    const bool ran = RunJob(job);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     {
       std::lock_guard<std::mutex> lock(mu_);
+      turns_.Ended(job->tenant(), charged, seconds, ran);
       running_.erase(std::find(running_.begin(), running_.end(), job));
       vram_reserved_ -= job->estimated_vram_bytes();
     }
@@ -391,16 +402,16 @@ absl::StatusOr<GenerationResult> RunContained(Pipeline& pipeline, Job& job, Prog
 
 }  // namespace
 
-void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
+bool JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   const absl::Time started = store_.clock()();
-  if (!job->Start(started)) return;  // cancelled between the pop and here
+  if (!job->Start(started)) return false;  // cancelled between the pop and here
   observer_.OnStarted(*job, job->queue_wait());
   // A job cancelled while it was being handed over never reaches the device.
   if (job->cancel_token().cancelled()) {
     if (job->Fail(job->cancel_token().status(), started)) {
       observer_.OnFinished(*job, job->cancel_token().status(), nullptr, job->age());
     }
-    return;
+    return false;
   }
   JobSink sink(*job, observer_);
   absl::StatusOr<GenerationResult> result = RunContained(pipeline_, *job, sink);
@@ -409,13 +420,14 @@ void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
     if (job->Fail(result.status(), now)) {
       observer_.OnFinished(*job, result.status(), nullptr, job->age());
     }
-    return;
+    return true;
   }
   if (job->Succeed(FinalFromResult(*result, absl::ToDoubleSeconds(job->queue_wait()),
                                    absl::ToDoubleSeconds(job->age())),
                    now)) {
     observer_.OnFinished(*job, absl::OkStatus(), &*result, job->age());
   }
+  return true;
 }
 
 namespace {

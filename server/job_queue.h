@@ -39,7 +39,8 @@ struct JobQueueOptions {
   // --max-tenant-priority: the highest priority a tenant's job may ask for (INVALID_ARGUMENT
   // above it); jobs without a tenant may ask for any.
   int32_t max_tenant_priority = kMaxPriority;
-  // --tenant-scheduling: within a priority, the tenants take turns (fair) or arrival decides.
+  // --tenant-scheduling: within a priority, the tenants take turns (fair), share the worker time
+  // (share), or arrival decides (fifo).
   TenantScheduling tenant_scheduling = TenantScheduling::kFair;
   uint32_t workers = 1;            // jobs running at once
   uint64_t vram_budget_bytes = 0;  // 0 = no budget
@@ -116,7 +117,9 @@ class JobQueue {
   // UNAVAILABLE with `why` (without mu_): a drain's two ways of handing queued jobs back.
   std::vector<std::shared_ptr<Job>> TakeQueuedLocked();
   void EndNeverStarted(const std::vector<std::shared_ptr<Job>>& jobs, const char* why);
-  void RunJob(const std::shared_ptr<Job>& job);
+  // Runs a job taken off the queue; false if it ended before reaching the engine (cancelled on
+  // its way to the worker).
+  bool RunJob(const std::shared_ptr<Job>& job);
   // Each queued job's place in the start order (index in `queue` -> jobs that start before
   // it): of queue_, running_ and turns_ under mu_, or of a copy of them.
   template <typename Jobs>
@@ -137,7 +140,7 @@ class JobQueue {
   std::condition_variable expiry_;  // a job with a queue deadline was queued, or stop
   std::deque<std::shared_ptr<Job>> queue_;  // by priority (highest first), then arrival
   std::vector<std::shared_ptr<Job>> running_;
-  TenantTurns turns_;  // when each tenant's last job started
+  TenantTurns turns_;  // when each tenant's last job started, and its worker time
   uint64_t vram_reserved_ = 0;
   bool draining_ = false;
   bool stop_ = false;

@@ -23,9 +23,23 @@ inline constexpr double kMaxQueueSecondsLimit = 86400;
 
 // --tenant-scheduling: how jobs of one priority take their turn (server/start_order.h).
 enum class TenantScheduling {
-  kFair,  // the tenants take turns: fewest running, then longest since its last start
-  kFifo,  // arrival order, whoever the tenant
+  kFair,   // the tenants take turns: fewest running, then longest since its last start
+  kShare,  // the tenant that has used the least worker time, then longest since its last start
+  kFifo,   // arrival order, whoever the tenant
 };
+
+// --tenant-scheduling's spelling of `policy` (ServingLimits.tenant_scheduling).
+inline const char* TenantSchedulingName(TenantScheduling policy) {
+  switch (policy) {
+    case TenantScheduling::kShare:
+      return "share";
+    case TenantScheduling::kFifo:
+      return "fifo";
+    case TenantScheduling::kFair:
+      break;
+  }
+  return "fair";
+}
 
 struct JobSchedule {
   int32_t priority = 0;  // higher starts first; equal ones in arrival order

@@ -57,8 +57,7 @@ v1::ServingLimits ToServingLimits(const Config& config, uint64_t vram_budget_byt
   limits.set_max_queue(config.max_queue);
   limits.set_max_queue_per_tenant(config.max_queue_per_tenant);
   limits.set_max_tenant_priority(config.max_tenant_priority);
-  limits.set_tenant_scheduling(config.tenant_scheduling == TenantScheduling::kFifo ? "fifo"
-                                                                                   : "fair");
+  limits.set_tenant_scheduling(TenantSchedulingName(config.tenant_scheduling));
   limits.set_max_queue_wait_seconds(absl::ToDoubleSeconds(config.max_queue_wait));
   limits.set_vram_budget_bytes(vram_budget_bytes);
   limits.set_max_request_bytes(config.max_receive_bytes);

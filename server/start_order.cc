@@ -1,6 +1,7 @@
 // File: server/start_order.cc
 #include "server/start_order.h"
 
+#include <algorithm>
 #include <deque>
 #include <queue>
 #include <tuple>
@@ -9,51 +10,101 @@
 
 namespace ovid::server {
 
-void TenantTurns::Started(std::string_view tenant) {
-  const uint64_t now = ++counter_;
-  auto it = last_start_.find(tenant);
-  if (it == last_start_.end()) {
-    last_start_.emplace(std::string(tenant), now);
-  } else {
-    it->second = now;
-  }
+const TenantTurns::Account* TenantTurns::Find(std::string_view tenant) const {
+  auto it = accounts_.find(tenant);
+  return it == accounts_.end() ? nullptr : &it->second;
+}
+
+TenantTurns::Account& TenantTurns::Of(std::string_view tenant) {
+  auto it = accounts_.find(tenant);
+  if (it == accounts_.end()) it = accounts_.emplace(std::string(tenant), Account{}).first;
+  return it->second;
+}
+
+double TenantTurns::Started(std::string_view tenant) {
+  const double charge = ExpectedSeconds(tenant);
+  Account& account = Of(tenant);
+  account.last_start = ++counter_;
+  floor_ = std::max(floor_, account.charged);
+  account.charged += charge;
+  return charge;
+}
+
+void TenantTurns::Ended(std::string_view tenant, double charged, double seconds, bool ran) {
+  Account& account = Of(tenant);
+  account.charged += seconds - charged;
+  if (!ran) return;
+  // A quarter for the newest job: a tenant's next job is most like its last few.
+  auto average = [seconds](double& mean) {
+    mean = mean < 0 ? seconds : mean + 0.25 * (seconds - mean);
+  };
+  average(account.mean_seconds);
+  average(mean_seconds_);
+}
+
+void TenantTurns::Returned(std::string_view tenant) {
+  Account& account = Of(tenant);
+  account.charged = std::max(account.charged, floor_);
 }
 
 uint64_t TenantTurns::LastStart(std::string_view tenant) const {
-  auto it = last_start_.find(tenant);
-  return it == last_start_.end() ? 0 : it->second;
+  const Account* account = Find(tenant);
+  return account == nullptr ? 0 : account->last_start;
+}
+
+double TenantTurns::Charged(std::string_view tenant) const {
+  const Account* account = Find(tenant);
+  return account == nullptr ? 0 : account->charged;
+}
+
+double TenantTurns::ExpectedSeconds(std::string_view tenant) const {
+  const Account* account = Find(tenant);
+  if (account != nullptr && account->mean_seconds >= 0) return account->mean_seconds;
+  return mean_seconds_ >= 0 ? mean_seconds_ : 0;
 }
 
 namespace {
 
-// A tenant's standing: jobs running and last start. Smaller goes first.
+// A tenant's standing: what the policy compares first (fair: jobs running; share: worker
+// seconds charged), then its last start. Smaller goes first.
 struct Standing {
-  uint64_t running = 0;
+  double first = 0;
   uint64_t last_start = 0;
   bool operator<(const Standing& o) const {
-    return std::tie(running, last_start) < std::tie(o.running, o.last_start);
+    return std::tie(first, last_start) < std::tie(o.first, o.last_start);
   }
 };
 
 // The tenants' standings, each looked up once (one hash per tenant, not per job).
 class Standings {
  public:
-  Standings(const TenantTurns& turns, const std::vector<std::string_view>& running)
-      : turns_(turns), counter_(turns.last()) {
-    for (std::string_view tenant : running) ++Of(tenant).running;
+  Standings(TenantScheduling policy, const TenantTurns& turns,
+            const std::vector<std::string_view>& running)
+      : share_(policy == TenantScheduling::kShare), turns_(turns), counter_(turns.last()) {
+    if (!share_) {
+      for (std::string_view tenant : running) ++Of(tenant).first;
+    }
   }
   Standing& Of(std::string_view tenant) {
     auto [it, added] = by_tenant_.try_emplace(tenant);
-    if (added) it->second.last_start = turns_.LastStart(tenant);
+    if (added) {
+      it->second.last_start = turns_.LastStart(tenant);
+      if (share_) it->second.first = turns_.Charged(tenant);
+    }
     return it->second;
   }
   void Started(std::string_view tenant) {
     Standing& s = Of(tenant);
-    ++s.running;
+    s.first += share_ ? turns_.ExpectedSeconds(tenant) : 1;
     s.last_start = ++counter_;
+  }
+  // One of the tenant's running jobs is taken to have ended (share: its charge stays).
+  void Ended(std::string_view tenant) {
+    if (!share_) --Of(tenant).first;
   }
 
  private:
+  const bool share_;
   const TenantTurns& turns_;
   uint64_t counter_;
   std::unordered_map<std::string_view, Standing> by_tenant_;
@@ -64,7 +115,7 @@ class Standings {
 size_t NextToStart(const std::vector<QueueSlot>& queue, TenantScheduling policy,
                    const TenantTurns& turns, const std::vector<std::string_view>& running) {
   if (policy == TenantScheduling::kFifo || queue.empty()) return 0;
-  Standings standings(turns, running);
+  Standings standings(policy, turns, running);
   std::unordered_map<std::string_view, bool> seen;
   size_t best = 0;
   Standing best_standing = standings.Of(queue[0].tenant);
@@ -91,7 +142,7 @@ std::vector<size_t> StartOrder(const std::vector<QueueSlot>& queue, TenantSchedu
     for (size_t i = 0; i < queue.size(); ++i) order.push_back(i);
     return order;
   }
-  Standings standings(turns, running);
+  Standings standings(policy, turns, running);
   std::deque<std::string_view> started(running.begin(), running.end());  // earliest first
   size_t free = workers > running.size() ? workers - running.size() : 0;
   for (size_t begin = 0; begin < queue.size();) {
@@ -113,13 +164,13 @@ std::vector<size_t> StartOrder(const std::vector<QueueSlot>& queue, TenantSchedu
     // A min-heap of the lines by (standing, oldest job): O(log T) a pick. A line's standing
     // changes when it is picked, or when one of its tenant's running jobs is taken to end; each
     // change pushes a new entry and makes the old one stale.
-    using Entry = std::tuple<uint64_t, uint64_t, size_t, size_t, uint64_t>;
+    using Entry = std::tuple<double, uint64_t, size_t, size_t, uint64_t>;
     std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
     auto push = [&](size_t l) {
       Line& line = lines[l];
       if (line.next == line.jobs.size()) return;
       const Standing s = standings.Of(line.tenant);
-      heap.emplace(s.running, s.last_start, line.jobs[line.next], l, ++line.version);
+      heap.emplace(s.first, s.last_start, line.jobs[line.next], l, ++line.version);
     };
     for (size_t l = 0; l < lines.size(); ++l) push(l);
     for (size_t picked = begin; picked < end; ++picked) {
@@ -129,7 +180,7 @@ std::vector<size_t> StartOrder(const std::vector<QueueSlot>& queue, TenantSchedu
         // No worker free: the earliest-started job ends first.
         const std::string_view ended = started.front();
         started.pop_front();
-        --standings.Of(ended).running;
+        standings.Ended(ended);
         if (auto it = line_of.find(ended); it != line_of.end()) push(it->second);
       }
       while (std::get<4>(heap.top()) != lines[std::get<3>(heap.top())].version) heap.pop();

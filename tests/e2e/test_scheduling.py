@@ -138,43 +138,81 @@ def test_a_per_tenant_queue_limit_that_cannot_bind_is_warned_about():
     assert "--max-queue-per-tenant" not in start("--max-queue=4", "--max-queue-per-tenant=3")
 
 
+class _Tenants:
+    """A daemon with a token file of tenants alpha and beta and an operator token (no tenant),
+    one client each; `queue(jobs)` submits (tenant, steps) jobs in order while alpha's blocker
+    runs, each one queued before the next."""
+
+    TOKENS = {"alpha": "alpha-t0ken-e2e-0123", "beta": "beta-t0ken-e2e-01234",
+              "": "operator-t0ken-e2e-0"}
+
+    def __init__(self, start_daemon, tmp_path, *flags):
+        token_file = tmp_path / "tokens"
+        token_file.write_text("".join(f"{token} tenant={tenant}\n" if tenant else f"{token}\n"
+                                      for tenant, token in self.TOKENS.items()))
+        daemon = start_daemon(f"--auth-token-file={token_file}", "--workers=1", "--max-queue=8",
+                              *flags)
+        self.clients = {t: ovid_client.OvidClient(daemon.address, token=tok)
+                        for t, tok in self.TOKENS.items()}
+        self.operator = self.clients[""]
+        self.submitted = []
+
+    def queue(self, jobs):
+        self.blocker = _start_blocker(self.clients["alpha"], steps=20)
+        for n, (tenant, steps) in enumerate(jobs):
+            client = self.clients[tenant]
+            self.submitted.append((tenant, _Background(
+                client, make_request(client, seed=20 + n, steps=steps))))
+            wait_for("a job did not queue", lambda n=n: _queued_count(self.operator) == n + 1)
+
+    def tenants_by_start(self):
+        """Waits for every job; the queued jobs' tenants in the order their jobs started."""
+        assert isinstance(self.blocker.join(), ovid_client.GenerateResult)
+        results = [(tenant, job.join()) for tenant, job in self.submitted]
+        assert all(isinstance(r, ovid_client.GenerateResult) for _, r in results), results
+        started = {r.job_id: self.operator.get_job(r.job_id).started.ToNanoseconds()
+                   for _, r in results}
+        return [tenant for tenant, r in sorted(results, key=lambda tr: started[tr[1].job_id])]
+
+    def close(self):
+        for client in self.clients.values():
+            client.close()
+
+
 @pytest.mark.parametrize("policy", ["fair", "fifo"])
 def test_tenants_take_turns_unless_the_queue_is_fifo(start_daemon, tmp_path, policy):
     """Token file tenants: alpha's job runs and alpha queues two more, then beta one. With
     --tenant-scheduling=fair (the default) beta's job starts next; with fifo it waits its turn
     in arrival order. Queue positions (GetJob) say the same as the start times."""
-    tokens = {"alpha": "alpha-t0ken-e2e-0123", "beta": "beta-t0ken-e2e-01234",
-              "": "operator-t0ken-e2e-0"}
-    token_file = tmp_path / "tokens"
-    token_file.write_text("".join(
-        f"{token} tenant={tenant}\n" if tenant else f"{token}\n" for tenant, token in tokens.items()))
-    flags = [f"--auth-token-file={token_file}", "--workers=1", "--max-queue=8",
-             "--fault-step-delay-ms=100"]
-    daemon = start_daemon(*flags, *([] if policy == "fair" else ["--tenant-scheduling=fifo"]))
-    clients = {t: ovid_client.OvidClient(daemon.address, token=tok) for t, tok in tokens.items()}
+    tenants = _Tenants(start_daemon, tmp_path, "--fault-step-delay-ms=100",
+                       *([] if policy == "fair" else ["--tenant-scheduling=fifo"]))
     try:
-        operator = clients[""]
-        assert operator.model().limits.tenant_scheduling == policy
-        blocker = _start_blocker(clients["alpha"], steps=20)
-        submitted = []
-        for n, tenant in enumerate(["alpha", "alpha", "beta"]):
-            client = clients[tenant]
-            submitted.append((tenant, _Background(client, make_request(client, seed=20 + n,
-                                                                        steps=1))))
-            wait_for("a job did not queue", lambda n=n: _queued_count(operator) == n + 1)
-        positions = {j.job_id: (j.tenant, j.queue_position) for j in operator.list_jobs()
+        assert tenants.operator.model().limits.tenant_scheduling == policy
+        tenants.queue([("alpha", 1), ("alpha", 1), ("beta", 1)])
+        positions = {j.job_id: (j.tenant, j.queue_position) for j in tenants.operator.list_jobs()
                      if j.state == pb.JOB_STATE_QUEUED}
         want = {"fair": [("alpha", 1), ("alpha", 2), ("beta", 0)],
                 "fifo": [("alpha", 0), ("alpha", 1), ("beta", 2)]}[policy]
         assert sorted(positions.values()) == sorted(want), positions
-        assert isinstance(blocker.join(), ovid_client.GenerateResult)
-        results = [(tenant, job.join()) for tenant, job in submitted]
-        assert all(isinstance(r, ovid_client.GenerateResult) for _, r in results), results
-        started = {r.job_id: operator.get_job(r.job_id).started.ToNanoseconds()
-                   for _, r in results}
-        by_start = [tenant for tenant, r in sorted(results, key=lambda tr: started[tr[1].job_id])]
-        assert by_start == {"fair": ["beta", "alpha", "alpha"],
-                            "fifo": ["alpha", "alpha", "beta"]}[policy]
+        assert tenants.tenants_by_start() == {"fair": ["beta", "alpha", "alpha"],
+                                              "fifo": ["alpha", "alpha", "beta"]}[policy]
     finally:
-        for client in clients.values():
-            client.close()
+        tenants.close()
+
+
+@pytest.mark.parametrize("policy", ["share", "fair"])
+def test_with_share_a_tenant_of_short_jobs_gets_as_much_worker_time(start_daemon, tmp_path,
+                                                                    policy):
+    """alpha's job of 20 steps (~3 s here) runs while alpha queues another and beta four of 2
+    steps (~0.3 s each). With --tenant-scheduling=share beta has used less worker time until all
+    four have run, so they all start before alpha's second; with fair the tenants alternate."""
+    tenants = _Tenants(start_daemon, tmp_path, "--fault-step-delay-ms=50",
+                       f"--tenant-scheduling={policy}")
+    try:
+        assert tenants.operator.model().limits.tenant_scheduling == policy
+        tenants.queue([("alpha", 20)] + [("beta", 2)] * 4)
+        assert tenants.tenants_by_start() == {
+            "share": ["beta", "beta", "beta", "beta", "alpha"],
+            "fair": ["beta", "alpha", "beta", "beta", "beta"]}[policy]
+    finally:
+        tenants.close()

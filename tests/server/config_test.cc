@@ -136,7 +136,10 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
               {"--max-tenant-priority", "[-100, 100]"});
   ExpectError(Parse({"--model=m", "--dequant=fast"}), {"--dequant", "cache|eager|lazy"});
   ExpectError(Parse({"--model=m", "--tenant-scheduling=round-robin"}),
-              {"--tenant-scheduling", "fair|fifo"});
+              {"--tenant-scheduling", "fair|fifo|share"});
+  absl::StatusOr<Config> share = Parse({"--model=m", "--tenant-scheduling=share"});
+  ASSERT_TRUE(share.ok()) << share.status();
+  EXPECT_EQ(share->tenant_scheduling, TenantScheduling::kShare);
   ExpectError(Parse({"--model=m", "--log-format=xml"}), {"--log-format", "json|text"});
   ExpectError(Parse({"--model=m", "--batch-guidance=yes"}), {"--batch-guidance", "auto|off|on"});
   ExpectError(Parse({"--model=m", "--fused-dispatch=fast"}),

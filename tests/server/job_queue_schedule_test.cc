@@ -4,10 +4,12 @@
 // ends with DEADLINE_EXCEEDED without running, reported as a queue timeout.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "server/job_queue.h"
@@ -165,14 +167,59 @@ TEST(JobQueueScheduleTest, FifoStartsInArrivalOrderWhateverTheTenant) {
   ExpectStartOrder(TenantScheduling::kFifo, {0, 1, 2, 3, 4});
 }
 
+// One worker. long's first job (20 steps of 20 ms) runs while long queues two more and short
+// six of 2 steps. Returns the tenants of the queued jobs in the order they started.
+std::vector<std::string> StartsOfLongAndShortJobs(TenantScheduling policy) {
+  Runtime rt({.step_delay = absl::Milliseconds(20)},
+             {.max_queue = 8, .tenant_scheduling = policy, .workers = 1});
+  auto submit = [&](const char* tenant, uint32_t steps) {
+    GenerationRequest request;
+    request.steps = steps;
+    absl::StatusOr<std::shared_ptr<Job>> job = rt.queue->Submit(request, "", {.tenant = tenant});
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  };
+  auto first = submit("long", 20);
+  EXPECT_TRUE(rt.pipeline.WaitForRunsStarted(1, kWait));
+  std::vector<std::shared_ptr<Job>> queued;
+  for (int i = 0; i < 2; ++i) queued.push_back(submit("long", 20));
+  for (int i = 0; i < 6; ++i) queued.push_back(submit("short", 2));
+  WaitUntilFinished(*first);
+  for (const auto& job : queued) WaitUntilFinished(*job);
+  std::sort(queued.begin(), queued.end(),
+            [](const auto& x, const auto& y) { return x->started() < y->started(); });
+  std::vector<std::string> tenants;
+  for (const auto& job : queued) {
+    EXPECT_EQ(job->state(), v1::JOB_STATE_SUCCEEDED);
+    tenants.push_back(job->tenant());
+  }
+  return tenants;
+}
+
+TEST(JobQueueScheduleTest, ShareGivesATenantOfShortJobsAsMuchWorkerTimeAsOneOfLongJobs) {
+  // long's first job took ~0.4 s; short's take ~0.04 s, so short runs about ten before long's
+  // second (all six here). Turns by jobs alternate: short, long, short, long, short...
+  const std::vector<std::string> share = StartsOfLongAndShortJobs(TenantScheduling::kShare);
+  const std::vector<std::string> want_share = {"short", "short", "short", "short",
+                                               "short", "short", "long",  "long"};
+  EXPECT_EQ(share, want_share);
+  const std::vector<std::string> fair = StartsOfLongAndShortJobs(TenantScheduling::kFair);
+  const std::vector<std::string> want_fair = {"short", "long",  "short", "long",
+                                              "short", "short", "short", "short"};
+  EXPECT_EQ(fair, want_fair);
+}
+
 TEST(JobQueueScheduleTest, TheNextTenantsJobWaitsForVramAndIsNotOvertaken) {
   // Budget 1000, three workers. a's job (600) and c's (400) run and fill the budget; a's second
   // job (300) and then b's (600) queue. b's turn comes first (nothing of b's running), so when
   // VRAM frees, b's job starts before a's smaller one, which would have fit first whichever
   // running job ends first (and does start first with fifo: arrival order).
-  for (const TenantScheduling policy : {TenantScheduling::kFair, TenantScheduling::kFifo}) {
-    const bool fair = policy == TenantScheduling::kFair;
-    SCOPED_TRACE(fair ? "fair" : "fifo");
+  // With share the same holds: nothing has ended, so no tenant has used any worker time and the
+  // last starts decide, as with fair.
+  for (const TenantScheduling policy :
+       {TenantScheduling::kFair, TenantScheduling::kShare, TenantScheduling::kFifo}) {
+    const bool fair = policy != TenantScheduling::kFifo;
+    SCOPED_TRACE(TenantSchedulingName(policy));
     Runtime rt({.estimate_from_seed = true, .hold = true},
                {.max_queue = 4, .tenant_scheduling = policy, .workers = 3,
                 .vram_budget_bytes = 1000});

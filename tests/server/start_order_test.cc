@@ -1,6 +1,7 @@
 // File: tests/server/start_order_test.cc
 // The start order of queued jobs: priority first; within a priority the tenants take turns
-// (fewest running, then longest since the last start, then arrival) or, with fifo, arrival.
+// (fewest running, then longest since the last start, then arrival), share the worker time
+// (least worker time, then the same) or, with fifo, arrival.
 #include "server/start_order.h"
 
 #include <gtest/gtest.h>
@@ -92,11 +93,84 @@ TEST(StartOrderTest, NoWorkersAndNothingRunningIsStillAnOrder) {
   EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, TenantTurns(), {}, 0), (Order{0, 1, 2}));
 }
 
+// One job of `tenant` that ran for `seconds`.
+void Ran(TenantTurns& turns, std::string_view tenant, double seconds) {
+  const double charged = turns.Started(tenant);
+  turns.Ended(tenant, charged, seconds, /*ran=*/true);
+}
+
+TEST(StartOrderTest, ShareChargesAJobItsTenantsExpectedTimeAndSettlesItWhenItEnds) {
+  TenantTurns turns;
+  // Nothing has ended yet: a job is expected to take nothing.
+  EXPECT_EQ(turns.Started("a"), 0.0);
+  turns.Ended("a", 0.0, 10.0, true);
+  EXPECT_DOUBLE_EQ(turns.Charged("a"), 10.0);
+  EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("a"), 10.0);
+  // A tenant without a job of its own is expected to take what every tenant's jobs took.
+  EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("b"), 10.0);
+  // Charged at the expectation when it starts, settled at its own time when it ends; the
+  // expectation moves a quarter of the way to the newest job.
+  EXPECT_DOUBLE_EQ(turns.Started("a"), 10.0);
+  EXPECT_DOUBLE_EQ(turns.Charged("a"), 20.0);
+  turns.Ended("a", 10.0, 2.0, true);
+  EXPECT_DOUBLE_EQ(turns.Charged("a"), 12.0);
+  EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("a"), 8.0);
+  // A job cancelled on its way to the worker costs what it used and moves no expectation.
+  const double charged = turns.Started("a");
+  turns.Ended("a", charged, 0.0, /*ran=*/false);
+  EXPECT_DOUBLE_EQ(turns.Charged("a"), 12.0);
+  EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("a"), 8.0);
+}
+
+TEST(StartOrderTest, ShareLetsATenantOfShortJobsRunUntilItHasHadAsMuchTime) {
+  // long's jobs took 10 s, short's 2 s. The tenant with less worker time goes first, each pick
+  // charged the tenant's expected time; a tie goes to the one whose last job started longest ago.
+  TenantTurns turns;
+  Ran(turns, "long", 10.0);
+  Ran(turns, "short", 2.0);
+  const auto q = Queue({{0, "long"},
+                        {0, "long"},
+                        {0, "short"},
+                        {0, "short"},
+                        {0, "short"},
+                        {0, "short"},
+                        {0, "short"},
+                        {0, "short"}});
+  // short: 2 -> 4 -> 6 -> 8 -> 10 (tie with long, whose last start is older) ... long: 10 -> 20.
+  EXPECT_EQ(StartOrder(q, TenantScheduling::kShare, turns, {}, 1), (Order{2, 3, 4, 5, 0, 6, 7, 1}));
+  EXPECT_EQ(NextToStart(q, TenantScheduling::kShare, turns, {}), 2u);
+  // Turns by jobs alternate instead (short's last start is the newer one).
+  EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, turns, {}, 1), (Order{0, 2, 1, 3, 4, 5, 6, 7}));
+  // share compares worker time only: jobs running are already in it.
+  EXPECT_EQ(NextToStart(q, TenantScheduling::kShare, turns, {"short", "short"}), 2u);
+  EXPECT_EQ(StartOrder(q, TenantScheduling::kShare, turns, {"short"}, 1),
+            (Order{2, 3, 4, 5, 0, 6, 7, 1}));
+}
+
+TEST(StartOrderTest, ShareGivesNoCreditForTimeAway) {
+  // a ran five 10 s jobs while b had nothing queued. When b comes back, its time is raised to
+  // the floor (a's time when a was picked last, 40 s), so b does not get five jobs in a row.
+  TenantTurns turns;
+  for (int i = 0; i < 5; ++i) Ran(turns, "a", 10.0);
+  EXPECT_DOUBLE_EQ(turns.Charged("a"), 50.0);
+  turns.Returned("b");
+  EXPECT_DOUBLE_EQ(turns.Charged("b"), 40.0);
+  const auto q = Queue({{0, "a"}, {0, "b"}, {0, "b"}, {0, "b"}});
+  // b 40 -> 50 (ties a at 50; a started longer ago) -> a 60 -> b 60 ...
+  EXPECT_EQ(StartOrder(q, TenantScheduling::kShare, turns, {}, 1), (Order{1, 0, 2, 3}));
+  // A tenant that used more than the floor keeps what it used.
+  turns.Returned("a");
+  EXPECT_DOUBLE_EQ(turns.Charged("a"), 50.0);
+  // A new tenant starts at the floor too, not at zero.
+  turns.Returned("c");
+  EXPECT_DOUBLE_EQ(turns.Charged("c"), 40.0);
+}
+
 TEST(StartOrderTest, TheOrderIsWhatTheWorkersStartWhenJobsEndInTheOrderTheyStarted) {
   // Random queues, standings, worker counts and policies, against the queue itself played out:
-  // a worker takes NextToStart's pick whenever one is free, and the running job that started
-  // first ends first. GetJob's positions must be that order, or a job reported ahead of another
-  // would start after it.
+  // a worker takes NextToStart's pick whenever one is free, the running job that started first
+  // ends first, and (share) each start is charged its tenant's expected time. GetJob's positions
+  // must be that order, or a job reported ahead of another would start after it.
   std::mt19937 rng(11);
   const std::vector<std::string_view> tenants = {"", "a", "b", "c"};
   for (int round = 0; round < 3000; ++round) {
@@ -115,8 +189,13 @@ TEST(StartOrderTest, TheOrderIsWhatTheWorkersStartWhenJobsEndInTheOrderTheyStart
       running.push_back(tenants[rng() % tenants.size()]);
       turns.Started(running.back());
     }
-    for (unsigned s = rng() % 4; s > 0; --s) turns.Started(tenants[rng() % tenants.size()]);
-    for (TenantScheduling policy : {TenantScheduling::kFair, TenantScheduling::kFifo}) {
+    // Jobs that ended, with times that make share's charges and expectations differ by tenant.
+    for (unsigned s = rng() % 6; s > 0; --s) {
+      Ran(turns, tenants[rng() % tenants.size()], static_cast<double>(rng() % 20));
+    }
+    for (unsigned s = rng() % 3; s > 0; --s) turns.Returned(tenants[rng() % tenants.size()]);
+    for (TenantScheduling policy :
+         {TenantScheduling::kFair, TenantScheduling::kShare, TenantScheduling::kFifo}) {
       // Played out.
       std::vector<QueueSlot> left = q;
       std::vector<size_t> index(q.size());
@@ -162,15 +241,17 @@ TEST(StartOrderTest, ALongQueueIsOrderedInLinearishTime) {
   std::vector<QueueSlot> q;
   for (int i = 0; i < 100000; ++i) q.push_back({0, names[(i * 7919) % names.size()]});
   const TenantTurns turns;
-  const auto start = std::chrono::steady_clock::now();
-  const Order order = StartOrder(q, TenantScheduling::kFair, turns, {}, 4);
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_EQ(order.size(), q.size());
-  // Tenants never served, none running: one job of each in turn, in order of their first job.
-  EXPECT_EQ(q[order[0]].tenant, q[0].tenant);
-  EXPECT_EQ(q[order[1]].tenant, q[1].tenant);
-  EXPECT_LT(ms, 1000.0) << "100,000 jobs of 1,000 tenants took " << ms << " ms";
+  for (const TenantScheduling policy : {TenantScheduling::kFair, TenantScheduling::kShare}) {
+    const auto start = std::chrono::steady_clock::now();
+    const Order order = StartOrder(q, policy, turns, {}, 4);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_EQ(order.size(), q.size());
+    // Tenants never served, none running: one job of each in turn, in order of their first job.
+    EXPECT_EQ(q[order[0]].tenant, q[0].tenant);
+    EXPECT_EQ(q[order[1]].tenant, q[1].tenant);
+    EXPECT_LT(ms, 1000.0) << "100,000 jobs of 1,000 tenants took " << ms << " ms";
+  }
 }
 
 }  // namespace

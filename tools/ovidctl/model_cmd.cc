@@ -64,6 +64,7 @@ void PrintModel(const ovid::v1::ModelInfo& m) {
       queue_notes.push_back(absl::StrCat(l.max_queue_per_tenant(), " per tenant"));
     }
     if (l.tenant_scheduling() == "fair") queue_notes.push_back("tenants take turns");
+    if (l.tenant_scheduling() == "share") queue_notes.push_back("tenants share worker time");
     if (l.tenant_scheduling() == "fifo") queue_notes.push_back("first come, first served");
     if (l.max_queue_wait_seconds() > 0) {
       queue_notes.push_back(absl::StrFormat("wait at most %g s", l.max_queue_wait_seconds()));
