@@ -338,6 +338,12 @@ const std::vector<Flag>& Flags() {
             std::map<std::string, BatchGuidance>{{"off", BatchGuidance::kOff},
                                                  {"on", BatchGuidance::kOn},
                                                  {"auto", BatchGuidance::kAuto}})},
+      {"core-dumps", "MODE", "off",
+       "off|on: off sets the core file size limit to 0 and makes the process not dumpable at "
+       "start, so a crash leaves no core (nor one for a pipe handler such as systemd-coredump) "
+       "holding the bearer tokens, the TLS key and the jobs' prompts and outputs; same-user "
+       "debuggers cannot attach either. on leaves the node's settings, to debug a crash.",
+       Enum(&Config::core_dumps, std::map<std::string, bool>{{"off", false}, {"on", true}})},
       {"drain-timeout", "DURATION", "30s",
        "On SIGTERM: how long running and queued jobs may finish before they are cancelled.",
        Duration(&Config::drain_timeout, absl::Hours(24))},

@@ -61,6 +61,7 @@ struct Config {
   // A running job silent this long (no step, no stage) stops the daemon (exit 1); 0 = never.
   absl::Duration job_stall_timeout = absl::Minutes(15);
   std::string auth_token_file;
+  bool core_dumps = false;  // --core-dumps on|off: off keeps secrets out of core files
   LogFormat log_format = LogFormat::kText;
   uint64_t max_receive_bytes = 16ull << 20;
   // Test-only fault hooks (0 = off): make a job fail with CUDA-style OOM at this denoising step,

@@ -27,6 +27,7 @@
 #include "server/auth.h"
 #include "server/auth_at_headers.h"
 #include "server/config.h"
+#include "server/core_dumps.h"
 #include "server/credentials_watch.h"
 #include "server/generation_service.h"
 #include "server/job_log.h"
@@ -189,6 +190,12 @@ int RunDaemon(int argc, char** argv) {
     return 0;
   }
   const Logger log(config.log_format);
+  // Before any secret is read.
+  if (absl::Status dumps = SetCoreDumps(config.core_dumps); !dumps.ok()) {
+    log.Error("cannot turn core dumps off", {{"error", std::string(dumps.message())},
+                                             {"hint", "--core-dumps=on to start anyway"}});
+    return 1;
+  }
   RouteLibraryLogs(log);
   // The engine's own lines (load summaries, libav's codecs) in the daemon's format: with
   // --log-format=json they were plain text between the JSON objects.
@@ -370,7 +377,8 @@ int RunDaemon(int argc, char** argv) {
            {{"address", config.listen},
             {"port", absl::StrCat(port)},
             {"tls", config.tls() ? (config.tls_client_ca.empty() ? "tls" : "mtls") : "off"},
-            {"auth", auth.enabled() ? "bearer" : "off"}});
+            {"auth", auth.enabled() ? "bearer" : "off"},
+            {"core_dumps", CoreDumpsAllowed() ? "on" : "off"}});
   std::unique_ptr<grpc::Server> health_server;
   if (!config.health_address.empty()) {
     int health_port = 0;

@@ -3,6 +3,7 @@ import calendar
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import time
@@ -459,3 +460,24 @@ def test_tokens_over_plaintext_beyond_loopback_are_warned_about(tmp_path):
         assert "WARN guessable bearer tokens short_tokens=1 " in started.stderr, started.stderr
         assert "s3cret" not in started.stderr
 
+
+
+def test_core_dumps_are_off_unless_asked_for(start_daemon):
+    """A core of the daemon would hold its tokens, TLS key and the jobs kept: by default it
+    leaves none (core limit 0, not dumpable, so /proc/PID is root's), and says so when it
+    listens; --core-dumps=on keeps what the node allows (here: the test's own limit, raised to
+    its hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    try:
+        off = start_daemon(ready=False)
+        on = start_daemon("--core-dumps=on", ready=False)
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+    assert re.search(r"INFO listening .*\bcore_dumps=off\b", off.log()), off.log()
+    assert re.search(r"INFO listening .*\bcore_dumps={}\b".format("on" if hard else "off"),
+                     on.log()), on.log()
+    with open(f"/proc/{off.proc.pid}/limits") as limits:
+        assert re.search(r"^Max core file size\s+0\s+0\s", limits.read(), re.M)
+    assert os.stat(f"/proc/{off.proc.pid}").st_uid == 0
+    assert os.stat(f"/proc/{on.proc.pid}").st_uid == os.geteuid()

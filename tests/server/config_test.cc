@@ -51,6 +51,7 @@ TEST(ConfigTest, DefaultsWithOnlyTheModel) {
   EXPECT_EQ(c->job_stall_timeout, absl::Minutes(15));
   EXPECT_EQ(c->tenant_scheduling, TenantScheduling::kFair);
   EXPECT_EQ(c->max_connection_age, absl::Minutes(1));
+  EXPECT_FALSE(c->core_dumps);
   EXPECT_FALSE(c->tls());
 }
 
@@ -85,9 +86,11 @@ TEST(ConfigTest, EveryKindOfFlagParses) {
                                     "--health-address=0.0.0.0:8081",
                                     "--batch-guidance=on",
                                     "--max-queue-wait=5m",
-                                    "--fused-dispatch=fixed"});
+                                    "--fused-dispatch=fixed",
+                                    "--core-dumps=on"});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->measure_dispatch);
+  EXPECT_TRUE(c->core_dumps);
   EXPECT_EQ(c->model, "m.gguf");
   EXPECT_EQ(c->listen, "127.0.0.1:1");
   EXPECT_EQ(c->dequant, WeightMode::kCache);
@@ -140,6 +143,7 @@ TEST(ConfigTest, BadValuesNameTheFlagAndTheAllowedRange) {
   absl::StatusOr<Config> share = Parse({"--model=m", "--tenant-scheduling=share"});
   ASSERT_TRUE(share.ok()) << share.status();
   EXPECT_EQ(share->tenant_scheduling, TenantScheduling::kShare);
+  ExpectError(Parse({"--model=m", "--core-dumps=yes"}), {"--core-dumps", "off|on"});
   ExpectError(Parse({"--model=m", "--log-format=xml"}), {"--log-format", "json|text"});
   ExpectError(Parse({"--model=m", "--batch-guidance=yes"}), {"--batch-guidance", "auto|off|on"});
   ExpectError(Parse({"--model=m", "--fused-dispatch=fast"}),
