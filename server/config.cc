@@ -316,8 +316,9 @@ const std::vector<Flag>& Flags() {
        "file lines \"TOKEN tenant=NAME\"; tokens without one count as one more) take turns: the "
        "one with the fewest jobs running, then the one whose last job started longest ago, so "
        "one tenant's burst does not hold back another's job. share: the tenant that has used the "
-       "least worker time goes first, so a tenant of long jobs gets no more of the GPU than one "
-       "of short jobs (time away is not saved up). fifo: arrival order. Priority comes first "
+       "least worker time at that priority goes first, so a tenant of long jobs gets no more of "
+       "the GPU than one of short jobs (time away is not saved up). fifo: arrival order. Priority "
+       "comes first "
        "whatever the mode; without tenants all three are arrival order.",
        Enum(&Config::tenant_scheduling,
             std::map<std::string, TenantScheduling>{{"fair", TenantScheduling::kFair},

@@ -127,10 +127,14 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
       return queued->priority() < schedule.priority;
     });
     const size_t index = static_cast<size_t>(at - queue_.begin());
-    auto same_tenant = [&](const auto& other) { return other->tenant() == job->tenant(); };
-    if (std::none_of(queue_.begin(), queue_.end(), same_tenant) &&
-        std::none_of(running_.begin(), running_.end(), same_tenant)) {
-      turns_.Returned(job->tenant());
+    // Back at this priority after a pause (or new): the turns raise its charge there to the
+    // floor.
+    auto same_class = [&](const auto& other) {
+      return other->tenant() == job->tenant() && other->priority() == job->priority();
+    };
+    if (std::none_of(queue_.begin(), queue_.end(), same_class) &&
+        std::none_of(running_.begin(), running_.end(), same_class)) {
+      turns_.Returned(job->tenant(), job->priority());
     }
     queue_.insert(at, job);
     // Accepted is logged before any worker can see the job (mu_ is held), so it is always
@@ -363,16 +367,16 @@ void JobQueue::WorkerLoop() {
         continue;
       }
       running_.push_back(job);
-      charged = turns_.Started(job->tenant());
+      charged = turns_.Started(job->tenant(), job->priority());
       vram_reserved_ += job->estimated_vram_bytes();
     }
     const auto started = std::chrono::steady_clock::now();
-    const bool ran = RunJob(job);
+    const bool succeeded = RunJob(job);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      turns_.Ended(job->tenant(), charged, seconds, ran);
+      turns_.Ended(job->tenant(), job->priority(), charged, seconds, succeeded);
       running_.erase(std::find(running_.begin(), running_.end(), job));
       vram_reserved_ -= job->estimated_vram_bytes();
     }
@@ -420,14 +424,15 @@ bool JobQueue::RunJob(const std::shared_ptr<Job>& job) {
     if (job->Fail(result.status(), now)) {
       observer_.OnFinished(*job, result.status(), nullptr, job->age());
     }
-    return true;
+    return false;
   }
   if (job->Succeed(FinalFromResult(*result, absl::ToDoubleSeconds(job->queue_wait()),
                                    absl::ToDoubleSeconds(job->age())),
                    now)) {
     observer_.OnFinished(*job, absl::OkStatus(), &*result, job->age());
+    return true;
   }
-  return true;
+  return false;  // a cancel that came first
 }
 
 namespace {

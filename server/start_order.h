@@ -29,44 +29,52 @@ struct QueueSlot {
 };
 
 // What each tenant has had of the workers: when its last job started (a counter, not a clock:
-// only the order matters) and the worker seconds it is charged (what share compares).
-// A job is charged when it starts, at the tenant's expected job time (so the order of the jobs
+// only the order matters) and, for share, the worker seconds it is charged at each priority
+// (priorities are strict, so the tenants share each level's time among themselves: time a tenant
+// had at priority 5 is not held against its jobs at 0).
+// A job is charged when it starts, at its tenant's expected job time (so the order of the jobs
 // queued behind it can be worked out before it ends), and settled at its real time when it ends.
-// The charges of a tenant that comes back after a pause start from a floor, the charge of the
-// tenant served last when it was picked: time away is not credit to spend later, which would let
-// a returning tenant hold the workers until it had caught up with the others. Only the
-// differences matter, so the floor's growth over a daemon's life is harmless.
+// A tenant that comes back to a priority after a pause (nothing queued or running there), or a
+// new one, is raised to that priority's floor: the charge of the tenant picked last there, at
+// the time of its pick. Time away is then not credit to spend later, which would let a returning
+// tenant hold the workers until it had caught up with the others. Only differences matter, so
+// the floor's growth over a daemon's life is harmless.
 class TenantTurns {
  public:
-  // A job of `tenant` starts. Returns the seconds charged for it (ExpectedSeconds), which Ended
-  // settles.
-  double Started(std::string_view tenant);
-  // The job that Started charged `charged` ended after `seconds` on its worker. `ran`: it
-  // reached the engine, so its time also updates what this tenant's jobs are expected to take (a
-  // job cancelled on its way to the worker used none and says nothing about the next).
-  void Ended(std::string_view tenant, double charged, double seconds, bool ran);
-  // A job of `tenant` was queued while it had none queued or running: its charges are raised to
-  // the floor.
-  void Returned(std::string_view tenant);
+  // A job of `tenant` at `priority` starts. Returns the seconds charged for it (ExpectedSeconds),
+  // which Ended settles.
+  double Started(std::string_view tenant, int32_t priority);
+  // The job that Started charged `charged` ended after `seconds` on its worker. `succeeded`: its
+  // time also updates what this tenant's jobs are expected to take (a job that failed or was
+  // cancelled part way says little about the next; its time is charged all the same).
+  void Ended(std::string_view tenant, int32_t priority, double charged, double seconds,
+             bool succeeded);
+  // A job of `tenant` was queued at `priority`, where it had none queued or running: its charge
+  // there is raised to the floor.
+  void Returned(std::string_view tenant, int32_t priority);
   uint64_t LastStart(std::string_view tenant) const;  // 0: never
   uint64_t last() const { return counter_; }          // the latest start of any tenant
-  double Charged(std::string_view tenant) const;      // worker seconds, running jobs' included
-  // A job's expected time: a moving average of the tenant's recent jobs, else of every
-  // tenant's, else 0 (then share falls back on the last starts, as fair does with none running).
+  // Worker seconds charged at `priority`, running jobs' included.
+  double Charged(std::string_view tenant, int32_t priority) const;
+  // A job's expected time: a moving average of the tenant's recent jobs that succeeded; before
+  // its first, the typical tenant's (the lower median of those averages; 0 before any job).
+  // Neither moves when a job takes exactly its expected time (a median is not moved by one more
+  // value equal to it, where an average over every job would move whenever another tenant's job
+  // ended), so the order the queue was told holds while jobs take what they are expected to.
   double ExpectedSeconds(std::string_view tenant) const;
 
  private:
   struct Account {
     uint64_t last_start = 0;
-    double charged = 0;
-    double mean_seconds = -1;  // < 0: no job has ended yet
+    double mean_seconds = -1;           // < 0: none of its jobs has succeeded yet
+    std::map<int32_t, double> charged;  // by priority
   };
   const Account* Find(std::string_view tenant) const;
   Account& Of(std::string_view tenant);
   std::map<std::string, Account, std::less<>> accounts_;
+  std::map<int32_t, double> floor_;  // by priority
   uint64_t counter_ = 0;
-  double floor_ = 0;
-  double mean_seconds_ = -1;  // every tenant's jobs
+  double typical_seconds_ = 0;  // ExpectedSeconds of a tenant without a job of its own
 };
 
 // The index into `queue` of the job that starts next, given the jobs running now (`running`:

@@ -209,6 +209,48 @@ TEST(JobQueueScheduleTest, ShareGivesATenantOfShortJobsAsMuchWorkerTimeAsOneOfLo
   EXPECT_EQ(fair, want_fair);
 }
 
+// One worker, share, jobs of ~50 ms. a runs ten jobs alone (b perhaps with one job parked at
+// priority -1 behind them), then both queue six at priority 0. Returns the tenants of the first
+// six of those twelve to start.
+std::vector<std::string> FirstStartsAfterAnotherTenantsRun(bool b_parks_a_low_priority_job) {
+  Runtime rt({.step_delay = absl::Milliseconds(10)},
+             {.max_queue = 64, .tenant_scheduling = TenantScheduling::kShare, .workers = 1});
+  auto submit = [&](const char* tenant, int32_t priority) {
+    GenerationRequest request;
+    request.steps = 5;
+    absl::StatusOr<std::shared_ptr<Job>> job =
+        rt.queue->Submit(request, "", {.priority = priority, .tenant = tenant});
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *job;
+  };
+  for (int i = 0; i < 10; ++i) submit("a", 0);
+  if (b_parks_a_low_priority_job) submit("b", -1);
+  EXPECT_TRUE(rt.pipeline.WaitForRunsStarted(9, kWait));
+  std::vector<std::shared_ptr<Job>> burst;
+  for (int i = 0; i < 6; ++i) burst.push_back(submit("a", 0));
+  for (int i = 0; i < 6; ++i) burst.push_back(submit("b", 0));
+  for (const auto& job : burst) WaitUntilFinished(*job);
+  std::sort(burst.begin(), burst.end(),
+            [](const auto& x, const auto& y) { return x->started() < y->started(); });
+  std::vector<std::string> first;
+  for (size_t i = 0; i < 6; ++i) first.push_back(burst[i]->tenant());
+  return first;
+}
+
+TEST(JobQueueScheduleTest, ShareGivesNoCreditForTimeAwayEvenWithAJobParkedAtAnotherPriority) {
+  // b comes back to priority 0 at the floor, level with a, so the two share the worker from
+  // there: neither gets the first six starts alone. A job b keeps queued at -1 the whole time
+  // does not make it count as present at 0 (it used to: b then had banked all of a's ~0.5 s
+  // and took all six).
+  for (const bool park : {false, true}) {
+    SCOPED_TRACE(park ? "b has a job parked at -1" : "b has nothing queued");
+    const std::vector<std::string> first = FirstStartsAfterAnotherTenantsRun(park);
+    const auto of_a = std::count(first.begin(), first.end(), "a");
+    EXPECT_GE(of_a, 2);
+    EXPECT_LE(of_a, 4);
+  }
+}
+
 TEST(JobQueueScheduleTest, TheNextTenantsJobWaitsForVramAndIsNotOvertaken) {
   // Budget 1000, three workers. a's job (600) and c's (400) run and fill the budget; a's second
   // job (300) and then b's (600) queue. b's turn comes first (nothing of b's running), so when

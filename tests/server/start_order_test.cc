@@ -37,13 +37,13 @@ TEST(StartOrderTest, ABurstOfOneTenantDoesNotHoldBackAnothersJob) {
 TEST(StartOrderTest, ATenantWithAJobRunningWaitsForTheOthers) {
   const auto q = Queue({{0, "a"}, {0, "a"}, {0, "b"}});
   TenantTurns turns;
-  turns.Started("a");
+  turns.Started("a", 0);
   EXPECT_EQ(NextToStart(q, TenantScheduling::kFair, turns, {"a"}), 2u);
   EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, turns, {"a"}, 1), (Order{2, 0, 1}));
   // Two of b's running against one of a's: a goes first even though it started last.
-  turns.Started("b");
-  turns.Started("b");
-  turns.Started("a");
+  turns.Started("b", 0);
+  turns.Started("b", 0);
+  turns.Started("a", 0);
   const auto q2 = Queue({{0, "b"}, {0, "a"}});
   EXPECT_EQ(NextToStart(q2, TenantScheduling::kFair, turns, {"b", "a", "b"}), 1u);
   // fifo looks at none of it.
@@ -53,9 +53,9 @@ TEST(StartOrderTest, ATenantWithAJobRunningWaitsForTheOthers) {
 TEST(StartOrderTest, WithNoneRunningTheTenantServedLongestAgoGoesFirst) {
   const auto q = Queue({{0, "c"}, {0, "a"}, {0, "b"}});
   TenantTurns turns;
-  turns.Started("b");
-  turns.Started("a");
-  turns.Started("c");
+  turns.Started("b", 0);
+  turns.Started("a", 0);
+  turns.Started("c", 0);
   EXPECT_EQ(turns.LastStart("b"), 1u);
   EXPECT_EQ(turns.LastStart("c"), 3u);
   EXPECT_EQ(turns.LastStart("never"), 0u);
@@ -69,7 +69,7 @@ TEST(StartOrderTest, PriorityComesBeforeTurns) {
   // A higher priority starts first whoever its tenant is; turns apply within each priority.
   const auto q = Queue({{5, "a"}, {5, "a"}, {0, "a"}, {0, "b"}, {-3, "b"}, {-3, "a"}});
   TenantTurns turns;
-  turns.Started("b");
+  turns.Started("b", 0);
   EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, turns, {}, 1), (Order{0, 1, 3, 2, 4, 5}));
   EXPECT_EQ(NextToStart(q, TenantScheduling::kFair, turns, {"a", "a"}), 0u);
 }
@@ -79,8 +79,8 @@ TEST(StartOrderTest, WithSeveralWorkersAPickWaitsForTheEarliestStartedJobToEnd) 
   // has one running); when b's second ends, b's turn comes before c's second.
   const auto q = Queue({{0, "b"}, {0, "c"}, {0, "c"}});
   TenantTurns turns;
-  turns.Started("b");
-  turns.Started("b");
+  turns.Started("b", 0);
+  turns.Started("b", 0);
   EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, turns, {"b", "b"}, 2), (Order{1, 0, 2}));
   // With a worker free, c starts at once, and b's next when b's first job ends.
   EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, turns, {"b", "b"}, 3), (Order{1, 0, 2}));
@@ -93,33 +93,39 @@ TEST(StartOrderTest, NoWorkersAndNothingRunningIsStillAnOrder) {
   EXPECT_EQ(StartOrder(q, TenantScheduling::kFair, TenantTurns(), {}, 0), (Order{0, 1, 2}));
 }
 
-// One job of `tenant` that ran for `seconds`.
+// One job of `tenant` at priority 0 that succeeded after `seconds`.
 void Ran(TenantTurns& turns, std::string_view tenant, double seconds) {
-  const double charged = turns.Started(tenant);
-  turns.Ended(tenant, charged, seconds, /*ran=*/true);
+  const double charged = turns.Started(tenant, 0);
+  turns.Ended(tenant, 0, charged, seconds, /*succeeded=*/true);
 }
 
 TEST(StartOrderTest, ShareChargesAJobItsTenantsExpectedTimeAndSettlesItWhenItEnds) {
   TenantTurns turns;
-  // Nothing has ended yet: a job is expected to take nothing.
-  EXPECT_EQ(turns.Started("a"), 0.0);
-  turns.Ended("a", 0.0, 10.0, true);
-  EXPECT_DOUBLE_EQ(turns.Charged("a"), 10.0);
+  // Before any job has ended, a job is expected to take nothing.
+  EXPECT_EQ(turns.Started("a", 0), 0.0);
+  turns.Ended("a", 0, 0.0, 10.0, true);
+  EXPECT_DOUBLE_EQ(turns.Charged("a", 0), 10.0);
   EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("a"), 10.0);
-  // A tenant without a job of its own is expected to take what every tenant's jobs took.
-  EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("b"), 10.0);
   // Charged at the expectation when it starts, settled at its own time when it ends; the
   // expectation moves a quarter of the way to the newest job.
-  EXPECT_DOUBLE_EQ(turns.Started("a"), 10.0);
-  EXPECT_DOUBLE_EQ(turns.Charged("a"), 20.0);
-  turns.Ended("a", 10.0, 2.0, true);
-  EXPECT_DOUBLE_EQ(turns.Charged("a"), 12.0);
+  EXPECT_DOUBLE_EQ(turns.Started("a", 0), 10.0);
+  EXPECT_DOUBLE_EQ(turns.Charged("a", 0), 20.0);
+  turns.Ended("a", 0, 10.0, 2.0, true);
+  EXPECT_DOUBLE_EQ(turns.Charged("a", 0), 12.0);
   EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("a"), 8.0);
-  // A job cancelled on its way to the worker costs what it used and moves no expectation.
-  const double charged = turns.Started("a");
-  turns.Ended("a", charged, 0.0, /*ran=*/false);
-  EXPECT_DOUBLE_EQ(turns.Charged("a"), 12.0);
+  // A job that fails or is cancelled costs the time it used and moves no expectation.
+  const double charged = turns.Started("a", 0);
+  turns.Ended("a", 0, charged, 0.5, /*succeeded=*/false);
+  EXPECT_DOUBLE_EQ(turns.Charged("a", 0), 12.5);
   EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("a"), 8.0);
+  // Time at one priority is not held against another.
+  EXPECT_EQ(turns.Charged("a", 5), 0.0);
+  // A tenant without a job of its own is expected to take the typical tenant's time: the lower
+  // median of the tenants' averages (8 and 20: 8; with 30 as well: 20).
+  Ran(turns, "b", 20.0);
+  EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("new"), 8.0);
+  Ran(turns, "c", 30.0);
+  EXPECT_DOUBLE_EQ(turns.ExpectedSeconds("new"), 20.0);
 }
 
 TEST(StartOrderTest, ShareLetsATenantOfShortJobsRunUntilItHasHadAsMuchTime) {
@@ -152,18 +158,26 @@ TEST(StartOrderTest, ShareGivesNoCreditForTimeAway) {
   // the floor (a's time when a was picked last, 40 s), so b does not get five jobs in a row.
   TenantTurns turns;
   for (int i = 0; i < 5; ++i) Ran(turns, "a", 10.0);
-  EXPECT_DOUBLE_EQ(turns.Charged("a"), 50.0);
-  turns.Returned("b");
-  EXPECT_DOUBLE_EQ(turns.Charged("b"), 40.0);
+  EXPECT_DOUBLE_EQ(turns.Charged("a", 0), 50.0);
+  turns.Returned("b", 0);
+  EXPECT_DOUBLE_EQ(turns.Charged("b", 0), 40.0);
   const auto q = Queue({{0, "a"}, {0, "b"}, {0, "b"}, {0, "b"}});
-  // b 40 -> 50 (ties a at 50; a started longer ago) -> a 60 -> b 60 ...
+  // b (expected 10 s, the typical tenant's) 40 -> 50, ties a at 50 (a started longer ago) ->
+  // a 60 -> b 60 ...
   EXPECT_EQ(StartOrder(q, TenantScheduling::kShare, turns, {}, 1), (Order{1, 0, 2, 3}));
   // A tenant that used more than the floor keeps what it used.
-  turns.Returned("a");
-  EXPECT_DOUBLE_EQ(turns.Charged("a"), 50.0);
-  // A new tenant starts at the floor too, not at zero.
-  turns.Returned("c");
-  EXPECT_DOUBLE_EQ(turns.Charged("c"), 40.0);
+  turns.Returned("a", 0);
+  EXPECT_DOUBLE_EQ(turns.Charged("a", 0), 50.0);
+  // Each priority has its own floor: a high-priority tenant's time does not raise the floor of
+  // the tenants at 0, nor the other way round.
+  for (int i = 0; i < 3; ++i) {
+    const double charged = turns.Started("x", 5);
+    turns.Ended("x", 5, charged, 100.0, true);
+  }
+  turns.Returned("c", 0);
+  EXPECT_DOUBLE_EQ(turns.Charged("c", 0), 40.0);
+  turns.Returned("a", 5);
+  EXPECT_GT(turns.Charged("a", 5), 100.0);
 }
 
 TEST(StartOrderTest, TheOrderIsWhatTheWorkersStartWhenJobsEndInTheOrderTheyStarted) {
@@ -184,33 +198,56 @@ TEST(StartOrderTest, TheOrderIsWhatTheWorkersStartWhenJobsEndInTheOrderTheyStart
     const auto q = Queue(jobs);
     const uint32_t workers = 1 + rng() % 4;
     TenantTurns turns;
+    // Jobs that ended, with times that make share's charges and expectations differ by tenant
+    // and priority, and tenants raised to a floor.
+    for (unsigned s = rng() % 6; s > 0; --s) {
+      const std::string_view tenant = tenants[rng() % tenants.size()];
+      const int32_t priority = static_cast<int32_t>(rng() % 3) - 1;
+      const double charged = turns.Started(tenant, priority);
+      turns.Ended(tenant, priority, charged, static_cast<double>(rng() % 20), rng() % 4 != 0);
+    }
+    for (unsigned s = rng() % 3; s > 0; --s) {
+      turns.Returned(tenants[rng() % tenants.size()], static_cast<int32_t>(rng() % 3) - 1);
+    }
+    struct Running {
+      std::string_view tenant;
+      int32_t priority;
+      double charged;
+      bool played;  // started by the playout, not before it
+    };
+    std::vector<Running> running_jobs;
     std::vector<std::string_view> running;
     for (unsigned r = rng() % (workers + 1); r > 0; --r) {
-      running.push_back(tenants[rng() % tenants.size()]);
-      turns.Started(running.back());
+      const std::string_view tenant = tenants[rng() % tenants.size()];
+      const int32_t priority = static_cast<int32_t>(rng() % 3) - 1;
+      running_jobs.push_back({tenant, priority, turns.Started(tenant, priority), false});
+      running.push_back(tenant);
     }
-    // Jobs that ended, with times that make share's charges and expectations differ by tenant.
-    for (unsigned s = rng() % 6; s > 0; --s) {
-      Ran(turns, tenants[rng() % tenants.size()], static_cast<double>(rng() % 20));
-    }
-    for (unsigned s = rng() % 3; s > 0; --s) turns.Returned(tenants[rng() % tenants.size()]);
     for (TenantScheduling policy :
          {TenantScheduling::kFair, TenantScheduling::kShare, TenantScheduling::kFifo}) {
-      // Played out.
+      // Played out. A job ends taking exactly what it was charged; one the playout started
+      // also counts as succeeded (at its tenant's expected time, which that leaves as it was).
+      // The jobs running before are the unknown: whatever they take moves the expectations, so
+      // positions are an estimate until they end.
       std::vector<QueueSlot> left = q;
       std::vector<size_t> index(q.size());
       for (size_t i = 0; i < index.size(); ++i) index[i] = i;
       TenantTurns played_turns = turns;
-      std::deque<std::string_view> played_running(running.begin(), running.end());
+      std::deque<Running> played_running(running_jobs.begin(), running_jobs.end());
       Order played;
       while (!left.empty()) {
-        if (played_running.size() == workers) played_running.pop_front();
-        const size_t pick = NextToStart(
-            left, policy, played_turns,
-            std::vector<std::string_view>(played_running.begin(), played_running.end()));
+        if (played_running.size() == workers) {
+          const Running& ended = played_running.front();
+          played_turns.Ended(ended.tenant, ended.priority, ended.charged, ended.charged,
+                             ended.played);
+          played_running.pop_front();
+        }
+        std::vector<std::string_view> now_running;
+        for (const Running& job : played_running) now_running.push_back(job.tenant);
+        const size_t pick = NextToStart(left, policy, played_turns, now_running);
         played.push_back(index[pick]);
-        played_turns.Started(left[pick].tenant);
-        played_running.push_back(left[pick].tenant);
+        const double charged = played_turns.Started(left[pick].tenant, left[pick].priority);
+        played_running.push_back({left[pick].tenant, left[pick].priority, charged, true});
         left.erase(left.begin() + static_cast<std::ptrdiff_t>(pick));
         index.erase(index.begin() + static_cast<std::ptrdiff_t>(pick));
       }
