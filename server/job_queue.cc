@@ -127,13 +127,13 @@ absl::StatusOr<std::shared_ptr<Job>> JobQueue::Admit(GenerationRequest request,
       return queued->priority() < schedule.priority;
     });
     const size_t index = static_cast<size_t>(at - queue_.begin());
-    // Back at this priority after a pause (or new): the turns raise its charge there to the
-    // floor.
-    auto same_class = [&](const auto& other) {
-      return other->tenant() == job->tenant() && other->priority() == job->priority();
-    };
-    if (std::none_of(queue_.begin(), queue_.end(), same_class) &&
-        std::none_of(running_.begin(), running_.end(), same_class)) {
+    // Nothing of this tenant waiting at this priority (new, back after a pause, or with jobs
+    // only running): the turns raise its charge there to the floor. A job running does not
+    // count as waiting: a tenant that keeps one job running and queues the next just before it
+    // ends would otherwise bank the time it left to the others.
+    if (std::none_of(queue_.begin(), queue_.end(), [&](const auto& other) {
+          return other->tenant() == job->tenant() && other->priority() == job->priority();
+        })) {
       turns_.Returned(job->tenant(), job->priority());
     }
     queue_.insert(at, job);

@@ -34,11 +34,11 @@ struct QueueSlot {
 // had at priority 5 is not held against its jobs at 0).
 // A job is charged when it starts, at its tenant's expected job time (so the order of the jobs
 // queued behind it can be worked out before it ends), and settled at its real time when it ends.
-// A tenant that comes back to a priority after a pause (nothing queued or running there), or a
-// new one, is raised to that priority's floor: the charge of the tenant picked last there, at
-// the time of its pick. Time away is then not credit to spend later, which would let a returning
-// tenant hold the workers until it had caught up with the others. Only differences matter, so
-// the floor's growth over a daemon's life is harmless.
+// A tenant that queues a job at a priority where it has none waiting (a new tenant, one back
+// after a pause, or one with jobs only running) is raised to that priority's floor: the highest
+// charge a tenant had when it was picked there. Time not asked for is then not credit to spend
+// later, which would let the tenant hold the workers until it had caught up with the others.
+// Only differences matter, so the floor's growth over a daemon's life is harmless.
 class TenantTurns {
  public:
   // A job of `tenant` at `priority` starts. Returns the seconds charged for it (ExpectedSeconds),
@@ -49,8 +49,8 @@ class TenantTurns {
   // cancelled part way says little about the next; its time is charged all the same).
   void Ended(std::string_view tenant, int32_t priority, double charged, double seconds,
              bool succeeded);
-  // A job of `tenant` was queued at `priority`, where it had none queued or running: its charge
-  // there is raised to the floor.
+  // A job of `tenant` was queued at `priority`, where it had none waiting: its charge there is
+  // raised to the floor.
   void Returned(std::string_view tenant, int32_t priority);
   uint64_t LastStart(std::string_view tenant) const;  // 0: never
   uint64_t last() const { return counter_; }          // the latest start of any tenant
@@ -60,7 +60,8 @@ class TenantTurns {
   // its first, the typical tenant's (the lower median of those averages; 0 before any job).
   // Neither moves when a job takes exactly its expected time (a median is not moved by one more
   // value equal to it, where an average over every job would move whenever another tenant's job
-  // ended), so the order the queue was told holds while jobs take what they are expected to.
+  // ended), so the order the queue was told holds while the jobs it starts take their expected
+  // time. A running job charged before its tenant's average last moved can still move it.
   double ExpectedSeconds(std::string_view tenant) const;
 
  private:
