@@ -11,7 +11,7 @@ import pytest
 
 import ovid_client
 from conftest import make_request
-from daemon import OVID, wait_for
+from daemon import BIN, OVID, wait_for
 from ovid_client import pb
 
 
@@ -152,6 +152,7 @@ class _Tenants:
                                       for tenant, token in self.TOKENS.items()))
         daemon = start_daemon(f"--auth-token-file={token_file}", "--workers=1", "--max-queue=8",
                               *flags)
+        self.address = daemon.address
         self.clients = {t: ovid_client.OvidClient(daemon.address, token=tok)
                         for t, tok in self.TOKENS.items()}
         self.operator = self.clients[""]
@@ -210,6 +211,12 @@ def test_with_share_a_tenant_of_short_jobs_gets_as_much_worker_time(start_daemon
                        f"--tenant-scheduling={policy}")
     try:
         assert tenants.operator.model().limits.tenant_scheduling == policy
+        model = subprocess.run([str(BIN / "ovidctl"), f"--address={tenants.address}",
+                                f"--token={_Tenants.TOKENS['']}", "model"],
+                               capture_output=True, text=True, timeout=60)
+        assert model.returncode == 0, model.stderr
+        assert {"share": "tenants share worker time",
+                "fair": "tenants take turns"}[policy] in model.stdout, model.stdout
         tenants.queue([("alpha", 20)] + [("beta", 2)] * 4)
         assert tenants.tenants_by_start() == {
             "share": ["beta", "beta", "beta", "beta", "alpha"],
