@@ -323,7 +323,14 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
       part[(tok + 1) * kPartStride + row + 8] = acc[4 * j + 3];
     }
   }
-  cluster.sync();  // all partial tiles of the cluster are written and visible
+  // All partial tiles of the cluster are written and visible. Without a split the tile is the
+  // block's own, and a block barrier is enough (a one-block cluster barrier cost 0.5-0.9 us per
+  // launch at 157 tokens on an H200, bench/NOTES.md).
+  if (splits > 1) {
+    cluster.sync();
+  } else {
+    __syncthreads();
+  }
   GridDependencyWait();  // y and bias: the previous kernel may still have been using them
 
   // Block `rank` finishes token rows rank, rank + S, ...: one warp per token row, 4 features
@@ -362,7 +369,9 @@ __global__ void __launch_bounds__(kPanelThreads, 1)
       }
     }
   }
-  cluster.sync();  // no block leaves while another still reads its shared memory
+  // No block leaves while another still reads its shared memory. Every remote read has returned
+  // by now (its value went into a sum stored above), so the barrier need order nothing.
+  if (splits > 1) ClusterBarrierRelaxed();
 #endif
 }
 
