@@ -22,8 +22,6 @@ __device__ __forceinline__ void NamedSyncDivergent(int id, int count) {
 __device__ __forceinline__ void NamedArrive(int id, int count) {
   asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
-// Shared memory written through the generic proxy (st.shared) and read next by wgmma or a bulk
-// copy (async proxy) needs this in each writing thread before the barrier that publishes it.
 // A barrier of every thread of every block in the cluster that orders no memory (a relaxed
 // arrive): for when the threads only need to know that the others got there, such as a block
 // that must not exit while another still reads its shared memory and whose reads have all
@@ -37,6 +35,8 @@ __device__ __forceinline__ void ClusterBarrierRelaxed() {
           : "memory");
 }
 
+// Shared memory written through the generic proxy (st.shared) and read next by wgmma or a bulk
+// copy (async proxy) needs this in each writing thread before the barrier that publishes it.
 __device__ __forceinline__ void FenceProxyAsync() {
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 }
