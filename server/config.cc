@@ -321,9 +321,10 @@ const std::vector<Flag>& Flags() {
        "comes first "
        "whatever the mode; without tenants all three are arrival order.",
        Enum(&Config::tenant_scheduling,
-            std::map<std::string, TenantScheduling>{{"fair", TenantScheduling::kFair},
-                                                    {"share", TenantScheduling::kShare},
-                                                    {"fifo", TenantScheduling::kFifo}})},
+            std::map<std::string, TenantScheduling>{
+                {TenantSchedulingName(TenantScheduling::kFair), TenantScheduling::kFair},
+                {TenantSchedulingName(TenantScheduling::kShare), TenantScheduling::kShare},
+                {TenantSchedulingName(TenantScheduling::kFifo), TenantScheduling::kFifo}})},
       {"max-queue-wait", "DURATION", "0 (none)",
        "Longest a job may wait in the queue; one still queued after this ends with "
        "DEADLINE_EXCEEDED (reason queue_timeout). A request's max_queue_seconds may shorten it.",

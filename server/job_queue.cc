@@ -371,7 +371,8 @@ void JobQueue::WorkerLoop() {
       vram_reserved_ += job->estimated_vram_bytes();
     }
     const auto started = std::chrono::steady_clock::now();
-    const bool succeeded = RunJob(job);
+    RunJob(job);
+    const bool succeeded = job->state() == v1::JOB_STATE_SUCCEEDED;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     {
@@ -406,16 +407,16 @@ absl::StatusOr<GenerationResult> RunContained(Pipeline& pipeline, Job& job, Prog
 
 }  // namespace
 
-bool JobQueue::RunJob(const std::shared_ptr<Job>& job) {
+void JobQueue::RunJob(const std::shared_ptr<Job>& job) {
   const absl::Time started = store_.clock()();
-  if (!job->Start(started)) return false;  // cancelled between the pop and here
+  if (!job->Start(started)) return;  // cancelled between the pop and here
   observer_.OnStarted(*job, job->queue_wait());
   // A job cancelled while it was being handed over never reaches the device.
   if (job->cancel_token().cancelled()) {
     if (job->Fail(job->cancel_token().status(), started)) {
       observer_.OnFinished(*job, job->cancel_token().status(), nullptr, job->age());
     }
-    return false;
+    return;
   }
   JobSink sink(*job, observer_);
   absl::StatusOr<GenerationResult> result = RunContained(pipeline_, *job, sink);
@@ -424,15 +425,13 @@ bool JobQueue::RunJob(const std::shared_ptr<Job>& job) {
     if (job->Fail(result.status(), now)) {
       observer_.OnFinished(*job, result.status(), nullptr, job->age());
     }
-    return false;
+    return;
   }
   if (job->Succeed(FinalFromResult(*result, absl::ToDoubleSeconds(job->queue_wait()),
                                    absl::ToDoubleSeconds(job->age())),
                    now)) {
     observer_.OnFinished(*job, absl::OkStatus(), &*result, job->age());
-    return true;
   }
-  return false;  // a cancel that came first
 }
 
 namespace {

@@ -117,9 +117,7 @@ class JobQueue {
   // UNAVAILABLE with `why` (without mu_): a drain's two ways of handing queued jobs back.
   std::vector<std::shared_ptr<Job>> TakeQueuedLocked();
   void EndNeverStarted(const std::vector<std::shared_ptr<Job>>& jobs, const char* why);
-  // Runs a job taken off the queue; true if it succeeded (false: failed, or cancelled before or
-  // while it ran).
-  bool RunJob(const std::shared_ptr<Job>& job);
+  void RunJob(const std::shared_ptr<Job>& job);
   // Each queued job's place in the start order (index in `queue` -> jobs that start before
   // it): of queue_, running_ and turns_ under mu_, or of a copy of them.
   template <typename Jobs>
