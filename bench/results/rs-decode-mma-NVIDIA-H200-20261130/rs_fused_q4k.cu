@@ -193,7 +193,7 @@ struct Problem {
   __nv_bfloat16* y;
   int m, n, k;
   // Timing only: 1 no MMA-warp work (copies and scale decode), 2 no copies, 4 no scale decode;
-  // 1 | 4: the copies alone.
+  // 1 | 4: the copies alone; 8 no weight copies, 16 no activation copies (with 1 | 4 only).
   int ablate;
 };
 
@@ -232,9 +232,14 @@ __global__ void __launch_bounds__(128 * (kW + 1), 1)
       // The weights of the first stages before waiting for the previous kernel (nothing writes
       // them); this block's activation chunk of each stage goes to all blocks of the cluster.
       const int ahead = stages < kStages ? stages : kStages;
+      const bool copy_w = !(p.ablate & 8), copy_x = !(p.ablate & 16);
+      const uint32_t tx = (copy_w ? kRawStage : 0) + (copy_x ? kXStage : 0);
       for (int s = 0; s < ahead && !(p.ablate & 2); ++s) {
-        cd::MbarExpectTx(bars + 8 * s, kStageBytes);
-        cd::TmaLoad2d(cd::SmemAddr(smem + s * kStageBytes + kXStage), &wmap, s * kUnit, n0, bars + 8 * s);
+        cd::MbarExpectTx(bars + 8 * s, tx);
+        if (copy_w) {
+          cd::TmaLoad2d(cd::SmemAddr(smem + s * kStageBytes + kXStage), &wmap, s * kUnit, n0,
+                        bars + 8 * s);
+        }
       }
       cd::GridDependencyWait();
       for (int s = 0; s < stages; ++s) {
@@ -247,9 +252,10 @@ __global__ void __launch_bounds__(128 * (kW + 1), 1)
           continue;
         }
         if (s >= kStages) {
-          cd::MbarExpectTx(full, kStageBytes);
-          cd::TmaLoad2d(dst + kXStage, &wmap, s * kUnit, n0, full);
+          cd::MbarExpectTx(full, tx);
+          if (copy_w) cd::TmaLoad2d(dst + kXStage, &wmap, s * kUnit, n0, full);
         }
+        if (!copy_x) continue;
         if (kCluster == 1) {
 #pragma unroll
           for (int c = 0; c < 4; ++c) {
@@ -562,9 +568,14 @@ static void RunShape(int n, int k, int m, uint32_t& seed) {
   const double no_copies_scales = timed(ablated);
   ab.ablate = 4;
   const double no_scales = timed(ablated);
-  std::printf("  ablations: copies only %.2f us, copies and scale decode only %.2f us, no copies %.2f "
-              "us, no copies or scale decode %.2f us, no scale decode %.2f us\n",
-              copies_only, copies_scales, no_copies, no_copies_scales, no_scales);
+  ab.ablate = 5 | 8;
+  const double copies_x = timed(ablated);
+  ab.ablate = 5 | 16;
+  const double copies_w = timed(ablated);
+  std::printf("  ablations: copies only %.2f us (activations alone %.2f, weights alone %.2f), copies "
+              "and scale decode only %.2f us, no copies %.2f us, no copies or scale decode %.2f us, "
+              "no scale decode %.2f us\n",
+              copies_only, copies_x, copies_w, copies_scales, no_copies, no_copies_scales, no_scales);
   for (int round = 0; round < 3; ++round) {
     const double a = timed(ours), b = timed(cublas);
     std::printf("  round %d: fused register-A %.2f us, cuBLAS bf16 %.2f us, ratio %.3f\n", round, a,
