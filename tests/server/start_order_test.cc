@@ -269,25 +269,61 @@ TEST(StartOrderTest, TheOrderIsWhatTheWorkersStartWhenJobsEndInTheOrderTheyStart
   }
 }
 
-TEST(StartOrderTest, ALongQueueIsOrderedInLinearishTime) {
-  // --max-queue allows 100,000 jobs, and the order is worked out under the queue's lock on every
-  // Submit and GetJob of a queued job: one hash per job and a heap over the tenants, not a scan
-  // of every tenant per pick (that took 0.3 s at 100 tenants).
+// ThreadSanitizer (tests/tsan builds this file too) runs this code 5-15x slower, so an absolute
+// time limit is scaled for it; the scaling check below does not depend on the build.
+#if defined(__SANITIZE_THREAD__)
+constexpr double kBuildSlowdown = 10.0;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr double kBuildSlowdown = 10.0;
+#else
+constexpr double kBuildSlowdown = 1.0;
+#endif
+#else
+constexpr double kBuildSlowdown = 1.0;
+#endif
+
+// The best of `runs` orderings of `jobs` queued jobs spread over `tenants` tenants, in ms; checks
+// that every job is placed and that the first two come from the first two tenants (tenants never
+// served, none running: one job of each in turn, in order of their first job).
+double BestOrderMs(int jobs, int tenants, TenantScheduling policy, int runs) {
   std::vector<std::string> names;
-  for (int t = 0; t < 1000; ++t) names.push_back("tenant-" + std::to_string(t));
+  for (int t = 0; t < tenants; ++t) names.push_back("tenant-" + std::to_string(t));
   std::vector<QueueSlot> q;
-  for (int i = 0; i < 100000; ++i) q.push_back({0, names[(i * 7919) % names.size()]});
+  for (int i = 0; i < jobs; ++i) q.push_back({0, names[(i * 7919) % names.size()]});
   const TenantTurns turns;
-  for (const TenantScheduling policy : {TenantScheduling::kFair, TenantScheduling::kShare}) {
+  double best = 1e300;
+  for (int r = 0; r < runs; ++r) {
     const auto start = std::chrono::steady_clock::now();
     const Order order = StartOrder(q, policy, turns, {}, 4);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    ASSERT_EQ(order.size(), q.size());
-    // Tenants never served, none running: one job of each in turn, in order of their first job.
+    best = std::min(best, ms);
+    EXPECT_EQ(order.size(), q.size());
+    if (order.size() < 2) return best;
     EXPECT_EQ(q[order[0]].tenant, q[0].tenant);
     EXPECT_EQ(q[order[1]].tenant, q[1].tenant);
-    EXPECT_LT(ms, 1000.0) << "100,000 jobs of 1,000 tenants took " << ms << " ms";
+  }
+  return best;
+}
+
+TEST(StartOrderTest, ALongQueueIsOrderedInLinearishTime) {
+  // --max-queue allows 100,000 jobs, and the order is worked out under the queue's lock on every
+  // Submit and GetJob of a queued job: one hash per job and a heap over the tenants, not a scan
+  // of every tenant per pick (that took 0.3 s at 100 tenants). Ten times the jobs and ten times
+  // the tenants took 12-21x as long (12-15x under ThreadSanitizer). A bare pass over the tenants'
+  // lines per pick, a mutation far cheaper than any real comparison per tenant, took 31-48x. The
+  // ratio holds on any machine and build, where a time limit alone was flaky under
+  // ThreadSanitizer on a loaded 2-core machine (1,067 ms against 1,000 once).
+  for (const TenantScheduling policy : {TenantScheduling::kFair, TenantScheduling::kShare}) {
+    const double small = BestOrderMs(10000, 100, policy, 3);
+    const double large = BestOrderMs(100000, 1000, policy, 3);
+    EXPECT_LT(large, 1000.0 * kBuildSlowdown)
+        << TenantSchedulingName(policy) << ": 100,000 jobs of 1,000 tenants took " << large
+        << " ms";
+    EXPECT_LT(large, 30.0 * small)
+        << TenantSchedulingName(policy) << ": 100,000 jobs of 1,000 tenants took " << large
+        << " ms, 10,000 of 100 took " << small << " ms";
   }
 }
 
