@@ -63,14 +63,6 @@ __device__ __forceinline__ void MbarArriveRemote(uint32_t bar, uint32_t rank) {
       "r"(rank)
       : "memory");
 }
-__device__ __forceinline__ void MbarWaitCluster(uint32_t bar, uint32_t parity) {
-  asm volatile(
-      "{\n.reg .pred done;\nwait_%=:\n"
-      "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra wait_%=;\n}\n" ::"r"(bar),
-      "r"(parity)
-      : "memory");
-}
 // The box at (c0, c1) into the same offset of every block in `mask`, completing on each one's
 // mbarrier at bar's offset.
 __device__ __forceinline__ void TmaLoad2dMulticast(uint32_t dst, const CUtensorMap* map, int c0,
