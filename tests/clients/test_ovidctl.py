@@ -251,13 +251,19 @@ def test_a_folder_ovidctl_cannot_write_in_is_refused_before_the_job(server):
         rw.mkdir()
         os.chmod(ro, 0o555)
         os.chmod(rw, 0o777)
-        as_user = {"user": 65534} if os.geteuid() == 0 else {}
+        # setpriv switches the user, not subprocess's user=: that makes Python fork() this process,
+        # which runs the fake server's gRPC threads, and gRPC's fork handlers restart its poller in
+        # the child, which may then wait on an epoll descriptor that close_fds just closed. The
+        # child aborted before exec in 29 of 2000 such runs ("Epoll1Poller ... epoll_wait error:
+        # Bad file descriptor"); a plain subprocess.run uses vfork, which runs no fork handlers.
+        as_nobody = (["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                     if os.geteuid() == 0 else [])
         env = {k: v for k, v in os.environ.items() if not k.startswith("OVID_")}
 
         def run(*args):
-            return subprocess.run([str(ctl), "--address", server.address, "generate", "--prompt",
-                                   "x", "--steps", "1", *map(str, args)], capture_output=True,
-                                  text=True, timeout=60, env=env, cwd=base, **as_user)
+            return subprocess.run([*as_nobody, str(ctl), "--address", server.address, "generate",
+                                   "--prompt", "x", "--steps", "1", *map(str, args)],
+                                  capture_output=True, text=True, timeout=60, env=env, cwd=base)
 
         for args, flag in ((["--out-dir", ro], "--out-dir"),
                            (["-o", ro / "clip.wav"], f"-o/--output (for '{ro / 'clip.wav'}')")):
